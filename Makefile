@@ -1,0 +1,51 @@
+# Front door. The real build is CMake; this file only names the jobs.
+#   make          release build into build/ (CLI at build/bin/reservoir)
+#   make check    deps, then the test suite twice: release build and ASan+UBSan build
+#   make demo     deps, build, run the main job
+#   make bench    build and run the benchmarks
+#   make clean
+
+JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE    ?= cmake
+WERROR   := $(if $(CI),ON,OFF)
+CONFIG    = -DCMAKE_BUILD_TYPE=Release -DRSV_WERROR=$(WERROR)
+
+.PHONY: all build check check-release check-asan demo bench deps clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build:
+	@$(CMAKE) -S . -B build $(CONFIG) >/dev/null
+	@$(CMAKE) --build build -j $(JOBS)
+
+build-asan/.configured:
+	@$(CMAKE) -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRSV_SANITIZE=address \
+		-DRSV_DEBUG=ON -DRSV_WERROR=$(WERROR) >/dev/null
+	@touch $@
+
+check: deps
+	@$(MAKE) --no-print-directory check-release
+	@$(MAKE) --no-print-directory check-asan
+
+check-release: build
+	@echo "== tests: release build =="
+	@build/tests/rsv_tests --jobs $(JOBS)
+	@tests/check_exports.sh build/lib/libreservoir.so
+
+check-asan: build-asan/.configured
+	@$(CMAKE) --build build-asan -j $(JOBS)
+	@echo "== tests: ASan+UBSan build =="
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		build-asan/tests/rsv_tests --jobs $(JOBS)
+
+demo: deps build
+	@build/bin/reservoir demo
+
+bench: build
+	@build/bench/bench_page
+
+clean:
+	rm -rf build build-asan report

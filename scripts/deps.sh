@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian packages reservoir needs to build, test and run its demo,
+# and only those missing. Says what it installs; silent when all are present.
+set -euo pipefail
+
+need=(cmake make gcc pkg-config libcriterion-dev binutils)
+
+missing=()
+for pkg in "${need[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+		missing+=("$pkg")
+	fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps.sh: installing missing Debian packages: ${missing[*]}" >&2
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps.sh: not root; install them with: sudo apt-get install ${missing[*]}" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >&2
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+echo "deps.sh: installed ${missing[*]}" >&2

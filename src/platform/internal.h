@@ -1,0 +1,108 @@
+/* Private to the library: the thread record and the backend interface behind platform.h.
+ * Other layers may include this for rsv__thread_self() and the wait annotations. */
+#ifndef RSV_PLATFORM_INTERNAL_H
+#define RSV_PLATFORM_INTERNAL_H
+
+#include <stdatomic.h>
+#include <reservoir/platform.h>
+#include "common/list.h"
+
+/* What a blocked thread waits on, for deadlock and hung-task reports. */
+enum rsv_wait_kind {
+	RSV_WAIT_NONE = 0,
+	RSV_WAIT_MUTEX,
+	RSV_WAIT_SEMAPHORE,
+	RSV_WAIT_QUEUE,
+	RSV_WAIT_SLEEP,
+};
+
+struct rsv_thread_ops {
+	/* Blocks the calling thread until rsv__unpark() or @deadline (absolute ns; 0 = none).
+	 * May return early; callers re-check their condition. */
+	void (*park)(struct rsv_thread *self, uint64_t deadline);
+	void (*unpark)(struct rsv_thread *t);
+	uint64_t (*now)(struct rsv_thread *self);
+	void (*sched_point)(struct rsv_thread *self);
+};
+
+struct rsv_thread {
+	const struct rsv_thread_ops *ops;
+	struct rsv_platform *plat; /* NULL for a foreign OS thread adopted by a lock */
+	void *ctx;                 /* the upper layer's per-thread object (struct rsv_task) */
+	unsigned id;
+	char name[32];
+	_Atomic int state;         /* enum rsv_sleep_state */
+	_Atomic uint32_t park_token;
+	_Atomic bool exited;
+	int exit_code;
+	int (*fn)(void *);
+	void *arg;
+	struct rsv_list node; /* in the platform's thread list */
+
+	/* What it waits on, set before sleeping and cleared after (reports only). */
+	_Atomic int wait_kind;
+	const void *_Atomic wait_obj;
+	_Atomic uint64_t wait_since;
+	unsigned spin_depth; /* spinlocks held: no scheduling point allowed */
+};
+
+struct rsv_platform_backend {
+	struct rsv_platform *(*create)(const struct rsv_platform_config *cfg);
+	struct rsv_thread *(*thread_create)(struct rsv_platform *p, const char *name);
+	int (*thread_start)(struct rsv_platform *p, struct rsv_thread *t);
+	/* A record for the calling OS thread, which the platform does not schedule. */
+	struct rsv_thread *(*thread_attach)(struct rsv_platform *p, const char *name);
+	enum rsv_run_result (*run)(struct rsv_platform *p);
+	void (*destroy)(struct rsv_platform *p);
+};
+
+struct rsv_platform {
+	const struct rsv_platform_backend *backend;
+	struct rsv_platform_config cfg;
+	struct rsv_spinlock threads_lock;
+	struct rsv_list threads;
+	unsigned nr_threads;
+	uint64_t trace_hash;
+	uint64_t decisions;
+	bool stop_requested;
+	char *report;
+	size_t report_len;
+};
+
+extern _Thread_local struct rsv_thread *rsv__self;
+
+uint64_t rsv__os_clock_ns(void);
+
+struct rsv_thread *rsv__thread_self_or_adopt(void);
+void rsv__unpark(struct rsv_thread *t);
+void rsv__thread_init(struct rsv_thread *t, struct rsv_platform *p,
+		      const struct rsv_thread_ops *ops, const char *name);
+void rsv__thread_run_body(struct rsv_thread *t);
+void rsv__platform_add_thread(struct rsv_platform *p, struct rsv_thread *t);
+struct rsv_thread *rsv__thread_create_ctx(struct rsv_platform *p, const char *name,
+					  int (*fn)(void *), void *arg, void *ctx);
+
+/* Sleeps the caller (state already set by its caller) until someone sets it RUNNING or
+ * @deadline passes. Returns false on timeout. */
+bool rsv__sleep_until(struct rsv_thread *self, uint64_t deadline);
+bool rsv__try_wake(struct rsv_thread *t, unsigned state_mask);
+void rsv__set_waiting(struct rsv_thread *self, enum rsv_wait_kind kind, const void *obj);
+void rsv__clear_waiting(struct rsv_thread *self);
+
+/* The report buffer: appended by the sim at a deadlock or time limit. */
+void rsv__report_reset(struct rsv_platform *p);
+void rsv__report_printf(struct rsv_platform *p, const char *fmt, ...) RSV_PRINTF(2, 3);
+void rsv__report_blocked(struct rsv_platform *p);
+
+static inline void rsv__trace_mix(struct rsv_platform *p, uint64_t v)
+{
+	/* FNV-1a over 64-bit words: cheap, order-sensitive. */
+	p->trace_hash = (p->trace_hash ^ v) * 0x100000001b3ULL;
+}
+
+extern const struct rsv_platform_backend rsv__os_backend;
+extern const struct rsv_platform_backend rsv__sim_backend;
+extern const struct rsv_thread_ops rsv__os_thread_ops;
+
+#define RSV_DEFAULT_SIM_STACK (128u * 1024)
+#endif

@@ -1,0 +1,173 @@
+/* The os backend: one pthread per thread, futex parking, CLOCK_MONOTONIC.
+ * This is what a real daemon links; interleavings are the machine's, not a seed's. */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include "platform/internal.h"
+
+struct os_thread {
+	struct rsv_thread base;
+	pthread_t pthread;
+	bool started; /* under the platform's threads_lock */
+	bool joined;
+};
+
+uint64_t rsv__os_clock_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * RSV_NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+static void futex_wait_until(_Atomic uint32_t *addr, uint32_t val, uint64_t deadline)
+{
+	struct timespec ts, *tsp = NULL;
+
+	if (deadline) {
+		ts.tv_sec = (time_t)(deadline / RSV_NSEC_PER_SEC);
+		ts.tv_nsec = (long)(deadline % RSV_NSEC_PER_SEC);
+		tsp = &ts;
+	}
+	/* WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline. */
+	syscall(SYS_futex, addr, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, val, tsp, NULL,
+		FUTEX_BITSET_MATCH_ANY);
+}
+
+static void futex_wake(_Atomic uint32_t *addr, int n)
+{
+	syscall(SYS_futex, addr, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, n, NULL, NULL, 0);
+}
+
+static void os_park(struct rsv_thread *self, uint64_t deadline)
+{
+	if (atomic_exchange_explicit(&self->park_token, 0, memory_order_acquire))
+		return;
+	futex_wait_until(&self->park_token, 0, deadline);
+	atomic_exchange_explicit(&self->park_token, 0, memory_order_acquire);
+}
+
+static void os_unpark(struct rsv_thread *t)
+{
+	if (atomic_exchange_explicit(&t->park_token, 1, memory_order_release) == 0)
+		futex_wake(&t->park_token, 1);
+}
+
+static uint64_t os_now(struct rsv_thread *self)
+{
+	return rsv__os_clock_ns();
+}
+
+static void os_sched_point(struct rsv_thread *self)
+{
+}
+
+const struct rsv_thread_ops rsv__os_thread_ops = {
+	.park = os_park,
+	.unpark = os_unpark,
+	.now = os_now,
+	.sched_point = os_sched_point,
+};
+
+static struct rsv_platform *os_create(const struct rsv_platform_config *cfg)
+{
+	return calloc(1, sizeof(struct rsv_platform));
+}
+
+static struct rsv_thread *os_thread_create(struct rsv_platform *p, const char *name)
+{
+	struct os_thread *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	rsv__thread_init(&t->base, p, &rsv__os_thread_ops, name);
+	return &t->base;
+}
+
+static void *os_thread_main(void *arg)
+{
+	struct rsv_thread *t = arg;
+
+	rsv__self = t;
+	rsv__thread_run_body(t);
+	return NULL;
+}
+
+static int os_thread_start(struct rsv_platform *p, struct rsv_thread *t)
+{
+	struct os_thread *ot = rsv_container_of(t, struct os_thread, base);
+	char comm[16];
+
+	pthread_t pt;
+
+	if (pthread_create(&pt, NULL, os_thread_main, t))
+		return -EAGAIN;
+	snprintf(comm, sizeof(comm), "%.15s", t->name);
+	pthread_setname_np(pt, comm);
+	rsv_spin_lock(&p->threads_lock);
+	ot->pthread = pt;
+	ot->started = true;
+	rsv_spin_unlock(&p->threads_lock);
+	return 0;
+}
+
+/* Joins one thread not yet joined; false when none is left. Threads may create threads
+ * while we join, so the list is rescanned each time. */
+static bool join_one(struct rsv_platform *p)
+{
+	struct os_thread *victim = NULL;
+	struct rsv_list *pos;
+
+	rsv_spin_lock(&p->threads_lock);
+	rsv_list_for_each(pos, &p->threads) {
+		struct os_thread *ot = rsv_container_of(pos, struct os_thread, base.node);
+
+		if (ot->started && !ot->joined) {
+			victim = ot;
+			break;
+		}
+	}
+	rsv_spin_unlock(&p->threads_lock);
+	if (!victim)
+		return false;
+	pthread_join(victim->pthread, NULL);
+	victim->joined = true;
+	return true;
+}
+
+static enum rsv_run_result os_run(struct rsv_platform *p)
+{
+	while (join_one(p))
+		;
+	return RSV_RUN_DONE;
+}
+
+static struct rsv_thread *os_thread_attach(struct rsv_platform *p, const char *name)
+{
+	return os_thread_create(p, name);
+}
+
+static void os_destroy(struct rsv_platform *p)
+{
+	struct rsv_list *pos, *tmp;
+
+	os_run(p);
+	rsv_list_for_each_safe(pos, tmp, &p->threads)
+		free(rsv_container_of(pos, struct os_thread, base.node));
+	free(p);
+}
+
+const struct rsv_platform_backend rsv__os_backend = {
+	.create = os_create,
+	.thread_create = os_thread_create,
+	.thread_start = os_thread_start,
+	.thread_attach = os_thread_attach,
+	.run = os_run,
+	.destroy = os_destroy,
+};

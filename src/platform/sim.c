@@ -1,0 +1,422 @@
+/* The sim backend: a deterministic scheduler over coroutines and a virtual clock.
+ *
+ * Only one thread runs at a time, on the OS thread that called rsv_platform_run(). At every
+ * scheduling point the running thread itself picks the next one with the platform's seeded
+ * PRNG and switches to it directly (one context switch per decision, no system call). When
+ * nobody is runnable, virtual time jumps to the earliest timer; when there is no timer either,
+ * the run is deadlocked and control returns to the caller of run with a report. Each decision
+ * also costs tick_ns of virtual time, so a thread that spins without sleeping still moves the
+ * clock and a time limit ends a livelock.
+ *
+ * Determinism: everything the scheduler does depends on the seed and on the order of calls
+ * made by the threads, which in turn depends only on the scheduler's earlier choices. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include "platform/internal.h"
+#include "platform/sim_context.h"
+
+enum sim_state { SIM_NEW, SIM_RUNNABLE, SIM_BLOCKED, SIM_DEAD, SIM_ATTACHED };
+
+struct sim_thread {
+	struct rsv_thread base;
+	struct rsv_sim_ctx ctx;
+	void *map;          /* stack mapping, guard page at its low end */
+	size_t map_size;
+	enum sim_state sstate;
+	uint64_t deadline;  /* absolute virtual ns, 0 = no timer */
+	unsigned run_idx;   /* position in runnable[] while runnable */
+	unsigned heap_idx;  /* position in heap[] while a timer is armed */
+	struct rsv_sim_fiber fiber;
+};
+
+struct sim_platform {
+	struct rsv_platform base;
+	struct rsv_rand rng;
+	uint64_t now;
+	struct sim_thread **runnable;
+	unsigned nr_runnable, cap_runnable;
+	struct sim_thread **heap; /* min-heap on (deadline, id) */
+	unsigned nr_heap, cap_heap;
+	unsigned nr_live;
+	bool running;
+	enum rsv_run_result result;
+	struct rsv_sim_ctx main_ctx;
+	struct rsv_sim_fiber main_fiber;
+	struct rsv_thread *main_self; /* rsv__self of the caller of run */
+};
+
+#define NO_IDX (~0u)
+
+static inline struct sim_platform *to_sim(struct rsv_platform *p)
+{
+	return rsv_container_of(p, struct sim_platform, base);
+}
+
+static inline struct sim_thread *to_st(struct rsv_thread *t)
+{
+	return rsv_container_of(t, struct sim_thread, base);
+}
+
+static void *grow(void *arr, unsigned *cap, size_t elem)
+{
+	unsigned ncap = *cap ? *cap * 2 : 16;
+	void *n = realloc(arr, ncap * elem);
+
+	if (!n) {
+		fprintf(stderr, "reservoir: sim scheduler out of memory\n");
+		abort();
+	}
+	*cap = ncap;
+	return n;
+}
+
+/* ---- runnable set ---- */
+
+static void runnable_add(struct sim_platform *sp, struct sim_thread *t)
+{
+	if (sp->nr_runnable == sp->cap_runnable)
+		sp->runnable = grow(sp->runnable, &sp->cap_runnable, sizeof(*sp->runnable));
+	t->run_idx = sp->nr_runnable;
+	sp->runnable[sp->nr_runnable++] = t;
+	t->sstate = SIM_RUNNABLE;
+}
+
+static void runnable_del(struct sim_platform *sp, struct sim_thread *t)
+{
+	struct sim_thread *last = sp->runnable[--sp->nr_runnable];
+
+	sp->runnable[t->run_idx] = last;
+	last->run_idx = t->run_idx;
+	t->run_idx = NO_IDX;
+}
+
+/* ---- timer heap ---- */
+
+static bool timer_before(const struct sim_thread *a, const struct sim_thread *b)
+{
+	return a->deadline < b->deadline || (a->deadline == b->deadline && a->base.id < b->base.id);
+}
+
+static void heap_set(struct sim_platform *sp, unsigned i, struct sim_thread *t)
+{
+	sp->heap[i] = t;
+	t->heap_idx = i;
+}
+
+static void heap_up(struct sim_platform *sp, unsigned i)
+{
+	struct sim_thread *t = sp->heap[i];
+
+	while (i && timer_before(t, sp->heap[(i - 1) / 2])) {
+		heap_set(sp, i, sp->heap[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	heap_set(sp, i, t);
+}
+
+static void heap_down(struct sim_platform *sp, unsigned i)
+{
+	struct sim_thread *t = sp->heap[i];
+
+	for (;;) {
+		unsigned c = 2 * i + 1;
+
+		if (c >= sp->nr_heap)
+			break;
+		if (c + 1 < sp->nr_heap && timer_before(sp->heap[c + 1], sp->heap[c]))
+			c++;
+		if (!timer_before(sp->heap[c], t))
+			break;
+		heap_set(sp, i, sp->heap[c]);
+		i = c;
+	}
+	heap_set(sp, i, t);
+}
+
+static void timer_arm(struct sim_platform *sp, struct sim_thread *t, uint64_t deadline)
+{
+	if (sp->nr_heap == sp->cap_heap)
+		sp->heap = grow(sp->heap, &sp->cap_heap, sizeof(*sp->heap));
+	t->deadline = deadline;
+	heap_set(sp, sp->nr_heap++, t);
+	heap_up(sp, sp->nr_heap - 1);
+}
+
+static void timer_cancel(struct sim_platform *sp, struct sim_thread *t)
+{
+	unsigned i = t->heap_idx;
+
+	if (i == NO_IDX)
+		return;
+	t->heap_idx = NO_IDX;
+	t->deadline = 0;
+	if (i == --sp->nr_heap)
+		return;
+	struct sim_thread *moved = sp->heap[sp->nr_heap];
+
+	heap_set(sp, i, moved);
+	heap_down(sp, i);
+	heap_up(sp, moved->heap_idx);
+}
+
+static void fire_timers(struct sim_platform *sp)
+{
+	while (sp->nr_heap && sp->heap[0]->deadline <= sp->now) {
+		struct sim_thread *t = sp->heap[0];
+
+		timer_cancel(sp, t);
+		rsv__trace_mix(&sp->base, ((uint64_t)t->base.id << 32) ^ 0x7713);
+		runnable_add(sp, t);
+	}
+}
+
+/* ---- scheduling ---- */
+
+/* Picks who runs next, advancing virtual time when nobody can run. NULL ends the run, with
+ * sp->result saying why. */
+static struct sim_thread *pick_next(struct sim_platform *sp)
+{
+	struct sim_thread *next;
+	uint64_t limit = sp->base.cfg.time_limit_ns;
+
+	fire_timers(sp);
+	if (sp->base.stop_requested) {
+		sp->result = RSV_RUN_STOPPED;
+		return NULL;
+	}
+	if (!sp->nr_runnable) {
+		if (!sp->nr_live) {
+			sp->result = RSV_RUN_DONE;
+			return NULL;
+		}
+		if (!sp->nr_heap) {
+			sp->result = RSV_RUN_DEADLOCK;
+			return NULL;
+		}
+		sp->now = sp->heap[0]->deadline;
+		fire_timers(sp);
+	}
+	if (limit && sp->now > limit) {
+		sp->result = RSV_RUN_TIME_LIMIT;
+		return NULL;
+	}
+	next = sp->runnable[sp->nr_runnable == 1 ? 0 : rsv_rand_below(&sp->rng, sp->nr_runnable)];
+	sp->base.decisions++;
+	sp->now += sp->base.cfg.tick_ns;
+	rsv__trace_mix(&sp->base, next->base.id);
+	return next;
+}
+
+/* Leaves @from (NULL: the caller of run) for @to (NULL: the caller of run). */
+static void switch_to(struct sim_platform *sp, struct sim_thread *from, struct sim_thread *to,
+		      bool from_dies)
+{
+	struct rsv_sim_ctx *fc = from ? &from->ctx : &sp->main_ctx;
+	struct rsv_sim_fiber *ff = from ? &from->fiber : &sp->main_fiber;
+
+	rsv__self = to ? &to->base : sp->main_self;
+	rsv__sim_fiber_leave(ff, to ? &to->fiber : &sp->main_fiber, from_dies);
+	rsv__sim_ctx_switch(fc, to ? &to->ctx : &sp->main_ctx);
+	rsv__sim_fiber_arrived(ff);
+}
+
+/* The running thread has changed its own state; hand the CPU to whoever is next. */
+static void reschedule(struct sim_platform *sp, struct sim_thread *self, bool dies)
+{
+	struct sim_thread *next = pick_next(sp);
+
+	if (next == self)
+		return;
+	switch_to(sp, self, next, dies);
+}
+
+static void sim_sched_point(struct rsv_thread *self)
+{
+	struct sim_thread *st = to_st(self);
+
+	if (st->sstate != SIM_RUNNABLE)
+		return; /* an attached setup context is not scheduled */
+	reschedule(to_sim(self->plat), st, false);
+}
+
+static void sim_park(struct rsv_thread *self, uint64_t deadline)
+{
+	struct sim_platform *sp = to_sim(self->plat);
+	struct sim_thread *st = to_st(self);
+
+	if (st->sstate != SIM_RUNNABLE) {
+		fprintf(stderr, "reservoir: thread \"%s\" would block outside the simulator's run "
+				"(on the sim backend only threads started by the platform may sleep)\n",
+			self->name);
+		abort();
+	}
+	if (atomic_exchange_explicit(&self->park_token, 0, memory_order_relaxed))
+		return;
+	runnable_del(sp, st);
+	st->sstate = SIM_BLOCKED;
+	if (deadline)
+		timer_arm(sp, st, deadline);
+	reschedule(sp, st, false);
+	atomic_store_explicit(&self->park_token, 0, memory_order_relaxed);
+}
+
+static void sim_unpark(struct rsv_thread *t)
+{
+	struct sim_platform *sp = to_sim(t->plat);
+	struct sim_thread *st = to_st(t);
+
+	atomic_store_explicit(&t->park_token, 1, memory_order_relaxed);
+	if (st->sstate != SIM_BLOCKED)
+		return;
+	timer_cancel(sp, st);
+	runnable_add(sp, st);
+}
+
+static uint64_t sim_now(struct rsv_thread *self)
+{
+	return to_sim(self->plat)->now;
+}
+
+static const struct rsv_thread_ops sim_thread_ops = {
+	.park = sim_park,
+	.unpark = sim_unpark,
+	.now = sim_now,
+	.sched_point = sim_sched_point,
+};
+
+/* ---- thread lifecycle ---- */
+
+static void sim_entry(void)
+{
+	struct sim_thread *st = to_st(rsv__self);
+	struct sim_platform *sp = to_sim(st->base.plat);
+
+	rsv__sim_fiber_arrived(&st->fiber);
+	rsv__thread_run_body(&st->base);
+	runnable_del(sp, st);
+	st->sstate = SIM_DEAD;
+	sp->nr_live--;
+	rsv__trace_mix(&sp->base, ((uint64_t)st->base.id << 32) ^ 0xdead);
+	reschedule(sp, st, true);
+	fprintf(stderr, "reservoir: sim thread \"%s\" resumed after exit\n", st->base.name);
+	abort();
+}
+
+static struct rsv_thread *sim_thread_create(struct rsv_platform *p, const char *name)
+{
+	struct sim_thread *t = calloc(1, sizeof(*t));
+	size_t stack = rsv__sim_stack_size(p->cfg.stack_size);
+	size_t guard = RSV_PAGE_SIZE;
+
+	if (!t)
+		return NULL;
+	t->map_size = stack + guard;
+	t->map = mmap(NULL, t->map_size, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (t->map == MAP_FAILED) {
+		free(t);
+		errno = ENOMEM;
+		return NULL;
+	}
+	mprotect(t->map, guard, PROT_NONE);
+	rsv__thread_init(&t->base, p, &sim_thread_ops, name);
+	t->sstate = SIM_NEW;
+	t->run_idx = t->heap_idx = NO_IDX;
+	rsv__sim_ctx_prepare(&t->ctx, (char *)t->map + guard, stack, sim_entry);
+	rsv__sim_fiber_init(&t->fiber, (char *)t->map + guard, stack, name);
+	return &t->base;
+}
+
+static int sim_thread_start(struct rsv_platform *p, struct rsv_thread *t)
+{
+	struct sim_platform *sp = to_sim(p);
+
+	sp->nr_live++;
+	runnable_add(sp, to_st(t));
+	rsv__trace_mix(p, ((uint64_t)t->id << 32) ^ 0x57a7);
+	return 0;
+}
+
+static struct rsv_thread *sim_thread_attach(struct rsv_platform *p, const char *name)
+{
+	struct sim_thread *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	rsv__thread_init(&t->base, p, &sim_thread_ops, name);
+	t->sstate = SIM_ATTACHED;
+	t->run_idx = t->heap_idx = NO_IDX;
+	return &t->base;
+}
+
+static enum rsv_run_result sim_run(struct rsv_platform *p)
+{
+	struct sim_platform *sp = to_sim(p);
+	struct sim_thread *first;
+
+	if (sp->running) {
+		fprintf(stderr, "reservoir: rsv_platform_run() called from inside a sim run\n");
+		abort();
+	}
+	sp->running = true;
+	sp->main_self = rsv__self;
+	rsv__sim_fiber_init_main(&sp->main_fiber);
+	rsv__report_reset(p);
+	first = pick_next(sp);
+	if (first)
+		switch_to(sp, NULL, first, false);
+	rsv__self = sp->main_self;
+	sp->running = false;
+	if (sp->result == RSV_RUN_DEADLOCK || sp->result == RSV_RUN_TIME_LIMIT) {
+		rsv__report_printf(p, "%s at virtual time %.6f s (seed %llu, %llu decisions)\n",
+				   sp->result == RSV_RUN_DEADLOCK ? "deadlock: no thread can run"
+								  : "time limit reached",
+				   (double)sp->now / 1e9, (unsigned long long)p->cfg.seed,
+				   (unsigned long long)p->decisions);
+		rsv__report_blocked(p);
+	}
+	return sp->result;
+}
+
+static struct rsv_platform *sim_create(const struct rsv_platform_config *cfg)
+{
+	struct sim_platform *sp = calloc(1, sizeof(*sp));
+
+	if (!sp)
+		return NULL;
+	rsv_rand_seed(&sp->rng, cfg->seed);
+	return &sp->base;
+}
+
+static void sim_destroy(struct rsv_platform *p)
+{
+	struct sim_platform *sp = to_sim(p);
+	struct rsv_list *pos, *tmp;
+
+	rsv_list_for_each_safe(pos, tmp, &p->threads) {
+		struct sim_thread *t = to_st(rsv_container_of(pos, struct rsv_thread, node));
+
+		if (t->map) {
+			rsv__sim_fiber_destroy(&t->fiber, (char *)t->map + RSV_PAGE_SIZE,
+					       t->map_size - RSV_PAGE_SIZE);
+			munmap(t->map, t->map_size);
+		}
+		free(t);
+	}
+	free(sp->runnable);
+	free(sp->heap);
+	free(sp);
+}
+
+const struct rsv_platform_backend rsv__sim_backend = {
+	.create = sim_create,
+	.thread_create = sim_thread_create,
+	.thread_start = sim_thread_start,
+	.thread_attach = sim_thread_attach,
+	.run = sim_run,
+	.destroy = sim_destroy,
+};

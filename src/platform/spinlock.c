@@ -1,0 +1,58 @@
+/* Spinlocks: short critical sections that never contain a scheduling point.
+ *
+ * Unlock is a plain release store, so an uncontended lock/unlock pair costs one atomic
+ * exchange. Contention spins with a pause, then yields the CPU: in userspace the holder can be
+ * preempted, which the kernel's spinlocks never have to consider. On the simulator only one
+ * thread runs and no scheduling point may happen under a spinlock, so contention there is a
+ * bug and aborts. */
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "platform/internal.h"
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+void rsv_spin_init(struct rsv_spinlock *l) { atomic_init(&l->v, 0); }
+
+bool rsv_spin_trylock(struct rsv_spinlock *l)
+{
+	return atomic_exchange_explicit(&l->v, 1, memory_order_acquire) == 0;
+}
+
+static RSV_NOINLINE void spin_lock_slow(struct rsv_spinlock *l)
+{
+	struct rsv_thread *self = rsv__self;
+	unsigned spins = 0;
+
+	if (self && self->plat && self->plat->backend == &rsv__sim_backend) {
+		fprintf(stderr, "reservoir: spinlock %p contended on the simulator: "
+				"a scheduling point was reached while it was held\n", (void *)l);
+		abort();
+	}
+	do {
+		while (atomic_load_explicit(&l->v, memory_order_relaxed)) {
+			if (++spins < 128)
+				cpu_relax();
+			else
+				sched_yield();
+		}
+	} while (!rsv_spin_trylock(l));
+}
+
+void rsv_spin_lock(struct rsv_spinlock *l)
+{
+	if (rsv_unlikely(!rsv_spin_trylock(l)))
+		spin_lock_slow(l);
+}
+
+void rsv_spin_unlock(struct rsv_spinlock *l)
+{
+	atomic_store_explicit(&l->v, 0, memory_order_release);
+}

@@ -1,0 +1,250 @@
+/* Threads and platforms: creation, the current-thread pointer, sleeping and waking by state,
+ * and the backend-independent half of every platform call. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "platform/internal.h"
+
+_Thread_local struct rsv_thread *rsv__self;
+
+struct rsv_platform *rsv_platform_create(const struct rsv_platform_config *cfg)
+{
+	struct rsv_platform_config c = cfg ? *cfg : (struct rsv_platform_config){ 0 };
+	const struct rsv_platform_backend *be;
+	struct rsv_platform *p;
+
+	switch (c.backend) {
+	case RSV_BACKEND_OS: be = &rsv__os_backend; break;
+	case RSV_BACKEND_SIM: be = &rsv__sim_backend; break;
+	default: errno = EINVAL; return NULL;
+	}
+	if (!c.tick_ns)
+		c.tick_ns = 1000;
+	if (!c.stack_size)
+		c.stack_size = RSV_DEFAULT_SIM_STACK;
+	p = be->create(&c);
+	if (!p)
+		return NULL;
+	p->backend = be;
+	p->cfg = c;
+	rsv_spin_init(&p->threads_lock);
+	rsv_list_init(&p->threads);
+	p->trace_hash = 0xcbf29ce484222325ULL;
+	rsv__trace_mix(p, c.seed);
+	return p;
+}
+
+void rsv_platform_destroy(struct rsv_platform *p)
+{
+	if (!p)
+		return;
+	free(p->report);
+	p->backend->destroy(p);
+}
+
+enum rsv_backend rsv_platform_backend(const struct rsv_platform *p) { return p->cfg.backend; }
+enum rsv_run_result rsv_platform_run(struct rsv_platform *p) { return p->backend->run(p); }
+void rsv_platform_stop(struct rsv_platform *p) { p->stop_requested = true; }
+uint64_t rsv_platform_trace_hash(const struct rsv_platform *p) { return p->trace_hash; }
+uint64_t rsv_platform_decisions(const struct rsv_platform *p) { return p->decisions; }
+const char *rsv_platform_report(const struct rsv_platform *p) { return p->report ? p->report : ""; }
+
+const char *rsv_run_result_name(enum rsv_run_result r)
+{
+	static const char *const names[] = {
+		[RSV_RUN_DONE] = "done",
+		[RSV_RUN_DEADLOCK] = "deadlock",
+		[RSV_RUN_TIME_LIMIT] = "time-limit",
+		[RSV_RUN_STOPPED] = "stopped",
+	};
+	return (unsigned)r < sizeof(names) / sizeof(names[0]) ? names[r] : "?";
+}
+
+void rsv__thread_init(struct rsv_thread *t, struct rsv_platform *p,
+		      const struct rsv_thread_ops *ops, const char *name)
+{
+	t->ops = ops;
+	t->plat = p;
+	snprintf(t->name, sizeof(t->name), "%s", name ? name : "thread");
+	atomic_init(&t->state, RSV_TASK_RUNNING);
+	atomic_init(&t->park_token, 0);
+	atomic_init(&t->exited, false);
+	atomic_init(&t->wait_kind, RSV_WAIT_NONE);
+	atomic_init(&t->wait_obj, NULL);
+	rsv_list_init(&t->node);
+}
+
+void rsv__platform_add_thread(struct rsv_platform *p, struct rsv_thread *t)
+{
+	rsv_spin_lock(&p->threads_lock);
+	t->id = ++p->nr_threads;
+	rsv_list_add_tail(&t->node, &p->threads);
+	rsv_spin_unlock(&p->threads_lock);
+}
+
+struct rsv_thread *rsv__thread_create_ctx(struct rsv_platform *p, const char *name,
+					  int (*fn)(void *), void *arg, void *ctx)
+{
+	struct rsv_thread *t;
+
+	if (!p || !fn) {
+		errno = EINVAL;
+		return NULL;
+	}
+	t = p->backend->thread_create(p, name);
+	if (!t)
+		return NULL;
+	t->fn = fn;
+	t->arg = arg;
+	t->ctx = ctx;
+	rsv__platform_add_thread(p, t);
+	if (p->backend->thread_start(p, t)) {
+		/* The record stays on the list, marked exited, so ids stay dense. */
+		atomic_store(&t->exited, true);
+		t->exit_code = -EAGAIN;
+		errno = EAGAIN;
+		return NULL;
+	}
+	return t;
+}
+
+struct rsv_thread *rsv_thread_create(struct rsv_platform *p, const char *name,
+				     int (*fn)(void *arg), void *arg)
+{
+	return rsv__thread_create_ctx(p, name, fn, arg, NULL);
+}
+
+void rsv__thread_run_body(struct rsv_thread *t)
+{
+	t->exit_code = t->fn(t->arg);
+	atomic_store_explicit(&t->exited, true, memory_order_release);
+}
+
+struct rsv_thread *rsv_thread_self(void) { return rsv__self; }
+const char *rsv_thread_name(const struct rsv_thread *t) { return t ? t->name : "(none)"; }
+unsigned rsv_thread_id(const struct rsv_thread *t) { return t ? t->id : 0; }
+bool rsv_thread_exited(const struct rsv_thread *t) { return atomic_load(&t->exited); }
+int rsv_thread_exit_code(const struct rsv_thread *t) { return t->exit_code; }
+
+/* A thread that no platform created (a daemon's own thread taking a reservoir lock) gets an
+ * OS-backend record on first need, freed when the thread exits. */
+static pthread_key_t foreign_key;
+static pthread_once_t foreign_once = PTHREAD_ONCE_INIT;
+
+static void foreign_release(void *t)
+{
+	free(t);
+}
+
+static void foreign_key_init(void)
+{
+	pthread_key_create(&foreign_key, foreign_release);
+}
+
+struct rsv_thread *rsv__thread_self_or_adopt(void)
+{
+	struct rsv_thread *t = rsv__self;
+
+	if (rsv_likely(t))
+		return t;
+	pthread_once(&foreign_once, foreign_key_init);
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		fprintf(stderr, "reservoir: cannot allocate a thread record for a foreign thread\n");
+		abort();
+	}
+	rsv__thread_init(t, NULL, &rsv__os_thread_ops, "foreign");
+	pthread_setspecific(foreign_key, t);
+	rsv__self = t;
+	return t;
+}
+
+void rsv__unpark(struct rsv_thread *t)
+{
+	t->ops->unpark(t);
+}
+
+bool rsv__try_wake(struct rsv_thread *t, unsigned state_mask)
+{
+	int cur = atomic_load_explicit(&t->state, memory_order_relaxed);
+
+	do {
+		if (cur == RSV_TASK_RUNNING || !((unsigned)cur & state_mask))
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(&t->state, &cur, RSV_TASK_RUNNING,
+							memory_order_release,
+							memory_order_relaxed));
+	rsv__unpark(t);
+	return true;
+}
+
+bool rsv_wake_thread(struct rsv_thread *t, unsigned state_mask)
+{
+	return rsv__try_wake(t, state_mask);
+}
+
+bool rsv__sleep_until(struct rsv_thread *self, uint64_t deadline)
+{
+	for (;;) {
+		int cur = atomic_load_explicit(&self->state, memory_order_acquire);
+
+		if (cur == RSV_TASK_RUNNING)
+			return true;
+		if (deadline && self->ops->now(self) >= deadline) {
+			/* A waker racing with the timeout wins: its CAS leaves us RUNNING. */
+			return !atomic_compare_exchange_strong_explicit(
+				&self->state, &cur, RSV_TASK_RUNNING, memory_order_acquire,
+				memory_order_acquire);
+		}
+		self->ops->park(self, deadline);
+	}
+}
+
+void rsv__set_waiting(struct rsv_thread *self, enum rsv_wait_kind kind, const void *obj)
+{
+	atomic_store_explicit(&self->wait_since, self->ops->now(self), memory_order_relaxed);
+	atomic_store_explicit(&self->wait_obj, obj, memory_order_relaxed);
+	atomic_store_explicit(&self->wait_kind, kind, memory_order_release);
+}
+
+void rsv__clear_waiting(struct rsv_thread *self)
+{
+	atomic_store_explicit(&self->wait_kind, RSV_WAIT_NONE, memory_order_relaxed);
+	atomic_store_explicit(&self->wait_obj, NULL, memory_order_relaxed);
+}
+
+void rsv_sched_point(void)
+{
+	struct rsv_thread *self = rsv__self;
+
+	if (self)
+		self->ops->sched_point(self);
+}
+
+void rsv_yield(void)
+{
+	rsv_sched_point();
+}
+
+uint64_t rsv_now(void)
+{
+	struct rsv_thread *self = rsv__self;
+
+	return self ? self->ops->now(self) : rsv__os_clock_ns();
+}
+
+void rsv_sleep_ns(uint64_t ns)
+{
+	struct rsv_thread *self = rsv__thread_self_or_adopt();
+	uint64_t deadline = self->ops->now(self) + ns;
+
+	rsv__set_waiting(self, RSV_WAIT_SLEEP, NULL);
+	while (self->ops->now(self) < deadline) {
+		atomic_store_explicit(&self->state, RSV_TASK_UNINTERRUPTIBLE, memory_order_relaxed);
+		rsv__sleep_until(self, deadline);
+	}
+	atomic_store_explicit(&self->state, RSV_TASK_RUNNING, memory_order_relaxed);
+	rsv__clear_waiting(self);
+}
