@@ -1,0 +1,34 @@
+/* reservoir/page.h: the page allocator: buddy blocks of 2^order pages from the arena, with
+ * the kernel's watermarks, reserves and slow path. Allocations are made on behalf of the
+ * calling task (which must belong to the system) under its flags and scopes. */
+#ifndef RESERVOIR_PAGE_H
+#define RESERVOIR_PAGE_H
+
+#include "defs.h"
+#include "gfp.h"
+
+struct rsv_page;
+struct rsv_system;
+
+/* NULL with errno ENOMEM when the allocator gives up, EINVAL for a bad gfp or order, EPERM
+ * when the calling thread is not a task. A __GFP_NOFAIL request never returns NULL. */
+RSV_API struct rsv_page *rsv_alloc_pages(rsv_gfp_t gfp, unsigned order);
+static inline struct rsv_page *rsv_alloc_page(rsv_gfp_t gfp) { return rsv_alloc_pages(gfp, 0); }
+/* 0, or -EINVAL for a double free, a tail page, a wrong order or a page of another system. */
+RSV_API int rsv_free_pages(struct rsv_page *page, unsigned order);
+static inline int rsv_free_page(struct rsv_page *page) { return rsv_free_pages(page, 0); }
+
+RSV_API void *rsv_get_free_pages(rsv_gfp_t gfp, unsigned order);
+RSV_API int rsv_free_pages_addr(void *addr, unsigned order);
+
+RSV_API void *rsv_page_address(const struct rsv_page *page);
+/* The page descriptor for an address in @sys's arena, NULL if it is not one. */
+RSV_API struct rsv_page *rsv_virt_to_page(struct rsv_system *sys, const void *addr);
+RSV_API unsigned long rsv_page_to_pfn(const struct rsv_system *sys, const struct rsv_page *page);
+
+/* Returns the calling task's cached pages to the buddy allocator. */
+RSV_API void rsv_drain_local_pages(void);
+/* Returns every task's cached pages to the buddy allocator. */
+RSV_API void rsv_drain_all_pages(struct rsv_system *sys);
+
+#endif

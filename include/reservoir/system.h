@@ -1,0 +1,67 @@
+/* reservoir/system.h: one simulated machine: its arena ("physical memory"), zone and
+ * watermarks, policies, tasks and platform backend. A process may hold several. */
+#ifndef RESERVOIR_SYSTEM_H
+#define RESERVOIR_SYSTEM_H
+
+#include "defs.h"
+#include "platform.h"
+#include "policy.h"
+
+struct rsv_system;
+
+/* What a misuse (double free, foreign pointer, bad order...) does. */
+enum rsv_misuse_mode {
+	RSV_MISUSE_DEFAULT = 0, /* abort in debug builds, return an error otherwise */
+	RSV_MISUSE_RETURN,      /* count it, record the message, return -EINVAL / NULL */
+	RSV_MISUSE_ABORT,       /* print the message and abort() */
+};
+
+struct rsv_system_config {
+	unsigned long nr_pages;          /* arena size in 4 KiB pages; 0 = 4096 */
+	enum rsv_backend backend;
+	uint64_t seed;
+	uint64_t time_limit_ns;          /* sim: end the run after this much virtual time */
+	unsigned min_free_kbytes;        /* 0 = int_sqrt(lowmem_kB * 16) clamped to [128, 262144] */
+	unsigned watermark_scale_factor; /* 0 = 10; valid 1..3000 */
+	unsigned pcp_batch, pcp_high;    /* per-task page cache; 0 = sized from the arena */
+	bool mlock;                      /* mlock() the arena; see rsv_system_mlocked() */
+	enum rsv_misuse_mode misuse;
+	struct rsv_policy policy;
+};
+
+struct rsv_watermarks {
+	unsigned long min, low, high;
+	unsigned long managed;
+	unsigned min_free_kbytes;
+};
+
+#define RSV_MIN_ARENA_PAGES 16UL
+#define RSV_MAX_ARENA_PAGES (1UL << 28) /* 1 TiB */
+
+RSV_API struct rsv_system *rsv_system_create(const struct rsv_system_config *cfg);
+RSV_API void rsv_system_destroy(struct rsv_system *sys);
+/* Runs the system's tasks: os, waits for all to return; sim, schedules them until done,
+ * deadlock or the time limit. */
+RSV_API enum rsv_run_result rsv_system_run(struct rsv_system *sys);
+RSV_API struct rsv_platform *rsv_system_platform(struct rsv_system *sys);
+RSV_API const struct rsv_policy *rsv_system_policy(const struct rsv_system *sys);
+RSV_API void rsv_system_watermarks(const struct rsv_system *sys, struct rsv_watermarks *out);
+/* Replaces the computed watermarks (scenarios that need exact numbers). -EINVAL unless
+ * min <= low <= high <= managed. */
+RSV_API int rsv_system_set_watermarks(struct rsv_system *sys, unsigned long min,
+				      unsigned long low, unsigned long high);
+RSV_API unsigned long rsv_system_nr_pages(const struct rsv_system *sys);
+/* Free pages in the buddy allocator (NR_FREE_PAGES; per-task caches not included). */
+RSV_API unsigned long rsv_system_free_pages(const struct rsv_system *sys);
+/* 1 if the arena is mlocked, 0 if not asked, -errno if mlock() failed. */
+RSV_API int rsv_system_mlocked(const struct rsv_system *sys);
+
+#define RSV_CHECK_WHOLE 0x1u /* also require every page free and fully coalesced */
+/* Verifies that every page is in exactly one state, per page and in totals: free in the
+ * buddy, in one task's page cache, or allocated. Call at a quiescent point. 0, or -EUCLEAN
+ * with the first inconsistency in rsv_system_error(). */
+RSV_API int rsv_system_check(struct rsv_system *sys, unsigned flags);
+/* The last check failure or misuse message, "" if none. */
+RSV_API const char *rsv_system_error(const struct rsv_system *sys);
+
+#endif

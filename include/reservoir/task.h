@@ -1,0 +1,78 @@
+/* reservoir/task.h: the per-thread context (the kernel's `current`) and its scoped flags.
+ *
+ * Every thread that allocates from a system is a task of that system: created by it with
+ * rsv_task_create(), or an existing thread joined with rsv_task_attach(). The task carries the
+ * PF_* flags that change how its allocations behave, the OOM-victim mark, and its per-task
+ * page cache. */
+#ifndef RESERVOIR_TASK_H
+#define RESERVOIR_TASK_H
+
+#include "defs.h"
+
+struct rsv_system;
+struct rsv_task;
+
+/* The kernel's PF_* values. */
+#define RSV_PF_WQ_WORKER 0x00000020u     /* a workqueue worker: sleeps instead of spinning */
+#define RSV_PF_MEMALLOC 0x00000800u      /* "I am freeing memory": reserves, no reclaim */
+#define RSV_PF_KSWAPD 0x00020000u        /* the kswapd task */
+#define RSV_PF_MEMALLOC_NOFS 0x00040000u /* scope: allocations lose __GFP_FS */
+#define RSV_PF_MEMALLOC_NOIO 0x00080000u /* scope: allocations lose __GFP_IO and __GFP_FS */
+#define RSV_PF_LOCAL_THROTTLE 0x00100000u /* throttled only on its own device (a flusher) */
+#define RSV_PF_LESS_THROTTLE RSV_PF_LOCAL_THROTTLE /* the pre-5.8 name */
+#define RSV_PF_KTHREAD 0x00200000u       /* a kernel-thread-like service task */
+#define RSV_PF_MEMALLOC_PIN 0x10000000u  /* scope: allocations lose __GFP_MOVABLE */
+
+#define RSV_PF_SCOPE_MASK (RSV_PF_MEMALLOC_NOFS | RSV_PF_MEMALLOC_NOIO | RSV_PF_MEMALLOC_PIN)
+
+/* Starts a task running fn(arg) on @sys's backend (on the simulator it first runs inside
+ * rsv_system_run()). NULL with errno set on failure. */
+RSV_API struct rsv_task *rsv_task_create(struct rsv_system *sys, const char *name,
+					 int (*fn)(void *arg), void *arg);
+/* Makes the calling thread a task of @sys (a daemon's own threads; on the simulator, the
+ * set-up code before rsv_system_run(), which may allocate but not sleep). */
+RSV_API struct rsv_task *rsv_task_attach(struct rsv_system *sys, const char *name);
+/* Ends the calling thread's attachment, returning its cached pages. 0 or -EINVAL. */
+RSV_API int rsv_task_detach(void);
+RSV_API struct rsv_task *rsv_task_current(void);
+
+RSV_API const char *rsv_task_name(const struct rsv_task *t);
+RSV_API unsigned rsv_task_id(const struct rsv_task *t);
+RSV_API struct rsv_system *rsv_task_system(const struct rsv_task *t);
+RSV_API unsigned rsv_task_flags(const struct rsv_task *t);
+RSV_API bool rsv_task_exited(const struct rsv_task *t);
+RSV_API int rsv_task_exit_code(const struct rsv_task *t);
+/* Sets and clears PF_* bits on the calling task (not for the scope bits: use the scopes). */
+RSV_API int rsv_task_set_flags(unsigned set, unsigned clear);
+/* The calling task's PRNG, seeded from the system seed and the task id. */
+RSV_API uint64_t rsv_task_random(void);
+
+/* OOM-victim mark (TIF_MEMDIE / tsk_is_oom_victim). */
+RSV_API void rsv_task_mark_oom_victim(struct rsv_task *t);
+RSV_API void rsv_task_exit_oom_victim(struct rsv_task *t);
+RSV_API bool rsv_task_is_oom_victim(const struct rsv_task *t);
+
+/* Scoped flags with the kernel's nesting rule: save returns the bits of @flags that were not
+ * already set, and restore clears exactly those, so an inner scope never ends an outer one. */
+RSV_API unsigned rsv_memalloc_flags_save(unsigned flags);
+RSV_API void rsv_memalloc_flags_restore(unsigned saved);
+
+static inline unsigned rsv_memalloc_noio_save(void) { return rsv_memalloc_flags_save(RSV_PF_MEMALLOC_NOIO); }
+static inline void rsv_memalloc_noio_restore(unsigned s) { rsv_memalloc_flags_restore(s); }
+static inline unsigned rsv_memalloc_nofs_save(void) { return rsv_memalloc_flags_save(RSV_PF_MEMALLOC_NOFS); }
+static inline void rsv_memalloc_nofs_restore(unsigned s) { rsv_memalloc_flags_restore(s); }
+static inline unsigned rsv_memalloc_noreclaim_save(void) { return rsv_memalloc_flags_save(RSV_PF_MEMALLOC); }
+static inline void rsv_memalloc_noreclaim_restore(unsigned s) { rsv_memalloc_flags_restore(s); }
+static inline unsigned rsv_memalloc_pin_save(void) { return rsv_memalloc_flags_save(RSV_PF_MEMALLOC_PIN); }
+static inline void rsv_memalloc_pin_restore(unsigned s) { rsv_memalloc_flags_restore(s); }
+
+/* PR_SET_IO_FLUSHER for the calling task: sets (or clears) PF_MEMALLOC_NOIO and
+ * PF_LOCAL_THROTTLE, and on the os backend asks the Linux kernel for the same with
+ * prctl(PR_SET_IO_FLUSHER). Returns 0 once the task's flags are set (-EINVAL without a task).
+ * *kernel_err, if given, gets 0 when the kernel agreed, -errno when it refused (EPERM without
+ * CAP_SYS_RESOURCE), or -ENOSYS when it was not asked (simulator, or not Linux). */
+RSV_API int rsv_task_set_io_flusher(bool on, int *kernel_err);
+/* 1 if the calling task has both flags, 0 if not, -EINVAL without a task. */
+RSV_API int rsv_task_get_io_flusher(void);
+
+#endif

@@ -1,0 +1,120 @@
+/* The buddy allocator: free blocks of 2^order pages on per-order lists, split on allocation
+ * and merged with their buddy on free. Page numbers are relative to the arena, so a block's
+ * buddy is pfn ^ (1 << order). Callers hold the zone lock. */
+#include "mm/internal.h"
+
+static void area_push(struct rsv_system *sys, unsigned order, uint32_t pfn)
+{
+	struct rsv_free_area *area = &sys->zone.free_area[order];
+	struct rsv_page *p = rsv__pfn_page(sys, pfn);
+
+	p->state = RSV_PAGE_BUDDY;
+	p->order = (uint8_t)order;
+	p->prev = RSV_NIL;
+	p->next = area->head;
+	if (area->head != RSV_NIL)
+		rsv__pfn_page(sys, area->head)->prev = pfn;
+	area->head = pfn;
+	atomic_store_explicit(&area->nr_free,
+			      atomic_load_explicit(&area->nr_free, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
+
+static void area_del(struct rsv_system *sys, unsigned order, uint32_t pfn)
+{
+	struct rsv_free_area *area = &sys->zone.free_area[order];
+	struct rsv_page *p = rsv__pfn_page(sys, pfn);
+
+	if (p->prev != RSV_NIL)
+		rsv__pfn_page(sys, p->prev)->next = p->next;
+	else
+		area->head = p->next;
+	if (p->next != RSV_NIL)
+		rsv__pfn_page(sys, p->next)->prev = p->prev;
+	p->next = p->prev = RSV_NIL;
+	atomic_store_explicit(&area->nr_free,
+			      atomic_load_explicit(&area->nr_free, memory_order_relaxed) - 1,
+			      memory_order_relaxed);
+}
+
+static void add_free_pages(struct rsv_zone *z, long n)
+{
+	atomic_store_explicit(&z->nr_free_pages, rsv__zone_free(z) + n, memory_order_relaxed);
+}
+
+/* Lays the arena out as the largest naturally aligned blocks that fit. */
+void rsv__buddy_init(struct rsv_system *sys)
+{
+	struct rsv_zone *z = &sys->zone;
+	unsigned long pfn = 0;
+
+	for (unsigned o = 0; o < RSV_NR_ORDERS; o++) {
+		z->free_area[o].head = RSV_NIL;
+		atomic_init(&z->free_area[o].nr_free, 0);
+	}
+	atomic_init(&z->nr_free_pages, 0);
+	while (pfn < sys->nr_pages) {
+		unsigned order = RSV_MAX_ORDER;
+
+		while ((pfn & ((1UL << order) - 1)) || pfn + (1UL << order) > sys->nr_pages)
+			order--;
+		area_push(sys, order, (uint32_t)pfn);
+		add_free_pages(z, 1L << order);
+		pfn += 1UL << order;
+	}
+}
+
+/* __rmqueue_smallest(): the smallest free block of at least @order, split down to @order
+ * with the upper halves going back on the lower lists. */
+struct rsv_page *rsv__rmqueue_smallest(struct rsv_system *sys, unsigned order)
+{
+	struct rsv_zone *z = &sys->zone;
+	unsigned o = order;
+	uint32_t pfn;
+
+	while (o < RSV_NR_ORDERS && z->free_area[o].head == RSV_NIL)
+		o++;
+	if (o == RSV_NR_ORDERS)
+		return NULL;
+	pfn = z->free_area[o].head;
+	area_del(sys, o, pfn);
+	while (o > order) {
+		o--;
+		area_push(sys, o, pfn + (1u << o));
+	}
+	add_free_pages(z, -(1L << order));
+	return rsv__pfn_page(sys, pfn);
+}
+
+/* __free_one_page(): merges with the buddy while it is a free block of the same order. The
+ * page that stops being a head becomes a tail again, so a stale head can never be freed. */
+void rsv__free_one_page(struct rsv_system *sys, uint32_t pfn, unsigned order)
+{
+	add_free_pages(&sys->zone, 1L << order);
+	while (order < RSV_MAX_ORDER) {
+		uint32_t buddy = pfn ^ (1u << order);
+		struct rsv_page *b;
+
+		if (buddy >= sys->nr_pages)
+			break;
+		b = rsv__pfn_page(sys, buddy);
+		if (b->state != RSV_PAGE_BUDDY || b->order != order)
+			break;
+		area_del(sys, order, buddy);
+		if (buddy < pfn) {
+			rsv__pfn_page(sys, pfn)->state = RSV_PAGE_TAIL;
+			pfn = buddy;
+		} else {
+			b->state = RSV_PAGE_TAIL;
+		}
+		order++;
+	}
+	area_push(sys, order, pfn);
+}
+
+/* Wakes __GFP_NOFAIL callers waiting for pages; called after pages reach the buddy. */
+void rsv__zone_wake_waiters(struct rsv_system *sys)
+{
+	if (rsv_waitqueue_active(&sys->zone.free_wait))
+		rsv_wake_up_all(&sys->zone.free_wait);
+}

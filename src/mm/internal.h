@@ -1,0 +1,233 @@
+/* Private to the library: the mm layer's structures (system, zone, page descriptors, tasks)
+ * and the interface through which the reclaim layer plugs into the page allocator. */
+#ifndef RSV_MM_INTERNAL_H
+#define RSV_MM_INTERNAL_H
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <reservoir.h>
+#include "common/list.h"
+#include "platform/internal.h"
+
+/* ---- page descriptors ---- */
+
+/* Every arena page is in exactly one block; the block's first page (its head) says what the
+ * block is, every other page of it is RSV_PAGE_TAIL. */
+enum rsv_page_state {
+	RSV_PAGE_TAIL = 0, /* not the head of a block */
+	RSV_PAGE_BUDDY,    /* head of a free block in the buddy lists */
+	RSV_PAGE_PCP,      /* head of a free block in a task's page cache */
+	RSV_PAGE_ALLOC,    /* head of an allocated block */
+};
+
+#define RSV_NIL UINT32_MAX
+
+struct rsv_page {
+	uint32_t next, prev; /* list links as page numbers (buddy or page-cache lists) */
+	uint8_t state;       /* enum rsv_page_state */
+	uint8_t order;       /* block order, for heads */
+	uint16_t flags;      /* owned by the layer holding the block */
+	uint32_t owner;      /* task id: page-cache holder, or the task charged */
+	uint64_t priv;       /* owned by the layer holding the block */
+	uint64_t priv2;
+};
+
+_Static_assert(sizeof(struct rsv_page) == 32, "page descriptor must stay at 32 bytes");
+
+/* ---- alloc flags (the kernel's ALLOC_*) ---- */
+
+#define RSV_ALLOC_WMARK_MIN 0x00u
+#define RSV_ALLOC_WMARK_LOW 0x01u
+#define RSV_ALLOC_WMARK_HIGH 0x02u
+#define RSV_ALLOC_WMARK_MASK 0x03u
+#define RSV_ALLOC_NO_WATERMARKS 0x04u
+#define RSV_ALLOC_OOM 0x08u
+#define RSV_ALLOC_NON_BLOCK 0x10u
+#define RSV_ALLOC_MIN_RESERVE 0x20u
+#define RSV_ALLOC_CPUSET 0x40u
+#define RSV_ALLOC_HIGHATOMIC 0x200u
+#define RSV_ALLOC_KSWAPD 0x800u
+#define RSV_ALLOC_RESERVES \
+	(RSV_ALLOC_NON_BLOCK | RSV_ALLOC_MIN_RESERVE | RSV_ALLOC_HIGHATOMIC | RSV_ALLOC_OOM)
+
+enum rsv_wmark { RSV_WMARK_MIN, RSV_WMARK_LOW, RSV_WMARK_HIGH, RSV_NR_WMARK };
+
+/* ---- zone ---- */
+
+struct rsv_free_area {
+	uint32_t head;
+	_Atomic unsigned long nr_free; /* blocks; read without the lock by watermark checks */
+};
+
+struct rsv_zone {
+	struct rsv_spinlock lock;
+	struct rsv_free_area free_area[RSV_NR_ORDERS];
+	_Atomic long nr_free_pages; /* NR_FREE_PAGES: buddy only, not per-task caches */
+	unsigned long wmark[RSV_NR_WMARK];
+	unsigned long managed;
+	unsigned long lowmem_reserve; /* 0 in a one-zone system; kept for the formula */
+	unsigned long nr_reserved_highatomic;
+	struct rsv_waitqueue free_wait; /* __GFP_NOFAIL callers wait here for freed pages */
+};
+
+/* ---- per-task page cache (the kernel's per-CPU pageset) ---- */
+
+#define RSV_PCP_MAX_ORDER RSV_COSTLY_ORDER
+
+struct rsv_pcp {
+	/* Taken by the owner on every use and by a drainer; the owner uses trylock and falls
+	 * back to the buddy when a drainer holds it, as the kernel's pcp spinlock does. */
+	struct rsv_spinlock lock;
+	uint32_t lists[RSV_PCP_MAX_ORDER + 1];
+	int count; /* pages */
+};
+
+/* ---- the reclaim layer's hooks into the allocator's slow path ---- */
+
+struct rsv_reclaim_ops {
+	void (*wake_kswapd)(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order);
+	/* Direct reclaim for the calling task (already under PF_MEMALLOC); pages reclaimed. */
+	unsigned long (*direct_reclaim)(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order);
+	/* Pages reclaim could still free (LRU pages), for should_reclaim_retry(). */
+	unsigned long (*reclaimable_pages)(struct rsv_system *sys);
+	/* out_of_memory(): true when it made progress (killed, or a victim is on its way). */
+	bool (*out_of_memory)(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order);
+};
+
+/* ---- tasks ---- */
+
+struct rsv_task {
+	struct rsv_system *sys;
+	struct rsv_thread *thread;
+	unsigned id;
+	char name[32];
+	_Atomic unsigned flags;    /* PF_*: written by the task itself */
+	_Atomic bool oom_victim;   /* tsk_is_oom_victim */
+	_Atomic bool exited;
+	bool attached;
+	int exit_code;
+	int (*fn)(void *);
+	void *arg;
+	struct rsv_pcp pcp;
+	struct rsv_rand rand;
+	struct rsv_list node; /* in sys->tasks, until the system is destroyed */
+	_Atomic uint64_t stat[RSV_NR_STATS];
+};
+
+/* ---- the system ---- */
+
+struct rsv_system {
+	struct rsv_system_config cfg;
+	struct rsv_platform *plat;
+	struct rsv_policy policy;
+	enum rsv_misuse_mode misuse;
+
+	char *arena;
+	unsigned long nr_pages;
+	size_t arena_bytes;
+	int mlock_result;
+	struct rsv_page *memmap;
+	size_t memmap_bytes;
+
+	struct rsv_zone zone;
+	unsigned min_free_kbytes;
+	int pcp_batch, pcp_high;
+
+	const struct rsv_reclaim_ops *reclaim;
+	void *reclaim_data;
+	struct rsv_mutex oom_lock;
+
+	struct rsv_spinlock tasks_lock;
+	struct rsv_list tasks;
+	unsigned nr_tasks;
+	_Atomic uint64_t stat[RSV_NR_STATS]; /* events outside any task */
+
+	struct rsv_spinlock error_lock;
+	char error[256];
+};
+
+/* ---- helpers shared across mm/ ---- */
+
+static inline struct rsv_task *rsv__task_current(void)
+{
+	struct rsv_thread *t = rsv__self;
+
+	return t ? (struct rsv_task *)t->ctx : NULL;
+}
+
+static inline unsigned rsv__task_flags(const struct rsv_task *t)
+{
+	return atomic_load_explicit(&t->flags, memory_order_relaxed);
+}
+
+/* Only the task itself writes its counters, so a relaxed load and store suffice. */
+static inline void rsv__count(struct rsv_task *t, enum rsv_stat_item item, uint64_t n)
+{
+	atomic_store_explicit(&t->stat[item],
+			      atomic_load_explicit(&t->stat[item], memory_order_relaxed) + n,
+			      memory_order_relaxed);
+}
+
+static inline void rsv__count_sys(struct rsv_system *sys, enum rsv_stat_item item, uint64_t n)
+{
+	atomic_fetch_add_explicit(&sys->stat[item], n, memory_order_relaxed);
+}
+
+static inline uint32_t rsv__pfn(const struct rsv_system *sys, const struct rsv_page *p)
+{
+	return (uint32_t)(p - sys->memmap);
+}
+
+static inline struct rsv_page *rsv__pfn_page(const struct rsv_system *sys, uint32_t pfn)
+{
+	return &sys->memmap[pfn];
+}
+
+static inline long rsv__zone_free(const struct rsv_zone *z)
+{
+	return atomic_load_explicit(&z->nr_free_pages, memory_order_relaxed);
+}
+
+/* misuse.c */
+int rsv__misuse(struct rsv_system *sys, const char *fmt, ...) RSV_PRINTF(2, 3);
+void rsv__set_error(struct rsv_system *sys, const char *fmt, ...) RSV_PRINTF(2, 3);
+
+/* watermark.c */
+void rsv__setup_watermarks(struct rsv_system *sys);
+bool rsv__zone_watermark_ok(const struct rsv_zone *z, unsigned order, unsigned long mark,
+			    unsigned alloc_flags, long free_pages);
+bool rsv__zone_watermark_fast(const struct rsv_zone *z, unsigned order, unsigned long mark,
+			      unsigned alloc_flags);
+
+/* buddy.c: callers hold zone->lock */
+void rsv__buddy_init(struct rsv_system *sys);
+struct rsv_page *rsv__rmqueue_smallest(struct rsv_system *sys, unsigned order);
+void rsv__free_one_page(struct rsv_system *sys, uint32_t pfn, unsigned order);
+void rsv__zone_wake_waiters(struct rsv_system *sys);
+
+/* pcp.c */
+void rsv__pcp_init(struct rsv_pcp *pcp);
+struct rsv_page *rsv__rmqueue(struct rsv_system *sys, struct rsv_task *tsk, unsigned order);
+void rsv__free_to_pcp_or_buddy(struct rsv_system *sys, struct rsv_task *tsk, uint32_t pfn,
+			       unsigned order);
+int rsv__drain_pcp(struct rsv_system *sys, struct rsv_task *owner);
+void rsv__pcp_layout(const struct rsv_system *sys, int *batch, int *high);
+
+/* gfp.c */
+unsigned rsv__gfp_to_alloc_flags(rsv_gfp_t gfp, unsigned order);
+unsigned rsv__gfp_pfmemalloc_flags(const struct rsv_system *sys, const struct rsv_task *tsk,
+				   rsv_gfp_t gfp);
+rsv_gfp_t rsv__task_gfp_context(const struct rsv_task *tsk, rsv_gfp_t gfp);
+
+/* page_alloc.c */
+struct rsv_page *rsv__get_page_from_freelist(struct rsv_system *sys, struct rsv_task *tsk,
+					     rsv_gfp_t gfp, unsigned order, unsigned alloc_flags);
+struct rsv_page *rsv__alloc_pages_slowpath(struct rsv_system *sys, struct rsv_task *tsk,
+					   rsv_gfp_t gfp, unsigned order);
+
+/* task.c */
+void rsv__task_free_all(struct rsv_system *sys);
+
+extern const struct rsv_reclaim_ops rsv__no_reclaim_ops;
+
+#endif

@@ -1,0 +1,437 @@
+/* The page allocator's entry points: alloc_pages with its fast path at the low watermark and
+ * its slow path (spec C), and free_pages with the checks that catch a double or foreign free.
+ *
+ * The slow path follows __alloc_pages_slowpath() step by step. Where it needs kswapd, direct
+ * reclaim or the OOM killer it calls sys->reclaim, which the reclaim layer fills in; without
+ * it those steps report no progress, and the outcome is that of a machine with nothing
+ * reclaimable: non-blocking callers fail fast, NORETRY fails, NOFAIL waits for freed pages. */
+#include <string.h>
+#include "mm/internal.h"
+
+#define MAX_RECLAIM_RETRIES 16
+
+static bool wmark_failed_count(struct rsv_task *tsk, unsigned alloc_flags)
+{
+	static const enum rsv_stat_item item[] = {
+		[RSV_ALLOC_WMARK_MIN] = RSV_STAT_WMARK_FAIL_MIN,
+		[RSV_ALLOC_WMARK_LOW] = RSV_STAT_WMARK_FAIL_LOW,
+		[RSV_ALLOC_WMARK_HIGH] = RSV_STAT_WMARK_FAIL_HIGH,
+	};
+
+	rsv__count(tsk, item[alloc_flags & RSV_ALLOC_WMARK_MASK], 1);
+	return false;
+}
+
+/* get_page_from_freelist() for our single zone. */
+struct rsv_page *rsv__get_page_from_freelist(struct rsv_system *sys, struct rsv_task *tsk,
+					     rsv_gfp_t gfp, unsigned order, unsigned alloc_flags)
+{
+	struct rsv_zone *z = &sys->zone;
+	unsigned long mark = z->wmark[alloc_flags & RSV_ALLOC_WMARK_MASK];
+
+	if (!rsv__zone_watermark_fast(z, order, mark, alloc_flags)) {
+		wmark_failed_count(tsk, alloc_flags);
+		if (!(alloc_flags & RSV_ALLOC_NO_WATERMARKS))
+			return NULL;
+	}
+	return rsv__rmqueue(sys, tsk, order);
+}
+
+/* ---- reserve accounting ---- */
+
+static enum rsv_stat_item below_min_class(const struct rsv_task *tsk, rsv_gfp_t gfp,
+					  unsigned alloc_flags)
+{
+	if (gfp & RSV___GFP_NOFAIL)
+		return RSV_STAT_BELOW_MIN_NOFAIL;
+	if (alloc_flags & RSV_ALLOC_NO_WATERMARKS) {
+		if (gfp & RSV___GFP_MEMALLOC)
+			return RSV_STAT_BELOW_MIN_GFP_MEMALLOC;
+		if (rsv__task_flags(tsk) & RSV_PF_MEMALLOC)
+			return RSV_STAT_BELOW_MIN_PF_MEMALLOC;
+		return RSV_STAT_BELOW_MIN_OOM_VICTIM;
+	}
+	if (alloc_flags & RSV_ALLOC_OOM)
+		return RSV_STAT_BELOW_MIN_OOM_VICTIM;
+	if (alloc_flags & RSV_ALLOC_MIN_RESERVE)
+		return RSV_STAT_BELOW_MIN_ATOMIC;
+	return RSV_STAT_BELOW_MIN_NONBLOCK;
+}
+
+static enum rsv_stat_item grant_kind(unsigned alloc_flags)
+{
+	if (alloc_flags & RSV_ALLOC_NO_WATERMARKS)
+		return RSV_STAT_GRANT_NO_WATERMARKS;
+	if (alloc_flags & RSV_ALLOC_OOM)
+		return RSV_STAT_GRANT_OOM;
+	if (alloc_flags & RSV_ALLOC_MIN_RESERVE)
+		return RSV_STAT_GRANT_MIN_RESERVE;
+	return RSV_STAT_GRANT_NON_BLOCK;
+}
+
+/* Counts what a slow-path allocation took from below the min watermark, and by whom. */
+static void account_reserves(struct rsv_system *sys, struct rsv_task *tsk, rsv_gfp_t gfp,
+			     unsigned order, unsigned alloc_flags)
+{
+	long free_after = rsv__zone_free(&sys->zone);
+	long min = (long)sys->zone.wmark[RSV_WMARK_MIN];
+	long below;
+
+	if (!(alloc_flags & (RSV_ALLOC_RESERVES | RSV_ALLOC_NO_WATERMARKS)) || free_after >= min)
+		return;
+	below = min - free_after;
+	if (below > (1L << order))
+		below = 1L << order;
+	rsv__count(tsk, grant_kind(alloc_flags), 1);
+	rsv__count(tsk, below_min_class(tsk, gfp, alloc_flags), (uint64_t)below);
+}
+
+/* ---- slow path steps ---- */
+
+static void wake_all_kswapds(struct rsv_system *sys, struct rsv_task *tsk, rsv_gfp_t gfp,
+			     unsigned order)
+{
+	rsv__count(tsk, RSV_STAT_KSWAPD_WAKE, 1);
+	sys->reclaim->wake_kswapd(sys, gfp, order);
+}
+
+/* Pages stranded in other tasks' caches. Userspace tasks are threads, not CPUs: there can be
+ * many more of them than CPUs, and a sleeping one's cache is out of reach until drained, so
+ * reservoir drains whenever a direct-reclaim attempt fails, not only after progress. */
+static void drain_all(struct rsv_system *sys, struct rsv_task *tsk)
+{
+	rsv__count(tsk, RSV_STAT_DRAIN_ALL, 1);
+	rsv_drain_all_pages(sys);
+}
+
+/* __alloc_pages_direct_reclaim(): reclaim under PF_MEMALLOC, then one attempt, then one more
+ * after draining the page caches. */
+static struct rsv_page *direct_reclaim(struct rsv_system *sys, struct rsv_task *tsk,
+				       rsv_gfp_t gfp, unsigned order, unsigned alloc_flags,
+				       unsigned long *progress)
+{
+	struct rsv_page *page;
+	unsigned noreclaim;
+
+	rsv__count(tsk, RSV_STAT_DIRECT_RECLAIM, 1);
+	noreclaim = rsv_memalloc_noreclaim_save();
+	*progress = sys->reclaim->direct_reclaim(sys, gfp, order);
+	rsv_memalloc_noreclaim_restore(noreclaim);
+	rsv__count(tsk, RSV_STAT_DIRECT_RECLAIM_PAGES, *progress);
+
+	page = rsv__get_page_from_freelist(sys, tsk, gfp, order, alloc_flags);
+	if (page)
+		return page;
+	drain_all(sys, tsk);
+	return rsv__get_page_from_freelist(sys, tsk, gfp, order, alloc_flags);
+}
+
+/* should_reclaim_retry(): keep going while reclaim progresses, or while the zone would pass
+ * the min watermark if everything reclaimable were reclaimed; never more than 16 fruitless
+ * rounds. */
+static bool should_reclaim_retry(struct rsv_system *sys, struct rsv_task *tsk, unsigned order,
+				 unsigned alloc_flags, bool progress, int *no_progress_loops)
+{
+	struct rsv_zone *z = &sys->zone;
+	long available;
+
+	if (progress && order <= RSV_COSTLY_ORDER)
+		*no_progress_loops = 0;
+	else
+		(*no_progress_loops)++;
+	if (*no_progress_loops > MAX_RECLAIM_RETRIES)
+		return false;
+	available = rsv__zone_free(z) + (long)sys->reclaim->reclaimable_pages(sys);
+	if (!rsv__zone_watermark_ok(z, order, z->wmark[RSV_WMARK_MIN], alloc_flags, available))
+		return false;
+	/* A workqueue worker that loops without sleeping would stall its pool's other work. */
+	if (rsv__task_flags(tsk) & RSV_PF_WQ_WORKER)
+		rsv_sleep_ns(RSV_JIFFY_NS);
+	else
+		rsv_sched_point();
+	rsv__count(tsk, RSV_STAT_RECLAIM_RETRY, 1);
+	return true;
+}
+
+/* Waits up to a jiffy for pages to come back to the buddy. The kernel's NOFAIL loop only
+ * calls cond_resched(); a thread that spins here would burn a real CPU, so it sleeps on the
+ * zone's free queue instead. */
+static void nofail_wait(struct rsv_system *sys, struct rsv_task *tsk)
+{
+	struct rsv_wait_entry we;
+
+	rsv__count(tsk, RSV_STAT_NOFAIL_WAIT, 1);
+	rsv_wait_entry_init(&we);
+	rsv_prepare_to_wait(&sys->zone.free_wait, &we, RSV_TASK_UNINTERRUPTIBLE);
+	rsv_schedule_timeout(RSV_JIFFY_NS);
+	rsv_finish_wait(&sys->zone.free_wait, &we);
+}
+
+/* __alloc_pages_may_oom(). */
+static struct rsv_page *may_oom(struct rsv_system *sys, struct rsv_task *tsk, rsv_gfp_t gfp,
+				unsigned order, bool *progress)
+{
+	struct rsv_page *page = NULL;
+
+	*progress = false;
+	if (!rsv_mutex_trylock(&sys->oom_lock)) {
+		/* Someone else is killing: that is progress; give the victim a moment. */
+		*progress = true;
+		rsv_sleep_ns(RSV_JIFFY_NS);
+		return NULL;
+	}
+	/* A parallel kill may have freed memory: try at high, without reclaim. */
+	page = rsv__get_page_from_freelist(sys, tsk, gfp & ~RSV___GFP_DIRECT_RECLAIM, order,
+					   RSV_ALLOC_WMARK_HIGH | RSV_ALLOC_CPUSET);
+	if (page || order > RSV_COSTLY_ORDER || (gfp & RSV___GFP_RETRY_MAYFAIL))
+		goto out;
+	rsv__count(tsk, RSV_STAT_OOM_CALL, 1);
+	if (sys->reclaim->out_of_memory(sys, gfp, order) || (gfp & RSV___GFP_NOFAIL)) {
+		*progress = true;
+		if (gfp & RSV___GFP_NOFAIL) {
+			page = rsv__get_page_from_freelist(sys, tsk, gfp, order,
+							   RSV_ALLOC_NO_WATERMARKS);
+			if (!page) {
+				rsv_mutex_unlock(&sys->oom_lock);
+				nofail_wait(sys, tsk);
+				return NULL;
+			}
+		}
+	}
+out:
+	rsv_mutex_unlock(&sys->oom_lock);
+	return page;
+}
+
+static struct rsv_page *got_page(struct rsv_system *sys, struct rsv_task *tsk, rsv_gfp_t gfp,
+				 unsigned order, unsigned alloc_flags, struct rsv_page *page)
+{
+	account_reserves(sys, tsk, gfp, order, alloc_flags);
+	return page;
+}
+
+struct rsv_page *rsv__alloc_pages_slowpath(struct rsv_system *sys, struct rsv_task *tsk,
+					   rsv_gfp_t gfp, unsigned order)
+{
+	bool can_direct_reclaim = gfp & RSV___GFP_DIRECT_RECLAIM;
+	bool costly = order > RSV_COSTLY_ORDER;
+	int no_progress_loops = 0;
+	unsigned alloc_flags, reserve_flags;
+	struct rsv_page *page;
+	unsigned long reclaimed;
+	bool oom_progress;
+
+	rsv__count(tsk, RSV_STAT_ALLOC_SLOW, 1);
+	alloc_flags = rsv__gfp_to_alloc_flags(gfp, order);
+	if (alloc_flags & RSV_ALLOC_KSWAPD)
+		wake_all_kswapds(sys, tsk, gfp, order);
+	page = rsv__get_page_from_freelist(sys, tsk, gfp, order, alloc_flags);
+	if (page)
+		return got_page(sys, tsk, gfp, order, alloc_flags, page);
+retry:
+	if (alloc_flags & RSV_ALLOC_KSWAPD)
+		wake_all_kswapds(sys, tsk, gfp, order);
+	reserve_flags = rsv__gfp_pfmemalloc_flags(sys, tsk, gfp);
+	if (reserve_flags)
+		alloc_flags = reserve_flags | (alloc_flags & RSV_ALLOC_KSWAPD);
+	page = rsv__get_page_from_freelist(sys, tsk, gfp, order, alloc_flags);
+	if (page)
+		return got_page(sys, tsk, gfp, order, alloc_flags, page);
+
+	if (!can_direct_reclaim)
+		goto nopage;
+	/* A reclaimer must not recurse into reclaim: it fails instead. */
+	if (rsv__task_flags(tsk) & RSV_PF_MEMALLOC)
+		goto nopage;
+
+	page = direct_reclaim(sys, tsk, gfp, order, alloc_flags, &reclaimed);
+	if (page)
+		return got_page(sys, tsk, gfp, order, alloc_flags, page);
+	if (gfp & RSV___GFP_NORETRY)
+		goto nopage;
+	if (costly && !(gfp & RSV___GFP_RETRY_MAYFAIL))
+		goto nopage;
+	if (should_reclaim_retry(sys, tsk, order, alloc_flags, reclaimed > 0, &no_progress_loops))
+		goto retry;
+
+	page = may_oom(sys, tsk, gfp, order, &oom_progress);
+	if (page)
+		return got_page(sys, tsk, gfp, order, alloc_flags, page);
+	/* A victim that already has its reserve, or refuses reserves, must not loop: it has
+	 * to unwind and exit to release its memory. */
+	if (atomic_load_explicit(&tsk->oom_victim, memory_order_relaxed) &&
+	    ((alloc_flags & RSV_ALLOC_OOM) || (gfp & RSV___GFP_NOMEMALLOC)))
+		goto nopage;
+	if (oom_progress) {
+		no_progress_loops = 0;
+		goto retry;
+	}
+nopage:
+	if (gfp & RSV___GFP_NOFAIL) {
+		/* rsv_gfp_check() guarantees NOFAIL callers may block. */
+		page = rsv__get_page_from_freelist(sys, tsk, gfp, order, RSV_ALLOC_MIN_RESERVE);
+		if (page)
+			return got_page(sys, tsk, gfp, order, RSV_ALLOC_MIN_RESERVE, page);
+		nofail_wait(sys, tsk);
+		goto retry;
+	}
+	rsv__count(tsk, RSV_STAT_ALLOC_FAIL, 1);
+	return NULL;
+}
+
+/* ---- entry points ---- */
+
+static RSV_NOINLINE struct rsv_page *alloc_bad_input(struct rsv_task *tsk, rsv_gfp_t gfp,
+						     unsigned order)
+{
+	if (!tsk) {
+		errno = EPERM;
+		return NULL;
+	}
+	rsv__misuse(tsk->sys, "rsv_alloc_pages(gfp=%#x, order=%u) by task \"%s\": %s", gfp, order,
+		    tsk->name, rsv_gfp_check_reason(gfp, order));
+	errno = EINVAL;
+	return NULL;
+}
+
+static void zero_block(struct rsv_system *sys, struct rsv_task *tsk, struct rsv_page *page,
+		       unsigned order)
+{
+	memset(rsv_page_address(page), 0, RSV_PAGE_SIZE << order);
+	rsv__count(tsk, RSV_STAT_ALLOC_ZEROED, 1);
+}
+
+struct rsv_page *rsv_alloc_pages(rsv_gfp_t gfp, unsigned order)
+{
+	struct rsv_task *tsk = rsv__task_current();
+	struct rsv_system *sys;
+	struct rsv_page *page;
+
+	if (rsv_unlikely(!tsk || rsv_gfp_check(gfp, order)))
+		return alloc_bad_input(tsk, gfp, order);
+	sys = tsk->sys;
+	gfp = rsv__task_gfp_context(tsk, gfp);
+	page = rsv__get_page_from_freelist(sys, tsk, gfp, order, RSV_ALLOC_WMARK_LOW);
+	if (rsv_likely(page))
+		rsv__count(tsk, RSV_STAT_ALLOC_FAST, 1);
+	else if (!(page = rsv__alloc_pages_slowpath(sys, tsk, gfp, order)))
+		return errno = ENOMEM, NULL;
+	page->state = RSV_PAGE_ALLOC;
+	page->order = (uint8_t)order;
+	page->owner = tsk->id;
+	page->flags = 0;
+	page->priv = page->priv2 = 0;
+	if (gfp & RSV___GFP_ZERO)
+		zero_block(sys, tsk, page, order);
+	return page;
+}
+
+void *rsv_get_free_pages(rsv_gfp_t gfp, unsigned order)
+{
+	struct rsv_page *page = rsv_alloc_pages(gfp, order);
+
+	return page ? rsv_page_address(page) : NULL;
+}
+
+/* Why @page cannot be freed at @order by @tsk, or NULL if it can. */
+static const char *free_misuse(struct rsv_system *sys, const struct rsv_page *page,
+			       unsigned order)
+{
+	if (page < sys->memmap || page >= sys->memmap + sys->nr_pages)
+		return "not a page of this system (freed by a task of another system?)";
+	if (((uintptr_t)page - (uintptr_t)sys->memmap) % sizeof(*page))
+		return "not a page descriptor";
+	if (order > RSV_MAX_ORDER)
+		return "order above 10";
+	switch (page->state) {
+	case RSV_PAGE_ALLOC:
+		return page->order == order ? NULL : "freed with a different order than allocated";
+	case RSV_PAGE_TAIL:
+		return "not the first page of an allocation";
+	default:
+		return "double free: the page is already free";
+	}
+}
+
+int rsv_free_pages(struct rsv_page *page, unsigned order)
+{
+	struct rsv_task *tsk = rsv__task_current();
+	struct rsv_system *sys;
+	const char *why;
+
+	if (rsv_unlikely(!tsk))
+		return -EPERM;
+	sys = tsk->sys;
+	if (rsv_unlikely(!page))
+		return 0; /* as __free_pages(NULL) would crash, free(NULL) is the better model */
+	why = free_misuse(sys, page, order);
+	if (rsv_unlikely(why))
+		return rsv__misuse(sys, "rsv_free_pages(page %p, order %u) by task \"%s\": %s",
+				   (const void *)page, order, tsk->name, why);
+	rsv__count(tsk, RSV_STAT_FREE, 1);
+	rsv__free_to_pcp_or_buddy(sys, tsk, rsv__pfn(sys, page), order);
+	return 0;
+}
+
+int rsv_free_pages_addr(void *addr, unsigned order)
+{
+	struct rsv_task *tsk = rsv__task_current();
+	struct rsv_page *page;
+
+	if (!tsk)
+		return -EPERM;
+	if (!addr)
+		return 0;
+	page = rsv_virt_to_page(tsk->sys, addr);
+	if (!page || ((uintptr_t)addr & (RSV_PAGE_SIZE - 1)))
+		return rsv__misuse(tsk->sys, "rsv_free_pages_addr(%p, order %u) by task \"%s\": %s",
+				   addr, order, tsk->name,
+				   page ? "not a page-aligned address"
+					: "address outside this system's arena");
+	return rsv_free_pages(page, order);
+}
+
+void *rsv_page_address(const struct rsv_page *page)
+{
+	struct rsv_task *tsk = rsv__task_current();
+	struct rsv_system *sys = tsk ? tsk->sys : NULL;
+
+	if (!sys || page < sys->memmap || page >= sys->memmap + sys->nr_pages)
+		return NULL;
+	return sys->arena + ((size_t)(page - sys->memmap) << RSV_PAGE_SHIFT);
+}
+
+struct rsv_page *rsv_virt_to_page(struct rsv_system *sys, const void *addr)
+{
+	const char *a = addr;
+
+	if (!sys || a < sys->arena || a >= sys->arena + sys->arena_bytes)
+		return NULL;
+	return &sys->memmap[(size_t)(a - sys->arena) >> RSV_PAGE_SHIFT];
+}
+
+unsigned long rsv_page_to_pfn(const struct rsv_system *sys, const struct rsv_page *page)
+{
+	return (unsigned long)(page - sys->memmap);
+}
+
+void rsv_drain_local_pages(void)
+{
+	struct rsv_task *tsk = rsv__task_current();
+
+	if (tsk && rsv__drain_pcp(tsk->sys, tsk))
+		rsv__zone_wake_waiters(tsk->sys);
+}
+
+void rsv_drain_all_pages(struct rsv_system *sys)
+{
+	struct rsv_list *pos;
+	int freed = 0;
+
+	rsv_spin_lock(&sys->tasks_lock);
+	rsv_list_for_each(pos, &sys->tasks)
+		freed += rsv__drain_pcp(sys, rsv_container_of(pos, struct rsv_task, node));
+	rsv_spin_unlock(&sys->tasks_lock);
+	if (freed)
+		rsv__zone_wake_waiters(sys);
+}

@@ -1,0 +1,154 @@
+/* The system: one simulated machine. Creates its platform, maps its arena and page
+ * descriptors, sizes its watermarks and per-task caches, and tears all of it down. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include "mm/internal.h"
+
+static void no_wake_kswapd(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order) {}
+static unsigned long no_direct_reclaim(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order) { return 0; }
+static unsigned long no_reclaimable(struct rsv_system *sys) { return 0; }
+static bool no_oom(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order) { return false; }
+
+/* Until a reclaim layer is installed: nothing reclaimable, nobody to kill. */
+const struct rsv_reclaim_ops rsv__no_reclaim_ops = {
+	.wake_kswapd = no_wake_kswapd,
+	.direct_reclaim = no_direct_reclaim,
+	.reclaimable_pages = no_reclaimable,
+	.out_of_memory = no_oom,
+};
+
+static int validate(const struct rsv_system_config *c)
+{
+	if (c->nr_pages < RSV_MIN_ARENA_PAGES || c->nr_pages > RSV_MAX_ARENA_PAGES)
+		return -EINVAL;
+	if (c->watermark_scale_factor > 3000)
+		return -EINVAL;
+	if (c->backend != RSV_BACKEND_OS && c->backend != RSV_BACKEND_SIM)
+		return -EINVAL;
+	if ((unsigned)c->misuse > RSV_MISUSE_ABORT)
+		return -EINVAL;
+	for (int k = 0; k < RSV_NR_POLICY_KEYS; k++)
+		if (c->policy.value[k] >= rsv_policy_nr_values(k))
+			return -EINVAL;
+	return 0;
+}
+
+static int map_arena(struct rsv_system *sys)
+{
+	sys->arena_bytes = sys->nr_pages << RSV_PAGE_SHIFT;
+	sys->arena = mmap(NULL, sys->arena_bytes, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (sys->arena == MAP_FAILED) {
+		sys->arena = NULL;
+		return -ENOMEM;
+	}
+	sys->memmap_bytes = sys->nr_pages * sizeof(struct rsv_page);
+	sys->memmap = mmap(NULL, sys->memmap_bytes, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (sys->memmap == MAP_FAILED) {
+		sys->memmap = NULL;
+		return -ENOMEM;
+	}
+	/* An I/O daemon's reserves must not themselves be paged out under pressure. */
+	if (sys->cfg.mlock)
+		sys->mlock_result = mlock(sys->arena, sys->arena_bytes) ? -errno : 1;
+	return 0;
+}
+
+struct rsv_system *rsv_system_create(const struct rsv_system_config *cfg)
+{
+	struct rsv_system_config c = cfg ? *cfg : (struct rsv_system_config){ 0 };
+	struct rsv_system *sys;
+	int err;
+
+	if (!c.nr_pages)
+		c.nr_pages = 4096;
+	err = validate(&c);
+	if (err || !(sys = calloc(1, sizeof(*sys)))) {
+		errno = err ? -err : ENOMEM;
+		return NULL;
+	}
+	sys->cfg = c;
+	sys->policy = c.policy;
+#ifdef RSV_DEBUG
+	sys->misuse = c.misuse == RSV_MISUSE_DEFAULT ? RSV_MISUSE_ABORT : c.misuse;
+#else
+	sys->misuse = c.misuse == RSV_MISUSE_DEFAULT ? RSV_MISUSE_RETURN : c.misuse;
+#endif
+	sys->nr_pages = c.nr_pages;
+	sys->reclaim = &rsv__no_reclaim_ops;
+	rsv_spin_init(&sys->tasks_lock);
+	rsv_spin_init(&sys->error_lock);
+	rsv_list_init(&sys->tasks);
+	rsv_mutex_init(&sys->oom_lock, "oom_lock");
+	rsv_spin_init(&sys->zone.lock);
+	rsv_waitqueue_init(&sys->zone.free_wait, "zone free pages");
+	sys->plat = rsv_platform_create(&(struct rsv_platform_config){
+		.backend = c.backend, .seed = c.seed, .time_limit_ns = c.time_limit_ns });
+	if (!sys->plat || map_arena(sys)) {
+		rsv_system_destroy(sys);
+		errno = ENOMEM;
+		return NULL;
+	}
+	sys->zone.managed = sys->nr_pages;
+	rsv__buddy_init(sys);
+	rsv__setup_watermarks(sys);
+	rsv__pcp_layout(sys, &sys->pcp_batch, &sys->pcp_high);
+	return sys;
+}
+
+void rsv_system_destroy(struct rsv_system *sys)
+{
+	if (!sys)
+		return;
+	/* A thread still attached must not keep pointing into what is freed below. */
+	if (rsv__self && rsv__self->plat == sys->plat)
+		rsv__self = NULL;
+	/* Threads go first: on the os backend this joins them, so no task is still running. */
+	rsv_platform_destroy(sys->plat);
+	rsv__task_free_all(sys);
+	if (sys->arena)
+		munmap(sys->arena, sys->arena_bytes);
+	if (sys->memmap)
+		munmap(sys->memmap, sys->memmap_bytes);
+	free(sys);
+}
+
+enum rsv_run_result rsv_system_run(struct rsv_system *sys)
+{
+	return rsv_platform_run(sys->plat);
+}
+
+struct rsv_platform *rsv_system_platform(struct rsv_system *sys) { return sys->plat; }
+const struct rsv_policy *rsv_system_policy(const struct rsv_system *sys) { return &sys->policy; }
+unsigned long rsv_system_nr_pages(const struct rsv_system *sys) { return sys->nr_pages; }
+int rsv_system_mlocked(const struct rsv_system *sys) { return sys->mlock_result; }
+
+unsigned long rsv_system_free_pages(const struct rsv_system *sys)
+{
+	long f = rsv__zone_free(&sys->zone);
+
+	return f > 0 ? (unsigned long)f : 0;
+}
+
+void rsv_system_watermarks(const struct rsv_system *sys, struct rsv_watermarks *out)
+{
+	out->min = sys->zone.wmark[RSV_WMARK_MIN];
+	out->low = sys->zone.wmark[RSV_WMARK_LOW];
+	out->high = sys->zone.wmark[RSV_WMARK_HIGH];
+	out->managed = sys->zone.managed;
+	out->min_free_kbytes = sys->min_free_kbytes;
+}
+
+int rsv_system_set_watermarks(struct rsv_system *sys, unsigned long min, unsigned long low,
+			      unsigned long high)
+{
+	if (min > low || low > high || high > sys->zone.managed)
+		return -EINVAL;
+	sys->zone.wmark[RSV_WMARK_MIN] = min;
+	sys->zone.wmark[RSV_WMARK_LOW] = low;
+	sys->zone.wmark[RSV_WMARK_HIGH] = high;
+	return 0;
+}

@@ -1,0 +1,222 @@
+/* Tasks: the per-thread context of a system (the kernel's `current`), its PF_* flags and
+ * scopes, the OOM-victim mark, and PR_SET_IO_FLUSHER. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include "mm/internal.h"
+
+#ifndef PR_SET_IO_FLUSHER
+#define PR_SET_IO_FLUSHER 57
+#endif
+
+static struct rsv_task *task_alloc(struct rsv_system *sys, const char *name)
+{
+	struct rsv_task *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->sys = sys;
+	snprintf(t->name, sizeof(t->name), "%s", name ? name : "task");
+	atomic_init(&t->flags, 0);
+	atomic_init(&t->oom_victim, false);
+	atomic_init(&t->exited, false);
+	rsv__pcp_init(&t->pcp);
+	rsv_spin_lock(&sys->tasks_lock);
+	t->id = ++sys->nr_tasks;
+	rsv_list_add_tail(&t->node, &sys->tasks);
+	rsv_spin_unlock(&sys->tasks_lock);
+	/* Deterministic per task on the simulator: seed and id only. */
+	rsv_rand_seed(&t->rand, sys->cfg.seed * 0x9e3779b97f4a7c15ULL + t->id);
+	return t;
+}
+
+/* A task leaves nothing behind: its cached pages go back to the buddy. */
+static void task_exit(struct rsv_task *t)
+{
+	if (rsv__drain_pcp(t->sys, t))
+		rsv__zone_wake_waiters(t->sys);
+	atomic_store_explicit(&t->exited, true, memory_order_release);
+}
+
+static int task_main(void *arg)
+{
+	struct rsv_task *t = arg;
+
+	t->exit_code = t->fn(t->arg);
+	task_exit(t);
+	return t->exit_code;
+}
+
+struct rsv_task *rsv_task_create(struct rsv_system *sys, const char *name,
+				 int (*fn)(void *arg), void *arg)
+{
+	struct rsv_task *t;
+
+	if (!sys || !fn) {
+		errno = EINVAL;
+		return NULL;
+	}
+	t = task_alloc(sys, name);
+	if (!t)
+		return NULL;
+	t->fn = fn;
+	t->arg = arg;
+	t->thread = rsv__thread_create_ctx(sys->plat, t->name, task_main, t, t);
+	if (!t->thread) {
+		atomic_store(&t->exited, true);
+		return NULL;
+	}
+	return t;
+}
+
+struct rsv_task *rsv_task_attach(struct rsv_system *sys, const char *name)
+{
+	struct rsv_thread *th;
+	struct rsv_task *t;
+
+	if (!sys) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (rsv__task_current()) {
+		errno = EBUSY;
+		return NULL;
+	}
+	t = task_alloc(sys, name);
+	if (!t)
+		return NULL;
+	th = sys->plat->backend->thread_attach(sys->plat, t->name);
+	if (!th) {
+		atomic_store(&t->exited, true);
+		return NULL;
+	}
+	th->ctx = t;
+	rsv__platform_add_thread(sys->plat, th);
+	t->thread = th;
+	t->attached = true;
+	rsv__self = th;
+	return t;
+}
+
+int rsv_task_detach(void)
+{
+	struct rsv_task *t = rsv__task_current();
+
+	if (!t || !t->attached)
+		return -EINVAL;
+	task_exit(t);
+	atomic_store(&t->thread->exited, true);
+	rsv__self = NULL;
+	return 0;
+}
+
+struct rsv_task *rsv_task_current(void) { return rsv__task_current(); }
+const char *rsv_task_name(const struct rsv_task *t) { return t ? t->name : "(none)"; }
+unsigned rsv_task_id(const struct rsv_task *t) { return t ? t->id : 0; }
+struct rsv_system *rsv_task_system(const struct rsv_task *t) { return t ? t->sys : NULL; }
+unsigned rsv_task_flags(const struct rsv_task *t) { return t ? rsv__task_flags(t) : 0; }
+bool rsv_task_exited(const struct rsv_task *t) { return atomic_load(&t->exited); }
+int rsv_task_exit_code(const struct rsv_task *t) { return t->exit_code; }
+
+static void set_own_flags(struct rsv_task *t, unsigned flags)
+{
+	atomic_store_explicit(&t->flags, flags, memory_order_relaxed);
+}
+
+int rsv_task_set_flags(unsigned set, unsigned clear)
+{
+	struct rsv_task *t = rsv__task_current();
+
+	if (!t || ((set | clear) & RSV_PF_SCOPE_MASK))
+		return -EINVAL;
+	set_own_flags(t, (rsv__task_flags(t) & ~clear) | set);
+	return 0;
+}
+
+uint64_t rsv_task_random(void)
+{
+	struct rsv_task *t = rsv__task_current();
+
+	return t ? rsv_rand_next(&t->rand) : 0;
+}
+
+/* mark_oom_victim(): the victim's allocations get reserves per policy memdie, and a sleeper
+ * in a killable wait is woken so that it can notice and unwind. */
+void rsv_task_mark_oom_victim(struct rsv_task *t)
+{
+	if (atomic_exchange(&t->oom_victim, true))
+		return;
+	if (t->thread)
+		rsv_wake_thread(t->thread, RSV_TASK_KILLABLE);
+}
+
+void rsv_task_exit_oom_victim(struct rsv_task *t)
+{
+	atomic_store(&t->oom_victim, false);
+}
+
+bool rsv_task_is_oom_victim(const struct rsv_task *t)
+{
+	return t && atomic_load(&t->oom_victim);
+}
+
+unsigned rsv_memalloc_flags_save(unsigned flags)
+{
+	struct rsv_task *t = rsv__task_current();
+	unsigned cur;
+
+	if (!t)
+		return 0;
+	cur = rsv__task_flags(t);
+	set_own_flags(t, cur | flags);
+	return ~cur & flags;
+}
+
+void rsv_memalloc_flags_restore(unsigned saved)
+{
+	struct rsv_task *t = rsv__task_current();
+
+	if (t)
+		set_own_flags(t, rsv__task_flags(t) & ~saved);
+}
+
+#define IO_FLUSHER_FLAGS (RSV_PF_MEMALLOC_NOIO | RSV_PF_LOCAL_THROTTLE)
+
+int rsv_task_set_io_flusher(bool on, int *kernel_err)
+{
+	struct rsv_task *t = rsv__task_current();
+	int kerr = -ENOSYS;
+
+	if (!t)
+		return -EINVAL;
+	if (on)
+		set_own_flags(t, rsv__task_flags(t) | IO_FLUSHER_FLAGS);
+	else
+		set_own_flags(t, rsv__task_flags(t) & ~IO_FLUSHER_FLAGS);
+#ifdef __linux__
+	if (rsv_platform_backend(t->sys->plat) == RSV_BACKEND_OS)
+		kerr = prctl(PR_SET_IO_FLUSHER, on ? 1 : 0, 0, 0, 0) ? -errno : 0;
+#endif
+	if (kernel_err)
+		*kernel_err = kerr;
+	return 0;
+}
+
+int rsv_task_get_io_flusher(void)
+{
+	struct rsv_task *t = rsv__task_current();
+
+	if (!t)
+		return -EINVAL;
+	return (rsv__task_flags(t) & IO_FLUSHER_FLAGS) == IO_FLUSHER_FLAGS;
+}
+
+void rsv__task_free_all(struct rsv_system *sys)
+{
+	struct rsv_list *pos, *tmp;
+
+	rsv_list_for_each_safe(pos, tmp, &sys->tasks)
+		free(rsv_container_of(pos, struct rsv_task, node));
+	rsv_list_init(&sys->tasks);
+}

@@ -1,0 +1,27 @@
+/* Shared by the Criterion tests: system set-up and the teardown check every test ends with. */
+#ifndef RSV_TEST_HELPERS_H
+#define RSV_TEST_HELPERS_H
+
+#include <criterion/criterion.h>
+#include <reservoir.h>
+
+static inline struct rsv_system *test_system(enum rsv_backend backend, unsigned long pages,
+					     uint64_t seed)
+{
+	struct rsv_system *sys = rsv_system_create(&(struct rsv_system_config){
+		.nr_pages = pages, .backend = backend, .seed = seed, .misuse = RSV_MISUSE_RETURN });
+
+	cr_assert_not_null(sys, "rsv_system_create failed");
+	return sys;
+}
+
+/* Every test tears its system down through a check that the arena is whole again. */
+static inline void teardown_whole(struct rsv_system *sys)
+{
+	int err = rsv_system_check(sys, RSV_CHECK_WHOLE);
+
+	cr_assert_eq(err, 0, "arena not whole at teardown: %s", rsv_system_error(sys));
+	rsv_system_destroy(sys);
+}
+
+#endif
