@@ -3,6 +3,8 @@
 #define RSV_TEST_HELPERS_H
 
 #include <criterion/criterion.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <reservoir.h>
 
 static inline struct rsv_system *test_system(enum rsv_backend backend, unsigned long pages,
