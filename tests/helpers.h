@@ -3,7 +3,9 @@
 #define RSV_TEST_HELPERS_H
 
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <signal.h>
+#include <string.h>
 #include <stdatomic.h>
 #include <reservoir.h>
 
