@@ -1,0 +1,118 @@
+/* Real threads: several tasks allocating, filling, handing blocks to each other and freeing,
+ * under pressure; then the conservation check. */
+#include "helpers.h"
+
+#define TASKS 4
+#define OPS 40000
+#define HANDOFF 64
+#define SLOTS 512 /* about 960 pages held per task: 4 tasks overfill 4096 */
+
+struct stress {
+	struct rsv_mutex lock;
+	struct rsv_page *mailbox[HANDOFF];
+	unsigned mailbox_order[HANDOFF];
+	_Atomic unsigned long allocs, frees, failures, corrupt;
+};
+
+/* A pattern from the block's address, so a block handed to another task can be verified. */
+static uint64_t pattern(const void *addr, unsigned i)
+{
+	return ((uintptr_t)addr >> 12) * 0x9e3779b97f4a7c15ULL + i;
+}
+
+static void fill(struct rsv_page *p, unsigned order)
+{
+	uint64_t *w = rsv_page_address(p);
+
+	for (unsigned i = 0; i < (RSV_PAGE_SIZE << order) / 8; i += 61)
+		w[i] = pattern(w, i);
+}
+
+static bool intact(struct rsv_page *p, unsigned order)
+{
+	uint64_t *w = rsv_page_address(p);
+
+	for (unsigned i = 0; i < (RSV_PAGE_SIZE << order) / 8; i += 61)
+		if (w[i] != pattern(w, i))
+			return false;
+	return true;
+}
+
+static void release(struct stress *s, struct rsv_page *p, unsigned order)
+{
+	if (!intact(p, order))
+		s->corrupt++;
+	rsv_free_pages(p, order);
+	s->frees++;
+}
+
+static int stress_task(void *arg)
+{
+	struct stress *s = arg;
+	struct rsv_page *held[SLOTS] = { 0 };
+	unsigned order[SLOTS];
+
+	for (int i = 0; i < OPS; i++) {
+		unsigned slot = (unsigned)(rsv_task_random() % SLOTS);
+
+		if (held[slot]) {
+			unsigned box = (unsigned)(rsv_task_random() % HANDOFF);
+			struct rsv_page *old;
+			unsigned old_order;
+
+			/* Swap through the mailbox: frees of blocks another task allocated. */
+			rsv_mutex_lock(&s->lock);
+			old = s->mailbox[box];
+			old_order = s->mailbox_order[box];
+			s->mailbox[box] = held[slot];
+			s->mailbox_order[box] = order[slot];
+			rsv_mutex_unlock(&s->lock);
+			held[slot] = NULL;
+			if (old)
+				release(s, old, old_order);
+			continue;
+		}
+		order[slot] = (unsigned)(rsv_task_random() % 4);
+		held[slot] = rsv_alloc_pages(i % 3 ? RSV_GFP_KERNEL : RSV_GFP_ATOMIC, order[slot]);
+		if (!held[slot]) {
+			s->failures++;
+			continue;
+		}
+		s->allocs++;
+		fill(held[slot], order[slot]);
+	}
+	for (int i = 0; i < SLOTS; i++)
+		if (held[i])
+			release(s, held[i], order[i]);
+	return 0;
+}
+
+static int drain_mailbox(void *arg)
+{
+	struct stress *s = arg;
+
+	for (int i = 0; i < HANDOFF; i++)
+		if (s->mailbox[i])
+			release(s, s->mailbox[i], s->mailbox_order[i]);
+	return 0;
+}
+
+Test(stress, os_tasks_under_pressure, .timeout = 120)
+{
+	struct rsv_system *sys = test_system(RSV_BACKEND_OS, 4096, 11);
+	struct stress *s = calloc(1, sizeof(*s));
+
+	rsv_mutex_init(&s->lock, "mailbox");
+	for (int i = 0; i < TASKS; i++)
+		cr_assert_not_null(rsv_task_create(sys, "stress", stress_task, s));
+	cr_assert_eq(rsv_system_run(sys), RSV_RUN_DONE);
+	cr_assert_eq(rsv_system_check(sys, 0), 0, "%s", rsv_system_error(sys));
+	rsv_task_create(sys, "drain", drain_mailbox, s);
+	cr_assert_eq(rsv_system_run(sys), RSV_RUN_DONE);
+	cr_assert_eq(s->corrupt, 0, "%lu blocks were overwritten while allocated", s->corrupt);
+	cr_assert_eq(s->allocs, s->frees);
+	cr_assert_gt(s->failures, 0, "the workload never reached the watermarks");
+	cr_assert_gt(rsv_stats_get(sys, RSV_STAT_ALLOC_SLOW), 0);
+	free(s);
+	teardown_whole(sys);
+}
