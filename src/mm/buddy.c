@@ -69,6 +69,7 @@ void rsv__buddy_init(struct rsv_system *sys)
 struct rsv_page *rsv__rmqueue_smallest(struct rsv_system *sys, unsigned order)
 {
 	struct rsv_zone *z = &sys->zone;
+	struct rsv_page *page;
 	unsigned o = order;
 	uint32_t pfn;
 
@@ -83,7 +84,12 @@ struct rsv_page *rsv__rmqueue_smallest(struct rsv_system *sys, unsigned order)
 		area_push(sys, o, pfn + (1u << o));
 	}
 	add_free_pages(z, -(1L << order));
-	return rsv__pfn_page(sys, pfn);
+	/* Relabel under the lock, as the kernel clears PageBuddy: a block that still said BUDDY
+	 * after leaving the lists could be merged into by a concurrent free of its buddy. */
+	page = rsv__pfn_page(sys, pfn);
+	page->state = RSV_PAGE_ALLOC;
+	page->order = (uint8_t)order;
+	return page;
 }
 
 /* __free_one_page(): merges with the buddy while it is a free block of the same order. The
