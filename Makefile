@@ -39,6 +39,7 @@ check-asan: build-asan/.configured
 	@$(CMAKE) --build build-asan -j $(JOBS)
 	@echo "== tests: ASan+UBSan build =="
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 		build-asan/tests/rsv_tests --jobs $(JOBS)
 
 demo: deps build

@@ -24,6 +24,8 @@ struct rsv_system_config {
 	unsigned min_free_kbytes;        /* 0 = int_sqrt(lowmem_kB * 16) clamped to [128, 262144] */
 	unsigned watermark_scale_factor; /* 0 = 10; valid 1..3000 */
 	unsigned pcp_batch, pcp_high;    /* per-task page cache; 0 = sized from the arena */
+	bool pcp_locked;                 /* caches take a spinlock on every use, as the kernel's
+					  * do, instead of the membarrier-based protocol */
 	bool mlock;                      /* mlock() the arena; see rsv_system_mlocked() */
 	enum rsv_misuse_mode misuse;
 	struct rsv_policy policy;

@@ -117,9 +117,9 @@ static int check_pcp(struct rsv_system *sys, const struct census *c)
 			if (err)
 				return err;
 		}
-		if ((long)tpages != t->pcp.count)
+		if ((long)tpages != atomic_load(&t->pcp.count))
 			return FAIL(sys, "task \"%s\" caches %lu pages, its count says %d", t->name,
-				    tpages, t->pcp.count);
+				    tpages, atomic_load(&t->pcp.count));
 		pages += tpages;
 	}
 	if (blocks != c->heads[RSV_PAGE_PCP] || pages != c->pages[RSV_PAGE_PCP])
@@ -150,18 +150,15 @@ static int check_locked(struct rsv_system *sys, unsigned flags)
 
 int rsv_system_check(struct rsv_system *sys, unsigned flags)
 {
-	struct rsv_list *pos;
 	int err;
 
 	/* Lock order: tasks list, each task cache, zone, as everywhere else. */
 	rsv_spin_lock(&sys->tasks_lock);
-	rsv_list_for_each(pos, &sys->tasks)
-		rsv_spin_lock(&rsv_container_of(pos, struct rsv_task, node)->pcp.lock);
+	rsv__pcp_freeze_all(sys);
 	rsv_spin_lock(&sys->zone.lock);
 	err = check_locked(sys, flags);
 	rsv_spin_unlock(&sys->zone.lock);
-	rsv_list_for_each(pos, &sys->tasks)
-		rsv_spin_unlock(&rsv_container_of(pos, struct rsv_task, node)->pcp.lock);
+	rsv__pcp_thaw_all(sys);
 	rsv_spin_unlock(&sys->tasks_lock);
 	return err;
 }

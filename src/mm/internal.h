@@ -75,11 +75,12 @@ struct rsv_zone {
 #define RSV_PCP_MAX_ORDER RSV_COSTLY_ORDER
 
 struct rsv_pcp {
-	/* Taken by the owner on every use and by a drainer; the owner uses trylock and falls
-	 * back to the buddy when a drainer holds it, as the kernel's pcp spinlock does. */
-	struct rsv_spinlock lock;
+	struct rsv_spinlock lock;   /* drainers; and the owner too in locked mode */
+	_Atomic uint32_t busy;      /* asymmetric mode: the owner is inside a fast section */
+	_Atomic uint32_t drain_req; /* asymmetric mode: a drainer wants the lists */
 	uint32_t lists[RSV_PCP_MAX_ORDER + 1];
-	int count; /* pages */
+	_Atomic int count; /* pages; written under the cache's protocol, read by anyone */
+	bool frozen;       /* held by a drain of many caches; under sys->tasks_lock */
 };
 
 /* ---- the reclaim layer's hooks into the allocator's slow path ---- */
@@ -132,10 +133,13 @@ struct rsv_system {
 	struct rsv_zone zone;
 	unsigned min_free_kbytes;
 	int pcp_batch, pcp_high;
+	bool pcp_asym;  /* owners enter their cache without atomics (see pcp.c) */
+	bool pcp_fence; /* ...and drainers need membarrier() for it: real threads */
 
 	const struct rsv_reclaim_ops *reclaim;
 	void *reclaim_data;
 	struct rsv_mutex oom_lock;
+	struct rsv_mutex drain_lock; /* one drain of all caches at a time (pcpu_drain_mutex) */
 
 	struct rsv_spinlock tasks_lock;
 	struct rsv_list tasks;
@@ -211,7 +215,12 @@ struct rsv_page *rsv__rmqueue(struct rsv_system *sys, struct rsv_task *tsk, unsi
 void rsv__free_to_pcp_or_buddy(struct rsv_system *sys, struct rsv_task *tsk, uint32_t pfn,
 			       unsigned order);
 int rsv__drain_pcp(struct rsv_system *sys, struct rsv_task *owner);
-void rsv__pcp_layout(const struct rsv_system *sys, int *batch, int *high);
+void rsv__pcp_setup(struct rsv_system *sys);
+/* Stops every task's cache for inspection (the checker); callers hold sys->tasks_lock. */
+void rsv__pcp_freeze_all(struct rsv_system *sys);
+/* Drains every task's cache that holds pages; callers hold sys->tasks_lock. Pages freed. */
+int rsv__pcp_drain_all(struct rsv_system *sys);
+void rsv__pcp_thaw_all(struct rsv_system *sys);
 
 /* gfp.c */
 unsigned rsv__gfp_to_alloc_flags(rsv_gfp_t gfp, unsigned order);

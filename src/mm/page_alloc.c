@@ -95,13 +95,34 @@ static void wake_all_kswapds(struct rsv_system *sys, struct rsv_task *tsk, rsv_g
 	sys->reclaim->wake_kswapd(sys, gfp, order);
 }
 
+/* Drains every cache holding pages. With @wait false, a drain already under way serves the
+ * caller too and it returns at once, as drain_all_pages(NULL) does in the kernel: failing
+ * allocators must not queue up to repeat the same drain. Returns false if it skipped. */
+static bool drain_all_caches(struct rsv_system *sys, bool wait)
+{
+	int freed;
+
+	if (!rsv_mutex_trylock(&sys->drain_lock)) {
+		if (!wait)
+			return false;
+		rsv_mutex_lock(&sys->drain_lock);
+	}
+	rsv_spin_lock(&sys->tasks_lock);
+	freed = rsv__pcp_drain_all(sys);
+	rsv_spin_unlock(&sys->tasks_lock);
+	rsv_mutex_unlock(&sys->drain_lock);
+	if (freed)
+		rsv__zone_wake_waiters(sys);
+	return true;
+}
+
 /* Pages stranded in other tasks' caches. Userspace tasks are threads, not CPUs: there can be
  * many more of them than CPUs, and a sleeping one's cache is out of reach until drained, so
  * reservoir drains whenever a direct-reclaim attempt fails, not only after progress. */
 static void drain_all(struct rsv_system *sys, struct rsv_task *tsk)
 {
-	rsv__count(tsk, RSV_STAT_DRAIN_ALL, 1);
-	rsv_drain_all_pages(sys);
+	if (drain_all_caches(sys, false))
+		rsv__count(tsk, RSV_STAT_DRAIN_ALL, 1);
 }
 
 /* __alloc_pages_direct_reclaim(): reclaim under PF_MEMALLOC, then one attempt, then one more
@@ -425,13 +446,5 @@ void rsv_drain_local_pages(void)
 
 void rsv_drain_all_pages(struct rsv_system *sys)
 {
-	struct rsv_list *pos;
-	int freed = 0;
-
-	rsv_spin_lock(&sys->tasks_lock);
-	rsv_list_for_each(pos, &sys->tasks)
-		freed += rsv__drain_pcp(sys, rsv_container_of(pos, struct rsv_task, node));
-	rsv_spin_unlock(&sys->tasks_lock);
-	if (freed)
-		rsv__zone_wake_waiters(sys);
+	drain_all_caches(sys, true);
 }

@@ -2,23 +2,170 @@
  * that a task allocates from and frees to without the zone lock. Refilled from the buddy in
  * batches and spilled back above a high mark.
  *
- * Each cache has a spinlock that only its owner and a drainer ever take. Uncontended it costs
- * one atomic exchange; the kernel pays the same since its pcp lists became spinlock-protected
- * so that they can be drained remotely. The owner uses trylock and goes to the buddy when a
- * drainer holds it, so an allocation never waits on a drain. */
+ * Only the owner uses its cache, but any task may drain it: a failing allocation must reach
+ * pages stranded in a sleeping task's cache. Two ways to make that safe:
+ *
+ * Asymmetric (the default): the owner marks itself busy with a plain store and checks for a
+ * drain request, separated only by a compiler barrier, so a cache hit costs no atomic
+ * read-modify-write. A drainer sets the request, then membarrier() forces a full barrier on
+ * every running thread, then waits for busy to clear. Either the owner's busy store is
+ * visible to the drainer after that barrier, or the owner's check comes after it and sees the
+ * request; in both cases they never touch the lists at once (Dekker's argument with the
+ * fence moved entirely to the rare side, as the kernel did when it drained other CPUs' lists
+ * by IPI). An owner that sees a request uses the buddy directly. On the simulator no fence
+ * is needed: no task runs while another is between two scheduling points.
+ *
+ * Locked (no membarrier, or under TSan, which cannot see that fence): the owner takes the
+ * cache's spinlock with trylock and uses the buddy when a drainer holds it, exactly as the
+ * kernel's pcp spinlock works today. */
 #include "mm/internal.h"
+
+#if defined(__SANITIZE_THREAD__)
+#define RSV_TSAN_BUILD 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define RSV_TSAN_BUILD 1
+#endif
+#endif
+
+static inline int pcp_count(const struct rsv_pcp *pcp)
+{
+	return atomic_load_explicit(&pcp->count, memory_order_relaxed);
+}
+
+/* Only whoever holds the cache under its protocol writes the count. */
+static inline void pcp_count_add(struct rsv_pcp *pcp, int n)
+{
+	atomic_store_explicit(&pcp->count, pcp_count(pcp) + n, memory_order_relaxed);
+}
+
+static inline bool pcp_enter(const struct rsv_system *sys, struct rsv_pcp *pcp)
+{
+	if (!sys->pcp_asym)
+		return rsv_spin_trylock(&pcp->lock);
+	atomic_store_explicit(&pcp->busy, 1, memory_order_relaxed);
+	atomic_signal_fence(memory_order_seq_cst); /* the CPU fence is the drainer's membarrier */
+	/* Acquire: a drainer that cleared the request also finished with the lists. */
+	if (rsv_likely(!atomic_load_explicit(&pcp->drain_req, memory_order_acquire)))
+		return true;
+	atomic_store_explicit(&pcp->busy, 0, memory_order_release);
+	return false;
+}
+
+static inline void pcp_exit(const struct rsv_system *sys, struct rsv_pcp *pcp)
+{
+	if (!sys->pcp_asym)
+		rsv_spin_unlock(&pcp->lock);
+	else /* release: a drainer that sees 0 also sees what we did to the lists */
+		atomic_store_explicit(&pcp->busy, 0, memory_order_release);
+}
+
+static void wait_not_busy(struct rsv_pcp *pcp)
+{
+	unsigned spins = 0;
+
+	/* Owner sections are short and never sleep; the owner may only be preempted. */
+	while (atomic_load_explicit(&pcp->busy, memory_order_acquire))
+		if (++spins > 128)
+			rsv__cpu_yield();
+		else
+			rsv__cpu_relax();
+}
+
+static void request(struct rsv_pcp *pcp)
+{
+	rsv_spin_lock(&pcp->lock);
+	atomic_store_explicit(&pcp->drain_req, 1, memory_order_relaxed);
+}
+
+static void release(struct rsv_pcp *pcp)
+{
+	atomic_store_explicit(&pcp->drain_req, 0, memory_order_release);
+	rsv_spin_unlock(&pcp->lock);
+}
+
+/* Takes @pcp away from its owner (who is not the caller). */
+static void pcp_freeze(const struct rsv_system *sys, struct rsv_pcp *pcp)
+{
+	if (!sys->pcp_asym) {
+		rsv_spin_lock(&pcp->lock);
+		return;
+	}
+	request(pcp);
+	if (sys->pcp_fence)
+		rsv__membarrier();
+	wait_not_busy(pcp);
+}
+
+static void pcp_thaw(const struct rsv_system *sys, struct rsv_pcp *pcp)
+{
+	if (!sys->pcp_asym)
+		rsv_spin_unlock(&pcp->lock);
+	else
+		release(pcp);
+}
+
+static struct rsv_pcp *task_pcp(struct rsv_list *pos)
+{
+	return &rsv_container_of(pos, struct rsv_task, node)->pcp;
+}
+
+/* Freezes the caches of every task, or only of those holding pages: one fence for all of
+ * them rather than one each. The frozen marks are only touched under sys->tasks_lock. */
+static void freeze_many(struct rsv_system *sys, bool only_nonempty)
+{
+	struct rsv_list *pos;
+
+	rsv_list_for_each(pos, &sys->tasks) {
+		struct rsv_pcp *pcp = task_pcp(pos);
+
+		pcp->frozen = !only_nonempty || pcp_count(pcp);
+		if (!pcp->frozen)
+			continue;
+		if (sys->pcp_asym)
+			request(pcp);
+		else
+			rsv_spin_lock(&pcp->lock);
+	}
+	if (!sys->pcp_asym)
+		return;
+	if (sys->pcp_fence)
+		rsv__membarrier();
+	rsv_list_for_each(pos, &sys->tasks)
+		if (task_pcp(pos)->frozen)
+			wait_not_busy(task_pcp(pos));
+}
+
+void rsv__pcp_freeze_all(struct rsv_system *sys)
+{
+	freeze_many(sys, false);
+}
+
+void rsv__pcp_thaw_all(struct rsv_system *sys)
+{
+	struct rsv_list *pos;
+
+	rsv_list_for_each(pos, &sys->tasks) {
+		struct rsv_pcp *pcp = task_pcp(pos);
+
+		if (pcp->frozen)
+			pcp_thaw(sys, pcp);
+		pcp->frozen = false;
+	}
+}
 
 void rsv__pcp_init(struct rsv_pcp *pcp)
 {
 	rsv_spin_init(&pcp->lock);
 	for (unsigned o = 0; o <= RSV_PCP_MAX_ORDER; o++)
 		pcp->lists[o] = RSV_NIL;
-	pcp->count = 0;
+	atomic_init(&pcp->count, 0);
 }
 
 /* batch: pages per refill or spill; high: the most pages a cache holds. A 4096-page arena
- * gets 4 and 24; the batch grows with the arena to at most 63 (the kernel's order of size). */
-void rsv__pcp_layout(const struct rsv_system *sys, int *batch, int *high)
+ * gets 4 and 24; the batch grows with the arena to at most 63 (the kernel's order of size).
+ * Then the cache protocol: asymmetric unless the fence is missing or TSan is watching. */
+void rsv__pcp_setup(struct rsv_system *sys)
 {
 	int b = sys->cfg.pcp_batch ? (int)sys->cfg.pcp_batch : (int)(sys->nr_pages / 1024);
 
@@ -26,8 +173,14 @@ void rsv__pcp_layout(const struct rsv_system *sys, int *batch, int *high)
 		b = 1;
 	if (b > 63 && !sys->cfg.pcp_batch)
 		b = 63;
-	*batch = b;
-	*high = sys->cfg.pcp_high ? (int)sys->cfg.pcp_high : 6 * b;
+	sys->pcp_batch = b;
+	sys->pcp_high = sys->cfg.pcp_high ? (int)sys->cfg.pcp_high : 6 * b;
+	sys->pcp_fence = rsv_platform_backend(sys->plat) == RSV_BACKEND_OS;
+#ifdef RSV_TSAN_BUILD
+	sys->pcp_asym = false;
+#else
+	sys->pcp_asym = !sys->cfg.pcp_locked && (!sys->pcp_fence || rsv__membarrier_available());
+#endif
 }
 
 static void pcp_push(struct rsv_system *sys, struct rsv_task *tsk, uint32_t pfn, unsigned order)
@@ -43,7 +196,7 @@ static void pcp_push(struct rsv_system *sys, struct rsv_task *tsk, uint32_t pfn,
 	if (p->next != RSV_NIL)
 		rsv__pfn_page(sys, p->next)->prev = pfn;
 	pcp->lists[order] = pfn;
-	pcp->count += 1 << order;
+	pcp_count_add(pcp, 1 << order);
 }
 
 static uint32_t pcp_pop(struct rsv_system *sys, struct rsv_pcp *pcp, unsigned order)
@@ -55,7 +208,7 @@ static uint32_t pcp_pop(struct rsv_system *sys, struct rsv_pcp *pcp, unsigned or
 	if (p->next != RSV_NIL)
 		rsv__pfn_page(sys, p->next)->prev = RSV_NIL;
 	p->next = p->prev = RSV_NIL;
-	pcp->count -= 1 << order;
+	pcp_count_add(pcp, -(1 << order));
 	return pfn;
 }
 
@@ -114,14 +267,14 @@ struct rsv_page *rsv__rmqueue(struct rsv_system *sys, struct rsv_task *tsk, unsi
 	struct rsv_pcp *pcp = &tsk->pcp;
 	struct rsv_page *p = NULL;
 
-	if (order <= RSV_PCP_MAX_ORDER && rsv_likely(rsv_spin_trylock(&pcp->lock))) {
+	if (order <= RSV_PCP_MAX_ORDER && rsv_likely(pcp_enter(sys, pcp))) {
 		if (rsv_unlikely(pcp->lists[order] == RSV_NIL))
 			pcp_refill(sys, tsk, order);
 		if (rsv_likely(pcp->lists[order] != RSV_NIL)) {
 			p = rsv__pfn_page(sys, pcp_pop(sys, pcp, order));
 			rsv__count(tsk, RSV_STAT_ALLOC_PCP_HIT, 1);
 		}
-		rsv_spin_unlock(&pcp->lock);
+		pcp_exit(sys, pcp);
 		if (p)
 			return p;
 	}
@@ -137,11 +290,11 @@ void rsv__free_to_pcp_or_buddy(struct rsv_system *sys, struct rsv_task *tsk, uin
 	struct rsv_pcp *pcp = &tsk->pcp;
 	int spilled = 0;
 
-	if (order <= RSV_PCP_MAX_ORDER && rsv_likely(rsv_spin_trylock(&pcp->lock))) {
+	if (order <= RSV_PCP_MAX_ORDER && rsv_likely(pcp_enter(sys, pcp))) {
 		pcp_push(sys, tsk, pfn, order);
-		if (rsv_unlikely(pcp->count > sys->pcp_high))
+		if (rsv_unlikely(pcp_count(pcp) > sys->pcp_high))
 			spilled = pcp_free_bulk(sys, pcp, sys->pcp_batch);
-		rsv_spin_unlock(&pcp->lock);
+		pcp_exit(sys, pcp);
 		if (!spilled)
 			return;
 		rsv__count(tsk, RSV_STAT_PCP_SPILL, 1);
@@ -153,15 +306,39 @@ void rsv__free_to_pcp_or_buddy(struct rsv_system *sys, struct rsv_task *tsk, uin
 	rsv__zone_wake_waiters(sys);
 }
 
-/* Returns everything in @owner's cache to the buddy; the pages freed. Safe from any task: the
- * owner's trylock fails meanwhile and it uses the buddy directly. Wakes nobody, so that it
- * can run under the tasks lock; callers wake the zone's waiters afterwards. */
+/* Returns everything in @owner's cache to the buddy; the pages freed. Safe from any task.
+ * Wakes nobody, so that it can run under the tasks lock; callers wake the zone's waiters. */
 int rsv__drain_pcp(struct rsv_system *sys, struct rsv_task *owner)
 {
+	struct rsv_pcp *pcp = &owner->pcp;
+	bool self = owner == rsv__task_current();
 	int freed;
 
-	rsv_spin_lock(&owner->pcp.lock);
-	freed = owner->pcp.count ? pcp_free_bulk(sys, &owner->pcp, owner->pcp.count) : 0;
-	rsv_spin_unlock(&owner->pcp.lock);
+	/* The owner itself needs no fence: only other drainers, which the lock excludes. */
+	if (self)
+		rsv_spin_lock(&pcp->lock);
+	else
+		pcp_freeze(sys, pcp);
+	freed = pcp_count(pcp) ? pcp_free_bulk(sys, pcp, pcp_count(pcp)) : 0;
+	if (self)
+		rsv_spin_unlock(&pcp->lock);
+	else
+		pcp_thaw(sys, pcp);
+	return freed;
+}
+
+int rsv__pcp_drain_all(struct rsv_system *sys)
+{
+	struct rsv_list *pos;
+	int freed = 0;
+
+	freeze_many(sys, true);
+	rsv_list_for_each(pos, &sys->tasks) {
+		struct rsv_pcp *pcp = task_pcp(pos);
+
+		if (pcp->frozen && pcp_count(pcp))
+			freed += pcp_free_bulk(sys, pcp, pcp_count(pcp));
+	}
+	rsv__pcp_thaw_all(sys);
 	return freed;
 }

@@ -83,6 +83,7 @@ struct rsv_system *rsv_system_create(const struct rsv_system_config *cfg)
 	rsv_spin_init(&sys->error_lock);
 	rsv_list_init(&sys->tasks);
 	rsv_mutex_init(&sys->oom_lock, "oom_lock");
+	rsv_mutex_init(&sys->drain_lock, "pcpu_drain_mutex");
 	rsv_spin_init(&sys->zone.lock);
 	rsv_waitqueue_init(&sys->zone.free_wait, "zone free pages");
 	sys->plat = rsv_platform_create(&(struct rsv_platform_config){
@@ -95,7 +96,7 @@ struct rsv_system *rsv_system_create(const struct rsv_system_config *cfg)
 	sys->zone.managed = sys->nr_pages;
 	rsv__buddy_init(sys);
 	rsv__setup_watermarks(sys);
-	rsv__pcp_layout(sys, &sys->pcp_batch, &sys->pcp_high);
+	rsv__pcp_setup(sys);
 	return sys;
 }
 

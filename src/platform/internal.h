@@ -73,6 +73,13 @@ extern _Thread_local struct rsv_thread *rsv__self;
 
 uint64_t rsv__os_clock_ns(void);
 
+/* membarrier.c: a full barrier on every running thread of the process (the slow side of an
+ * asymmetric fence). Check availability once first. */
+bool rsv__membarrier_available(void);
+void rsv__membarrier(void);
+void rsv__cpu_relax(void);
+void rsv__cpu_yield(void); /* give the CPU away: not a scheduling point */
+
 struct rsv_thread *rsv__thread_self_or_adopt(void);
 void rsv__unpark(struct rsv_thread *t);
 void rsv__thread_init(struct rsv_thread *t, struct rsv_platform *p,

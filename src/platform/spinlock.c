@@ -10,13 +10,18 @@
 #include <stdlib.h>
 #include "platform/internal.h"
 
-static inline void cpu_relax(void)
+void rsv__cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
 	__builtin_ia32_pause();
 #elif defined(__aarch64__)
 	__asm__ __volatile__("yield");
 #endif
+}
+
+void rsv__cpu_yield(void)
+{
+	sched_yield();
 }
 
 void rsv_spin_init(struct rsv_spinlock *l) { atomic_init(&l->v, 0); }
@@ -39,7 +44,7 @@ static RSV_NOINLINE void spin_lock_slow(struct rsv_spinlock *l)
 	do {
 		while (atomic_load_explicit(&l->v, memory_order_relaxed)) {
 			if (++spins < 128)
-				cpu_relax();
+				rsv__cpu_relax();
 			else
 				sched_yield();
 		}

@@ -133,3 +133,24 @@ Test(buddy, drain_reaches_a_sleeping_tasks_cache, .timeout = 10)
 	cr_assert_gt(rsv_stats_get(sys, RSV_STAT_DRAIN_ALL), 0);
 	teardown_whole(sys);
 }
+
+/* The same on real threads, in both cache protocols: the drainer must stop the owner's cache
+ * (membarrier in the asymmetric one, the spinlock in the locked one) while the owner is alive. */
+static void drain_os(bool locked)
+{
+	struct rsv_system *sys = rsv_system_create(&(struct rsv_system_config){
+		.nr_pages = 16, .backend = RSV_BACKEND_OS, .pcp_locked = locked,
+		.misuse = RSV_MISUSE_RETURN });
+	struct strand s;
+
+	memset(&s, 0, sizeof(s));
+	cr_assert_not_null(sys);
+	rsv_task_create(sys, "cacher", cache_and_sleep, &s);
+	rsv_task_create(sys, "wanter", want_everything, &s);
+	cr_assert_eq(rsv_system_run(sys), RSV_RUN_DONE);
+	cr_assert_not_null(s.big, "the cached pages were not drained");
+	teardown_whole(sys);
+}
+
+Test(buddy, os_drain_asymmetric, .timeout = 10) { drain_os(false); }
+Test(buddy, os_drain_locked, .timeout = 10) { drain_os(true); }

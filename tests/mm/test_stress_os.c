@@ -3,15 +3,17 @@
 #include "helpers.h"
 
 #define TASKS 4
-#define OPS 40000
+#define OPS 400000
 #define HANDOFF 64
-#define SLOTS 512 /* about 960 pages held per task: 4 tasks overfill 4096 */
+#define SLOTS 1024 /* about 1900 pages held per task: any 3 at once overfill 4096 */
 
 struct stress {
 	struct rsv_mutex lock;
 	struct rsv_page *mailbox[HANDOFF];
 	unsigned mailbox_order[HANDOFF];
 	_Atomic unsigned long allocs, frees, failures, corrupt;
+	struct rsv_waitqueue gate; /* all tasks start together, so they overlap */
+	_Atomic int arrived;
 };
 
 /* A pattern from the block's address, so a block handed to another task can be verified. */
@@ -52,6 +54,9 @@ static int stress_task(void *arg)
 	struct rsv_page *held[SLOTS] = { 0 };
 	unsigned order[SLOTS];
 
+	if (atomic_fetch_add(&s->arrived, 1) + 1 == TASKS)
+		rsv_wake_up_all(&s->gate);
+	rsv_wait_event(&s->gate, atomic_load(&s->arrived) >= TASKS);
 	for (int i = 0; i < OPS; i++) {
 		unsigned slot = (unsigned)(rsv_task_random() % SLOTS);
 
@@ -97,12 +102,16 @@ static int drain_mailbox(void *arg)
 	return 0;
 }
 
-Test(stress, os_tasks_under_pressure, .timeout = 120)
+static void stress_run(bool locked)
 {
-	struct rsv_system *sys = test_system(RSV_BACKEND_OS, 4096, 11);
+	struct rsv_system *sys = rsv_system_create(&(struct rsv_system_config){
+		.nr_pages = 4096, .backend = RSV_BACKEND_OS, .seed = 11, .pcp_locked = locked,
+		.misuse = RSV_MISUSE_RETURN });
 	struct stress *s = calloc(1, sizeof(*s));
 
+	cr_assert_not_null(sys);
 	rsv_mutex_init(&s->lock, "mailbox");
+	rsv_waitqueue_init(&s->gate, "start gate");
 	for (int i = 0; i < TASKS; i++)
 		cr_assert_not_null(rsv_task_create(sys, "stress", stress_task, s));
 	cr_assert_eq(rsv_system_run(sys), RSV_RUN_DONE);
@@ -113,6 +122,11 @@ Test(stress, os_tasks_under_pressure, .timeout = 120)
 	cr_assert_eq(s->allocs, s->frees);
 	cr_assert_gt(s->failures, 0, "the workload never reached the watermarks");
 	cr_assert_gt(rsv_stats_get(sys, RSV_STAT_ALLOC_SLOW), 0);
+	cr_assert_gt(rsv_stats_get(sys, RSV_STAT_DRAIN_ALL), 0, "no remote drain raced the owners");
 	free(s);
 	teardown_whole(sys);
 }
+
+/* Both cache protocols: drains from failing allocations race with owners' fast paths. */
+Test(stress, os_tasks_under_pressure, .timeout = 120) { stress_run(false); }
+Test(stress, os_tasks_under_pressure_locked_caches, .timeout = 120) { stress_run(true); }

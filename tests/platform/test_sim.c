@@ -17,7 +17,7 @@ static struct rsv_platform *sim(uint64_t seed)
 struct shared {
 	struct rsv_mutex lock;
 	struct rsv_waitqueue wq;
-	long counter;
+	uint64_t counter;
 	int order[16];
 	int nr_order;
 };
@@ -28,7 +28,7 @@ static int mixer(void *arg)
 
 	for (int i = 0; i < 50; i++) {
 		rsv_mutex_lock(&s->lock);
-		s->counter = s->counter * 31 + (long)rsv_thread_id(rsv_thread_self());
+		s->counter = s->counter * 31 + rsv_thread_id(rsv_thread_self());
 		rsv_mutex_unlock(&s->lock);
 		if (i % 7 == 0)
 			rsv_sleep_ns(1000 * (uint64_t)(i % 3 + 1));
@@ -37,7 +37,7 @@ static int mixer(void *arg)
 	return 0;
 }
 
-static uint64_t run_mixer(uint64_t seed, long *counter)
+static uint64_t run_mixer(uint64_t seed, uint64_t *counter)
 {
 	struct rsv_platform *p = sim(seed);
 	struct shared s = { 0 };
@@ -55,7 +55,7 @@ static uint64_t run_mixer(uint64_t seed, long *counter)
 
 Test(sim, same_seed_same_trace, .timeout = 10)
 {
-	long c1, c2;
+	uint64_t c1, c2;
 	uint64_t h1 = run_mixer(12345, &c1), h2 = run_mixer(12345, &c2);
 
 	cr_assert_eq(h1, h2, "trace hash differs for one seed");
@@ -65,7 +65,7 @@ Test(sim, same_seed_same_trace, .timeout = 10)
 Test(sim, seeds_explore_different_interleavings, .timeout = 20)
 {
 	uint64_t hashes[100];
-	long results[100];
+	uint64_t results[100];
 	int distinct = 0, distinct_results = 0;
 
 	for (int i = 0; i < 100; i++) {
