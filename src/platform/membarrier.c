@@ -4,6 +4,8 @@
  * kernel once used to drain other CPUs' page lists. */
 #include <linux/membarrier.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "platform/internal.h"
@@ -26,7 +28,12 @@ bool rsv__membarrier_available(void)
 	return available;
 }
 
+/* Only called after registration succeeded; a failure now would silently void the fast
+ * side's assumptions, so it is fatal. */
 void rsv__membarrier(void)
 {
-	syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+	if (syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0)) {
+		perror("reservoir: membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)");
+		abort();
+	}
 }

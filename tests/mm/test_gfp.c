@@ -146,6 +146,6 @@ Test(gfp, pfmemalloc_precedence)
 		got = rsv__gfp_pfmemalloc_flags(sys, t, rows[i].gfp);
 		cr_assert_eq(got, rows[i].expect, "row %zu: got %#x want %#x", i, got, rows[i].expect);
 		rsv_task_detach();
-		rsv_system_destroy(sys);
+		teardown_whole(sys);
 	}
 }

@@ -156,3 +156,19 @@ Test(task, created_task_is_current_in_its_thread, .timeout = 10)
 	cr_assert_str_eq(rsv_task_name(t), "worker");
 	teardown_whole(sys);
 }
+
+Test(task, mlock_arena)
+{
+	struct rsv_system *sys = rsv_system_create(&(struct rsv_system_config){
+		.nr_pages = 256, .backend = RSV_BACKEND_OS, .mlock = true });
+	int r;
+
+	cr_assert_not_null(sys);
+	r = rsv_system_mlocked(sys);
+	/* Root has CAP_IPC_LOCK here; elsewhere RLIMIT_MEMLOCK may refuse, and it says so. */
+	cr_assert(r == 1 || r == -EPERM || r == -ENOMEM || r == -EAGAIN, "mlock result %d", r);
+	teardown_whole(sys);
+	sys = test_system(RSV_BACKEND_OS, 256, 1);
+	cr_assert_eq(rsv_system_mlocked(sys), 0, "not asked, not locked");
+	teardown_whole(sys);
+}

@@ -10,7 +10,7 @@ static void wmarks_of(unsigned long pages, unsigned mfk, unsigned wsf, struct rs
 
 	cr_assert_not_null(sys);
 	rsv_system_watermarks(sys, w);
-	rsv_system_destroy(sys);
+	teardown_whole(sys);
 }
 
 Test(watermark, test_arena_is_128_160_192)
