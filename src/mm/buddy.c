@@ -8,7 +8,7 @@ static void area_push(struct rsv_system *sys, unsigned order, uint32_t pfn)
 	struct rsv_free_area *area = &sys->zone.free_area[order];
 	struct rsv_page *p = rsv__pfn_page(sys, pfn);
 
-	p->state = RSV_PAGE_BUDDY;
+	rsv__set_page_state(p, RSV_PAGE_BUDDY);
 	p->order = (uint8_t)order;
 	p->prev = RSV_NIL;
 	p->next = area->head;
@@ -87,7 +87,7 @@ struct rsv_page *rsv__rmqueue_smallest(struct rsv_system *sys, unsigned order)
 	/* Relabel under the lock, as the kernel clears PageBuddy: a block that still said BUDDY
 	 * after leaving the lists could be merged into by a concurrent free of its buddy. */
 	page = rsv__pfn_page(sys, pfn);
-	page->state = RSV_PAGE_ALLOC;
+	rsv__set_page_state(page, RSV_PAGE_ALLOC);
 	page->order = (uint8_t)order;
 	return page;
 }
@@ -104,14 +104,14 @@ void rsv__free_one_page(struct rsv_system *sys, uint32_t pfn, unsigned order)
 		if (buddy >= sys->nr_pages)
 			break;
 		b = rsv__pfn_page(sys, buddy);
-		if (b->state != RSV_PAGE_BUDDY || b->order != order)
+		if (rsv__page_state(b) != RSV_PAGE_BUDDY || b->order != order)
 			break;
 		area_del(sys, order, buddy);
 		if (buddy < pfn) {
-			rsv__pfn_page(sys, pfn)->state = RSV_PAGE_TAIL;
+			rsv__set_page_state(rsv__pfn_page(sys, pfn), RSV_PAGE_TAIL);
 			pfn = buddy;
 		} else {
-			b->state = RSV_PAGE_TAIL;
+			rsv__set_page_state(b, RSV_PAGE_TAIL);
 		}
 		order++;
 	}

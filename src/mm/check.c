@@ -22,20 +22,21 @@ static int walk_blocks(struct rsv_system *sys, struct census *c)
 	while (pfn < sys->nr_pages) {
 		const struct rsv_page *p = &sys->memmap[pfn];
 		unsigned long size = 1UL << p->order;
+		unsigned state = rsv__page_state(p);
 
-		if (p->state == RSV_PAGE_TAIL || p->state > RSV_PAGE_ALLOC)
-			return FAIL(sys, "page %lu: state %u where a block should start", pfn,
-				    p->state);
+		if (state == RSV_PAGE_TAIL || state > RSV_PAGE_ALLOC)
+			return FAIL(sys, "page %lu: state %u where a block should start", pfn, state);
 		if (p->order > RSV_MAX_ORDER || (pfn & (size - 1)) || pfn + size > sys->nr_pages)
 			return FAIL(sys, "page %lu: order %u block is misaligned or overruns", pfn,
 				    p->order);
 		for (unsigned long i = 1; i < size; i++)
-			if (sys->memmap[pfn + i].state != RSV_PAGE_TAIL)
+			if (rsv__page_state(&sys->memmap[pfn + i]) != RSV_PAGE_TAIL)
 				return FAIL(sys, "page %lu: inside the order-%u block at %lu but "
 						 "in state %u",
-					    pfn + i, p->order, pfn, sys->memmap[pfn + i].state);
-		c->pages[p->state] += size;
-		c->heads[p->state]++;
+					    pfn + i, p->order, pfn,
+					    rsv__page_state(&sys->memmap[pfn + i]));
+		c->pages[state] += size;
+		c->heads[state]++;
 		pfn += size;
 	}
 	return 0;
@@ -53,10 +54,10 @@ static int walk_list(struct rsv_system *sys, uint32_t head, unsigned state, unsi
 		if (pfn >= sys->nr_pages || *blocks > sys->nr_pages)
 			return FAIL(sys, "free list of order %u is corrupt near page %u", order, pfn);
 		p = &sys->memmap[pfn];
-		if (p->state != state || p->order != order || p->prev != prev)
+		if (rsv__page_state(p) != state || p->order != order || p->prev != prev)
 			return FAIL(sys, "page %u on an order-%u %s list has state %u order %u",
 				    pfn, order, state == RSV_PAGE_BUDDY ? "buddy" : "task-cache",
-				    p->state, p->order);
+				    rsv__page_state(p), p->order);
 		if (state == RSV_PAGE_PCP && p->owner != owner)
 			return FAIL(sys, "page %u is in task %u's cache but owned by %u", pfn, owner,
 				    p->owner);
@@ -93,8 +94,8 @@ static int check_buddy(struct rsv_system *sys, const struct census *c)
 		const struct rsv_page *p = &sys->memmap[pfn];
 		unsigned long buddy = pfn ^ (1UL << p->order);
 
-		if (p->state == RSV_PAGE_BUDDY && p->order < RSV_MAX_ORDER &&
-		    buddy < sys->nr_pages && sys->memmap[buddy].state == RSV_PAGE_BUDDY &&
+		if (rsv__page_state(p) == RSV_PAGE_BUDDY && p->order < RSV_MAX_ORDER &&
+		    buddy < sys->nr_pages && rsv__page_state(&sys->memmap[buddy]) == RSV_PAGE_BUDDY &&
 		    sys->memmap[buddy].order == p->order)
 			return FAIL(sys, "free buddies %lu and %lu of order %u were not merged", pfn,
 				    buddy, p->order);

@@ -24,7 +24,7 @@ enum rsv_page_state {
 
 struct rsv_page {
 	uint32_t next, prev; /* list links as page numbers (buddy or page-cache lists) */
-	uint8_t state;       /* enum rsv_page_state */
+	_Atomic uint8_t state; /* enum rsv_page_state; see rsv__page_state() */
 	uint8_t order;       /* block order, for heads */
 	uint16_t flags;      /* owned by the layer holding the block */
 	uint32_t owner;      /* task id: page-cache holder, or the task charged */
@@ -33,6 +33,19 @@ struct rsv_page {
 };
 
 _Static_assert(sizeof(struct rsv_page) == 32, "page descriptor must stay at 32 bytes");
+
+/* A neighbour's merge reads this byte under the zone lock while the block's holder may
+ * relabel it without (PCP to ALLOC), so every access is atomic. Relaxed suffices: the only
+ * value a merge acts on, BUDDY, is set and cleared under the zone lock, which orders it. */
+static inline unsigned rsv__page_state(const struct rsv_page *p)
+{
+	return atomic_load_explicit(&p->state, memory_order_relaxed);
+}
+
+static inline void rsv__set_page_state(struct rsv_page *p, enum rsv_page_state s)
+{
+	atomic_store_explicit(&p->state, (uint8_t)s, memory_order_relaxed);
+}
 
 /* ---- alloc flags (the kernel's ALLOC_*) ---- */
 

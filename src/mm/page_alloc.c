@@ -337,7 +337,7 @@ struct rsv_page *rsv_alloc_pages(rsv_gfp_t gfp, unsigned order)
 		rsv__count(tsk, RSV_STAT_ALLOC_FAST, 1);
 	else if (!(page = rsv__alloc_pages_slowpath(sys, tsk, gfp, order)))
 		return errno = ENOMEM, NULL;
-	page->state = RSV_PAGE_ALLOC;
+	rsv__set_page_state(page, RSV_PAGE_ALLOC);
 	page->order = (uint8_t)order;
 	page->owner = tsk->id;
 	page->flags = 0;
@@ -364,7 +364,7 @@ static const char *free_misuse(struct rsv_system *sys, const struct rsv_page *pa
 		return "not a page descriptor";
 	if (order > RSV_MAX_ORDER)
 		return "order above 10";
-	switch (page->state) {
+	switch (rsv__page_state(page)) {
 	case RSV_PAGE_ALLOC:
 		return page->order == order ? NULL : "freed with a different order than allocated";
 	case RSV_PAGE_TAIL:

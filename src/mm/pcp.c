@@ -188,7 +188,7 @@ static void pcp_push(struct rsv_system *sys, struct rsv_task *tsk, uint32_t pfn,
 	struct rsv_pcp *pcp = &tsk->pcp;
 	struct rsv_page *p = rsv__pfn_page(sys, pfn);
 
-	p->state = RSV_PAGE_PCP;
+	rsv__set_page_state(p, RSV_PAGE_PCP);
 	p->order = (uint8_t)order;
 	p->owner = tsk->id;
 	p->prev = RSV_NIL;
