@@ -30,13 +30,9 @@ int rsv_gfp_check(rsv_gfp_t gfp, unsigned order)
 	return rsv_gfp_check_reason(gfp, order) ? -EINVAL : 0;
 }
 
-/* current_gfp_context(): NOIO wins over NOFS; PIN drops MOVABLE. */
-rsv_gfp_t rsv__task_gfp_context(const struct rsv_task *tsk, rsv_gfp_t gfp)
+/* current_gfp_context() once a scope is set: NOIO wins over NOFS; PIN drops MOVABLE. */
+rsv_gfp_t rsv__gfp_scoped(unsigned pf, rsv_gfp_t gfp)
 {
-	unsigned pf = tsk ? rsv__task_flags(tsk) : 0;
-
-	if (rsv_likely(!(pf & RSV_PF_SCOPE_MASK)))
-		return gfp;
 	if (pf & RSV_PF_MEMALLOC_NOIO)
 		gfp &= ~(RSV___GFP_IO | RSV___GFP_FS);
 	else if (pf & RSV_PF_MEMALLOC_NOFS)

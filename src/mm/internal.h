@@ -213,8 +213,23 @@ void rsv__set_error(struct rsv_system *sys, const char *fmt, ...) RSV_PRINTF(2, 
 void rsv__setup_watermarks(struct rsv_system *sys);
 bool rsv__zone_watermark_ok(const struct rsv_zone *z, unsigned order, unsigned long mark,
 			    unsigned alloc_flags, long free_pages);
-bool rsv__zone_watermark_fast(const struct rsv_zone *z, unsigned order, unsigned long mark,
-			      unsigned alloc_flags);
+
+/* zone_watermark_fast(): the order-0 common case inline, the rest out of line. */
+static inline bool rsv__zone_watermark_fast(const struct rsv_zone *z, unsigned order,
+					    unsigned long mark, unsigned alloc_flags)
+{
+	long free_pages = rsv__zone_free(z);
+
+	if (rsv_likely(!order)) {
+		long fast_free = free_pages;
+
+		if (!(alloc_flags & RSV_ALLOC_RESERVES))
+			fast_free -= (long)z->nr_reserved_highatomic;
+		if (fast_free > (long)(mark + z->lowmem_reserve))
+			return true;
+	}
+	return rsv__zone_watermark_ok(z, order, mark, alloc_flags, free_pages);
+}
 
 /* buddy.c: callers hold zone->lock */
 void rsv__buddy_init(struct rsv_system *sys);
@@ -239,7 +254,25 @@ void rsv__pcp_thaw_all(struct rsv_system *sys);
 unsigned rsv__gfp_to_alloc_flags(rsv_gfp_t gfp, unsigned order);
 unsigned rsv__gfp_pfmemalloc_flags(const struct rsv_system *sys, const struct rsv_task *tsk,
 				   rsv_gfp_t gfp);
-rsv_gfp_t rsv__task_gfp_context(const struct rsv_task *tsk, rsv_gfp_t gfp);
+rsv_gfp_t rsv__gfp_scoped(unsigned pf, rsv_gfp_t gfp);
+
+/* current_gfp_context(), with the common no-scope case inline. */
+static inline rsv_gfp_t rsv__task_gfp_context(const struct rsv_task *tsk, rsv_gfp_t gfp)
+{
+	unsigned pf = tsk ? rsv__task_flags(tsk) : 0;
+
+	return rsv_likely(!(pf & RSV_PF_SCOPE_MASK)) ? gfp : rsv__gfp_scoped(pf, gfp);
+}
+
+/* rsv_gfp_check() != 0, with the common masks decided inline: only the rarely used
+ * NOFAIL/NORETRY/RETRY_MAYFAIL combinations need the full rules. */
+static inline bool rsv__gfp_invalid(rsv_gfp_t gfp, unsigned order)
+{
+	if (rsv_unlikely(gfp & (RSV___GFP_NOFAIL | RSV___GFP_NORETRY | RSV___GFP_RETRY_MAYFAIL)))
+		return rsv_gfp_check(gfp, order) != 0;
+	return (gfp & ~RSV_GFP_VALID_MASK) || order > RSV_MAX_ORDER ||
+	       (gfp & (RSV___GFP_FS | RSV___GFP_IO)) == RSV___GFP_FS;
+}
 
 /* page_alloc.c */
 struct rsv_page *rsv__get_page_from_freelist(struct rsv_system *sys, struct rsv_task *tsk,

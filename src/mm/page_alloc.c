@@ -6,7 +6,7 @@
  * it those steps report no progress, and the outcome is that of a machine with nothing
  * reclaimable: non-blocking callers fail fast, NORETRY fails, NOFAIL waits for freed pages. */
 #include <string.h>
-#include "mm/internal.h"
+#include "mm/pcp.h"
 
 #define MAX_RECLAIM_RETRIES 16
 
@@ -29,12 +29,15 @@ struct rsv_page *rsv__get_page_from_freelist(struct rsv_system *sys, struct rsv_
 	struct rsv_zone *z = &sys->zone;
 	unsigned long mark = z->wmark[alloc_flags & RSV_ALLOC_WMARK_MASK];
 
-	if (!rsv__zone_watermark_fast(z, order, mark, alloc_flags)) {
+	struct rsv_page *page;
+
+	if (rsv_unlikely(!rsv__zone_watermark_fast(z, order, mark, alloc_flags))) {
 		wmark_failed_count(tsk, alloc_flags);
 		if (!(alloc_flags & RSV_ALLOC_NO_WATERMARKS))
 			return NULL;
 	}
-	return rsv__rmqueue(sys, tsk, order);
+	page = rsv__pcp_alloc_fast(sys, tsk, order);
+	return rsv_likely(page) ? page : rsv__rmqueue(sys, tsk, order);
 }
 
 /* ---- reserve accounting ---- */
@@ -315,6 +318,19 @@ static RSV_NOINLINE struct rsv_page *alloc_bad_input(struct rsv_task *tsk, rsv_g
 	return NULL;
 }
 
+/* The first attempt of every allocation, at the low watermark, inline: a cache hit costs no
+ * call. NULL sends the caller through rsv__get_page_from_freelist(), which also counts. */
+static inline struct rsv_page *get_page_fast(struct rsv_system *sys, struct rsv_task *tsk,
+					     unsigned order)
+{
+	struct rsv_zone *z = &sys->zone;
+
+	if (rsv_unlikely(!rsv__zone_watermark_fast(z, order, z->wmark[RSV_WMARK_LOW],
+						   RSV_ALLOC_WMARK_LOW)))
+		return NULL;
+	return rsv__pcp_alloc_fast(sys, tsk, order);
+}
+
 static void zero_block(struct rsv_system *sys, struct rsv_task *tsk, struct rsv_page *page,
 		       unsigned order)
 {
@@ -328,11 +344,13 @@ struct rsv_page *rsv_alloc_pages(rsv_gfp_t gfp, unsigned order)
 	struct rsv_system *sys;
 	struct rsv_page *page;
 
-	if (rsv_unlikely(!tsk || rsv_gfp_check(gfp, order)))
+	if (rsv_unlikely(!tsk || rsv__gfp_invalid(gfp, order)))
 		return alloc_bad_input(tsk, gfp, order);
 	sys = tsk->sys;
 	gfp = rsv__task_gfp_context(tsk, gfp);
-	page = rsv__get_page_from_freelist(sys, tsk, gfp, order, RSV_ALLOC_WMARK_LOW);
+	page = get_page_fast(sys, tsk, order);
+	if (!page)
+		page = rsv__get_page_from_freelist(sys, tsk, gfp, order, RSV_ALLOC_WMARK_LOW);
 	if (rsv_likely(page))
 		rsv__count(tsk, RSV_STAT_ALLOC_FAST, 1);
 	else if (!(page = rsv__alloc_pages_slowpath(sys, tsk, gfp, order)))
@@ -390,6 +408,8 @@ int rsv_free_pages(struct rsv_page *page, unsigned order)
 		return rsv__misuse(sys, "rsv_free_pages(page %p, order %u) by task \"%s\": %s",
 				   (const void *)page, order, tsk->name, why);
 	rsv__count(tsk, RSV_STAT_FREE, 1);
+	if (rsv_likely(rsv__pcp_free_fast(sys, tsk, rsv__pfn(sys, page), order)))
+		return 0;
 	rsv__free_to_pcp_or_buddy(sys, tsk, rsv__pfn(sys, page), order);
 	return 0;
 }

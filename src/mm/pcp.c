@@ -18,47 +18,7 @@
  * Locked (no membarrier, or under TSan, which cannot see that fence): the owner takes the
  * cache's spinlock with trylock and uses the buddy when a drainer holds it, exactly as the
  * kernel's pcp spinlock works today. */
-#include "mm/internal.h"
-
-#if defined(__SANITIZE_THREAD__)
-#define RSV_TSAN_BUILD 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define RSV_TSAN_BUILD 1
-#endif
-#endif
-
-static inline int pcp_count(const struct rsv_pcp *pcp)
-{
-	return atomic_load_explicit(&pcp->count, memory_order_relaxed);
-}
-
-/* Only whoever holds the cache under its protocol writes the count. */
-static inline void pcp_count_add(struct rsv_pcp *pcp, int n)
-{
-	atomic_store_explicit(&pcp->count, pcp_count(pcp) + n, memory_order_relaxed);
-}
-
-static inline bool pcp_enter(const struct rsv_system *sys, struct rsv_pcp *pcp)
-{
-	if (!sys->pcp_asym)
-		return rsv_spin_trylock(&pcp->lock);
-	atomic_store_explicit(&pcp->busy, 1, memory_order_relaxed);
-	atomic_signal_fence(memory_order_seq_cst); /* the CPU fence is the drainer's membarrier */
-	/* Acquire: a drainer that cleared the request also finished with the lists. */
-	if (rsv_likely(!atomic_load_explicit(&pcp->drain_req, memory_order_acquire)))
-		return true;
-	atomic_store_explicit(&pcp->busy, 0, memory_order_release);
-	return false;
-}
-
-static inline void pcp_exit(const struct rsv_system *sys, struct rsv_pcp *pcp)
-{
-	if (!sys->pcp_asym)
-		rsv_spin_unlock(&pcp->lock);
-	else /* release: a drainer that sees 0 also sees what we did to the lists */
-		atomic_store_explicit(&pcp->busy, 0, memory_order_release);
-}
+#include "mm/pcp.h"
 
 static void wait_not_busy(struct rsv_pcp *pcp)
 {
@@ -119,7 +79,7 @@ static void freeze_many(struct rsv_system *sys, bool only_nonempty)
 	rsv_list_for_each(pos, &sys->tasks) {
 		struct rsv_pcp *pcp = task_pcp(pos);
 
-		pcp->frozen = !only_nonempty || pcp_count(pcp);
+		pcp->frozen = !only_nonempty || rsv__pcp_count(pcp);
 		if (!pcp->frozen)
 			continue;
 		if (sys->pcp_asym)
@@ -183,35 +143,6 @@ void rsv__pcp_setup(struct rsv_system *sys)
 #endif
 }
 
-static void pcp_push(struct rsv_system *sys, struct rsv_task *tsk, uint32_t pfn, unsigned order)
-{
-	struct rsv_pcp *pcp = &tsk->pcp;
-	struct rsv_page *p = rsv__pfn_page(sys, pfn);
-
-	rsv__set_page_state(p, RSV_PAGE_PCP);
-	p->order = (uint8_t)order;
-	p->owner = tsk->id;
-	p->prev = RSV_NIL;
-	p->next = pcp->lists[order];
-	if (p->next != RSV_NIL)
-		rsv__pfn_page(sys, p->next)->prev = pfn;
-	pcp->lists[order] = pfn;
-	pcp_count_add(pcp, 1 << order);
-}
-
-static uint32_t pcp_pop(struct rsv_system *sys, struct rsv_pcp *pcp, unsigned order)
-{
-	uint32_t pfn = pcp->lists[order];
-	struct rsv_page *p = rsv__pfn_page(sys, pfn);
-
-	pcp->lists[order] = p->next;
-	if (p->next != RSV_NIL)
-		rsv__pfn_page(sys, p->next)->prev = RSV_NIL;
-	p->next = p->prev = RSV_NIL;
-	pcp_count_add(pcp, -(1 << order));
-	return pfn;
-}
-
 /* Moves up to @nr pages from @pcp to the buddy; called with the pcp lock held, takes the
  * zone lock. Blocks leave from the list heads, and orders are visited from high to low so
  * the largest blocks (the costliest to rebuild) go back first. */
@@ -222,7 +153,7 @@ static int pcp_free_bulk(struct rsv_system *sys, struct rsv_pcp *pcp, int nr)
 	rsv_spin_lock(&sys->zone.lock);
 	for (int o = RSV_PCP_MAX_ORDER; o >= 0 && freed < nr; o--) {
 		while (pcp->lists[o] != RSV_NIL && freed < nr) {
-			uint32_t pfn = pcp_pop(sys, pcp, (unsigned)o);
+			uint32_t pfn = rsv__pcp_pop(sys, pcp, (unsigned)o);
 
 			rsv__free_one_page(sys, pfn, (unsigned)o);
 			freed += 1 << o;
@@ -244,7 +175,7 @@ static void pcp_refill(struct rsv_system *sys, struct rsv_task *tsk, unsigned or
 
 		if (!p)
 			break;
-		pcp_push(sys, tsk, rsv__pfn(sys, p), order);
+		rsv__pcp_push(sys, tsk, rsv__pfn(sys, p), order);
 	}
 	rsv_spin_unlock(&sys->zone.lock);
 	rsv__count(tsk, RSV_STAT_PCP_REFILL, 1);
@@ -267,14 +198,14 @@ struct rsv_page *rsv__rmqueue(struct rsv_system *sys, struct rsv_task *tsk, unsi
 	struct rsv_pcp *pcp = &tsk->pcp;
 	struct rsv_page *p = NULL;
 
-	if (order <= RSV_PCP_MAX_ORDER && rsv_likely(pcp_enter(sys, pcp))) {
+	if (order <= RSV_PCP_MAX_ORDER && rsv_likely(rsv__pcp_enter(sys, pcp))) {
 		if (rsv_unlikely(pcp->lists[order] == RSV_NIL))
 			pcp_refill(sys, tsk, order);
 		if (rsv_likely(pcp->lists[order] != RSV_NIL)) {
-			p = rsv__pfn_page(sys, pcp_pop(sys, pcp, order));
+			p = rsv__pfn_page(sys, rsv__pcp_pop(sys, pcp, order));
 			rsv__count(tsk, RSV_STAT_ALLOC_PCP_HIT, 1);
 		}
-		pcp_exit(sys, pcp);
+		rsv__pcp_exit(sys, pcp);
 		if (p)
 			return p;
 	}
@@ -290,11 +221,11 @@ void rsv__free_to_pcp_or_buddy(struct rsv_system *sys, struct rsv_task *tsk, uin
 	struct rsv_pcp *pcp = &tsk->pcp;
 	int spilled = 0;
 
-	if (order <= RSV_PCP_MAX_ORDER && rsv_likely(pcp_enter(sys, pcp))) {
-		pcp_push(sys, tsk, pfn, order);
-		if (rsv_unlikely(pcp_count(pcp) > sys->pcp_high))
+	if (order <= RSV_PCP_MAX_ORDER && rsv_likely(rsv__pcp_enter(sys, pcp))) {
+		rsv__pcp_push(sys, tsk, pfn, order);
+		if (rsv_unlikely(rsv__pcp_count(pcp) > sys->pcp_high))
 			spilled = pcp_free_bulk(sys, pcp, sys->pcp_batch);
-		pcp_exit(sys, pcp);
+		rsv__pcp_exit(sys, pcp);
 		if (!spilled)
 			return;
 		rsv__count(tsk, RSV_STAT_PCP_SPILL, 1);
@@ -319,7 +250,7 @@ int rsv__drain_pcp(struct rsv_system *sys, struct rsv_task *owner)
 		rsv_spin_lock(&pcp->lock);
 	else
 		pcp_freeze(sys, pcp);
-	freed = pcp_count(pcp) ? pcp_free_bulk(sys, pcp, pcp_count(pcp)) : 0;
+	freed = rsv__pcp_count(pcp) ? pcp_free_bulk(sys, pcp, rsv__pcp_count(pcp)) : 0;
 	if (self)
 		rsv_spin_unlock(&pcp->lock);
 	else
@@ -336,8 +267,8 @@ int rsv__pcp_drain_all(struct rsv_system *sys)
 	rsv_list_for_each(pos, &sys->tasks) {
 		struct rsv_pcp *pcp = task_pcp(pos);
 
-		if (pcp->frozen && pcp_count(pcp))
-			freed += pcp_free_bulk(sys, pcp, pcp_count(pcp));
+		if (pcp->frozen && rsv__pcp_count(pcp))
+			freed += pcp_free_bulk(sys, pcp, rsv__pcp_count(pcp));
 	}
 	rsv__pcp_thaw_all(sys);
 	return freed;

@@ -76,20 +76,3 @@ bool rsv__zone_watermark_ok(const struct rsv_zone *z, unsigned order, unsigned l
 			return true;
 	return false;
 }
-
-/* zone_watermark_fast(): the order-0 common case without the loop. */
-bool rsv__zone_watermark_fast(const struct rsv_zone *z, unsigned order, unsigned long mark,
-			      unsigned alloc_flags)
-{
-	long free_pages = rsv__zone_free(z);
-
-	if (!order) {
-		long fast_free = free_pages;
-
-		if (!(alloc_flags & RSV_ALLOC_RESERVES))
-			fast_free -= (long)z->nr_reserved_highatomic;
-		if (fast_free > (long)(mark + z->lowmem_reserve))
-			return true;
-	}
-	return rsv__zone_watermark_ok(z, order, mark, alloc_flags, free_pages);
-}

@@ -69,7 +69,9 @@ struct rsv_platform {
 	size_t report_len;
 };
 
-extern _Thread_local struct rsv_thread *rsv__self;
+/* initial-exec: one %fs-relative load even inside libreservoir.so, where the default model
+ * would call __tls_get_addr on every allocation. */
+extern _Thread_local struct rsv_thread *rsv__self __attribute__((tls_model("initial-exec")));
 
 uint64_t rsv__os_clock_ns(void);
 

@@ -7,7 +7,7 @@
 #include <string.h>
 #include "platform/internal.h"
 
-_Thread_local struct rsv_thread *rsv__self;
+_Thread_local struct rsv_thread *rsv__self __attribute__((tls_model("initial-exec")));
 
 struct rsv_platform *rsv_platform_create(const struct rsv_platform_config *cfg)
 {
