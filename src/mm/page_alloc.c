@@ -191,9 +191,10 @@ static void nofail_wait(struct rsv_system *sys, struct rsv_task *tsk)
 	rsv_finish_wait(&sys->zone.free_wait, &we);
 }
 
-/* __alloc_pages_may_oom(). */
+/* __alloc_pages_may_oom(). *@used gets the alloc flags of the attempt that succeeded, so
+ * that what a NOFAIL caller takes below min is accounted to it. */
 static struct rsv_page *may_oom(struct rsv_system *sys, struct rsv_task *tsk, rsv_gfp_t gfp,
-				unsigned order, bool *progress)
+				unsigned order, bool *progress, unsigned *used)
 {
 	struct rsv_page *page = NULL;
 
@@ -205,16 +206,16 @@ static struct rsv_page *may_oom(struct rsv_system *sys, struct rsv_task *tsk, rs
 		return NULL;
 	}
 	/* A parallel kill may have freed memory: try at high, without reclaim. */
-	page = rsv__get_page_from_freelist(sys, tsk, gfp & ~RSV___GFP_DIRECT_RECLAIM, order,
-					   RSV_ALLOC_WMARK_HIGH | RSV_ALLOC_CPUSET);
+	*used = RSV_ALLOC_WMARK_HIGH | RSV_ALLOC_CPUSET;
+	page = rsv__get_page_from_freelist(sys, tsk, gfp & ~RSV___GFP_DIRECT_RECLAIM, order, *used);
 	if (page || order > RSV_COSTLY_ORDER || (gfp & RSV___GFP_RETRY_MAYFAIL))
 		goto out;
 	rsv__count(tsk, RSV_STAT_OOM_CALL, 1);
 	if (sys->reclaim->out_of_memory(sys, gfp, order) || (gfp & RSV___GFP_NOFAIL)) {
 		*progress = true;
 		if (gfp & RSV___GFP_NOFAIL) {
-			page = rsv__get_page_from_freelist(sys, tsk, gfp, order,
-							   RSV_ALLOC_NO_WATERMARKS);
+			*used = RSV_ALLOC_NO_WATERMARKS;
+			page = rsv__get_page_from_freelist(sys, tsk, gfp, order, *used);
 			if (!page) {
 				rsv_mutex_unlock(&sys->oom_lock);
 				nofail_wait(sys, tsk);
@@ -243,6 +244,7 @@ struct rsv_page *rsv__alloc_pages_slowpath(struct rsv_system *sys, struct rsv_ta
 	unsigned alloc_flags, reserve_flags;
 	struct rsv_page *page;
 	unsigned long reclaimed;
+	unsigned oom_flags;
 	bool oom_progress;
 
 	rsv__count(tsk, RSV_STAT_ALLOC_SLOW, 1);
@@ -278,9 +280,9 @@ retry:
 	if (should_reclaim_retry(sys, tsk, order, alloc_flags, reclaimed > 0, &no_progress_loops))
 		goto retry;
 
-	page = may_oom(sys, tsk, gfp, order, &oom_progress);
+	page = may_oom(sys, tsk, gfp, order, &oom_progress, &oom_flags);
 	if (page)
-		return got_page(sys, tsk, gfp, order, alloc_flags, page);
+		return got_page(sys, tsk, gfp, order, oom_flags, page);
 	/* A victim that already has its reserve, or refuses reserves, must not loop: it has
 	 * to unwind and exit to release its memory. */
 	if (atomic_load_explicit(&tsk->oom_victim, memory_order_relaxed) &&

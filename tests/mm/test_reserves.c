@@ -203,3 +203,22 @@ Test(reserves, zeroed_pages_are_zero)
 	rsv_task_detach();
 	teardown_whole(sys);
 }
+
+/* A NOFAIL request that the OOM step cannot help takes the reserves (ALLOC_NO_WATERMARKS,
+ * as the kernel does) before it waits, and that is accounted to NOFAIL. */
+Test(reserves, nofail_below_min_is_accounted)
+{
+	struct rsv_system *sys = ladder_system(RSV_MEMDIE_PARTIAL);
+	int n = 0;
+
+	grab(held, &n, RSV_GFP_KERNEL);
+	cr_assert_eq(rsv_system_free_pages(sys), 128);
+	for (int i = 0; i < 100; i++)
+		cr_assert_not_null(held[n++] = rsv_alloc_pages(RSV_GFP_KERNEL | RSV___GFP_NOFAIL, 0));
+	cr_assert_eq(rsv_system_free_pages(sys), 28);
+	cr_assert_eq(rsv_stats_get(sys, RSV_STAT_BELOW_MIN_NOFAIL), 100);
+	cr_assert_eq(rsv_stats_get(sys, RSV_STAT_GRANT_NO_WATERMARKS), 100);
+	release(held, n);
+	rsv_task_detach();
+	teardown_whole(sys);
+}
