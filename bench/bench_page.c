@@ -90,31 +90,54 @@ static double sim_decisions_per_sec(long per_thread, int threads)
 	return rate;
 }
 
-int main(int argc, char **argv)
+/* One system per cache protocol; the calling thread is attached to each in turn. */
+static struct rsv_system *bench_system(bool locked)
 {
-	long n = argc > 1 ? atol(argv[1]) : 5000000;
 	struct rsv_system *sys = rsv_system_create(&(struct rsv_system_config){
-		.nr_pages = 4096, .backend = RSV_BACKEND_OS });
-	double r[ROUNDS], m[ROUNDS], s[ROUNDS], rm, mm;
+		.nr_pages = 4096, .backend = RSV_BACKEND_OS, .pcp_locked = locked });
 
 	if (!sys || !rsv_task_attach(sys, "bench")) {
 		fprintf(stderr, "bench_page: cannot set up a system\n");
-		return 1;
+		exit(1);
 	}
-	rsv_pair(n / 10); /* warm the cache and the arena's page tables */
+	rsv_task_detach();
+	return sys;
+}
+
+static double rsv_pair_on(struct rsv_system *sys, long n)
+{
+	double ns;
+
+	rsv_task_attach(sys, "bench");
+	ns = rsv_pair(n);
+	rsv_task_detach();
+	return ns;
+}
+
+int main(int argc, char **argv)
+{
+	long n = argc > 1 ? atol(argv[1]) : 5000000;
+	struct rsv_system *asym = bench_system(false), *locked = bench_system(true);
+	double r[ROUNDS], l[ROUNDS], m[ROUNDS], s[ROUNDS], rm, lm, mm;
+
+	rsv_pair_on(asym, n / 10); /* warm the caches and the arenas' page tables */
+	rsv_pair_on(locked, n / 10);
 	malloc_pair(n / 10);
-	for (int i = 0; i < ROUNDS; i++) { /* interleaved, so drift hits both alike */
-		r[i] = rsv_pair(n);
+	for (int i = 0; i < ROUNDS; i++) { /* interleaved, so drift hits all alike */
+		r[i] = rsv_pair_on(asym, n);
+		l[i] = rsv_pair_on(locked, n);
 		m[i] = malloc_pair(n);
 	}
 	rm = median(r, ROUNDS);
+	lm = median(l, ROUNDS);
 	mm = median(m, ROUNDS);
 	printf("order-0 page alloc/free pair, per-task cache hit: %6.2f ns  (median of %d x %ld)\n",
 	       rm, ROUNDS, n);
+	printf("  the same with spinlocked caches (pcp_locked):   %6.2f ns\n", lm);
 	printf("glibc malloc(4096)/free pair:                     %6.2f ns\n", mm);
 	printf("ratio reservoir / glibc:                          %6.2f\n", rm / mm);
-	rsv_task_detach();
-	rsv_system_destroy(sys);
+	rsv_system_destroy(asym);
+	rsv_system_destroy(locked);
 
 	for (int i = 0; i < ROUNDS; i++)
 		s[i] = sim_decisions_per_sec(n / 4, 4);
