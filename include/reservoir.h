@@ -11,6 +11,8 @@
 #include "reservoir/task.h"
 #include "reservoir/page.h"
 #include "reservoir/stats.h"
+#include "reservoir/bdev.h"
+#include "reservoir/reclaim.h"
 
 #define RSV_VERSION "0.1.0"
 

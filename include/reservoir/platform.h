@@ -100,7 +100,8 @@ struct rsv_rand {
 RSV_API struct rsv_platform *rsv_platform_create(const struct rsv_platform_config *cfg);
 RSV_API void rsv_platform_destroy(struct rsv_platform *p);
 RSV_API enum rsv_backend rsv_platform_backend(const struct rsv_platform *p);
-/* Runs until every thread created on @p has returned (os), or until the sim stops. */
+/* Runs until every thread created on @p has returned (os), or until the sim stops. Service
+ * threads (the library's kswapd, device workers) do not keep a run going. */
 RSV_API enum rsv_run_result rsv_platform_run(struct rsv_platform *p);
 RSV_API void rsv_platform_stop(struct rsv_platform *p);
 /* sim: hash of every scheduling event so far; equal seeds give equal hashes. */

@@ -38,7 +38,21 @@ struct rsv_system;
 	X(RECLAIM_RETRY, "reclaim_retry", "slow path retries after should_reclaim_retry")    \
 	X(OOM_CALL, "oom_call", "calls into the OOM killer")                                 \
 	X(NOFAIL_WAIT, "nofail_wait", "__GFP_NOFAIL waits for freed pages")                  \
-	X(MISUSE, "misuse", "misuses detected (double free, foreign page, bad input)")
+	X(MISUSE, "misuse", "misuses detected (double free, foreign page, bad input)")            \
+	X(PGSCAN, "pgscan", "LRU pages scanned by reclaim")                                  \
+	X(PGSTEAL, "pgsteal", "pages reclaimed from the LRU")                                \
+	X(PGROTATED, "pgrotated", "referenced pages given another round")                    \
+	X(PGSKIP_DIRTY, "pgskip_dirty", "dirty pages skipped: writeback not allowed")        \
+	X(PGSKIP_ANON, "pgskip_anon", "anonymous pages skipped: swap-out not allowed")       \
+	X(PGSKIP_WRITEBACK, "pgskip_writeback", "pages skipped while under writeback")       \
+	X(PGWRITEBACK, "pgwriteback", "dirty file pages sent to writeback by reclaim")       \
+	X(PSWPOUT, "pswpout", "anonymous pages written to swap")                             \
+	X(SLABS_SCANNED, "slabs_scanned", "objects shrinkers were asked to scan")            \
+	X(SHRINKER_FREED, "shrinker_freed", "objects shrinkers freed")                       \
+	X(KSWAPD_WAKEUP, "kswapd_wakeups", "times kswapd was woken from sleep")              \
+	X(KSWAPD_RECLAIM, "kswapd_reclaim_pages", "pages kswapd reclaimed")                  \
+	X(KSWAPD_FAILURE, "kswapd_failures", "kswapd runs that reclaimed nothing")           \
+	X(THROTTLE_DIRECT, "throttle_direct_reclaim", "direct reclaimers throttled on pfmemalloc_wait")
 
 enum rsv_stat_item {
 #define RSV_STAT_ENUM(id, name, doc) RSV_STAT_##id,

@@ -29,6 +29,11 @@ struct rsv_task;
  * rsv_system_run()). NULL with errno set on failure. */
 RSV_API struct rsv_task *rsv_task_create(struct rsv_system *sys, const char *name,
 					 int (*fn)(void *arg), void *arg);
+/* Starts a service task (PF_KTHREAD): it does not keep rsv_system_run() going, and it must
+ * return once rsv_kthread_should_stop() says so; rsv_system_destroy() stops it. */
+RSV_API struct rsv_task *rsv_kthread_create(struct rsv_system *sys, const char *name,
+					    int (*fn)(void *arg), void *arg);
+RSV_API bool rsv_kthread_should_stop(void);
 /* Makes the calling thread a task of @sys (a daemon's own threads; on the simulator, the
  * set-up code before rsv_system_run(), which may allocate but not sleep). */
 RSV_API struct rsv_task *rsv_task_attach(struct rsv_system *sys, const char *name);

@@ -26,7 +26,7 @@ struct rsv_page {
 	uint32_t next, prev; /* list links as page numbers (buddy or page-cache lists) */
 	_Atomic uint8_t state; /* enum rsv_page_state; see rsv__page_state() */
 	uint8_t order;       /* block order, for heads */
-	uint16_t flags;      /* owned by the layer holding the block */
+	_Atomic uint16_t flags; /* owned by the layer holding the block */
 	uint32_t owner;      /* task id: page-cache holder, or the task charged */
 	uint64_t priv;       /* owned by the layer holding the block */
 	uint64_t priv2;
@@ -157,6 +157,7 @@ struct rsv_system {
 	struct rsv_spinlock tasks_lock;
 	struct rsv_list tasks;
 	unsigned nr_tasks;
+	_Atomic bool kthreads_stop; /* rsv_kthread_should_stop() for every service task */
 	_Atomic uint64_t stat[RSV_NR_STATS]; /* events outside any task */
 
 	struct rsv_spinlock error_lock;
@@ -282,6 +283,11 @@ struct rsv_page *rsv__alloc_pages_slowpath(struct rsv_system *sys, struct rsv_ta
 
 /* task.c */
 void rsv__task_free_all(struct rsv_system *sys);
+void rsv__kthreads_stop(struct rsv_system *sys);
+
+/* system.c: the mm half of a system; src/system.c assembles the layers around it. */
+struct rsv_system *rsv__mm_system_create(const struct rsv_system_config *cfg);
+void rsv__mm_system_destroy(struct rsv_system *sys);
 
 extern const struct rsv_reclaim_ops rsv__no_reclaim_ops;
 

@@ -360,7 +360,7 @@ struct rsv_page *rsv_alloc_pages(rsv_gfp_t gfp, unsigned order)
 	rsv__set_page_state(page, RSV_PAGE_ALLOC);
 	page->order = (uint8_t)order;
 	page->owner = tsk->id;
-	page->flags = 0;
+	atomic_store_explicit(&page->flags, 0, memory_order_relaxed);
 	page->priv = page->priv2 = 0;
 	if (gfp & RSV___GFP_ZERO)
 		zero_block(sys, tsk, page, order);

@@ -57,7 +57,8 @@ static int map_arena(struct rsv_system *sys)
 	return 0;
 }
 
-struct rsv_system *rsv_system_create(const struct rsv_system_config *cfg)
+/* The mm half of rsv_system_create(): everything up to a working page allocator. */
+struct rsv_system *rsv__mm_system_create(const struct rsv_system_config *cfg)
 {
 	struct rsv_system_config c = cfg ? *cfg : (struct rsv_system_config){ 0 };
 	struct rsv_system *sys;
@@ -89,7 +90,7 @@ struct rsv_system *rsv_system_create(const struct rsv_system_config *cfg)
 	sys->plat = rsv_platform_create(&(struct rsv_platform_config){
 		.backend = c.backend, .seed = c.seed, .time_limit_ns = c.time_limit_ns });
 	if (!sys->plat || map_arena(sys)) {
-		rsv_system_destroy(sys);
+		rsv__mm_system_destroy(sys);
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -100,7 +101,7 @@ struct rsv_system *rsv_system_create(const struct rsv_system_config *cfg)
 	return sys;
 }
 
-void rsv_system_destroy(struct rsv_system *sys)
+void rsv__mm_system_destroy(struct rsv_system *sys)
 {
 	if (!sys)
 		return;

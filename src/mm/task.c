@@ -48,8 +48,8 @@ static int task_main(void *arg)
 	return t->exit_code;
 }
 
-struct rsv_task *rsv_task_create(struct rsv_system *sys, const char *name,
-				 int (*fn)(void *arg), void *arg)
+static struct rsv_task *task_start(struct rsv_system *sys, const char *name,
+				   int (*fn)(void *arg), void *arg, bool kthread)
 {
 	struct rsv_task *t;
 
@@ -62,12 +62,67 @@ struct rsv_task *rsv_task_create(struct rsv_system *sys, const char *name,
 		return NULL;
 	t->fn = fn;
 	t->arg = arg;
-	t->thread = rsv__thread_create_ctx(sys->plat, t->name, task_main, t, t);
+	if (kthread)
+		atomic_init(&t->flags, RSV_PF_KTHREAD);
+	t->thread = rsv__thread_create_ctx(sys->plat, t->name, task_main, t, t,
+					   kthread ? RSV_THREAD_DAEMON : 0);
 	if (!t->thread) {
 		atomic_store(&t->exited, true);
 		return NULL;
 	}
 	return t;
+}
+
+struct rsv_task *rsv_task_create(struct rsv_system *sys, const char *name,
+				 int (*fn)(void *arg), void *arg)
+{
+	return task_start(sys, name, fn, arg, false);
+}
+
+struct rsv_task *rsv_kthread_create(struct rsv_system *sys, const char *name,
+				    int (*fn)(void *arg), void *arg)
+{
+	return task_start(sys, name, fn, arg, true);
+}
+
+bool rsv_kthread_should_stop(void)
+{
+	struct rsv_task *t = rsv__task_current();
+
+	return t && atomic_load(&t->sys->kthreads_stop);
+}
+
+static bool wake_kthreads(struct rsv_system *sys)
+{
+	struct rsv_list *pos;
+	bool running = false;
+
+	rsv_spin_lock(&sys->tasks_lock);
+	rsv_list_for_each(pos, &sys->tasks) {
+		struct rsv_task *t = rsv_container_of(pos, struct rsv_task, node);
+
+		if (!(rsv__task_flags(t) & RSV_PF_KTHREAD) || atomic_load(&t->exited))
+			continue;
+		running = true;
+		rsv_wake_thread(t->thread, RSV_TASK_UNINTERRUPTIBLE | RSV_TASK_KILLABLE);
+	}
+	rsv_spin_unlock(&sys->tasks_lock);
+	return running;
+}
+
+/* kthread_stop() for all of them. On real threads, waits until each has returned: the
+ * layers that own them free their state next. A kthread that checked the flag just before it
+ * was set may go to sleep after this wake-up, hence the repeated waking. On the simulator a
+ * service task never runs again once the run is over, so there is nothing to wait for. */
+void rsv__kthreads_stop(struct rsv_system *sys)
+{
+	atomic_store(&sys->kthreads_stop, true);
+	if (rsv_platform_backend(sys->plat) == RSV_BACKEND_SIM) {
+		wake_kthreads(sys);
+		return;
+	}
+	while (wake_kthreads(sys))
+		rsv__os_sleep_ns(RSV_NSEC_PER_MSEC / 10);
 }
 
 struct rsv_task *rsv_task_attach(struct rsv_system *sys, const char *name)

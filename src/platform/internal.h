@@ -34,6 +34,7 @@ struct rsv_thread {
 	_Atomic int state;         /* enum rsv_sleep_state */
 	_Atomic uint32_t park_token;
 	_Atomic bool exited;
+	bool daemon; /* a service thread: does not keep a run going (see rsv_platform_run) */
 	int exit_code;
 	int (*fn)(void *);
 	void *arg;
@@ -74,6 +75,7 @@ struct rsv_platform {
 extern _Thread_local struct rsv_thread *rsv__self __attribute__((tls_model("initial-exec")));
 
 uint64_t rsv__os_clock_ns(void);
+void rsv__os_sleep_ns(uint64_t ns); /* the calling OS thread, whatever backend it serves */
 
 /* membarrier.c: a full barrier on every running thread of the process (the slow side of an
  * asymmetric fence). Check availability once first. */
@@ -88,8 +90,9 @@ void rsv__thread_init(struct rsv_thread *t, struct rsv_platform *p,
 		      const struct rsv_thread_ops *ops, const char *name);
 void rsv__thread_run_body(struct rsv_thread *t);
 void rsv__platform_add_thread(struct rsv_platform *p, struct rsv_thread *t);
+#define RSV_THREAD_DAEMON 0x1u
 struct rsv_thread *rsv__thread_create_ctx(struct rsv_platform *p, const char *name,
-					  int (*fn)(void *), void *arg, void *ctx);
+					  int (*fn)(void *), void *arg, void *ctx, unsigned flags);
 
 /* Sleeps the caller (state already set by its caller) until someone sets it RUNNING or
  * @deadline passes. Returns false on timeout. */

@@ -26,6 +26,14 @@ uint64_t rsv__os_clock_ns(void)
 	return (uint64_t)ts.tv_sec * RSV_NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
+void rsv__os_sleep_ns(uint64_t ns)
+{
+	struct timespec ts = { .tv_sec = (time_t)(ns / RSV_NSEC_PER_SEC),
+			       .tv_nsec = (long)(ns % RSV_NSEC_PER_SEC) };
+
+	nanosleep(&ts, NULL);
+}
+
 static void futex_wait_until(_Atomic uint32_t *addr, uint32_t val, uint64_t deadline)
 {
 	struct timespec ts, *tsp = NULL;
@@ -119,7 +127,7 @@ static int os_thread_start(struct rsv_platform *p, struct rsv_thread *t)
 
 /* Joins one thread not yet joined; false when none is left. Threads may create threads
  * while we join, so the list is rescanned each time. */
-static bool join_one(struct rsv_platform *p)
+static bool join_one(struct rsv_platform *p, bool all)
 {
 	struct os_thread *victim = NULL;
 	struct rsv_list *pos;
@@ -128,7 +136,7 @@ static bool join_one(struct rsv_platform *p)
 	rsv_list_for_each(pos, &p->threads) {
 		struct os_thread *ot = rsv_container_of(pos, struct os_thread, base.node);
 
-		if (ot->started && !ot->joined) {
+		if (ot->started && !ot->joined && (!ot->base.daemon || all)) {
 			victim = ot;
 			break;
 		}
@@ -141,9 +149,10 @@ static bool join_one(struct rsv_platform *p)
 	return true;
 }
 
+/* Daemons run until their owner stops them, so a run waits only for the others. */
 static enum rsv_run_result os_run(struct rsv_platform *p)
 {
-	while (join_one(p))
+	while (join_one(p, false))
 		;
 	return RSV_RUN_DONE;
 }
@@ -157,7 +166,8 @@ static void os_destroy(struct rsv_platform *p)
 {
 	struct rsv_list *pos, *tmp;
 
-	os_run(p);
+	while (join_one(p, true))
+		;
 	rsv_list_for_each_safe(pos, tmp, &p->threads)
 		free(rsv_container_of(pos, struct os_thread, base.node));
 	free(p);

@@ -41,7 +41,7 @@ struct sim_platform {
 	unsigned nr_runnable, cap_runnable;
 	struct sim_thread **heap; /* min-heap on (deadline, id) */
 	unsigned nr_heap, cap_heap;
-	unsigned nr_live;
+	unsigned nr_live; /* threads that keep the run going: all but daemons */
 	bool running;
 	enum rsv_run_result result;
 	struct rsv_sim_ctx main_ctx;
@@ -299,7 +299,8 @@ static void sim_entry(void)
 	rsv__thread_run_body(&st->base);
 	runnable_del(sp, st);
 	st->sstate = SIM_DEAD;
-	sp->nr_live--;
+	if (!st->base.daemon)
+		sp->nr_live--;
 	rsv__trace_mix(&sp->base, ((uint64_t)st->base.id << 32) ^ 0xdead);
 	reschedule(sp, st, true);
 	fprintf(stderr, "reservoir: sim thread \"%s\" resumed after exit\n", st->base.name);
@@ -335,7 +336,8 @@ static int sim_thread_start(struct rsv_platform *p, struct rsv_thread *t)
 {
 	struct sim_platform *sp = to_sim(p);
 
-	sp->nr_live++;
+	if (!t->daemon)
+		sp->nr_live++;
 	runnable_add(sp, to_st(t));
 	rsv__trace_mix(p, ((uint64_t)t->id << 32) ^ 0x57a7);
 	return 0;

@@ -85,7 +85,7 @@ void rsv__platform_add_thread(struct rsv_platform *p, struct rsv_thread *t)
 }
 
 struct rsv_thread *rsv__thread_create_ctx(struct rsv_platform *p, const char *name,
-					  int (*fn)(void *), void *arg, void *ctx)
+					  int (*fn)(void *), void *arg, void *ctx, unsigned flags)
 {
 	struct rsv_thread *t;
 
@@ -99,6 +99,7 @@ struct rsv_thread *rsv__thread_create_ctx(struct rsv_platform *p, const char *na
 	t->fn = fn;
 	t->arg = arg;
 	t->ctx = ctx;
+	t->daemon = flags & RSV_THREAD_DAEMON;
 	rsv__platform_add_thread(p, t);
 	if (p->backend->thread_start(p, t)) {
 		/* The record stays on the list, marked exited, so ids stay dense. */
@@ -113,7 +114,7 @@ struct rsv_thread *rsv__thread_create_ctx(struct rsv_platform *p, const char *na
 struct rsv_thread *rsv_thread_create(struct rsv_platform *p, const char *name,
 				     int (*fn)(void *arg), void *arg)
 {
-	return rsv__thread_create_ctx(p, name, fn, arg, NULL);
+	return rsv__thread_create_ctx(p, name, fn, arg, NULL, 0);
 }
 
 void rsv__thread_run_body(struct rsv_thread *t)

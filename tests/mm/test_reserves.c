@@ -1,12 +1,14 @@
 /* Who may go how far below the watermarks, end to end through rsv_alloc_pages() on a system
  * with nothing reclaimable (spec C): the reserve ladder min 128, GFP_ATOMIC 48, ALLOC_OOM 64,
- * PF_MEMALLOC and __GFP_MEMALLOC to zero. A one-page cache batch keeps the counts exact. */
+ * PF_MEMALLOC and __GFP_MEMALLOC to zero. A one-page cache batch keeps the counts exact.
+ * Direct reclaim may throttle below half of min (waiting for kswapd to give up), so these run
+ * on a real thread: a simulator's set-up context may not sleep. */
 #include "helpers.h"
 
 static struct rsv_system *ladder_system(enum rsv_memdie_policy memdie)
 {
 	struct rsv_system *sys = rsv_system_create(&(struct rsv_system_config){
-		.nr_pages = 4096, .backend = RSV_BACKEND_SIM, .pcp_batch = 1, .pcp_high = 1,
+		.nr_pages = 4096, .backend = RSV_BACKEND_OS, .pcp_batch = 1, .pcp_high = 1,
 		.misuse = RSV_MISUSE_RETURN, .policy.value[RSV_POLICY_MEMDIE] = memdie });
 
 	cr_assert_not_null(sys);

@@ -1,0 +1,143 @@
+/* Private to the library: the reclaim layer's state (LRU lists, mappings, shrinkers,
+ * kswapd, devices) hung off struct rsv_system, and the page flags it uses. */
+#ifndef RSV_RECLAIM_INTERNAL_H
+#define RSV_RECLAIM_INTERNAL_H
+
+#include "mm/internal.h"
+
+/* Page flags of an allocated page that belongs to a mapping (page->flags). Changed with
+ * atomic bit operations: the owner dirties and touches while reclaim scans. */
+#define PG_lru 0x01u        /* on an LRU list (else isolated by a reclaimer) */
+#define PG_anon 0x02u
+#define PG_dirty 0x04u
+#define PG_writeback 0x08u
+#define PG_referenced 0x10u
+#define PG_free_on_putback 0x20u /* swap-out finished while isolated: free, do not put back */
+#define PG_mapping 0x40u    /* priv is the struct rsv_mapping */
+
+enum rsv_lru_type { RSV_LRU_ANON, RSV_LRU_FILE, RSV_NR_LRU };
+
+/* Threaded through page->next/prev (free while a page is allocated); head is the newest. */
+struct rsv_lru {
+	uint32_t head, tail;
+	unsigned long nr;
+};
+
+struct rsv_mapping {
+	struct rsv_system *sys;
+	enum rsv_mapping_kind kind;
+	char name[32];
+	struct rsv_bdev *dev;
+	unsigned flags;
+	struct rsv_task *owner; /* charged for the anonymous pages */
+	_Atomic long nr_pages;
+	_Atomic long nr_inflight; /* pages under writeback */
+	struct rsv_list node;
+};
+
+struct rsv_reclaim {
+	struct rsv_system *sys;
+
+	struct rsv_spinlock lru_lock;
+	struct rsv_lru lru[RSV_NR_LRU];
+	_Atomic long vm[RSV_NR_VM_COUNTERS];
+	struct rsv_waitqueue writeback_wait; /* writeback completions */
+
+	struct rsv_spinlock shrinker_lock; /* the list; scans hold a reference, not the lock */
+	struct rsv_list shrinkers;
+	struct rsv_waitqueue shrinker_idle; /* unregister waits here for scans to finish */
+
+	struct rsv_spinlock objects_lock; /* the mapping and device lists */
+	struct rsv_list mappings;
+	struct rsv_list bdevs;
+
+	struct rsv_task *kswapd;
+	struct rsv_waitqueue kswapd_wait;
+	struct rsv_waitqueue pfmemalloc_wait;
+	_Atomic bool kswapd_woken;
+	_Atomic bool kswapd_sleeping;
+	_Atomic unsigned kswapd_order;
+	_Atomic int kswapd_failures;
+};
+
+#define SWAP_CLUSTER_MAX 32UL
+#define DEF_PRIORITY 12
+#define MAX_RECLAIM_RETRIES 16
+#define MAX_KSWAPD_FAILURES 16
+
+static inline struct rsv_reclaim *rsv__reclaim(const struct rsv_system *sys)
+{
+	return sys->reclaim_data;
+}
+
+static inline void rsv__vm_add(struct rsv_reclaim *r, enum rsv_vm_counter c, long n)
+{
+	atomic_fetch_add_explicit(&r->vm[c], n, memory_order_relaxed);
+}
+
+static inline long rsv__vm_get(const struct rsv_reclaim *r, enum rsv_vm_counter c)
+{
+	return atomic_load_explicit(&r->vm[c], memory_order_relaxed);
+}
+
+/* Reclaim runs in tasks, but its entry points are reachable from anywhere a page is freed. */
+static inline void rsv__count_current(enum rsv_stat_item item, uint64_t n)
+{
+	struct rsv_task *t = rsv__task_current();
+
+	if (t)
+		rsv__count(t, item, n);
+}
+
+static inline unsigned rsv__page_flags(const struct rsv_page *p)
+{
+	return atomic_load_explicit(&p->flags, memory_order_relaxed);
+}
+
+static inline unsigned rsv__page_set(struct rsv_page *p, unsigned f)
+{
+	return atomic_fetch_or_explicit(&p->flags, (uint16_t)f, memory_order_acq_rel);
+}
+
+static inline unsigned rsv__page_clear(struct rsv_page *p, unsigned f)
+{
+	return atomic_fetch_and_explicit(&p->flags, (uint16_t)~f, memory_order_acq_rel);
+}
+
+static inline struct rsv_mapping *rsv__page_mapping(const struct rsv_page *p)
+{
+	return (struct rsv_mapping *)(uintptr_t)p->priv;
+}
+
+/* init.c */
+int rsv__reclaim_init(struct rsv_system *sys);
+void rsv__reclaim_exit(struct rsv_system *sys);
+
+/* lru.c: callers hold r->lru_lock */
+void rsv__lru_add(struct rsv_system *sys, struct rsv_page *p, enum rsv_lru_type t);
+void rsv__lru_del(struct rsv_system *sys, struct rsv_page *p, enum rsv_lru_type t);
+struct rsv_page *rsv__lru_tail(struct rsv_system *sys, enum rsv_lru_type t);
+
+/* mapping.c */
+void rsv__mapping_free_page(struct rsv_page *p);
+void rsv__mappings_destroy_all(struct rsv_system *sys);
+
+/* bdev.c */
+void rsv__bdevs_destroy_all(struct rsv_system *sys);
+
+/* vmscan.c */
+unsigned long rsv__try_to_free_pages(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order);
+unsigned long rsv__shrink_node(struct rsv_system *sys, rsv_gfp_t gfp, int priority,
+			       unsigned long nr_to_reclaim, bool is_kswapd);
+unsigned long rsv__reclaimable_pages(struct rsv_system *sys);
+bool rsv__allow_direct_reclaim(struct rsv_system *sys);
+void rsv__start_writeback(struct rsv_system *sys, struct rsv_page *p);
+
+/* shrinker.c */
+unsigned long rsv__shrink_slab(struct rsv_system *sys, rsv_gfp_t gfp, int priority);
+
+/* kswapd.c */
+int rsv__kswapd_start(struct rsv_system *sys);
+void rsv__wakeup_kswapd(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order);
+
+#endif

@@ -1,0 +1,329 @@
+/* Page reclaim (spec D): scanning the LRU lists, the decisions the reclaim context's gfp
+ * allows, writeback and swap-out through the mappings' devices, shrink_node, and direct
+ * reclaim with its throttle on pfmemalloc_wait.
+ *
+ * Which pages a reclaimer may touch:
+ *   clean file page          dropped
+ *   dirty file page          written back: needs __GFP_IO, and __GFP_FS if the mapping's
+ *                            writeback enters a filesystem or its device does (a loop device)
+ *   anonymous page           written to the mapping's swap device: needs __GFP_IO, and
+ *                            __GFP_FS if that device needs it; freed when the write completes
+ *   under writeback          left alone, counted (a throttle decides whether to wait)
+ *   referenced               given another round (second chance) */
+#include <stdlib.h>
+#include "reclaim/internal.h"
+
+struct scan_control {
+	rsv_gfp_t gfp;
+	int priority;
+	bool is_kswapd;
+	unsigned long nr_to_reclaim;
+	unsigned long nr_reclaimed;
+	unsigned long nr_scanned;
+	unsigned long nr_writeback; /* met under writeback */
+};
+
+static bool dev_allows(const struct rsv_bdev *dev, rsv_gfp_t gfp)
+{
+	return dev && (gfp & RSV___GFP_IO) &&
+	       (!(dev->flags & RSV_BDEV_NEEDS_FS) || (gfp & RSV___GFP_FS));
+}
+
+static bool may_writeback(const struct rsv_mapping *m, rsv_gfp_t gfp)
+{
+	return dev_allows(m->dev, gfp) && (!(m->flags & RSV_MAPPING_FS) || (gfp & RSV___GFP_FS));
+}
+
+/* ---- writeback and swap-out ---- */
+
+/* Runs in the completing device's task. A swapped-out page is freed here; if a reclaimer
+ * holds it isolated right now, the reclaimer frees it when it puts its batch back. */
+static void writeback_end_io(struct rsv_request *req)
+{
+	struct rsv_page *p = req->page;
+	struct rsv_mapping *m = rsv__page_mapping(p);
+	struct rsv_system *sys = m->sys;
+	struct rsv_reclaim *r = rsv__reclaim(sys);
+	bool anon = m->kind == RSV_MAPPING_ANON, free_now = false;
+	int error = req->error;
+
+	free(req);
+	rsv_spin_lock(&r->lru_lock);
+	rsv__page_clear(p, PG_writeback);
+	if (error) {
+		if (!anon && !(rsv__page_set(p, PG_dirty) & PG_dirty))
+			rsv__vm_add(r, RSV_NR_DIRTY, 1);
+	} else if (anon) {
+		if (rsv__page_flags(p) & PG_lru) {
+			rsv__lru_del(sys, p, RSV_LRU_ANON);
+			free_now = true;
+		} else {
+			rsv__page_set(p, PG_free_on_putback);
+		}
+	}
+	rsv_spin_unlock(&r->lru_lock);
+	rsv__vm_add(r, RSV_NR_WRITEBACK, -1);
+	if (anon && !error)
+		rsv__vm_add(r, RSV_NR_SWAPPED, 1);
+	if (free_now) {
+		rsv__count_current(RSV_STAT_PGSTEAL, 1);
+		rsv__mapping_free_page(p);
+	}
+	atomic_fetch_sub(&m->nr_inflight, 1);
+	rsv_wake_up_all(&r->writeback_wait);
+}
+
+/* Starts writing an isolated page to its mapping's device. Request descriptors come from the
+ * C heap, not the arena, until the I/O models bring bio mempools. */
+void rsv__start_writeback(struct rsv_system *sys, struct rsv_page *p)
+{
+	struct rsv_mapping *m = rsv__page_mapping(p);
+	struct rsv_reclaim *r = rsv__reclaim(sys);
+	struct rsv_request *req = calloc(1, sizeof(*req));
+	bool was_dirty;
+
+	if (!req)
+		return;
+	was_dirty = rsv__page_clear(p, PG_dirty) & PG_dirty;
+	if (was_dirty)
+		rsv__vm_add(r, RSV_NR_DIRTY, -1);
+	rsv__page_set(p, PG_writeback);
+	rsv__vm_add(r, RSV_NR_WRITEBACK, 1);
+	atomic_fetch_add(&m->nr_inflight, 1);
+	req->bdev = m->dev;
+	req->op = RSV_REQ_WRITE;
+	/* A page's number is a unique slot on any device at least as large as the arena. */
+	req->sector = rsv__pfn(sys, p) % m->dev->nr_sectors;
+	req->page = p;
+	req->end_io = writeback_end_io;
+	if (!rsv_submit_request(req))
+		return;
+	free(req);
+	rsv__page_clear(p, PG_writeback);
+	rsv__vm_add(r, RSV_NR_WRITEBACK, -1);
+	atomic_fetch_sub(&m->nr_inflight, 1);
+	if (was_dirty && !(rsv__page_set(p, PG_dirty) & PG_dirty))
+		rsv__vm_add(r, RSV_NR_DIRTY, 1);
+}
+
+/* ---- scanning ---- */
+
+static int isolate(struct rsv_system *sys, enum rsv_lru_type t, struct rsv_page **out, int max)
+{
+	struct rsv_reclaim *r = rsv__reclaim(sys);
+	struct rsv_page *p;
+	int n = 0;
+
+	rsv_spin_lock(&r->lru_lock);
+	while (n < max && (p = rsv__lru_tail(sys, t))) {
+		rsv__lru_del(sys, p, t);
+		out[n++] = p;
+	}
+	rsv_spin_unlock(&r->lru_lock);
+	return n;
+}
+
+/* What to do with one isolated page; true if it was freed. */
+static bool reclaim_page(struct rsv_system *sys, struct scan_control *sc, struct rsv_page *p)
+{
+	struct rsv_mapping *m = rsv__page_mapping(p);
+	unsigned f = rsv__page_flags(p);
+
+	if (f & PG_writeback) {
+		sc->nr_writeback++;
+		rsv__count_current(RSV_STAT_PGSKIP_WRITEBACK, 1);
+		return false;
+	}
+	if (rsv__page_clear(p, PG_referenced) & PG_referenced) {
+		rsv__count_current(RSV_STAT_PGROTATED, 1);
+		return false;
+	}
+	if (m->kind == RSV_MAPPING_ANON) {
+		if (!dev_allows(m->dev, sc->gfp)) {
+			rsv__count_current(RSV_STAT_PGSKIP_ANON, 1);
+			return false;
+		}
+		rsv__count_current(RSV_STAT_PSWPOUT, 1);
+		rsv__start_writeback(sys, p);
+		return false;
+	}
+	if (f & PG_dirty) {
+		if (!may_writeback(m, sc->gfp)) {
+			rsv__count_current(RSV_STAT_PGSKIP_DIRTY, 1);
+			return false;
+		}
+		rsv__count_current(RSV_STAT_PGWRITEBACK, 1);
+		rsv__start_writeback(sys, p);
+		return false;
+	}
+	rsv__count_current(RSV_STAT_PGSTEAL, 1);
+	rsv__mapping_free_page(p);
+	return true;
+}
+
+/* Puts back what was not freed, at the head: rotated pages get a full round. A page whose
+ * swap-out completed while we held it is freed instead. */
+static unsigned long putback(struct rsv_system *sys, enum rsv_lru_type t, struct rsv_page **pages,
+			     const bool *freed, int n)
+{
+	struct rsv_reclaim *r = rsv__reclaim(sys);
+	struct rsv_page *done[SWAP_CLUSTER_MAX];
+	int nr_done = 0;
+
+	rsv_spin_lock(&r->lru_lock);
+	for (int i = 0; i < n; i++) {
+		if (freed[i])
+			continue;
+		if (rsv__page_clear(pages[i], PG_free_on_putback) & PG_free_on_putback)
+			done[nr_done++] = pages[i];
+		else
+			rsv__lru_add(sys, pages[i], t);
+	}
+	rsv_spin_unlock(&r->lru_lock);
+	for (int i = 0; i < nr_done; i++)
+		rsv__mapping_free_page(done[i]);
+	rsv__count_current(RSV_STAT_PGSTEAL, (uint64_t)nr_done);
+	return (unsigned long)nr_done;
+}
+
+static void shrink_lru(struct rsv_system *sys, struct scan_control *sc, enum rsv_lru_type t)
+{
+	struct rsv_reclaim *r = rsv__reclaim(sys);
+	unsigned long size = r->lru[t].nr; /* a racy read is fine for a scan target */
+	unsigned long to_scan = size >> sc->priority;
+
+	if (!to_scan)
+		to_scan = size < SWAP_CLUSTER_MAX ? size : SWAP_CLUSTER_MAX;
+	while (to_scan && sc->nr_reclaimed < sc->nr_to_reclaim) {
+		struct rsv_page *batch[SWAP_CLUSTER_MAX];
+		bool freed[SWAP_CLUSTER_MAX];
+		int n = isolate(sys, t, batch,
+				(int)(to_scan < SWAP_CLUSTER_MAX ? to_scan : SWAP_CLUSTER_MAX));
+
+		if (!n)
+			break;
+		to_scan -= (unsigned long)n;
+		sc->nr_scanned += (unsigned long)n;
+		rsv__count_current(RSV_STAT_PGSCAN, (uint64_t)n);
+		for (int i = 0; i < n; i++)
+			sc->nr_reclaimed += (freed[i] = reclaim_page(sys, sc, batch[i]));
+		sc->nr_reclaimed += putback(sys, t, batch, freed, n);
+	}
+}
+
+/* shrink_node(): the file LRU, then the anonymous one, then the shrinkers. What the shrinkers
+ * give back to the buddy allocator counts as reclaimed, as reclaim_state does in the kernel. */
+unsigned long rsv__shrink_node(struct rsv_system *sys, rsv_gfp_t gfp, int priority,
+			       unsigned long nr_to_reclaim, bool is_kswapd)
+{
+	struct scan_control sc = { .gfp = gfp, .priority = priority, .is_kswapd = is_kswapd,
+				   .nr_to_reclaim = nr_to_reclaim };
+	unsigned long before;
+	long gained;
+
+	shrink_lru(sys, &sc, RSV_LRU_FILE);
+	shrink_lru(sys, &sc, RSV_LRU_ANON);
+	before = rsv_system_free_pages(sys);
+	rsv__shrink_slab(sys, gfp, priority);
+	gained = (long)rsv_system_free_pages(sys) - (long)before;
+	if (gained > 0)
+		sc.nr_reclaimed += (unsigned long)gained;
+	/* Any reclaimer's success makes the node worth kswapd's time again. */
+	if (sc.nr_reclaimed)
+		atomic_store(&rsv__reclaim(sys)->kswapd_failures, 0);
+	return sc.nr_reclaimed;
+}
+
+/* ---- direct reclaim ---- */
+
+/* allow_direct_reclaim(): above half the min reserve, or when kswapd has given up (then the
+ * OOM path must be reachable). Waking kswapd here keeps a throttled task from waiting on a
+ * kswapd that is asleep. */
+bool rsv__allow_direct_reclaim(struct rsv_system *sys)
+{
+	struct rsv_reclaim *r = rsv__reclaim(sys);
+
+	if (atomic_load(&r->kswapd_failures) >= MAX_KSWAPD_FAILURES)
+		return true;
+	if (rsv_system_free_pages(sys) > sys->zone.wmark[RSV_WMARK_MIN] / 2)
+		return true;
+	if (rsv_waitqueue_active(&r->kswapd_wait)) {
+		atomic_store(&r->kswapd_woken, true);
+		rsv_wake_up(&r->kswapd_wait);
+	}
+	return false;
+}
+
+/* throttle_direct_reclaim(): below half the min reserve, direct reclaimers wait for kswapd
+ * instead of competing for the last pages (Mel Gorman, swap over NBD). Service tasks are
+ * never throttled; without __GFP_FS the wait is a series of 1 s naps. */
+static void throttle_direct_reclaim(struct rsv_system *sys, rsv_gfp_t gfp)
+{
+	struct rsv_reclaim *r = rsv__reclaim(sys);
+	struct rsv_task *tsk = rsv__task_current();
+
+	if ((rsv__task_flags(tsk) & RSV_PF_KTHREAD) || !r->kswapd || rsv__allow_direct_reclaim(sys))
+		return;
+	rsv__count_current(RSV_STAT_THROTTLE_DIRECT, 1);
+	rsv__wakeup_kswapd(sys, gfp, 0);
+	if (gfp & RSV___GFP_FS) {
+		rsv_wait_event(&r->pfmemalloc_wait, rsv__allow_direct_reclaim(sys));
+		return;
+	}
+	{
+		struct rsv_wait_entry we;
+
+		rsv_wait_entry_init(&we);
+		rsv_prepare_to_wait(&r->pfmemalloc_wait, &we, RSV_TASK_UNINTERRUPTIBLE);
+		if (!rsv__allow_direct_reclaim(sys))
+			rsv_schedule_timeout(RSV_NSEC_PER_SEC);
+		rsv_finish_wait(&r->pfmemalloc_wait, &we);
+	}
+}
+
+/* try_to_free_pages(): called by the allocator's slow path with PF_MEMALLOC set. */
+unsigned long rsv__try_to_free_pages(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order)
+{
+	unsigned long reclaimed = 0;
+
+	throttle_direct_reclaim(sys, gfp);
+	for (int prio = DEF_PRIORITY; prio >= 0 && reclaimed < SWAP_CLUSTER_MAX; prio--)
+		reclaimed += rsv__shrink_node(sys, gfp, prio, SWAP_CLUSTER_MAX - reclaimed, false);
+	return reclaimed;
+}
+
+unsigned long rsv_try_to_free_pages(rsv_gfp_t gfp, unsigned order)
+{
+	struct rsv_task *tsk = rsv__task_current();
+	unsigned long reclaimed;
+	unsigned noreclaim;
+
+	if (!tsk || rsv_gfp_check(gfp, order))
+		return 0;
+	gfp = rsv__task_gfp_context(tsk, gfp);
+	noreclaim = rsv_memalloc_noreclaim_save();
+	reclaimed = rsv__try_to_free_pages(tsk->sys, gfp, order);
+	rsv_memalloc_noreclaim_restore(noreclaim);
+	return reclaimed;
+}
+
+/* zone_reclaimable_pages(): file pages, plus anonymous ones if any mapping can swap. */
+unsigned long rsv__reclaimable_pages(struct rsv_system *sys)
+{
+	struct rsv_reclaim *r = rsv__reclaim(sys);
+	long file = rsv__vm_get(r, RSV_NR_FILE), anon = rsv__vm_get(r, RSV_NR_ANON);
+	bool swap = false;
+	struct rsv_list *pos;
+
+	rsv_spin_lock(&r->objects_lock);
+	rsv_list_for_each(pos, &r->mappings) {
+		struct rsv_mapping *m = rsv_container_of(pos, struct rsv_mapping, node);
+
+		if (m->kind == RSV_MAPPING_ANON && m->dev) {
+			swap = true;
+			break;
+		}
+	}
+	rsv_spin_unlock(&r->objects_lock);
+	return (unsigned long)(file + (swap ? anon : 0));
+}
