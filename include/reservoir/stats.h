@@ -62,6 +62,9 @@ enum rsv_stat_item {
 };
 
 RSV_API uint64_t rsv_stats_get(struct rsv_system *sys, enum rsv_stat_item item);
+struct rsv_task;
+/* One task's own count: what it did itself (kswapd's work is kswapd's). */
+RSV_API uint64_t rsv_task_stat(const struct rsv_task *t, enum rsv_stat_item item);
 /* Fills out[RSV_NR_STATS]. */
 RSV_API void rsv_stats_snapshot(struct rsv_system *sys, uint64_t *out);
 RSV_API const char *rsv_stat_name(enum rsv_stat_item item);

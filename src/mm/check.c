@@ -161,5 +161,5 @@ int rsv_system_check(struct rsv_system *sys, unsigned flags)
 	rsv_spin_unlock(&sys->zone.lock);
 	rsv__pcp_thaw_all(sys);
 	rsv_spin_unlock(&sys->tasks_lock);
-	return err;
+	return err ? err : sys->reclaim->check(sys);
 }

@@ -106,6 +106,8 @@ struct rsv_reclaim_ops {
 	unsigned long (*reclaimable_pages)(struct rsv_system *sys);
 	/* out_of_memory(): true when it made progress (killed, or a victim is on its way). */
 	bool (*out_of_memory)(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order);
+	/* The layer's part of rsv_system_check(): 0, or -EUCLEAN after rsv__set_error(). */
+	int (*check)(struct rsv_system *sys);
 };
 
 /* ---- tasks ---- */

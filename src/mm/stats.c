@@ -40,6 +40,13 @@ void rsv_stats_snapshot(struct rsv_system *sys, uint64_t *out)
 	rsv_spin_unlock(&sys->tasks_lock);
 }
 
+uint64_t rsv_task_stat(const struct rsv_task *t, enum rsv_stat_item item)
+{
+	if (!t || (unsigned)item >= RSV_NR_STATS)
+		return 0;
+	return atomic_load_explicit(&t->stat[item], memory_order_relaxed);
+}
+
 uint64_t rsv_stats_get(struct rsv_system *sys, enum rsv_stat_item item)
 {
 	uint64_t all[RSV_NR_STATS];

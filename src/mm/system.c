@@ -10,6 +10,7 @@ static void no_wake_kswapd(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order
 static unsigned long no_direct_reclaim(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order) { return 0; }
 static unsigned long no_reclaimable(struct rsv_system *sys) { return 0; }
 static bool no_oom(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order) { return false; }
+static int nothing_to_check(struct rsv_system *sys) { return 0; }
 
 /* Until a reclaim layer is installed: nothing reclaimable, nobody to kill. */
 const struct rsv_reclaim_ops rsv__no_reclaim_ops = {
@@ -17,6 +18,7 @@ const struct rsv_reclaim_ops rsv__no_reclaim_ops = {
 	.direct_reclaim = no_direct_reclaim,
 	.reclaimable_pages = no_reclaimable,
 	.out_of_memory = no_oom,
+	.check = nothing_to_check,
 };
 
 static int validate(const struct rsv_system_config *c)

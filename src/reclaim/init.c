@@ -15,6 +15,7 @@ static const struct rsv_reclaim_ops reclaim_ops = {
 	.direct_reclaim = rsv__try_to_free_pages,
 	.reclaimable_pages = rsv__reclaimable_pages,
 	.out_of_memory = no_oom_killer,
+	.check = rsv__reclaim_check,
 };
 
 static const char *const vm_counter_names[RSV_NR_VM_COUNTERS] = {

@@ -133,6 +133,9 @@ unsigned long rsv__reclaimable_pages(struct rsv_system *sys);
 bool rsv__allow_direct_reclaim(struct rsv_system *sys);
 void rsv__start_writeback(struct rsv_system *sys, struct rsv_page *p);
 
+/* check.c */
+int rsv__reclaim_check(struct rsv_system *sys);
+
 /* shrinker.c */
 unsigned long rsv__shrink_slab(struct rsv_system *sys, rsv_gfp_t gfp, int priority);
 
