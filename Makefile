@@ -32,7 +32,7 @@ check: deps
 
 check-release: build
 	@echo "== tests: release build =="
-	@build/tests/rsv_tests --jobs $(JOBS) --timeout 120
+	@timeout 1200 build/tests/rsv_tests --jobs $(JOBS)
 	@tests/check_exports.sh build/lib/libreservoir.so
 
 check-asan: build-asan/.configured
@@ -40,7 +40,7 @@ check-asan: build-asan/.configured
 	@echo "== tests: ASan+UBSan build =="
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
-		build-asan/tests/rsv_tests --jobs $(JOBS) --timeout 300
+		timeout 1800 build-asan/tests/rsv_tests --jobs $(JOBS)
 
 demo: deps build
 	@build/bin/reservoir demo

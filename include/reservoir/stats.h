@@ -52,7 +52,9 @@ struct rsv_system;
 	X(KSWAPD_WAKEUP, "kswapd_wakeups", "times kswapd was woken from sleep")              \
 	X(KSWAPD_RECLAIM, "kswapd_reclaim_pages", "pages kswapd reclaimed")                  \
 	X(KSWAPD_FAILURE, "kswapd_failures", "kswapd runs that reclaimed nothing")           \
-	X(THROTTLE_DIRECT, "throttle_direct_reclaim", "direct reclaimers throttled on pfmemalloc_wait")
+	X(THROTTLE_DIRECT, "throttle_direct_reclaim", "direct reclaimers throttled on pfmemalloc_wait") \
+	X(OOM_KILL, "oom_kill", "tasks killed by the OOM killer")                            \
+	X(OOM_REAPED, "oom_reaped_pages", "pages the OOM reaper freed from victims")
 
 enum rsv_stat_item {
 #define RSV_STAT_ENUM(id, name, doc) RSV_STAT_##id,

@@ -7,7 +7,9 @@
 #ifndef RESERVOIR_TASK_H
 #define RESERVOIR_TASK_H
 
+#include <errno.h>
 #include "defs.h"
+#include "platform.h"
 
 struct rsv_system;
 struct rsv_task;
@@ -51,6 +53,34 @@ RSV_API int rsv_task_exit_code(const struct rsv_task *t);
 RSV_API int rsv_task_set_flags(unsigned set, unsigned clear);
 /* The calling task's PRNG, seeded from the system seed and the task id. */
 RSV_API uint64_t rsv_task_random(void);
+
+/* Fatal signals, as SIGKILL: the OOM killer sends one to its victim. Killable waits return
+ * early with -EINTR; the allocator stops retrying for a victim that has its reserve. */
+RSV_API void rsv_task_kill(struct rsv_task *t);
+RSV_API bool rsv_fatal_signal_pending(void);
+/* The OOM killer's view of a task: pages charged to it, and its adjustment (-1000 exempts). */
+RSV_API long rsv_task_rss(const struct rsv_task *t);
+RSV_API int rsv_task_set_oom_score_adj(struct rsv_task *t, int adj);
+
+/* wait_event_killable(): 0 once @cond holds, -EINTR if a fatal signal came first. */
+#define rsv_wait_event_killable(wq, cond)                                            \
+	({                                                                           \
+		struct rsv_wait_entry __we;                                          \
+		int __ret = 0;                                                       \
+		rsv_wait_entry_init(&__we);                                          \
+		for (;;) {                                                           \
+			rsv_prepare_to_wait((wq), &__we, RSV_TASK_KILLABLE);         \
+			if (cond)                                                    \
+				break;                                               \
+			if (rsv_fatal_signal_pending()) {                            \
+				__ret = -EINTR;                                      \
+				break;                                               \
+			}                                                            \
+			rsv_schedule();                                              \
+		}                                                                    \
+		rsv_finish_wait((wq), &__we);                                        \
+		__ret;                                                               \
+	})
 
 /* OOM-victim mark (TIF_MEMDIE / tsk_is_oom_victim). */
 RSV_API void rsv_task_mark_oom_victim(struct rsv_task *t);

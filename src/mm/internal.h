@@ -108,6 +108,8 @@ struct rsv_reclaim_ops {
 	bool (*out_of_memory)(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order);
 	/* The layer's part of rsv_system_check(): 0, or -EUCLEAN after rsv__set_error(). */
 	int (*check)(struct rsv_system *sys);
+	/* A created task returned: release what the layer holds for it (its memory). */
+	void (*task_exit)(struct rsv_system *sys, struct rsv_task *t);
 };
 
 /* ---- tasks ---- */
@@ -119,6 +121,11 @@ struct rsv_task {
 	char name[32];
 	_Atomic unsigned flags;    /* PF_*: written by the task itself */
 	_Atomic bool oom_victim;   /* tsk_is_oom_victim */
+	_Atomic bool fatal_signal; /* SIGKILL pending: seen at allocation and killable waits */
+	_Atomic bool oom_skip;     /* MMF_OOM_SKIP: reaped or gone, the killer looks elsewhere */
+	_Atomic long rss;          /* pages charged to the task (its anonymous memory) */
+	_Atomic long swapents;     /* its pages written out to swap */
+	int oom_score_adj;         /* -1000 (never) .. 1000 */
 	_Atomic bool exited;
 	bool attached;
 	int exit_code;

@@ -11,6 +11,7 @@ static unsigned long no_direct_reclaim(struct rsv_system *sys, rsv_gfp_t gfp, un
 static unsigned long no_reclaimable(struct rsv_system *sys) { return 0; }
 static bool no_oom(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order) { return false; }
 static int nothing_to_check(struct rsv_system *sys) { return 0; }
+static void nothing_to_release(struct rsv_system *sys, struct rsv_task *t) {}
 
 /* Until a reclaim layer is installed: nothing reclaimable, nobody to kill. */
 const struct rsv_reclaim_ops rsv__no_reclaim_ops = {
@@ -19,6 +20,7 @@ const struct rsv_reclaim_ops rsv__no_reclaim_ops = {
 	.reclaimable_pages = no_reclaimable,
 	.out_of_memory = no_oom,
 	.check = nothing_to_check,
+	.task_exit = nothing_to_release,
 };
 
 static int validate(const struct rsv_system_config *c)

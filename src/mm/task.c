@@ -39,11 +39,16 @@ static void task_exit(struct rsv_task *t)
 	atomic_store_explicit(&t->exited, true, memory_order_release);
 }
 
+/* A created task is a process: when it returns its memory goes (exit_mmap), and the OOM
+ * killer stops waiting for it. */
 static int task_main(void *arg)
 {
 	struct rsv_task *t = arg;
 
 	t->exit_code = t->fn(t->arg);
+	t->sys->reclaim->task_exit(t->sys, t);
+	atomic_store(&t->oom_skip, true);
+	atomic_store(&t->oom_victim, false);
 	task_exit(t);
 	return t->exit_code;
 }
@@ -209,6 +214,34 @@ void rsv_task_mark_oom_victim(struct rsv_task *t)
 void rsv_task_exit_oom_victim(struct rsv_task *t)
 {
 	atomic_store(&t->oom_victim, false);
+}
+
+/* SIGKILL: seen by rsv_fatal_signal_pending() and by killable waits, which it interrupts. */
+void rsv_task_kill(struct rsv_task *t)
+{
+	atomic_store(&t->fatal_signal, true);
+	if (t->thread)
+		rsv_wake_thread(t->thread, RSV_TASK_KILLABLE);
+}
+
+bool rsv_fatal_signal_pending(void)
+{
+	struct rsv_task *t = rsv__task_current();
+
+	return t && atomic_load_explicit(&t->fatal_signal, memory_order_relaxed);
+}
+
+int rsv_task_set_oom_score_adj(struct rsv_task *t, int adj)
+{
+	if (!t || adj < -1000 || adj > 1000)
+		return -EINVAL;
+	t->oom_score_adj = adj;
+	return 0;
+}
+
+long rsv_task_rss(const struct rsv_task *t)
+{
+	return t ? atomic_load(&t->rss) : 0;
 }
 
 bool rsv_task_is_oom_victim(const struct rsv_task *t)

@@ -3,19 +3,13 @@
 #include <stdlib.h>
 #include "reclaim/internal.h"
 
-/* The OOM killer arrives with the next part of this layer; until then nobody is killed and an
- * exhausted system fails allocations as one with nothing to kill would. */
-static bool no_oom_killer(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order)
-{
-	return false;
-}
-
 static const struct rsv_reclaim_ops reclaim_ops = {
 	.wake_kswapd = rsv__wakeup_kswapd,
 	.direct_reclaim = rsv__try_to_free_pages,
 	.reclaimable_pages = rsv__reclaimable_pages,
-	.out_of_memory = no_oom_killer,
+	.out_of_memory = rsv__out_of_memory,
 	.check = rsv__reclaim_check,
+	.task_exit = rsv__oom_task_exit,
 };
 
 static const char *const vm_counter_names[RSV_NR_VM_COUNTERS] = {
@@ -60,7 +54,7 @@ int rsv__reclaim_init(struct rsv_system *sys)
 	atomic_init(&r->kswapd_failures, 0);
 	sys->reclaim_data = r;
 	sys->reclaim = &reclaim_ops;
-	return rsv__kswapd_start(sys);
+	return rsv__kswapd_start(sys) ? -ENOMEM : rsv__oom_reaper_start(sys);
 }
 
 /* After the service tasks have stopped. */

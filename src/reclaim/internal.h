@@ -51,6 +51,14 @@ struct rsv_reclaim {
 	struct rsv_list mappings;
 	struct rsv_list bdevs;
 
+	/* The OOM reaper's queue of victims. */
+	struct rsv_task *oom_reaper;
+	struct rsv_spinlock oom_queue_lock;
+	struct rsv_task *oom_queue[64];
+	uint64_t oom_queued_at[64];
+	unsigned oom_queue_len;
+	struct rsv_waitqueue oom_reaper_wait;
+
 	struct rsv_task *kswapd;
 	struct rsv_waitqueue kswapd_wait;
 	struct rsv_waitqueue pfmemalloc_wait;
@@ -121,6 +129,7 @@ struct rsv_page *rsv__lru_tail(struct rsv_system *sys, enum rsv_lru_type t);
 /* mapping.c */
 void rsv__mapping_free_page(struct rsv_page *p);
 void rsv__mappings_destroy_all(struct rsv_system *sys);
+void rsv__mappings_release_task(struct rsv_system *sys, struct rsv_task *t);
 
 /* bdev.c */
 void rsv__bdevs_destroy_all(struct rsv_system *sys);
@@ -138,6 +147,11 @@ int rsv__reclaim_check(struct rsv_system *sys);
 
 /* shrinker.c */
 unsigned long rsv__shrink_slab(struct rsv_system *sys, rsv_gfp_t gfp, int priority);
+
+/* oom.c */
+bool rsv__out_of_memory(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order);
+void rsv__oom_task_exit(struct rsv_system *sys, struct rsv_task *t);
+int rsv__oom_reaper_start(struct rsv_system *sys);
 
 /* kswapd.c */
 int rsv__kswapd_start(struct rsv_system *sys);

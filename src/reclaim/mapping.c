@@ -61,6 +61,8 @@ struct rsv_page *rsv_mapping_add_page(struct rsv_mapping *m, rsv_gfp_t gfp, uint
 	rsv_spin_unlock(&r->lru_lock);
 	atomic_fetch_add(&m->nr_pages, 1);
 	rsv__vm_add(r, nr_of(m), 1);
+	if (m->kind == RSV_MAPPING_ANON && m->owner)
+		atomic_fetch_add(&m->owner->rss, 1);
 	return p;
 }
 
@@ -109,6 +111,8 @@ void rsv__mapping_free_page(struct rsv_page *p)
 		rsv__vm_add(r, RSV_NR_DIRTY, -1);
 	rsv__vm_add(r, nr_of(m), -1);
 	atomic_fetch_sub(&m->nr_pages, 1);
+	if (m->kind == RSV_MAPPING_ANON && m->owner)
+		atomic_fetch_sub(&m->owner->rss, 1);
 	atomic_store_explicit(&p->flags, 0, memory_order_relaxed);
 	p->priv = p->priv2 = 0;
 	rsv_free_pages(p, 0);
@@ -143,6 +147,31 @@ static void truncate_mapping(struct rsv_mapping *m)
 			rsv__mapping_free_page(victims[i]);
 		if (!n)
 			rsv_msleep(1);
+	}
+}
+
+/* exit_mmap(): a created task returned, its anonymous memory goes with it. */
+void rsv__mappings_release_task(struct rsv_system *sys, struct rsv_task *t)
+{
+	struct rsv_reclaim *r = rsv__reclaim(sys);
+	struct rsv_list *pos;
+
+	for (;;) {
+		struct rsv_mapping *mine = NULL;
+
+		rsv_spin_lock(&r->objects_lock);
+		rsv_list_for_each(pos, &r->mappings) {
+			struct rsv_mapping *m = rsv_container_of(pos, struct rsv_mapping, node);
+
+			if (m->kind == RSV_MAPPING_ANON && m->owner == t && atomic_load(&m->nr_pages)) {
+				mine = m;
+				break;
+			}
+		}
+		rsv_spin_unlock(&r->objects_lock);
+		if (!mine)
+			return;
+		truncate_mapping(mine);
 	}
 }
 

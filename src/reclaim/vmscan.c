@@ -63,8 +63,11 @@ static void writeback_end_io(struct rsv_request *req)
 	}
 	rsv_spin_unlock(&r->lru_lock);
 	rsv__vm_add(r, RSV_NR_WRITEBACK, -1);
-	if (anon && !error)
+	if (anon && !error) {
 		rsv__vm_add(r, RSV_NR_SWAPPED, 1);
+		if (m->owner)
+			atomic_fetch_add(&m->owner->swapents, 1);
+	}
 	if (free_now) {
 		rsv__count_current(RSV_STAT_PGSTEAL, 1);
 		rsv__mapping_free_page(p);
@@ -262,12 +265,13 @@ static void throttle_direct_reclaim(struct rsv_system *sys, rsv_gfp_t gfp)
 	struct rsv_reclaim *r = rsv__reclaim(sys);
 	struct rsv_task *tsk = rsv__task_current();
 
-	if ((rsv__task_flags(tsk) & RSV_PF_KTHREAD) || !r->kswapd || rsv__allow_direct_reclaim(sys))
+	if ((rsv__task_flags(tsk) & RSV_PF_KTHREAD) || !r->kswapd ||
+	    atomic_load(&tsk->fatal_signal) || rsv__allow_direct_reclaim(sys))
 		return;
 	rsv__count_current(RSV_STAT_THROTTLE_DIRECT, 1);
 	rsv__wakeup_kswapd(sys, gfp, 0);
 	if (gfp & RSV___GFP_FS) {
-		rsv_wait_event(&r->pfmemalloc_wait, rsv__allow_direct_reclaim(sys));
+		rsv_wait_event_killable(&r->pfmemalloc_wait, rsv__allow_direct_reclaim(sys));
 		return;
 	}
 	{

@@ -3,6 +3,9 @@
 #include "helpers.h"
 #include "mm/internal.h"
 
+/* Criterion 2.4 ignores --timeout: every suite carries its own. */
+TestSuite(gfp, .timeout = 60);
+
 Test(gfp, composites_match_the_kernel)
 {
 	cr_assert_eq(RSV_GFP_KERNEL, 0xcc0u);

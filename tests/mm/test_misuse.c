@@ -2,6 +2,9 @@
  * accounting stays whole. */
 #include "helpers.h"
 
+/* Criterion 2.4 ignores --timeout: every suite carries its own. */
+TestSuite(misuse, .timeout = 60);
+
 static struct rsv_system *setup(enum rsv_misuse_mode mode)
 {
 	struct rsv_system *sys = rsv_system_create(&(struct rsv_system_config){

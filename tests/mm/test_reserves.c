@@ -5,6 +5,9 @@
  * on a real thread: a simulator's set-up context may not sleep. */
 #include "helpers.h"
 
+/* Criterion 2.4 ignores --timeout: every suite carries its own. */
+TestSuite(reserves, .timeout = 60);
+
 static struct rsv_system *ladder_system(enum rsv_memdie_policy memdie)
 {
 	struct rsv_system *sys = rsv_system_create(&(struct rsv_system_config){
@@ -120,8 +123,12 @@ Test(reserves, non_blocking_fails_fast_and_noretry_fails)
 		     "a non-blocking caller entered direct reclaim");
 	cr_assert_null(rsv_alloc_pages(RSV_GFP_KERNEL | RSV___GFP_NORETRY, 0));
 	cr_assert_null(rsv_alloc_pages(RSV_GFP_KERNEL | RSV___GFP_RETRY_MAYFAIL, 0));
-	cr_assert_null(rsv_alloc_pages(RSV_GFP_NOFS, 0));
+	cr_assert_null(rsv_alloc_pages(RSV_GFP_NOFS | RSV___GFP_NORETRY, 0));
 	cr_assert_eq(rsv_stats_get(sys, RSV_STAT_DIRECT_RECLAIM), reclaims + 3);
+	/* GFP_KERNEL with nothing to kill fails; a plain GFP_NOFS request would instead retry
+	 * until someone frees memory, since no OOM kill is allowed without __GFP_FS. */
+	cr_assert_null(rsv_alloc_pages(RSV_GFP_KERNEL, 0));
+	cr_assert_eq(rsv_stats_get(sys, RSV_STAT_OOM_KILL), 0);
 	/* Costly orders give up after one round even with plenty free. */
 	release(held, n);
 	n = 0;

@@ -1,5 +1,8 @@
 #include "helpers.h"
 
+/* Criterion 2.4 ignores --timeout: every suite carries its own. */
+TestSuite(smoke, .timeout = 60);
+
 Test(smoke, alloc_free_attach)
 {
 	struct rsv_system *sys = test_system(RSV_BACKEND_SIM, 4096, 1);

@@ -2,6 +2,9 @@
 #include <sys/prctl.h>
 #include "helpers.h"
 
+/* Criterion 2.4 ignores --timeout: every suite carries its own. */
+TestSuite(task, .timeout = 60);
+
 #ifndef PR_GET_IO_FLUSHER
 #define PR_GET_IO_FLUSHER 58
 #endif

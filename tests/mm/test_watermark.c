@@ -2,6 +2,9 @@
 #include "helpers.h"
 #include "mm/internal.h"
 
+/* Criterion 2.4 ignores --timeout: every suite carries its own. */
+TestSuite(watermark, .timeout = 60);
+
 static void wmarks_of(unsigned long pages, unsigned mfk, unsigned wsf, struct rsv_watermarks *w)
 {
 	struct rsv_system *sys = rsv_system_create(&(struct rsv_system_config){

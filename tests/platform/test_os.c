@@ -2,6 +2,10 @@
 #include <string.h>
 #include "helpers.h"
 
+/* Criterion 2.4 ignores --timeout: every suite carries its own. */
+TestSuite(os, .timeout = 60);
+TestSuite(rand, .timeout = 60);
+
 static struct rsv_platform *os(void)
 {
 	struct rsv_platform *p = rsv_platform_create(&(struct rsv_platform_config){

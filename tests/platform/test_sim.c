@@ -3,6 +3,9 @@
 #include <time.h>
 #include "helpers.h"
 
+/* Criterion 2.4 ignores --timeout: every suite carries its own. */
+TestSuite(sim, .timeout = 60);
+
 static struct rsv_platform *sim(uint64_t seed)
 {
 	struct rsv_platform *p = rsv_platform_create(&(struct rsv_platform_config){

@@ -2,6 +2,9 @@
  * that completes a request twice. */
 #include "helpers.h"
 
+/* Criterion 2.4 ignores --timeout: every suite carries its own. */
+TestSuite(bdev, .timeout = 60);
+
 struct io {
 	struct rsv_bdev *dev;
 	struct rsv_request wr, rd;

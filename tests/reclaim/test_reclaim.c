@@ -2,6 +2,9 @@
  * and allocators living off a page cache. */
 #include "helpers.h"
 
+/* Criterion 2.4 ignores --timeout: every suite carries its own. */
+TestSuite(reclaim, .timeout = 60);
+
 /* ---- what a context may reclaim ---- */
 
 struct ctx_test {
@@ -258,8 +261,10 @@ static int nofs_allocator(void *arg)
 	unsigned nofs = rsv_memalloc_nofs_save();
 
 	f->nofs_task = rsv_task_current();
+	/* NORETRY: one reclaim round, then fail. A plain NOFS request would retry for as long
+	 * as nobody frees memory: no OOM kill is allowed without __GFP_FS. */
 	for (int i = 0; i < 4096; i++)
-		if (!rsv_alloc_pages(RSV_GFP_KERNEL, 0))
+		if (!rsv_alloc_pages(RSV_GFP_KERNEL | RSV___GFP_NORETRY, 0))
 			break;
 	rsv_memalloc_nofs_restore(nofs);
 	return 0;

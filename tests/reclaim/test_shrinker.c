@@ -2,6 +2,9 @@
  * SHRINK_EMPTY, and misuse. Driven directly through rsv_shrink_slab(). */
 #include "helpers.h"
 
+/* Criterion 2.4 ignores --timeout: every suite carries its own. */
+TestSuite(shrinker, .timeout = 60);
+
 struct fake {
 	struct rsv_shrinker s;
 	unsigned long objects;
