@@ -48,6 +48,9 @@ enum rsv_vm_counter {
 	RSV_NR_VM_COUNTERS
 };
 RSV_API long rsv_vm_counter(struct rsv_system *sys, enum rsv_vm_counter c);
+/* The global dirty limits in pages: background (flushers start) and hard (writers wait). */
+RSV_API void rsv_dirty_limits(struct rsv_system *sys, unsigned long *background,
+			      unsigned long *thresh);
 RSV_API const char *rsv_vm_counter_name(enum rsv_vm_counter c);
 
 /* ---- shrinkers ---- */

@@ -54,6 +54,10 @@ struct rsv_system;
 	X(KSWAPD_FAILURE, "kswapd_failures", "kswapd runs that reclaimed nothing")           \
 	X(THROTTLE_DIRECT, "throttle_direct_reclaim", "direct reclaimers throttled on pfmemalloc_wait") \
 	X(OOM_KILL, "oom_kill", "tasks killed by the OOM killer")                            \
+	X(THROTTLE_VM_WRITEOUT, "throttle_vm_writeout", "sleeps in throttle_vm_writeout (pre-4.9)") \
+	X(THROTTLE_WRITEBACK, "throttle_writeback", "reclaim_throttle sleeps: writeback")       \
+	X(THROTTLE_NOPROGRESS, "throttle_noprogress", "reclaim_throttle sleeps: no progress")   \
+	X(THROTTLE_NS, "throttle_ns", "nanoseconds reclaimers slept throttled")              \
 	X(OOM_REAPED, "oom_reaped_pages", "pages the OOM reaper freed from victims")
 
 enum rsv_stat_item {

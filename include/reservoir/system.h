@@ -27,6 +27,9 @@ struct rsv_system_config {
 	bool pcp_locked;                 /* caches take a spinlock on every use, as the kernel's
 					  * do, instead of the membarrier-based protocol */
 	bool mlock;                      /* mlock() the arena; see rsv_system_mlocked() */
+	unsigned dirty_ratio;            /* % of dirtyable memory; 0 = 20 */
+	unsigned dirty_background_ratio; /* 0 = 10 */
+	unsigned long dirty_thresh_pages; /* the dirty limit in pages, overriding the ratio */
 	enum rsv_misuse_mode misuse;
 	struct rsv_policy policy;
 };

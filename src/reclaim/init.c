@@ -54,6 +54,7 @@ int rsv__reclaim_init(struct rsv_system *sys)
 	atomic_init(&r->kswapd_failures, 0);
 	sys->reclaim_data = r;
 	sys->reclaim = &reclaim_ops;
+	rsv__throttle_init(sys);
 	return rsv__kswapd_start(sys) ? -ENOMEM : rsv__oom_reaper_start(sys);
 }
 

@@ -59,6 +59,13 @@ struct rsv_reclaim {
 	unsigned oom_queue_len;
 	struct rsv_waitqueue oom_reaper_wait;
 
+	/* reclaim_throttle(): one queue per reason, and writeback completions since the first
+	 * sleeper, for waking WRITEBACK sleepers after 32 per sleeper. */
+	struct rsv_waitqueue reclaim_wait[2];
+	_Atomic long nr_written;
+	_Atomic long nr_reclaim_start;
+	_Atomic int nr_throttled;
+
 	struct rsv_task *kswapd;
 	struct rsv_waitqueue kswapd_wait;
 	struct rsv_waitqueue pfmemalloc_wait;
@@ -152,6 +159,18 @@ unsigned long rsv__shrink_slab(struct rsv_system *sys, rsv_gfp_t gfp, int priori
 bool rsv__out_of_memory(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order);
 void rsv__oom_task_exit(struct rsv_system *sys, struct rsv_task *t);
 int rsv__oom_reaper_start(struct rsv_system *sys);
+
+/* throttle.c */
+enum rsv_throttle_reason { RSV_THROTTLE_WRITEBACK, RSV_THROTTLE_NOPROGRESS };
+struct rsv_shrink_result {
+	bool is_kswapd;
+	int priority;
+	unsigned long scanned, writeback, reclaimed;
+};
+void rsv__throttle_init(struct rsv_system *sys);
+void rsv__throttle_after_shrink(struct rsv_system *sys, rsv_gfp_t gfp,
+				const struct rsv_shrink_result *res);
+void rsv__throttle_writeback_done(struct rsv_system *sys);
 
 /* kswapd.c */
 int rsv__kswapd_start(struct rsv_system *sys);

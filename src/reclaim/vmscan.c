@@ -74,6 +74,7 @@ static void writeback_end_io(struct rsv_request *req)
 	}
 	atomic_fetch_sub(&m->nr_inflight, 1);
 	rsv_wake_up_all(&r->writeback_wait);
+	rsv__throttle_writeback_done(sys);
 }
 
 /* Starts writing an isolated page to its mapping's device. Request descriptors come from the
@@ -234,6 +235,9 @@ unsigned long rsv__shrink_node(struct rsv_system *sys, rsv_gfp_t gfp, int priori
 	/* Any reclaimer's success makes the node worth kswapd's time again. */
 	if (sc.nr_reclaimed)
 		atomic_store(&rsv__reclaim(sys)->kswapd_failures, 0);
+	rsv__throttle_after_shrink(sys, gfp, &(struct rsv_shrink_result){
+		.is_kswapd = is_kswapd, .priority = priority, .scanned = sc.nr_scanned,
+		.writeback = sc.nr_writeback, .reclaimed = sc.nr_reclaimed });
 	return sc.nr_reclaimed;
 }
 
