@@ -87,7 +87,6 @@ static int kswapd_main(void *arg)
 	struct rsv_reclaim *r = rsv__reclaim(sys);
 
 	rsv_task_set_flags(RSV_PF_MEMALLOC | RSV_PF_KSWAPD, 0);
-	atomic_store(&r->kswapd_sleeping, true);
 	rsv_wait_event(&r->kswapd_wait, woken_or_stopped(r));
 	atomic_store(&r->kswapd_sleeping, false);
 	while (!rsv_kthread_should_stop()) {
@@ -114,6 +113,8 @@ int rsv__kswapd_start(struct rsv_system *sys)
 {
 	struct rsv_reclaim *r = rsv__reclaim(sys);
 
+	/* It starts asleep: the first wake-up is a wake-up even before it has run. */
+	atomic_store(&r->kswapd_sleeping, true);
 	r->kswapd = rsv_kthread_create(sys, "kswapd0", kswapd_main, sys);
 	return r->kswapd ? 0 : -ENOMEM;
 }
