@@ -10,11 +10,7 @@ static void area_push(struct rsv_system *sys, unsigned order, uint32_t pfn)
 
 	rsv__set_page_state(p, RSV_PAGE_BUDDY);
 	p->order = (uint8_t)order;
-	p->prev = RSV_NIL;
-	p->next = area->head;
-	if (area->head != RSV_NIL)
-		rsv__pfn_page(sys, area->head)->prev = pfn;
-	area->head = pfn;
+	rsv__pfn_list_push(sys, &area->list, pfn);
 	atomic_store_explicit(&area->nr_free,
 			      atomic_load_explicit(&area->nr_free, memory_order_relaxed) + 1,
 			      memory_order_relaxed);
@@ -23,15 +19,8 @@ static void area_push(struct rsv_system *sys, unsigned order, uint32_t pfn)
 static void area_del(struct rsv_system *sys, unsigned order, uint32_t pfn)
 {
 	struct rsv_free_area *area = &sys->zone.free_area[order];
-	struct rsv_page *p = rsv__pfn_page(sys, pfn);
 
-	if (p->prev != RSV_NIL)
-		rsv__pfn_page(sys, p->prev)->next = p->next;
-	else
-		area->head = p->next;
-	if (p->next != RSV_NIL)
-		rsv__pfn_page(sys, p->next)->prev = p->prev;
-	p->next = p->prev = RSV_NIL;
+	rsv__pfn_list_del(sys, &area->list, pfn);
 	atomic_store_explicit(&area->nr_free,
 			      atomic_load_explicit(&area->nr_free, memory_order_relaxed) - 1,
 			      memory_order_relaxed);
@@ -49,7 +38,7 @@ void rsv__buddy_init(struct rsv_system *sys)
 	unsigned long pfn = 0;
 
 	for (unsigned o = 0; o < RSV_NR_ORDERS; o++) {
-		z->free_area[o].head = RSV_NIL;
+		z->free_area[o].list = RSV_PFN_LIST_INIT;
 		atomic_init(&z->free_area[o].nr_free, 0);
 	}
 	atomic_init(&z->nr_free_pages, 0);
@@ -73,11 +62,11 @@ struct rsv_page *rsv__rmqueue_smallest(struct rsv_system *sys, unsigned order)
 	unsigned o = order;
 	uint32_t pfn;
 
-	while (o < RSV_NR_ORDERS && z->free_area[o].head == RSV_NIL)
+	while (o < RSV_NR_ORDERS && z->free_area[o].list.head == RSV_NIL)
 		o++;
 	if (o == RSV_NR_ORDERS)
 		return NULL;
-	pfn = z->free_area[o].head;
+	pfn = z->free_area[o].list.head;
 	area_del(sys, o, pfn);
 	while (o > order) {
 		o--;

@@ -43,12 +43,12 @@ static int walk_blocks(struct rsv_system *sys, struct census *c)
 }
 
 /* Walks one list of blocks that must all be in @state at @order; counts blocks and pages. */
-static int walk_list(struct rsv_system *sys, uint32_t head, unsigned state, unsigned order,
-		     uint32_t owner, unsigned long *blocks, unsigned long *pages)
+static int walk_list(struct rsv_system *sys, const struct rsv_pfn_list *l, unsigned state,
+		     unsigned order, uint32_t owner, unsigned long *blocks, unsigned long *pages)
 {
 	uint32_t prev = RSV_NIL;
 
-	for (uint32_t pfn = head; pfn != RSV_NIL; pfn = sys->memmap[pfn].next) {
+	for (uint32_t pfn = l->head; pfn != RSV_NIL; pfn = sys->memmap[pfn].next) {
 		const struct rsv_page *p;
 
 		if (pfn >= sys->nr_pages || *blocks > sys->nr_pages)
@@ -65,6 +65,9 @@ static int walk_list(struct rsv_system *sys, uint32_t head, unsigned state, unsi
 		*pages += 1UL << order;
 		prev = pfn;
 	}
+	if (l->tail != prev)
+		return FAIL(sys, "an order-%u list ends at page %u but its tail says %u", order, prev,
+			    l->tail);
 	return 0;
 }
 
@@ -75,7 +78,7 @@ static int check_buddy(struct rsv_system *sys, const struct census *c)
 
 	for (unsigned o = 0; o < RSV_NR_ORDERS; o++) {
 		unsigned long before = blocks;
-		int err = walk_list(sys, z->free_area[o].head, RSV_PAGE_BUDDY, o, 0, &blocks, &pages);
+		int err = walk_list(sys, &z->free_area[o].list, RSV_PAGE_BUDDY, o, 0, &blocks, &pages);
 
 		if (err)
 			return err;
@@ -113,7 +116,7 @@ static int check_pcp(struct rsv_system *sys, const struct census *c)
 		unsigned long tpages = 0;
 
 		for (unsigned o = 0; o <= RSV_PCP_MAX_ORDER; o++) {
-			int err = walk_list(sys, t->pcp.lists[o], RSV_PAGE_PCP, o, t->id, &blocks,
+			int err = walk_list(sys, &t->pcp.lists[o], RSV_PAGE_PCP, o, t->id, &blocks,
 					    &tpages);
 			if (err)
 				return err;

@@ -67,8 +67,16 @@ enum rsv_wmark { RSV_WMARK_MIN, RSV_WMARK_LOW, RSV_WMARK_HIGH, RSV_NR_WMARK };
 
 /* ---- zone ---- */
 
+/* A list threaded through the page descriptors' links by page number, newest at the head:
+ * the buddy's free areas, the per-task caches and the LRUs are all made of these. */
+struct rsv_pfn_list {
+	uint32_t head, tail;
+};
+
+#define RSV_PFN_LIST_INIT ((struct rsv_pfn_list){ RSV_NIL, RSV_NIL })
+
 struct rsv_free_area {
-	uint32_t head;
+	struct rsv_pfn_list list;
 	_Atomic unsigned long nr_free; /* blocks; read without the lock by watermark checks */
 };
 
@@ -91,7 +99,7 @@ struct rsv_pcp {
 	struct rsv_spinlock lock;   /* drainers; and the owner too in locked mode */
 	_Atomic uint32_t busy;      /* asymmetric mode: the owner is inside a fast section */
 	_Atomic uint32_t drain_req; /* asymmetric mode: a drainer wants the lists */
-	uint32_t lists[RSV_PCP_MAX_ORDER + 1];
+	struct rsv_pfn_list lists[RSV_PCP_MAX_ORDER + 1];
 	_Atomic int count; /* pages; written under the cache's protocol, read by anyone */
 	bool frozen;       /* held by a drain of many caches; under sys->tasks_lock */
 };
@@ -208,6 +216,36 @@ static inline uint32_t rsv__pfn(const struct rsv_system *sys, const struct rsv_p
 static inline struct rsv_page *rsv__pfn_page(const struct rsv_system *sys, uint32_t pfn)
 {
 	return &sys->memmap[pfn];
+}
+
+static inline void rsv__pfn_list_push(const struct rsv_system *sys, struct rsv_pfn_list *l,
+				      uint32_t pfn)
+{
+	struct rsv_page *p = rsv__pfn_page(sys, pfn);
+
+	p->prev = RSV_NIL;
+	p->next = l->head;
+	if (l->head != RSV_NIL)
+		rsv__pfn_page(sys, l->head)->prev = pfn;
+	else
+		l->tail = pfn;
+	l->head = pfn;
+}
+
+static inline void rsv__pfn_list_del(const struct rsv_system *sys, struct rsv_pfn_list *l,
+				     uint32_t pfn)
+{
+	struct rsv_page *p = rsv__pfn_page(sys, pfn);
+
+	if (p->prev != RSV_NIL)
+		rsv__pfn_page(sys, p->prev)->next = p->next;
+	else
+		l->head = p->next;
+	if (p->next != RSV_NIL)
+		rsv__pfn_page(sys, p->next)->prev = p->prev;
+	else
+		l->tail = p->prev;
+	p->next = p->prev = RSV_NIL;
 }
 
 static inline long rsv__zone_free(const struct rsv_zone *z)

@@ -118,7 +118,7 @@ void rsv__pcp_init(struct rsv_pcp *pcp)
 {
 	rsv_spin_init(&pcp->lock);
 	for (unsigned o = 0; o <= RSV_PCP_MAX_ORDER; o++)
-		pcp->lists[o] = RSV_NIL;
+		pcp->lists[o] = RSV_PFN_LIST_INIT;
 	atomic_init(&pcp->count, 0);
 }
 
@@ -152,7 +152,7 @@ static int pcp_free_bulk(struct rsv_system *sys, struct rsv_pcp *pcp, int nr)
 
 	rsv_spin_lock(&sys->zone.lock);
 	for (int o = RSV_PCP_MAX_ORDER; o >= 0 && freed < nr; o--) {
-		while (pcp->lists[o] != RSV_NIL && freed < nr) {
+		while (pcp->lists[o].head != RSV_NIL && freed < nr) {
 			uint32_t pfn = rsv__pcp_pop(sys, pcp, (unsigned)o);
 
 			rsv__free_one_page(sys, pfn, (unsigned)o);
@@ -199,9 +199,9 @@ struct rsv_page *rsv__rmqueue(struct rsv_system *sys, struct rsv_task *tsk, unsi
 	struct rsv_page *p = NULL;
 
 	if (order <= RSV_PCP_MAX_ORDER && rsv_likely(rsv__pcp_enter(sys, pcp))) {
-		if (rsv_unlikely(pcp->lists[order] == RSV_NIL))
+		if (rsv_unlikely(pcp->lists[order].head == RSV_NIL))
 			pcp_refill(sys, tsk, order);
-		if (rsv_likely(pcp->lists[order] != RSV_NIL)) {
+		if (rsv_likely(pcp->lists[order].head != RSV_NIL)) {
 			p = rsv__pfn_page(sys, rsv__pcp_pop(sys, pcp, order));
 			rsv__count(tsk, RSV_STAT_ALLOC_PCP_HIT, 1);
 		}

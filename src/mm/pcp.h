@@ -54,23 +54,15 @@ static inline void rsv__pcp_push(const struct rsv_system *sys, struct rsv_task *
 	rsv__set_page_state(p, RSV_PAGE_PCP);
 	p->order = (uint8_t)order;
 	p->owner = tsk->id;
-	p->prev = RSV_NIL;
-	p->next = pcp->lists[order];
-	if (p->next != RSV_NIL)
-		rsv__pfn_page(sys, p->next)->prev = pfn;
-	pcp->lists[order] = pfn;
+	rsv__pfn_list_push(sys, &pcp->lists[order], pfn);
 	rsv__pcp_count_add(pcp, 1 << order);
 }
 
 static inline uint32_t rsv__pcp_pop(const struct rsv_system *sys, struct rsv_pcp *pcp, unsigned order)
 {
-	uint32_t pfn = pcp->lists[order];
-	struct rsv_page *p = rsv__pfn_page(sys, pfn);
+	uint32_t pfn = pcp->lists[order].head;
 
-	pcp->lists[order] = p->next;
-	if (p->next != RSV_NIL)
-		rsv__pfn_page(sys, p->next)->prev = RSV_NIL;
-	p->next = p->prev = RSV_NIL;
+	rsv__pfn_list_del(sys, &pcp->lists[order], pfn);
 	rsv__pcp_count_add(pcp, -(1 << order));
 	return pfn;
 }
@@ -84,7 +76,7 @@ static inline struct rsv_page *rsv__pcp_alloc_fast(const struct rsv_system *sys,
 
 	if (order > RSV_PCP_MAX_ORDER || rsv_unlikely(!rsv__pcp_enter(sys, pcp)))
 		return NULL;
-	if (rsv_unlikely(pcp->lists[order] == RSV_NIL)) {
+	if (rsv_unlikely(pcp->lists[order].head == RSV_NIL)) {
 		rsv__pcp_exit(sys, pcp);
 		return NULL;
 	}

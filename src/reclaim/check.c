@@ -15,7 +15,7 @@ static int walk_lru(struct rsv_system *sys, enum rsv_lru_type t, struct lru_cens
 	uint32_t prev = RSV_NIL;
 	unsigned long n = 0;
 
-	for (uint32_t pfn = r->lru[t].head; pfn != RSV_NIL; pfn = rsv__pfn_page(sys, pfn)->next) {
+	for (uint32_t pfn = r->lru[t].list.head; pfn != RSV_NIL; pfn = rsv__pfn_page(sys, pfn)->next) {
 		struct rsv_page *p = rsv__pfn_page(sys, pfn);
 		unsigned f = rsv__page_flags(p);
 		struct rsv_mapping *m = rsv__page_mapping(p);
@@ -34,7 +34,7 @@ static int walk_lru(struct rsv_system *sys, enum rsv_lru_type t, struct lru_cens
 		c->writeback += !!(f & PG_writeback);
 		prev = pfn;
 	}
-	if (n != r->lru[t].nr || (r->lru[t].tail != prev))
+	if (n != r->lru[t].nr || (r->lru[t].list.tail != prev))
 		return FAIL(sys, "%s LRU holds %lu pages, its count says %lu",
 			    t ? "file" : "anon", n, r->lru[t].nr);
 	return 0;

@@ -37,7 +37,7 @@ int rsv__reclaim_init(struct rsv_system *sys)
 	r->sys = sys;
 	rsv_spin_init(&r->lru_lock);
 	for (int t = 0; t < RSV_NR_LRU; t++)
-		r->lru[t] = (struct rsv_lru){ .head = RSV_NIL, .tail = RSV_NIL };
+		r->lru[t] = (struct rsv_lru){ .list = RSV_PFN_LIST_INIT };
 	for (int c = 0; c < RSV_NR_VM_COUNTERS; c++)
 		atomic_init(&r->vm[c], 0);
 	rsv_waitqueue_init(&r->writeback_wait, "writeback");

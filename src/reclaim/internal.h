@@ -19,7 +19,7 @@ enum rsv_lru_type { RSV_LRU_ANON, RSV_LRU_FILE, RSV_NR_LRU };
 
 /* Threaded through page->next/prev (free while a page is allocated); head is the newest. */
 struct rsv_lru {
-	uint32_t head, tail;
+	struct rsv_pfn_list list;
 	unsigned long nr;
 };
 

@@ -133,7 +133,7 @@ static void truncate_mapping(struct rsv_mapping *m)
 
 		rsv_wait_event(&r->writeback_wait, !atomic_load(&m->nr_inflight));
 		rsv_spin_lock(&r->lru_lock);
-		for (uint32_t pfn = r->lru[lru_of(m)].head; pfn != RSV_NIL && n < TRUNCATE_BATCH;) {
+		for (uint32_t pfn = r->lru[lru_of(m)].list.head; pfn != RSV_NIL && n < TRUNCATE_BATCH;) {
 			struct rsv_page *p = rsv__pfn_page(sys, pfn);
 
 			pfn = p->next;

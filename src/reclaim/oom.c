@@ -136,7 +136,7 @@ static long reap(struct rsv_system *sys, struct rsv_task *victim)
 	do {
 		n = 0;
 		rsv_spin_lock(&r->lru_lock);
-		for (uint32_t pfn = r->lru[RSV_LRU_ANON].head;
+		for (uint32_t pfn = r->lru[RSV_LRU_ANON].list.head;
 		     pfn != RSV_NIL && n < (int)SWAP_CLUSTER_MAX;) {
 			struct rsv_page *p = rsv__pfn_page(sys, pfn);
 
