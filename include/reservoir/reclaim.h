@@ -28,7 +28,8 @@ enum rsv_mapping_kind { RSV_MAPPING_ANON, RSV_MAPPING_FILE };
 RSV_API struct rsv_mapping *rsv_mapping_create(struct rsv_system *sys,
 					       enum rsv_mapping_kind kind, const char *name,
 					       struct rsv_bdev *dev, unsigned flags);
-/* Frees every page, waiting for writeback in flight. 0 or -EINVAL. */
+/* Frees every page, waiting for writeback in flight. Called by a task of the mapping's system:
+ * 0, -EINVAL, or -EPERM from any other thread. */
 RSV_API int rsv_mapping_destroy(struct rsv_mapping *m);
 /* Allocates a page for @index with @gfp (in the caller's context) and puts it on the LRU. */
 RSV_API struct rsv_page *rsv_mapping_add_page(struct rsv_mapping *m, rsv_gfp_t gfp,

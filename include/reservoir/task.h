@@ -58,7 +58,9 @@ RSV_API uint64_t rsv_task_random(void);
  * early with -EINTR; the allocator stops retrying for a victim that has its reserve. */
 RSV_API void rsv_task_kill(struct rsv_task *t);
 RSV_API bool rsv_fatal_signal_pending(void);
-/* The OOM killer's view of a task: pages charged to it, and its adjustment (-1000 exempts). */
+/* The OOM killer's view of a task: pages charged to it, and its adjustment (-1000 exempts).
+ * Tasks created with rsv_task_create() are the processes it may kill; service tasks and
+ * attached threads (the host process's own) are never chosen. */
 RSV_API long rsv_task_rss(const struct rsv_task *t);
 RSV_API int rsv_task_set_oom_score_adj(struct rsv_task *t, int adj);
 

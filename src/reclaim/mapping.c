@@ -177,10 +177,14 @@ void rsv__mappings_release_task(struct rsv_system *sys, struct rsv_task *t)
 
 int rsv_mapping_destroy(struct rsv_mapping *m)
 {
+	struct rsv_task *self = rsv__task_current();
 	struct rsv_reclaim *r;
 
 	if (!m)
 		return -EINVAL;
+	/* Its pages go back through the caller's page cache: only a task of the system can. */
+	if (!self || self->sys != m->sys)
+		return -EPERM;
 	r = rsv__reclaim(m->sys);
 	truncate_mapping(m);
 	rsv_spin_lock(&r->objects_lock);

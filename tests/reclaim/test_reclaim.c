@@ -50,6 +50,7 @@ static struct rsv_system *dirty_and_anon(struct ctx_test *c, rsv_gfp_t gfp, enum
 
 static void teardown_mappings(struct rsv_system *sys, struct ctx_test *c)
 {
+	cr_assert_eq(rsv_mapping_destroy(c->file), -EPERM, "destroyed from a non-task thread");
 	rsv_task_attach(sys, "teardown");
 	rsv_mapping_destroy(c->file);
 	rsv_mapping_destroy(c->anon);
