@@ -13,6 +13,7 @@
 #include "reservoir/stats.h"
 #include "reservoir/bdev.h"
 #include "reservoir/reclaim.h"
+#include "reservoir/watchdog.h"
 
 #define RSV_VERSION "0.1.0"
 

@@ -25,7 +25,9 @@ void rsv_system_destroy(struct rsv_system *sys)
 {
 	if (!sys)
 		return;
+	rsv_platform_set_monitor(sys->plat, 0, NULL, NULL); /* the watchdogs stop looking */
 	rsv__kthreads_stop(sys);
 	rsv__reclaim_exit(sys);
+	rsv__watchdog_exit(sys);
 	rsv__mm_system_destroy(sys);
 }

@@ -111,6 +111,14 @@ RSV_API uint64_t rsv_platform_decisions(const struct rsv_platform *p);
  * who holds that, and any wait-for cycle. Empty string when there is none. */
 RSV_API const char *rsv_platform_report(const struct rsv_platform *p);
 RSV_API void rsv_platform_dump_threads(struct rsv_platform *p, FILE *out);
+/* Calls @fn every @period_ns of the platform's time: on the simulator from the scheduler when
+ * virtual time crosses a period (it is not a thread, so it never keeps a deadlocked run
+ * alive), on real threads from a monitor thread. @fn must not block; it may stop the run.
+ * One monitor per platform; period 0 removes it. */
+RSV_API int rsv_platform_set_monitor(struct rsv_platform *p, uint64_t period_ns,
+				     void (*fn)(void *arg, uint64_t now), void *arg);
+/* Appends to the report rsv_platform_report() returns. */
+RSV_API void rsv_platform_report_append(struct rsv_platform *p, const char *text);
 RSV_API const char *rsv_run_result_name(enum rsv_run_result r);
 
 /* ---- threads ---- */

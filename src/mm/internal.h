@@ -168,6 +168,7 @@ struct rsv_system {
 
 	const struct rsv_reclaim_ops *reclaim;
 	void *reclaim_data;
+	void *watchdog_data; /* src/check/watchdog.c */
 	struct rsv_mutex oom_lock;
 	struct rsv_mutex drain_lock; /* one drain of all caches at a time (pcpu_drain_mutex) */
 
@@ -331,6 +332,9 @@ struct rsv_page *rsv__alloc_pages_slowpath(struct rsv_system *sys, struct rsv_ta
 /* task.c */
 void rsv__task_free_all(struct rsv_system *sys);
 void rsv__kthreads_stop(struct rsv_system *sys);
+
+/* check/watchdog.c */
+void rsv__watchdog_exit(struct rsv_system *sys);
 
 /* system.c: the mm half of a system; src/system.c assembles the layers around it. */
 struct rsv_system *rsv__mm_system_create(const struct rsv_system_config *cfg);

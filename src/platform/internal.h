@@ -65,9 +65,15 @@ struct rsv_platform {
 	unsigned nr_threads;
 	uint64_t trace_hash;
 	uint64_t decisions;
-	bool stop_requested;
+	_Atomic bool stop_requested;
 	char *report;
 	size_t report_len;
+	/* The monitor (rsv_platform_set_monitor). */
+	uint64_t monitor_period, monitor_next;
+	void (*monitor_fn)(void *, uint64_t now);
+	void *monitor_arg;
+	void *monitor_thread; /* os: the pthread calling it */
+	_Atomic bool monitor_stop;
 };
 
 /* initial-exec: one %fs-relative load even inside libreservoir.so, where the default model
@@ -76,6 +82,8 @@ extern _Thread_local struct rsv_thread *rsv__self __attribute__((tls_model("init
 
 uint64_t rsv__os_clock_ns(void);
 void rsv__os_sleep_ns(uint64_t ns); /* the calling OS thread, whatever backend it serves */
+int rsv__os_monitor_start(struct rsv_platform *p);
+void rsv__os_monitor_stop(struct rsv_platform *p);
 
 /* membarrier.c: a full barrier on every running thread of the process (the slow side of an
  * asymmetric fence). Check availability once first. */

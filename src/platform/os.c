@@ -157,6 +157,46 @@ static enum rsv_run_result os_run(struct rsv_platform *p)
 	return RSV_RUN_DONE;
 }
 
+/* The monitor thread of rsv_platform_set_monitor(): not a platform thread, no tasks' locks. */
+static void *monitor_main(void *arg)
+{
+	struct rsv_platform *p = arg;
+
+	while (!atomic_load(&p->monitor_stop)) {
+		rsv__os_sleep_ns(p->monitor_period);
+		if (!atomic_load(&p->monitor_stop))
+			p->monitor_fn(p->monitor_arg, rsv__os_clock_ns());
+	}
+	return NULL;
+}
+
+void rsv__os_monitor_stop(struct rsv_platform *p)
+{
+	pthread_t *t = p->monitor_thread;
+
+	if (!t)
+		return;
+	atomic_store(&p->monitor_stop, true);
+	pthread_join(*t, NULL);
+	free(t);
+	p->monitor_thread = NULL;
+}
+
+int rsv__os_monitor_start(struct rsv_platform *p)
+{
+	pthread_t *t = malloc(sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	atomic_store(&p->monitor_stop, false);
+	if (pthread_create(t, NULL, monitor_main, p)) {
+		free(t);
+		return -EAGAIN;
+	}
+	p->monitor_thread = t;
+	return 0;
+}
+
 static struct rsv_thread *os_thread_attach(struct rsv_platform *p, const char *name)
 {
 	return os_thread_create(p, name);
@@ -166,6 +206,7 @@ static void os_destroy(struct rsv_platform *p)
 {
 	struct rsv_list *pos, *tmp;
 
+	rsv__os_monitor_stop(p);
 	while (join_one(p, true))
 		;
 	rsv_list_for_each_safe(pos, tmp, &p->threads)

@@ -25,6 +25,11 @@ static void report_append(struct rsv_platform *p, const char *text, size_t len)
 	p->report = n;
 }
 
+void rsv_platform_report_append(struct rsv_platform *p, const char *text)
+{
+	report_append(p, text, strlen(text));
+}
+
 void rsv__report_printf(struct rsv_platform *p, const char *fmt, ...)
 {
 	char buf[512];
@@ -38,9 +43,17 @@ void rsv__report_printf(struct rsv_platform *p, const char *fmt, ...)
 		report_append(p, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
+/* Woken (a mutex handed over, a wake-up) but not yet run: it no longer waits on anyone. */
+static bool woken(const struct rsv_thread *t)
+{
+	return atomic_load_explicit(&t->state, memory_order_acquire) == RSV_TASK_RUNNING;
+}
+
 /* The thread that must act before @t can go on: a mutex owner, or NULL when unknown. */
 static struct rsv_thread *blocker_of(const struct rsv_thread *t)
 {
+	if (woken(t))
+		return NULL;
 	const void *obj = atomic_load_explicit(&t->wait_obj, memory_order_relaxed);
 
 	switch (atomic_load_explicit(&t->wait_kind, memory_order_acquire)) {
@@ -62,6 +75,8 @@ static void describe_thread(struct rsv_thread *t, uint64_t now, FILE *out)
 	double waited = now > since ? (double)(now - since) / 1e9 : 0.0;
 
 	fprintf(out, "  thread \"%s\" (#%u) ", t->name, t->id);
+	if (kind != RSV_WAIT_NONE && woken(t))
+		kind = RSV_WAIT_NONE; /* about to run */
 	switch (kind) {
 	case RSV_WAIT_MUTEX:
 		fprintf(out, "waits for mutex \"%s\", held by ", ((const struct rsv_mutex *)obj)->name);

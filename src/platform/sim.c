@@ -176,6 +176,22 @@ static void fire_timers(struct sim_platform *sp)
 
 /* ---- scheduling ---- */
 
+/* Moves virtual time to @deadline, stopping at every monitor period on the way, so that the
+ * watchdogs see time pass as it would have. */
+static void advance_to(struct sim_platform *sp, uint64_t deadline)
+{
+	struct rsv_platform *p = &sp->base;
+
+	while (p->monitor_fn && p->monitor_next <= deadline && !atomic_load(&p->stop_requested)) {
+		if (p->monitor_next > sp->now)
+			sp->now = p->monitor_next;
+		p->monitor_next = sp->now + p->monitor_period;
+		p->monitor_fn(p->monitor_arg, sp->now);
+	}
+	if (deadline > sp->now && !atomic_load(&p->stop_requested))
+		sp->now = deadline;
+}
+
 /* Picks who runs next, advancing virtual time when nobody can run. NULL ends the run, with
  * sp->result saying why. */
 static struct sim_thread *pick_next(struct sim_platform *sp)
@@ -184,7 +200,11 @@ static struct sim_thread *pick_next(struct sim_platform *sp)
 	uint64_t limit = sp->base.cfg.time_limit_ns;
 
 	fire_timers(sp);
-	if (sp->base.stop_requested) {
+	if (sp->base.monitor_fn && sp->now >= sp->base.monitor_next) {
+		sp->base.monitor_next = sp->now + sp->base.monitor_period;
+		sp->base.monitor_fn(sp->base.monitor_arg, sp->now);
+	}
+	if (atomic_load(&sp->base.stop_requested)) {
 		sp->result = RSV_RUN_STOPPED;
 		return NULL;
 	}
@@ -197,7 +217,11 @@ static struct sim_thread *pick_next(struct sim_platform *sp)
 			sp->result = RSV_RUN_DEADLOCK;
 			return NULL;
 		}
-		sp->now = sp->heap[0]->deadline;
+		advance_to(sp, sp->heap[0]->deadline);
+		if (atomic_load(&sp->base.stop_requested)) {
+			sp->result = RSV_RUN_STOPPED;
+			return NULL;
+		}
 		fire_timers(sp);
 	}
 	if (limit && sp->now > limit) {
@@ -373,10 +397,12 @@ static enum rsv_run_result sim_run(struct rsv_platform *p)
 		switch_to(sp, NULL, first, false);
 	rsv__self = sp->main_self;
 	sp->running = false;
-	if (sp->result == RSV_RUN_DEADLOCK || sp->result == RSV_RUN_TIME_LIMIT) {
+	if (sp->result == RSV_RUN_DEADLOCK || sp->result == RSV_RUN_TIME_LIMIT ||
+	    sp->result == RSV_RUN_STOPPED) {
 		rsv__report_printf(p, "%s at virtual time %.6f s (seed %llu, %llu decisions)\n",
-				   sp->result == RSV_RUN_DEADLOCK ? "deadlock: no thread can run"
-								  : "time limit reached",
+				   sp->result == RSV_RUN_DEADLOCK   ? "deadlock: no thread can run"
+				   : sp->result == RSV_RUN_STOPPED ? "run stopped"
+								    : "time limit reached",
 				   (double)sp->now / 1e9, (unsigned long long)p->cfg.seed,
 				   (unsigned long long)p->decisions);
 		rsv__report_blocked(p);

@@ -46,7 +46,23 @@ void rsv_platform_destroy(struct rsv_platform *p)
 
 enum rsv_backend rsv_platform_backend(const struct rsv_platform *p) { return p->cfg.backend; }
 enum rsv_run_result rsv_platform_run(struct rsv_platform *p) { return p->backend->run(p); }
-void rsv_platform_stop(struct rsv_platform *p) { p->stop_requested = true; }
+void rsv_platform_stop(struct rsv_platform *p) { atomic_store(&p->stop_requested, true); }
+
+int rsv_platform_set_monitor(struct rsv_platform *p, uint64_t period_ns,
+			     void (*fn)(void *arg, uint64_t now), void *arg)
+{
+	if (period_ns && !fn)
+		return -EINVAL;
+	if (p->cfg.backend == RSV_BACKEND_OS)
+		rsv__os_monitor_stop(p);
+	p->monitor_period = period_ns;
+	p->monitor_next = 0; /* the first scheduling decision calls it once */
+	p->monitor_arg = arg;
+	p->monitor_fn = period_ns ? fn : NULL;
+	if (period_ns && p->cfg.backend == RSV_BACKEND_OS)
+		return rsv__os_monitor_start(p);
+	return 0;
+}
 uint64_t rsv_platform_trace_hash(const struct rsv_platform *p) { return p->trace_hash; }
 uint64_t rsv_platform_decisions(const struct rsv_platform *p) { return p->decisions; }
 const char *rsv_platform_report(const struct rsv_platform *p) { return p->report ? p->report : ""; }

@@ -20,6 +20,7 @@ struct oom_test {
 	bool allocator_done;
 	int allocator_failures;
 	long allocated, wanted;
+	struct rsv_progress progress;
 	rsv_gfp_t allocator_gfp;
 	uint64_t killed_at, reaped_at;
 	struct rsv_task *first_victim;
@@ -78,6 +79,7 @@ static int allocator_main(void *arg)
 			break;
 		}
 		t->allocated++;
+		rsv_progress_inc(&t->progress);
 		if (!t->killed_at && rsv_stats_get(sys, RSV_STAT_OOM_KILL))
 			t->killed_at = rsv_now();
 		if (!t->reaped_at && rsv_stats_get(sys, RSV_STAT_OOM_REAPED))
@@ -184,14 +186,21 @@ Test(oom, reaper_frees_a_stuck_victim_within_two_seconds)
 
 Test(oom, without_the_reaper_a_stuck_victim_stalls_everyone)
 {
-	struct rsv_system *sys = oom_system(RSV_OOM_NO_REAPER, 1, 30 * RSV_NSEC_PER_SEC);
+	struct rsv_system *sys = oom_system(RSV_OOM_NO_REAPER, 1, 0);
 	struct oom_test t = { .victim_stuck = true };
+	enum rsv_run_result r;
 
 	/* Until the blocker lets go (after 100 s) the victim keeps its memory, the killer waits
-	 * for it, and the allocator retries: a livelock the 30 s limit ends. */
-	enum rsv_run_result r = run_oom(sys, &t);
-
-	cr_assert_eq(r, RSV_RUN_TIME_LIMIT);
+	 * for it, and the allocator retries without progress: the progress watchdog reports a
+	 * livelock after 30 s of virtual time. */
+	rsv_progress_register(sys, &t.progress, "allocations");
+	rsv_watchdog_start(sys, &(struct rsv_watchdog_config){
+		.progress_timeout_ns = 30 * RSV_NSEC_PER_SEC, .stop_run = true });
+	r = run_oom(sys, &t);
+	cr_assert_eq(r, RSV_RUN_STOPPED);
+	cr_assert_eq(rsv_watchdog_fired(sys), RSV_WATCHDOG_LIVELOCK);
+	cr_assert(strstr(rsv_platform_report(rsv_system_platform(sys)),
+			 "progress counter \"allocations\" stuck"));
 	cr_assert(!t.allocator_done);
 	cr_assert_eq(rsv_stats_get(sys, RSV_STAT_OOM_KILL), 1, "the killer must wait for its victim");
 	cr_assert_eq(rsv_stats_get(sys, RSV_STAT_OOM_REAPED), 0);

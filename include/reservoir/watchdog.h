@@ -1,0 +1,50 @@
+/* reservoir/watchdog.h: the kernel's hung-task detector, and the progress watchdog it lacks.
+ *
+ * The hung-task check reports a task blocked uninterruptibly in one wait for longer than its
+ * timeout. Like the kernel's it cannot see livelocks: a task in a mempool's 5 s timed wait,
+ * or an allocator retrying, keeps waking up. The progress watchdog sees those: named counters
+ * that the work increments must advance within a timeout while tasks still run. On the
+ * simulator both run from the scheduler on virtual time and can end the run
+ * (RSV_RUN_STOPPED); on real threads from a monitor thread, reporting only. */
+#ifndef RESERVOIR_WATCHDOG_H
+#define RESERVOIR_WATCHDOG_H
+
+#include <stdatomic.h>
+#include "defs.h"
+
+struct rsv_system;
+
+struct rsv_progress {
+	const char *name;
+	_Atomic uint64_t count;
+	/* Owned by the watchdog. */
+	uint64_t seen, changed_at;
+	bool reported;
+	struct rsv_progress *next;
+};
+
+static inline void rsv_progress_inc(struct rsv_progress *p)
+{
+	atomic_fetch_add_explicit(&p->count, 1, memory_order_relaxed);
+}
+
+struct rsv_watchdog_config {
+	uint64_t period_ns;           /* how often to look; 0 = a tenth of the smallest timeout */
+	uint64_t progress_timeout_ns; /* registered counters must advance within this; 0 = off */
+	uint64_t hung_timeout_ns;     /* blocked uninterruptibly this long is hung; 0 = off */
+	bool stop_run;                /* on the simulator, end the run when it fires */
+};
+
+enum rsv_watchdog_event { RSV_WATCHDOG_NONE, RSV_WATCHDOG_LIVELOCK, RSV_WATCHDOG_HUNG_TASK };
+
+/* 0, -EINVAL for no timeout at all, -EBUSY if already running. */
+RSV_API int rsv_watchdog_start(struct rsv_system *sys, const struct rsv_watchdog_config *cfg);
+/* Counters may be registered before or after the start; they stay until the system goes. */
+RSV_API int rsv_progress_register(struct rsv_system *sys, struct rsv_progress *p,
+				  const char *name);
+/* The first event seen (RSV_WATCHDOG_NONE if none), and how many of each. Details are in
+ * rsv_platform_report(). */
+RSV_API enum rsv_watchdog_event rsv_watchdog_fired(struct rsv_system *sys);
+RSV_API unsigned long rsv_watchdog_events(struct rsv_system *sys, enum rsv_watchdog_event e);
+
+#endif

@@ -1,0 +1,191 @@
+/* Watchdogs: hung tasks and stalled progress, checked by the platform's monitor (from the
+ * scheduler on virtual time on the simulator, from a monitor thread on real threads). */
+#include <stdio.h>
+#include <stdlib.h>
+#include "mm/internal.h"
+
+struct rsv_watchdog {
+	struct rsv_system *sys;
+	struct rsv_watchdog_config cfg;
+	struct rsv_spinlock lock; /* the counter list */
+	struct rsv_progress *counters;
+	enum rsv_watchdog_event first;
+	unsigned long events[3];
+	/* Waits already reported as hung, so that each is reported once. */
+	struct {
+		const struct rsv_thread *thread;
+		uint64_t since;
+	} reported[64];
+	unsigned nr_reported;
+};
+
+static struct rsv_watchdog *wd_of(struct rsv_system *sys)
+{
+	return sys->watchdog_data;
+}
+
+static struct rsv_watchdog *wd_get(struct rsv_system *sys)
+{
+	struct rsv_watchdog *wd = wd_of(sys);
+
+	if (!wd && (wd = calloc(1, sizeof(*wd)))) {
+		wd->sys = sys;
+		rsv_spin_init(&wd->lock);
+		sys->watchdog_data = wd;
+	}
+	return wd;
+}
+
+static void fire(struct rsv_watchdog *wd, enum rsv_watchdog_event e, const char *why)
+{
+	struct rsv_platform *p = wd->sys->plat;
+
+	if (!wd->first)
+		wd->first = e;
+	wd->events[e]++;
+	rsv_platform_report_append(p, why);
+	if (rsv_platform_backend(p) == RSV_BACKEND_OS)
+		rsv__report_blocked(p); /* the simulator dumps the threads when the run stops */
+	if (wd->cfg.stop_run)
+		rsv_platform_stop(p);
+}
+
+static void check_progress(struct rsv_watchdog *wd, uint64_t now)
+{
+	char why[256];
+
+	rsv_spin_lock(&wd->lock);
+	for (struct rsv_progress *c = wd->counters; c; c = c->next) {
+		uint64_t v = atomic_load_explicit(&c->count, memory_order_relaxed);
+
+		if (v != c->seen || !c->changed_at) {
+			c->seen = v;
+			c->changed_at = now;
+			c->reported = false;
+			continue;
+		}
+		if (c->reported || now - c->changed_at <= wd->cfg.progress_timeout_ns)
+			continue;
+		c->reported = true;
+		snprintf(why, sizeof(why),
+			 "watchdog: progress counter \"%s\" stuck at %llu for %.3f s while tasks ran "
+			 "(livelock)\n",
+			 c->name, (unsigned long long)v, (double)(now - c->changed_at) / 1e9);
+		rsv_spin_unlock(&wd->lock);
+		fire(wd, RSV_WATCHDOG_LIVELOCK, why);
+		rsv_spin_lock(&wd->lock);
+	}
+	rsv_spin_unlock(&wd->lock);
+}
+
+static bool already_reported(struct rsv_watchdog *wd, const struct rsv_thread *t,
+			     uint64_t since)
+{
+	for (unsigned i = 0; i < wd->nr_reported; i++)
+		if (wd->reported[i].thread == t && wd->reported[i].since == since)
+			return true;
+	return false;
+}
+
+/* Threads waiting uninterruptibly in one wait for longer than the timeout, each reported
+ * once. Timed waits that wake and wait again start a new wait, so, as in the kernel, they are
+ * never hung. Service threads waiting for work are idle (TASK_IDLE), not hung. */
+static void check_hung(struct rsv_watchdog *wd, uint64_t now)
+{
+	struct rsv_platform *p = wd->sys->plat;
+	char why[1024];
+	size_t len = 0;
+	struct rsv_list *pos;
+
+	rsv_spin_lock(&p->threads_lock);
+	rsv_list_for_each(pos, &p->threads) {
+		const struct rsv_thread *t = rsv_container_of(pos, struct rsv_thread, node);
+		uint64_t since;
+
+		if (!t->fn || t->daemon || atomic_load(&t->exited) ||
+		    atomic_load(&t->wait_kind) == RSV_WAIT_NONE ||
+		    atomic_load(&t->state) != RSV_TASK_UNINTERRUPTIBLE)
+			continue;
+		since = atomic_load(&t->wait_since);
+		if (now - since <= wd->cfg.hung_timeout_ns || already_reported(wd, t, since))
+			continue;
+		if (wd->nr_reported < sizeof(wd->reported) / sizeof(wd->reported[0])) {
+			wd->reported[wd->nr_reported].thread = t;
+			wd->reported[wd->nr_reported++].since = since;
+		}
+		if (len < sizeof(why))
+			len += (size_t)snprintf(why + len, sizeof(why) - len,
+						"watchdog: task \"%s\" (#%u) blocked for more than "
+						"%.3f s\n",
+						t->name, t->id, (double)wd->cfg.hung_timeout_ns / 1e9);
+	}
+	rsv_spin_unlock(&p->threads_lock);
+	if (len)
+		fire(wd, RSV_WATCHDOG_HUNG_TASK, why);
+}
+
+static void monitor(void *arg, uint64_t now)
+{
+	struct rsv_watchdog *wd = arg;
+
+	if (wd->cfg.progress_timeout_ns)
+		check_progress(wd, now);
+	if (wd->cfg.hung_timeout_ns)
+		check_hung(wd, now);
+}
+
+int rsv_watchdog_start(struct rsv_system *sys, const struct rsv_watchdog_config *cfg)
+{
+	struct rsv_watchdog *wd;
+	uint64_t smallest, period;
+
+	if (!sys || !cfg || (!cfg->progress_timeout_ns && !cfg->hung_timeout_ns))
+		return -EINVAL;
+	if (!(wd = wd_get(sys)))
+		return -ENOMEM;
+	if (wd->cfg.progress_timeout_ns || wd->cfg.hung_timeout_ns)
+		return -EBUSY;
+	wd->cfg = *cfg;
+	smallest = !cfg->progress_timeout_ns ? cfg->hung_timeout_ns
+		   : !cfg->hung_timeout_ns   ? cfg->progress_timeout_ns
+		   : cfg->progress_timeout_ns < cfg->hung_timeout_ns ? cfg->progress_timeout_ns
+								      : cfg->hung_timeout_ns;
+	period = cfg->period_ns ? cfg->period_ns : smallest / 10;
+	return rsv_platform_set_monitor(sys->plat, period ? period : 1, monitor, wd);
+}
+
+int rsv_progress_register(struct rsv_system *sys, struct rsv_progress *c, const char *name)
+{
+	struct rsv_watchdog *wd;
+
+	if (!sys || !c)
+		return -EINVAL;
+	if (!(wd = wd_get(sys)))
+		return -ENOMEM;
+	c->name = name ? name : "progress";
+	c->seen = atomic_load(&c->count);
+	c->changed_at = 0;
+	c->reported = false;
+	rsv_spin_lock(&wd->lock);
+	c->next = wd->counters;
+	wd->counters = c;
+	rsv_spin_unlock(&wd->lock);
+	return 0;
+}
+
+enum rsv_watchdog_event rsv_watchdog_fired(struct rsv_system *sys)
+{
+	return wd_of(sys) ? wd_of(sys)->first : RSV_WATCHDOG_NONE;
+}
+
+unsigned long rsv_watchdog_events(struct rsv_system *sys, enum rsv_watchdog_event e)
+{
+	return wd_of(sys) && (unsigned)e < 3 ? wd_of(sys)->events[e] : 0;
+}
+
+/* At teardown, after the platform's monitor has stopped with it. */
+void rsv__watchdog_exit(struct rsv_system *sys)
+{
+	free(sys->watchdog_data);
+	sys->watchdog_data = NULL;
+}
