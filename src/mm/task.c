@@ -3,12 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include "mm/internal.h"
-
-#ifndef PR_SET_IO_FLUSHER
-#define PR_SET_IO_FLUSHER 57
-#endif
 
 static struct rsv_task *task_alloc(struct rsv_system *sys, const char *name)
 {
@@ -274,7 +269,7 @@ void rsv_memalloc_flags_restore(unsigned saved)
 int rsv_task_set_io_flusher(bool on, int *kernel_err)
 {
 	struct rsv_task *t = rsv__task_current();
-	int kerr = -ENOSYS;
+	int kerr;
 
 	if (!t)
 		return -EINVAL;
@@ -282,10 +277,7 @@ int rsv_task_set_io_flusher(bool on, int *kernel_err)
 		set_own_flags(t, rsv__task_flags(t) | IO_FLUSHER_FLAGS);
 	else
 		set_own_flags(t, rsv__task_flags(t) & ~IO_FLUSHER_FLAGS);
-#ifdef __linux__
-	if (rsv_platform_backend(t->sys->plat) == RSV_BACKEND_OS)
-		kerr = prctl(PR_SET_IO_FLUSHER, on ? 1 : 0, 0, 0, 0) ? -errno : 0;
-#endif
+	kerr = rsv__platform_io_flusher(t->sys->plat, on);
 	if (kernel_err)
 		*kernel_err = kerr;
 	return 0;

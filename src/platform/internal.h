@@ -83,6 +83,9 @@ extern _Thread_local struct rsv_thread *rsv__self __attribute__((tls_model("init
 uint64_t rsv__os_clock_ns(void);
 void rsv__os_sleep_ns(uint64_t ns); /* the calling OS thread, whatever backend it serves */
 int rsv__os_monitor_start(struct rsv_platform *p);
+/* Asks the host kernel to treat the calling thread as an I/O flusher (PR_SET_IO_FLUSHER):
+ * 0, -errno if it refused, -ENOSYS where there is no such host thread (the simulator). */
+int rsv__platform_io_flusher(struct rsv_platform *p, bool on);
 void rsv__os_monitor_stop(struct rsv_platform *p);
 
 /* membarrier.c: a full barrier on every running thread of the process (the slow side of an

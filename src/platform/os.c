@@ -6,10 +6,15 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include "platform/internal.h"
+
+#ifndef PR_SET_IO_FLUSHER
+#define PR_SET_IO_FLUSHER 57
+#endif
 
 struct os_thread {
 	struct rsv_thread base;
@@ -24,6 +29,15 @@ uint64_t rsv__os_clock_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * RSV_NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+int rsv__platform_io_flusher(struct rsv_platform *p, bool on)
+{
+#ifdef __linux__
+	if (p->cfg.backend == RSV_BACKEND_OS)
+		return prctl(PR_SET_IO_FLUSHER, on ? 1 : 0, 0, 0, 0) ? -errno : 0;
+#endif
+	return -ENOSYS;
 }
 
 void rsv__os_sleep_ns(uint64_t ns)
