@@ -291,7 +291,7 @@ void rsv__pcp_init(struct rsv_pcp *pcp);
 struct rsv_page *rsv__rmqueue(struct rsv_system *sys, struct rsv_task *tsk, unsigned order);
 void rsv__free_to_pcp_or_buddy(struct rsv_system *sys, struct rsv_task *tsk, uint32_t pfn,
 			       unsigned order);
-int rsv__drain_pcp(struct rsv_system *sys, struct rsv_task *owner);
+int rsv__drain_pcp(struct rsv_system *sys, struct rsv_task *owner); /* owner == current */
 void rsv__pcp_setup(struct rsv_system *sys);
 /* Stops every task's cache for inspection (the checker); callers hold sys->tasks_lock. */
 void rsv__pcp_freeze_all(struct rsv_system *sys);
@@ -324,8 +324,6 @@ static inline bool rsv__gfp_invalid(rsv_gfp_t gfp, unsigned order)
 }
 
 /* page_alloc.c */
-struct rsv_page *rsv__get_page_from_freelist(struct rsv_system *sys, struct rsv_task *tsk,
-					     rsv_gfp_t gfp, unsigned order, unsigned alloc_flags);
 struct rsv_page *rsv__alloc_pages_slowpath(struct rsv_system *sys, struct rsv_task *tsk,
 					   rsv_gfp_t gfp, unsigned order);
 

@@ -10,7 +10,7 @@
 
 #define MAX_RECLAIM_RETRIES 16
 
-static bool wmark_failed_count(struct rsv_task *tsk, unsigned alloc_flags)
+static void wmark_failed_count(struct rsv_task *tsk, unsigned alloc_flags)
 {
 	static const enum rsv_stat_item item[] = {
 		[RSV_ALLOC_WMARK_MIN] = RSV_STAT_WMARK_FAIL_MIN,
@@ -19,12 +19,11 @@ static bool wmark_failed_count(struct rsv_task *tsk, unsigned alloc_flags)
 	};
 
 	rsv__count(tsk, item[alloc_flags & RSV_ALLOC_WMARK_MASK], 1);
-	return false;
 }
 
 /* get_page_from_freelist() for our single zone. */
-struct rsv_page *rsv__get_page_from_freelist(struct rsv_system *sys, struct rsv_task *tsk,
-					     rsv_gfp_t gfp, unsigned order, unsigned alloc_flags)
+static struct rsv_page *get_page_from_freelist(struct rsv_system *sys, struct rsv_task *tsk,
+					       rsv_gfp_t gfp, unsigned order, unsigned alloc_flags)
 {
 	struct rsv_zone *z = &sys->zone;
 	unsigned long mark = z->wmark[alloc_flags & RSV_ALLOC_WMARK_MASK];
@@ -143,11 +142,11 @@ static struct rsv_page *direct_reclaim(struct rsv_system *sys, struct rsv_task *
 	rsv_memalloc_noreclaim_restore(noreclaim);
 	rsv__count(tsk, RSV_STAT_DIRECT_RECLAIM_PAGES, *progress);
 
-	page = rsv__get_page_from_freelist(sys, tsk, gfp, order, alloc_flags);
+	page = get_page_from_freelist(sys, tsk, gfp, order, alloc_flags);
 	if (page)
 		return page;
 	drain_all(sys, tsk);
-	return rsv__get_page_from_freelist(sys, tsk, gfp, order, alloc_flags);
+	return get_page_from_freelist(sys, tsk, gfp, order, alloc_flags);
 }
 
 /* should_reclaim_retry(): keep going while reclaim progresses, or while the zone would pass
@@ -207,7 +206,7 @@ static struct rsv_page *may_oom(struct rsv_system *sys, struct rsv_task *tsk, rs
 	}
 	/* A parallel kill may have freed memory: try at high, without reclaim. */
 	*used = RSV_ALLOC_WMARK_HIGH | RSV_ALLOC_CPUSET;
-	page = rsv__get_page_from_freelist(sys, tsk, gfp & ~RSV___GFP_DIRECT_RECLAIM, order, *used);
+	page = get_page_from_freelist(sys, tsk, gfp & ~RSV___GFP_DIRECT_RECLAIM, order, *used);
 	if (page || order > RSV_COSTLY_ORDER || (gfp & RSV___GFP_RETRY_MAYFAIL))
 		goto out;
 	rsv__count(tsk, RSV_STAT_OOM_CALL, 1);
@@ -215,7 +214,7 @@ static struct rsv_page *may_oom(struct rsv_system *sys, struct rsv_task *tsk, rs
 		*progress = true;
 		if (gfp & RSV___GFP_NOFAIL) {
 			*used = RSV_ALLOC_NO_WATERMARKS;
-			page = rsv__get_page_from_freelist(sys, tsk, gfp, order, *used);
+			page = get_page_from_freelist(sys, tsk, gfp, order, *used);
 			if (!page) {
 				rsv_mutex_unlock(&sys->oom_lock);
 				nofail_wait(sys, tsk);
@@ -251,7 +250,7 @@ struct rsv_page *rsv__alloc_pages_slowpath(struct rsv_system *sys, struct rsv_ta
 	alloc_flags = rsv__gfp_to_alloc_flags(gfp, order);
 	if (alloc_flags & RSV_ALLOC_KSWAPD)
 		wake_all_kswapds(sys, tsk, gfp, order);
-	page = rsv__get_page_from_freelist(sys, tsk, gfp, order, alloc_flags);
+	page = get_page_from_freelist(sys, tsk, gfp, order, alloc_flags);
 	if (page)
 		return got_page(sys, tsk, gfp, order, alloc_flags, page);
 retry:
@@ -260,7 +259,7 @@ retry:
 	reserve_flags = rsv__gfp_pfmemalloc_flags(sys, tsk, gfp);
 	if (reserve_flags)
 		alloc_flags = reserve_flags | (alloc_flags & RSV_ALLOC_KSWAPD);
-	page = rsv__get_page_from_freelist(sys, tsk, gfp, order, alloc_flags);
+	page = get_page_from_freelist(sys, tsk, gfp, order, alloc_flags);
 	if (page)
 		return got_page(sys, tsk, gfp, order, alloc_flags, page);
 
@@ -295,7 +294,7 @@ retry:
 nopage:
 	if (gfp & RSV___GFP_NOFAIL) {
 		/* rsv_gfp_check() guarantees NOFAIL callers may block. */
-		page = rsv__get_page_from_freelist(sys, tsk, gfp, order, RSV_ALLOC_MIN_RESERVE);
+		page = get_page_from_freelist(sys, tsk, gfp, order, RSV_ALLOC_MIN_RESERVE);
 		if (page)
 			return got_page(sys, tsk, gfp, order, RSV_ALLOC_MIN_RESERVE, page);
 		nofail_wait(sys, tsk);
@@ -321,7 +320,7 @@ static RSV_NOINLINE struct rsv_page *alloc_bad_input(struct rsv_task *tsk, rsv_g
 }
 
 /* The first attempt of every allocation, at the low watermark, inline: a cache hit costs no
- * call. NULL sends the caller through rsv__get_page_from_freelist(), which also counts. */
+ * call. NULL sends the caller through get_page_from_freelist(), which also counts. */
 static inline struct rsv_page *get_page_fast(struct rsv_system *sys, struct rsv_task *tsk,
 					     unsigned order)
 {
@@ -352,7 +351,7 @@ struct rsv_page *rsv_alloc_pages(rsv_gfp_t gfp, unsigned order)
 	gfp = rsv__task_gfp_context(tsk, gfp);
 	page = get_page_fast(sys, tsk, order);
 	if (!page)
-		page = rsv__get_page_from_freelist(sys, tsk, gfp, order, RSV_ALLOC_WMARK_LOW);
+		page = get_page_from_freelist(sys, tsk, gfp, order, RSV_ALLOC_WMARK_LOW);
 	if (rsv_likely(page))
 		rsv__count(tsk, RSV_STAT_ALLOC_FAST, 1);
 	else if (!(page = rsv__alloc_pages_slowpath(sys, tsk, gfp, order)))

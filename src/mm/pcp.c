@@ -44,19 +44,6 @@ static void release(struct rsv_pcp *pcp)
 	rsv_spin_unlock(&pcp->lock);
 }
 
-/* Takes @pcp away from its owner (who is not the caller). */
-static void pcp_freeze(const struct rsv_system *sys, struct rsv_pcp *pcp)
-{
-	if (!sys->pcp_asym) {
-		rsv_spin_lock(&pcp->lock);
-		return;
-	}
-	request(pcp);
-	if (sys->pcp_fence)
-		rsv__membarrier();
-	wait_not_busy(pcp);
-}
-
 static void pcp_thaw(const struct rsv_system *sys, struct rsv_pcp *pcp)
 {
 	if (!sys->pcp_asym)
@@ -237,24 +224,17 @@ void rsv__free_to_pcp_or_buddy(struct rsv_system *sys, struct rsv_task *tsk, uin
 	rsv__zone_wake_waiters(sys);
 }
 
-/* Returns everything in @owner's cache to the buddy; the pages freed. Safe from any task.
- * Wakes nobody, so that it can run under the tasks lock; callers wake the zone's waiters. */
+/* Returns everything in the calling task's own cache to the buddy; the pages freed. The
+ * owner needs no fence, only to exclude other drainers, which hold the lock. Other tasks'
+ * caches are drained by rsv__pcp_drain_all(). Callers wake the zone's waiters. */
 int rsv__drain_pcp(struct rsv_system *sys, struct rsv_task *owner)
 {
 	struct rsv_pcp *pcp = &owner->pcp;
-	bool self = owner == rsv__task_current();
 	int freed;
 
-	/* The owner itself needs no fence: only other drainers, which the lock excludes. */
-	if (self)
-		rsv_spin_lock(&pcp->lock);
-	else
-		pcp_freeze(sys, pcp);
+	rsv_spin_lock(&pcp->lock);
 	freed = rsv__pcp_count(pcp) ? pcp_free_bulk(sys, pcp, rsv__pcp_count(pcp)) : 0;
-	if (self)
-		rsv_spin_unlock(&pcp->lock);
-	else
-		pcp_thaw(sys, pcp);
+	rsv_spin_unlock(&pcp->lock);
 	return freed;
 }
 

@@ -9,7 +9,7 @@ static const struct rsv_reclaim_ops reclaim_ops = {
 	.reclaimable_pages = rsv__reclaimable_pages,
 	.out_of_memory = rsv__out_of_memory,
 	.check = rsv__reclaim_check,
-	.task_exit = rsv__oom_task_exit,
+	.task_exit = rsv__mappings_release_task, /* exit_mmap(): a task's memory goes with it */
 };
 
 static const char *const vm_counter_names[RSV_NR_VM_COUNTERS] = {

@@ -157,7 +157,6 @@ unsigned long rsv__shrink_slab(struct rsv_system *sys, rsv_gfp_t gfp, int priori
 
 /* oom.c */
 bool rsv__out_of_memory(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order);
-void rsv__oom_task_exit(struct rsv_system *sys, struct rsv_task *t);
 int rsv__oom_reaper_start(struct rsv_system *sys);
 
 /* throttle.c */

@@ -227,9 +227,3 @@ int rsv__oom_reaper_start(struct rsv_system *sys)
 	r->oom_reaper = rsv_kthread_create(sys, "oom_reaper", oom_reaper_main, sys);
 	return r->oom_reaper ? 0 : -ENOMEM;
 }
-
-/* A created task returned: its anonymous memory goes, like exit_mmap(). */
-void rsv__oom_task_exit(struct rsv_system *sys, struct rsv_task *t)
-{
-	rsv__mappings_release_task(sys, t);
-}
