@@ -38,6 +38,12 @@ RSV_API unsigned long rsv_mapping_nr_pages(const struct rsv_mapping *m);
 /* 0, or -EINVAL if @page is not a page of a mapping. */
 RSV_API int rsv_page_mark_dirty(struct rsv_page *page);
 RSV_API int rsv_page_touch(struct rsv_page *page); /* referenced: survives one more scan */
+/* For tasks that dirty pages of @m, after dirtying (the kernel's write path does the same):
+ * wakes the flusher above the background limit and pauses the caller, killably, above the
+ * freerun ceiling, (thresh + background) / 2, until writeback brings the dirty and writeback
+ * pages under the hard limit. A PF_LOCAL_THROTTLE task is weighed only by its device's
+ * pages. Checks once every 32 pages the task dirtied; no-op for mappings without a device. */
+RSV_API void rsv_balance_dirty_pages_ratelimited(struct rsv_mapping *m);
 
 /* Gauges, like the kernel's NR_* node counters. */
 enum rsv_vm_counter {

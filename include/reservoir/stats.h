@@ -58,7 +58,11 @@ struct rsv_system;
 	X(THROTTLE_WRITEBACK, "throttle_writeback", "reclaim_throttle sleeps: writeback")       \
 	X(THROTTLE_NOPROGRESS, "throttle_noprogress", "reclaim_throttle sleeps: no progress")   \
 	X(THROTTLE_NS, "throttle_ns", "nanoseconds reclaimers slept throttled")              \
-	X(OOM_REAPED, "oom_reaped_pages", "pages the OOM reaper freed from victims")
+	X(OOM_REAPED, "oom_reaped_pages", "pages the OOM reaper freed from victims")          \
+	X(FLUSHER_WAKEUP, "flusher_wakeups", "flusher rounds of background or reclaim writeback") \
+	X(FLUSHER_PAGES, "flusher_pages", "dirty pages the flusher sent to writeback")        \
+	X(DIRTY_THROTTLE, "dirty_throttle", "balance_dirty_pages pauses")                    \
+	X(DIRTY_THROTTLE_NS, "dirty_throttle_ns", "nanoseconds writers paused in balance_dirty_pages")
 
 enum rsv_stat_item {
 #define RSV_STAT_ENUM(id, name, doc) RSV_STAT_##id,

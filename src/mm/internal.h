@@ -32,6 +32,10 @@ struct rsv_page {
 	uint64_t priv2;
 };
 
+/* The allocator's own bit in an allocated page's flags (the layers above use the low byte):
+ * the block was allocated with __GFP_ACCOUNT and is charged to page->owner. */
+#define RSV_PAGE_ACCOUNTED 0x8000u
+
 _Static_assert(sizeof(struct rsv_page) == 32, "page descriptor must stay at 32 bytes");
 
 /* A neighbour's merge reads this byte under the zone lock while the block's holder may
@@ -134,6 +138,7 @@ struct rsv_task {
 	_Atomic long rss;          /* pages charged to the task (its anonymous memory) */
 	_Atomic long swapents;     /* its pages written out to swap */
 	int oom_score_adj;         /* -1000 (never) .. 1000 */
+	unsigned nr_dirtied;       /* pages dirtied since balance_dirty_pages last looked */
 	_Atomic bool exited;
 	bool attached;
 	int exit_code;
@@ -329,6 +334,7 @@ struct rsv_page *rsv__alloc_pages_slowpath(struct rsv_system *sys, struct rsv_ta
 
 /* task.c */
 void rsv__task_free_all(struct rsv_system *sys);
+struct rsv_task *rsv__task_by_id(struct rsv_system *sys, unsigned id);
 void rsv__kthreads_stop(struct rsv_system *sys);
 
 /* check/watchdog.c */

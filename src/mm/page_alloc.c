@@ -339,6 +339,23 @@ static void zero_block(struct rsv_system *sys, struct rsv_task *tsk, struct rsv_
 	rsv__count(tsk, RSV_STAT_ALLOC_ZEROED, 1);
 }
 
+/* __GFP_ACCOUNT: the block counts in its task's OOM badness until it is freed, by anyone. */
+static void charge_block(struct rsv_task *tsk, struct rsv_page *page, unsigned order)
+{
+	atomic_store_explicit(&page->flags, RSV_PAGE_ACCOUNTED, memory_order_relaxed);
+	atomic_fetch_add_explicit(&tsk->rss, 1L << order, memory_order_relaxed);
+}
+
+static void uncharge_block(struct rsv_system *sys, struct rsv_page *page, unsigned order)
+{
+	struct rsv_task *charged = rsv__task_by_id(sys, page->owner);
+
+	atomic_fetch_and_explicit(&page->flags, (uint16_t)~RSV_PAGE_ACCOUNTED,
+				  memory_order_relaxed);
+	if (charged)
+		atomic_fetch_sub_explicit(&charged->rss, 1L << order, memory_order_relaxed);
+}
+
 struct rsv_page *rsv_alloc_pages(rsv_gfp_t gfp, unsigned order)
 {
 	struct rsv_task *tsk = rsv__task_current();
@@ -361,6 +378,8 @@ struct rsv_page *rsv_alloc_pages(rsv_gfp_t gfp, unsigned order)
 	page->owner = tsk->id;
 	atomic_store_explicit(&page->flags, 0, memory_order_relaxed);
 	page->priv = page->priv2 = 0;
+	if (gfp & RSV___GFP_ACCOUNT)
+		charge_block(tsk, page, order);
 	if (gfp & RSV___GFP_ZERO)
 		zero_block(sys, tsk, page, order);
 	return page;
@@ -409,6 +428,9 @@ int rsv_free_pages(struct rsv_page *page, unsigned order)
 		return rsv__misuse(sys, "rsv_free_pages(page %p, order %u) by task \"%s\": %s",
 				   (const void *)page, order, tsk->name, why);
 	rsv__count(tsk, RSV_STAT_FREE, 1);
+	if (rsv_unlikely(atomic_load_explicit(&page->flags, memory_order_relaxed) &
+			 RSV_PAGE_ACCOUNTED))
+		uncharge_block(sys, page, order);
 	if (rsv_likely(rsv__pcp_free_fast(sys, tsk, rsv__pfn(sys, page), order)))
 		return 0;
 	rsv__free_to_pcp_or_buddy(sys, tsk, rsv__pfn(sys, page), order);

@@ -26,6 +26,26 @@ static struct rsv_task *task_alloc(struct rsv_system *sys, const char *name)
 	return t;
 }
 
+/* The task charged for an accounted page: ids are handed out in order and tasks stay on the
+ * list until the system goes, so a walk finds it even after it exited. */
+struct rsv_task *rsv__task_by_id(struct rsv_system *sys, unsigned id)
+{
+	struct rsv_task *found = NULL;
+	struct rsv_list *pos;
+
+	rsv_spin_lock(&sys->tasks_lock);
+	rsv_list_for_each(pos, &sys->tasks) {
+		struct rsv_task *t = rsv_container_of(pos, struct rsv_task, node);
+
+		if (t->id == id) {
+			found = t;
+			break;
+		}
+	}
+	rsv_spin_unlock(&sys->tasks_lock);
+	return found;
+}
+
 /* A task leaves nothing behind: its cached pages go back to the buddy. */
 static void task_exit(struct rsv_task *t)
 {

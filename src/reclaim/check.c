@@ -40,6 +40,31 @@ static int walk_lru(struct rsv_system *sys, enum rsv_lru_type t, struct lru_cens
 	return 0;
 }
 
+/* The mappings' own counts (what balance_dirty_pages weighs per device) add up to the gauges. */
+static int check_mappings(struct rsv_system *sys)
+{
+	struct rsv_reclaim *r = rsv__reclaim(sys);
+	long pages = 0, dirty = 0, inflight = 0;
+	struct rsv_list *pos;
+
+	rsv_spin_lock(&r->objects_lock);
+	rsv_list_for_each(pos, &r->mappings) {
+		struct rsv_mapping *m = rsv_container_of(pos, struct rsv_mapping, node);
+
+		pages += atomic_load(&m->nr_pages);
+		dirty += atomic_load(&m->nr_dirty);
+		inflight += atomic_load(&m->nr_inflight);
+	}
+	rsv_spin_unlock(&r->objects_lock);
+	if (pages != rsv__vm_get(r, RSV_NR_ANON) + rsv__vm_get(r, RSV_NR_FILE) ||
+	    dirty != rsv__vm_get(r, RSV_NR_DIRTY) || inflight != rsv__vm_get(r, RSV_NR_WRITEBACK))
+		return FAIL(sys, "mappings count %ld pages, %ld dirty, %ld under writeback; the "
+			    "gauges say %ld, %ld, %ld", pages, dirty, inflight,
+			    rsv__vm_get(r, RSV_NR_ANON) + rsv__vm_get(r, RSV_NR_FILE),
+			    rsv__vm_get(r, RSV_NR_DIRTY), rsv__vm_get(r, RSV_NR_WRITEBACK));
+	return 0;
+}
+
 int rsv__reclaim_check(struct rsv_system *sys)
 {
 	struct rsv_reclaim *r = rsv__reclaim(sys);
@@ -63,5 +88,5 @@ int rsv__reclaim_check(struct rsv_system *sys)
 	if (anon.writeback + file.writeback != rsv__vm_get(r, RSV_NR_WRITEBACK))
 		return FAIL(sys, "%ld pages under writeback on the LRUs, NR_WRITEBACK says %ld",
 			    anon.writeback + file.writeback, rsv__vm_get(r, RSV_NR_WRITEBACK));
-	return 0;
+	return check_mappings(sys);
 }

@@ -1,5 +1,5 @@
 /* The reclaim layer's place in a system: its state, the hooks it gives the page allocator,
- * and kswapd. */
+ * kswapd and the flusher. */
 #include <stdlib.h>
 #include "reclaim/internal.h"
 
@@ -55,7 +55,9 @@ int rsv__reclaim_init(struct rsv_system *sys)
 	sys->reclaim_data = r;
 	sys->reclaim = &reclaim_ops;
 	rsv__throttle_init(sys);
-	return rsv__kswapd_start(sys) ? -ENOMEM : rsv__oom_reaper_start(sys);
+	if (rsv__kswapd_start(sys) || rsv__flusher_start(sys))
+		return -ENOMEM;
+	return rsv__oom_reaper_start(sys);
 }
 
 /* After the service tasks have stopped. */

@@ -32,6 +32,7 @@ struct rsv_mapping {
 	struct rsv_task *owner; /* charged for the anonymous pages */
 	_Atomic long nr_pages;
 	_Atomic long nr_inflight; /* pages under writeback */
+	_Atomic long nr_dirty;
 	struct rsv_list node;
 };
 
@@ -66,6 +67,13 @@ struct rsv_reclaim {
 	_Atomic long nr_reclaim_start;
 	_Atomic int nr_throttled;
 
+	struct rsv_task *flusher;
+	struct rsv_waitqueue flusher_wait;
+	struct rsv_waitqueue dirty_pause; /* balance_dirty_pages() sleeps: only kills wake it */
+	_Atomic bool flusher_woken;
+	_Atomic bool flush_all;      /* reclaim asked for every dirty page */
+	_Atomic bool dirty_exceeded; /* writers check their dirtying more often */
+
 	struct rsv_task *kswapd;
 	struct rsv_waitqueue kswapd_wait;
 	struct rsv_waitqueue pfmemalloc_wait;
@@ -88,6 +96,13 @@ static inline struct rsv_reclaim *rsv__reclaim(const struct rsv_system *sys)
 static inline void rsv__vm_add(struct rsv_reclaim *r, enum rsv_vm_counter c, long n)
 {
 	atomic_fetch_add_explicit(&r->vm[c], n, memory_order_relaxed);
+}
+
+/* Every change of a page's PG_dirty goes through here: the global and the mapping's count. */
+static inline void rsv__account_dirty(struct rsv_mapping *m, long n)
+{
+	rsv__vm_add(m->sys->reclaim_data, RSV_NR_DIRTY, n);
+	atomic_fetch_add_explicit(&m->nr_dirty, n, memory_order_relaxed);
 }
 
 static inline long rsv__vm_get(const struct rsv_reclaim *r, enum rsv_vm_counter c)
@@ -147,7 +162,8 @@ unsigned long rsv__shrink_node(struct rsv_system *sys, rsv_gfp_t gfp, int priori
 			       unsigned long nr_to_reclaim, bool is_kswapd);
 unsigned long rsv__reclaimable_pages(struct rsv_system *sys);
 bool rsv__allow_direct_reclaim(struct rsv_system *sys);
-void rsv__start_writeback(struct rsv_system *sys, struct rsv_page *p);
+bool rsv__writeback_claim(struct rsv_page *p);
+void rsv__writeback_submit(struct rsv_page *p, bool was_dirty);
 
 /* check.c */
 int rsv__reclaim_check(struct rsv_system *sys);
@@ -170,6 +186,10 @@ void rsv__throttle_init(struct rsv_system *sys);
 void rsv__throttle_after_shrink(struct rsv_system *sys, rsv_gfp_t gfp,
 				const struct rsv_shrink_result *res);
 void rsv__throttle_writeback_done(struct rsv_system *sys);
+
+/* writeback.c */
+int rsv__flusher_start(struct rsv_system *sys);
+void rsv__wakeup_flusher(struct rsv_system *sys, bool all);
 
 /* kswapd.c */
 int rsv__kswapd_start(struct rsv_system *sys);

@@ -38,6 +38,7 @@ struct rsv_mapping *rsv_mapping_create(struct rsv_system *sys, enum rsv_mapping_
 	m->owner = rsv__task_current();
 	atomic_init(&m->nr_pages, 0);
 	atomic_init(&m->nr_inflight, 0);
+	atomic_init(&m->nr_dirty, 0);
 	rsv_spin_lock(&r->objects_lock);
 	rsv_list_add_tail(&m->node, &r->mappings);
 	rsv_spin_unlock(&r->objects_lock);
@@ -47,7 +48,8 @@ struct rsv_mapping *rsv_mapping_create(struct rsv_system *sys, enum rsv_mapping_
 struct rsv_page *rsv_mapping_add_page(struct rsv_mapping *m, rsv_gfp_t gfp, uint64_t index)
 {
 	struct rsv_reclaim *r = rsv__reclaim(m->sys);
-	struct rsv_page *p = rsv_alloc_pages(gfp, 0);
+	/* The mapping charges its owner itself (anonymous pages only), not the caller. */
+	struct rsv_page *p = rsv_alloc_pages(gfp & ~RSV___GFP_ACCOUNT, 0);
 
 	if (!p)
 		return NULL;
@@ -87,8 +89,10 @@ int rsv_page_mark_dirty(struct rsv_page *page)
 
 	if (!m)
 		return -EINVAL;
-	if (!(rsv__page_set(page, PG_dirty) & PG_dirty))
-		rsv__vm_add(rsv__reclaim(m->sys), RSV_NR_DIRTY, 1);
+	if (!(rsv__page_set(page, PG_dirty) & PG_dirty)) {
+		rsv__account_dirty(m, 1);
+		rsv__task_current()->nr_dirtied++;
+	}
 	return 0;
 }
 
@@ -108,7 +112,7 @@ void rsv__mapping_free_page(struct rsv_page *p)
 	struct rsv_reclaim *r = rsv__reclaim(m->sys);
 
 	if (rsv__page_clear(p, PG_dirty) & PG_dirty)
-		rsv__vm_add(r, RSV_NR_DIRTY, -1);
+		rsv__account_dirty(m, -1);
 	rsv__vm_add(r, nr_of(m), -1);
 	atomic_fetch_sub(&m->nr_pages, 1);
 	if (m->kind == RSV_MAPPING_ANON && m->owner)

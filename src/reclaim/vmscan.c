@@ -21,6 +21,7 @@ struct scan_control {
 	unsigned long nr_reclaimed;
 	unsigned long nr_scanned;
 	unsigned long nr_writeback; /* met under writeback */
+	unsigned long nr_unqueued_dirty; /* dirty pages this reclaimer could not write */
 };
 
 static bool dev_allows(const struct rsv_bdev *dev, rsv_gfp_t gfp)
@@ -52,7 +53,7 @@ static void writeback_end_io(struct rsv_request *req)
 	rsv__page_clear(p, PG_writeback);
 	if (error) {
 		if (!anon && !(rsv__page_set(p, PG_dirty) & PG_dirty))
-			rsv__vm_add(r, RSV_NR_DIRTY, 1);
+			rsv__account_dirty(m, 1);
 	} else if (anon) {
 		if (rsv__page_flags(p) & PG_lru) {
 			rsv__lru_del(sys, p, RSV_LRU_ANON);
@@ -77,37 +78,53 @@ static void writeback_end_io(struct rsv_request *req)
 	rsv__throttle_writeback_done(sys);
 }
 
-/* Starts writing an isolated page to its mapping's device. Request descriptors come from the
- * C heap, not the arena, until the I/O models bring bio mempools. */
-void rsv__start_writeback(struct rsv_system *sys, struct rsv_page *p)
+/* Takes a page for writeback: PG_dirty becomes PG_writeback. The caller owns the page (it
+ * isolated it) or holds lru_lock while the page is on the LRU (the flusher), so that no
+ * reclaimer claims it at the same time. True if the page was dirty. */
+bool rsv__writeback_claim(struct rsv_page *p)
 {
 	struct rsv_mapping *m = rsv__page_mapping(p);
-	struct rsv_reclaim *r = rsv__reclaim(sys);
-	struct rsv_request *req = calloc(1, sizeof(*req));
-	bool was_dirty;
+	bool was_dirty = rsv__page_clear(p, PG_dirty) & PG_dirty;
 
-	if (!req)
-		return;
-	was_dirty = rsv__page_clear(p, PG_dirty) & PG_dirty;
 	if (was_dirty)
-		rsv__vm_add(r, RSV_NR_DIRTY, -1);
+		rsv__account_dirty(m, -1);
 	rsv__page_set(p, PG_writeback);
-	rsv__vm_add(r, RSV_NR_WRITEBACK, 1);
+	rsv__vm_add(rsv__reclaim(m->sys), RSV_NR_WRITEBACK, 1);
 	atomic_fetch_add(&m->nr_inflight, 1);
-	req->bdev = m->dev;
-	req->op = RSV_REQ_WRITE;
-	/* A page's number is a unique slot on any device at least as large as the arena. */
-	req->sector = rsv__pfn(sys, p) % m->dev->nr_sectors;
-	req->page = p;
-	req->end_io = writeback_end_io;
-	if (!rsv_submit_request(req))
-		return;
-	free(req);
+	return was_dirty;
+}
+
+/* Sends a claimed page to its mapping's device. Request descriptors come from the C heap,
+ * not the arena, until the I/O models bring bio mempools. On failure the page is as before. */
+void rsv__writeback_submit(struct rsv_page *p, bool was_dirty)
+{
+	struct rsv_mapping *m = rsv__page_mapping(p);
+	struct rsv_system *sys = m->sys;
+	struct rsv_request *req = calloc(1, sizeof(*req));
+
+	if (req) {
+		req->bdev = m->dev;
+		req->op = RSV_REQ_WRITE;
+		/* A page's number is a unique slot on any device at least as large as the arena. */
+		req->sector = rsv__pfn(sys, p) % m->dev->nr_sectors;
+		req->page = p;
+		req->end_io = writeback_end_io;
+		if (!rsv_submit_request(req))
+			return;
+		free(req);
+	}
 	rsv__page_clear(p, PG_writeback);
-	rsv__vm_add(r, RSV_NR_WRITEBACK, -1);
+	rsv__vm_add(rsv__reclaim(sys), RSV_NR_WRITEBACK, -1);
 	atomic_fetch_sub(&m->nr_inflight, 1);
 	if (was_dirty && !(rsv__page_set(p, PG_dirty) & PG_dirty))
-		rsv__vm_add(r, RSV_NR_DIRTY, 1);
+		rsv__account_dirty(m, 1);
+	rsv_wake_up_all(&rsv__reclaim(sys)->writeback_wait);
+}
+
+/* Starts writing an isolated page to its mapping's device. */
+static void start_writeback(struct rsv_page *p)
+{
+	rsv__writeback_submit(p, rsv__writeback_claim(p));
 }
 
 /* ---- scanning ---- */
@@ -148,16 +165,17 @@ static bool reclaim_page(struct rsv_system *sys, struct scan_control *sc, struct
 			return false;
 		}
 		rsv__count_current(RSV_STAT_PSWPOUT, 1);
-		rsv__start_writeback(sys, p);
+		start_writeback(p);
 		return false;
 	}
 	if (f & PG_dirty) {
 		if (!may_writeback(m, sc->gfp)) {
 			rsv__count_current(RSV_STAT_PGSKIP_DIRTY, 1);
+			sc->nr_unqueued_dirty++;
 			return false;
 		}
 		rsv__count_current(RSV_STAT_PGWRITEBACK, 1);
-		rsv__start_writeback(sys, p);
+		start_writeback(p);
 		return false;
 	}
 	rsv__count_current(RSV_STAT_PGSTEAL, 1);
@@ -203,6 +221,7 @@ static void shrink_lru(struct rsv_system *sys, struct scan_control *sc, enum rsv
 		bool freed[SWAP_CLUSTER_MAX];
 		int n = isolate(sys, t, batch,
 				(int)(to_scan < SWAP_CLUSTER_MAX ? to_scan : SWAP_CLUSTER_MAX));
+		unsigned long unqueued = sc->nr_unqueued_dirty;
 
 		if (!n)
 			break;
@@ -212,6 +231,10 @@ static void shrink_lru(struct rsv_system *sys, struct scan_control *sc, enum rsv
 		for (int i = 0; i < n; i++)
 			sc->nr_reclaimed += (freed[i] = reclaim_page(sys, sc, batch[i]));
 		sc->nr_reclaimed += putback(sys, t, batch, freed, n);
+		/* Everything taken was dirty and this context may not write it: the flushers
+		 * can, so ask them (shrink_inactive_list's WB_REASON_VMSCAN wake-up). */
+		if (sc->nr_unqueued_dirty - unqueued == (unsigned long)n)
+			rsv__wakeup_flusher(sys, true);
 	}
 }
 

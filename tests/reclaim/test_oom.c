@@ -1,5 +1,6 @@
 /* The OOM killer and reaper (spec F), on the simulator. Three "processes" own anonymous
  * memory with no swap; an allocator then exhausts the arena. */
+#include <stdlib.h>
 #include "helpers.h"
 
 /* Criterion 2.4 ignores --timeout: every suite carries its own. */
@@ -208,4 +209,64 @@ Test(oom, without_the_reaper_a_stuck_victim_stalls_everyone)
 	cr_assert(strstr(rsv_platform_report(rsv_system_platform(sys)), "waits for mutex \"stuck_lock\""),
 		  "%s", rsv_platform_report(rsv_system_platform(sys)));
 	rsv_system_destroy(sys);
+}
+
+/* ---- __GFP_ACCOUNT ---- */
+
+#define HOG_PAGES 900
+
+struct hog {
+	struct rsv_page *held[HOG_PAGES];
+	long rss_held, rss_after;
+	bool interrupted;
+	struct rsv_waitqueue never;
+};
+
+/* Holds pages it allocated with GFP_USER (accounted) until killed, then unwinds. */
+static int hog_main(void *arg)
+{
+	struct hog *h = arg;
+
+	for (int i = 0; i < HOG_PAGES; i++)
+		h->held[i] = rsv_alloc_pages(RSV_GFP_USER, 0);
+	h->rss_held = rsv_task_rss(rsv_task_current());
+	h->interrupted = rsv_wait_event_killable(&h->never, false) == -EINTR;
+	for (int i = 0; i < HOG_PAGES; i++)
+		rsv_free_pages(h->held[i], 0);
+	h->rss_after = rsv_task_rss(rsv_task_current());
+	return 0;
+}
+
+static int greedy_main(void *arg)
+{
+	long *failures = arg;
+	struct rsv_system *sys = rsv_task_system(rsv_task_current());
+
+	rsv_msleep(10);
+	for (long n = (long)rsv_system_free_pages(sys) + 200; n > 0; n--)
+		*failures += !rsv_alloc_pages(RSV_GFP_KERNEL, 0);
+	return 0;
+}
+
+/* Pages allocated with __GFP_ACCOUNT make their task the biggest one; the charge goes when
+ * they are freed. The greedy allocator's own pages are not accounted: it is not chosen. */
+Test(oom, accounted_pages_make_the_victim)
+{
+	struct rsv_system *sys = oom_system(RSV_OOM_REAPER, 3, 0);
+	struct hog *h = calloc(1, sizeof(*h));
+	long failures = 0;
+
+	rsv_waitqueue_init(&h->never, "never");
+	cr_assert_not_null(rsv_task_create(sys, "hog", hog_main, h));
+	cr_assert_not_null(rsv_task_create(sys, "greedy", greedy_main, &failures));
+	cr_assert_eq(rsv_system_run(sys), RSV_RUN_DONE, "%s",
+		     rsv_platform_report(rsv_system_platform(sys)));
+	cr_assert_eq(h->rss_held, HOG_PAGES);
+	cr_assert(h->interrupted, "the hog was not killed");
+	cr_assert_eq(h->rss_after, 0);
+	cr_assert_eq(rsv_stats_get(sys, RSV_STAT_OOM_KILL), 1);
+	cr_assert_eq(failures, 0);
+	cr_assert_eq(rsv_system_check(sys, 0), 0, "%s", rsv_system_error(sys));
+	rsv_system_destroy(sys);
+	free(h);
 }

@@ -80,7 +80,10 @@ Test(reclaim, gfp_nofs_swaps_but_never_writes_fs_pages, .timeout = 10)
 	cr_assert_eq(rsv_task_stat(c.task, RSV_STAT_PGWRITEBACK), 0);
 	cr_assert_gt(rsv_task_stat(c.task, RSV_STAT_PGSKIP_DIRTY), 0);
 	cr_assert_gt(rsv_task_stat(c.task, RSV_STAT_PSWPOUT), 0, "NOFS still allows swap I/O");
-	cr_assert_eq(rsv_vm_counter(sys, RSV_NR_DIRTY), 100);
+	/* A batch of dirty pages it could not write made it wake the flusher, which can. */
+	cr_assert_gt(rsv_stats_get(sys, RSV_STAT_FLUSHER_PAGES), 0);
+	cr_assert_eq(rsv_vm_counter(sys, RSV_NR_DIRTY) +
+			     (long)rsv_stats_get(sys, RSV_STAT_FLUSHER_PAGES), 100);
 	teardown_mappings(sys, &c);
 }
 
@@ -93,7 +96,9 @@ Test(reclaim, gfp_noio_starts_no_io, .timeout = 10)
 	cr_assert_eq(rsv_task_stat(c.task, RSV_STAT_PSWPOUT), 0);
 	cr_assert_gt(rsv_task_stat(c.task, RSV_STAT_PGSKIP_ANON), 0);
 	cr_assert_eq(rsv_vm_counter(sys, RSV_NR_SWAPPED), 0);
-	cr_assert_eq(rsv_vm_counter(sys, RSV_NR_DIRTY), 100);
+	cr_assert_eq(rsv_vm_counter(sys, RSV_NR_DIRTY) +
+			     (long)rsv_stats_get(sys, RSV_STAT_FLUSHER_PAGES), 100,
+		     "only the flusher wrote");
 	teardown_mappings(sys, &c);
 }
 

@@ -40,7 +40,7 @@ static struct rsv_system *writeback_heavy(enum rsv_throttle_policy policy, struc
 		struct rsv_page *p = rsv_mapping_add_page(file, RSV_GFP_KERNEL, (uint64_t)i);
 
 		rsv_page_mark_dirty(p);
-		rsv__start_writeback(sys, p); /* as a flusher would have */
+		rsv__writeback_submit(p, rsv__writeback_claim(p)); /* as a flusher would */
 	}
 	rsv_task_detach();
 	cr_assert_eq(rsv_vm_counter(sys, RSV_NR_WRITEBACK), 300);
