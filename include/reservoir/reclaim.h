@@ -52,6 +52,7 @@ enum rsv_vm_counter {
 	RSV_NR_DIRTY,
 	RSV_NR_WRITEBACK,
 	RSV_NR_SWAPPED,   /* anonymous pages written out and freed */
+	RSV_NR_ISOLATED,  /* taken off the LRU by a reclaimer, not yet back */
 	RSV_NR_VM_COUNTERS
 };
 RSV_API long rsv_vm_counter(struct rsv_system *sys, enum rsv_vm_counter c);

@@ -57,6 +57,8 @@ struct rsv_system;
 	X(THROTTLE_VM_WRITEOUT, "throttle_vm_writeout", "sleeps in throttle_vm_writeout (pre-4.9)") \
 	X(THROTTLE_WRITEBACK, "throttle_writeback", "reclaim_throttle sleeps: writeback")       \
 	X(THROTTLE_NOPROGRESS, "throttle_noprogress", "reclaim_throttle sleeps: no progress")   \
+	X(THROTTLE_ISOLATED, "throttle_isolated", "sleeps because too many pages were isolated") \
+	X(THROTTLE_CONGESTED, "throttle_congested", "reclaim_throttle sleeps: node congested")  \
 	X(THROTTLE_NS, "throttle_ns", "nanoseconds reclaimers slept throttled")              \
 	X(OOM_REAPED, "oom_reaped_pages", "pages the OOM reaper freed from victims")          \
 	X(FLUSHER_WAKEUP, "flusher_wakeups", "flusher rounds of background or reclaim writeback") \

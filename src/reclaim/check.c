@@ -78,6 +78,9 @@ int rsv__reclaim_check(struct rsv_system *sys)
 	rsv_spin_unlock(&r->lru_lock);
 	if (err)
 		return err;
+	if (rsv__vm_get(r, RSV_NR_ISOLATED))
+		return FAIL(sys, "%ld pages isolated by reclaimers at a quiescent point",
+			    rsv__vm_get(r, RSV_NR_ISOLATED));
 	if (anon.pages != rsv__vm_get(r, RSV_NR_ANON) || file.pages != rsv__vm_get(r, RSV_NR_FILE))
 		return FAIL(sys, "LRUs hold %ld anon and %ld file pages, the counters say %ld and %ld",
 			    anon.pages, file.pages, rsv__vm_get(r, RSV_NR_ANON),

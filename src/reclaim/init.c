@@ -15,7 +15,7 @@ static const struct rsv_reclaim_ops reclaim_ops = {
 static const char *const vm_counter_names[RSV_NR_VM_COUNTERS] = {
 	[RSV_NR_FILE] = "nr_file_pages", [RSV_NR_ANON] = "nr_anon_pages",
 	[RSV_NR_DIRTY] = "nr_dirty", [RSV_NR_WRITEBACK] = "nr_writeback",
-	[RSV_NR_SWAPPED] = "nr_swapped",
+	[RSV_NR_SWAPPED] = "nr_swapped", [RSV_NR_ISOLATED] = "nr_isolated",
 };
 
 const char *rsv_vm_counter_name(enum rsv_vm_counter c)

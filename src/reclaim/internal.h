@@ -14,8 +14,18 @@
 #define PG_referenced 0x10u
 #define PG_free_on_putback 0x20u /* swap-out finished while isolated: free, do not put back */
 #define PG_mapping 0x40u    /* priv is the struct rsv_mapping */
+#define PG_reclaim 0x80u    /* reclaim met it under writeback: meeting it again means pages
+			     * cycle through the LRU faster than they are written */
 
 enum rsv_lru_type { RSV_LRU_ANON, RSV_LRU_FILE, RSV_NR_LRU };
+
+enum rsv_throttle_reason {
+	RSV_THROTTLE_WRITEBACK,
+	RSV_THROTTLE_ISOLATED,
+	RSV_THROTTLE_NOPROGRESS,
+	RSV_THROTTLE_CONGESTED,
+	RSV_NR_THROTTLE_REASONS
+};
 
 /* Threaded through page->next/prev (free while a page is allocated); head is the newest. */
 struct rsv_lru {
@@ -62,7 +72,10 @@ struct rsv_reclaim {
 
 	/* reclaim_throttle(): one queue per reason, and writeback completions since the first
 	 * sleeper, for waking WRITEBACK sleepers after 32 per sleeper. */
-	struct rsv_waitqueue reclaim_wait[2];
+	struct rsv_waitqueue reclaim_wait[RSV_NR_THROTTLE_REASONS];
+	_Atomic bool congested; /* LRUVEC_NODE_CONGESTED: set by kswapd, cleared when balanced */
+	struct rsv_waitqueue congestion_wait; /* pre-4.9 naps: nothing here wakes them early */
+	_Atomic long isolated[RSV_NR_LRU];
 	_Atomic long nr_written;
 	_Atomic long nr_reclaim_start;
 	_Atomic int nr_throttled;
@@ -176,12 +189,18 @@ bool rsv__out_of_memory(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order);
 int rsv__oom_reaper_start(struct rsv_system *sys);
 
 /* throttle.c */
-enum rsv_throttle_reason { RSV_THROTTLE_WRITEBACK, RSV_THROTTLE_NOPROGRESS };
 struct rsv_shrink_result {
 	bool is_kswapd;
 	int priority;
 	unsigned long scanned, writeback, reclaimed;
+	unsigned long dirty;     /* met dirty or under writeback */
+	unsigned long congested; /* met under writeback a second time */
 };
+enum rsv_isolated_verdict { RSV_ISOLATED_SCAN, RSV_ISOLATED_GIVE_UP, RSV_ISOLATED_KILLED };
+enum rsv_isolated_verdict rsv__wait_isolated(struct rsv_system *sys, enum rsv_lru_type t,
+					     rsv_gfp_t gfp, bool is_kswapd);
+void rsv__throttle_isolated_done(struct rsv_system *sys);
+void rsv__clear_congested(struct rsv_system *sys);
 void rsv__throttle_init(struct rsv_system *sys);
 void rsv__throttle_after_shrink(struct rsv_system *sys, rsv_gfp_t gfp,
 				const struct rsv_shrink_result *res);

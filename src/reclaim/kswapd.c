@@ -39,6 +39,8 @@ static void balance_pgdat(struct rsv_system *sys)
 			return;
 	}
 	rsv__count_current(RSV_STAT_KSWAPD_RECLAIM, reclaimed);
+	if (balanced(sys))
+		rsv__clear_congested(sys);
 	if (reclaimed) {
 		atomic_store(&r->kswapd_failures, 0);
 	} else if (!balanced(sys)) {

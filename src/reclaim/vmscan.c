@@ -22,6 +22,8 @@ struct scan_control {
 	unsigned long nr_scanned;
 	unsigned long nr_writeback; /* met under writeback */
 	unsigned long nr_unqueued_dirty; /* dirty pages this reclaimer could not write */
+	unsigned long nr_dirty;          /* dirty or under writeback */
+	unsigned long nr_congested;      /* under writeback and met before (PG_reclaim) */
 };
 
 static bool dev_allows(const struct rsv_bdev *dev, rsv_gfp_t gfp)
@@ -50,7 +52,7 @@ static void writeback_end_io(struct rsv_request *req)
 
 	free(req);
 	rsv_spin_lock(&r->lru_lock);
-	rsv__page_clear(p, PG_writeback);
+	rsv__page_clear(p, PG_writeback | PG_reclaim);
 	if (error) {
 		if (!anon && !(rsv__page_set(p, PG_dirty) & PG_dirty))
 			rsv__account_dirty(m, 1);
@@ -140,6 +142,8 @@ static int isolate(struct rsv_system *sys, enum rsv_lru_type t, struct rsv_page 
 		rsv__lru_del(sys, p, t);
 		out[n++] = p;
 	}
+	rsv__vm_add(r, RSV_NR_ISOLATED, n);
+	atomic_fetch_add(&r->isolated[t], n);
 	rsv_spin_unlock(&r->lru_lock);
 	return n;
 }
@@ -150,7 +154,11 @@ static bool reclaim_page(struct rsv_system *sys, struct scan_control *sc, struct
 	struct rsv_mapping *m = rsv__page_mapping(p);
 	unsigned f = rsv__page_flags(p);
 
+	if (f & (PG_dirty | PG_writeback))
+		sc->nr_dirty++;
 	if (f & PG_writeback) {
+		if (rsv__page_set(p, PG_reclaim) & PG_reclaim)
+			sc->nr_congested++;
 		sc->nr_writeback++;
 		rsv__count_current(RSV_STAT_PGSKIP_WRITEBACK, 1);
 		return false;
@@ -201,7 +209,10 @@ static unsigned long putback(struct rsv_system *sys, enum rsv_lru_type t, struct
 		else
 			rsv__lru_add(sys, pages[i], t);
 	}
+	rsv__vm_add(r, RSV_NR_ISOLATED, -n);
+	atomic_fetch_sub(&r->isolated[t], n);
 	rsv_spin_unlock(&r->lru_lock);
+	rsv__throttle_isolated_done(sys);
 	for (int i = 0; i < nr_done; i++)
 		rsv__mapping_free_page(done[i]);
 	rsv__count_current(RSV_STAT_PGSTEAL, (uint64_t)nr_done);
@@ -216,6 +227,15 @@ static void shrink_lru(struct rsv_system *sys, struct scan_control *sc, enum rsv
 
 	if (!to_scan)
 		to_scan = size < SWAP_CLUSTER_MAX ? size : SWAP_CLUSTER_MAX;
+	switch (rsv__wait_isolated(sys, t, sc->gfp, sc->is_kswapd)) {
+	case RSV_ISOLATED_GIVE_UP:
+		return;
+	case RSV_ISOLATED_KILLED: /* about to exit and free its memory: let it go */
+		sc->nr_reclaimed += SWAP_CLUSTER_MAX;
+		return;
+	default:
+		break;
+	}
 	while (to_scan && sc->nr_reclaimed < sc->nr_to_reclaim) {
 		struct rsv_page *batch[SWAP_CLUSTER_MAX];
 		bool freed[SWAP_CLUSTER_MAX];
@@ -260,7 +280,8 @@ unsigned long rsv__shrink_node(struct rsv_system *sys, rsv_gfp_t gfp, int priori
 		atomic_store(&rsv__reclaim(sys)->kswapd_failures, 0);
 	rsv__throttle_after_shrink(sys, gfp, &(struct rsv_shrink_result){
 		.is_kswapd = is_kswapd, .priority = priority, .scanned = sc.nr_scanned,
-		.writeback = sc.nr_writeback, .reclaimed = sc.nr_reclaimed });
+		.writeback = sc.nr_writeback, .reclaimed = sc.nr_reclaimed, .dirty = sc.nr_dirty,
+		.congested = sc.nr_congested });
 	return sc.nr_reclaimed;
 }
 
