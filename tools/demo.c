@@ -136,7 +136,8 @@ static int reclaim_workload(enum rsv_backend backend, uint64_t seed)
 	static const enum rsv_stat_item shown[] = {
 		RSV_STAT_KSWAPD_WAKEUP, RSV_STAT_KSWAPD_RECLAIM, RSV_STAT_DIRECT_RECLAIM,
 		RSV_STAT_PGSCAN, RSV_STAT_PGSTEAL, RSV_STAT_THROTTLE_DIRECT,
-		RSV_STAT_THROTTLE_WRITEBACK, RSV_STAT_THROTTLE_NOPROGRESS, RSV_STAT_OOM_KILL,
+		RSV_STAT_THROTTLE_WRITEBACK, RSV_STAT_THROTTLE_ISOLATED, RSV_STAT_THROTTLE_NOPROGRESS,
+		RSV_STAT_THROTTLE_CONGESTED, RSV_STAT_OOM_KILL,
 	};
 	struct rsv_system *sys = rsv_system_create(&(struct rsv_system_config){
 		.nr_pages = 4096, .backend = backend, .seed = seed });
