@@ -14,6 +14,7 @@
 #include "reservoir/bdev.h"
 #include "reservoir/reclaim.h"
 #include "reservoir/watchdog.h"
+#include "reservoir/slab.h"
 
 #define RSV_VERSION "0.1.0"
 

@@ -164,5 +164,7 @@ int rsv_system_check(struct rsv_system *sys, unsigned flags)
 	rsv_spin_unlock(&sys->zone.lock);
 	rsv__pcp_thaw_all(sys);
 	rsv_spin_unlock(&sys->tasks_lock);
-	return err ? err : sys->reclaim->check(sys);
+	if (!err)
+		err = sys->reclaim->check(sys);
+	return err ? err : sys->pool->check(sys);
 }

@@ -145,10 +145,19 @@ struct rsv_task {
 	int (*fn)(void *);
 	void *arg;
 	struct rsv_pcp pcp;
+	void *slab;                /* the pool layer's per-task magazines, under pcp's protocol */
 	struct rsv_rand rand;
 	struct rsv_list node; /* in sys->tasks, until the system is destroyed */
 	_Atomic uint64_t stat[RSV_NR_STATS];
 };
+
+/* ---- the pool layer's hooks (slab caches keep per-task magazines) ---- */
+
+struct rsv_pool_ops {
+	void (*task_exit)(struct rsv_task *t); /* the task's cached objects go back */
+	int (*check)(struct rsv_system *sys);  /* as rsv_reclaim_ops.check */
+};
+extern const struct rsv_pool_ops rsv__no_pool_ops;
 
 /* ---- the system ---- */
 
@@ -173,6 +182,8 @@ struct rsv_system {
 
 	const struct rsv_reclaim_ops *reclaim;
 	void *reclaim_data;
+	const struct rsv_pool_ops *pool;
+	void *pool_data;
 	void *watchdog_data; /* src/check/watchdog.c */
 	struct rsv_mutex oom_lock;
 	struct rsv_mutex drain_lock; /* one drain of all caches at a time (pcpu_drain_mutex) */

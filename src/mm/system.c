@@ -23,6 +23,14 @@ const struct rsv_reclaim_ops rsv__no_reclaim_ops = {
 	.task_exit = nothing_to_release,
 };
 
+static void no_pool_task_exit(struct rsv_task *t) { (void)t; }
+static int no_pool_check(struct rsv_system *sys) { (void)sys; return 0; }
+
+const struct rsv_pool_ops rsv__no_pool_ops = {
+	.task_exit = no_pool_task_exit,
+	.check = no_pool_check,
+};
+
 static int validate(const struct rsv_system_config *c)
 {
 	if (c->nr_pages < RSV_MIN_ARENA_PAGES || c->nr_pages > RSV_MAX_ARENA_PAGES)
@@ -84,6 +92,7 @@ struct rsv_system *rsv__mm_system_create(const struct rsv_system_config *cfg)
 #endif
 	sys->nr_pages = c.nr_pages;
 	sys->reclaim = &rsv__no_reclaim_ops;
+	sys->pool = &rsv__no_pool_ops;
 	rsv_spin_init(&sys->tasks_lock);
 	rsv_spin_init(&sys->error_lock);
 	rsv_list_init(&sys->tasks);

@@ -49,6 +49,7 @@ struct rsv_task *rsv__task_by_id(struct rsv_system *sys, unsigned id)
 /* A task leaves nothing behind: its cached pages go back to the buddy. */
 static void task_exit(struct rsv_task *t)
 {
+	t->sys->pool->task_exit(t);
 	if (rsv__drain_pcp(t->sys, t))
 		rsv__zone_wake_waiters(t->sys);
 	atomic_store_explicit(&t->exited, true, memory_order_release);

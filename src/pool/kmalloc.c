@@ -1,0 +1,127 @@
+/* kmalloc: general-purpose allocation in size classes backed by slab caches, and whole pages
+ * beyond the largest class. A large block's head page carries RSV_PAGE_KMALLOC and its size,
+ * so that rsv_kfree() and rsv_ksize() need nothing but the address. */
+#include <stdio.h>
+#include <string.h>
+#include "pool/internal.h"
+
+static const unsigned class_size[] = { 8, 16, 32, 64, 96, 128, 192, 256, 512,
+				       1024, 2048, 4096, 8192 };
+#define NR_CLASSES (sizeof(class_size) / sizeof(class_size[0]))
+
+/* Sizes up to 192 by eighths, the rest by powers of two. */
+static const uint8_t small_index[24] = {
+	0, 1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6,
+};
+
+static unsigned size_class(size_t size)
+{
+	if (size <= 192)
+		return small_index[(size - 1) / 8];
+	if (size <= 256)
+		return 7;
+	return 8 + (unsigned)(64 - __builtin_clzll((unsigned long long)(size - 1))) - 9;
+}
+
+int rsv__kmalloc_init(struct rsv_system *sys)
+{
+	struct rsv_slab_system *ss = rsv__slab(sys);
+
+	for (unsigned i = 0; i < NR_CLASSES; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "kmalloc-%u%s",
+			 class_size[i] >= 1024 ? class_size[i] / 1024 : class_size[i],
+			 class_size[i] >= 1024 ? "k" : "");
+		ss->kmalloc[i] = rsv_kmem_cache_create(sys, name, class_size[i], 0, 0, NULL);
+		if (!ss->kmalloc[i])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+struct rsv_kmem_cache *rsv_kmalloc_cache(struct rsv_system *sys, size_t size)
+{
+	if (!sys || !size || size > RSV_KMALLOC_MAX_CACHE_SIZE)
+		return NULL;
+	return rsv__slab(sys)->kmalloc[size_class(size)];
+}
+
+static void *kmalloc_large(struct rsv_task *t, size_t size, rsv_gfp_t gfp)
+{
+	size_t pages = (size + RSV_PAGE_SIZE - 1) >> RSV_PAGE_SHIFT;
+	unsigned order = pages <= 1 ? 0 : (unsigned)(64 - __builtin_clzll(pages - 1));
+	struct rsv_page *head;
+
+	if (order > RSV_MAX_ORDER) {
+		rsv__misuse(t->sys, "rsv_kmalloc(%zu) by task \"%s\": larger than an order-%u block",
+			    size, t->name, RSV_MAX_ORDER);
+		return errno = EINVAL, NULL;
+	}
+	head = rsv_alloc_pages(gfp, order);
+	if (!head)
+		return NULL;
+	atomic_fetch_or_explicit(&head->flags, RSV_PAGE_KMALLOC, memory_order_relaxed);
+	head->priv = size;
+	return t->sys->arena + ((size_t)rsv__pfn(t->sys, head) << RSV_PAGE_SHIFT);
+}
+
+void *rsv_kmalloc(size_t size, rsv_gfp_t gfp)
+{
+	struct rsv_task *t = rsv__task_current();
+
+	if (rsv_unlikely(!t))
+		return errno = EPERM, NULL;
+	if (rsv_unlikely(!size))
+		return errno = EINVAL, NULL;
+	if (rsv_likely(size <= RSV_KMALLOC_MAX_CACHE_SIZE))
+		return rsv_kmem_cache_alloc(rsv__slab(t->sys)->kmalloc[size_class(size)], gfp);
+	return kmalloc_large(t, size, gfp);
+}
+
+void *rsv_kzalloc(size_t size, rsv_gfp_t gfp)
+{
+	return rsv_kmalloc(size, gfp | RSV___GFP_ZERO);
+}
+
+void rsv_kfree(const void *p)
+{
+	struct rsv_task *t = rsv__task_current();
+	struct rsv_page *page;
+	unsigned flags;
+
+	if (rsv_unlikely(!p))
+		return;
+	if (rsv_unlikely(!t))
+		return;
+	page = rsv__addr_page(t->sys, p);
+	flags = page ? rsv__pflags(page) : 0;
+	if (rsv_likely(flags & RSV_PAGE_SLAB)) {
+		rsv__slab_free_checked((struct rsv_kmem_cache *)(uintptr_t)page->priv, (void *)p,
+				       "rsv_kfree");
+		return;
+	}
+	if ((flags & RSV_PAGE_KMALLOC) && rsv__page_state(page) == RSV_PAGE_ALLOC &&
+	    !((uintptr_t)p & (RSV_PAGE_SIZE - 1))) {
+		atomic_fetch_and_explicit(&page->flags, (uint16_t)~RSV_PAGE_KMALLOC,
+					  memory_order_relaxed);
+		rsv_free_pages(page, page->order);
+		return;
+	}
+	rsv__misuse(t->sys, "rsv_kfree(%p) by task \"%s\": %s", p, t->name,
+		    !page ? "not an address in the system's arena"
+			  : "not a block kmalloc returned (or freed already)");
+}
+
+size_t rsv_ksize(const void *p)
+{
+	struct rsv_task *t = rsv__task_current();
+	struct rsv_page *page = t && p ? rsv__addr_page(t->sys, p) : NULL;
+	unsigned flags = page ? rsv__pflags(page) : 0;
+
+	if (flags & RSV_PAGE_SLAB)
+		return ((struct rsv_kmem_cache *)(uintptr_t)page->priv)->size;
+	if ((flags & RSV_PAGE_KMALLOC) && rsv__page_state(page) == RSV_PAGE_ALLOC)
+		return (size_t)RSV_PAGE_SIZE << page->order;
+	return 0;
+}

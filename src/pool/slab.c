@@ -1,0 +1,937 @@
+/* Slab caches: objects of one size carved from blocks of pages, with per-task magazines.
+ *
+ * Fast path. Each task has, per cache, a loaded and a previous magazine (Bonwick, 2001). An
+ * allocation pops from the loaded one, a free pushes onto it; when it runs out (or over), the
+ * two are swapped, and only when both are exhausted does the task exchange a whole magazine
+ * with the cache's depot under the cache lock: one lock round trip per magazine, never per
+ * object. An object freed by another task than the one that allocated it goes into the
+ * freeing task's magazine like any other; it reaches the allocating task through the depot
+ * (the I/O completion pattern), and nothing is lost on the way.
+ *
+ * The magazines are guarded by the task's page-cache protocol (mm/pcp.c): the owner enters
+ * with a plain store and a compiler fence, so a hit costs no atomic read-modify-write; a
+ * drainer (shrink, destroy, the shrinker) freezes every task's caches at once, with one
+ * membarrier(), and empties their magazines. An owner that finds itself frozen goes to the
+ * slabs directly under the cache lock.
+ *
+ * Slow path. The depot keeps a few full magazines; beyond that a magazine is emptied into the
+ * slabs. A slab lives on one of three lists (full, partial, empty); allocation prefers
+ * partial slabs, then empty ones, then a new slab from the page allocator with the caller's
+ * gfp. More than two empty slabs and the rest go back at once; the last two go through the
+ * slab shrinker under memory pressure, or rsv_kmem_cache_shrink(). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "pool/internal.h"
+
+#define MIN_EMPTY_SLABS 2
+#define DEPOT_MAX_FULL 8
+#define POISON_FREE 0x6b
+
+/* ---- slab pages ---- */
+
+static struct rsv_page *obj_slab(const struct rsv_kmem_cache *c, const void *obj)
+{
+	size_t pfn = (size_t)((const char *)obj - c->sys->arena) >> RSV_PAGE_SHIFT;
+
+	return &c->sys->memmap[pfn & ~(((size_t)1 << c->order) - 1)];
+}
+
+static char *slab_base(const struct rsv_kmem_cache *c, const struct rsv_page *head)
+{
+	return c->sys->arena + ((size_t)rsv__pfn(c->sys, head) << RSV_PAGE_SHIFT);
+}
+
+/* Why @obj cannot be an object of @c, or NULL. Does not look at whether it is free. */
+static const char *not_an_object(const struct rsv_kmem_cache *c, const void *obj)
+{
+	struct rsv_page *p = rsv__addr_page(c->sys, obj);
+
+	if (!p)
+		return "not an address in the system's arena";
+	if (!(rsv__pflags(p) & RSV_PAGE_SLAB))
+		return "not in a slab";
+	if ((struct rsv_kmem_cache *)(uintptr_t)p->priv != c)
+		return "an object of another cache";
+	if (!rsv__slab_obj_aligned(c, obj) ||
+	    (const char *)obj + c->stride > slab_base(c, obj_slab(c, obj)) +
+						((size_t)c->objperslab * c->stride))
+		return "not the start of an object";
+	return NULL;
+}
+
+static void list_move(struct rsv_kmem_cache *c, struct rsv_page *head, unsigned to)
+{
+	unsigned f = rsv__pflags(head), from = f & RSV_SLAB_LIST_MASK;
+	uint32_t pfn = rsv__pfn(c->sys, head);
+
+	rsv__pfn_list_del(c->sys, &c->lists[from], pfn);
+	c->nr[from]--;
+	rsv__pfn_list_push(c->sys, &c->lists[to], pfn);
+	c->nr[to]++;
+	atomic_store_explicit(&head->flags, (uint16_t)((f & ~RSV_SLAB_LIST_MASK) | to),
+			      memory_order_relaxed);
+}
+
+static unsigned list_for(const struct rsv_kmem_cache *c, const struct rsv_page *head)
+{
+	return head->owner == 0 ? SLAB_EMPTY : head->owner == c->objperslab ? SLAB_FULL
+									    : SLAB_PARTIAL;
+}
+
+/* A new slab, its objects threaded on its free list. Called without the cache lock: it may
+ * sleep in the page allocator. */
+static struct rsv_page *new_slab(struct rsv_kmem_cache *c, rsv_gfp_t gfp)
+{
+	struct rsv_page *head = rsv_alloc_pages((gfp & ~(RSV___GFP_ZERO | RSV___GFP_ACCOUNT)) |
+						RSV___GFP_NOWARN, c->order);
+	char *base, *prev = NULL;
+	uint32_t pfn;
+
+	if (!head)
+		return NULL;
+	pfn = rsv__pfn(c->sys, head);
+	base = slab_base(c, head);
+	for (unsigned i = 1; i < 1u << c->order; i++) {
+		struct rsv_page *tail = rsv__pfn_page(c->sys, pfn + i);
+
+		tail->priv = (uintptr_t)c;
+		atomic_store_explicit(&tail->flags, RSV_PAGE_SLAB, memory_order_relaxed);
+	}
+	for (unsigned i = c->objperslab; i-- > 0;) {
+		char *obj = base + (size_t)i * c->stride;
+
+		if (c->ctor)
+			c->ctor(obj);
+		else if (c->flags & RSV_SLAB_POISON)
+			memset(obj, POISON_FREE, c->stride);
+		memcpy(obj, &prev, sizeof(prev));
+		prev = obj;
+	}
+	head->priv = (uintptr_t)c;
+	head->priv2 = (uintptr_t)prev;
+	head->owner = 0;
+	atomic_store_explicit(&head->flags, RSV_PAGE_SLAB | SLAB_EMPTY, memory_order_relaxed);
+	return head;
+}
+
+/* The slab's pages go back; the caller took it off its list. */
+static void discard_slab(struct rsv_kmem_cache *c, struct rsv_page *head)
+{
+	uint32_t pfn = rsv__pfn(c->sys, head);
+
+	for (unsigned i = 0; i < 1u << c->order; i++) {
+		struct rsv_page *p = rsv__pfn_page(c->sys, pfn + i);
+
+		atomic_store_explicit(&p->flags, 0, memory_order_relaxed);
+		p->priv = p->priv2 = 0;
+	}
+	rsv_free_pages(head, c->order);
+}
+
+/* Under the cache lock: one object out of @head. */
+static void *slab_pop(struct rsv_kmem_cache *c, struct rsv_page *head)
+{
+	void *obj = (void *)(uintptr_t)head->priv2;
+	void *next;
+
+	memcpy(&next, obj, sizeof(next));
+	head->priv2 = (uintptr_t)next;
+	head->owner++;
+	c->inuse++;
+	return obj;
+}
+
+/* Under the cache lock: @obj back into its slab. An empty slab beyond the few kept is
+ * returned in *@discard for the caller to free outside the lock. */
+static void slab_push(struct rsv_kmem_cache *c, void *obj, struct rsv_page **discard)
+{
+	struct rsv_page *head = obj_slab(c, obj);
+	void *next = (void *)(uintptr_t)head->priv2;
+
+	if (c->flags & RSV_SLAB_POISON)
+		memset(obj, POISON_FREE, c->stride);
+	memcpy(obj, &next, sizeof(next));
+	head->priv2 = (uintptr_t)obj;
+	head->owner--;
+	c->inuse--;
+	if (list_for(c, head) != (rsv__pflags(head) & RSV_SLAB_LIST_MASK))
+		list_move(c, head, list_for(c, head));
+	if (head->owner == 0 && c->nr[SLAB_EMPTY] > MIN_EMPTY_SLABS && !*discard) {
+		rsv__pfn_list_del(c->sys, &c->lists[SLAB_EMPTY], rsv__pfn(c->sys, head));
+		c->nr[SLAB_EMPTY]--;
+		*discard = head;
+	}
+}
+
+/* Under the cache lock: up to @want objects from partial, then empty slabs. */
+static unsigned take_from_slabs(struct rsv_kmem_cache *c, void **objs, unsigned want)
+{
+	unsigned n = 0;
+
+	for (unsigned l = SLAB_PARTIAL; l <= SLAB_EMPTY && n < want; l++) {
+		while (n < want && c->lists[l].head != RSV_NIL) {
+			struct rsv_page *head = rsv__pfn_page(c->sys, c->lists[l].head);
+
+			while (n < want && head->owner < c->objperslab)
+				objs[n++] = slab_pop(c, head);
+			list_move(c, head, list_for(c, head));
+		}
+	}
+	return n;
+}
+
+/* Objects for a refill, a new slab if the lists are dry: at least one, or 0 if the page
+ * allocator said no. May sleep. */
+static unsigned refill(struct rsv_kmem_cache *c, rsv_gfp_t gfp, void **objs, unsigned want)
+{
+	unsigned n;
+
+	rsv_spin_lock(&c->lock);
+	n = take_from_slabs(c, objs, want);
+	rsv_spin_unlock(&c->lock);
+	while (!n) {
+		struct rsv_page *head = new_slab(c, gfp);
+
+		if (!head)
+			return 0;
+		rsv_spin_lock(&c->lock);
+		rsv__pfn_list_push(c->sys, &c->lists[SLAB_EMPTY], rsv__pfn(c->sys, head));
+		c->nr[SLAB_EMPTY]++;
+		c->slabs_created++;
+		n = take_from_slabs(c, objs, want);
+		rsv_spin_unlock(&c->lock);
+	}
+	return n;
+}
+
+static void return_to_slabs(struct rsv_kmem_cache *c, void **objs, unsigned n)
+{
+	while (n) {
+		struct rsv_page *discard = NULL;
+
+		rsv_spin_lock(&c->lock);
+		while (n && !discard)
+			slab_push(c, objs[--n], &discard);
+		rsv_spin_unlock(&c->lock);
+		if (discard) {
+			discard_slab(c, discard);
+			c->slabs_freed++; /* a racy count is fine for statistics */
+		}
+	}
+}
+
+/* ---- magazines ---- */
+
+static struct rsv_magazine *mag_new(const struct rsv_kmem_cache *c)
+{
+	struct rsv_magazine *m = malloc(sizeof(*m) + c->mag_size * sizeof(void *));
+
+	if (m) {
+		m->next = NULL;
+		m->count = 0;
+	}
+	return m;
+}
+
+/* Under the cache lock. */
+static struct rsv_magazine *depot_get(struct rsv_magazine **list, unsigned *nr)
+{
+	struct rsv_magazine *m = *list;
+
+	if (m) {
+		*list = m->next;
+		(*nr)--;
+	}
+	return m;
+}
+
+static void depot_put(struct rsv_magazine **list, unsigned *nr, struct rsv_magazine *m)
+{
+	m->next = *list;
+	*list = m;
+	(*nr)++;
+}
+
+static struct rsv_cpu_cache *cpu_cache(struct rsv_task *t, const struct rsv_kmem_cache *c)
+{
+	struct rsv_task_slab *ts = t->slab;
+
+	if (rsv_likely(ts && c->id < ts->nr && ts->cc[c->id].cache == c))
+		return &ts->cc[c->id];
+	return NULL;
+}
+
+/* The caller's cache for @c, made on first use; inside the protocol's section. */
+static struct rsv_cpu_cache *cpu_cache_get(struct rsv_task *t, struct rsv_kmem_cache *c)
+{
+	struct rsv_task_slab *ts = t->slab;
+	struct rsv_cpu_cache *cc;
+
+	if (!ts || c->id >= ts->nr) {
+		unsigned nr = c->id + 8;
+		struct rsv_task_slab *bigger =
+			realloc(ts, sizeof(*ts) + nr * sizeof(struct rsv_cpu_cache));
+
+		if (!bigger)
+			return NULL;
+		memset(&bigger->cc[ts ? bigger->nr : 0], 0,
+		       (nr - (ts ? bigger->nr : 0)) * sizeof(struct rsv_cpu_cache));
+		bigger->nr = nr;
+		t->slab = ts = bigger;
+	}
+	cc = &ts->cc[c->id];
+	if (cc->cache != c) {
+		struct rsv_magazine *m = mag_new(c);
+
+		if (!m)
+			return NULL;
+		memset(cc, 0, sizeof(*cc));
+		cc->loaded = m;
+		cc->cache = c;
+	}
+	return cc;
+}
+
+/* Inside the section: a full magazine for @cc, from the previous one or the depot. */
+static bool load_full(struct rsv_kmem_cache *c, struct rsv_cpu_cache *cc)
+{
+	struct rsv_magazine *full;
+
+	if (cc->prev && cc->prev->count) {
+		struct rsv_magazine *m = cc->loaded;
+
+		cc->loaded = cc->prev;
+		cc->prev = m;
+		return true;
+	}
+	if (!c->depot_full) /* a racy peek: the lock decides */
+		return false;
+	rsv_spin_lock(&c->lock);
+	full = depot_get(&c->depot_full, &c->nr_depot_full);
+	if (full)
+		depot_put(&c->depot_empty, &c->nr_depot_empty, cc->loaded);
+	rsv_spin_unlock(&c->lock);
+	if (full)
+		cc->loaded = full;
+	return full;
+}
+
+/* Inside the section: room in the loaded magazine, by swapping, by trading the previous
+ * (full) one to the depot, or by emptying it into the slabs when the depot has enough. */
+static bool make_room(struct rsv_kmem_cache *c, struct rsv_cpu_cache *cc)
+{
+	struct rsv_magazine *empty = NULL, *spill = NULL;
+
+	if (cc->prev && cc->prev->count < c->mag_size) {
+		struct rsv_magazine *m = cc->loaded;
+
+		cc->loaded = cc->prev;
+		cc->prev = m;
+		return true;
+	}
+	rsv_spin_lock(&c->lock);
+	if (cc->prev && c->nr_depot_full >= DEPOT_MAX_FULL)
+		spill = cc->prev;
+	else if (cc->prev)
+		depot_put(&c->depot_full, &c->nr_depot_full, cc->prev);
+	if (!spill)
+		empty = depot_get(&c->depot_empty, &c->nr_depot_empty);
+	rsv_spin_unlock(&c->lock);
+	if (spill) {
+		return_to_slabs(c, spill->objs, spill->count);
+		spill->count = 0;
+		empty = spill;
+	} else if (!empty && !(empty = mag_new(c))) {
+		cc->prev = NULL; /* it is in the depot */
+		return false;
+	}
+	cc->prev = cc->loaded;
+	cc->loaded = empty;
+	return true;
+}
+
+/* ---- allocation ---- */
+
+static bool poison_intact(const struct rsv_kmem_cache *c, const unsigned char *obj, size_t from)
+{
+	for (size_t i = from; i < c->stride; i++)
+		if (obj[i] != POISON_FREE)
+			return false;
+	return true;
+}
+
+static void *prepare(struct rsv_kmem_cache *c, void *obj, rsv_gfp_t gfp, size_t intact_from)
+{
+	if (rsv_unlikely(c->flags & RSV_SLAB_POISON) && !poison_intact(c, obj, intact_from))
+		rsv__misuse(c->sys, "cache \"%s\": object %p was written after it was freed",
+			    c->name, obj);
+	if (gfp & RSV___GFP_ZERO)
+		memset(obj, 0, c->size);
+	return obj;
+}
+
+static bool valid_cache(struct rsv_task *t, struct rsv_kmem_cache *c, const char *what)
+{
+	if (!t) {
+		errno = EPERM;
+		return false;
+	}
+	if (!c || c->magic != RSV_SLAB_MAGIC || c->sys != t->sys) {
+		rsv__misuse(t->sys, "%s: %p is not a cache of task \"%s\"'s system", what,
+			    (void *)c, t->name);
+		errno = EINVAL;
+		return false;
+	}
+	return true;
+}
+
+/* The cache lock only: for a frozen task, or when the magazines cannot be had. */
+static void *alloc_direct(struct rsv_kmem_cache *c, rsv_gfp_t gfp)
+{
+	void *obj;
+
+	if (!refill(c, gfp, &obj, 1))
+		return errno = ENOMEM, NULL;
+	return prepare(c, obj, gfp, sizeof(void *));
+}
+
+static void *alloc_slow(struct rsv_kmem_cache *c, struct rsv_task *t, rsv_gfp_t gfp)
+{
+	struct rsv_system *sys;
+	struct rsv_cpu_cache *cc;
+	void *batch[64];
+	unsigned n;
+
+	if (!valid_cache(t, c, "rsv_kmem_cache_alloc"))
+		return NULL;
+	sys = t->sys;
+	if (rsv__gfp_invalid(gfp, 0)) {
+		rsv__misuse(sys, "rsv_kmem_cache_alloc(\"%s\"): invalid gfp %#x", c->name, gfp);
+		return errno = EINVAL, NULL;
+	}
+	if (!rsv__pcp_enter(sys, &t->pcp))
+		return alloc_direct(c, gfp);
+	cc = cpu_cache_get(t, c);
+	if (cc && (cc->loaded->count || load_full(c, cc))) {
+		void *obj = cc->loaded->objs[--cc->loaded->count];
+
+		rsv__stat_inc(&cc->allocs);
+		rsv__stat_inc(&cc->hits);
+		rsv__pcp_exit(sys, &t->pcp);
+		return prepare(c, obj, gfp, 0);
+	}
+	rsv__pcp_exit(sys, &t->pcp);
+	if (!cc)
+		return alloc_direct(c, gfp);
+	/* The refill may sleep: outside the section. */
+	n = refill(c, gfp, batch, c->mag_size / 2 < 64 ? c->mag_size / 2 : 64);
+	if (!n)
+		return errno = ENOMEM, NULL;
+	if (rsv__pcp_enter(sys, &t->pcp)) {
+		cc = cpu_cache(t, c); /* a drain may have reset it; then it all goes back */
+		while (cc && n > 1 && cc->loaded->count < c->mag_size) {
+			void *obj = batch[--n];
+
+			if (c->flags & RSV_SLAB_POISON)
+				memset(obj, POISON_FREE, c->stride);
+			cc->loaded->objs[cc->loaded->count++] = obj;
+		}
+		if (cc)
+			rsv__stat_inc(&cc->allocs);
+		rsv__pcp_exit(sys, &t->pcp);
+	}
+	if (n > 1)
+		return_to_slabs(c, batch + 1, n - 1);
+	return prepare(c, batch[0], gfp, sizeof(void *));
+}
+
+void *rsv_kmem_cache_alloc(struct rsv_kmem_cache *c, rsv_gfp_t gfp)
+{
+	struct rsv_task *t = rsv__task_current();
+	struct rsv_cpu_cache *cc;
+
+	if (rsv_likely(t && c) && rsv_likely((cc = cpu_cache(t, c)) != NULL) &&
+	    rsv_likely(!(gfp & RSV___GFP_ZERO) && !(c->flags & RSV_SLAB_POISON)) &&
+	    rsv_likely(rsv__pcp_enter(t->sys, &t->pcp))) {
+		struct rsv_magazine *m = cc->loaded;
+
+		if (rsv_likely(m->count)) {
+			void *obj = m->objs[--m->count];
+
+			rsv__stat_inc(&cc->allocs);
+			rsv__stat_inc(&cc->hits);
+			rsv__pcp_exit(t->sys, &t->pcp);
+			return obj;
+		}
+		rsv__pcp_exit(t->sys, &t->pcp);
+	}
+	return alloc_slow(c, t, gfp);
+}
+
+/* ---- free ---- */
+
+static void free_direct(struct rsv_kmem_cache *c, void *obj)
+{
+	return_to_slabs(c, &obj, 1);
+}
+
+static bool fresh_double_free(const struct rsv_magazine *m, const void *obj)
+{
+	return m->count && m->objs[m->count - 1] == obj;
+}
+
+static void free_slow(struct rsv_kmem_cache *c, struct rsv_task *t, void *obj, const char *who)
+{
+	struct rsv_system *sys = t->sys;
+	struct rsv_cpu_cache *cc;
+	const char *why = not_an_object(c, obj);
+
+	if (why) {
+		rsv__misuse(sys, "%s(\"%s\", %p) by task \"%s\": %s", who, c->name, obj, t->name,
+			    why);
+		return;
+	}
+	if (obj_slab(c, obj)->owner == 0) {
+		rsv__misuse(sys, "%s(\"%s\", %p) by task \"%s\": double free (its slab is empty)",
+			    who, c->name, obj, t->name);
+		return;
+	}
+	if (!rsv__pcp_enter(sys, &t->pcp)) {
+		free_direct(c, obj);
+		return;
+	}
+	cc = cpu_cache_get(t, c);
+	if (cc && fresh_double_free(cc->loaded, obj)) {
+		rsv__pcp_exit(sys, &t->pcp);
+		rsv__misuse(sys, "%s(\"%s\", %p) by task \"%s\": double free", who, c->name, obj,
+			    t->name);
+		return;
+	}
+	if (cc && (cc->loaded->count < c->mag_size || make_room(c, cc))) {
+		if (c->flags & RSV_SLAB_POISON)
+			memset(obj, POISON_FREE, c->stride);
+		cc->loaded->objs[cc->loaded->count++] = obj;
+		rsv__stat_inc(&cc->frees);
+		rsv__pcp_exit(sys, &t->pcp);
+		return;
+	}
+	rsv__pcp_exit(sys, &t->pcp);
+	free_direct(c, obj);
+}
+
+void rsv__slab_free_checked(struct rsv_kmem_cache *c, void *obj, const char *who)
+{
+	struct rsv_task *t = rsv__task_current();
+	struct rsv_cpu_cache *cc;
+
+	if (rsv_unlikely(!obj))
+		return;
+	if (rsv_unlikely(!valid_cache(t, c, who)))
+		return;
+	/* The cheap checks every free makes: the object is this cache's, not the last freed. */
+	if (rsv_likely((cc = cpu_cache(t, c)) != NULL) &&
+	    rsv_likely(!(c->flags & RSV_SLAB_POISON)) &&
+	    rsv_likely(cc->loaded->count < c->mag_size) &&
+	    rsv_likely(!fresh_double_free(cc->loaded, obj)) &&
+	    rsv_likely(rsv__addr_page(t->sys, obj) &&
+		       rsv__addr_page(t->sys, obj)->priv == (uintptr_t)c) &&
+	    rsv_likely(rsv__slab_obj_aligned(c, obj)) &&
+	    rsv_likely(rsv__pcp_enter(t->sys, &t->pcp))) {
+		struct rsv_magazine *m = cc->loaded;
+
+		m->objs[m->count++] = obj;
+		rsv__stat_inc(&cc->frees);
+		rsv__pcp_exit(t->sys, &t->pcp);
+		return;
+	}
+	free_slow(c, t, obj, who);
+}
+
+void rsv_kmem_cache_free(struct rsv_kmem_cache *c, void *obj)
+{
+	rsv__slab_free_checked(c, obj, "rsv_kmem_cache_free");
+}
+
+size_t rsv_kmem_cache_alloc_bulk(struct rsv_kmem_cache *c, rsv_gfp_t gfp, size_t n, void **objs)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!(objs[i] = rsv_kmem_cache_alloc(c, gfp))) {
+			rsv_kmem_cache_free_bulk(c, i, objs);
+			return 0;
+		}
+	}
+	return n;
+}
+
+void rsv_kmem_cache_free_bulk(struct rsv_kmem_cache *c, size_t n, void **objs)
+{
+	for (size_t i = 0; i < n; i++)
+		rsv_kmem_cache_free(c, objs[i]);
+}
+
+/* ---- draining ---- */
+
+/* Empties @cc's magazines into the slabs and frees them; @cc is frozen or the caller's. */
+static void cpu_cache_flush(struct rsv_cpu_cache *cc)
+{
+	struct rsv_kmem_cache *c = cc->cache;
+
+	if (!c)
+		return;
+	return_to_slabs(c, cc->loaded->objs, cc->loaded->count);
+	free(cc->loaded);
+	if (cc->prev) {
+		return_to_slabs(c, cc->prev->objs, cc->prev->count);
+		free(cc->prev);
+	}
+	rsv_spin_lock(&c->lock);
+	c->exited_allocs += atomic_load(&cc->allocs);
+	c->exited_frees += atomic_load(&cc->frees);
+	c->exited_hits += atomic_load(&cc->hits);
+	rsv_spin_unlock(&c->lock);
+	memset(cc, 0, sizeof(*cc));
+}
+
+/* Every task's magazines of @only (or of every cache): tasks frozen as for a page drain. */
+static void drain_all_tasks(struct rsv_system *sys, struct rsv_kmem_cache *only)
+{
+	struct rsv_list *pos;
+
+	rsv_spin_lock(&sys->tasks_lock);
+	rsv__pcp_freeze_all(sys);
+	rsv_list_for_each(pos, &sys->tasks) {
+		struct rsv_task_slab *ts = rsv_container_of(pos, struct rsv_task, node)->slab;
+
+		for (unsigned i = 0; ts && i < ts->nr; i++)
+			if (!only || ts->cc[i].cache == only)
+				cpu_cache_flush(&ts->cc[i]);
+	}
+	rsv__pcp_thaw_all(sys);
+	rsv_spin_unlock(&sys->tasks_lock);
+}
+
+static void depot_flush(struct rsv_kmem_cache *c)
+{
+	for (;;) {
+		struct rsv_magazine *m;
+
+		rsv_spin_lock(&c->lock);
+		m = depot_get(&c->depot_full, &c->nr_depot_full);
+		if (!m)
+			m = depot_get(&c->depot_empty, &c->nr_depot_empty);
+		rsv_spin_unlock(&c->lock);
+		if (!m)
+			return;
+		return_to_slabs(c, m->objs, m->count);
+		free(m);
+	}
+}
+
+/* Frees up to @max pages of empty slabs; the pages freed. */
+static unsigned long free_empty_slabs(struct rsv_kmem_cache *c, unsigned long max)
+{
+	unsigned long freed = 0;
+
+	while (freed < max) {
+		struct rsv_page *head = NULL;
+
+		rsv_spin_lock(&c->lock);
+		if (c->lists[SLAB_EMPTY].head != RSV_NIL) {
+			head = rsv__pfn_page(c->sys, c->lists[SLAB_EMPTY].head);
+			rsv__pfn_list_del(c->sys, &c->lists[SLAB_EMPTY], rsv__pfn(c->sys, head));
+			c->nr[SLAB_EMPTY]--;
+			c->slabs_freed++;
+		}
+		rsv_spin_unlock(&c->lock);
+		if (!head)
+			break;
+		discard_slab(c, head);
+		freed += 1ul << c->order;
+	}
+	return freed;
+}
+
+unsigned long rsv_kmem_cache_shrink(struct rsv_kmem_cache *c)
+{
+	struct rsv_task *t = rsv__task_current();
+
+	if (!valid_cache(t, c, "rsv_kmem_cache_shrink"))
+		return 0;
+	drain_all_tasks(c->sys, c);
+	depot_flush(c);
+	return free_empty_slabs(c, ~0ul);
+}
+
+unsigned long rsv_slab_shrink_all(struct rsv_system *sys)
+{
+	struct rsv_slab_system *ss = sys ? rsv__slab(sys) : NULL;
+	struct rsv_task *t = rsv__task_current();
+	unsigned long freed = 0;
+	struct rsv_list *pos;
+
+	if (!ss || !t || t->sys != sys)
+		return 0;
+	drain_all_tasks(sys, NULL);
+	rsv_spin_lock(&ss->lock);
+	rsv_list_for_each(pos, &ss->caches) {
+		struct rsv_kmem_cache *c = rsv_container_of(pos, struct rsv_kmem_cache, node);
+
+		/* Caches are only unlinked by destroy, which takes this lock: safe to unlock. */
+		rsv_spin_unlock(&ss->lock);
+		depot_flush(c);
+		freed += free_empty_slabs(c, ~0ul);
+		rsv_spin_lock(&ss->lock);
+	}
+	rsv_spin_unlock(&ss->lock);
+	return freed;
+}
+
+/* ---- the task's exit ---- */
+
+static void slab_task_exit(struct rsv_task *t)
+{
+	struct rsv_task_slab *ts = t->slab;
+
+	if (!ts)
+		return;
+	/* Drainers take tasks_lock and freeze; the owner takes its own pcp lock to exclude them. */
+	rsv_spin_lock(&t->pcp.lock);
+	t->slab = NULL;
+	rsv_spin_unlock(&t->pcp.lock);
+	for (unsigned i = 0; i < ts->nr; i++)
+		cpu_cache_flush(&ts->cc[i]);
+	free(ts);
+}
+
+/* ---- caches ---- */
+
+/* The smallest order that gives at least 4 objects (at most order 3, the per-task page
+ * caches' limit) and wastes at most an eighth of the slab. */
+static unsigned slab_order(size_t stride)
+{
+	for (unsigned o = 0; o < 3; o++) {
+		size_t bytes = (size_t)RSV_PAGE_SIZE << o;
+
+		if (bytes / stride >= 4 && bytes % stride <= bytes / 8)
+			return o;
+	}
+	return 3;
+}
+
+static unsigned magazine_size(size_t stride)
+{
+	return stride <= 256 ? 64 : stride <= 1024 ? 32 : stride <= 4096 ? 16 : 8;
+}
+
+static int assign_id(struct rsv_slab_system *ss, struct rsv_kmem_cache *c)
+{
+	unsigned id = 0;
+
+	while (id < ss->nr_ids && ss->by_id[id])
+		id++;
+	if (id == ss->nr_ids) {
+		unsigned nr = ss->nr_ids ? 2 * ss->nr_ids : 32;
+		struct rsv_kmem_cache **bigger = realloc(ss->by_id, nr * sizeof(*bigger));
+
+		if (!bigger)
+			return -ENOMEM;
+		memset(bigger + ss->nr_ids, 0, (nr - ss->nr_ids) * sizeof(*bigger));
+		ss->by_id = bigger;
+		ss->nr_ids = nr;
+	}
+	ss->by_id[id] = c;
+	c->id = id;
+	return 0;
+}
+
+struct rsv_kmem_cache *rsv_kmem_cache_create(struct rsv_system *sys, const char *name,
+					     size_t size, size_t align, unsigned flags,
+					     void (*ctor)(void *obj))
+{
+	struct rsv_slab_system *ss = sys ? rsv__slab(sys) : NULL;
+	struct rsv_kmem_cache *c;
+
+	if (!align)
+		align = sizeof(void *);
+	if (flags & RSV_SLAB_HWCACHE_ALIGN && align < 64)
+		align = 64;
+	if (!ss || !size || size > 4 * RSV_KMALLOC_MAX_CACHE_SIZE || (align & (align - 1)) ||
+	    align > RSV_PAGE_SIZE || (flags & ~(RSV_SLAB_HWCACHE_ALIGN | RSV_SLAB_POISON)) ||
+	    (ctor && (flags & RSV_SLAB_POISON))) {
+		errno = EINVAL;
+		return NULL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->magic = RSV_SLAB_MAGIC;
+	c->sys = sys;
+	snprintf(c->name, sizeof(c->name), "%s", name ? name : "cache");
+	c->size = size;
+	c->align = align;
+	c->stride = (size < sizeof(void *) ? sizeof(void *) : size + align - 1) & ~(align - 1);
+	c->flags = flags;
+#ifdef RSV_DEBUG
+	if (!ctor)
+		c->flags |= RSV_SLAB_POISON;
+#endif
+	c->ctor = ctor;
+	c->order = slab_order(c->stride);
+	c->objperslab = (unsigned)(((size_t)RSV_PAGE_SIZE << c->order) / c->stride);
+	c->mag_size = magazine_size(c->stride);
+	c->reciprocal = (uint32_t)(((1ull << 32) + c->stride - 1) / c->stride);
+	rsv_spin_init(&c->lock);
+	for (int l = 0; l < NR_SLAB_LISTS; l++)
+		c->lists[l] = RSV_PFN_LIST_INIT;
+	rsv_spin_lock(&ss->lock);
+	if (assign_id(ss, c)) {
+		rsv_spin_unlock(&ss->lock);
+		free(c);
+		errno = ENOMEM;
+		return NULL;
+	}
+	rsv_list_add_tail(&c->node, &ss->caches);
+	rsv_spin_unlock(&ss->lock);
+	return c;
+}
+
+int rsv_kmem_cache_destroy(struct rsv_kmem_cache *c)
+{
+	struct rsv_task *t = rsv__task_current();
+	struct rsv_slab_system *ss;
+
+	if (!c)
+		return 0;
+	if (!t || t->sys != c->sys)
+		return -EPERM;
+	if (!valid_cache(t, c, "rsv_kmem_cache_destroy"))
+		return -EINVAL;
+	ss = rsv__slab(c->sys);
+	rsv_kmem_cache_shrink(c);
+	rsv_spin_lock(&c->lock);
+	if (c->inuse) {
+		unsigned long inuse = c->inuse;
+
+		rsv_spin_unlock(&c->lock);
+		rsv__set_error(c->sys, "rsv_kmem_cache_destroy(\"%s\"): %lu objects still allocated",
+			       c->name, inuse);
+		return -EBUSY;
+	}
+	rsv_spin_unlock(&c->lock);
+	rsv_spin_lock(&ss->lock);
+	rsv_list_del(&c->node);
+	ss->by_id[c->id] = NULL;
+	rsv_spin_unlock(&ss->lock);
+	free_empty_slabs(c, ~0ul);
+	c->magic = 0;
+	free(c);
+	return 0;
+}
+
+size_t rsv_kmem_cache_size(const struct rsv_kmem_cache *c) { return c ? c->size : 0; }
+const char *rsv_kmem_cache_name(const struct rsv_kmem_cache *c) { return c ? c->name : "(null)"; }
+
+/* ---- the slab shrinker: empty slabs under memory pressure ---- */
+
+static unsigned long slab_count(struct rsv_shrinker *s, struct rsv_shrink_control *sc)
+{
+	struct rsv_system *sys = s->private_data;
+	struct rsv_slab_system *ss = rsv__slab(sys);
+	unsigned long pages = 0;
+	struct rsv_list *pos;
+
+	(void)sc;
+	rsv_spin_lock(&ss->lock);
+	rsv_list_for_each(pos, &ss->caches) {
+		struct rsv_kmem_cache *c = rsv_container_of(pos, struct rsv_kmem_cache, node);
+
+		/* Racy reads: a count is an estimate. Depot objects may free whole slabs too. */
+		pages += (c->nr[SLAB_EMPTY] << c->order) +
+			 ((unsigned long)c->nr_depot_full * c->mag_size / c->objperslab << c->order);
+	}
+	rsv_spin_unlock(&ss->lock);
+	return pages ? pages : RSV_SHRINK_EMPTY;
+}
+
+static unsigned long slab_scan(struct rsv_shrinker *s, struct rsv_shrink_control *sc)
+{
+	struct rsv_system *sys = s->private_data;
+	struct rsv_slab_system *ss = rsv__slab(sys);
+	unsigned long freed = 0;
+	struct rsv_list *pos;
+
+	rsv_spin_lock(&ss->lock);
+	rsv_list_for_each(pos, &ss->caches) {
+		struct rsv_kmem_cache *c = rsv_container_of(pos, struct rsv_kmem_cache, node);
+
+		if (freed >= sc->nr_to_scan)
+			break;
+		rsv_spin_unlock(&ss->lock);
+		depot_flush(c);
+		freed += free_empty_slabs(c, sc->nr_to_scan - freed);
+		rsv_spin_lock(&ss->lock);
+	}
+	rsv_spin_unlock(&ss->lock);
+	return freed;
+}
+
+static const struct rsv_pool_ops slab_pool_ops = {
+	.task_exit = slab_task_exit,
+	.check = rsv__slab_check,
+};
+
+int rsv__slab_init(struct rsv_system *sys)
+{
+	struct rsv_slab_system *ss = calloc(1, sizeof(*ss));
+
+	if (!ss)
+		return -ENOMEM;
+	rsv_spin_init(&ss->lock);
+	rsv_list_init(&ss->caches);
+	sys->pool_data = ss;
+	sys->pool = &slab_pool_ops;
+	ss->shrinker = (struct rsv_shrinker){ .count_objects = slab_count,
+					      .scan_objects = slab_scan, .seeks = 1,
+					      .name = "slab", .private_data = sys };
+	if (rsv_register_shrinker(sys, &ss->shrinker))
+		return -ENOMEM;
+	return rsv__kmalloc_init(sys);
+}
+
+/* At system teardown, after every task has stopped: the C-heap parts go, the slabs go with
+ * the arena. */
+void rsv__slab_exit(struct rsv_system *sys)
+{
+	struct rsv_slab_system *ss = rsv__slab(sys);
+	struct rsv_list *pos, *tmp;
+
+	if (!ss)
+		return;
+	rsv_unregister_shrinker(sys, &ss->shrinker);
+	rsv_list_for_each(pos, &sys->tasks) {
+		struct rsv_task *t = rsv_container_of(pos, struct rsv_task, node);
+		struct rsv_task_slab *ts = t->slab;
+
+		for (unsigned i = 0; ts && i < ts->nr; i++) {
+			free(ts->cc[i].loaded);
+			free(ts->cc[i].prev);
+		}
+		free(ts);
+		t->slab = NULL;
+	}
+	rsv_list_for_each_safe(pos, tmp, &ss->caches) {
+		struct rsv_kmem_cache *c = rsv_container_of(pos, struct rsv_kmem_cache, node);
+		struct rsv_magazine *m;
+
+		while ((m = depot_get(&c->depot_full, &c->nr_depot_full)))
+			free(m);
+		while ((m = depot_get(&c->depot_empty, &c->nr_depot_empty)))
+			free(m);
+		free(c);
+	}
+	free(ss->by_id);
+	free(ss);
+	sys->pool = &rsv__no_pool_ops;
+	sys->pool_data = NULL;
+}
