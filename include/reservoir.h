@@ -15,6 +15,7 @@
 #include "reservoir/reclaim.h"
 #include "reservoir/watchdog.h"
 #include "reservoir/slab.h"
+#include "reservoir/mempool.h"
 
 #define RSV_VERSION "0.1.0"
 

@@ -1,0 +1,100 @@
+/* reservoir/mempool.h: memory pools that guarantee forward progress (the kernel's mempool).
+ *
+ * A pool keeps min_nr preallocated elements. An allocation tries the backing allocator first
+ * (cheap, and it leaves the reserve for when it is needed), then the reserve, then waits for
+ * an element to come back: a caller that may block never gets NULL, under every policy. A
+ * caller that may not block gets NULL only when both the backing allocator and the pool are
+ * empty. How the backing allocator is asked (which reserves it may touch, whether it may
+ * reclaim) is policy `mempool`, one per position of the seed threads.
+ *
+ * The contract (Weiner, 2016): between allocating an element and freeing it, its holder must
+ * not wait for another element of the same pool, nor for anything a task waiting on the pool
+ * may hold. Every call is made by a task of the pool's system. */
+#ifndef RESERVOIR_MEMPOOL_H
+#define RESERVOIR_MEMPOOL_H
+
+#include "defs.h"
+#include "gfp.h"
+#include "platform.h"
+
+struct rsv_system;
+struct rsv_kmem_cache;
+
+typedef void *(*rsv_mempool_alloc_t)(rsv_gfp_t gfp, void *pool_data);
+typedef void (*rsv_mempool_free_t)(void *element, void *pool_data);
+
+struct rsv_mempool_stats {
+	uint64_t from_backing;     /* allocations the backing allocator served */
+	uint64_t from_pool;        /* allocations the reserve served */
+	uint64_t waits, wait_ns;   /* sleeps for an element to come back, and their length */
+	uint64_t direct_reclaims;  /* backing allocations that entered direct reclaim */
+	uint64_t reclaim_with_elements; /* ...of which began while the pool had elements */
+	uint64_t reserve_grants;   /* backing allocations served below the min watermark */
+	uint64_t returned_to_pool; /* frees that refilled the reserve */
+	long low_water;            /* the fewest elements the pool has held */
+};
+
+/* Fields are the pool's; read them through the functions below. */
+struct rsv_mempool {
+	unsigned magic;
+	struct rsv_spinlock lock;
+	int min_nr;
+	_Atomic int curr_nr;
+	void **elements;
+	void *pool_data;
+	rsv_mempool_alloc_t alloc;
+	rsv_mempool_free_t free;
+	struct rsv_waitqueue wait;
+	struct rsv_system *sys;
+	size_t elem_size; /* for poisoning in debug builds; 0 when unknown */
+	char name[32];
+	_Atomic long outstanding;
+	_Atomic uint64_t st_backing, st_pool, st_waits, st_wait_ns, st_reclaims,
+		st_reclaim_with, st_grants, st_returned;
+	_Atomic long low_water;
+};
+
+#define RSV_MEMPOOL_MAX_MIN_NR (1 << 20)
+
+/* mempool_init(): @min_nr 0..RSV_MEMPOOL_MAX_MIN_NR elements preallocated with GFP_KERNEL
+ * (a zero-minimum pool keeps one). 0, -EINVAL, -EPERM (not a task) or -ENOMEM. */
+RSV_API int rsv_mempool_init(struct rsv_mempool *pool, int min_nr, rsv_mempool_alloc_t alloc,
+			     rsv_mempool_free_t free, void *pool_data);
+/* Frees the reserve. A zeroed pool is fine. Elements still out are a misuse (named). */
+RSV_API void rsv_mempool_exit(struct rsv_mempool *pool);
+RSV_API struct rsv_mempool *rsv_mempool_create(int min_nr, rsv_mempool_alloc_t alloc,
+					       rsv_mempool_free_t free, void *pool_data);
+RSV_API void rsv_mempool_destroy(struct rsv_mempool *pool); /* NULL is a no-op */
+RSV_API void rsv_mempool_set_name(struct rsv_mempool *pool, const char *name);
+/* Shrinking frees the surplus; growing refills best-effort (later frees top it up). 0,
+ * -EINVAL for a bad size, -EBUSY below the number of elements out (the pool is unchanged). */
+RSV_API int rsv_mempool_resize(struct rsv_mempool *pool, int new_min_nr);
+
+RSV_API void *rsv_mempool_alloc(struct rsv_mempool *pool, rsv_gfp_t gfp);
+/* From the reserve only, never sleeping: NULL if it is empty. */
+RSV_API void *rsv_mempool_alloc_preallocated(struct rsv_mempool *pool);
+/* Fills the NULL slots of @elems[0..count), count <= min_nr; may sleep, never fails: when
+ * the backing allocator fails it takes every missing element from the reserve at once, so
+ * tasks each holding part of a set cannot deadlock. Returns @count. */
+RSV_API unsigned rsv_mempool_alloc_bulk(struct rsv_mempool *pool, void **elems, unsigned count);
+/* Refills the reserve from @elems first; returns how many it kept (the rest were freed). */
+RSV_API unsigned rsv_mempool_free_bulk(struct rsv_mempool *pool, void **elems, unsigned count);
+RSV_API void rsv_mempool_free(void *element, struct rsv_mempool *pool); /* NULL ignored */
+
+RSV_API int rsv_mempool_curr_nr(const struct rsv_mempool *pool);
+RSV_API int rsv_mempool_min_nr(const struct rsv_mempool *pool);
+RSV_API void rsv_mempool_stats(const struct rsv_mempool *pool, struct rsv_mempool_stats *out);
+
+/* Backing allocators: a slab cache (pool_data is the cache), kmalloc (pool_data is the size
+ * as a uintptr_t), pages (pool_data is the order; elements are struct rsv_page *). */
+RSV_API void *rsv_mempool_alloc_slab(rsv_gfp_t gfp, void *pool_data);
+RSV_API void rsv_mempool_free_slab(void *element, void *pool_data);
+RSV_API void *rsv_mempool_kmalloc(rsv_gfp_t gfp, void *pool_data);
+RSV_API void rsv_mempool_kfree(void *element, void *pool_data);
+RSV_API void *rsv_mempool_alloc_pages(rsv_gfp_t gfp, void *pool_data);
+RSV_API void rsv_mempool_free_pages(void *element, void *pool_data);
+RSV_API struct rsv_mempool *rsv_mempool_create_slab_pool(int min_nr, struct rsv_kmem_cache *c);
+RSV_API struct rsv_mempool *rsv_mempool_create_kmalloc_pool(int min_nr, size_t size);
+RSV_API struct rsv_mempool *rsv_mempool_create_page_pool(int min_nr, unsigned order);
+
+#endif

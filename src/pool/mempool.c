@@ -1,0 +1,675 @@
+/* Memory pools (spec E): a reserve of min_nr elements behind a backing allocator, and the
+ * policies the seed threads argue about for how that allocator is asked.
+ *
+ *   upstream            (E3) NOMEMALLOC|NORETRY|NOWARN always; first a pass without direct
+ *                       reclaim or I/O, then the pool, then the full gfp, then the pool, then
+ *                       wait for an element (at most 5 s) and start again.
+ *   revert              (E2) the same loop as it was written before the 2025 refactor.
+ *   2016                (E1) NOMEMALLOC only while an unlocked read sees elements in the pool:
+ *                       once it is empty a PF_MEMALLOC caller (kswapd, a reclaimer swapping
+ *                       through dm-crypt) gets ALLOC_NO_WATERMARKS from the backing allocator
+ *                       and can drain the zone's last reserves (the v4.6 regression).
+ *   memdie-only         Hocko's RFC 1/2: NOMEMALLOC is dropped only for an OOM victim, and
+ *                       only when the pool is empty.
+ *   no-direct-reclaim   NeilBrown: the backing allocator never reclaims directly (kswapd is
+ *                       still woken); a caller that may block waits on the pool instead.
+ *   pool-first          the reserve before the backing allocator.
+ *
+ * Under every policy a caller that may block loops until it has an element; one that may not
+ * gets NULL only when the backing allocator and the pool have both failed it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "pool/internal.h"
+#include "reservoir/mempool.h"
+
+#define RSV_MEMPOOL_MAGIC 0x6d706f6fu
+#define POOL_WAIT_NS (5 * RSV_NSEC_PER_SEC) /* io_schedule_timeout(5*HZ): re-poll, as DM needed */
+#define POISON_POOL 0x6b
+
+enum backing_kind { BACKING_USER, BACKING_SLAB, BACKING_KMALLOC, BACKING_PAGES };
+
+static void stat_add(_Atomic uint64_t *v, uint64_t n)
+{
+	atomic_fetch_add_explicit(v, n, memory_order_relaxed);
+}
+
+/* ---- the reserve ---- */
+
+#ifdef RSV_DEBUG
+static void *elem_addr(const struct rsv_mempool *pool, void *e)
+{
+	return pool->alloc == rsv_mempool_alloc_pages ? rsv_page_address(e) : e;
+}
+#endif
+
+static void poison(struct rsv_mempool *pool, void *e)
+{
+#ifdef RSV_DEBUG
+	if (pool->elem_size)
+		memset(elem_addr(pool, e), POISON_POOL, pool->elem_size);
+#else
+	(void)pool, (void)e;
+#endif
+}
+
+static void check_poison(struct rsv_mempool *pool, void *e)
+{
+#ifdef RSV_DEBUG
+	const unsigned char *b = elem_addr(pool, e);
+
+	for (size_t i = 0; i < pool->elem_size; i++)
+		if (b[i] != POISON_POOL) {
+			rsv__misuse(pool->sys, "mempool \"%s\": element %p was written while it sat in "
+				    "the pool (byte %zu)", pool->name, e, i);
+			return;
+		}
+#else
+	(void)pool, (void)e;
+#endif
+}
+
+/* Under the lock. False (and a message) for an element that is in the pool already. */
+static bool add_element(struct rsv_mempool *pool, void *e)
+{
+	int n = atomic_load_explicit(&pool->curr_nr, memory_order_relaxed);
+
+#ifdef RSV_DEBUG
+	for (int i = 0; i < n; i++)
+		if (pool->elements[i] == e)
+			goto twice;
+#else
+	if (n && pool->elements[n - 1] == e)
+		goto twice;
+#endif
+	poison(pool, e);
+	pool->elements[n] = e;
+	atomic_store_explicit(&pool->curr_nr, n + 1, memory_order_release);
+	return true;
+twice:
+	rsv__misuse(pool->sys, "mempool \"%s\": element %p returned twice", pool->name, e);
+	return false;
+}
+
+/* Under the lock, with curr_nr > 0. */
+static void *remove_element(struct rsv_mempool *pool)
+{
+	int n = atomic_load_explicit(&pool->curr_nr, memory_order_relaxed) - 1;
+	void *e = pool->elements[n];
+
+	atomic_store_explicit(&pool->curr_nr, n, memory_order_relaxed);
+	if (n < atomic_load_explicit(&pool->low_water, memory_order_relaxed))
+		atomic_store_explicit(&pool->low_water, n, memory_order_relaxed);
+	check_poison(pool, e);
+	return e;
+}
+
+/* The element may reach the task that frees it with no lock in between. This release pairs
+ * with the acquire in may_refill(): whoever frees the element then reads a curr_nr no older
+ * than the one this allocation left, so the unlocked "below min_nr?" test cannot miss a pool
+ * that needs the element back (Heo's argument, spec E3). */
+static void *handed_out(struct rsv_mempool *pool, void *e)
+{
+	atomic_thread_fence(memory_order_release);
+	atomic_fetch_add_explicit(&pool->outstanding, 1, memory_order_relaxed);
+	return e;
+}
+
+static bool may_refill(struct rsv_mempool *pool)
+{
+	atomic_thread_fence(memory_order_acquire);
+	return atomic_load_explicit(&pool->curr_nr, memory_order_relaxed) < pool->min_nr ||
+	       (pool->min_nr == 0 && atomic_load_explicit(&pool->curr_nr, memory_order_relaxed) == 0);
+}
+
+/* ---- validation ---- */
+
+static struct rsv_task *pool_task(struct rsv_mempool *pool, const char *what)
+{
+	struct rsv_task *t = rsv__task_current();
+
+	if (!t) {
+		errno = EPERM;
+		return NULL;
+	}
+	if (!pool || pool->magic != RSV_MEMPOOL_MAGIC || pool->sys != t->sys) {
+		rsv__misuse(t->sys, "%s: %p is not an initialised mempool of task \"%s\"'s system",
+			    what, (void *)pool, t->name);
+		errno = EINVAL;
+		return NULL;
+	}
+	return t;
+}
+
+static enum backing_kind backing_of(const struct rsv_mempool *pool)
+{
+	if (pool->alloc == rsv_mempool_alloc_slab)
+		return BACKING_SLAB;
+	if (pool->alloc == rsv_mempool_kmalloc)
+		return BACKING_KMALLOC;
+	if (pool->alloc == rsv_mempool_alloc_pages)
+		return BACKING_PAGES;
+	return BACKING_USER;
+}
+
+/* For pools over the library's allocators: is @e one of their elements at all? */
+static const char *foreign_element(struct rsv_mempool *pool, void *e)
+{
+	struct rsv_page *p;
+
+	switch (backing_of(pool)) {
+	case BACKING_SLAB:
+		p = rsv__addr_page(pool->sys, e);
+		return p && p->priv == (uintptr_t)pool->pool_data ? NULL
+								 : "not an object of the pool's cache";
+	case BACKING_KMALLOC:
+		return rsv_ksize(e) >= (size_t)(uintptr_t)pool->pool_data
+			       ? NULL : "not a kmalloc block of the pool's size";
+	case BACKING_PAGES:
+		p = e;
+		return p >= pool->sys->memmap && p < pool->sys->memmap + pool->sys->nr_pages &&
+			       rsv__page_state(p) == RSV_PAGE_ALLOC &&
+			       p->order == (unsigned)(uintptr_t)pool->pool_data
+			       ? NULL : "not an allocated block of the pool's order";
+	default:
+		return NULL;
+	}
+}
+
+/* ---- allocation ---- */
+
+static uint64_t reserve_grants(const struct rsv_task *t)
+{
+	return rsv_task_stat(t, RSV_STAT_GRANT_NO_WATERMARKS) + rsv_task_stat(t, RSV_STAT_GRANT_OOM) +
+	       rsv_task_stat(t, RSV_STAT_GRANT_MIN_RESERVE) +
+	       rsv_task_stat(t, RSV_STAT_GRANT_NON_BLOCK);
+}
+
+/* pool->alloc(), with what it cost counted: direct reclaim entered, reserves granted. */
+static void *backing_alloc(struct rsv_mempool *pool, struct rsv_task *t, rsv_gfp_t gfp)
+{
+	uint64_t grants = reserve_grants(t);
+	uint64_t reclaims = rsv_task_stat(t, RSV_STAT_DIRECT_RECLAIM);
+	bool had_elements = atomic_load_explicit(&pool->curr_nr, memory_order_relaxed) > 0;
+	void *e = pool->alloc(gfp, pool->pool_data);
+	uint64_t entered = rsv_task_stat(t, RSV_STAT_DIRECT_RECLAIM) - reclaims;
+
+	if (entered) {
+		stat_add(&pool->st_reclaims, entered);
+		if (had_elements)
+			stat_add(&pool->st_reclaim_with, entered);
+	}
+	if (reserve_grants(t) != grants)
+		stat_add(&pool->st_grants, reserve_grants(t) - grants);
+	if (e)
+		stat_add(&pool->st_backing, 1);
+	return e;
+}
+
+static void *take_from_pool(struct rsv_mempool *pool)
+{
+	void *e = NULL;
+
+	rsv_spin_lock(&pool->lock);
+	if (atomic_load_explicit(&pool->curr_nr, memory_order_relaxed) > 0)
+		e = remove_element(pool);
+	rsv_spin_unlock(&pool->lock);
+	if (e)
+		stat_add(&pool->st_pool, 1);
+	return e;
+}
+
+/* Called with the lock held; returns with it released. Queued before the unlock, so a free
+ * that refills the pool after we looked cannot miss us (Heo, 2011). */
+static void wait_for_element(struct rsv_mempool *pool)
+{
+	struct rsv_wait_entry we;
+	uint64_t start = rsv_now();
+
+	rsv_wait_entry_init(&we);
+	rsv_prepare_to_wait(&pool->wait, &we, RSV_TASK_UNINTERRUPTIBLE);
+	rsv_spin_unlock(&pool->lock);
+	rsv_schedule_timeout(POOL_WAIT_NS);
+	rsv_finish_wait(&pool->wait, &we);
+	stat_add(&pool->st_waits, 1);
+	stat_add(&pool->st_wait_ns, rsv_now() - start);
+}
+
+/* The gfp the backing allocator sees on this pass. */
+static rsv_gfp_t backing_gfp(struct rsv_mempool *pool, struct rsv_task *t, unsigned policy,
+			     rsv_gfp_t temp)
+{
+	int curr = atomic_load_explicit(&pool->curr_nr, memory_order_relaxed);
+
+	switch (policy) {
+	case RSV_MEMPOOL_2016:
+		return curr > 0 ? temp | RSV___GFP_NOMEMALLOC : temp;
+	case RSV_MEMPOOL_MEMDIE_ONLY:
+		return curr == 0 && rsv_task_is_oom_victim(t) ? temp & ~RSV___GFP_NOMEMALLOC
+							      : temp;
+	case RSV_MEMPOOL_NO_DIRECT_RECLAIM:
+		return temp & ~(RSV___GFP_DIRECT_RECLAIM | RSV___GFP_IO);
+	default:
+		return temp;
+	}
+}
+
+void *rsv_mempool_alloc(struct rsv_mempool *pool, rsv_gfp_t gfp)
+{
+	struct rsv_task *t = pool_task(pool, "rsv_mempool_alloc");
+	unsigned policy;
+	rsv_gfp_t temp;
+	void *e;
+
+	if (!t)
+		return NULL;
+	if (gfp & (RSV___GFP_ZERO | RSV___GFP_NOMEMALLOC)) {
+		rsv__misuse(t->sys, "rsv_mempool_alloc(\"%s\"): gfp %#x: pool elements are not "
+			    "zeroed and the pool decides on __GFP_NOMEMALLOC", pool->name, gfp);
+		gfp &= ~(RSV___GFP_ZERO | RSV___GFP_NOMEMALLOC);
+	}
+	policy = rsv_policy_get(&t->sys->policy, RSV_POLICY_MEMPOOL);
+	gfp |= RSV___GFP_NORETRY | RSV___GFP_NOWARN;
+	if (policy != RSV_MEMPOOL_2016)
+		gfp |= RSV___GFP_NOMEMALLOC;
+	temp = gfp & ~(RSV___GFP_DIRECT_RECLAIM | RSV___GFP_IO);
+	if (policy == RSV_MEMPOOL_POOL_FIRST && (e = take_from_pool(pool)))
+		return handed_out(pool, e);
+	for (;;) {
+		e = backing_alloc(pool, t, backing_gfp(pool, t, policy, temp));
+		if (e)
+			return handed_out(pool, e);
+		rsv_spin_lock(&pool->lock);
+		if (atomic_load_explicit(&pool->curr_nr, memory_order_relaxed) > 0) {
+			e = remove_element(pool);
+			rsv_spin_unlock(&pool->lock);
+			stat_add(&pool->st_pool, 1);
+			return handed_out(pool, e);
+		}
+		if (temp != gfp) { /* now with direct reclaim and I/O allowed */
+			rsv_spin_unlock(&pool->lock);
+			temp = gfp;
+			continue;
+		}
+		if (!(gfp & RSV___GFP_DIRECT_RECLAIM)) {
+			rsv_spin_unlock(&pool->lock);
+			errno = ENOMEM;
+			return NULL;
+		}
+		wait_for_element(pool);
+	}
+}
+
+void *rsv_mempool_alloc_preallocated(struct rsv_mempool *pool)
+{
+	void *e;
+
+	if (!pool_task(pool, "rsv_mempool_alloc_preallocated"))
+		return NULL;
+	e = take_from_pool(pool);
+	return e ? handed_out(pool, e) : (errno = ENOMEM, NULL);
+}
+
+unsigned rsv_mempool_alloc_bulk(struct rsv_mempool *pool, void **elems, unsigned count)
+{
+	struct rsv_task *t = pool_task(pool, "rsv_mempool_alloc_bulk");
+	rsv_gfp_t fast = (RSV_GFP_KERNEL & ~(RSV___GFP_DIRECT_RECLAIM | RSV___GFP_IO)) |
+			 RSV___GFP_NOMEMALLOC | RSV___GFP_NORETRY | RSV___GFP_NOWARN;
+
+	unsigned filled = 0;
+
+	if (!t)
+		return 0;
+	if (count > (unsigned)pool->min_nr) {
+		rsv__misuse(t->sys, "rsv_mempool_alloc_bulk(\"%s\", %u): more than min_nr (%d) "
+			    "could wait forever", pool->name, count, pool->min_nr);
+		return 0;
+	}
+	for (;;) {
+		unsigned missing = 0;
+
+		for (unsigned i = 0; i < count; i++) {
+			if (elems[i])
+				continue;
+			if ((elems[i] = backing_alloc(pool, t, fast)))
+				filled++;
+			else
+				missing++;
+		}
+		if (!missing)
+			break;
+		rsv_spin_lock(&pool->lock);
+		if (atomic_load_explicit(&pool->curr_nr, memory_order_relaxed) >= (int)missing) {
+			for (unsigned i = 0; i < count; i++)
+				if (!elems[i])
+					elems[i] = remove_element(pool);
+			rsv_spin_unlock(&pool->lock);
+			stat_add(&pool->st_pool, missing);
+			filled += missing;
+			break;
+		}
+		wait_for_element(pool);
+	}
+	atomic_thread_fence(memory_order_release); /* as handed_out() */
+	atomic_fetch_add_explicit(&pool->outstanding, filled, memory_order_relaxed);
+	return count;
+}
+
+/* ---- free ---- */
+
+/* Takes @e back from its holder: false (and a message) if the pool never handed it out. */
+static bool taken_back(struct rsv_mempool *pool, struct rsv_task *t, void *e, long n)
+{
+	const char *why = foreign_element(pool, e);
+
+	if (!why && atomic_fetch_sub_explicit(&pool->outstanding, n, memory_order_relaxed) >= n)
+		return true;
+	if (!why) {
+		atomic_fetch_add_explicit(&pool->outstanding, n, memory_order_relaxed);
+		why = "more elements freed than the pool handed out (a double free?)";
+	}
+	rsv__misuse(t->sys, "rsv_mempool_free(%p, \"%s\") by task \"%s\": %s", e, pool->name,
+		    t->name, why);
+	return false;
+}
+
+static void wake_waiters(struct rsv_mempool *pool)
+{
+	if (rsv_waitqueue_active(&pool->wait))
+		rsv_wake_up(&pool->wait);
+}
+
+void rsv_mempool_free(void *element, struct rsv_mempool *pool)
+{
+	struct rsv_task *t;
+	bool refill = false, kept = false;
+
+	if (!element)
+		return;
+	if (!(t = pool_task(pool, "rsv_mempool_free")) || !taken_back(pool, t, element, 1))
+		return;
+	if (rsv_unlikely(may_refill(pool))) {
+		rsv_spin_lock(&pool->lock);
+		if ((refill = may_refill(pool)))
+			kept = add_element(pool, element);
+		rsv_spin_unlock(&pool->lock);
+		if (kept) {
+			stat_add(&pool->st_returned, 1);
+			wake_waiters(pool);
+		}
+		if (refill) /* kept, or already in the pool: a double free, reported */
+			return;
+	}
+	pool->free(element, pool->pool_data);
+}
+
+unsigned rsv_mempool_free_bulk(struct rsv_mempool *pool, void **elems, unsigned count)
+{
+	struct rsv_task *t = pool_task(pool, "rsv_mempool_free_bulk");
+	unsigned kept = 0, i = 0;
+
+	if (!t)
+		return 0;
+	if (may_refill(pool)) {
+		rsv_spin_lock(&pool->lock);
+		for (; i < count && may_refill(pool); i++)
+			if (elems[i] && taken_back(pool, t, elems[i], 1))
+				kept += add_element(pool, elems[i]);
+		rsv_spin_unlock(&pool->lock);
+	}
+	if (kept) {
+		stat_add(&pool->st_returned, kept);
+		wake_waiters(pool);
+	}
+	for (; i < count; i++)
+		if (elems[i] && taken_back(pool, t, elems[i], 1))
+			pool->free(elems[i], pool->pool_data);
+	return kept;
+}
+
+/* ---- lifecycle ---- */
+
+static void free_reserve(struct rsv_mempool *pool)
+{
+	while (atomic_load_explicit(&pool->curr_nr, memory_order_relaxed) > 0) {
+		void *e = remove_element(pool);
+
+		pool->free(e, pool->pool_data);
+	}
+}
+
+void rsv_mempool_exit(struct rsv_mempool *pool)
+{
+	struct rsv_task *t;
+	long out;
+
+	if (!pool || pool->magic != RSV_MEMPOOL_MAGIC)
+		return; /* a zeroed pool, as mempool_exit() allows */
+	if (!(t = pool_task(pool, "rsv_mempool_exit")))
+		return;
+	out = atomic_load(&pool->outstanding);
+	if (out)
+		rsv__misuse(t->sys, "mempool \"%s\" torn down by task \"%s\" with %ld elements still "
+			    "out: freeing them into it later is a use after free", pool->name,
+			    t->name, out);
+	free_reserve(pool);
+	free(pool->elements);
+	pool->elements = NULL;
+	pool->magic = 0;
+}
+
+int rsv_mempool_init(struct rsv_mempool *pool, int min_nr, rsv_mempool_alloc_t alloc,
+		     rsv_mempool_free_t free_fn, void *pool_data)
+{
+	struct rsv_task *t = rsv__task_current();
+	int capacity = min_nr > 1 ? min_nr : 1;
+
+	if (!t)
+		return -EPERM;
+	if (!pool || !alloc || !free_fn || min_nr < 0 || min_nr > RSV_MEMPOOL_MAX_MIN_NR)
+		return -EINVAL;
+	memset(pool, 0, sizeof(*pool));
+	rsv_spin_init(&pool->lock);
+	rsv_waitqueue_init(&pool->wait, "mempool");
+	snprintf(pool->name, sizeof(pool->name), "mempool@%p", (void *)pool);
+	pool->sys = t->sys;
+	pool->min_nr = min_nr;
+	pool->alloc = alloc;
+	pool->free = free_fn;
+	pool->pool_data = pool_data;
+	switch (backing_of(pool)) {
+	case BACKING_SLAB:
+		pool->elem_size = rsv_kmem_cache_size(pool_data);
+		break;
+	case BACKING_KMALLOC:
+		pool->elem_size = (size_t)(uintptr_t)pool_data;
+		break;
+	case BACKING_PAGES:
+		pool->elem_size = (size_t)RSV_PAGE_SIZE << (uintptr_t)pool_data;
+		break;
+	default:
+		break;
+	}
+	pool->elements = calloc((size_t)capacity, sizeof(void *));
+	if (!pool->elements)
+		return -ENOMEM;
+	pool->magic = RSV_MEMPOOL_MAGIC;
+	while (atomic_load(&pool->curr_nr) < capacity) {
+		void *e = alloc(RSV_GFP_KERNEL, pool_data);
+
+		if (!e) {
+			free_reserve(pool);
+			free(pool->elements);
+			pool->magic = 0;
+			return -ENOMEM;
+		}
+		add_element(pool, e);
+	}
+	atomic_store(&pool->low_water, capacity);
+	return 0;
+}
+
+struct rsv_mempool *rsv_mempool_create(int min_nr, rsv_mempool_alloc_t alloc,
+				       rsv_mempool_free_t free_fn, void *pool_data)
+{
+	struct rsv_mempool *pool = calloc(1, sizeof(*pool));
+	int err;
+
+	if (!pool)
+		return errno = ENOMEM, NULL;
+	err = rsv_mempool_init(pool, min_nr, alloc, free_fn, pool_data);
+	if (err) {
+		free(pool);
+		errno = -err;
+		return NULL;
+	}
+	return pool;
+}
+
+void rsv_mempool_destroy(struct rsv_mempool *pool)
+{
+	if (!pool)
+		return;
+	rsv_mempool_exit(pool);
+	free(pool);
+}
+
+void rsv_mempool_set_name(struct rsv_mempool *pool, const char *name)
+{
+	if (pool && name)
+		snprintf(pool->name, sizeof(pool->name), "%s", name);
+}
+
+/* Shrinking frees the surplus with the lock dropped around each free; growing swaps in a
+ * bigger array, then refills with GFP_KERNEL until the first failure or a race. */
+int rsv_mempool_resize(struct rsv_mempool *pool, int new_min_nr)
+{
+	struct rsv_task *t = pool_task(pool, "rsv_mempool_resize");
+	void **bigger;
+	long out;
+
+	if (!t)
+		return -EINVAL;
+	if (new_min_nr < 0 || new_min_nr > RSV_MEMPOOL_MAX_MIN_NR)
+		return -EINVAL;
+	out = atomic_load(&pool->outstanding);
+	if (new_min_nr < out) {
+		rsv__set_error(t->sys, "rsv_mempool_resize(\"%s\", %d): %ld elements are out",
+			       pool->name, new_min_nr, out);
+		return -EBUSY;
+	}
+	rsv_spin_lock(&pool->lock);
+	if (new_min_nr <= pool->min_nr) {
+		while (atomic_load(&pool->curr_nr) > (new_min_nr ? new_min_nr : 1)) {
+			void *e = remove_element(pool);
+
+			rsv_spin_unlock(&pool->lock);
+			pool->free(e, pool->pool_data);
+			rsv_spin_lock(&pool->lock);
+		}
+		pool->min_nr = new_min_nr;
+		rsv_spin_unlock(&pool->lock);
+		return 0;
+	}
+	rsv_spin_unlock(&pool->lock);
+	bigger = calloc((size_t)new_min_nr, sizeof(void *));
+	if (!bigger)
+		return -ENOMEM;
+	rsv_spin_lock(&pool->lock);
+	memcpy(bigger, pool->elements, (size_t)atomic_load(&pool->curr_nr) * sizeof(void *));
+	free(pool->elements);
+	pool->elements = bigger;
+	pool->min_nr = new_min_nr;
+	while (atomic_load(&pool->curr_nr) < new_min_nr) {
+		void *e;
+
+		rsv_spin_unlock(&pool->lock);
+		e = pool->alloc(RSV_GFP_KERNEL, pool->pool_data);
+		if (!e)
+			return 0;
+		rsv_spin_lock(&pool->lock);
+		if (atomic_load(&pool->curr_nr) < new_min_nr) {
+			add_element(pool, e);
+		} else {
+			rsv_spin_unlock(&pool->lock);
+			pool->free(e, pool->pool_data);
+			return 0;
+		}
+	}
+	rsv_spin_unlock(&pool->lock);
+	return 0;
+}
+
+int rsv_mempool_curr_nr(const struct rsv_mempool *pool) { return atomic_load(&pool->curr_nr); }
+int rsv_mempool_min_nr(const struct rsv_mempool *pool) { return pool->min_nr; }
+
+void rsv_mempool_stats(const struct rsv_mempool *pool, struct rsv_mempool_stats *out)
+{
+	*out = (struct rsv_mempool_stats){
+		.from_backing = atomic_load(&pool->st_backing),
+		.from_pool = atomic_load(&pool->st_pool),
+		.waits = atomic_load(&pool->st_waits),
+		.wait_ns = atomic_load(&pool->st_wait_ns),
+		.direct_reclaims = atomic_load(&pool->st_reclaims),
+		.reclaim_with_elements = atomic_load(&pool->st_reclaim_with),
+		.reserve_grants = atomic_load(&pool->st_grants),
+		.returned_to_pool = atomic_load(&pool->st_returned),
+		.low_water = atomic_load(&pool->low_water),
+	};
+}
+
+/* ---- backing allocators ---- */
+
+void *rsv_mempool_alloc_slab(rsv_gfp_t gfp, void *pool_data)
+{
+	return rsv_kmem_cache_alloc(pool_data, gfp);
+}
+
+void rsv_mempool_free_slab(void *element, void *pool_data)
+{
+	rsv_kmem_cache_free(pool_data, element);
+}
+
+void *rsv_mempool_kmalloc(rsv_gfp_t gfp, void *pool_data)
+{
+	return rsv_kmalloc((size_t)(uintptr_t)pool_data, gfp);
+}
+
+void rsv_mempool_kfree(void *element, void *pool_data)
+{
+	(void)pool_data;
+	rsv_kfree(element);
+}
+
+void *rsv_mempool_alloc_pages(rsv_gfp_t gfp, void *pool_data)
+{
+	return rsv_alloc_pages(gfp, (unsigned)(uintptr_t)pool_data);
+}
+
+void rsv_mempool_free_pages(void *element, void *pool_data)
+{
+	rsv_free_pages(element, (unsigned)(uintptr_t)pool_data);
+}
+
+struct rsv_mempool *rsv_mempool_create_slab_pool(int min_nr, struct rsv_kmem_cache *c)
+{
+	if (!c || c->ctor) /* the kernel's rule: an element from the pool skips the ctor */
+		return errno = EINVAL, NULL;
+	return rsv_mempool_create(min_nr, rsv_mempool_alloc_slab, rsv_mempool_free_slab, c);
+}
+
+struct rsv_mempool *rsv_mempool_create_kmalloc_pool(int min_nr, size_t size)
+{
+	if (!size)
+		return errno = EINVAL, NULL;
+	return rsv_mempool_create(min_nr, rsv_mempool_kmalloc, rsv_mempool_kfree,
+				  (void *)(uintptr_t)size);
+}
+
+struct rsv_mempool *rsv_mempool_create_page_pool(int min_nr, unsigned order)
+{
+	if (order > RSV_MAX_ORDER)
+		return errno = EINVAL, NULL;
+	return rsv_mempool_create(min_nr, rsv_mempool_alloc_pages, rsv_mempool_free_pages,
+				  (void *)(uintptr_t)order);
+}
