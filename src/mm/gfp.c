@@ -10,7 +10,10 @@ const char *rsv_gfp_check_reason(rsv_gfp_t gfp, unsigned order)
 		return "order above 10";
 	if (gfp & ~RSV_GFP_VALID_MASK)
 		return "unknown gfp bits";
-	if ((gfp & RSV___GFP_FS) && !(gfp & RSV___GFP_IO))
+	/* Only reclaim reads FS and IO: without direct reclaim the pair is moot (mempool's first
+	 * pass clears DIRECT_RECLAIM and IO and leaves FS). */
+	if ((gfp & (RSV___GFP_FS | RSV___GFP_IO | RSV___GFP_DIRECT_RECLAIM)) ==
+	    (RSV___GFP_FS | RSV___GFP_DIRECT_RECLAIM))
 		return "__GFP_FS without __GFP_IO (NOIO implies NOFS)";
 	if ((gfp & RSV___GFP_NORETRY) && (gfp & RSV___GFP_RETRY_MAYFAIL))
 		return "__GFP_NORETRY with __GFP_RETRY_MAYFAIL";

@@ -336,7 +336,8 @@ static inline bool rsv__gfp_invalid(rsv_gfp_t gfp, unsigned order)
 	if (rsv_unlikely(gfp & (RSV___GFP_NOFAIL | RSV___GFP_NORETRY | RSV___GFP_RETRY_MAYFAIL)))
 		return rsv_gfp_check(gfp, order) != 0;
 	return (gfp & ~RSV_GFP_VALID_MASK) || order > RSV_MAX_ORDER ||
-	       (gfp & (RSV___GFP_FS | RSV___GFP_IO)) == RSV___GFP_FS;
+	       (gfp & (RSV___GFP_FS | RSV___GFP_IO | RSV___GFP_DIRECT_RECLAIM)) ==
+		       (RSV___GFP_FS | RSV___GFP_DIRECT_RECLAIM);
 }
 
 /* page_alloc.c */

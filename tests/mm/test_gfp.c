@@ -25,6 +25,9 @@ Test(gfp, valid_masks_accepted)
 		RSV_GFP_NOIO | RSV___GFP_NORETRY | RSV___GFP_NOWARN | RSV___GFP_NOMEMALLOC,
 		RSV_GFP_KERNEL | RSV___GFP_RETRY_MAYFAIL | RSV___GFP_ZERO,
 		RSV_GFP_ATOMIC | RSV___GFP_MEMALLOC | RSV___GFP_NOMEMALLOC,
+		/* mempool's first pass: FS without IO is moot without direct reclaim */
+		(RSV_GFP_KERNEL & ~(RSV___GFP_DIRECT_RECLAIM | RSV___GFP_IO)) | RSV___GFP_NORETRY |
+			RSV___GFP_NOWARN | RSV___GFP_NOMEMALLOC,
 	};
 
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
@@ -44,7 +47,7 @@ Test(gfp, unknown_and_contradictory_refused)
 		{ 0x1, 0, "unknown" },
 		{ 0x200, 0, "unknown" },
 		{ 0x40000000u, 0, "unknown" },
-		{ RSV___GFP_FS, 0, "__GFP_FS without __GFP_IO" },
+		{ RSV___GFP_FS | RSV___GFP_DIRECT_RECLAIM, 0, "__GFP_FS without __GFP_IO" },
 		{ RSV_GFP_NOIO | RSV___GFP_FS, 0, "__GFP_FS without __GFP_IO" },
 		{ RSV_GFP_ATOMIC | RSV___GFP_NOFAIL, 0, "without __GFP_DIRECT_RECLAIM" },
 		{ RSV_GFP_KERNEL | RSV___GFP_NOFAIL | RSV___GFP_NORETRY, 0, "may-fail" },

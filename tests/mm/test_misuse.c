@@ -71,7 +71,7 @@ Test(misuse, bad_gfp_and_order_refused)
 	cr_assert_null(rsv_alloc_pages(RSV_GFP_ATOMIC | RSV___GFP_NOFAIL, 0));
 	cr_assert(strstr(rsv_system_error(sys), "__GFP_NOFAIL without __GFP_DIRECT_RECLAIM"), "%s",
 		  rsv_system_error(sys));
-	cr_assert_null(rsv_get_free_pages(RSV___GFP_FS, 0));
+	cr_assert_null(rsv_get_free_pages(RSV___GFP_FS | RSV___GFP_DIRECT_RECLAIM, 0));
 	cr_assert_eq(rsv_stats_get(sys, RSV_STAT_MISUSE), 4);
 	finish(sys);
 }
