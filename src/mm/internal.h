@@ -230,6 +230,16 @@ static inline uint32_t rsv__pfn(const struct rsv_system *sys, const struct rsv_p
 	return (uint32_t)(p - sys->memmap);
 }
 
+/* The page of the arena that holds @addr, or NULL. */
+static inline struct rsv_page *rsv__addr_page(const struct rsv_system *sys, const void *addr)
+{
+	const char *a = addr;
+
+	if (rsv_unlikely(a < sys->arena || a >= sys->arena + sys->arena_bytes))
+		return NULL;
+	return &sys->memmap[(size_t)(a - sys->arena) >> RSV_PAGE_SHIFT];
+}
+
 static inline struct rsv_page *rsv__pfn_page(const struct rsv_system *sys, uint32_t pfn)
 {
 	return &sys->memmap[pfn];

@@ -467,11 +467,7 @@ void *rsv_page_address(const struct rsv_page *page)
 
 struct rsv_page *rsv_virt_to_page(struct rsv_system *sys, const void *addr)
 {
-	const char *a = addr;
-
-	if (!sys || a < sys->arena || a >= sys->arena + sys->arena_bytes)
-		return NULL;
-	return &sys->memmap[(size_t)(a - sys->arena) >> RSV_PAGE_SHIFT];
+	return sys ? rsv__addr_page(sys, addr) : NULL;
 }
 
 unsigned long rsv_page_to_pfn(const struct rsv_system *sys, const struct rsv_page *page)

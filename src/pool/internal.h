@@ -84,16 +84,6 @@ static inline void rsv__stat_inc(_Atomic uint64_t *v)
 			      memory_order_relaxed);
 }
 
-/* The page of the arena that holds @addr, or NULL. */
-static inline struct rsv_page *rsv__addr_page(const struct rsv_system *sys, const void *addr)
-{
-	const char *a = addr;
-
-	if (rsv_unlikely(a < sys->arena || a >= sys->arena + sys->arena_bytes))
-		return NULL;
-	return &sys->memmap[(size_t)(a - sys->arena) >> RSV_PAGE_SHIFT];
-}
-
 static inline unsigned rsv__pflags(const struct rsv_page *p)
 {
 	return atomic_load_explicit(&p->flags, memory_order_relaxed);

@@ -160,6 +160,7 @@ static void slab_push(struct rsv_kmem_cache *c, void *obj, struct rsv_page **dis
 	if (head->owner == 0 && c->nr[SLAB_EMPTY] > MIN_EMPTY_SLABS && !*discard) {
 		rsv__pfn_list_del(c->sys, &c->lists[SLAB_EMPTY], rsv__pfn(c->sys, head));
 		c->nr[SLAB_EMPTY]--;
+		c->slabs_freed++;
 		*discard = head;
 	}
 }
@@ -214,10 +215,8 @@ static void return_to_slabs(struct rsv_kmem_cache *c, void **objs, unsigned n)
 		while (n && !discard)
 			slab_push(c, objs[--n], &discard);
 		rsv_spin_unlock(&c->lock);
-		if (discard) {
+		if (discard)
 			discard_slab(c, discard);
-			c->slabs_freed++; /* a racy count is fine for statistics */
-		}
 	}
 }
 
