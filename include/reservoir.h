@@ -16,6 +16,7 @@
 #include "reservoir/watchdog.h"
 #include "reservoir/slab.h"
 #include "reservoir/mempool.h"
+#include "reservoir/reserve.h"
 
 #define RSV_VERSION "0.1.0"
 

@@ -126,6 +126,21 @@ struct rsv_reclaim_ops {
 
 /* ---- tasks ---- */
 
+/* A task's reservation sections (pool/reserve.c), written by the task itself. The allocator
+ * reads only flags: FIRST sends order-0 allocations to the task's own reserved pages before
+ * anything else, FALLBACK lets a failing one fall back to the global pool. */
+#define RSV_TR_FIRST 0x1u
+#define RSV_TR_FALLBACK 0x2u
+#define RSV_TR_HOLDS 0x4u /* holds the global pool's semaphore */
+
+struct rsv_task_reserve {
+	unsigned flags;
+	unsigned depth;
+	unsigned long want;        /* per-thread: the open sections' largest reservation */
+	unsigned long nr;          /* per-thread: pages on the list */
+	struct rsv_pfn_list pages; /* per-thread: allocated pages held for the section */
+};
+
 struct rsv_task {
 	struct rsv_system *sys;
 	struct rsv_thread *thread;
@@ -146,6 +161,7 @@ struct rsv_task {
 	void *arg;
 	struct rsv_pcp pcp;
 	void *slab;                /* the pool layer's per-task magazines, under pcp's protocol */
+	struct rsv_task_reserve reserve;
 	struct rsv_rand rand;
 	struct rsv_list node; /* in sys->tasks, until the system is destroyed */
 	_Atomic uint64_t stat[RSV_NR_STATS];
@@ -153,9 +169,17 @@ struct rsv_task {
 
 /* ---- the pool layer's hooks (slab caches keep per-task magazines) ---- */
 
+enum rsv_reserve_when {
+	RSV_RESERVE_FIRST,    /* before anything else, for a task with RSV_TR_FIRST */
+	RSV_RESERVE_FALLBACK, /* instead of the OOM killer or failure, for RSV_TR_FALLBACK */
+};
+
 struct rsv_pool_ops {
 	void (*task_exit)(struct rsv_task *t); /* the task's cached objects go back */
 	int (*check)(struct rsv_system *sys);  /* as rsv_reclaim_ops.check */
+	/* A page from the task's reservation, or NULL; may sleep only if @gfp allows it. */
+	struct rsv_page *(*reserve_alloc)(struct rsv_task *t, rsv_gfp_t gfp, unsigned order,
+					  enum rsv_reserve_when when);
 };
 extern const struct rsv_pool_ops rsv__no_pool_ops;
 

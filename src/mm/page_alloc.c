@@ -279,6 +279,11 @@ retry:
 	if (should_reclaim_retry(sys, tsk, order, alloc_flags, reclaimed > 0, &no_progress_loops))
 		goto retry;
 
+	/* A task in a reservation section falls back to its reserve where the kernel would
+	 * start killing. */
+	if (rsv_unlikely(tsk->reserve.flags & RSV_TR_FALLBACK) &&
+	    (page = sys->pool->reserve_alloc(tsk, gfp, order, RSV_RESERVE_FALLBACK)))
+		return page;
 	page = may_oom(sys, tsk, gfp, order, &oom_progress, &oom_flags);
 	if (page)
 		return got_page(sys, tsk, gfp, order, oom_flags, page);
@@ -292,6 +297,9 @@ retry:
 		goto retry;
 	}
 nopage:
+	if (rsv_unlikely(tsk->reserve.flags & RSV_TR_FALLBACK) &&
+	    (page = sys->pool->reserve_alloc(tsk, gfp, order, RSV_RESERVE_FALLBACK)))
+		return page;
 	if (gfp & RSV___GFP_NOFAIL) {
 		/* rsv_gfp_check() guarantees NOFAIL callers may block. */
 		page = get_page_from_freelist(sys, tsk, gfp, order, RSV_ALLOC_MIN_RESERVE);
@@ -366,6 +374,9 @@ struct rsv_page *rsv_alloc_pages(rsv_gfp_t gfp, unsigned order)
 		return alloc_bad_input(tsk, gfp, order);
 	sys = tsk->sys;
 	gfp = rsv__task_gfp_context(tsk, gfp);
+	if (rsv_unlikely(tsk->reserve.flags & RSV_TR_FIRST) &&
+	    (page = sys->pool->reserve_alloc(tsk, gfp, order, RSV_RESERVE_FIRST)))
+		goto got;
 	page = get_page_fast(sys, tsk, order);
 	if (!page)
 		page = get_page_from_freelist(sys, tsk, gfp, order, RSV_ALLOC_WMARK_LOW);
@@ -373,6 +384,7 @@ struct rsv_page *rsv_alloc_pages(rsv_gfp_t gfp, unsigned order)
 		rsv__count(tsk, RSV_STAT_ALLOC_FAST, 1);
 	else if (!(page = rsv__alloc_pages_slowpath(sys, tsk, gfp, order)))
 		return errno = ENOMEM, NULL;
+got:
 	rsv__set_page_state(page, RSV_PAGE_ALLOC);
 	page->order = (uint8_t)order;
 	page->owner = tsk->id;

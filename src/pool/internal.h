@@ -5,6 +5,7 @@
 
 #include "mm/pcp.h"
 #include "reclaim/internal.h"
+#include "reservoir/reserve.h"
 #include "reservoir/slab.h"
 
 /* Page flags of the pages of a slab (every page, head and tails) and of a large kmalloc
@@ -64,6 +65,20 @@ struct rsv_kmem_cache {
 	struct rsv_list node;
 };
 
+/* The reservations of reserve.c: the global pool, and the counts of per-thread pages. */
+struct rsv_reserve_pool {
+	struct rsv_spinlock lock;
+	struct rsv_semaphore sem; /* one holder of the global pool at a time */
+	struct rsv_list reservations;
+	unsigned long nr_reservations;
+	unsigned long target, nr; /* pages the pool should hold, and holds */
+	struct rsv_pfn_list pages;
+	unsigned long pinned;     /* pool pages plus every per-thread list */
+	unsigned users;
+	struct rsv_reserve_stats st;
+};
+
+/* The pool layer's state; the reservations ride along with the slab caches. */
 struct rsv_slab_system {
 	struct rsv_spinlock lock; /* the cache table and list */
 	struct rsv_kmem_cache **by_id;
@@ -71,6 +86,7 @@ struct rsv_slab_system {
 	struct rsv_list caches;
 	struct rsv_kmem_cache *kmalloc[16];
 	struct rsv_shrinker shrinker;
+	struct rsv_reserve_pool reserve;
 };
 
 static inline struct rsv_slab_system *rsv__slab(const struct rsv_system *sys)
@@ -106,6 +122,14 @@ void rsv__slab_free_checked(struct rsv_kmem_cache *c, void *obj, const char *who
 
 /* slab_info.c */
 int rsv__slab_check(struct rsv_system *sys);
+
+/* reserve.c */
+void rsv__reserve_init(struct rsv_system *sys);
+void rsv__reserve_exit(struct rsv_system *sys);
+struct rsv_page *rsv__reserve_alloc(struct rsv_task *t, rsv_gfp_t gfp, unsigned order,
+				    enum rsv_reserve_when when);
+void rsv__reserve_task_exit(struct rsv_task *t);
+int rsv__reserve_check(struct rsv_system *sys);
 
 /* kmalloc.c */
 int rsv__kmalloc_init(struct rsv_system *sys);

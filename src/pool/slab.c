@@ -875,9 +875,23 @@ static unsigned long slab_scan(struct rsv_shrinker *s, struct rsv_shrink_control
 	return freed;
 }
 
+static void pool_task_exit(struct rsv_task *t)
+{
+	rsv__reserve_task_exit(t);
+	slab_task_exit(t);
+}
+
+static int pool_check(struct rsv_system *sys)
+{
+	int err = rsv__slab_check(sys);
+
+	return err ? err : rsv__reserve_check(sys);
+}
+
 static const struct rsv_pool_ops slab_pool_ops = {
-	.task_exit = slab_task_exit,
-	.check = rsv__slab_check,
+	.task_exit = pool_task_exit,
+	.check = pool_check,
+	.reserve_alloc = rsv__reserve_alloc,
 };
 
 int rsv__slab_init(struct rsv_system *sys)
@@ -889,6 +903,7 @@ int rsv__slab_init(struct rsv_system *sys)
 	rsv_spin_init(&ss->lock);
 	rsv_list_init(&ss->caches);
 	sys->pool_data = ss;
+	rsv__reserve_init(sys);
 	sys->pool = &slab_pool_ops;
 	ss->shrinker = (struct rsv_shrinker){ .count_objects = slab_count,
 					      .scan_objects = slab_scan, .seeks = 1,
@@ -908,6 +923,7 @@ void rsv__slab_exit(struct rsv_system *sys)
 	if (!ss)
 		return;
 	rsv_unregister_shrinker(sys, &ss->shrinker);
+	rsv__reserve_exit(sys);
 	rsv_list_for_each(pos, &sys->tasks) {
 		struct rsv_task *t = rsv_container_of(pos, struct rsv_task, node);
 		struct rsv_task_slab *ts = t->slab;
