@@ -48,6 +48,10 @@ struct rsv_mempool {
 	struct rsv_system *sys;
 	size_t elem_size; /* for poisoning in debug builds; 0 when unknown */
 	char name[32];
+	/* Elements out and backing hits are counted per task (pool/pool_counts.c) under
+	 * (id, serial); these take what a task without a slot does. */
+	unsigned id;
+	uint64_t serial;
 	_Atomic long outstanding;
 	_Atomic uint64_t st_backing, st_pool, st_waits, st_wait_ns, st_reclaims,
 		st_reclaim_with, st_grants, st_returned;

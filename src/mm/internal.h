@@ -106,6 +106,7 @@ struct rsv_pcp {
 	struct rsv_pfn_list lists[RSV_PCP_MAX_ORDER + 1];
 	_Atomic int count; /* pages; written under the cache's protocol, read by anyone */
 	bool frozen;       /* held by a drain of many caches; under sys->tasks_lock */
+	bool asym;         /* sys->pcp_asym, kept here for the fast paths */
 };
 
 /* ---- the reclaim layer's hooks into the allocator's slow path ---- */
@@ -161,6 +162,7 @@ struct rsv_task {
 	void *arg;
 	struct rsv_pcp pcp;
 	void *slab;                /* the pool layer's per-task magazines, under pcp's protocol */
+	_Atomic(void *) mempools;  /* the pool layer's per-task mempool counts */
 	struct rsv_task_reserve reserve;
 	struct rsv_rand rand;
 	struct rsv_list node; /* in sys->tasks, until the system is destroyed */

@@ -26,8 +26,9 @@ static inline void rsv__pcp_count_add(struct rsv_pcp *pcp, int n)
 
 static inline bool rsv__pcp_enter(const struct rsv_system *sys, struct rsv_pcp *pcp)
 {
-	if (!sys->pcp_asym)
-		return rsv_spin_trylock(&pcp->lock);
+	(void)sys;
+	if (!pcp->asym) /* rsv_spin_trylock(), inline: no call to spoil the fast paths */
+		return !atomic_exchange_explicit(&pcp->lock.v, 1, memory_order_acquire);
 	atomic_store_explicit(&pcp->busy, 1, memory_order_relaxed);
 	atomic_signal_fence(memory_order_seq_cst); /* the CPU fence is the drainer's membarrier */
 	/* Acquire: a drainer that cleared the request also finished with the lists. */
@@ -39,8 +40,9 @@ static inline bool rsv__pcp_enter(const struct rsv_system *sys, struct rsv_pcp *
 
 static inline void rsv__pcp_exit(const struct rsv_system *sys, struct rsv_pcp *pcp)
 {
-	if (!sys->pcp_asym)
-		rsv_spin_unlock(&pcp->lock);
+	(void)sys;
+	if (!pcp->asym)
+		atomic_store_explicit(&pcp->lock.v, 0, memory_order_release);
 	else /* release: a drainer that sees 0 also sees what we did to the lists */
 		atomic_store_explicit(&pcp->busy, 0, memory_order_release);
 }

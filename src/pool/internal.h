@@ -5,6 +5,7 @@
 
 #include "mm/pcp.h"
 #include "reclaim/internal.h"
+#include "reservoir/mempool.h"
 #include "reservoir/reserve.h"
 #include "reservoir/slab.h"
 
@@ -30,7 +31,7 @@ struct rsv_magazine {
 struct rsv_cpu_cache {
 	struct rsv_kmem_cache *cache; /* NULL when unused or its cache went away */
 	struct rsv_magazine *loaded, *prev;
-	_Atomic uint64_t allocs, frees, hits;
+	_Atomic uint64_t allocs, frees, misses; /* misses: refills from slabs; the rest hit */
 };
 
 struct rsv_task_slab {
@@ -47,11 +48,16 @@ struct rsv_kmem_cache {
 	unsigned id;
 	struct rsv_system *sys;
 	char name[32];
+	/* The system's arena, copied for the free path's checks: one cache line fewer. */
+	const char *arena;
+	size_t arena_bytes;
+	struct rsv_page *memmap;
 	size_t size, stride, align;
 	unsigned flags;
 	void (*ctor)(void *obj);
 	unsigned order, objperslab, mag_size;
 	uint32_t reciprocal; /* 2^32 / stride, rounded up: offset / stride without a divide */
+	uint32_t slab_mask;  /* bytes in a slab, less one */
 
 	struct rsv_spinlock lock; /* the slab lists and the depot */
 	struct rsv_pfn_list lists[NR_SLAB_LISTS];
@@ -78,6 +84,26 @@ struct rsv_reserve_pool {
 	struct rsv_reserve_stats st;
 };
 
+/* One task's counts for one mempool, written by that task alone with plain (relaxed) loads
+ * and stores, and summed by readers: a mempool's fast path then writes no shared line. A
+ * slot belongs to the pool whose serial it holds; serials are never reused, so a slot left
+ * by a destroyed pool never matches. */
+struct rsv_pool_slot {
+	_Atomic uint64_t serial;
+	_Atomic long out;         /* elements taken, less elements given back */
+	_Atomic uint64_t backing; /* allocations the backing allocator served */
+	void *last_freed;         /* the fresh double free a slot sees cheaply */
+};
+
+#define RSV_POOL_SLOTS_PER_CHUNK 64u
+#define RSV_POOL_CHUNKS 256u
+#define RSV_POOL_MAX_IDS (RSV_POOL_SLOTS_PER_CHUNK * RSV_POOL_CHUNKS)
+
+/* Chunks are allocated on first use and never move, so readers may walk them. */
+struct rsv_task_pools {
+	_Atomic(struct rsv_pool_slot *) chunk[RSV_POOL_CHUNKS];
+};
+
 /* The pool layer's state; the reservations ride along with the slab caches. */
 struct rsv_slab_system {
 	struct rsv_spinlock lock; /* the cache table and list */
@@ -87,6 +113,8 @@ struct rsv_slab_system {
 	struct rsv_kmem_cache *kmalloc[16];
 	struct rsv_shrinker shrinker;
 	struct rsv_reserve_pool reserve;
+	uint64_t pool_ids[RSV_POOL_CHUNKS]; /* mempool ids in use, a bit each; under lock */
+	uint64_t next_pool_serial;
 };
 
 static inline struct rsv_slab_system *rsv__slab(const struct rsv_system *sys)
@@ -105,14 +133,83 @@ static inline unsigned rsv__pflags(const struct rsv_page *p)
 	return atomic_load_explicit(&p->flags, memory_order_relaxed);
 }
 
-/* Whether @obj is at the start of an object of @c, given that its page is one of @c's. */
+/* Whether @obj, @off bytes into the arena, is at the start of an object of @c, given that its
+ * page is one of @c's. Blocks from the buddy are aligned to their size within the arena. */
+static inline bool rsv__slab_off_aligned(const struct rsv_kmem_cache *c, size_t off)
+{
+	uint32_t in_slab = (uint32_t)(off & c->slab_mask);
+	uint32_t index = (uint32_t)(((uint64_t)in_slab * c->reciprocal) >> 32);
+
+	return index * c->stride == in_slab;
+}
+
 static inline bool rsv__slab_obj_aligned(const struct rsv_kmem_cache *c, const void *obj)
 {
-	uint32_t off = (uint32_t)(((const char *)obj - c->sys->arena) &
-				  (((size_t)RSV_PAGE_SIZE << c->order) - 1));
-	uint32_t index = (uint32_t)(((uint64_t)off * c->reciprocal) >> 32);
+	return rsv__slab_off_aligned(c, (size_t)((const char *)obj - c->arena));
+}
 
-	return index * c->stride == off;
+/* Whether @obj is an object of @c, from its address alone: in the arena, on a page of @c, at
+ * an object boundary. */
+static inline bool rsv__slab_own_object(const struct rsv_kmem_cache *c, const void *obj)
+{
+	size_t off = (size_t)((const char *)obj - c->arena);
+
+	return rsv_likely(off < c->arena_bytes) &&
+	       rsv_likely(c->memmap[off >> RSV_PAGE_SHIFT].priv == (uintptr_t)c) &&
+	       rsv_likely(rsv__slab_off_aligned(c, off));
+}
+
+static inline struct rsv_cpu_cache *rsv__cpu_cache(struct rsv_task *t,
+						   const struct rsv_kmem_cache *c)
+{
+	struct rsv_task_slab *ts = t->slab;
+
+	if (rsv_likely(ts && c->id < ts->nr && ts->cc[c->id].cache == c))
+		return &ts->cc[c->id];
+	return NULL;
+}
+
+/* The hits, shared by the slab and kmalloc entry points: a pop from (or a push onto) the
+ * task's loaded magazine inside the per-task protocol's section, one counter, no atomic
+ * read-modify-write. NULL or false sends the caller down its slow path, which checks
+ * everything. The caller has checked @t and @c, and for a free that @obj is @c's. */
+static inline void *rsv__slab_alloc_hit(struct rsv_task *t, struct rsv_kmem_cache *c)
+{
+	struct rsv_cpu_cache *cc;
+	struct rsv_magazine *m;
+	void *obj = NULL;
+
+	if (rsv_unlikely(c->flags & RSV_SLAB_POISON) ||
+	    rsv_unlikely(!(cc = rsv__cpu_cache(t, c))) ||
+	    rsv_unlikely(!rsv__pcp_enter(t->sys, &t->pcp)))
+		return NULL;
+	m = cc->loaded;
+	if (rsv_likely(m->count)) {
+		obj = m->objs[--m->count];
+		rsv__stat_inc(&cc->allocs);
+	}
+	rsv__pcp_exit(t->sys, &t->pcp);
+	return obj;
+}
+
+static inline bool rsv__slab_free_hit(struct rsv_task *t, struct rsv_kmem_cache *c, void *obj)
+{
+	struct rsv_cpu_cache *cc;
+	struct rsv_magazine *m;
+
+	if (rsv_unlikely(c->flags & RSV_SLAB_POISON) ||
+	    rsv_unlikely(!(cc = rsv__cpu_cache(t, c))))
+		return false;
+	m = cc->loaded;
+	/* The one double free a magazine sees cheaply: the object freed last. */
+	if (rsv_unlikely(m->count >= c->mag_size) ||
+	    rsv_unlikely(m->count && m->objs[m->count - 1] == obj) ||
+	    rsv_unlikely(!rsv__pcp_enter(t->sys, &t->pcp)))
+		return false;
+	m->objs[m->count++] = obj;
+	rsv__stat_inc(&cc->frees);
+	rsv__pcp_exit(t->sys, &t->pcp);
+	return true;
 }
 
 /* slab.c */
@@ -122,6 +219,37 @@ void rsv__slab_free_checked(struct rsv_kmem_cache *c, void *obj, const char *who
 
 /* slab_info.c */
 int rsv__slab_check(struct rsv_system *sys);
+
+/* pool_counts.c */
+struct rsv_pool_slot *rsv__pool_slot_slow(struct rsv_task *t, struct rsv_mempool *pool);
+void rsv__pool_register(struct rsv_mempool *pool);
+void rsv__pool_unregister(struct rsv_mempool *pool);
+long rsv__pool_outstanding(struct rsv_mempool *pool);
+uint64_t rsv__pool_backing(struct rsv_mempool *pool);
+void rsv__pool_counts_free(struct rsv_task *t);
+
+/* The calling task's slot for @pool, or NULL (no memory for one, or too many pools): the
+ * caller then counts in the pool's shared fields. */
+static inline struct rsv_pool_slot *rsv__pool_slot(struct rsv_task *t, struct rsv_mempool *pool)
+{
+	struct rsv_task_pools *tp = atomic_load_explicit(&t->mempools, memory_order_relaxed);
+	struct rsv_pool_slot *chunk, *s;
+
+	if (rsv_likely(tp && pool->id < RSV_POOL_MAX_IDS) &&
+	    rsv_likely((chunk = atomic_load_explicit(&tp->chunk[pool->id / RSV_POOL_SLOTS_PER_CHUNK],
+						     memory_order_relaxed)) != NULL)) {
+		s = &chunk[pool->id % RSV_POOL_SLOTS_PER_CHUNK];
+		if (rsv_likely(atomic_load_explicit(&s->serial, memory_order_relaxed) == pool->serial))
+			return s;
+	}
+	return rsv__pool_slot_slow(t, pool);
+}
+
+static inline void rsv__counter_add(_Atomic long *v, long n)
+{
+	atomic_store_explicit(v, atomic_load_explicit(v, memory_order_relaxed) + n,
+			      memory_order_relaxed);
+}
 
 /* reserve.c */
 void rsv__reserve_init(struct rsv_system *sys);

@@ -69,14 +69,20 @@ static void *kmalloc_large(struct rsv_task *t, size_t size, rsv_gfp_t gfp)
 void *rsv_kmalloc(size_t size, rsv_gfp_t gfp)
 {
 	struct rsv_task *t = rsv__task_current();
+	struct rsv_kmem_cache *c;
+	void *obj;
 
 	if (rsv_unlikely(!t))
 		return errno = EPERM, NULL;
 	if (rsv_unlikely(!size))
 		return errno = EINVAL, NULL;
-	if (rsv_likely(size <= RSV_KMALLOC_MAX_CACHE_SIZE))
-		return rsv_kmem_cache_alloc(rsv__slab(t->sys)->kmalloc[size_class(size)], gfp);
-	return kmalloc_large(t, size, gfp);
+	if (rsv_unlikely(size > RSV_KMALLOC_MAX_CACHE_SIZE))
+		return kmalloc_large(t, size, gfp);
+	c = rsv__slab(t->sys)->kmalloc[size_class(size)];
+	if (rsv_likely(!(gfp & (RSV___GFP_ZERO | ~RSV_GFP_VALID_MASK))) &&
+	    rsv_likely((obj = rsv__slab_alloc_hit(t, c)) != NULL))
+		return obj;
+	return rsv_kmem_cache_alloc(c, gfp);
 }
 
 void *rsv_kzalloc(size_t size, rsv_gfp_t gfp)
@@ -97,8 +103,12 @@ void rsv_kfree(const void *p)
 	page = rsv__addr_page(t->sys, p);
 	flags = page ? rsv__pflags(page) : 0;
 	if (rsv_likely(flags & RSV_PAGE_SLAB)) {
-		rsv__slab_free_checked((struct rsv_kmem_cache *)(uintptr_t)page->priv, (void *)p,
-				       "rsv_kfree");
+		struct rsv_kmem_cache *c = (struct rsv_kmem_cache *)(uintptr_t)page->priv;
+
+		if (rsv_likely(rsv__slab_obj_aligned(c, p)) &&
+		    rsv_likely(rsv__slab_free_hit(t, c, (void *)p)))
+			return;
+		rsv__slab_free_checked(c, (void *)p, "rsv_kfree");
 		return;
 	}
 	if ((flags & RSV_PAGE_KMALLOC) && rsv__page_state(page) == RSV_PAGE_ALLOC &&

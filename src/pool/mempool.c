@@ -108,11 +108,31 @@ static void *remove_element(struct rsv_mempool *pool)
  * with the acquire in may_refill(): whoever frees the element then reads a curr_nr no older
  * than the one this allocation left, so the unlocked "below min_nr?" test cannot miss a pool
  * that needs the element back (Heo's argument, spec E3). */
-static void *handed_out(struct rsv_mempool *pool, void *e)
+static void *handed_out(struct rsv_mempool *pool, struct rsv_task *t, void *e)
 {
+	struct rsv_pool_slot *s = rsv__pool_slot(t, pool);
+
 	atomic_thread_fence(memory_order_release);
-	atomic_fetch_add_explicit(&pool->outstanding, 1, memory_order_relaxed);
+	if (rsv_likely(s != NULL)) {
+		rsv__counter_add(&s->out, 1);
+		if (rsv_unlikely(s->last_freed == e))
+			s->last_freed = NULL;
+	} else {
+		atomic_fetch_add_explicit(&pool->outstanding, 1, memory_order_relaxed);
+	}
 	return e;
+}
+
+/* Counts @n elements handed out (negative: given back) on the calling task's slot. */
+static void count_out(struct rsv_mempool *pool, struct rsv_task *t, long n)
+{
+	struct rsv_pool_slot *s = rsv__pool_slot(t, pool);
+
+	atomic_thread_fence(memory_order_release); /* as handed_out() */
+	if (rsv_likely(s != NULL))
+		rsv__counter_add(&s->out, n);
+	else
+		atomic_fetch_add_explicit(&pool->outstanding, n, memory_order_relaxed);
 }
 
 static bool may_refill(struct rsv_mempool *pool)
@@ -178,21 +198,23 @@ static const char *foreign_element(struct rsv_mempool *pool, void *e)
 
 /* ---- allocation ---- */
 
-static uint64_t reserve_grants(const struct rsv_task *t)
+static uint64_t task_stat(const struct rsv_task *t, enum rsv_stat_item item)
 {
-	return rsv_task_stat(t, RSV_STAT_GRANT_NO_WATERMARKS) + rsv_task_stat(t, RSV_STAT_GRANT_OOM) +
-	       rsv_task_stat(t, RSV_STAT_GRANT_MIN_RESERVE) +
-	       rsv_task_stat(t, RSV_STAT_GRANT_NON_BLOCK);
+	return atomic_load_explicit(&t->stat[item], memory_order_relaxed);
 }
 
-/* pool->alloc(), with what it cost counted: direct reclaim entered, reserves granted. */
-static void *backing_alloc(struct rsv_mempool *pool, struct rsv_task *t, rsv_gfp_t gfp)
+static uint64_t reserve_grants(const struct rsv_task *t)
 {
-	uint64_t grants = reserve_grants(t);
-	uint64_t reclaims = rsv_task_stat(t, RSV_STAT_DIRECT_RECLAIM);
-	bool had_elements = atomic_load_explicit(&pool->curr_nr, memory_order_relaxed) > 0;
-	void *e = pool->alloc(gfp, pool->pool_data);
-	uint64_t entered = rsv_task_stat(t, RSV_STAT_DIRECT_RECLAIM) - reclaims;
+	return task_stat(t, RSV_STAT_GRANT_NO_WATERMARKS) + task_stat(t, RSV_STAT_GRANT_OOM) +
+	       task_stat(t, RSV_STAT_GRANT_MIN_RESERVE) + task_stat(t, RSV_STAT_GRANT_NON_BLOCK);
+}
+
+/* What a backing allocation cost, counted only when it reached the page allocator's slow
+ * path (the only place reclaim and reserve grants happen): a hit costs two loads. */
+static RSV_NOINLINE void count_slow_path(struct rsv_mempool *pool, struct rsv_task *t,
+					 uint64_t grants, uint64_t reclaims, bool had_elements)
+{
+	uint64_t entered = task_stat(t, RSV_STAT_DIRECT_RECLAIM) - reclaims;
 
 	if (entered) {
 		stat_add(&pool->st_reclaims, entered);
@@ -201,8 +223,28 @@ static void *backing_alloc(struct rsv_mempool *pool, struct rsv_task *t, rsv_gfp
 	}
 	if (reserve_grants(t) != grants)
 		stat_add(&pool->st_grants, reserve_grants(t) - grants);
-	if (e)
-		stat_add(&pool->st_backing, 1);
+}
+
+/* pool->alloc(), with what it cost counted: direct reclaim entered, reserves granted. */
+static void *backing_alloc(struct rsv_mempool *pool, struct rsv_task *t, rsv_gfp_t gfp)
+{
+	uint64_t slow = task_stat(t, RSV_STAT_ALLOC_SLOW);
+	uint64_t grants = reserve_grants(t), reclaims = task_stat(t, RSV_STAT_DIRECT_RECLAIM);
+	bool had_elements = atomic_load_explicit(&pool->curr_nr, memory_order_relaxed) > 0;
+	void *e = pool->alloc(gfp, pool->pool_data);
+
+	if (rsv_unlikely(task_stat(t, RSV_STAT_ALLOC_SLOW) != slow))
+		count_slow_path(pool, t, grants, reclaims, had_elements);
+	if (e) {
+		struct rsv_pool_slot *s = rsv__pool_slot(t, pool);
+
+		if (rsv_likely(s != NULL))
+			atomic_store_explicit(&s->backing,
+					      atomic_load_explicit(&s->backing, memory_order_relaxed) + 1,
+					      memory_order_relaxed);
+		else
+			stat_add(&pool->st_backing, 1);
+	}
 	return e;
 }
 
@@ -274,17 +316,17 @@ void *rsv_mempool_alloc(struct rsv_mempool *pool, rsv_gfp_t gfp)
 		gfp |= RSV___GFP_NOMEMALLOC;
 	temp = gfp & ~(RSV___GFP_DIRECT_RECLAIM | RSV___GFP_IO);
 	if (policy == RSV_MEMPOOL_POOL_FIRST && (e = take_from_pool(pool)))
-		return handed_out(pool, e);
+		return handed_out(pool, t, e);
 	for (;;) {
 		e = backing_alloc(pool, t, backing_gfp(pool, t, policy, temp));
 		if (e)
-			return handed_out(pool, e);
+			return handed_out(pool, t, e);
 		rsv_spin_lock(&pool->lock);
 		if (atomic_load_explicit(&pool->curr_nr, memory_order_relaxed) > 0) {
 			e = remove_element(pool);
 			rsv_spin_unlock(&pool->lock);
 			stat_add(&pool->st_pool, 1);
-			return handed_out(pool, e);
+			return handed_out(pool, t, e);
 		}
 		if (temp != gfp) { /* now with direct reclaim and I/O allowed */
 			rsv_spin_unlock(&pool->lock);
@@ -302,12 +344,13 @@ void *rsv_mempool_alloc(struct rsv_mempool *pool, rsv_gfp_t gfp)
 
 void *rsv_mempool_alloc_preallocated(struct rsv_mempool *pool)
 {
+	struct rsv_task *t = pool_task(pool, "rsv_mempool_alloc_preallocated");
 	void *e;
 
-	if (!pool_task(pool, "rsv_mempool_alloc_preallocated"))
+	if (!t)
 		return NULL;
 	e = take_from_pool(pool);
-	return e ? handed_out(pool, e) : (errno = ENOMEM, NULL);
+	return e ? handed_out(pool, t, e) : (errno = ENOMEM, NULL);
 }
 
 unsigned rsv_mempool_alloc_bulk(struct rsv_mempool *pool, void **elems, unsigned count)
@@ -350,23 +393,32 @@ unsigned rsv_mempool_alloc_bulk(struct rsv_mempool *pool, void **elems, unsigned
 		}
 		wait_for_element(pool);
 	}
-	atomic_thread_fence(memory_order_release); /* as handed_out() */
-	atomic_fetch_add_explicit(&pool->outstanding, filled, memory_order_relaxed);
+	count_out(pool, t, (long)filled);
 	return count;
 }
 
 /* ---- free ---- */
 
-/* Takes @e back from its holder: false (and a message) if the pool never handed it out. */
-static bool taken_back(struct rsv_mempool *pool, struct rsv_task *t, void *e, long n)
+/* Takes @e back from its holder: false (and a message) if it is not one of the pool's, or
+ * the task gives back the element it gave back last (the double free a slot sees; the debug
+ * build's pool also catches an element returned to it twice). */
+static bool taken_back(struct rsv_mempool *pool, struct rsv_task *t, void *e)
 {
 	const char *why = foreign_element(pool, e);
+	struct rsv_pool_slot *s;
 
-	if (!why && atomic_fetch_sub_explicit(&pool->outstanding, n, memory_order_relaxed) >= n)
-		return true;
-	if (!why) {
-		atomic_fetch_add_explicit(&pool->outstanding, n, memory_order_relaxed);
-		why = "more elements freed than the pool handed out (a double free?)";
+	if (rsv_likely(!why)) {
+		s = rsv__pool_slot(t, pool);
+		if (rsv_likely(s != NULL) && rsv_likely(s->last_freed != e)) {
+			s->last_freed = e;
+			rsv__counter_add(&s->out, -1);
+			return true;
+		}
+		if (!s) {
+			atomic_fetch_sub_explicit(&pool->outstanding, 1, memory_order_relaxed);
+			return true;
+		}
+		why = "freed twice in a row (a double free)";
 	}
 	rsv__misuse(t->sys, "rsv_mempool_free(%p, \"%s\") by task \"%s\": %s", e, pool->name,
 		    t->name, why);
@@ -386,7 +438,7 @@ void rsv_mempool_free(void *element, struct rsv_mempool *pool)
 
 	if (!element)
 		return;
-	if (!(t = pool_task(pool, "rsv_mempool_free")) || !taken_back(pool, t, element, 1))
+	if (!(t = pool_task(pool, "rsv_mempool_free")) || !taken_back(pool, t, element))
 		return;
 	if (rsv_unlikely(may_refill(pool))) {
 		rsv_spin_lock(&pool->lock);
@@ -413,7 +465,7 @@ unsigned rsv_mempool_free_bulk(struct rsv_mempool *pool, void **elems, unsigned 
 	if (may_refill(pool)) {
 		rsv_spin_lock(&pool->lock);
 		for (; i < count && may_refill(pool); i++)
-			if (elems[i] && taken_back(pool, t, elems[i], 1))
+			if (elems[i] && taken_back(pool, t, elems[i]))
 				kept += add_element(pool, elems[i]);
 		rsv_spin_unlock(&pool->lock);
 	}
@@ -422,7 +474,7 @@ unsigned rsv_mempool_free_bulk(struct rsv_mempool *pool, void **elems, unsigned 
 		wake_waiters(pool);
 	}
 	for (; i < count; i++)
-		if (elems[i] && taken_back(pool, t, elems[i], 1))
+		if (elems[i] && taken_back(pool, t, elems[i]))
 			pool->free(elems[i], pool->pool_data);
 	return kept;
 }
@@ -447,7 +499,7 @@ void rsv_mempool_exit(struct rsv_mempool *pool)
 		return; /* a zeroed pool, as mempool_exit() allows */
 	if (!(t = pool_task(pool, "rsv_mempool_exit")))
 		return;
-	out = atomic_load(&pool->outstanding);
+	out = rsv__pool_outstanding(pool);
 	if (out)
 		rsv__misuse(t->sys, "mempool \"%s\" torn down by task \"%s\" with %ld elements still "
 			    "out: freeing them into it later is a use after free", pool->name,
@@ -455,6 +507,7 @@ void rsv_mempool_exit(struct rsv_mempool *pool)
 	free_reserve(pool);
 	free(pool->elements);
 	pool->elements = NULL;
+	rsv__pool_unregister(pool);
 	pool->magic = 0;
 }
 
@@ -494,12 +547,14 @@ int rsv_mempool_init(struct rsv_mempool *pool, int min_nr, rsv_mempool_alloc_t a
 	if (!pool->elements)
 		return -ENOMEM;
 	pool->magic = RSV_MEMPOOL_MAGIC;
+	rsv__pool_register(pool);
 	while (atomic_load(&pool->curr_nr) < capacity) {
 		void *e = alloc(RSV_GFP_KERNEL, pool_data);
 
 		if (!e) {
 			free_reserve(pool);
 			free(pool->elements);
+			rsv__pool_unregister(pool);
 			pool->magic = 0;
 			return -ENOMEM;
 		}
@@ -552,7 +607,7 @@ int rsv_mempool_resize(struct rsv_mempool *pool, int new_min_nr)
 		return -EINVAL;
 	if (new_min_nr < 0 || new_min_nr > RSV_MEMPOOL_MAX_MIN_NR)
 		return -EINVAL;
-	out = atomic_load(&pool->outstanding);
+	out = rsv__pool_outstanding(pool);
 	if (new_min_nr < out) {
 		rsv__set_error(t->sys, "rsv_mempool_resize(\"%s\", %d): %ld elements are out",
 			       pool->name, new_min_nr, out);
@@ -606,7 +661,7 @@ int rsv_mempool_min_nr(const struct rsv_mempool *pool) { return pool->min_nr; }
 void rsv_mempool_stats(const struct rsv_mempool *pool, struct rsv_mempool_stats *out)
 {
 	*out = (struct rsv_mempool_stats){
-		.from_backing = atomic_load(&pool->st_backing),
+		.from_backing = rsv__pool_backing((struct rsv_mempool *)pool),
 		.from_pool = atomic_load(&pool->st_pool),
 		.waits = atomic_load(&pool->st_waits),
 		.wait_ns = atomic_load(&pool->st_wait_ns),

@@ -252,15 +252,6 @@ static void depot_put(struct rsv_magazine **list, unsigned *nr, struct rsv_magaz
 	(*nr)++;
 }
 
-static struct rsv_cpu_cache *cpu_cache(struct rsv_task *t, const struct rsv_kmem_cache *c)
-{
-	struct rsv_task_slab *ts = t->slab;
-
-	if (rsv_likely(ts && c->id < ts->nr && ts->cc[c->id].cache == c))
-		return &ts->cc[c->id];
-	return NULL;
-}
-
 /* The caller's cache for @c, made on first use; inside the protocol's section. */
 static struct rsv_cpu_cache *cpu_cache_get(struct rsv_task *t, struct rsv_kmem_cache *c)
 {
@@ -395,7 +386,8 @@ static void *alloc_direct(struct rsv_kmem_cache *c, rsv_gfp_t gfp)
 	return prepare(c, obj, gfp, sizeof(void *));
 }
 
-static void *alloc_slow(struct rsv_kmem_cache *c, struct rsv_task *t, rsv_gfp_t gfp)
+static RSV_NOINLINE void *alloc_slow(struct rsv_kmem_cache *c, struct rsv_task *t,
+				      rsv_gfp_t gfp)
 {
 	struct rsv_system *sys;
 	struct rsv_cpu_cache *cc;
@@ -416,7 +408,6 @@ static void *alloc_slow(struct rsv_kmem_cache *c, struct rsv_task *t, rsv_gfp_t 
 		void *obj = cc->loaded->objs[--cc->loaded->count];
 
 		rsv__stat_inc(&cc->allocs);
-		rsv__stat_inc(&cc->hits);
 		rsv__pcp_exit(sys, &t->pcp);
 		return prepare(c, obj, gfp, 0);
 	}
@@ -428,7 +419,7 @@ static void *alloc_slow(struct rsv_kmem_cache *c, struct rsv_task *t, rsv_gfp_t 
 	if (!n)
 		return errno = ENOMEM, NULL;
 	if (rsv__pcp_enter(sys, &t->pcp)) {
-		cc = cpu_cache(t, c); /* a drain may have reset it; then it all goes back */
+		cc = rsv__cpu_cache(t, c); /* a drain may have reset it; then it all goes back */
 		while (cc && n > 1 && cc->loaded->count < c->mag_size) {
 			void *obj = batch[--n];
 
@@ -436,8 +427,10 @@ static void *alloc_slow(struct rsv_kmem_cache *c, struct rsv_task *t, rsv_gfp_t 
 				memset(obj, POISON_FREE, c->stride);
 			cc->loaded->objs[cc->loaded->count++] = obj;
 		}
-		if (cc)
+		if (cc) {
 			rsv__stat_inc(&cc->allocs);
+			rsv__stat_inc(&cc->misses);
+		}
 		rsv__pcp_exit(sys, &t->pcp);
 	}
 	if (n > 1)
@@ -445,26 +438,16 @@ static void *alloc_slow(struct rsv_kmem_cache *c, struct rsv_task *t, rsv_gfp_t 
 	return prepare(c, batch[0], gfp, sizeof(void *));
 }
 
+/* The hit is rsv__slab_alloc_hit(); alloc_slow() does the rest, including the full gfp
+ * check (the fast path refuses only unknown bits). */
 void *rsv_kmem_cache_alloc(struct rsv_kmem_cache *c, rsv_gfp_t gfp)
 {
 	struct rsv_task *t = rsv__task_current();
-	struct rsv_cpu_cache *cc;
+	void *obj;
 
-	if (rsv_likely(t && c) && rsv_likely((cc = cpu_cache(t, c)) != NULL) &&
-	    rsv_likely(!(gfp & RSV___GFP_ZERO) && !(c->flags & RSV_SLAB_POISON)) &&
-	    rsv_likely(rsv__pcp_enter(t->sys, &t->pcp))) {
-		struct rsv_magazine *m = cc->loaded;
-
-		if (rsv_likely(m->count)) {
-			void *obj = m->objs[--m->count];
-
-			rsv__stat_inc(&cc->allocs);
-			rsv__stat_inc(&cc->hits);
-			rsv__pcp_exit(t->sys, &t->pcp);
-			return obj;
-		}
-		rsv__pcp_exit(t->sys, &t->pcp);
-	}
+	if (rsv_likely(t && c) && rsv_likely(!(gfp & (RSV___GFP_ZERO | ~RSV_GFP_VALID_MASK))) &&
+	    rsv_likely((obj = rsv__slab_alloc_hit(t, c)) != NULL))
+		return obj;
 	return alloc_slow(c, t, gfp);
 }
 
@@ -480,7 +463,8 @@ static bool fresh_double_free(const struct rsv_magazine *m, const void *obj)
 	return m->count && m->objs[m->count - 1] == obj;
 }
 
-static void free_slow(struct rsv_kmem_cache *c, struct rsv_task *t, void *obj, const char *who)
+static RSV_NOINLINE void free_slow(struct rsv_kmem_cache *c, struct rsv_task *t, void *obj,
+				    const char *who)
 {
 	struct rsv_system *sys = t->sys;
 	struct rsv_cpu_cache *cc;
@@ -522,29 +506,14 @@ static void free_slow(struct rsv_kmem_cache *c, struct rsv_task *t, void *obj, c
 void rsv__slab_free_checked(struct rsv_kmem_cache *c, void *obj, const char *who)
 {
 	struct rsv_task *t = rsv__task_current();
-	struct rsv_cpu_cache *cc;
 
 	if (rsv_unlikely(!obj))
 		return;
-	if (rsv_unlikely(!valid_cache(t, c, who)))
+	if (rsv_likely(t && c) && rsv_likely(rsv__slab_own_object(c, obj)) &&
+	    rsv_likely(rsv__slab_free_hit(t, c, obj)))
 		return;
-	/* The cheap checks every free makes: the object is this cache's, not the last freed. */
-	if (rsv_likely((cc = cpu_cache(t, c)) != NULL) &&
-	    rsv_likely(!(c->flags & RSV_SLAB_POISON)) &&
-	    rsv_likely(cc->loaded->count < c->mag_size) &&
-	    rsv_likely(!fresh_double_free(cc->loaded, obj)) &&
-	    rsv_likely(rsv__addr_page(t->sys, obj) &&
-		       rsv__addr_page(t->sys, obj)->priv == (uintptr_t)c) &&
-	    rsv_likely(rsv__slab_obj_aligned(c, obj)) &&
-	    rsv_likely(rsv__pcp_enter(t->sys, &t->pcp))) {
-		struct rsv_magazine *m = cc->loaded;
-
-		m->objs[m->count++] = obj;
-		rsv__stat_inc(&cc->frees);
-		rsv__pcp_exit(t->sys, &t->pcp);
-		return;
-	}
-	free_slow(c, t, obj, who);
+	if (valid_cache(t, c, who))
+		free_slow(c, t, obj, who);
 }
 
 void rsv_kmem_cache_free(struct rsv_kmem_cache *c, void *obj)
@@ -587,7 +556,7 @@ static void cpu_cache_flush(struct rsv_cpu_cache *cc)
 	rsv_spin_lock(&c->lock);
 	c->exited_allocs += atomic_load(&cc->allocs);
 	c->exited_frees += atomic_load(&cc->frees);
-	c->exited_hits += atomic_load(&cc->hits);
+	c->exited_hits += atomic_load(&cc->allocs) - atomic_load(&cc->misses);
 	rsv_spin_unlock(&c->lock);
 	memset(cc, 0, sizeof(*cc));
 }
@@ -766,6 +735,9 @@ struct rsv_kmem_cache *rsv_kmem_cache_create(struct rsv_system *sys, const char 
 		return NULL;
 	c->magic = RSV_SLAB_MAGIC;
 	c->sys = sys;
+	c->arena = sys->arena;
+	c->arena_bytes = sys->arena_bytes;
+	c->memmap = sys->memmap;
 	snprintf(c->name, sizeof(c->name), "%s", name ? name : "cache");
 	c->size = size;
 	c->align = align;
@@ -780,6 +752,7 @@ struct rsv_kmem_cache *rsv_kmem_cache_create(struct rsv_system *sys, const char 
 	c->objperslab = (unsigned)(((size_t)RSV_PAGE_SIZE << c->order) / c->stride);
 	c->mag_size = magazine_size(c->stride);
 	c->reciprocal = (uint32_t)(((1ull << 32) + c->stride - 1) / c->stride);
+	c->slab_mask = (uint32_t)(((size_t)RSV_PAGE_SIZE << c->order) - 1);
 	rsv_spin_init(&c->lock);
 	for (int l = 0; l < NR_SLAB_LISTS; l++)
 		c->lists[l] = RSV_PFN_LIST_INIT;
@@ -934,6 +907,7 @@ void rsv__slab_exit(struct rsv_system *sys)
 		}
 		free(ts);
 		t->slab = NULL;
+		rsv__pool_counts_free(t);
 	}
 	rsv_list_for_each_safe(pos, tmp, &ss->caches) {
 		struct rsv_kmem_cache *c = rsv_container_of(pos, struct rsv_kmem_cache, node);

@@ -22,7 +22,8 @@ static void task_counts(struct rsv_kmem_cache *c, struct rsv_slabinfo *out,
 			continue;
 		out->allocs += atomic_load_explicit(&cc->allocs, memory_order_relaxed);
 		out->frees += atomic_load_explicit(&cc->frees, memory_order_relaxed);
-		out->magazine_hits += atomic_load_explicit(&cc->hits, memory_order_relaxed);
+		out->magazine_hits += atomic_load_explicit(&cc->allocs, memory_order_relaxed) -
+				      atomic_load_explicit(&cc->misses, memory_order_relaxed);
 		if (in_magazines)
 			*in_magazines += cc->loaded->count + (cc->prev ? cc->prev->count : 0);
 	}
