@@ -17,11 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <reservoir.h>
 
 #define ROUNDS 7
 #define RING 256
-#define MAX_ENTRIES 16
+#define MAX_ENTRIES 32
 
 static uint64_t now_ns(void)
 {
@@ -49,18 +50,33 @@ static unsigned nr_heaps;
 
 static void load_heap(const char *name, const char *lib, const char *alloc, const char *free_fn)
 {
-	void *h = lib ? dlopen(lib, RTLD_NOW | RTLD_LOCAL) : RTLD_DEFAULT;
 	struct heap *hp = &heaps[nr_heaps];
+	void *h = lib ? dlopen(lib, RTLD_NOW | RTLD_LOCAL) : NULL;
 
-	if (!h) {
+	if (lib && !h) {
 		printf("  (%s not measured: %s)\n", name, dlerror());
 		return;
 	}
 	hp->name = name;
-	*(void **)&hp->alloc = dlsym(h, alloc);
-	*(void **)&hp->free = dlsym(h, free_fn);
+	if (!lib) {
+		hp->alloc = malloc;
+		hp->free = free;
+	} else {
+		*(void **)&hp->alloc = dlsym(h, alloc);
+		*(void **)&hp->free = dlsym(h, free_fn);
+	}
 	if (hp->alloc && hp->free)
 		nr_heaps++;
+}
+
+/* jemalloc's TLS is initial-exec: dlopen() needs room in the static TLS block, which glibc
+ * grants only at start-up. Ask for it once by re-running with the tunable set. */
+static void make_room_for_jemalloc(char **argv)
+{
+	if (getenv("GLIBC_TUNABLES"))
+		return;
+	setenv("GLIBC_TUNABLES", "glibc.rtld.optional_static_tls=65536", 1);
+	execv("/proc/self/exe", argv);
 }
 
 static struct rsv_system *sys;
@@ -83,6 +99,9 @@ static unsigned nr_entries;
 static void add(enum kind k, size_t size, const struct heap *h, const char *label)
 {
 	struct entry *e = &entries[nr_entries++];
+
+	if (nr_entries > MAX_ENTRIES)
+		abort();
 
 	*e = (struct entry){ .kind = k, .size = size, .heap = h, .best = 1e30 };
 	snprintf(e->label, sizeof(e->label), "%s", label);
@@ -214,6 +233,13 @@ int main(int argc, char **argv)
 	long n = argc > 1 ? atol(argv[1]) : 5000000;
 	unsigned singles, i;
 
+	make_room_for_jemalloc(argv);
+	printf("bench_slab: %ld pairs per round, best of %d rounds\n", n, ROUNDS);
+	load_heap("glibc", NULL, "malloc", "free");
+	load_heap("jemalloc", "libjemalloc.so.2", "malloc", "free");
+	load_heap("mimalloc", "libmimalloc.so.2", "mi_malloc", "mi_free");
+	load_heap("tcmalloc", "libtcmalloc_minimal.so.4", "tc_malloc", "tc_free");
+
 	sys = rsv_system_create(&(struct rsv_system_config){ .nr_pages = 16384,
 							     .backend = RSV_BACKEND_OS });
 	if (!sys || !rsv_task_attach(sys, "bench"))
@@ -222,12 +248,6 @@ int main(int argc, char **argv)
 	pool64 = rsv_mempool_create_slab_pool(16, cache64);
 	if (!cache64 || !pool64)
 		return 1;
-	printf("bench_slab: %ld pairs per round, best of %d rounds\n", n, ROUNDS);
-	load_heap("glibc", NULL, "malloc", "free");
-	load_heap("jemalloc", "libjemalloc.so.2", "malloc", "free");
-	load_heap("mimalloc", "libmimalloc.so.2", "mi_malloc", "mi_free");
-	load_heap("tcmalloc", "libtcmalloc_minimal.so.4", "tc_malloc", "tc_free");
-
 	add(K_KMALLOC, 64, NULL, "rsv_kmalloc 64");
 	add(K_CACHE, 64, NULL, "rsv_kmem_cache 64");
 	add(K_MEMPOOL, 64, NULL, "rsv_mempool 64");

@@ -47,6 +47,7 @@ struct rsv_mempool {
 	struct rsv_waitqueue wait;
 	struct rsv_system *sys;
 	size_t elem_size; /* for poisoning in debug builds; 0 when unknown */
+	unsigned char backing; /* which of the library's allocators backs it, if any */
 	char name[32];
 	/* Elements out and backing hits are counted per task (pool/pool_counts.c) under
 	 * (id, serial); these take what a task without a slot does. */

@@ -173,15 +173,13 @@ static inline struct rsv_cpu_cache *rsv__cpu_cache(struct rsv_task *t,
  * task's loaded magazine inside the per-task protocol's section, one counter, no atomic
  * read-modify-write. NULL or false sends the caller down its slow path, which checks
  * everything. The caller has checked @t and @c, and for a free that @obj is @c's. */
-static inline void *rsv__slab_alloc_hit(struct rsv_task *t, struct rsv_kmem_cache *c)
+/* The hit on a task's cache of @c's objects, @cc. */
+static inline void *rsv__slab_alloc_hit_cc(struct rsv_task *t, struct rsv_cpu_cache *cc)
 {
-	struct rsv_cpu_cache *cc;
 	struct rsv_magazine *m;
 	void *obj = NULL;
 
-	if (rsv_unlikely(c->flags & RSV_SLAB_POISON) ||
-	    rsv_unlikely(!(cc = rsv__cpu_cache(t, c))) ||
-	    rsv_unlikely(!rsv__pcp_enter(t->sys, &t->pcp)))
+	if (rsv_unlikely(!rsv__pcp_enter(t->sys, &t->pcp)))
 		return NULL;
 	m = cc->loaded;
 	if (rsv_likely(m->count)) {
@@ -190,6 +188,16 @@ static inline void *rsv__slab_alloc_hit(struct rsv_task *t, struct rsv_kmem_cach
 	}
 	rsv__pcp_exit(t->sys, &t->pcp);
 	return obj;
+}
+
+static inline void *rsv__slab_alloc_hit(struct rsv_task *t, struct rsv_kmem_cache *c)
+{
+	struct rsv_cpu_cache *cc;
+
+	if (rsv_unlikely(c->flags & RSV_SLAB_POISON) ||
+	    rsv_unlikely(!(cc = rsv__cpu_cache(t, c))))
+		return NULL;
+	return rsv__slab_alloc_hit_cc(t, cc);
 }
 
 static inline bool rsv__slab_free_hit(struct rsv_task *t, struct rsv_kmem_cache *c, void *obj)

@@ -36,6 +36,10 @@ int rsv__kmalloc_init(struct rsv_system *sys)
 		ss->kmalloc[i] = rsv_kmem_cache_create(sys, name, class_size[i], 0, 0, NULL);
 		if (!ss->kmalloc[i])
 			return -ENOMEM;
+		/* The first caches of a system: class i is cache id i, which rsv_kmalloc's hit
+		 * relies on to find its magazine without the cache. */
+		if (ss->kmalloc[i]->id != i)
+			return -EINVAL;
 	}
 	return 0;
 }
@@ -69,7 +73,9 @@ static void *kmalloc_large(struct rsv_task *t, size_t size, rsv_gfp_t gfp)
 void *rsv_kmalloc(size_t size, rsv_gfp_t gfp)
 {
 	struct rsv_task *t = rsv__task_current();
+	struct rsv_task_slab *ts;
 	struct rsv_kmem_cache *c;
+	unsigned idx;
 	void *obj;
 
 	if (rsv_unlikely(!t))
@@ -78,11 +84,14 @@ void *rsv_kmalloc(size_t size, rsv_gfp_t gfp)
 		return errno = EINVAL, NULL;
 	if (rsv_unlikely(size > RSV_KMALLOC_MAX_CACHE_SIZE))
 		return kmalloc_large(t, size, gfp);
-	c = rsv__slab(t->sys)->kmalloc[size_class(size)];
-	if (rsv_likely(!(gfp & (RSV___GFP_ZERO | ~RSV_GFP_VALID_MASK))) &&
-	    rsv_likely((obj = rsv__slab_alloc_hit(t, c)) != NULL))
+	idx = size_class(size);
+	ts = t->slab;
+	if (rsv_likely(ts && idx < ts->nr) && rsv_likely((c = ts->cc[idx].cache) != NULL) &&
+	    rsv_likely(!(gfp & (RSV___GFP_ZERO | ~RSV_GFP_VALID_MASK))) &&
+	    rsv_likely(!(c->flags & RSV_SLAB_POISON)) &&
+	    rsv_likely((obj = rsv__slab_alloc_hit_cc(t, &ts->cc[idx])) != NULL))
 		return obj;
-	return rsv_kmem_cache_alloc(c, gfp);
+	return rsv_kmem_cache_alloc(rsv__slab(t->sys)->kmalloc[idx], gfp);
 }
 
 void *rsv_kzalloc(size_t size, rsv_gfp_t gfp)

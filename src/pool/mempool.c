@@ -108,10 +108,8 @@ static void *remove_element(struct rsv_mempool *pool)
  * with the acquire in may_refill(): whoever frees the element then reads a curr_nr no older
  * than the one this allocation left, so the unlocked "below min_nr?" test cannot miss a pool
  * that needs the element back (Heo's argument, spec E3). */
-static void *handed_out(struct rsv_mempool *pool, struct rsv_task *t, void *e)
+static void *handed_out(struct rsv_mempool *pool, struct rsv_pool_slot *s, void *e)
 {
-	struct rsv_pool_slot *s = rsv__pool_slot(t, pool);
-
 	atomic_thread_fence(memory_order_release);
 	if (rsv_likely(s != NULL)) {
 		rsv__counter_add(&s->out, 1);
@@ -226,7 +224,8 @@ static RSV_NOINLINE void count_slow_path(struct rsv_mempool *pool, struct rsv_ta
 }
 
 /* pool->alloc(), with what it cost counted: direct reclaim entered, reserves granted. */
-static void *backing_alloc(struct rsv_mempool *pool, struct rsv_task *t, rsv_gfp_t gfp)
+static inline void *backing_alloc(struct rsv_mempool *pool, struct rsv_task *t,
+				  struct rsv_pool_slot *s, rsv_gfp_t gfp)
 {
 	uint64_t slow = task_stat(t, RSV_STAT_ALLOC_SLOW);
 	uint64_t grants = reserve_grants(t), reclaims = task_stat(t, RSV_STAT_DIRECT_RECLAIM);
@@ -236,8 +235,6 @@ static void *backing_alloc(struct rsv_mempool *pool, struct rsv_task *t, rsv_gfp
 	if (rsv_unlikely(task_stat(t, RSV_STAT_ALLOC_SLOW) != slow))
 		count_slow_path(pool, t, grants, reclaims, had_elements);
 	if (e) {
-		struct rsv_pool_slot *s = rsv__pool_slot(t, pool);
-
 		if (rsv_likely(s != NULL))
 			atomic_store_explicit(&s->backing,
 					      atomic_load_explicit(&s->backing, memory_order_relaxed) + 1,
@@ -296,37 +293,46 @@ static rsv_gfp_t backing_gfp(struct rsv_mempool *pool, struct rsv_task *t, unsig
 	}
 }
 
-void *rsv_mempool_alloc(struct rsv_mempool *pool, rsv_gfp_t gfp)
+/* The gfp mempool_alloc() gives the backing allocator: never a retry or a warning, reserves
+ * only as the policy allows. */
+static rsv_gfp_t adjust_gfp(rsv_gfp_t gfp, unsigned policy)
+{
+	gfp |= RSV___GFP_NORETRY | RSV___GFP_NOWARN;
+	return policy == RSV_MEMPOOL_2016 ? gfp : gfp | RSV___GFP_NOMEMALLOC;
+}
+
+/* Everything after a failed first pass (@tried), or the whole of it. */
+static RSV_NOINLINE void *alloc_slow(struct rsv_mempool *pool, rsv_gfp_t gfp, bool tried)
 {
 	struct rsv_task *t = pool_task(pool, "rsv_mempool_alloc");
+	struct rsv_pool_slot *s;
 	unsigned policy;
 	rsv_gfp_t temp;
 	void *e;
 
 	if (!t)
 		return NULL;
+	s = rsv__pool_slot(t, pool);
 	if (gfp & (RSV___GFP_ZERO | RSV___GFP_NOMEMALLOC)) {
 		rsv__misuse(t->sys, "rsv_mempool_alloc(\"%s\"): gfp %#x: pool elements are not "
 			    "zeroed and the pool decides on __GFP_NOMEMALLOC", pool->name, gfp);
 		gfp &= ~(RSV___GFP_ZERO | RSV___GFP_NOMEMALLOC);
 	}
 	policy = rsv_policy_get(&t->sys->policy, RSV_POLICY_MEMPOOL);
-	gfp |= RSV___GFP_NORETRY | RSV___GFP_NOWARN;
-	if (policy != RSV_MEMPOOL_2016)
-		gfp |= RSV___GFP_NOMEMALLOC;
+	gfp = adjust_gfp(gfp, policy);
 	temp = gfp & ~(RSV___GFP_DIRECT_RECLAIM | RSV___GFP_IO);
 	if (policy == RSV_MEMPOOL_POOL_FIRST && (e = take_from_pool(pool)))
-		return handed_out(pool, t, e);
+		return handed_out(pool, s, e);
 	for (;;) {
-		e = backing_alloc(pool, t, backing_gfp(pool, t, policy, temp));
-		if (e)
-			return handed_out(pool, t, e);
+		if (!tried && (e = backing_alloc(pool, t, s, backing_gfp(pool, t, policy, temp))))
+			return handed_out(pool, s, e);
+		tried = false;
 		rsv_spin_lock(&pool->lock);
 		if (atomic_load_explicit(&pool->curr_nr, memory_order_relaxed) > 0) {
 			e = remove_element(pool);
 			rsv_spin_unlock(&pool->lock);
 			stat_add(&pool->st_pool, 1);
-			return handed_out(pool, t, e);
+			return handed_out(pool, s, e);
 		}
 		if (temp != gfp) { /* now with direct reclaim and I/O allowed */
 			rsv_spin_unlock(&pool->lock);
@@ -342,6 +348,38 @@ void *rsv_mempool_alloc(struct rsv_mempool *pool, rsv_gfp_t gfp)
 	}
 }
 
+/* The common case, inline: a valid pool, a task with its counting slot, and a first pass
+ * (no direct reclaim, no I/O) that the backing allocator serves. */
+void *rsv_mempool_alloc(struct rsv_mempool *pool, rsv_gfp_t gfp)
+{
+	struct rsv_task *t = rsv__task_current();
+	struct rsv_pool_slot *s;
+	unsigned policy;
+	void *e;
+
+	if (rsv_unlikely(!t || !pool || pool->magic != RSV_MEMPOOL_MAGIC || pool->sys != t->sys) ||
+	    rsv_unlikely(gfp & (RSV___GFP_ZERO | RSV___GFP_NOMEMALLOC)) ||
+	    rsv_unlikely(!(s = rsv__pool_slot(t, pool))))
+		return alloc_slow(pool, gfp, false);
+	policy = rsv_policy_get(&t->sys->policy, RSV_POLICY_MEMPOOL);
+	if (rsv_unlikely(policy == RSV_MEMPOOL_POOL_FIRST))
+		return alloc_slow(pool, gfp, false);
+	/* A slab cache's hit never reaches the page allocator: nothing to count but the hit. */
+	if (pool->backing == BACKING_SLAB &&
+	    rsv_likely((e = rsv__slab_alloc_hit(t, pool->pool_data)) != NULL)) {
+		atomic_store_explicit(&s->backing,
+				      atomic_load_explicit(&s->backing, memory_order_relaxed) + 1,
+				      memory_order_relaxed);
+		return handed_out(pool, s, e);
+	}
+	e = backing_alloc(pool, t, s,
+			  backing_gfp(pool, t, policy, adjust_gfp(gfp, policy) &
+							    ~(RSV___GFP_DIRECT_RECLAIM | RSV___GFP_IO)));
+	if (rsv_likely(e != NULL))
+		return handed_out(pool, s, e);
+	return alloc_slow(pool, gfp, true);
+}
+
 void *rsv_mempool_alloc_preallocated(struct rsv_mempool *pool)
 {
 	struct rsv_task *t = pool_task(pool, "rsv_mempool_alloc_preallocated");
@@ -350,7 +388,7 @@ void *rsv_mempool_alloc_preallocated(struct rsv_mempool *pool)
 	if (!t)
 		return NULL;
 	e = take_from_pool(pool);
-	return e ? handed_out(pool, t, e) : (errno = ENOMEM, NULL);
+	return e ? handed_out(pool, rsv__pool_slot(t, pool), e) : (errno = ENOMEM, NULL);
 }
 
 unsigned rsv_mempool_alloc_bulk(struct rsv_mempool *pool, void **elems, unsigned count)
@@ -374,7 +412,7 @@ unsigned rsv_mempool_alloc_bulk(struct rsv_mempool *pool, void **elems, unsigned
 		for (unsigned i = 0; i < count; i++) {
 			if (elems[i])
 				continue;
-			if ((elems[i] = backing_alloc(pool, t, fast)))
+			if ((elems[i] = backing_alloc(pool, t, rsv__pool_slot(t, pool), fast)))
 				filled++;
 			else
 				missing++;
@@ -431,13 +469,11 @@ static void wake_waiters(struct rsv_mempool *pool)
 		rsv_wake_up(&pool->wait);
 }
 
-void rsv_mempool_free(void *element, struct rsv_mempool *pool)
+static RSV_NOINLINE void free_slow(void *element, struct rsv_mempool *pool)
 {
 	struct rsv_task *t;
 	bool refill = false, kept = false;
 
-	if (!element)
-		return;
 	if (!(t = pool_task(pool, "rsv_mempool_free")) || !taken_back(pool, t, element))
 		return;
 	if (rsv_unlikely(may_refill(pool))) {
@@ -453,6 +489,30 @@ void rsv_mempool_free(void *element, struct rsv_mempool *pool)
 			return;
 	}
 	pool->free(element, pool->pool_data);
+}
+
+/* The common case for a slab-backed pool, inline: the pool keeps nothing back (it is full),
+ * the element is the cache's (the pool's own check), and the cache takes it on a hit. */
+void rsv_mempool_free(void *element, struct rsv_mempool *pool)
+{
+	struct rsv_task *t = rsv__task_current();
+	struct rsv_kmem_cache *c;
+	struct rsv_pool_slot *s;
+
+	if (rsv_unlikely(!element))
+		return;
+	if (rsv_likely(t && pool && pool->magic == RSV_MEMPOOL_MAGIC && pool->sys == t->sys) &&
+	    pool->backing == BACKING_SLAB && (c = pool->pool_data) &&
+	    rsv_likely(rsv__slab_own_object(c, element)) &&
+	    rsv_likely((s = rsv__pool_slot(t, pool)) != NULL) &&
+	    rsv_likely(s->last_freed != element) && rsv_likely(!may_refill(pool))) {
+		s->last_freed = element;
+		rsv__counter_add(&s->out, -1);
+		if (!rsv__slab_free_hit(t, c, element))
+			rsv_kmem_cache_free(c, element);
+		return;
+	}
+	free_slow(element, pool);
 }
 
 unsigned rsv_mempool_free_bulk(struct rsv_mempool *pool, void **elems, unsigned count)
@@ -530,6 +590,7 @@ int rsv_mempool_init(struct rsv_mempool *pool, int min_nr, rsv_mempool_alloc_t a
 	pool->alloc = alloc;
 	pool->free = free_fn;
 	pool->pool_data = pool_data;
+	pool->backing = (unsigned char)backing_of(pool);
 	switch (backing_of(pool)) {
 	case BACKING_SLAB:
 		pool->elem_size = rsv_kmem_cache_size(pool_data);
