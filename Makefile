@@ -45,8 +45,9 @@ check-asan: build-asan/.configured
 demo: deps build
 	@build/bin/reservoir demo
 
-bench: build
+bench: deps build
 	@build/bench/bench_page
+	@build/bench/bench_slab
 
 clean:
 	rm -rf build build-asan report

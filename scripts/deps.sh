@@ -3,7 +3,8 @@
 # and only those missing. Says what it installs; silent when all are present.
 set -euo pipefail
 
-need=(cmake make gcc pkg-config libcriterion-dev binutils)
+need=(cmake make gcc pkg-config libcriterion-dev binutils
+      libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4) # the last three: bench_slab's rivals
 
 missing=()
 for pkg in "${need[@]}"; do

@@ -3,7 +3,8 @@
  * The hung-task check reports a task blocked uninterruptibly in one wait for longer than its
  * timeout. Like the kernel's it cannot see livelocks: a task in a mempool's 5 s timed wait,
  * or an allocator retrying, keeps waking up. The progress watchdog sees those: named counters
- * that the work increments must advance within a timeout while tasks still run. On the
+ * that the work increments must advance within a timeout while tasks still run. When they
+ * stall while every task sits in the same waits throughout, it calls it a deadlock. On the
  * simulator both run from the scheduler on virtual time and can end the run
  * (RSV_RUN_STOPPED); on real threads from a monitor thread, reporting only. */
 #ifndef RESERVOIR_WATCHDOG_H
@@ -35,7 +36,16 @@ struct rsv_watchdog_config {
 	bool stop_run;                /* on the simulator, end the run when it fires */
 };
 
-enum rsv_watchdog_event { RSV_WATCHDOG_NONE, RSV_WATCHDOG_LIVELOCK, RSV_WATCHDOG_HUNG_TASK };
+/* LIVELOCK: no progress while tasks ran. DEADLOCK: no progress while every task waited on a
+ * lock or queue, the same one at every look: only timeouts woke anyone (a mempool's 5 s
+ * re-poll, say), and nothing a task does can end it. */
+enum rsv_watchdog_event {
+	RSV_WATCHDOG_NONE,
+	RSV_WATCHDOG_LIVELOCK,
+	RSV_WATCHDOG_HUNG_TASK,
+	RSV_WATCHDOG_DEADLOCK,
+	RSV_NR_WATCHDOG_EVENTS
+};
 
 /* 0, -EINVAL for no timeout at all, -EBUSY if already running. */
 RSV_API int rsv_watchdog_start(struct rsv_system *sys, const struct rsv_watchdog_config *cfg);

@@ -10,7 +10,16 @@ struct rsv_watchdog {
 	struct rsv_spinlock lock; /* the counter list */
 	struct rsv_progress *counters;
 	enum rsv_watchdog_event first;
-	unsigned long events[3];
+	unsigned long events[RSV_NR_WATCHDOG_EVENTS];
+	uint64_t period;
+	/* Since when every task has waited on the same objects, tick after tick (parked). */
+	bool parked;
+	uint64_t parked_since;
+	struct {
+		const void *obj;
+		int kind;
+	} waits[64];
+	unsigned nr_waits;
 	/* Waits already reported as hung, so that each is reported once. */
 	struct {
 		const struct rsv_thread *thread;
@@ -50,9 +59,52 @@ static void fire(struct rsv_watchdog *wd, enum rsv_watchdog_event e, const char 
 		rsv_platform_stop(p);
 }
 
+/* Whether every task (service threads aside) waits on a lock or a queue, each on the one it
+ * waited on at the last look. A sleep (msleep) is not parked: sleepers poll. */
+static void update_parked(struct rsv_watchdog *wd, uint64_t now)
+{
+	struct rsv_platform *p = wd->sys->plat;
+	bool all = true, same = wd->parked;
+	unsigned n = 0;
+	struct rsv_list *pos;
+
+	rsv_spin_lock(&p->threads_lock);
+	rsv_list_for_each(pos, &p->threads) {
+		const struct rsv_thread *t = rsv_container_of(pos, struct rsv_thread, node);
+		int kind;
+		const void *obj;
+
+		if (!t->fn || t->daemon || atomic_load(&t->exited))
+			continue;
+		kind = atomic_load(&t->wait_kind);
+		obj = atomic_load(&t->wait_obj);
+		if (kind != RSV_WAIT_MUTEX && kind != RSV_WAIT_SEMAPHORE && kind != RSV_WAIT_QUEUE)
+			all = false;
+		if (n >= sizeof(wd->waits) / sizeof(wd->waits[0])) {
+			all = false;
+			break;
+		}
+		same = same && n < wd->nr_waits && wd->waits[n].obj == obj &&
+		       wd->waits[n].kind == kind;
+		wd->waits[n].obj = obj;
+		wd->waits[n++].kind = kind;
+	}
+	rsv_spin_unlock(&p->threads_lock);
+	same = same && n == wd->nr_waits;
+	wd->nr_waits = n;
+	if (!all || !n) {
+		wd->parked = false;
+		return;
+	}
+	if (!same)
+		wd->parked_since = now;
+	wd->parked = true;
+}
+
 static void check_progress(struct rsv_watchdog *wd, uint64_t now)
 {
 	char why[256];
+	bool deadlock;
 
 	rsv_spin_lock(&wd->lock);
 	for (struct rsv_progress *c = wd->counters; c; c = c->next) {
@@ -67,12 +119,18 @@ static void check_progress(struct rsv_watchdog *wd, uint64_t now)
 		if (c->reported || now - c->changed_at <= wd->cfg.progress_timeout_ns)
 			continue;
 		c->reported = true;
+		/* Parked all along: only timeouts woke anyone, and they went back to the same
+		 * waits. Nothing a task does can end it: a deadlock the timed waits disguise. */
+		deadlock = wd->parked && wd->parked_since <= c->changed_at + 2 * wd->period;
 		snprintf(why, sizeof(why),
-			 "watchdog: progress counter \"%s\" stuck at %llu for %.3f s while tasks ran "
-			 "(livelock)\n",
+			 deadlock ? "watchdog: progress counter \"%s\" stuck at %llu for %.3f s while "
+				    "every task waited on the same objects (deadlock: its waits "
+				    "time out and begin again)\n"
+				  : "watchdog: progress counter \"%s\" stuck at %llu for %.3f s while "
+				    "tasks ran (livelock)\n",
 			 c->name, (unsigned long long)v, (double)(now - c->changed_at) / 1e9);
 		rsv_spin_unlock(&wd->lock);
-		fire(wd, RSV_WATCHDOG_LIVELOCK, why);
+		fire(wd, deadlock ? RSV_WATCHDOG_DEADLOCK : RSV_WATCHDOG_LIVELOCK, why);
 		rsv_spin_lock(&wd->lock);
 	}
 	rsv_spin_unlock(&wd->lock);
@@ -128,8 +186,10 @@ static void monitor(void *arg, uint64_t now)
 {
 	struct rsv_watchdog *wd = arg;
 
-	if (wd->cfg.progress_timeout_ns)
+	if (wd->cfg.progress_timeout_ns) {
+		update_parked(wd, now);
 		check_progress(wd, now);
+	}
 	if (wd->cfg.hung_timeout_ns)
 		check_hung(wd, now);
 }
@@ -151,7 +211,8 @@ int rsv_watchdog_start(struct rsv_system *sys, const struct rsv_watchdog_config 
 		   : cfg->progress_timeout_ns < cfg->hung_timeout_ns ? cfg->progress_timeout_ns
 								      : cfg->hung_timeout_ns;
 	period = cfg->period_ns ? cfg->period_ns : smallest / 10;
-	return rsv_platform_set_monitor(sys->plat, period ? period : 1, monitor, wd);
+	wd->period = period ? period : 1;
+	return rsv_platform_set_monitor(sys->plat, wd->period, monitor, wd);
 }
 
 int rsv_progress_register(struct rsv_system *sys, struct rsv_progress *c, const char *name)
@@ -180,7 +241,7 @@ enum rsv_watchdog_event rsv_watchdog_fired(struct rsv_system *sys)
 
 unsigned long rsv_watchdog_events(struct rsv_system *sys, enum rsv_watchdog_event e)
 {
-	return wd_of(sys) && (unsigned)e < 3 ? wd_of(sys)->events[e] : 0;
+	return wd_of(sys) && (unsigned)e < RSV_NR_WATCHDOG_EVENTS ? wd_of(sys)->events[e] : 0;
 }
 
 /* At teardown, after the platform's monitor has stopped with it. */

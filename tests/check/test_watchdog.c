@@ -82,7 +82,9 @@ Test(watchdog, hung_task_in_d_state)
 	rsv_system_destroy(sys);
 }
 
-Test(watchdog, timed_retries_are_not_hung_but_are_a_livelock)
+/* Waits that time out and begin again on a queue nobody wakes: never hung, and, since the
+ * task sits in the same wait at every look, a deadlock rather than a livelock. */
+Test(watchdog, timed_retries_are_not_hung_but_are_a_disguised_deadlock)
 {
 	struct wd_test t;
 	struct rsv_system *sys = wd_system(&t, &(struct rsv_watchdog_config){
@@ -92,13 +94,53 @@ Test(watchdog, timed_retries_are_not_hung_but_are_a_livelock)
 
 	rsv_task_create(sys, "kcryptd", retrier, &t);
 	cr_assert_eq(rsv_system_run(sys), RSV_RUN_STOPPED);
-	cr_assert_eq(rsv_watchdog_fired(sys), RSV_WATCHDOG_LIVELOCK);
+	cr_assert_eq(rsv_watchdog_fired(sys), RSV_WATCHDOG_DEADLOCK);
 	cr_assert_eq(rsv_watchdog_events(sys, RSV_WATCHDOG_HUNG_TASK), 0,
 		     "a task in 5 s timed waits looked hung");
 	r = rsv_platform_report(rsv_system_platform(sys));
 	cr_assert(strstr(r, "progress counter \"bios completed\" stuck at 0"), "%s", r);
+	cr_assert(strstr(r, "deadlock: its waits time out and begin again"), "%s", r);
 	cr_assert(strstr(r, "thread \"kcryptd\" (#"), "%s", r);
 	rsv_system_destroy(sys);
+}
+
+/* A poller sleeps between looks at a flag nobody sets; a spinner never sleeps at all. Both
+ * run without progress: livelocks. */
+static int poller(void *arg)
+{
+	bool *never = arg;
+
+	while (!*never)
+		rsv_msleep(2);
+	return 0;
+}
+
+static int spinner(void *arg)
+{
+	bool *never = arg;
+
+	while (!*never)
+		rsv_yield();
+	return 0;
+}
+
+Test(watchdog, polling_and_spinning_without_progress_are_livelocks)
+{
+	int (*const fns[])(void *) = { poller, spinner };
+
+	for (unsigned i = 0; i < 2; i++) {
+		struct wd_test t;
+		struct rsv_system *sys = wd_system(&t, &(struct rsv_watchdog_config){
+			.progress_timeout_ns = 5 * RSV_NSEC_PER_SEC, .stop_run = true });
+		bool never = false;
+
+		rsv_task_create(sys, "poller", fns[i], &never);
+		cr_assert_eq(rsv_system_run(sys), RSV_RUN_STOPPED);
+		cr_assert_eq(rsv_watchdog_fired(sys), RSV_WATCHDOG_LIVELOCK, "%s",
+			     rsv_platform_report(rsv_system_platform(sys)));
+		cr_assert(strstr(rsv_platform_report(rsv_system_platform(sys)), "(livelock)"));
+		rsv_system_destroy(sys);
+	}
 }
 
 static struct rsv_mutex la, lb;

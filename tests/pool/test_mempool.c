@@ -165,7 +165,7 @@ static int greedy_holder(void *arg)
 	return 0;
 }
 
-Test(mempool, holding_two_elements_of_a_one_element_pool_stalls_and_is_reported)
+Test(mempool, holding_two_elements_of_a_one_element_pool_is_reported_as_a_deadlock)
 {
 	struct rsv_system *sys = rsv_system_create(&(struct rsv_system_config){
 		.nr_pages = 256, .backend = RSV_BACKEND_SIM, .seed = 1 });
@@ -181,11 +181,13 @@ Test(mempool, holding_two_elements_of_a_one_element_pool_stalls_and_is_reported)
 	rsv_watchdog_start(sys, &(struct rsv_watchdog_config){
 		.progress_timeout_ns = 30 * RSV_NSEC_PER_SEC, .stop_run = true });
 	rsv_task_create(sys, "greedy", greedy_holder, w);
-	/* The pool re-polls every 5 s, as the kernel's does, so this is not a deadlock the
-	 * scheduler sees with no timer left: the progress watchdog reports it, naming the task
-	 * and the pool's wait queue. */
+	/* The pool re-polls every 5 s, as the kernel's does, so the scheduler always has a timer
+	 * left; the progress watchdog sees the task sit in the pool's wait at every look and
+	 * reports a deadlock, naming the task and the pool's wait queue. */
 	cr_assert_eq(rsv_system_run(sys), RSV_RUN_STOPPED);
+	cr_assert_eq(rsv_watchdog_fired(sys), RSV_WATCHDOG_DEADLOCK);
 	report = rsv_platform_report(rsv_system_platform(sys));
+	cr_assert(strstr(report, "deadlock"), "%s", report);
 	cr_assert(strstr(report, "greedy"), "%s", report);
 	cr_assert(strstr(report, "mempool"), "%s", report);
 	rsv_system_destroy(sys);

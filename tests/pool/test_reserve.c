@@ -53,6 +53,7 @@ struct s4 {
 	_Atomic unsigned entered, written, failed, done;
 	_Atomic unsigned in_section, max_in_section;
 	struct rsv_progress progress;
+	enum rsv_watchdog_event watchdog;
 };
 
 struct write {
@@ -161,6 +162,7 @@ static void run_writers(struct rsv_system *sys, struct s4 *s, long headroom,
 	cr_assert_eq(rsv_system_run(sys), expect, "%s",
 		     rsv_platform_report(rsv_system_platform(sys)));
 	rsv_reserve_stats(sys, st);
+	s->watchdog = rsv_watchdog_fired(sys);
 	if (expect != RSV_RUN_DONE) {
 		free(h);
 		rsv_system_destroy(sys);
@@ -226,7 +228,7 @@ Test(reserve, per_thread_pages_pin_a_reservation_per_writer_for_the_same_work)
 	}
 }
 
-Test(reserve, a_section_needing_more_than_the_reservation_stalls_and_is_reported)
+Test(reserve, a_section_needing_more_than_the_reservation_deadlocks)
 {
 	struct rsv_system *sys = reserve_system(RSV_RESERVE_GLOBAL_POOL, 1, RSV_BACKEND_SIM);
 	struct s4 s = { .sections = 1, .pages = RESERVATION + 1, .hold_until_end = true };
@@ -234,6 +236,7 @@ Test(reserve, a_section_needing_more_than_the_reservation_stalls_and_is_reported
 
 	run_writers(sys, &s, 0, RSV_RUN_STOPPED, &st);
 	cr_assert_eq(st.pool_allocs, RESERVATION);
+	cr_assert_eq(s.watchdog, RSV_WATCHDOG_DEADLOCK, "the holder waits for memory for good");
 	cr_assert_gt(st.pool_empty, 0);
 	cr_assert_eq(s.written, 0);
 }
