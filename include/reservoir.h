@@ -17,6 +17,7 @@
 #include "reservoir/slab.h"
 #include "reservoir/mempool.h"
 #include "reservoir/reserve.h"
+#include "reservoir/scenario.h"
 
 #define RSV_VERSION "0.1.0"
 

@@ -258,6 +258,8 @@ static void shrink_lru(struct rsv_system *sys, struct scan_control *sc, enum rsv
 	}
 }
 
+static bool can_swap(struct rsv_system *sys);
+
 /* shrink_node(): the file LRU, then the anonymous one, then the shrinkers. What the shrinkers
  * give back to the buddy allocator counts as reclaimed, as reclaim_state does in the kernel. */
 unsigned long rsv__shrink_node(struct rsv_system *sys, rsv_gfp_t gfp, int priority,
@@ -269,7 +271,8 @@ unsigned long rsv__shrink_node(struct rsv_system *sys, rsv_gfp_t gfp, int priori
 	long gained;
 
 	shrink_lru(sys, &sc, RSV_LRU_FILE);
-	shrink_lru(sys, &sc, RSV_LRU_ANON);
+	if (can_swap(sys))
+		shrink_lru(sys, &sc, RSV_LRU_ANON);
 	before = rsv_system_free_pages(sys);
 	rsv__shrink_slab(sys, gfp, priority);
 	gained = (long)rsv_system_free_pages(sys) - (long)before;
@@ -359,11 +362,11 @@ unsigned long rsv_try_to_free_pages(rsv_gfp_t gfp, unsigned order)
 	return reclaimed;
 }
 
-/* zone_reclaimable_pages(): file pages, plus anonymous ones if any mapping can swap. */
-unsigned long rsv__reclaimable_pages(struct rsv_system *sys)
+/* Whether any anonymous mapping has a swap device: without one, anonymous pages cannot be
+ * reclaimed, and, as get_scan_count() does, reclaim does not scan them at all. */
+static bool can_swap(struct rsv_system *sys)
 {
 	struct rsv_reclaim *r = rsv__reclaim(sys);
-	long file = rsv__vm_get(r, RSV_NR_FILE), anon = rsv__vm_get(r, RSV_NR_ANON);
 	bool swap = false;
 	struct rsv_list *pos;
 
@@ -377,5 +380,14 @@ unsigned long rsv__reclaimable_pages(struct rsv_system *sys)
 		}
 	}
 	rsv_spin_unlock(&r->objects_lock);
-	return (unsigned long)(file + (swap ? anon : 0));
+	return swap;
+}
+
+/* zone_reclaimable_pages(): file pages, plus anonymous ones if any mapping can swap. */
+unsigned long rsv__reclaimable_pages(struct rsv_system *sys)
+{
+	struct rsv_reclaim *r = rsv__reclaim(sys);
+	long file = rsv__vm_get(r, RSV_NR_FILE), anon = rsv__vm_get(r, RSV_NR_ANON);
+
+	return (unsigned long)(file + (can_swap(sys) ? anon : 0));
 }

@@ -1,0 +1,81 @@
+/* reservoir/scenario.h: the seed threads' scenarios (spec I), runnable by name.
+ *
+ * A scenario builds a system (tasks, locks, pools, devices) from named integer parameters,
+ * runs it under a policy and a seed on either backend, and judges the run from its counters,
+ * never from wall time. On the simulator the same (scenario, policy, parameters, seed) gives
+ * the same run, bit for bit: the trace hash says so. */
+#ifndef RESERVOIR_SCENARIO_H
+#define RESERVOIR_SCENARIO_H
+
+#include "defs.h"
+#include "platform.h"
+#include "policy.h"
+
+/* Verdicts, from best to worst (a matrix cell shows the worst seen). */
+enum rsv_verdict {
+	RSV_VERDICT_PROGRESS,         /* the work finished */
+	RSV_VERDICT_STALL,            /* it progressed, below the scenario's rate floor */
+	RSV_VERDICT_RESERVE_DEPLETED, /* free pages driven to zero by callers reserves were not for */
+	RSV_VERDICT_NEEDLESS_OOM,     /* a kill the policy should have avoided */
+	RSV_VERDICT_LIVELOCK,         /* tasks ran, the progress counter stalled for 30 virtual s */
+	RSV_VERDICT_DEADLOCK,         /* no task could make progress again */
+	RSV_NR_VERDICTS
+};
+
+struct rsv_scenario;
+
+struct rsv_scenario_param {
+	const char *name;
+	long def, min, max;
+	const char *doc;
+};
+
+#define RSV_SCENARIO_MAX_PARAMS 16
+#define RSV_SCENARIO_MAX_COUNTERS 24
+
+struct rsv_scenario_opts {
+	struct rsv_policy policy;
+	uint64_t seed;
+	enum rsv_backend backend;
+	long params[RSV_SCENARIO_MAX_PARAMS]; /* by index; rsv_scenario_opts_init sets defaults */
+};
+
+struct rsv_scenario_counter {
+	const char *name;
+	int64_t value;
+};
+
+struct rsv_scenario_result {
+	enum rsv_verdict verdict;
+	enum rsv_run_result run;
+	uint64_t trace_hash, decisions, virtual_ns;
+	unsigned nr_counters;
+	struct rsv_scenario_counter counters[RSV_SCENARIO_MAX_COUNTERS];
+	char why[256];     /* one line: what decided the verdict */
+	char report[4096]; /* on a deadlock or livelock: who waits on what, held by whom */
+};
+
+RSV_API unsigned rsv_scenario_count(void);
+RSV_API const struct rsv_scenario *rsv_scenario_at(unsigned i);
+RSV_API const struct rsv_scenario *rsv_scenario_find(const char *name);
+RSV_API const char *rsv_scenario_name(const struct rsv_scenario *s);
+RSV_API const char *rsv_scenario_summary(const struct rsv_scenario *s);
+RSV_API unsigned rsv_scenario_nr_params(const struct rsv_scenario *s);
+RSV_API const struct rsv_scenario_param *rsv_scenario_param(const struct rsv_scenario *s,
+							     unsigned i);
+/* The policy keys the scenario reads (the axes of its matrix). */
+RSV_API unsigned rsv_scenario_nr_keys(const struct rsv_scenario *s);
+RSV_API enum rsv_policy_key rsv_scenario_key(const struct rsv_scenario *s, unsigned i);
+
+/* Defaults: upstream's policy, seed 1, the simulator, every parameter at its default. */
+RSV_API void rsv_scenario_opts_init(const struct rsv_scenario *s, struct rsv_scenario_opts *o);
+/* "name=value": 0, or -EINVAL with a message naming the bad word and the valid choices. */
+RSV_API int rsv_scenario_set_param(const struct rsv_scenario *s, struct rsv_scenario_opts *o,
+				   const char *text, char *err, size_t errlen);
+/* One run. 0, or -errno when the system could not be built (the result says why). */
+RSV_API int rsv_scenario_run(const struct rsv_scenario *s, const struct rsv_scenario_opts *o,
+			     struct rsv_scenario_result *r);
+RSV_API int64_t rsv_scenario_counter(const struct rsv_scenario_result *r, const char *name);
+RSV_API const char *rsv_verdict_name(enum rsv_verdict v);
+
+#endif

@@ -1,0 +1,42 @@
+/* Private to the scenarios: what each scenario file provides, and what the runner gives it. */
+#ifndef RSV_SCENARIO_INTERNAL_H
+#define RSV_SCENARIO_INTERNAL_H
+
+#include "reservoir.h"
+
+struct rsv_scenario_run {
+	struct rsv_system *sys;
+	const struct rsv_scenario *s;
+	const long *p;                  /* parameters, by the scenario's own index */
+	struct rsv_scenario_result *res;
+	struct rsv_progress progress;   /* the work's counter: the watchdog watches it */
+	void *data;                     /* the scenario's state, on the C heap */
+};
+
+struct rsv_scenario {
+	const char *name;
+	const char *summary;
+	const struct rsv_scenario_param *params;
+	unsigned nr_params;
+	const enum rsv_policy_key *keys;
+	unsigned nr_keys;
+	unsigned long nr_pages;
+	uint64_t time_limit_ns;  /* virtual; 0 = until every task has returned */
+	/* In an attached setup task: build the system's objects, create the tasks. */
+	int (*setup)(struct rsv_scenario_run *r);
+	/* After the run: add counters, and judge a run that neither deadlocked nor stalled. */
+	void (*judge)(struct rsv_scenario_run *r);
+	/* Free what setup put on the C heap; the system is still there on a finished run. */
+	void (*teardown)(struct rsv_scenario_run *r);
+};
+
+/* runner.c */
+void rsv__scenario_counter(struct rsv_scenario_run *r, const char *name, int64_t value);
+void rsv__scenario_verdict(struct rsv_scenario_run *r, enum rsv_verdict v, const char *fmt, ...)
+	RSV_PRINTF(3, 4);
+/* A system-wide counter from the allocator's statistics, added under its own name. */
+void rsv__scenario_stat(struct rsv_scenario_run *r, enum rsv_stat_item item);
+
+extern const struct rsv_scenario rsv__s3_oom_mutex, rsv__s4_reserve;
+
+#endif

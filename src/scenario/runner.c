@@ -1,0 +1,229 @@
+/* The scenario runner: the registry, parameters, one run from system creation to verdict.
+ *
+ * Every run is judged the same way first: the scheduler finding no runnable task, or the
+ * progress watchdog seeing every task parked, is a deadlock; the watchdog seeing no progress
+ * while tasks ran is a livelock (30 virtual seconds, spec I). A run that ends without either
+ * goes to the scenario's own judge, which reads its counters. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "scenario/internal.h"
+
+#define PROGRESS_TIMEOUT_NS (30 * RSV_NSEC_PER_SEC)
+
+static const struct rsv_scenario *const registry[] = {
+	&rsv__s3_oom_mutex,
+	&rsv__s4_reserve,
+};
+
+#define NR_SCENARIOS (sizeof(registry) / sizeof(registry[0]))
+
+static const char *const verdict_names[RSV_NR_VERDICTS] = {
+	[RSV_VERDICT_PROGRESS] = "progress",
+	[RSV_VERDICT_STALL] = "stall",
+	[RSV_VERDICT_RESERVE_DEPLETED] = "reserve-depleted",
+	[RSV_VERDICT_NEEDLESS_OOM] = "needless-oom",
+	[RSV_VERDICT_LIVELOCK] = "livelock",
+	[RSV_VERDICT_DEADLOCK] = "deadlock",
+};
+
+const char *rsv_verdict_name(enum rsv_verdict v)
+{
+	return (unsigned)v < RSV_NR_VERDICTS ? verdict_names[v] : "?";
+}
+
+unsigned rsv_scenario_count(void)
+{
+	return NR_SCENARIOS;
+}
+
+const struct rsv_scenario *rsv_scenario_at(unsigned i)
+{
+	return i < NR_SCENARIOS ? registry[i] : NULL;
+}
+
+const struct rsv_scenario *rsv_scenario_find(const char *name)
+{
+	for (unsigned i = 0; name && i < NR_SCENARIOS; i++)
+		if (!strcmp(registry[i]->name, name))
+			return registry[i];
+	return NULL;
+}
+
+const char *rsv_scenario_name(const struct rsv_scenario *s)
+{
+	return s->name;
+}
+
+const char *rsv_scenario_summary(const struct rsv_scenario *s)
+{
+	return s->summary;
+}
+
+unsigned rsv_scenario_nr_params(const struct rsv_scenario *s)
+{
+	return s->nr_params;
+}
+
+const struct rsv_scenario_param *rsv_scenario_param(const struct rsv_scenario *s, unsigned i)
+{
+	return i < s->nr_params ? &s->params[i] : NULL;
+}
+
+unsigned rsv_scenario_nr_keys(const struct rsv_scenario *s)
+{
+	return s->nr_keys;
+}
+
+enum rsv_policy_key rsv_scenario_key(const struct rsv_scenario *s, unsigned i)
+{
+	return i < s->nr_keys ? s->keys[i] : RSV_NR_POLICY_KEYS;
+}
+
+void rsv_scenario_opts_init(const struct rsv_scenario *s, struct rsv_scenario_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->policy = RSV_POLICY_DEFAULT;
+	o->seed = 1;
+	o->backend = RSV_BACKEND_SIM;
+	for (unsigned i = 0; i < s->nr_params; i++)
+		o->params[i] = s->params[i].def;
+}
+
+static void param_names(const struct rsv_scenario *s, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = 0;
+	for (unsigned i = 0; i < s->nr_params && n < len; i++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? ", " : "", s->params[i].name);
+}
+
+int rsv_scenario_set_param(const struct rsv_scenario *s, struct rsv_scenario_opts *o,
+			   const char *text, char *err, size_t errlen)
+{
+	const char *eq = strchr(text, '=');
+	char names[512], *end;
+	long v;
+
+	for (unsigned i = 0; eq && i < s->nr_params; i++) {
+		const struct rsv_scenario_param *p = &s->params[i];
+
+		if (strlen(p->name) != (size_t)(eq - text) || strncmp(p->name, text, eq - text))
+			continue;
+		errno = 0;
+		v = strtol(eq + 1, &end, 0);
+		if (errno || !eq[1] || *end || v < p->min || v > p->max) {
+			snprintf(err, errlen, "parameter %s: '%s' is not an integer in %ld..%ld",
+				 p->name, eq + 1, p->min, p->max);
+			return -EINVAL;
+		}
+		o->params[i] = v;
+		return 0;
+	}
+	param_names(s, names, sizeof(names));
+	snprintf(err, errlen, "%s: '%.*s' is not a parameter of %s (valid: %s)",
+		 eq ? "unknown parameter" : "want name=value", eq ? (int)(eq - text) : 64, text,
+		 s->name, names);
+	return -EINVAL;
+}
+
+/* ---- for the scenario files ---- */
+
+void rsv__scenario_counter(struct rsv_scenario_run *r, const char *name, int64_t value)
+{
+	struct rsv_scenario_result *res = r->res;
+
+	if (res->nr_counters < RSV_SCENARIO_MAX_COUNTERS)
+		res->counters[res->nr_counters++] = (struct rsv_scenario_counter){ name, value };
+}
+
+void rsv__scenario_stat(struct rsv_scenario_run *r, enum rsv_stat_item item)
+{
+	rsv__scenario_counter(r, rsv_stat_name(item), (int64_t)rsv_stats_get(r->sys, item));
+}
+
+void rsv__scenario_verdict(struct rsv_scenario_run *r, enum rsv_verdict v, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->res->verdict = v;
+	va_start(ap, fmt);
+	vsnprintf(r->res->why, sizeof(r->res->why), fmt, ap);
+	va_end(ap);
+}
+
+int64_t rsv_scenario_counter(const struct rsv_scenario_result *r, const char *name)
+{
+	for (unsigned i = 0; i < r->nr_counters; i++)
+		if (!strcmp(r->counters[i].name, name))
+			return r->counters[i].value;
+	return -1;
+}
+
+/* ---- one run ---- */
+
+static void judge_run(struct rsv_scenario_run *r, enum rsv_run_result run)
+{
+	enum rsv_watchdog_event wd = rsv_watchdog_fired(r->sys);
+	const char *report = rsv_platform_report(rsv_system_platform(r->sys));
+
+	if (run == RSV_RUN_DEADLOCK || wd == RSV_WATCHDOG_DEADLOCK)
+		rsv__scenario_verdict(r, RSV_VERDICT_DEADLOCK, "%s",
+				      run == RSV_RUN_DEADLOCK ? "no task can run"
+							      : "every task parked in the same waits");
+	else if (wd == RSV_WATCHDOG_LIVELOCK || run == RSV_RUN_TIME_LIMIT)
+		rsv__scenario_verdict(r, RSV_VERDICT_LIVELOCK, "no progress for %.0f virtual s "
+				      "while tasks ran", PROGRESS_TIMEOUT_NS / 1e9);
+	else
+		rsv__scenario_verdict(r, RSV_VERDICT_PROGRESS, "the work finished");
+	if (r->res->verdict != RSV_VERDICT_PROGRESS && report)
+		snprintf(r->res->report, sizeof(r->res->report), "%s", report);
+	r->s->judge(r);
+}
+
+int rsv_scenario_run(const struct rsv_scenario *s, const struct rsv_scenario_opts *o,
+		     struct rsv_scenario_result *res)
+{
+	struct rsv_system_config cfg = { .nr_pages = s->nr_pages, .backend = o->backend,
+					 .seed = o->seed, .time_limit_ns = s->time_limit_ns,
+					 .misuse = RSV_MISUSE_RETURN, .policy = o->policy };
+	struct rsv_scenario_run r = { .s = s, .p = o->params, .res = res };
+	enum rsv_run_result run;
+	uint64_t start;
+	int err;
+
+	memset(res, 0, sizeof(*res));
+	if (!(r.sys = rsv_system_create(&cfg))) {
+		snprintf(res->why, sizeof(res->why), "system: %s", strerror(errno));
+		return -errno;
+	}
+	rsv_progress_register(r.sys, &r.progress, "work");
+	rsv_task_attach(r.sys, "setup");
+	err = s->setup(&r);
+	rsv_task_detach();
+	if (err) {
+		snprintf(res->why, sizeof(res->why), "setup: %s", strerror(-err));
+		if (s->teardown)
+			s->teardown(&r);
+		rsv_system_destroy(r.sys);
+		return err;
+	}
+	rsv_watchdog_start(r.sys, &(struct rsv_watchdog_config){
+		.progress_timeout_ns = PROGRESS_TIMEOUT_NS, .stop_run = true });
+	start = o->backend == RSV_BACKEND_SIM ? 0 : rsv_now();
+	run = rsv_system_run(r.sys);
+	res->run = run;
+	res->trace_hash = rsv_platform_trace_hash(rsv_system_platform(r.sys));
+	res->decisions = rsv_platform_decisions(rsv_system_platform(r.sys));
+	rsv_task_attach(r.sys, "judge"); /* the judge reads the clock and may free as a task */
+	res->virtual_ns = rsv_now() - start;
+	judge_run(&r, run);
+	if (s->teardown)
+		s->teardown(&r);
+	rsv_task_detach();
+	rsv_system_destroy(r.sys);
+	return 0;
+}

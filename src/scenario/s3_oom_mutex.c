@@ -1,0 +1,185 @@
+/* s3-oom-mutex-livelock (seed 002: Rientjes' tasks A, B and C; spec I, S3).
+ *
+ * Memory is exhausted below min with nothing reclaimable. A takes the last element of pool
+ * `a` and then wants mutex `b`. B holds `b` and allocates a page: the OOM killer picks C, the
+ * biggest task. C, killed, asks pool `a` for an element. Whether C may dip into the reserves
+ * for it (mempool=2016) or must wait for the pool, and whether the reaper frees C's memory
+ * meanwhile (oom=reaper), decides if anyone moves again. Holding an element while taking a
+ * lock that a reclaimer holds is the caller bug Weiner and Hocko named; the scenario shows
+ * what each policy does about it. */
+#include <stdlib.h>
+#include "scenario/internal.h"
+
+enum { P_FREE, P_VICTIM, NR_P };
+
+static const struct rsv_scenario_param params[NR_P] = {
+	[P_FREE] = { "free", 120, 0, 1000, "free pages when A, B and C start (min is 128)" },
+	[P_VICTIM] = { "victim_pages", 500, 1, 3000, "anonymous pages C owns" },
+};
+
+static const enum rsv_policy_key keys[] = { RSV_POLICY_MEMPOOL, RSV_POLICY_OOM };
+
+#define FILL_MAX 4096
+
+struct s3 {
+	struct rsv_scenario_run *run;
+	struct rsv_mempool *a;
+	struct rsv_mutex b;
+	struct rsv_task *c;
+	_Atomic bool c_ready, exhausted, b_held, a_has_element;
+	_Atomic int finished;
+	struct rsv_page *fill[FILL_MAX];
+	unsigned nr_fill;
+};
+
+static void finished(struct s3 *s)
+{
+	atomic_fetch_add(&s->finished, 1);
+	rsv_progress_inc(&s->run->progress);
+}
+
+static void wait_for(_Atomic bool *flag)
+{
+	while (!atomic_load(flag))
+		rsv_msleep(1);
+}
+
+/* A: the pool's last element, then the mutex. */
+static int task_a(void *arg)
+{
+	struct s3 *s = arg;
+	void *e;
+
+	wait_for(&s->b_held);
+	e = rsv_mempool_alloc(s->a, RSV_GFP_KERNEL);
+	atomic_store(&s->a_has_element, true);
+	rsv_mutex_lock(&s->b);
+	rsv_mutex_unlock(&s->b);
+	rsv_mempool_free(e, s->a);
+	finished(s);
+	return 0;
+}
+
+/* B: holds the mutex across an allocation that needs the OOM killer. */
+static int task_b(void *arg)
+{
+	struct s3 *s = arg;
+	struct rsv_page *p;
+
+	wait_for(&s->exhausted);
+	rsv_mutex_lock(&s->b);
+	atomic_store(&s->b_held, true);
+	wait_for(&s->a_has_element);
+	p = rsv_alloc_pages(RSV_GFP_KERNEL, 0);
+	rsv_mutex_unlock(&s->b);
+	if (p)
+		rsv_free_pages(p, 0);
+	finished(s);
+	return 0;
+}
+
+/* C: owns the memory; once chosen, it needs one element of `a` to finish and exit. */
+static int task_c(void *arg)
+{
+	struct s3 *s = arg;
+	struct rsv_mapping *heap = rsv_mapping_create(s->run->sys, RSV_MAPPING_ANON, "heap",
+						      NULL, 0);
+
+	for (long i = 0; heap && i < s->run->p[P_VICTIM]; i++)
+		rsv_mapping_add_page(heap, RSV_GFP_KERNEL, (uint64_t)i);
+	atomic_store(&s->c_ready, true);
+	while (!rsv_task_is_oom_victim(rsv_task_current()))
+		rsv_msleep(1);
+	rsv_mempool_free(rsv_mempool_alloc(s->a, RSV_GFP_KERNEL), s->a);
+	finished(s);
+	return 0; /* its memory goes with it */
+}
+
+/* Takes every free page above the scenario's level, as an unkillable task. */
+static int filler(void *arg)
+{
+	struct s3 *s = arg;
+	struct rsv_system *sys = s->run->sys;
+
+	rsv_task_set_oom_score_adj(rsv_task_current(), -1000);
+	wait_for(&s->c_ready);
+	while (rsv_system_free_pages(sys) > (unsigned long)s->run->p[P_FREE] &&
+	       s->nr_fill < FILL_MAX) {
+		struct rsv_page *p = rsv_alloc_pages(RSV_GFP_NOWAIT | RSV___GFP_MEMALLOC, 0);
+
+		if (!p)
+			break;
+		s->fill[s->nr_fill++] = p;
+		rsv_drain_local_pages();
+	}
+	atomic_store(&s->exhausted, true);
+	while (atomic_load(&s->finished) < 3)
+		rsv_msleep(10);
+	while (s->nr_fill)
+		rsv_free_pages(s->fill[--s->nr_fill], 0);
+	return 0;
+}
+
+static int setup(struct rsv_scenario_run *run)
+{
+	struct s3 *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	run->data = s;
+	s->run = run;
+	rsv_mutex_init(&s->b, "b");
+	if (!(s->a = rsv_mempool_create_page_pool(1, 0)))
+		return -ENOMEM;
+	rsv_mempool_set_name(s->a, "a");
+	s->c = rsv_task_create(run->sys, "C", task_c, s);
+	rsv_task_create(run->sys, "filler", filler, s);
+	rsv_task_create(run->sys, "B", task_b, s);
+	rsv_task_create(run->sys, "A", task_a, s);
+	return 0;
+}
+
+static void judge(struct rsv_scenario_run *run)
+{
+	struct s3 *s = run->data;
+	struct rsv_mempool_stats st;
+
+	rsv_mempool_stats(s->a, &st);
+	rsv__scenario_counter(run, "finished", atomic_load(&s->finished));
+	rsv__scenario_stat(run, RSV_STAT_OOM_KILL);
+	rsv__scenario_stat(run, RSV_STAT_OOM_REAPED);
+	rsv__scenario_counter(run, "reserve_used",
+			      (int64_t)(rsv_stats_get(run->sys, RSV_STAT_BELOW_MIN_OOM_VICTIM) +
+					rsv_stats_get(run->sys, RSV_STAT_BELOW_MIN_PF_MEMALLOC)));
+	rsv__scenario_counter(run, "pool_waits", (int64_t)st.waits);
+	rsv__scenario_counter(run, "pool_reserve_grants", (int64_t)st.reserve_grants);
+	if (run->res->verdict == RSV_VERDICT_PROGRESS)
+		rsv__scenario_verdict(run, RSV_VERDICT_PROGRESS, "A, B and C finished (%s)",
+				      st.reserve_grants ? "C used the reserves"
+							: "without touching the reserves");
+}
+
+static void teardown(struct rsv_scenario_run *run)
+{
+	struct s3 *s = run->data;
+
+	if (!s)
+		return;
+	/* After a stuck run A may still hold its element: the pool says so, and goes anyway. */
+	rsv_mempool_destroy(s->a);
+	free(s);
+}
+
+const struct rsv_scenario rsv__s3_oom_mutex = {
+	.name = "s3-oom-mutex-livelock",
+	.summary = "A holds the pool's last element and wants B's mutex; B's allocation kills C; "
+		   "C needs an element of the pool",
+	.params = params,
+	.nr_params = NR_P,
+	.keys = keys,
+	.nr_keys = 2,
+	.nr_pages = 4096,
+	.setup = setup,
+	.judge = judge,
+	.teardown = teardown,
+};

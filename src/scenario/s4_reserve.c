@@ -1,0 +1,208 @@
+/* s4-global-reserve-pool (seed 003; spec I, S4): filesystem writers whose writeout needs at
+ * most R pages each, against exhausted memory, under policy `reserve`.
+ *
+ * Each writer opens a section on the filesystem's reservation (made at mount), and, once
+ * every writer is inside, a hog takes every free page above min. Then each section allocates
+ * its pages with GFP_NOFS and writes them to a disk whose completions free them. With
+ * reserve=global-pool the first failure takes the pool's semaphore; with per-thread the
+ * pages were put aside when the section opened; with watermarks nothing was. */
+#include <stdlib.h>
+#include "scenario/internal.h"
+
+enum { P_WRITERS, P_RESERVE, P_NEED, P_SECTIONS, P_IO_MS, P_HOLD, NR_P };
+
+static const struct rsv_scenario_param params[NR_P] = {
+	[P_WRITERS] = { "writers", 8, 1, 64, "writer tasks" },
+	[P_RESERVE] = { "reserve", 8, 1, 256, "pages reserved for one section (R)" },
+	[P_NEED] = { "need", 8, 1, 512, "pages one section allocates" },
+	[P_SECTIONS] = { "sections", 4, 1, 1000, "sections per writer" },
+	[P_IO_MS] = { "io_ms", 10, 0, 10000, "disk latency, virtual ms" },
+	[P_HOLD] = { "hold", 0, 0, 1, "1: a section submits its pages only at its end" },
+};
+
+static const enum rsv_policy_key keys[] = { RSV_POLICY_RESERVE };
+
+#define HOG_MAX 8192
+
+struct s4 {
+	struct rsv_scenario_run *run;
+	struct rsv_reservation *r;
+	struct rsv_bdev *disk;
+	_Atomic unsigned inside, written, failed, done;
+	_Atomic bool exhausted;
+	struct rsv_page *hog[HOG_MAX];
+	unsigned nr_hog;
+};
+
+struct write {
+	struct rsv_request req;
+	struct s4 *s;
+};
+
+static void write_done(struct rsv_request *req)
+{
+	struct write *w = req->private;
+
+	rsv_free_pages(req->page, 0);
+	atomic_fetch_add(&w->s->written, 1);
+	rsv_progress_inc(&w->s->run->progress);
+	free(w);
+}
+
+static void submit(struct s4 *s, struct rsv_page *p, unsigned n)
+{
+	struct write *w = malloc(sizeof(*w));
+
+	if (!w) {
+		rsv_free_pages(p, 0);
+		atomic_fetch_add(&s->failed, 1);
+		return;
+	}
+	*w = (struct write){ .s = s };
+	w->req = (struct rsv_request){ .bdev = s->disk, .op = RSV_REQ_WRITE,
+				       .sector = n % s->disk->nr_sectors, .page = p,
+				       .end_io = write_done, .private = w };
+	if (rsv_submit_request(&w->req)) {
+		rsv_free_pages(p, 0);
+		free(w);
+		atomic_fetch_add(&s->failed, 1);
+	}
+}
+
+static void section(struct s4 *s, bool first)
+{
+	const long *p = s->run->p;
+	struct rsv_page **held = calloc((size_t)p[P_NEED], sizeof(*held));
+
+	if (!held || rsv_reserve_enable(s->r)) {
+		atomic_fetch_add(&s->failed, 1);
+		free(held);
+		return;
+	}
+	if (first) {
+		atomic_fetch_add(&s->inside, 1);
+		while (!atomic_load(&s->exhausted))
+			rsv_msleep(1);
+	}
+	for (long i = 0; i < p[P_NEED]; i++) {
+		struct rsv_page *pg = rsv_alloc_pages(RSV_GFP_NOFS, 0);
+
+		if (!pg)
+			atomic_fetch_add(&s->failed, 1);
+		else if (p[P_HOLD])
+			held[i] = pg;
+		else
+			submit(s, pg, (unsigned)i);
+	}
+	for (long i = 0; p[P_HOLD] && i < p[P_NEED]; i++)
+		if (held[i])
+			submit(s, held[i], (unsigned)i);
+	rsv_reserve_disable(s->r);
+	free(held);
+}
+
+static int writer(void *arg)
+{
+	struct s4 *s = arg;
+	const long *p = s->run->p;
+	unsigned total = (unsigned)(p[P_WRITERS] * p[P_SECTIONS] * p[P_NEED]);
+
+	for (long k = 0; k < p[P_SECTIONS]; k++)
+		section(s, k == 0);
+	while (atomic_load(&s->written) + atomic_load(&s->failed) < total) /* fsync */
+		rsv_msleep(1);
+	atomic_fetch_add(&s->done, 1);
+	return 0;
+}
+
+/* Once every writer is inside its first section: every free page above min, taken below the
+ * watermarks (a PF_MEMALLOC-like grab) one at a time so that no per-task cache hides any. */
+static int hog(void *arg)
+{
+	struct s4 *s = arg;
+	struct rsv_system *sys = s->run->sys;
+	struct rsv_watermarks wm;
+
+	while (atomic_load(&s->inside) < (unsigned)s->run->p[P_WRITERS])
+		rsv_msleep(1);
+	rsv_system_watermarks(sys, &wm);
+	while (rsv_system_free_pages(sys) > wm.min && s->nr_hog < HOG_MAX) {
+		struct rsv_page *pg = rsv_alloc_pages(RSV_GFP_NOWAIT | RSV___GFP_MEMALLOC, 0);
+
+		if (!pg)
+			break;
+		s->hog[s->nr_hog++] = pg;
+		rsv_drain_local_pages();
+	}
+	atomic_store(&s->exhausted, true);
+	return 0;
+}
+
+static int setup(struct rsv_scenario_run *run)
+{
+	const long *p = run->p;
+	struct s4 *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	run->data = s;
+	s->run = run;
+	s->disk = rsv_ramdev_create(run->sys, "disk", 256,
+				    (uint64_t)p[P_IO_MS] * RSV_NSEC_PER_MSEC, 0);
+	s->r = rsv_reserve_create(run->sys, (unsigned long)p[P_RESERVE]);
+	if (!s->disk || !s->r)
+		return -ENOMEM;
+	for (long i = 0; i < p[P_WRITERS]; i++)
+		rsv_task_create(run->sys, "fs_writer", writer, s);
+	rsv_task_create(run->sys, "hog", hog, s);
+	return 0;
+}
+
+static void judge(struct rsv_scenario_run *run)
+{
+	struct s4 *s = run->data;
+	struct rsv_reserve_stats st;
+
+	rsv_reserve_stats(run->sys, &st);
+	rsv__scenario_counter(run, "pages_written", atomic_load(&s->written));
+	rsv__scenario_counter(run, "sections", (int64_t)st.sections);
+	rsv__scenario_counter(run, "pinned_peak", (int64_t)st.pinned_peak);
+	rsv__scenario_counter(run, "pool_target", (int64_t)st.pool_target);
+	rsv__scenario_counter(run, "pool_pages_lent", (int64_t)st.pool_allocs);
+	rsv__scenario_counter(run, "pool_used_peak", (int64_t)st.pool_used_peak);
+	rsv__scenario_counter(run, "pool_users_peak", st.users_peak);
+	rsv__scenario_counter(run, "semaphore_waits", (int64_t)st.sem_waits);
+	rsv__scenario_counter(run, "thread_reserved", (int64_t)st.thread_reserved);
+	rsv__scenario_counter(run, "failed_allocations", atomic_load(&s->failed));
+	if (run->res->verdict == RSV_VERDICT_PROGRESS && atomic_load(&s->failed))
+		rsv__scenario_verdict(run, RSV_VERDICT_STALL, "%u allocations failed",
+				      atomic_load(&s->failed));
+}
+
+static void teardown(struct rsv_scenario_run *run)
+{
+	struct s4 *s = run->data;
+
+	if (!s)
+		return;
+	if (run->res->verdict == RSV_VERDICT_PROGRESS) {
+		while (s->nr_hog)
+			rsv_free_pages(s->hog[--s->nr_hog], 0);
+		rsv_reserve_destroy(s->r);
+	}
+	free(s);
+}
+
+const struct rsv_scenario rsv__s4_reserve = {
+	.name = "s4-global-reserve-pool",
+	.summary = "writers needing R pages each against exhausted memory: Arcangeli's global "
+		   "pool vs per-thread reservations vs zone reserves alone",
+	.params = params,
+	.nr_params = NR_P,
+	.keys = keys,
+	.nr_keys = 1,
+	.nr_pages = 4096,
+	.setup = setup,
+	.judge = judge,
+	.teardown = teardown,
+};
