@@ -4,7 +4,7 @@
  * timeout. Like the kernel's it cannot see livelocks: a task in a mempool's 5 s timed wait,
  * or an allocator retrying, keeps waking up. The progress watchdog sees those: named counters
  * that the work increments must advance within a timeout while tasks still run. When they
- * stall while every task sits in the same waits throughout, it calls it a deadlock. On the
+ * stall while every task sits in lock or queue waits throughout, it calls it a deadlock. On the
  * simulator both run from the scheduler on virtual time and can end the run
  * (RSV_RUN_STOPPED); on real threads from a monitor thread, reporting only. */
 #ifndef RESERVOIR_WATCHDOG_H
@@ -37,8 +37,8 @@ struct rsv_watchdog_config {
 };
 
 /* LIVELOCK: no progress while tasks ran. DEADLOCK: no progress while every task waited on a
- * lock or queue, the same one at every look: only timeouts woke anyone (a mempool's 5 s
- * re-poll, say), and nothing a task does can end it. */
+ * lock or a queue (at three looks in four or more): only timeouts woke anyone (a mempool's
+ * 5 s re-poll, say), and nothing a task does can end it. */
 enum rsv_watchdog_event {
 	RSV_WATCHDOG_NONE,
 	RSV_WATCHDOG_LIVELOCK,

@@ -12,14 +12,8 @@ struct rsv_watchdog {
 	enum rsv_watchdog_event first;
 	unsigned long events[RSV_NR_WATCHDOG_EVENTS];
 	uint64_t period;
-	/* Since when every task has waited on the same objects, tick after tick (parked). */
-	bool parked;
-	uint64_t parked_since;
-	struct {
-		const void *obj;
-		int kind;
-	} waits[64];
-	unsigned nr_waits;
+	/* Looks since the last progress, and how many found every task parked. */
+	unsigned looks, parked_looks;
 	/* Waits already reported as hung, so that each is reported once. */
 	struct {
 		const struct rsv_thread *thread;
@@ -59,12 +53,14 @@ static void fire(struct rsv_watchdog *wd, enum rsv_watchdog_event e, const char 
 		rsv_platform_stop(p);
 }
 
-/* Whether every task (service threads aside) waits on a lock or a queue, each on the one it
- * waited on at the last look. A sleep (msleep) is not parked: sleepers poll. */
-static void update_parked(struct rsv_watchdog *wd, uint64_t now)
+/* Counts a look at which every task (service threads aside) waits on a lock or a queue. A
+ * sleep (msleep) is not parked: sleepers poll. Which queue does not matter, and a look that
+ * lands just as a timed wait expires may see its task running, so a stall counts as parked
+ * when at least three looks in four found it so. */
+static void update_parked(struct rsv_watchdog *wd)
 {
 	struct rsv_platform *p = wd->sys->plat;
-	bool all = true, same = wd->parked;
+	bool all = true;
 	unsigned n = 0;
 	struct rsv_list *pos;
 
@@ -72,33 +68,17 @@ static void update_parked(struct rsv_watchdog *wd, uint64_t now)
 	rsv_list_for_each(pos, &p->threads) {
 		const struct rsv_thread *t = rsv_container_of(pos, struct rsv_thread, node);
 		int kind;
-		const void *obj;
 
 		if (!t->fn || t->daemon || atomic_load(&t->exited))
 			continue;
 		kind = atomic_load(&t->wait_kind);
-		obj = atomic_load(&t->wait_obj);
 		if (kind != RSV_WAIT_MUTEX && kind != RSV_WAIT_SEMAPHORE && kind != RSV_WAIT_QUEUE)
 			all = false;
-		if (n >= sizeof(wd->waits) / sizeof(wd->waits[0])) {
-			all = false;
-			break;
-		}
-		same = same && n < wd->nr_waits && wd->waits[n].obj == obj &&
-		       wd->waits[n].kind == kind;
-		wd->waits[n].obj = obj;
-		wd->waits[n++].kind = kind;
+		n++;
 	}
 	rsv_spin_unlock(&p->threads_lock);
-	same = same && n == wd->nr_waits;
-	wd->nr_waits = n;
-	if (!all || !n) {
-		wd->parked = false;
-		return;
-	}
-	if (!same)
-		wd->parked_since = now;
-	wd->parked = true;
+	wd->looks++;
+	wd->parked_looks += all && n;
 }
 
 static void check_progress(struct rsv_watchdog *wd, uint64_t now)
@@ -114,18 +94,19 @@ static void check_progress(struct rsv_watchdog *wd, uint64_t now)
 			c->seen = v;
 			c->changed_at = now;
 			c->reported = false;
+			wd->looks = wd->parked_looks = 0;
 			continue;
 		}
 		if (c->reported || now - c->changed_at <= wd->cfg.progress_timeout_ns)
 			continue;
 		c->reported = true;
-		/* Parked all along: only timeouts woke anyone, and they went back to the same
-		 * waits. Nothing a task does can end it: a deadlock the timed waits disguise. */
-		deadlock = wd->parked && wd->parked_since <= c->changed_at + 2 * wd->period;
+		/* Parked all along: only timeouts woke anyone, and they went back to waiting.
+		 * Nothing a task does can end it: a deadlock the timed waits disguise. */
+		deadlock = wd->looks && 4 * wd->parked_looks >= 3 * wd->looks;
 		snprintf(why, sizeof(why),
 			 deadlock ? "watchdog: progress counter \"%s\" stuck at %llu for %.3f s while "
-				    "every task waited on the same objects (deadlock: its waits "
-				    "time out and begin again)\n"
+				    "every task waited on a lock or a queue (deadlock: "
+				    "its waits time out and begin again)\n"
 				  : "watchdog: progress counter \"%s\" stuck at %llu for %.3f s while "
 				    "tasks ran (livelock)\n",
 			 c->name, (unsigned long long)v, (double)(now - c->changed_at) / 1e9);
@@ -187,7 +168,7 @@ static void monitor(void *arg, uint64_t now)
 	struct rsv_watchdog *wd = arg;
 
 	if (wd->cfg.progress_timeout_ns) {
-		update_parked(wd, now);
+		update_parked(wd);
 		check_progress(wd, now);
 	}
 	if (wd->cfg.hung_timeout_ns)

@@ -173,7 +173,7 @@ static void judge_run(struct rsv_scenario_run *r, enum rsv_run_result run)
 	if (run == RSV_RUN_DEADLOCK || wd == RSV_WATCHDOG_DEADLOCK)
 		rsv__scenario_verdict(r, RSV_VERDICT_DEADLOCK, "%s",
 				      run == RSV_RUN_DEADLOCK ? "no task can run"
-							      : "every task parked in the same waits");
+							      : "every task parked in lock or queue waits");
 	else if (wd == RSV_WATCHDOG_LIVELOCK || run == RSV_RUN_TIME_LIMIT)
 		rsv__scenario_verdict(r, RSV_VERDICT_LIVELOCK, "no progress for %.0f virtual s "
 				      "while tasks ran", PROGRESS_TIMEOUT_NS / 1e9);
