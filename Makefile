@@ -1,7 +1,7 @@
 # Front door. The real build is CMake; this file only names the jobs.
 #   make          release build into build/ (CLI at build/bin/reservoir)
 #   make check    deps, then the test suite twice: release build and ASan+UBSan build
-#   make demo     deps, build, run the main job
+#   make demo     deps, build, run the main job (the allocator demo, then the scenario matrix)
 #   make bench    build and run the benchmarks
 #   make clean
 
@@ -44,6 +44,9 @@ check-asan: build-asan/.configured
 
 demo: deps build
 	@build/bin/reservoir demo
+	@echo
+	@echo "== the seed scenarios under every policy they read (100 seeds each; report/) =="
+	@build/bin/reservoir matrix --seeds 100 --jobs $(JOBS) --out report
 
 bench: deps build
 	@build/bench/bench_page

@@ -1,9 +1,14 @@
 /* reservoir: the command-line front end.
  *
- *   reservoir demo [--seed N]   the page allocator under pressure on both backends, and the
- *                               simulator finding, explaining and replaying a deadlock
+ *   reservoir list [--verbose]                 the seed scenarios, their parameters and keys
+ *   reservoir run SCENARIO [options]           one run: verdict, counters, trace hash, report
+ *   reservoir replay SCENARIO [options]        the same run twice: the trace hashes agree
+ *   reservoir matrix [--seeds N] [--jobs J] [--format text|md|json|csv] [--out DIR]
+ *   reservoir demo [--seed N]                  the allocator under pressure on both backends,
+ *                                              and a deadlock found, explained and replayed
  *   reservoir version
- */
+ * run and replay take --policy key=value[,...], --param name=value, --seed N,
+ * --backend sim|os and --format text|json. Bad input: one line naming it, exit status 2. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,12 +18,17 @@
 
 static int usage(FILE *out)
 {
-	fprintf(out, "usage: reservoir demo [--seed N]\n"
+	fprintf(out, "usage: reservoir list [--verbose]\n"
+		     "       reservoir run|replay SCENARIO [--policy key=value[,...]] "
+		     "[--param name=value] [--seed N] [--backend sim|os] [--format text|json]\n"
+		     "       reservoir matrix [--seeds N] [--jobs J] [--format text|md|json|csv] "
+		     "[--out DIR]\n"
+		     "       reservoir demo [--seed N]\n"
 		     "       reservoir version\n");
 	return out == stderr ? 2 : 0;
 }
 
-static int parse_seed(const char *s, uint64_t *seed)
+int rsv_tool_parse_seed(const char *s, uint64_t *seed)
 {
 	char *end;
 
@@ -43,14 +53,20 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help"))
 		return usage(stdout);
+	if (!strcmp(argv[1], "list"))
+		return rsv_tool_list(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "run") || !strcmp(argv[1], "replay"))
+		return rsv_tool_run(argc - 2, argv + 2, !strcmp(argv[1], "replay"));
+	if (!strcmp(argv[1], "matrix"))
+		return rsv_tool_matrix(argc - 2, argv + 2);
 	if (strcmp(argv[1], "demo")) {
-		fprintf(stderr, "reservoir: unknown command '%s' (valid: demo, version, help)\n",
-			argv[1]);
+		fprintf(stderr, "reservoir: unknown command '%s' (valid: list, run, replay, matrix, "
+			"demo, version, help)\n", argv[1]);
 		return 2;
 	}
 	for (int i = 2; i < argc; i++) {
 		if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
-			if (parse_seed(argv[++i], &seed))
+			if (rsv_tool_parse_seed(argv[++i], &seed))
 				return 2;
 		} else {
 			fprintf(stderr, "reservoir: unknown option '%s' (valid: --seed N)\n", argv[i]);

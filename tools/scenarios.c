@@ -1,0 +1,444 @@
+/* reservoir list | run | replay | matrix: the seed scenarios from the command line. */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <reservoir.h>
+#include "tool.h"
+
+/* ---- options ---- */
+
+struct run_args {
+	const struct rsv_scenario *s;
+	struct rsv_scenario_opts o;
+	const char *format;
+};
+
+static int bad(const char *fmt, const char *word, const char *valid)
+{
+	fprintf(stderr, "reservoir: ");
+	fprintf(stderr, fmt, word);
+	if (valid)
+		fprintf(stderr, " (valid: %s)", valid);
+	fputc('\n', stderr);
+	return 2;
+}
+
+static void scenario_names(char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = 0;
+	for (unsigned i = 0; i < rsv_scenario_count() && n < len; i++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? ", " : "",
+				      rsv_scenario_name(rsv_scenario_at(i)));
+}
+
+static const struct rsv_scenario *find_scenario(const char *name)
+{
+	const struct rsv_scenario *s = rsv_scenario_find(name);
+	char names[512];
+
+	if (!s) {
+		scenario_names(names, sizeof(names));
+		bad("unknown scenario '%s'", name, names);
+	}
+	return s;
+}
+
+/* Parses what follows "run SCENARIO"; 0 or an exit status. */
+static int parse_run(int argc, char **argv, struct run_args *a)
+{
+	char err[512];
+
+	if (argc < 1)
+		return bad("%s", "run needs a scenario", NULL);
+	if (!(a->s = find_scenario(argv[0])))
+		return 2;
+	rsv_scenario_opts_init(a->s, &a->o);
+	a->format = "text";
+	for (int i = 1; i < argc; i++) {
+		const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!val)
+			return bad("option '%s' needs a value", opt, NULL);
+		i++;
+		if (!strcmp(opt, "--policy")) {
+			if (rsv_policy_parse(&a->o.policy, val, err, sizeof(err)))
+				return bad("%s", err, NULL);
+		} else if (!strcmp(opt, "--param")) {
+			if (rsv_scenario_set_param(a->s, &a->o, val, err, sizeof(err)))
+				return bad("%s", err, NULL);
+		} else if (!strcmp(opt, "--seed")) {
+			if (rsv_tool_parse_seed(val, &a->o.seed))
+				return 2;
+		} else if (!strcmp(opt, "--backend")) {
+			if (!strcmp(val, "sim"))
+				a->o.backend = RSV_BACKEND_SIM;
+			else if (!strcmp(val, "os"))
+				a->o.backend = RSV_BACKEND_OS;
+			else
+				return bad("unknown backend '%s'", val, "sim, os");
+		} else if (!strcmp(opt, "--format")) {
+			if (strcmp(val, "text") && strcmp(val, "json"))
+				return bad("unknown format '%s'", val, "text, json");
+			a->format = val;
+		} else {
+			return bad("unknown option '%s'", opt,
+				   "--policy key=value, --param name=value, --seed N, "
+				   "--backend sim|os, --format text|json");
+		}
+	}
+	return 0;
+}
+
+/* ---- list ---- */
+
+int rsv_tool_list(int argc, char **argv)
+{
+	bool verbose = argc > 0 && !strcmp(argv[0], "--verbose");
+
+	if (argc > (verbose ? 1 : 0))
+		return bad("unknown option '%s'", argv[verbose], "--verbose");
+	for (unsigned i = 0; i < rsv_scenario_count(); i++) {
+		const struct rsv_scenario *s = rsv_scenario_at(i);
+
+		printf("%-26s %s\n", rsv_scenario_name(s), rsv_scenario_summary(s));
+		if (!verbose)
+			continue;
+		printf("    policy keys:");
+		for (unsigned k = 0; k < rsv_scenario_nr_keys(s); k++) {
+			enum rsv_policy_key key = rsv_scenario_key(s, k);
+
+			printf(" %s (", rsv_policy_key_name(key));
+			for (unsigned v = 0; v < rsv_policy_nr_values(key); v++)
+				printf("%s%s", v ? "|" : "", rsv_policy_value_name(key, v));
+			printf(")");
+		}
+		printf("\n");
+		for (unsigned p = 0; p < rsv_scenario_nr_params(s); p++) {
+			const struct rsv_scenario_param *pp = rsv_scenario_param(s, p);
+
+			printf("    --param %s=%ld   %s (%ld..%ld)\n", pp->name, pp->def, pp->doc,
+			       pp->min, pp->max);
+		}
+	}
+	return 0;
+}
+
+/* ---- run, replay ---- */
+
+static void json_string(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(out, "\\%c", *s);
+		else if (*s == '\n')
+			fputs("\\n", out);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(out, "\\u%04x", *s);
+		else
+			fputc(*s, out);
+	}
+	fputc('"', out);
+}
+
+static void print_result(const struct run_args *a, const struct rsv_scenario_result *r)
+{
+	char policy[256];
+
+	rsv_policy_format(&a->o.policy, policy, sizeof(policy));
+	if (!strcmp(a->format, "json")) {
+		printf("{\"scenario\": ");
+		json_string(stdout, rsv_scenario_name(a->s));
+		printf(", \"policy\": ");
+		json_string(stdout, policy);
+		printf(", \"seed\": %" PRIu64 ", \"backend\": \"%s\", \"verdict\": \"%s\", "
+		       "\"why\": ", a->o.seed, a->o.backend == RSV_BACKEND_SIM ? "sim" : "os",
+		       rsv_verdict_name(r->verdict));
+		json_string(stdout, r->why);
+		printf(", \"trace_hash\": \"%016" PRIx64 "\", \"virtual_s\": %.6f, \"counters\": {",
+		       r->trace_hash, (double)r->virtual_ns / 1e9);
+		for (unsigned i = 0; i < r->nr_counters; i++)
+			printf("%s\"%s\": %" PRId64, i ? ", " : "", r->counters[i].name,
+			       r->counters[i].value);
+		printf("}, \"report\": ");
+		json_string(stdout, r->report);
+		printf("}\n");
+		return;
+	}
+	printf("%s [%s] seed %" PRIu64 " on %s: %s (%s)\n", rsv_scenario_name(a->s), policy,
+	       a->o.seed, a->o.backend == RSV_BACKEND_SIM ? "sim" : "os",
+	       rsv_verdict_name(r->verdict), r->why);
+	for (unsigned i = 0; i < r->nr_counters; i++)
+		printf("  %-22s %" PRId64 "\n", r->counters[i].name, r->counters[i].value);
+	if (a->o.backend == RSV_BACKEND_SIM)
+		printf("  %.6f virtual s, %" PRIu64 " scheduling decisions, trace hash %016" PRIx64
+		       "\n", (double)r->virtual_ns / 1e9, r->decisions, r->trace_hash);
+	else
+		printf("  %.3f s of real time\n", (double)r->virtual_ns / 1e9);
+	if (r->report[0])
+		printf("\n%s", r->report);
+}
+
+int rsv_tool_run(int argc, char **argv, bool replay)
+{
+	struct run_args a;
+	struct rsv_scenario_result *r = malloc(sizeof(*r)), *again = malloc(sizeof(*again));
+	int status = parse_run(argc, argv, &a);
+
+	if (status || !r || !again)
+		goto out;
+	if (rsv_scenario_run(a.s, &a.o, r)) {
+		fprintf(stderr, "reservoir: %s\n", r->why);
+		status = 1;
+		goto out;
+	}
+	print_result(&a, r);
+	if (replay) {
+		if (a.o.backend != RSV_BACKEND_SIM) {
+			status = bad("%s", "replay needs the simulator (--backend sim)", NULL);
+			goto out;
+		}
+		rsv_scenario_run(a.s, &a.o, again);
+		printf("replayed: trace hash %016" PRIx64 " then %016" PRIx64 " (%s)\n",
+		       r->trace_hash, again->trace_hash,
+		       r->trace_hash == again->trace_hash ? "identical" : "DIFFERENT");
+		status = r->trace_hash != again->trace_hash;
+	}
+out:
+	free(r);
+	free(again);
+	return status;
+}
+
+/* ---- matrix ---- */
+
+struct cell {
+	const struct rsv_scenario *s;
+	struct rsv_policy policy;
+	unsigned long counts[RSV_NR_VERDICTS];
+	enum rsv_verdict worst;
+	int64_t first_bad_seed;
+};
+
+struct matrix {
+	struct cell *cells;
+	unsigned nr_cells;
+	unsigned seeds;
+	_Atomic unsigned long next, done;
+	unsigned long total;
+	bool progress_bar;
+	pthread_mutex_t lock;
+};
+
+/* Every combination of the values of the scenario's keys, upstream's defaults elsewhere. */
+static unsigned add_cells(struct matrix *m, const struct rsv_scenario *s)
+{
+	unsigned combos = 1, added = 0;
+
+	for (unsigned k = 0; k < rsv_scenario_nr_keys(s); k++)
+		combos *= rsv_policy_nr_values(rsv_scenario_key(s, k));
+	for (unsigned c = 0; c < combos; c++) {
+		struct cell *cell = &m->cells[m->nr_cells++];
+		unsigned rest = c;
+
+		*cell = (struct cell){ .s = s, .policy = RSV_POLICY_DEFAULT, .first_bad_seed = -1 };
+		for (unsigned k = 0; k < rsv_scenario_nr_keys(s); k++) {
+			enum rsv_policy_key key = rsv_scenario_key(s, k);
+			unsigned n = rsv_policy_nr_values(key);
+
+			cell->policy.value[key] = (unsigned char)(rest % n);
+			rest /= n;
+		}
+		added++;
+	}
+	return added;
+}
+
+static void show_progress(struct matrix *m, unsigned long done)
+{
+	if (m->progress_bar && (done % 64 == 0 || done == m->total))
+		fprintf(stderr, "\rmatrix: %lu/%lu runs (%3lu%%)", done, m->total,
+			done * 100 / m->total);
+}
+
+static void *matrix_worker(void *arg)
+{
+	struct matrix *m = arg;
+	struct rsv_scenario_result *r = malloc(sizeof(*r));
+	unsigned long job;
+
+	while (r && (job = atomic_fetch_add(&m->next, 1)) < m->total) {
+		struct cell *cell = &m->cells[job / m->seeds];
+		struct rsv_scenario_opts o;
+
+		rsv_scenario_opts_init(cell->s, &o);
+		o.policy = cell->policy;
+		o.seed = job % m->seeds;
+		rsv_scenario_run(cell->s, &o, r);
+		pthread_mutex_lock(&m->lock);
+		cell->counts[r->verdict]++;
+		if (r->verdict > cell->worst)
+			cell->worst = r->verdict;
+		if (r->verdict != RSV_VERDICT_PROGRESS &&
+		    (cell->first_bad_seed < 0 || (int64_t)o.seed < cell->first_bad_seed))
+			cell->first_bad_seed = (int64_t)o.seed;
+		show_progress(m, atomic_fetch_add(&m->done, 1) + 1);
+		pthread_mutex_unlock(&m->lock);
+	}
+	free(r);
+	return NULL;
+}
+
+static void cell_policy(const struct cell *c, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = 0;
+	for (unsigned k = 0; k < rsv_scenario_nr_keys(c->s) && n < len; k++) {
+		enum rsv_policy_key key = rsv_scenario_key(c->s, k);
+
+		n += (size_t)snprintf(buf + n, len - n, "%s%s=%s", k ? "," : "",
+				      rsv_policy_key_name(key),
+				      rsv_policy_value_name(key, c->policy.value[key]));
+	}
+}
+
+static void write_matrix(FILE *out, const struct matrix *m, const char *format)
+{
+	bool md = !strcmp(format, "md"), json = !strcmp(format, "json"),
+	     csv = !strcmp(format, "csv");
+	char policy[256];
+
+	if (md)
+		fprintf(out, "| scenario | policy | verdict | runs | first bad seed |\n"
+			     "|---|---|---|---|---|\n");
+	else if (csv)
+		fprintf(out, "scenario,policy,verdict,runs,first_bad_seed\n");
+	else if (json)
+		fprintf(out, "[\n");
+	for (unsigned i = 0; i < m->nr_cells; i++) {
+		const struct cell *c = &m->cells[i];
+
+		cell_policy(c, policy, sizeof(policy));
+		if (json) {
+			fprintf(out, "  {\"scenario\": \"%s\", \"policy\": \"%s\", \"runs\": %u",
+				rsv_scenario_name(c->s), policy, m->seeds);
+			for (unsigned v = 0; v < RSV_NR_VERDICTS; v++)
+				fprintf(out, ", \"%s\": %lu", rsv_verdict_name(v), c->counts[v]);
+			fprintf(out, ", \"verdict\": \"%s\", \"first_bad_seed\": %" PRId64 "}%s\n",
+				rsv_verdict_name(c->worst), c->first_bad_seed,
+				i + 1 < m->nr_cells ? "," : "");
+		} else if (md) {
+			fprintf(out, "| %s | `%s` | %s | %u |", rsv_scenario_name(c->s), policy,
+				rsv_verdict_name(c->worst), m->seeds);
+			if (c->first_bad_seed >= 0)
+				fprintf(out, " %" PRId64 " |\n", c->first_bad_seed);
+			else
+				fprintf(out, " |\n");
+		} else if (csv) {
+			fprintf(out, "%s,\"%s\",%s,%u,%" PRId64 "\n", rsv_scenario_name(c->s), policy,
+				rsv_verdict_name(c->worst), m->seeds, c->first_bad_seed);
+		} else {
+			fprintf(out, "%-26s %-44s %-16s", rsv_scenario_name(c->s), policy,
+				rsv_verdict_name(c->worst));
+			if (c->worst != RSV_VERDICT_PROGRESS)
+				fprintf(out, " %lu/%u runs; first seed %" PRId64,
+					m->seeds - c->counts[RSV_VERDICT_PROGRESS], m->seeds,
+					c->first_bad_seed);
+			fputc('\n', out);
+		}
+	}
+	if (json)
+		fprintf(out, "]\n");
+}
+
+static int write_report(const struct matrix *m, const char *dir)
+{
+	static const char *const formats[] = { "md", "json", "csv" };
+	char path[4096];
+
+	if (mkdir(dir, 0755) && errno != EEXIST) {
+		fprintf(stderr, "reservoir: cannot create '%s': %s\n", dir, strerror(errno));
+		return 1;
+	}
+	for (unsigned f = 0; f < 3; f++) {
+		FILE *out;
+
+		snprintf(path, sizeof(path), "%s/matrix.%s", dir, formats[f]);
+		if (!(out = fopen(path, "w"))) {
+			fprintf(stderr, "reservoir: cannot write '%s': %s\n", path, strerror(errno));
+			return 1;
+		}
+		write_matrix(out, m, formats[f]);
+		fclose(out);
+	}
+	return 0;
+}
+
+int rsv_tool_matrix(int argc, char **argv)
+{
+	struct matrix m = { .seeds = 100, .progress_bar = isatty(2) };
+	const char *format = "text", *dir = NULL;
+	unsigned jobs = (unsigned)sysconf(_SC_NPROCESSORS_ONLN), max_cells = 0;
+	pthread_t *threads;
+	uint64_t n;
+	int status = 0;
+
+	for (int i = 0; i < argc; i++) {
+		const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!val)
+			return bad("option '%s' needs a value", opt, NULL);
+		i++;
+		if (!strcmp(opt, "--seeds") || !strcmp(opt, "--jobs")) {
+			if (rsv_tool_parse_seed(val, &n) || !n || n > 1000000)
+				return bad("'%s' is not a count in 1..1000000", val, NULL);
+			*(strcmp(opt, "--seeds") ? &jobs : &m.seeds) = (unsigned)n;
+		} else if (!strcmp(opt, "--format")) {
+			if (strcmp(val, "text") && strcmp(val, "md") && strcmp(val, "json") &&
+			    strcmp(val, "csv"))
+				return bad("unknown format '%s'", val, "text, md, json, csv");
+			format = val;
+		} else if (!strcmp(opt, "--out")) {
+			dir = val;
+		} else {
+			return bad("unknown option '%s'", opt,
+				   "--seeds N, --jobs J, --format text|md|json|csv, --out DIR");
+		}
+	}
+	for (unsigned i = 0; i < rsv_scenario_count(); i++) {
+		unsigned combos = 1;
+
+		for (unsigned k = 0; k < rsv_scenario_nr_keys(rsv_scenario_at(i)); k++)
+			combos *= rsv_policy_nr_values(rsv_scenario_key(rsv_scenario_at(i), k));
+		max_cells += combos;
+	}
+	m.cells = calloc(max_cells, sizeof(*m.cells));
+	threads = calloc(jobs ? jobs : 1, sizeof(*threads));
+	if (!m.cells || !threads)
+		return 1;
+	for (unsigned i = 0; i < rsv_scenario_count(); i++)
+		add_cells(&m, rsv_scenario_at(i));
+	m.total = (unsigned long)m.nr_cells * m.seeds;
+	pthread_mutex_init(&m.lock, NULL);
+	for (unsigned j = 0; j < jobs; j++)
+		pthread_create(&threads[j], NULL, matrix_worker, &m);
+	for (unsigned j = 0; j < jobs; j++)
+		pthread_join(threads[j], NULL);
+	if (m.progress_bar)
+		fputc('\n', stderr);
+	write_matrix(stdout, &m, format);
+	if (dir)
+		status = write_report(&m, dir);
+	free(threads);
+	free(m.cells);
+	return status;
+}
