@@ -18,6 +18,7 @@
 #include "reservoir/mempool.h"
 #include "reservoir/reserve.h"
 #include "reservoir/scenario.h"
+#include "reservoir/bio.h"
 
 #define RSV_VERSION "0.1.0"
 

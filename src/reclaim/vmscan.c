@@ -154,6 +154,10 @@ static bool reclaim_page(struct rsv_system *sys, struct scan_control *sc, struct
 	struct rsv_mapping *m = rsv__page_mapping(p);
 	unsigned f = rsv__page_flags(p);
 
+	/* Its swap-out completed while we held it (perhaps while this batch's submissions
+	 * waited for a mempool): putback frees it. Writing it again would free it under I/O. */
+	if (f & PG_free_on_putback)
+		return false;
 	if (f & (PG_dirty | PG_writeback))
 		sc->nr_dirty++;
 	if (f & PG_writeback) {

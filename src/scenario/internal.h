@@ -37,6 +37,6 @@ void rsv__scenario_verdict(struct rsv_scenario_run *r, enum rsv_verdict v, const
 /* A system-wide counter from the allocator's statistics, added under its own name. */
 void rsv__scenario_stat(struct rsv_scenario_run *r, enum rsv_stat_item item);
 
-extern const struct rsv_scenario rsv__s3_oom_mutex, rsv__s4_reserve;
+extern const struct rsv_scenario rsv__s1_crypt_swap, rsv__s3_oom_mutex, rsv__s4_reserve;
 
 #endif

@@ -14,6 +14,7 @@
 #define PROGRESS_TIMEOUT_NS (30 * RSV_NSEC_PER_SEC)
 
 static const struct rsv_scenario *const registry[] = {
+	&rsv__s1_crypt_swap,
 	&rsv__s3_oom_mutex,
 	&rsv__s4_reserve,
 };

@@ -158,3 +158,65 @@ Test(scenario, bad_parameters_are_named)
 	cr_assert_eq(rsv_scenario_set_param(s, &o, "writers=3", err, sizeof(err)), 0);
 	cr_assert_eq(o.params[0], 3);
 }
+
+/* ---- s1: swap over dm-crypt, f9054c70d28b against its revert ---- */
+
+static void no_mempool_reserves(const struct rsv_scenario_result *r, uint64_t seed)
+{
+	cr_assert_eq(rsv_scenario_counter(r, "below_min_by_mempool"), 0, "seed %lu",
+		     (unsigned long)seed);
+	cr_assert_eq(rsv_scenario_counter(r, "oom_kill"), 0, "seed %lu", (unsigned long)seed);
+	cr_assert_eq(rsv_scenario_counter(r, "swap_outs"), 2000);
+}
+
+static void drained(const struct rsv_scenario_result *r, uint64_t seed)
+{
+	cr_assert_gt(rsv_scenario_counter(r, "below_min_by_mempool"), 0, "seed %lu",
+		     (unsigned long)seed);
+	cr_assert_gt(rsv_scenario_counter(r, "inflight_max"), 16 + 110);
+}
+
+Test(scenario, s1_2016_drains_the_reserves)
+{
+	run_seeds(&(struct expect){ "s1-crypt-swap-reserves", "mempool=2016", { 0 },
+				    V(RSV_VERDICT_RESERVE_DEPLETED) | V(RSV_VERDICT_NEEDLESS_OOM),
+				    drained }, 0, SEEDS);
+}
+
+static void s1_fixed(const char *policy)
+{
+	run_seeds(&(struct expect){ "s1-crypt-swap-reserves", policy, { 0 },
+				    V(RSV_VERDICT_PROGRESS), no_mempool_reserves }, 0, SEEDS);
+}
+
+Test(scenario, s1_revert_waits_on_the_pool) { s1_fixed("mempool=revert"); }
+Test(scenario, s1_upstream_waits_on_the_pool) { s1_fixed("mempool=upstream"); }
+Test(scenario, s1_memdie_only_waits_on_the_pool) { s1_fixed("mempool=memdie-only"); }
+Test(scenario, s1_no_direct_reclaim_waits_on_the_pool) { s1_fixed("mempool=no-direct-reclaim"); }
+
+/* ---- the fixed policies on real threads ---- */
+
+Test(scenario, fixed_policies_progress_on_the_os_backend)
+{
+	static const char *const runs[][2] = {
+		{ "s1-crypt-swap-reserves", "mempool=upstream" },
+		{ "s3-oom-mutex-livelock", "mempool=upstream,oom=reaper" },
+		{ "s4-global-reserve-pool", "reserve=global-pool" },
+		{ "s4-global-reserve-pool", "reserve=per-thread" },
+	};
+	struct rsv_scenario_result *r = malloc(sizeof(*r));
+
+	for (unsigned i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
+		const struct rsv_scenario *s = rsv_scenario_find(runs[i][0]);
+		struct rsv_scenario_opts o;
+		char err[128];
+
+		rsv_scenario_opts_init(s, &o);
+		o.backend = RSV_BACKEND_OS;
+		cr_assert_eq(rsv_policy_parse(&o.policy, runs[i][1], err, sizeof(err)), 0);
+		cr_assert_eq(rsv_scenario_run(s, &o, r), 0, "%s", r->why);
+		cr_assert_eq(r->verdict, RSV_VERDICT_PROGRESS, "%s %s on os: %s (%s)\n%s", runs[i][0],
+			     runs[i][1], rsv_verdict_name(r->verdict), r->why, r->report);
+	}
+	free(r);
+}

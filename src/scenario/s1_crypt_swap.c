@@ -1,0 +1,176 @@
+/* s1-crypt-swap-reserves (seeds 000 and 002: f9054c70d28b against its revert; spec I, S1).
+ *
+ * Anonymous memory swaps out through dm-crypt to a disk with a 5 ms latency, while two hogs
+ * keep memory short. Reclaim (kswapd, and the hogs' direct reclaim: PF_MEMALLOC both) swaps
+ * pages out; each swap-out allocates a crypt io with GFP_NOIO, and kcryptd a bounce page.
+ * Under mempool=2016 a reclaimer whose io pool is empty may take its io from the reserves
+ * below min, so swap-outs pile up in flight on reserve memory until free memory is gone. */
+#include <stdlib.h>
+#include "scenario/internal.h"
+
+enum { P_ANON, P_FREE, P_POOL, P_IO_MS, P_HOGS, P_HOG_PAGES, P_ROUNDS, NR_P };
+
+static const struct rsv_scenario_param params[NR_P] = {
+	[P_ANON] = { "anon_pages", 2000, 1, 3000, "swappable anonymous pages" },
+	[P_FREE] = { "free", 110, 0, 1000, "free pages at the start (min is 128)" },
+	[P_POOL] = { "pool", 16, 1, 1024, "elements in the crypt io pool and the page pool" },
+	[P_IO_MS] = { "io_ms", 5, 0, 1000, "disk latency, virtual ms" },
+	[P_HOGS] = { "hogs", 2, 0, 16, "GFP_KERNEL hog tasks" },
+	[P_HOG_PAGES] = { "hog_pages", 400, 1, 2000, "pages a hog holds per round" },
+	[P_ROUNDS] = { "rounds", 5, 1, 1000, "hog rounds" },
+};
+
+static const enum rsv_policy_key keys[] = { RSV_POLICY_MEMPOOL };
+
+#define FILL_MAX 4096
+
+struct s1 {
+	struct rsv_scenario_run *run;
+	struct rsv_bdev *disk, *crypt;
+	struct rsv_mapping *anon;
+	_Atomic bool started, finished;
+	_Atomic unsigned hogs_done, hog_failures;
+	unsigned long min_free;
+	uint64_t seen_completed;
+	struct rsv_page *fill[FILL_MAX];
+	unsigned nr_fill;
+};
+
+static int hog(void *arg)
+{
+	struct s1 *s = arg;
+	long n = s->run->p[P_HOG_PAGES];
+	struct rsv_page **held = calloc((size_t)n, sizeof(*held));
+
+	while (!atomic_load(&s->started))
+		rsv_msleep(1);
+	for (long r = 0; held && r < s->run->p[P_ROUNDS]; r++) {
+		for (long i = 0; i < n; i++)
+			if (!(held[i] = rsv_alloc_pages(RSV_GFP_KERNEL, 0)))
+				atomic_fetch_add(&s->hog_failures, 1);
+		rsv_msleep(10);
+		for (long i = 0; i < n; i++)
+			if (held[i])
+				rsv_free_pages(held[i], 0);
+	}
+	free(held);
+	atomic_fetch_add(&s->hogs_done, 1);
+	return 0;
+}
+
+/* Watches the machine every millisecond until the filler is done: the least free memory
+ * seen, and swap-outs completed (the work's progress). */
+static int observer(void *arg)
+{
+	struct s1 *s = arg;
+
+	while (!atomic_load(&s->finished)) {
+		unsigned long free_now = rsv_system_free_pages(s->run->sys);
+		uint64_t done = atomic_load(&s->disk->completed);
+
+		if (atomic_load(&s->started) && free_now < s->min_free)
+			s->min_free = free_now;
+		for (; s->seen_completed < done; s->seen_completed++)
+			rsv_progress_inc(&s->run->progress);
+		rsv_msleep(1);
+	}
+	return 0;
+}
+
+/* Fills memory down to the scenario's free level as an unkillable task, then starts the
+ * hogs; gives it back when they are done. */
+static int filler(void *arg)
+{
+	struct s1 *s = arg;
+	struct rsv_system *sys = s->run->sys;
+
+	rsv_task_set_oom_score_adj(rsv_task_current(), -1000);
+	while (rsv_system_free_pages(sys) > (unsigned long)s->run->p[P_FREE] &&
+	       s->nr_fill < FILL_MAX) {
+		struct rsv_page *p = rsv_alloc_pages(RSV_GFP_NOWAIT | RSV___GFP_MEMALLOC, 0);
+
+		if (!p)
+			break;
+		s->fill[s->nr_fill++] = p;
+		rsv_drain_local_pages();
+	}
+	s->min_free = rsv_system_free_pages(sys);
+	atomic_store(&s->started, true);
+	while (atomic_load(&s->hogs_done) < (unsigned)s->run->p[P_HOGS])
+		rsv_msleep(10);
+	while (s->nr_fill)
+		rsv_free_pages(s->fill[--s->nr_fill], 0);
+	atomic_store(&s->finished, true);
+	return 0;
+}
+
+static int setup(struct rsv_scenario_run *run)
+{
+	const long *p = run->p;
+	struct s1 *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	run->data = s;
+	s->run = run;
+	s->disk = rsv_ramdev_create(run->sys, "disk", 4096,
+				    (uint64_t)p[P_IO_MS] * RSV_NSEC_PER_MSEC, 0);
+	if (!s->disk || !(s->crypt = rsv_crypt_create(run->sys, "crypt", s->disk, (int)p[P_POOL])))
+		return -ENOMEM;
+	s->anon = rsv_mapping_create(run->sys, RSV_MAPPING_ANON, "swapped", s->crypt, 0);
+	for (long i = 0; s->anon && i < p[P_ANON]; i++)
+		rsv_mapping_add_page(s->anon, RSV_GFP_KERNEL, (uint64_t)i);
+	if (!s->anon)
+		return -ENOMEM;
+	rsv_task_create(run->sys, "observer", observer, s);
+	rsv_task_create(run->sys, "filler", filler, s);
+	for (long i = 0; i < p[P_HOGS]; i++)
+		rsv_task_create(run->sys, "hog", hog, s);
+	return 0;
+}
+
+static void judge(struct rsv_scenario_run *run)
+{
+	struct s1 *s = run->data;
+	struct rsv_crypt_stats cs;
+	uint64_t kills = rsv_stats_get(run->sys, RSV_STAT_OOM_KILL);
+
+	rsv_crypt_stats(s->crypt, &cs);
+	rsv__scenario_counter(run, "swap_outs", (int64_t)atomic_load(&s->disk->completed));
+	rsv__scenario_counter(run, "min_free", (int64_t)s->min_free);
+	rsv__scenario_counter(run, "inflight_max", (int64_t)cs.inflight_max);
+	rsv__scenario_counter(run, "below_min_by_mempool",
+			      (int64_t)(cs.io_pool_grants + cs.page_pool_grants));
+	rsv__scenario_counter(run, "io_pool_waits", (int64_t)cs.io_pool_waits);
+	rsv__scenario_counter(run, "page_pool_waits", (int64_t)cs.page_pool_waits);
+	rsv__scenario_counter(run, "oom_kill", (int64_t)kills);
+	rsv__scenario_counter(run, "hog_failures", atomic_load(&s->hog_failures));
+	if (run->res->verdict != RSV_VERDICT_PROGRESS)
+		return;
+	if (kills)
+		rsv__scenario_verdict(run, RSV_VERDICT_NEEDLESS_OOM, "%lu OOM kills while swap "
+				      "could have freed memory", (unsigned long)kills);
+	else if (!s->min_free && cs.io_pool_grants + cs.page_pool_grants)
+		rsv__scenario_verdict(run, RSV_VERDICT_RESERVE_DEPLETED, "free memory reached 0; "
+				      "mempool users took %lu allocations below min",
+				      (unsigned long)(cs.io_pool_grants + cs.page_pool_grants));
+}
+
+static void teardown(struct rsv_scenario_run *run)
+{
+	free(run->data);
+}
+
+const struct rsv_scenario rsv__s1_crypt_swap = {
+	.name = "s1-crypt-swap-reserves",
+	.summary = "swap over dm-crypt under memory pressure: may a reclaimer's mempool "
+		   "allocation dig into the reserves (f9054c70d28b) or must it wait?",
+	.params = params,
+	.nr_params = NR_P,
+	.keys = keys,
+	.nr_keys = 1,
+	.nr_pages = 4096,
+	.setup = setup,
+	.judge = judge,
+	.teardown = teardown,
+};
