@@ -28,7 +28,8 @@ struct s4 {
 	struct rsv_scenario_run *run;
 	struct rsv_reservation *r;
 	struct rsv_bdev *disk;
-	_Atomic unsigned inside, written, failed, done;
+	_Atomic unsigned inside, written, failed, done, started;
+	struct rsv_page **held; /* writers x need: pages a section holds until its end */
 	_Atomic bool exhausted;
 	struct rsv_page *hog[HOG_MAX];
 	unsigned nr_hog;
@@ -69,14 +70,12 @@ static void submit(struct s4 *s, struct rsv_page *p, unsigned n)
 	}
 }
 
-static void section(struct s4 *s, bool first)
+static void section(struct s4 *s, struct rsv_page **held, bool first)
 {
 	const long *p = s->run->p;
-	struct rsv_page **held = calloc((size_t)p[P_NEED], sizeof(*held));
 
-	if (!held || rsv_reserve_enable(s->r)) {
+	if (rsv_reserve_enable(s->r)) {
 		atomic_fetch_add(&s->failed, 1);
-		free(held);
 		return;
 	}
 	if (first) {
@@ -98,7 +97,6 @@ static void section(struct s4 *s, bool first)
 		if (held[i])
 			submit(s, held[i], (unsigned)i);
 	rsv_reserve_disable(s->r);
-	free(held);
 }
 
 static int writer(void *arg)
@@ -106,9 +104,10 @@ static int writer(void *arg)
 	struct s4 *s = arg;
 	const long *p = s->run->p;
 	unsigned total = (unsigned)(p[P_WRITERS] * p[P_SECTIONS] * p[P_NEED]);
+	struct rsv_page **held = s->held + (size_t)atomic_fetch_add(&s->started, 1) * p[P_NEED];
 
 	for (long k = 0; k < p[P_SECTIONS]; k++)
-		section(s, k == 0);
+		section(s, held, k == 0);
 	while (atomic_load(&s->written) + atomic_load(&s->failed) < total) /* fsync */
 		rsv_msleep(1);
 	atomic_fetch_add(&s->done, 1);
@@ -150,7 +149,8 @@ static int setup(struct rsv_scenario_run *run)
 	s->disk = rsv_ramdev_create(run->sys, "disk", 256,
 				    (uint64_t)p[P_IO_MS] * RSV_NSEC_PER_MSEC, 0);
 	s->r = rsv_reserve_create(run->sys, (unsigned long)p[P_RESERVE]);
-	if (!s->disk || !s->r)
+	s->held = calloc((size_t)(p[P_WRITERS] * p[P_NEED]), sizeof(*s->held));
+	if (!s->disk || !s->r || !s->held)
 		return -ENOMEM;
 	for (long i = 0; i < p[P_WRITERS]; i++)
 		rsv_task_create(run->sys, "fs_writer", writer, s);
@@ -190,6 +190,7 @@ static void teardown(struct rsv_scenario_run *run)
 			rsv_free_pages(s->hog[--s->nr_hog], 0);
 		rsv_reserve_destroy(s->r);
 	}
+	free(s->held);
 	free(s);
 }
 
