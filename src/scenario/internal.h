@@ -34,6 +34,11 @@ struct rsv_scenario {
 void rsv__scenario_counter(struct rsv_scenario_run *r, const char *name, int64_t value);
 void rsv__scenario_verdict(struct rsv_scenario_run *r, enum rsv_verdict v, const char *fmt, ...)
 	RSV_PRINTF(3, 4);
+/* Takes free pages down to @target as the calling task, below the watermarks if need be
+ * (a PF_MEMALLOC-like grab), one at a time so that no per-task cache hides any. Returns how
+ * many it took into @pages (at most @max). */
+unsigned rsv__scenario_exhaust(struct rsv_system *sys, unsigned long target,
+			       struct rsv_page **pages, unsigned max);
 /* A system-wide counter from the allocator's statistics, added under its own name. */
 void rsv__scenario_stat(struct rsv_scenario_run *r, enum rsv_stat_item item);
 

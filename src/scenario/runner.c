@@ -141,6 +141,22 @@ void rsv__scenario_counter(struct rsv_scenario_run *r, const char *name, int64_t
 		res->counters[res->nr_counters++] = (struct rsv_scenario_counter){ name, value };
 }
 
+unsigned rsv__scenario_exhaust(struct rsv_system *sys, unsigned long target,
+			       struct rsv_page **pages, unsigned max)
+{
+	unsigned n = 0;
+
+	while (rsv_system_free_pages(sys) > target && n < max) {
+		struct rsv_page *p = rsv_alloc_pages(RSV_GFP_NOWAIT | RSV___GFP_MEMALLOC, 0);
+
+		if (!p)
+			break;
+		pages[n++] = p;
+		rsv_drain_local_pages();
+	}
+	return n;
+}
+
 void rsv__scenario_stat(struct rsv_scenario_run *r, enum rsv_stat_item item)
 {
 	rsv__scenario_counter(r, rsv_stat_name(item), (int64_t)rsv_stats_get(r->sys, item));

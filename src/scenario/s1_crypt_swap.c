@@ -85,15 +85,8 @@ static int filler(void *arg)
 	struct rsv_system *sys = s->run->sys;
 
 	rsv_task_set_oom_score_adj(rsv_task_current(), -1000);
-	while (rsv_system_free_pages(sys) > (unsigned long)s->run->p[P_FREE] &&
-	       s->nr_fill < FILL_MAX) {
-		struct rsv_page *p = rsv_alloc_pages(RSV_GFP_NOWAIT | RSV___GFP_MEMALLOC, 0);
-
-		if (!p)
-			break;
-		s->fill[s->nr_fill++] = p;
-		rsv_drain_local_pages();
-	}
+	s->nr_fill = rsv__scenario_exhaust(sys, (unsigned long)s->run->p[P_FREE], s->fill,
+					   FILL_MAX);
 	s->min_free = rsv_system_free_pages(sys);
 	atomic_store(&s->started, true);
 	while (atomic_load(&s->hogs_done) < (unsigned)s->run->p[P_HOGS])

@@ -114,8 +114,7 @@ static int writer(void *arg)
 	return 0;
 }
 
-/* Once every writer is inside its first section: every free page above min, taken below the
- * watermarks (a PF_MEMALLOC-like grab) one at a time so that no per-task cache hides any. */
+/* Once every writer is inside its first section: every free page above min. */
 static int hog(void *arg)
 {
 	struct s4 *s = arg;
@@ -125,14 +124,7 @@ static int hog(void *arg)
 	while (atomic_load(&s->inside) < (unsigned)s->run->p[P_WRITERS])
 		rsv_msleep(1);
 	rsv_system_watermarks(sys, &wm);
-	while (rsv_system_free_pages(sys) > wm.min && s->nr_hog < HOG_MAX) {
-		struct rsv_page *pg = rsv_alloc_pages(RSV_GFP_NOWAIT | RSV___GFP_MEMALLOC, 0);
-
-		if (!pg)
-			break;
-		s->hog[s->nr_hog++] = pg;
-		rsv_drain_local_pages();
-	}
+	s->nr_hog = rsv__scenario_exhaust(sys, wm.min, s->hog, HOG_MAX);
 	atomic_store(&s->exhausted, true);
 	return 0;
 }
