@@ -28,7 +28,8 @@ struct rsv_reservation;
 
 #define RSV_RESERVE_MAX_PAGES (1ul << 16)
 
-/* One reservation of @nr_pages (1..RSV_RESERVE_MAX_PAGES) for the calling task's system.
+/* One reservation of @nr_pages (1..RSV_RESERVE_MAX_PAGES, and at most a quarter of the arena)
+ * for the calling task's system.
  * Under global-pool the pool grows to it at once with blocking allocations. NULL with errno
  * EINVAL (bad size), EPERM (not a task) or ENOMEM. */
 RSV_API struct rsv_reservation *rsv_reserve_create(struct rsv_system *sys,
