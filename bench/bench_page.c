@@ -9,21 +9,9 @@
 #include <stdlib.h>
 #include <time.h>
 #include <reservoir.h>
+#include "bench.h"
 
 #define ROUNDS 7
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-static inline void escape(void *p)
-{
-	__asm__ __volatile__("" : : "g"(p) : "memory");
-}
 
 static double rsv_pair(long n)
 {

@@ -19,23 +19,11 @@
 #include <time.h>
 #include <unistd.h>
 #include <reservoir.h>
+#include "bench.h"
 
 #define ROUNDS 7
 #define RING 256
 #define MAX_ENTRIES 32
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-static inline void escape(void *p)
-{
-	__asm__ __volatile__("" : : "g"(p) : "memory");
-}
 
 /* ---- the allocators ---- */
 

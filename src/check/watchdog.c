@@ -11,7 +11,6 @@ struct rsv_watchdog {
 	struct rsv_progress *counters;
 	enum rsv_watchdog_event first;
 	unsigned long events[RSV_NR_WATCHDOG_EVENTS];
-	uint64_t period;
 	/* Looks since the last progress, and how many found every task parked. */
 	unsigned looks, parked_looks;
 	/* Waits already reported as hung, so that each is reported once. */
@@ -53,6 +52,12 @@ static void fire(struct rsv_watchdog *wd, enum rsv_watchdog_event e, const char 
 		rsv_platform_stop(p);
 }
 
+/* The tasks the watchdogs look at: the system's own, alive, not its service threads. */
+static bool watched(const struct rsv_thread *t)
+{
+	return t->fn && !t->daemon && !atomic_load(&t->exited);
+}
+
 /* Counts a look at which every task (service threads aside) waits on a lock or a queue. A
  * sleep (msleep) is not parked: sleepers poll. Which queue does not matter, and a look that
  * lands just as a timed wait expires may see its task running, so a stall counts as parked
@@ -69,7 +74,7 @@ static void update_parked(struct rsv_watchdog *wd)
 		const struct rsv_thread *t = rsv_container_of(pos, struct rsv_thread, node);
 		int kind;
 
-		if (!t->fn || t->daemon || atomic_load(&t->exited))
+		if (!watched(t))
 			continue;
 		kind = atomic_load(&t->wait_kind);
 		if (kind != RSV_WAIT_MUTEX && kind != RSV_WAIT_SEMAPHORE && kind != RSV_WAIT_QUEUE)
@@ -141,8 +146,7 @@ static void check_hung(struct rsv_watchdog *wd, uint64_t now)
 		const struct rsv_thread *t = rsv_container_of(pos, struct rsv_thread, node);
 		uint64_t since;
 
-		if (!t->fn || t->daemon || atomic_load(&t->exited) ||
-		    atomic_load(&t->wait_kind) == RSV_WAIT_NONE ||
+		if (!watched(t) || atomic_load(&t->wait_kind) == RSV_WAIT_NONE ||
 		    atomic_load(&t->state) != RSV_TASK_UNINTERRUPTIBLE)
 			continue;
 		since = atomic_load(&t->wait_since);
@@ -192,8 +196,7 @@ int rsv_watchdog_start(struct rsv_system *sys, const struct rsv_watchdog_config 
 		   : cfg->progress_timeout_ns < cfg->hung_timeout_ns ? cfg->progress_timeout_ns
 								      : cfg->hung_timeout_ns;
 	period = cfg->period_ns ? cfg->period_ns : smallest / 10;
-	wd->period = period ? period : 1;
-	return rsv_platform_set_monitor(sys->plat, wd->period, monitor, wd);
+	return rsv_platform_set_monitor(sys->plat, period ? period : 1, monitor, wd);
 }
 
 int rsv_progress_register(struct rsv_system *sys, struct rsv_progress *c, const char *name)

@@ -200,6 +200,12 @@ static inline void *rsv__slab_alloc_hit(struct rsv_task *t, struct rsv_kmem_cach
 	return rsv__slab_alloc_hit_cc(t, cc);
 }
 
+/* The one double free a magazine sees cheaply: the object freed last. */
+static inline bool rsv__magazine_last_is(const struct rsv_magazine *m, const void *obj)
+{
+	return m->count && m->objs[m->count - 1] == obj;
+}
+
 static inline bool rsv__slab_free_hit(struct rsv_task *t, struct rsv_kmem_cache *c, void *obj)
 {
 	struct rsv_cpu_cache *cc;
@@ -209,9 +215,7 @@ static inline bool rsv__slab_free_hit(struct rsv_task *t, struct rsv_kmem_cache 
 	    rsv_unlikely(!(cc = rsv__cpu_cache(t, c))))
 		return false;
 	m = cc->loaded;
-	/* The one double free a magazine sees cheaply: the object freed last. */
-	if (rsv_unlikely(m->count >= c->mag_size) ||
-	    rsv_unlikely(m->count && m->objs[m->count - 1] == obj) ||
+	if (rsv_unlikely(m->count >= c->mag_size) || rsv_unlikely(rsv__magazine_last_is(m, obj)) ||
 	    rsv_unlikely(!rsv__pcp_enter(t->sys, &t->pcp)))
 		return false;
 	m->objs[m->count++] = obj;

@@ -236,9 +236,7 @@ static inline void *backing_alloc(struct rsv_mempool *pool, struct rsv_task *t,
 		count_slow_path(pool, t, grants, reclaims, had_elements);
 	if (e) {
 		if (rsv_likely(s != NULL))
-			atomic_store_explicit(&s->backing,
-					      atomic_load_explicit(&s->backing, memory_order_relaxed) + 1,
-					      memory_order_relaxed);
+			rsv__stat_inc(&s->backing);
 		else
 			stat_add(&pool->st_backing, 1);
 	}
@@ -367,9 +365,7 @@ void *rsv_mempool_alloc(struct rsv_mempool *pool, rsv_gfp_t gfp)
 	/* A slab cache's hit never reaches the page allocator: nothing to count but the hit. */
 	if (pool->backing == BACKING_SLAB &&
 	    rsv_likely((e = rsv__slab_alloc_hit(t, pool->pool_data)) != NULL)) {
-		atomic_store_explicit(&s->backing,
-				      atomic_load_explicit(&s->backing, memory_order_relaxed) + 1,
-				      memory_order_relaxed);
+		rsv__stat_inc(&s->backing);
 		return handed_out(pool, s, e);
 	}
 	e = backing_alloc(pool, t, s,

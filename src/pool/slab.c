@@ -458,11 +458,6 @@ static void free_direct(struct rsv_kmem_cache *c, void *obj)
 	return_to_slabs(c, &obj, 1);
 }
 
-static bool fresh_double_free(const struct rsv_magazine *m, const void *obj)
-{
-	return m->count && m->objs[m->count - 1] == obj;
-}
-
 static RSV_NOINLINE void free_slow(struct rsv_kmem_cache *c, struct rsv_task *t, void *obj,
 				    const char *who)
 {
@@ -485,7 +480,7 @@ static RSV_NOINLINE void free_slow(struct rsv_kmem_cache *c, struct rsv_task *t,
 		return;
 	}
 	cc = cpu_cache_get(t, c);
-	if (cc && fresh_double_free(cc->loaded, obj)) {
+	if (cc && rsv__magazine_last_is(cc->loaded, obj)) {
 		rsv__pcp_exit(sys, &t->pcp);
 		rsv__misuse(sys, "%s(\"%s\", %p) by task \"%s\": double free", who, c->name, obj,
 			    t->name);
