@@ -13,6 +13,7 @@ struct rsv_system *rsv_system_create(const struct rsv_system_config *cfg)
 
 	if (!sys)
 		return NULL;
+	rsv_list_init(&sys->objects);
 	err = rsv__reclaim_init(sys);
 	if (!err)
 		err = rsv__slab_init(sys);
@@ -27,12 +28,32 @@ struct rsv_system *rsv_system_create(const struct rsv_system_config *cfg)
 	return sys;
 }
 
+void rsv_system_add_object(struct rsv_system *sys, struct rsv_system_object *o)
+{
+	rsv_spin_lock(&sys->tasks_lock);
+	rsv_list_add_tail(&o->node, &sys->objects);
+	rsv_spin_unlock(&sys->tasks_lock);
+}
+
+/* Newest first: an object may sit on an older one. */
+static void destroy_objects(struct rsv_system *sys)
+{
+	while (!rsv_list_empty(&sys->objects)) {
+		struct rsv_system_object *o =
+			rsv_container_of(sys->objects.prev, struct rsv_system_object, node);
+
+		rsv_list_del(&o->node);
+		o->destroy(o);
+	}
+}
+
 void rsv_system_destroy(struct rsv_system *sys)
 {
 	if (!sys)
 		return;
 	rsv_platform_set_monitor(sys->plat, 0, NULL, NULL); /* the watchdogs stop looking */
 	rsv__kthreads_stop(sys);
+	destroy_objects(sys);
 	rsv__slab_exit(sys);
 	rsv__reclaim_exit(sys);
 	rsv__watchdog_exit(sys);

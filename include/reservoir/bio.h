@@ -1,6 +1,8 @@
-/* reservoir/bio.h: I/O descriptors from a bioset mempool, and the stacked devices of the seed
- * threads: dm-crypt (a worker that encrypts into bounce pages from a page mempool) over any
- * device, so that swap over dm-crypt is an anonymous mapping whose device is a crypt device.
+/* reservoir/bio.h: the I/O stacks of the seed threads. I/O descriptors from a bioset mempool;
+ * dm-crypt (a worker that encrypts into bounce pages from a page mempool) over any device, so
+ * that swap over dm-crypt is an anonymous mapping whose device is a crypt device; a small
+ * filesystem; a loop device whose worker writes into a file of that filesystem; and a dm-bufio
+ * client whose shrinker is gated by policy `bufio`.
  *
  * A bio is one page of I/O to one device. It comes from its bioset's mempool, so a writer
  * that may block always gets one, and goes back there when its completion has run. */
@@ -60,5 +62,76 @@ struct rsv_crypt_stats {
 RSV_API struct rsv_bdev *rsv_crypt_create(struct rsv_system *sys, const char *name,
 					  struct rsv_bdev *lower, int pool_size);
 RSV_API void rsv_crypt_stats(struct rsv_bdev *crypt, struct rsv_crypt_stats *out);
+
+/* ---- a small filesystem ---- */
+
+/* A log-structured filesystem on @dev with one file: every write appends a page-cache page
+ * (no block is ever overwritten in place), written back by the flusher through @dev with
+ * __GFP_FS needed, as a filesystem's writeback does. One lock serialises writers and
+ * transactions, and inside it the filesystem allocates with GFP_NOFS, as journalling
+ * filesystems do: reclaim must not re-enter it while the lock is held. */
+struct rsv_fs;
+
+struct rsv_fs_stats {
+	uint64_t writes, transactions, failed_allocations;
+};
+
+RSV_API struct rsv_fs *rsv_fs_create(struct rsv_system *sys, const char *name,
+				     struct rsv_bdev *dev);
+/* Appends one page of @data under the lock. The page-cache page is allocated with @gfp, as
+ * narrowed by the caller's scope (a loop worker under memalloc_noio gets GFP_NOIO). 0, or
+ * -ENOMEM when @gfp allowed the allocation to fail. */
+RSV_API int rsv_fs_write(struct rsv_fs *fs, const void *data, rsv_gfp_t gfp);
+/* A transaction: takes the lock and, inside it, @nr_pages journal pages with GFP_NOFS,
+ * released at commit. 0, or -ENOMEM (with __GFP_NORETRY in @extra_gfp). */
+RSV_API int rsv_fs_transaction(struct rsv_fs *fs, unsigned nr_pages, rsv_gfp_t extra_gfp);
+/* The lock, for callers that want to hold it across their own work. */
+RSV_API struct rsv_mutex *rsv_fs_lock(struct rsv_fs *fs);
+RSV_API void rsv_fs_stats(struct rsv_fs *fs, struct rsv_fs_stats *out);
+
+/* ---- loop ---- */
+
+/* A block device of @nr_sectors pages backed by @fs's file: a worker task ("loop0") turns each
+ * write into rsv_fs_write(GFP_KERNEL). Under policy loop=noio the worker runs each batch with
+ * PF_MEMALLOC_NOIO | PF_LOCAL_THROTTLE, restoring its flags afterwards (d0a255e795ab); under
+ * loop=plain its allocations may recurse into I/O, and through the shrinkers into the devices
+ * stacked on it. Reads complete at once (the data is in the file). */
+RSV_API struct rsv_bdev *rsv_loop_create(struct rsv_system *sys, const char *name,
+					 struct rsv_fs *fs, uint64_t nr_sectors);
+
+/* ---- dm-bufio ---- */
+
+/* A buffer cache over a device: one page per block, a client mutex, clean and dirty LRU lists,
+ * and a shrinker whose behaviour is policy `bufio`:
+ *   gfp-io     (before 9d28eb12447e) the scan takes the mutex blocking and writes dirty
+ *              buffers (waiting for them) only when the reclaim context has __GFP_IO;
+ *              otherwise it trylocks and skips dirty buffers;
+ *   gfp-fs     (9d28eb12447e) the same, gated on __GFP_FS;
+ *   workqueue  (v5.9) the scan adds to a count and wakes the client's worker, which takes the
+ *              mutex and evicts clean, then dirty buffers; the reclaimer never blocks here. */
+struct rsv_bufio_client;
+struct rsv_buffer;
+
+struct rsv_bufio_stats {
+	uint64_t buffers, dirty;
+	uint64_t scans, stops;         /* shrinker scans; SHRINK_STOPs for a contended mutex */
+	uint64_t evicted, written;     /* buffers freed by reclaim; dirty ones written first */
+	uint64_t worker_runs;
+};
+
+RSV_API struct rsv_bufio_client *rsv_bufio_create(struct rsv_system *sys, const char *name,
+						  struct rsv_bdev *dev);
+/* The buffer for @block, created (a page allocated with @gfp) if absent, held by the caller
+ * until rsv_bufio_release(). NULL when the allocation failed. */
+RSV_API struct rsv_buffer *rsv_bufio_new(struct rsv_bufio_client *c, uint64_t block,
+					 rsv_gfp_t gfp);
+RSV_API void *rsv_buffer_data(struct rsv_buffer *b);
+RSV_API void rsv_bufio_mark_dirty(struct rsv_buffer *b);
+RSV_API void rsv_bufio_release(struct rsv_buffer *b);
+/* Writes every dirty buffer and waits: 0, or the first I/O error. */
+RSV_API int rsv_bufio_write_dirty(struct rsv_bufio_client *c);
+RSV_API void rsv_bufio_stats(struct rsv_bufio_client *c, struct rsv_bufio_stats *out);
+/* The client's mutex ("M" of spec G). */
+RSV_API struct rsv_mutex *rsv_bufio_lock(struct rsv_bufio_client *c);
 
 #endif

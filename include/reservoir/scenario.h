@@ -28,6 +28,7 @@ struct rsv_scenario_param {
 	const char *name;
 	long def, min, max;
 	const char *doc;
+	bool axis; /* a variant of the scenario: the matrix runs every value in min..max */
 };
 
 #define RSV_SCENARIO_MAX_PARAMS 16

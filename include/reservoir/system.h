@@ -48,6 +48,15 @@ RSV_API void rsv_system_destroy(struct rsv_system *sys);
 /* Runs the system's tasks: os, waits for all to return; sim, schedules them until done,
  * deadlock or the time limit. */
 RSV_API enum rsv_run_result rsv_system_run(struct rsv_system *sys);
+/* For objects built over a system by its tasks (a filesystem, a buffer cache): @destroy runs
+ * at rsv_system_destroy(), once every task has stopped (perhaps in the middle of the object's
+ * own code, on a deadlocked run) and before the devices, mappings and arena go. It must free
+ * only what is outside the arena. */
+struct rsv_system_object {
+	void (*destroy)(struct rsv_system_object *o);
+	struct rsv_list node;
+};
+RSV_API void rsv_system_add_object(struct rsv_system *sys, struct rsv_system_object *o);
 RSV_API struct rsv_platform *rsv_system_platform(struct rsv_system *sys);
 RSV_API const struct rsv_policy *rsv_system_policy(const struct rsv_system *sys);
 RSV_API void rsv_system_watermarks(const struct rsv_system *sys, struct rsv_watermarks *out);

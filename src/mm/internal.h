@@ -222,6 +222,8 @@ struct rsv_system {
 
 	struct rsv_spinlock error_lock;
 	char error[256];
+
+	struct rsv_list objects; /* rsv_system_add_object(): destroyed with the system */
 };
 
 /* ---- helpers shared across mm/ ---- */

@@ -42,6 +42,7 @@ unsigned rsv__scenario_exhaust(struct rsv_system *sys, unsigned long target,
 /* A system-wide counter from the allocator's statistics, added under its own name. */
 void rsv__scenario_stat(struct rsv_scenario_run *r, enum rsv_stat_item item);
 
-extern const struct rsv_scenario rsv__s1_crypt_swap, rsv__s3_oom_mutex, rsv__s4_reserve;
+extern const struct rsv_scenario rsv__s1_crypt_swap, rsv__s3_oom_mutex, rsv__s4_reserve,
+	rsv__s5_nofs_bufio_loop;
 
 #endif

@@ -17,6 +17,7 @@ static const struct rsv_scenario *const registry[] = {
 	&rsv__s1_crypt_swap,
 	&rsv__s3_oom_mutex,
 	&rsv__s4_reserve,
+	&rsv__s5_nofs_bufio_loop,
 };
 
 #define NR_SCENARIOS (sizeof(registry) / sizeof(registry[0]))

@@ -1,0 +1,204 @@
+/* s5-nofs-bufio-loop (seed 004: 9d28eb12447e, d0a255e795ab and the 2020 memalloc_no* thread;
+ * spec G and I, S5).
+ *
+ * A dm-bufio client sits on a loop device whose backing file lives on a small filesystem on a
+ * disk. The buffer cache holds clean and dirty buffers; everything else in memory is taken by
+ * a filler that stands for the rest of the machine and gives its memory back after hold_ms.
+ * A policy that only makes tasks wait for memory passes (the memory comes back); one that
+ * lets reclaim wait for itself deadlocks, and the filler's memory comes back to nobody.
+ *   case A (Patocka): F holds the filesystem lock and allocates GFP_NOFS. Reclaim calls the
+ *     bufio shrinker with __GFP_IO set, which under bufio=gfp-io takes the client mutex and
+ *     writes dirty buffers to the loop device, whose worker needs the lock F holds.
+ *   case B (Junxiao Bi): P1 (or kswapd) reclaims with GFP_KERNEL, holds the client mutex and
+ *     waits for a dirty buffer's write on loop; the loop worker's GFP_KERNEL allocation
+ *     reclaims and calls the same shrinker, which wants the mutex.
+ * The lockdep-style checker (fs_reclaim pseudo-lock only) sees case B and misses case A. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "scenario/internal.h"
+
+enum { P_CASE, P_BUFFERS, P_DIRTY, P_FREE, P_NEED, P_HOLD_MS, P_IO_MS, NR_P };
+
+static const struct rsv_scenario_param params[NR_P] = {
+	[P_CASE] = { "case", 0, 0, 1, "0: A, NOFS allocation under the fs lock; "
+				       "1: B, reclaim holding the bufio mutex waits on loop",
+		     .axis = true },
+	[P_BUFFERS] = { "buffers", 64, 1, 1024, "buffers in the bufio client" },
+	[P_DIRTY] = { "dirty", 32, 0, 1024, "of which dirty" },
+	[P_FREE] = { "free", 80, 0, 1000, "free pages when F or P1 starts (min is 128)" },
+	[P_NEED] = { "need", 8, 1, 512, "pages F's transaction (A) or P1 (B) allocates" },
+	[P_HOLD_MS] = { "hold_ms", 200, 1, 20000, "virtual ms until the filler frees memory" },
+	[P_IO_MS] = { "io_ms", 1, 0, 1000, "disk latency, virtual ms" },
+};
+
+static const enum rsv_policy_key keys[] = { RSV_POLICY_BUFIO, RSV_POLICY_LOOP };
+
+#define FILL_MAX 4096
+
+struct s5 {
+	struct rsv_scenario_run *run;
+	struct rsv_bdev *disk, *loop;
+	struct rsv_fs *fs;
+	struct rsv_bufio_client *bufio;
+	_Atomic bool exhausted, released;
+	_Atomic unsigned failures;
+	int sync_err;
+	struct rsv_page *fill[FILL_MAX];
+	unsigned nr_fill;
+};
+
+static void wait_for(_Atomic bool *flag)
+{
+	while (!atomic_load(flag))
+		rsv_msleep(1);
+}
+
+/* Takes memory down to the scenario's level without waking kswapd, holds it, gives it back. */
+static int filler(void *arg)
+{
+	struct s5 *s = arg;
+	struct rsv_system *sys = s->run->sys;
+
+	rsv_task_set_oom_score_adj(rsv_task_current(), -1000);
+	while (rsv_system_free_pages(sys) > (unsigned long)s->run->p[P_FREE] &&
+	       s->nr_fill < FILL_MAX) {
+		struct rsv_page *p = rsv_alloc_pages(RSV___GFP_MEMALLOC | RSV___GFP_NOWARN, 0);
+
+		if (!p)
+			break;
+		s->fill[s->nr_fill++] = p;
+		rsv_drain_local_pages();
+	}
+	atomic_store(&s->exhausted, true);
+	rsv_msleep((unsigned)s->run->p[P_HOLD_MS]);
+	while (s->nr_fill)
+		rsv_free_pages(s->fill[--s->nr_fill], 0);
+	atomic_store(&s->released, true);
+	return 0;
+}
+
+/* Case A's F: a filesystem transaction, GFP_NOFS under the fs lock. */
+static void case_a(struct s5 *s)
+{
+	while (rsv_fs_transaction(s->fs, (unsigned)s->run->p[P_NEED], 0))
+		atomic_fetch_add(&s->failures, 1);
+}
+
+/* Case B's P1: plain GFP_KERNEL allocations, reclaiming through the bufio shrinker. */
+static void case_b(struct s5 *s)
+{
+	long need = s->run->p[P_NEED];
+	struct rsv_page **held = calloc((size_t)need, sizeof(*held));
+
+	for (long i = 0; held && i < need; i++) {
+		while (!(held[i] = rsv_alloc_pages(RSV_GFP_KERNEL, 0))) {
+			atomic_fetch_add(&s->failures, 1); /* OOM found nothing it may kill */
+			rsv_msleep(1);
+		}
+	}
+	for (long i = 0; held && i < need; i++)
+		rsv_free_pages(held[i], 0);
+	free(held);
+}
+
+/* F or P1, then a sync of what is still dirty: the stack works end to end. */
+static int worker(void *arg)
+{
+	struct s5 *s = arg;
+
+	rsv_task_set_oom_score_adj(rsv_task_current(), -1000);
+	wait_for(&s->exhausted);
+	if (s->run->p[P_CASE] == 0)
+		case_a(s);
+	else
+		case_b(s);
+	rsv_progress_inc(&s->run->progress);
+	wait_for(&s->released);
+	s->sync_err = rsv_bufio_write_dirty(s->bufio);
+	rsv_progress_inc(&s->run->progress);
+	return 0;
+}
+
+static int fill_cache(struct s5 *s)
+{
+	const long *p = s->run->p;
+
+	for (long i = 0; i < p[P_BUFFERS]; i++) {
+		struct rsv_buffer *b = rsv_bufio_new(s->bufio, (uint64_t)i, RSV_GFP_NOIO);
+
+		if (!b)
+			return -ENOMEM;
+		memset(rsv_buffer_data(b), (int)i, RSV_PAGE_SIZE);
+		/* The dirty ones are the oldest: written first, never read since. */
+		if (i < p[P_DIRTY])
+			rsv_bufio_mark_dirty(b);
+		rsv_bufio_release(b);
+	}
+	return 0;
+}
+
+static int setup(struct rsv_scenario_run *run)
+{
+	const long *p = run->p;
+	struct s5 *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	run->data = s;
+	s->run = run;
+	if (p[P_DIRTY] > p[P_BUFFERS])
+		return -EINVAL;
+	s->disk = rsv_ramdev_create(run->sys, "disk", 4096,
+				    (uint64_t)p[P_IO_MS] * RSV_NSEC_PER_MSEC, 0);
+	if (!s->disk || !(s->fs = rsv_fs_create(run->sys, "loop.img", s->disk)) ||
+	    !(s->loop = rsv_loop_create(run->sys, "loop0", s->fs, 4096)) ||
+	    !(s->bufio = rsv_bufio_create(run->sys, "bufio", s->loop)))
+		return -ENOMEM;
+	if (fill_cache(s))
+		return -ENOMEM;
+	rsv_task_create(run->sys, "filler", filler, s);
+	rsv_task_create(run->sys, p[P_CASE] == 0 ? "F" : "P1", worker, s);
+	return 0;
+}
+
+static void judge(struct rsv_scenario_run *run)
+{
+	struct s5 *s = run->data;
+	struct rsv_bufio_stats bs;
+	struct rsv_fs_stats fs;
+
+	rsv_bufio_stats(s->bufio, &bs);
+	rsv_fs_stats(s->fs, &fs);
+	rsv__scenario_counter(run, "bufio_scans", (int64_t)bs.scans);
+	rsv__scenario_counter(run, "bufio_stops", (int64_t)bs.stops);
+	rsv__scenario_counter(run, "bufio_evicted", (int64_t)bs.evicted);
+	rsv__scenario_counter(run, "bufio_written", (int64_t)bs.written);
+	rsv__scenario_counter(run, "bufio_worker_runs", (int64_t)bs.worker_runs);
+	rsv__scenario_counter(run, "loop_writes", (int64_t)fs.writes);
+	rsv__scenario_counter(run, "fs_transactions", (int64_t)fs.transactions);
+	rsv__scenario_counter(run, "alloc_failures", atomic_load(&s->failures));
+	rsv__scenario_stat(run, RSV_STAT_OOM_KILL);
+	if (run->res->verdict == RSV_VERDICT_PROGRESS && s->sync_err)
+		rsv__scenario_verdict(run, RSV_VERDICT_STALL, "sync failed: error %d",
+				      s->sync_err);
+}
+
+static void teardown(struct rsv_scenario_run *run)
+{
+	free(run->data);
+}
+
+const struct rsv_scenario rsv__s5_nofs_bufio_loop = {
+	.name = "s5-nofs-bufio-loop",
+	.summary = "dm-bufio on loop on a filesystem: may a NOFS allocation (case A) or the loop "
+		   "worker's own allocation (case B) wait in the bufio shrinker for loop I/O?",
+	.params = params,
+	.nr_params = NR_P,
+	.keys = keys,
+	.nr_keys = 2,
+	.nr_pages = 4096,
+	.setup = setup,
+	.judge = judge,
+	.teardown = teardown,
+};
