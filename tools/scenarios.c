@@ -222,7 +222,7 @@ out:
 
 struct cell {
 	const struct rsv_scenario *s;
-	struct rsv_policy policy;
+	struct rsv_scenario_opts opts; /* policy and variant; the seed is the job's */
 	unsigned long counts[RSV_NR_VERDICTS];
 	enum rsv_verdict worst;
 	int64_t first_bad_seed;
@@ -238,28 +238,53 @@ struct matrix {
 	pthread_mutex_t lock;
 };
 
-/* Every combination of the values of the scenario's keys, upstream's defaults elsewhere. */
-static unsigned add_cells(struct matrix *m, const struct rsv_scenario *s)
+/* The matrix's axes: each policy key the scenario reads, then each variant parameter. */
+static unsigned nr_axes(const struct rsv_scenario *s)
 {
-	unsigned combos = 1, added = 0;
+	return rsv_scenario_nr_keys(s) + rsv_scenario_nr_params(s);
+}
 
-	for (unsigned k = 0; k < rsv_scenario_nr_keys(s); k++)
-		combos *= rsv_policy_nr_values(rsv_scenario_key(s, k));
-	for (unsigned c = 0; c < combos; c++) {
+/* How many values axis @a takes (1 for a parameter that is not a variant). */
+static unsigned axis_size(const struct rsv_scenario *s, unsigned a)
+{
+	const struct rsv_scenario_param *p;
+
+	if (a < rsv_scenario_nr_keys(s))
+		return rsv_policy_nr_values(rsv_scenario_key(s, a));
+	p = rsv_scenario_param(s, a - rsv_scenario_nr_keys(s));
+	return p->axis ? (unsigned)(p->max - p->min + 1) : 1;
+}
+
+static unsigned nr_combos(const struct rsv_scenario *s)
+{
+	unsigned combos = 1;
+
+	for (unsigned a = 0; a < nr_axes(s); a++)
+		combos *= axis_size(s, a);
+	return combos;
+}
+
+/* Every combination of the scenario's keys and variants, upstream's defaults elsewhere. */
+static void add_cells(struct matrix *m, const struct rsv_scenario *s)
+{
+	unsigned nkeys = rsv_scenario_nr_keys(s);
+
+	for (unsigned c = 0; c < nr_combos(s); c++) {
 		struct cell *cell = &m->cells[m->nr_cells++];
 		unsigned rest = c;
 
-		*cell = (struct cell){ .s = s, .policy = RSV_POLICY_DEFAULT, .first_bad_seed = -1 };
-		for (unsigned k = 0; k < rsv_scenario_nr_keys(s); k++) {
-			enum rsv_policy_key key = rsv_scenario_key(s, k);
-			unsigned n = rsv_policy_nr_values(key);
+		*cell = (struct cell){ .s = s, .first_bad_seed = -1 };
+		rsv_scenario_opts_init(s, &cell->opts);
+		for (unsigned a = 0; a < nr_axes(s); a++) {
+			unsigned n = axis_size(s, a), v = rest % n;
 
-			cell->policy.value[key] = (unsigned char)(rest % n);
 			rest /= n;
+			if (a < nkeys)
+				cell->opts.policy.value[rsv_scenario_key(s, a)] = (unsigned char)v;
+			else if (n > 1)
+				cell->opts.params[a - nkeys] = rsv_scenario_param(s, a - nkeys)->min + v;
 		}
-		added++;
 	}
-	return added;
 }
 
 static void show_progress(struct matrix *m, unsigned long done)
@@ -277,10 +302,8 @@ static void *matrix_worker(void *arg)
 
 	while (r && (job = atomic_fetch_add(&m->next, 1)) < m->total) {
 		struct cell *cell = &m->cells[job / m->seeds];
-		struct rsv_scenario_opts o;
+		struct rsv_scenario_opts o = cell->opts;
 
-		rsv_scenario_opts_init(cell->s, &o);
-		o.policy = cell->policy;
 		o.seed = job % m->seeds;
 		rsv_scenario_run(cell->s, &o, r);
 		pthread_mutex_lock(&m->lock);
@@ -307,7 +330,22 @@ static void cell_policy(const struct cell *c, char *buf, size_t len)
 
 		n += (size_t)snprintf(buf + n, len - n, "%s%s=%s", k ? "," : "",
 				      rsv_policy_key_name(key),
-				      rsv_policy_value_name(key, c->policy.value[key]));
+				      rsv_policy_value_name(key, c->opts.policy.value[key]));
+	}
+}
+
+/* The variant parameters' values, "case=1", or "" for a scenario without variants. */
+static void cell_variant(const struct cell *c, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = 0;
+	for (unsigned i = 0; i < rsv_scenario_nr_params(c->s) && n < len; i++) {
+		const struct rsv_scenario_param *p = rsv_scenario_param(c->s, i);
+
+		if (p->axis)
+			n += (size_t)snprintf(buf + n, len - n, "%s%s=%ld", n ? "," : "", p->name,
+					      c->opts.params[i]);
 	}
 }
 
@@ -315,39 +353,44 @@ static void write_matrix(FILE *out, const struct matrix *m, const char *format)
 {
 	bool md = !strcmp(format, "md"), json = !strcmp(format, "json"),
 	     csv = !strcmp(format, "csv");
-	char policy[256];
+	char policy[256], variant[128], name[192];
 
 	if (md)
 		fprintf(out, "| scenario | policy | verdict | runs | first bad seed |\n"
 			     "|---|---|---|---|---|\n");
 	else if (csv)
-		fprintf(out, "scenario,policy,verdict,runs,first_bad_seed\n");
+		fprintf(out, "scenario,variant,policy,verdict,runs,first_bad_seed\n");
 	else if (json)
 		fprintf(out, "[\n");
 	for (unsigned i = 0; i < m->nr_cells; i++) {
 		const struct cell *c = &m->cells[i];
 
 		cell_policy(c, policy, sizeof(policy));
+		cell_variant(c, variant, sizeof(variant));
+		snprintf(name, sizeof(name), "%s%s%s", rsv_scenario_name(c->s), *variant ? " " : "",
+			 variant);
 		if (json) {
-			fprintf(out, "  {\"scenario\": \"%s\", \"policy\": \"%s\", \"runs\": %u",
-				rsv_scenario_name(c->s), policy, m->seeds);
+			fprintf(out, "  {\"scenario\": \"%s\", \"variant\": \"%s\", "
+				"\"policy\": \"%s\", \"runs\": %u",
+				rsv_scenario_name(c->s), variant, policy, m->seeds);
 			for (unsigned v = 0; v < RSV_NR_VERDICTS; v++)
 				fprintf(out, ", \"%s\": %lu", rsv_verdict_name(v), c->counts[v]);
 			fprintf(out, ", \"verdict\": \"%s\", \"first_bad_seed\": %" PRId64 "}%s\n",
 				rsv_verdict_name(c->worst), c->first_bad_seed,
 				i + 1 < m->nr_cells ? "," : "");
 		} else if (md) {
-			fprintf(out, "| %s | `%s` | %s | %u |", rsv_scenario_name(c->s), policy,
+			fprintf(out, "| %s | `%s` | %s | %u |", name, policy,
 				rsv_verdict_name(c->worst), m->seeds);
 			if (c->first_bad_seed >= 0)
 				fprintf(out, " %" PRId64 " |\n", c->first_bad_seed);
 			else
 				fprintf(out, " |\n");
 		} else if (csv) {
-			fprintf(out, "%s,\"%s\",%s,%u,%" PRId64 "\n", rsv_scenario_name(c->s), policy,
+			fprintf(out, "%s,%s,\"%s\",%s,%u,%" PRId64 "\n", rsv_scenario_name(c->s),
+				variant, policy,
 				rsv_verdict_name(c->worst), m->seeds, c->first_bad_seed);
 		} else {
-			fprintf(out, "%-26s %-44s %-16s", rsv_scenario_name(c->s), policy,
+			fprintf(out, "%-33s %-44s %-16s", name, policy,
 				rsv_verdict_name(c->worst));
 			if (c->worst != RSV_VERDICT_PROGRESS)
 				fprintf(out, " %lu/%u runs; first seed %" PRId64,
@@ -414,13 +457,8 @@ int rsv_tool_matrix(int argc, char **argv)
 				   "--seeds N, --jobs J, --format text|md|json|csv, --out DIR");
 		}
 	}
-	for (unsigned i = 0; i < rsv_scenario_count(); i++) {
-		unsigned combos = 1;
-
-		for (unsigned k = 0; k < rsv_scenario_nr_keys(rsv_scenario_at(i)); k++)
-			combos *= rsv_policy_nr_values(rsv_scenario_key(rsv_scenario_at(i), k));
-		max_cells += combos;
-	}
+	for (unsigned i = 0; i < rsv_scenario_count(); i++)
+		max_cells += nr_combos(rsv_scenario_at(i));
 	m.cells = calloc(max_cells, sizeof(*m.cells));
 	threads = calloc(jobs ? jobs : 1, sizeof(*threads));
 	if (!m.cells || !threads)
