@@ -24,6 +24,8 @@ struct crypt_dev {
 	struct rsv_bdev *lower;
 	struct rsv_bioset bs;
 	struct rsv_mempool *page_pool;
+	rsv_gfp_t worker_gfp;
+	struct rsv_task *worker;
 	unsigned char key;
 	struct rsv_spinlock lock;
 	struct crypt_io *head, **tail;
@@ -92,7 +94,7 @@ static int kcryptd(void *arg)
 		while ((io = dequeue(cd))) {
 			struct rsv_bio *bio = (struct rsv_bio *)((char *)io + cd->bs.front_pad);
 
-			io->bounce = rsv_mempool_alloc(cd->page_pool, RSV_GFP_NOIO);
+			io->bounce = rsv_mempool_alloc(cd->page_pool, cd->worker_gfp);
 			if (io->upper->op == RSV_REQ_WRITE)
 				transform(io->bounce, io->upper->page, cd->key);
 			bio->end_io = lower_done;
@@ -148,23 +150,29 @@ static const struct rsv_bdev_ops crypt_ops = {
 #define CRYPT_IO_BYTES 1024
 
 struct rsv_bdev *rsv_crypt_create(struct rsv_system *sys, const char *name,
-				  struct rsv_bdev *lower, int pool_size)
+				  struct rsv_bdev *lower, const struct rsv_crypt_config *cfg)
 {
+	struct rsv_crypt_config c = cfg ? *cfg : (struct rsv_crypt_config){ 0 };
 	struct crypt_dev *cd;
 	char task[32];
 
-	if (!sys || !lower || pool_size < 1 || !rsv_task_current())
+	c.io_pool = c.io_pool ? c.io_pool : 16;
+	c.page_pool = c.page_pool ? c.page_pool : 16;
+	c.worker_gfp = c.worker_gfp ? c.worker_gfp : RSV_GFP_NOIO;
+	if (!sys || !lower || c.io_pool < 1 || c.page_pool < 1 || !rsv_task_current() ||
+	    !(c.worker_gfp & RSV___GFP_DIRECT_RECLAIM) || (c.worker_gfp & ~RSV_GFP_VALID_MASK))
 		return errno = EINVAL, NULL;
 	if (!(cd = calloc(1, sizeof(*cd))))
 		return errno = ENOMEM, NULL;
 	cd->lower = lower;
 	cd->key = 0x5a;
+	cd->worker_gfp = c.worker_gfp;
 	cd->tail = &cd->head;
 	rsv_spin_init(&cd->lock);
 	rsv_waitqueue_init(&cd->wait, "kcryptd queue");
-	if (rsv_bioset_init(&cd->bs, sys, "crypt_io", pool_size,
+	if (rsv_bioset_init(&cd->bs, sys, "crypt_io", c.io_pool,
 			    CRYPT_IO_BYTES - sizeof(struct rsv_bio)) ||
-	    !(cd->page_pool = rsv_mempool_create_page_pool(pool_size, 0))) {
+	    !(cd->page_pool = rsv_mempool_create_page_pool(c.page_pool, 0))) {
 		rsv_bioset_exit(&cd->bs);
 		free(cd);
 		return errno = ENOMEM, NULL;
@@ -172,7 +180,7 @@ struct rsv_bdev *rsv_crypt_create(struct rsv_system *sys, const char *name,
 	rsv_mempool_set_name(cd->page_pool, "crypt_page_pool");
 	rsv_bdev_register(&cd->bdev, sys, name, &crypt_ops, lower->nr_sectors, lower->flags);
 	snprintf(task, sizeof(task), "kcryptd/%.16s", cd->bdev.name);
-	if (!rsv_kthread_create(sys, task, kcryptd, cd))
+	if (!(cd->worker = rsv_kthread_create(sys, task, kcryptd, cd)))
 		return NULL; /* registered: freed with the system */
 	return &cd->bdev;
 }
@@ -180,14 +188,23 @@ struct rsv_bdev *rsv_crypt_create(struct rsv_system *sys, const char *name,
 void rsv_crypt_stats(struct rsv_bdev *bdev, struct rsv_crypt_stats *out)
 {
 	struct crypt_dev *cd = (struct crypt_dev *)bdev;
+	static const enum rsv_stat_item throttles[] = {
+		RSV_STAT_THROTTLE_VM_WRITEOUT, RSV_STAT_THROTTLE_WRITEBACK, RSV_STAT_THROTTLE_NOPROGRESS,
+		RSV_STAT_THROTTLE_ISOLATED, RSV_STAT_THROTTLE_CONGESTED, RSV_STAT_THROTTLE_DIRECT,
+	};
 	struct rsv_mempool_stats io, page;
+	uint64_t throttled = 0;
 
 	rsv_mempool_stats(cd->bs.pool, &io);
 	rsv_mempool_stats(cd->page_pool, &page);
+	for (unsigned i = 0; i < sizeof(throttles) / sizeof(throttles[0]); i++)
+		throttled += rsv_task_stat(cd->worker, throttles[i]);
 	rsv_spin_lock(&cd->lock);
 	*out = (struct rsv_crypt_stats){ .ios = cd->ios, .inflight_max = cd->inflight_max,
 					 .io_pool_waits = io.waits, .page_pool_waits = page.waits,
 					 .io_pool_grants = io.reserve_grants,
-					 .page_pool_grants = page.reserve_grants };
+					 .page_pool_grants = page.reserve_grants,
+					 .page_pool_reclaims = page.direct_reclaims,
+					 .worker_throttles = throttled };
 	rsv_spin_unlock(&cd->lock);
 }

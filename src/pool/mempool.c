@@ -300,17 +300,14 @@ static rsv_gfp_t adjust_gfp(rsv_gfp_t gfp, unsigned policy)
 }
 
 /* Everything after a failed first pass (@tried), or the whole of it. */
-static RSV_NOINLINE void *alloc_slow(struct rsv_mempool *pool, rsv_gfp_t gfp, bool tried)
+static void *alloc_slow_body(struct rsv_mempool *pool, struct rsv_task *t, rsv_gfp_t gfp,
+			     bool tried)
 {
-	struct rsv_task *t = pool_task(pool, "rsv_mempool_alloc");
-	struct rsv_pool_slot *s;
+	struct rsv_pool_slot *s = rsv__pool_slot(t, pool);
 	unsigned policy;
 	rsv_gfp_t temp;
 	void *e;
 
-	if (!t)
-		return NULL;
-	s = rsv__pool_slot(t, pool);
 	if (gfp & (RSV___GFP_ZERO | RSV___GFP_NOMEMALLOC)) {
 		rsv__misuse(t->sys, "rsv_mempool_alloc(\"%s\"): gfp %#x: pool elements are not "
 			    "zeroed and the pool decides on __GFP_NOMEMALLOC", pool->name, gfp);
@@ -344,6 +341,25 @@ static RSV_NOINLINE void *alloc_slow(struct rsv_mempool *pool, rsv_gfp_t gfp, bo
 		}
 		wait_for_element(pool);
 	}
+}
+
+/* Hocko's RFC 2/2 (throttle=less-throttle-exempt): a mempool user is on a writeout path, so
+ * it allocates as PF_LESS_THROTTLE and throttle_vm_writeout() leaves it alone. */
+static RSV_NOINLINE void *alloc_slow(struct rsv_mempool *pool, rsv_gfp_t gfp, bool tried)
+{
+	struct rsv_task *t = pool_task(pool, "rsv_mempool_alloc");
+	unsigned saved;
+	void *e;
+
+	if (!t)
+		return NULL;
+	if (rsv_likely(rsv_policy_get(&t->sys->policy, RSV_POLICY_THROTTLE) !=
+		       RSV_THROTTLE_LESS_THROTTLE_EXEMPT))
+		return alloc_slow_body(pool, t, gfp, tried);
+	saved = rsv_memalloc_flags_save(RSV_PF_LESS_THROTTLE);
+	e = alloc_slow_body(pool, t, gfp, tried);
+	rsv_memalloc_flags_restore(saved);
+	return e;
 }
 
 /* The common case, inline: a valid pool, a task with its counting slot, and a first pass

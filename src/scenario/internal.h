@@ -22,6 +22,8 @@ struct rsv_scenario {
 	unsigned nr_keys;
 	unsigned long nr_pages;
 	uint64_t time_limit_ns;  /* virtual; 0 = until every task has returned */
+	/* Before the system is created: settings the parameters decide (may be NULL). */
+	void (*configure)(struct rsv_system_config *cfg, const long *p);
 	/* In an attached setup task: build the system's objects, create the tasks. */
 	int (*setup)(struct rsv_scenario_run *r);
 	/* After the run: add counters, and judge a run that neither deadlocked nor stalled. */
@@ -43,6 +45,6 @@ unsigned rsv__scenario_exhaust(struct rsv_system *sys, unsigned long target,
 void rsv__scenario_stat(struct rsv_scenario_run *r, enum rsv_stat_item item);
 
 extern const struct rsv_scenario rsv__s1_crypt_swap, rsv__s3_oom_mutex, rsv__s4_reserve,
-	rsv__s5_nofs_bufio_loop;
+	rsv__s5_nofs_bufio_loop, rsv__s2_writeout_throttle;
 
 #endif

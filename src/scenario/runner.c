@@ -15,6 +15,7 @@
 
 static const struct rsv_scenario *const registry[] = {
 	&rsv__s1_crypt_swap,
+	&rsv__s2_writeout_throttle,
 	&rsv__s3_oom_mutex,
 	&rsv__s4_reserve,
 	&rsv__s5_nofs_bufio_loop,
@@ -214,6 +215,8 @@ int rsv_scenario_run(const struct rsv_scenario *s, const struct rsv_scenario_opt
 	int err;
 
 	memset(res, 0, sizeof(*res));
+	if (s->configure)
+		s->configure(&cfg, o->params);
 	if (!(r.sys = rsv_system_create(&cfg))) {
 		snprintf(res->why, sizeof(res->why), "system: %s", strerror(errno));
 		return -errno;

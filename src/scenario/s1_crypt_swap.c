@@ -108,7 +108,8 @@ static int setup(struct rsv_scenario_run *run)
 	s->run = run;
 	s->disk = rsv_ramdev_create(run->sys, "disk", 4096,
 				    (uint64_t)p[P_IO_MS] * RSV_NSEC_PER_MSEC, 0);
-	if (!s->disk || !(s->crypt = rsv_crypt_create(run->sys, "crypt", s->disk, (int)p[P_POOL])))
+	if (!s->disk || !(s->crypt = rsv_crypt_create(run->sys, "crypt", s->disk,
+			&(struct rsv_crypt_config){ .io_pool = (int)p[P_POOL], .page_pool = (int)p[P_POOL] })))
 		return -ENOMEM;
 	s->anon = rsv_mapping_create(run->sys, RSV_MAPPING_ANON, "swapped", s->crypt, 0);
 	for (long i = 0; s->anon && i < p[P_ANON]; i++)

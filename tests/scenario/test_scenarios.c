@@ -194,15 +194,102 @@ Test(scenario, s1_upstream_waits_on_the_pool) { s1_fixed("mempool=upstream"); }
 Test(scenario, s1_memdie_only_waits_on_the_pool) { s1_fixed("mempool=memdie-only"); }
 Test(scenario, s1_no_direct_reclaim_waits_on_the_pool) { s1_fixed("mempool=no-direct-reclaim"); }
 
+/* ---- s2: kcryptd throttled by throttle_vm_writeout ---- */
+
+static void kcryptd_never_throttled(const struct rsv_scenario_result *r, uint64_t seed)
+{
+	cr_assert_eq(rsv_scenario_counter(r, "kcryptd_throttles"), 0, "seed %lu",
+		     (unsigned long)seed);
+}
+
+static void kcryptd_never_reclaims(const struct rsv_scenario_result *r, uint64_t seed)
+{
+	kcryptd_never_throttled(r, seed);
+	cr_assert_eq(rsv_scenario_counter(r, "mempool_direct_reclaims"), 0, "seed %lu",
+		     (unsigned long)seed);
+}
+
+static void s2_cell(const char *policy, int gfp_kernel, unsigned verdicts,
+		    void (*check)(const struct rsv_scenario_result *, uint64_t))
+{
+	run_seeds(&(struct expect){ "s2-writeout-throttle", policy,
+				    { gfp_kernel ? "gfp_kernel=1" : "gfp_kernel=0" }, verdicts,
+				    check },
+		  0, SEEDS);
+}
+
+Test(scenario, s2_old_throttle_stalls_a_noio_kcryptd)
+{
+	s2_cell("throttle=throttle-vm-writeout,mempool=revert", 0, V(RSV_VERDICT_STALL), NULL);
+}
+
+Test(scenario, s2_old_throttle_livelocks_a_gfp_kernel_kcryptd)
+{
+	s2_cell("throttle=throttle-vm-writeout,mempool=revert", 1, V(RSV_VERDICT_LIVELOCK), NULL);
+}
+
+#define S2_FIX(name, policy)                                                                \
+	Test(scenario, s2_##name##_noio) { s2_cell(policy, 0, V(RSV_VERDICT_PROGRESS),       \
+						   kcryptd_never_throttled); }                 \
+	Test(scenario, s2_##name##_gfp_kernel) { s2_cell(policy, 1, V(RSV_VERDICT_PROGRESS), \
+							 kcryptd_never_throttled); }
+
+S2_FIX(removing_the_throttle_progresses, "throttle=reclaim-throttle,mempool=revert")
+S2_FIX(exempting_less_throttle_progresses, "throttle=less-throttle-exempt,mempool=revert")
+
+Test(scenario, s2_mempool_without_direct_reclaim_progresses_under_the_old_throttle)
+{
+	const char *policy = "throttle=throttle-vm-writeout,mempool=no-direct-reclaim";
+
+	s2_cell(policy, 0, V(RSV_VERDICT_PROGRESS), kcryptd_never_reclaims);
+	s2_cell(policy, 1, V(RSV_VERDICT_PROGRESS), kcryptd_never_reclaims);
+}
+
+/* ---- s5: NOFS allocation, bufio shrinker, loop, the same filesystem ---- */
+
+/* Spec I, S5: case A passes only with bufio=gfp-fs or bufio=workqueue; case B only with
+ * loop=noio or bufio=workqueue. Every other cell deadlocks on every seed. */
+static void s5_cell(const char *bufio, const char *loop, int kase)
+{
+	char policy[64];
+	const char *param = kase ? "case=1" : "case=0";
+	bool passes = kase ? !strcmp(loop, "noio") || !strcmp(bufio, "workqueue")
+			   : strcmp(bufio, "gfp-io") != 0;
+
+	snprintf(policy, sizeof(policy), "bufio=%s,loop=%s", bufio, loop);
+	run_seeds(&(struct expect){ "s5-nofs-bufio-loop", policy, { param },
+				    passes ? V(RSV_VERDICT_PROGRESS) : V(RSV_VERDICT_DEADLOCK),
+				    NULL },
+		  0, SEEDS);
+}
+
+#define S5(bufio, loop, cname, kase)                                                        \
+	Test(scenario, s5_##cname##_##loop##_case_##kase) { s5_cell(#bufio, #loop, kase); }
+
+S5(gfp-io, plain, gfp_io, 0)
+S5(gfp-io, noio, gfp_io, 0)
+S5(gfp-fs, plain, gfp_fs, 0)
+S5(gfp-fs, noio, gfp_fs, 0)
+S5(workqueue, plain, workqueue, 0)
+S5(workqueue, noio, workqueue, 0)
+S5(gfp-io, plain, gfp_io, 1)
+S5(gfp-io, noio, gfp_io, 1)
+S5(gfp-fs, plain, gfp_fs, 1)
+S5(gfp-fs, noio, gfp_fs, 1)
+S5(workqueue, plain, workqueue, 1)
+S5(workqueue, noio, workqueue, 1)
+
 /* ---- the fixed policies on real threads ---- */
 
 Test(scenario, fixed_policies_progress_on_the_os_backend)
 {
 	static const char *const runs[][2] = {
 		{ "s1-crypt-swap-reserves", "mempool=upstream" },
+		{ "s2-writeout-throttle", "throttle=reclaim-throttle" },
 		{ "s3-oom-mutex-livelock", "mempool=upstream,oom=reaper" },
 		{ "s4-global-reserve-pool", "reserve=global-pool" },
 		{ "s4-global-reserve-pool", "reserve=per-thread" },
+		{ "s5-nofs-bufio-loop", "bufio=workqueue,loop=noio" },
 	};
 	struct rsv_scenario_result *r = malloc(sizeof(*r));
 

@@ -1,0 +1,178 @@
+/* s2-writeout-throttle (seeds 000 and 001: throttle_vm_writeout, PF_LESS_THROTTLE, NeilBrown's
+ * mempool without direct reclaim, bf48438354a7; spec D and I, S2).
+ *
+ * A file's dirty pages are written back through dm-crypt to a disk, with memory exhausted and
+ * the dirty limit such that pages under writeback exceed it by more than 10%. Only kcryptd
+ * and the disk can bring writeback down. Once kcryptd's bounce-page pool is empty its mempool
+ * allocation reclaims, and under throttle=throttle-vm-writeout every reclaimer then sleeps in
+ * congestion_wait while writeback is high: a GFP_NOIO kcryptd once per allocation (variant 0:
+ * a stall), a GFP_KERNEL one until writeback drops, which only it could make happen (variant
+ * 1: a livelock). The verdict weighs throughput against what the disk could do: below a
+ * tenth of it (the pool's elements per disk latency) is a stall. */
+#include <errno.h>
+#include <stdlib.h>
+#include "scenario/internal.h"
+
+enum { P_VARIANT, P_PAGES, P_THRESH, P_FREE, P_POOL, P_IO_MS, P_FLOOR_PCT, NR_P };
+
+static const struct rsv_scenario_param params[NR_P] = {
+	[P_VARIANT] = { "gfp_kernel", 0, 0, 1, "0: kcryptd allocates GFP_NOIO; 1: GFP_KERNEL",
+			.axis = true },
+	[P_PAGES] = { "pages", 400, 1, 2000, "file pages dirtied (the flusher writes all but the "
+					     "background limit's worth)" },
+	[P_THRESH] = { "thresh", 200, 2, 2000, "the hard dirty limit in pages (the throttle "
+					       "starts 10% above it)" },
+	[P_FREE] = { "free", 100, 0, 1000, "free pages once the file is dirty (min is 128)" },
+	[P_POOL] = { "pool", 16, 1, 1024, "bounce pages in kcryptd's page pool" },
+	[P_IO_MS] = { "io_ms", 5, 1, 1000, "disk latency, virtual ms" },
+	[P_FLOOR_PCT] = { "floor_pct", 10, 1, 100, "stall below this % of the disk's rate" },
+};
+
+static const enum rsv_policy_key keys[] = { RSV_POLICY_THROTTLE, RSV_POLICY_MEMPOOL };
+
+#define FILL_MAX 4096
+
+struct s2 {
+	struct rsv_scenario_run *run;
+	struct rsv_bdev *disk, *crypt;
+	struct rsv_mapping *file;
+	_Atomic bool dirty, finished;
+	uint64_t seen, start_ns, end_ns;
+	long writeback_peak;
+	struct rsv_page *fill[FILL_MAX];
+	unsigned nr_fill;
+	struct rsv_page **pages; /* the file's, clean until the writer dirties them */
+};
+
+static void configure(struct rsv_system_config *cfg, const long *p)
+{
+	cfg->dirty_thresh_pages = (unsigned long)p[P_THRESH];
+}
+
+/* Watches the disk every millisecond: completed writes are the work's progress. */
+static int observer(void *arg)
+{
+	struct s2 *s = arg;
+
+	while (!atomic_load(&s->finished)) {
+		uint64_t done = atomic_load(&s->disk->completed);
+		long wb = rsv_vm_counter(s->run->sys, RSV_NR_WRITEBACK);
+
+		if (wb > s->writeback_peak)
+			s->writeback_peak = wb;
+		for (; s->seen < done; s->seen++)
+			rsv_progress_inc(&s->run->progress);
+		rsv_msleep(1);
+	}
+	return 0;
+}
+
+/* Takes memory down to the scenario's level (without waking kswapd, which would drop the
+ * still clean file), dirties the file, waits for writeback to drain, gives memory back. */
+static int writer(void *arg)
+{
+	struct s2 *s = arg;
+	struct rsv_system *sys = s->run->sys;
+
+	rsv_task_set_oom_score_adj(rsv_task_current(), -1000);
+	while (rsv_system_free_pages(sys) > (unsigned long)s->run->p[P_FREE] &&
+	       s->nr_fill < FILL_MAX) {
+		struct rsv_page *p = rsv_alloc_pages(RSV___GFP_MEMALLOC | RSV___GFP_NOWARN, 0);
+
+		if (!p)
+			break;
+		s->fill[s->nr_fill++] = p;
+		rsv_drain_local_pages();
+	}
+	s->start_ns = rsv_now();
+	atomic_store(&s->dirty, true);
+	/* Nothing reclaims before this point: the file's pages are still its own. */
+	for (long i = 0; i < s->run->p[P_PAGES]; i++)
+		rsv_page_mark_dirty(s->pages[i]);
+	rsv_balance_dirty_pages_ratelimited(s->file); /* one wakeup: writeback all at once */
+	while (rsv_vm_counter(sys, RSV_NR_WRITEBACK) > 0 ||
+	       atomic_load(&s->disk->completed) == 0)
+		rsv_msleep(1);
+	s->end_ns = rsv_now();
+	while (s->nr_fill)
+		rsv_free_pages(s->fill[--s->nr_fill], 0);
+	atomic_store(&s->finished, true);
+	return 0;
+}
+
+static int setup(struct rsv_scenario_run *run)
+{
+	const long *p = run->p;
+	struct s2 *s = calloc(1, sizeof(*s));
+	struct rsv_crypt_config cc = { .io_pool = (int)p[P_PAGES] + 16, .page_pool = (int)p[P_POOL],
+				       .worker_gfp = p[P_VARIANT] ? RSV_GFP_KERNEL : RSV_GFP_NOIO };
+
+	if (!s)
+		return -ENOMEM;
+	run->data = s;
+	s->run = run;
+	s->disk = rsv_ramdev_create(run->sys, "disk", 4096,
+				    (uint64_t)p[P_IO_MS] * RSV_NSEC_PER_MSEC, 0);
+	if (!s->disk || !(s->crypt = rsv_crypt_create(run->sys, "crypt", s->disk, &cc)))
+		return -ENOMEM;
+	s->file = rsv_mapping_create(run->sys, RSV_MAPPING_FILE, "data", s->crypt, 0);
+	if (!s->file || !(s->pages = calloc((size_t)p[P_PAGES], sizeof(*s->pages))))
+		return -ENOMEM;
+	for (long i = 0; i < p[P_PAGES]; i++)
+		if (!(s->pages[i] = rsv_mapping_add_page(s->file, RSV_GFP_KERNEL, (uint64_t)i)))
+			return -ENOMEM;
+	rsv_task_create(run->sys, "observer", observer, s);
+	rsv_task_create(run->sys, "writer", writer, s);
+	return 0;
+}
+
+static void judge(struct rsv_scenario_run *run)
+{
+	struct s2 *s = run->data;
+	const long *p = run->p;
+	struct rsv_crypt_stats cs;
+	uint64_t written = atomic_load(&s->disk->completed);
+	double secs = s->end_ns > s->start_ns ? (double)(s->end_ns - s->start_ns) / 1e9 : 0;
+	double rate = secs > 0 ? (double)written / secs : 0;
+	double floor = (double)p[P_POOL] * 1000.0 / (double)p[P_IO_MS] * (double)p[P_FLOOR_PCT] /
+		       100.0;
+
+	rsv_crypt_stats(s->crypt, &cs);
+	rsv__scenario_counter(run, "written", (int64_t)written);
+	rsv__scenario_counter(run, "writeback_peak", s->writeback_peak);
+	rsv__scenario_counter(run, "pages_per_s", (int64_t)rate);
+	rsv__scenario_counter(run, "floor_per_s", (int64_t)floor);
+	rsv__scenario_counter(run, "kcryptd_throttles", (int64_t)cs.worker_throttles);
+	rsv__scenario_counter(run, "mempool_direct_reclaims", (int64_t)cs.page_pool_reclaims);
+	rsv__scenario_counter(run, "page_pool_waits", (int64_t)cs.page_pool_waits);
+	rsv__scenario_stat(run, RSV_STAT_THROTTLE_VM_WRITEOUT);
+	if (run->res->verdict == RSV_VERDICT_PROGRESS && rate < floor)
+		rsv__scenario_verdict(run, RSV_VERDICT_STALL, "%.0f pages/s written, below the "
+				      "floor of %.0f (%ld%% of the disk's rate); kcryptd slept "
+				      "%lu times throttled", rate, floor, p[P_FLOOR_PCT],
+				      (unsigned long)cs.worker_throttles);
+}
+
+static void teardown(struct rsv_scenario_run *run)
+{
+	struct s2 *s = run->data;
+
+	if (s)
+		free(s->pages);
+	free(s);
+}
+
+const struct rsv_scenario rsv__s2_writeout_throttle = {
+	.name = "s2-writeout-throttle",
+	.summary = "writeback through dm-crypt under memory pressure: does reclaim throttling "
+		   "(throttle_vm_writeout) stall the one task that can finish the writeback?",
+	.params = params,
+	.nr_params = NR_P,
+	.keys = keys,
+	.nr_keys = 2,
+	.nr_pages = 4096,
+	.configure = configure,
+	.setup = setup,
+	.judge = judge,
+	.teardown = teardown,
+};
