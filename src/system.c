@@ -57,5 +57,6 @@ void rsv_system_destroy(struct rsv_system *sys)
 	rsv__slab_exit(sys);
 	rsv__reclaim_exit(sys);
 	rsv__watchdog_exit(sys);
+	rsv__lockdep_exit(sys);
 	rsv__mm_system_destroy(sys);
 }

@@ -39,6 +39,7 @@ struct rsv_bdev {
 	const struct rsv_bdev_ops *ops;
 	struct rsv_system *sys;
 	char name[32];
+	char io_class[40]; /* "io:NAME": its I/O as a lockdep pseudo-lock */
 	unsigned flags;
 	uint64_t nr_sectors;
 	void *private;

@@ -120,6 +120,13 @@ RSV_API int rsv_platform_set_monitor(struct rsv_platform *p, uint64_t period_ns,
 /* Appends to the report rsv_platform_report() returns. */
 RSV_API void rsv_platform_report_append(struct rsv_platform *p, const char *text);
 RSV_API const char *rsv_run_result_name(enum rsv_run_result r);
+/* Mutex events for a dependency checker (rsv_lockdep_enable): called by the locking thread
+ * before it may block (ACQUIRE), after a successful trylock (TRYLOCKED), and on RELEASE.
+ * NULL removes the hook. Set it before the threads run. */
+enum rsv_lock_event { RSV_LOCK_ACQUIRE, RSV_LOCK_TRYLOCKED, RSV_LOCK_RELEASE };
+typedef void (*rsv_lock_hook_t)(void *arg, enum rsv_lock_event ev, const char *name,
+				const void *lock);
+RSV_API void rsv_platform_set_lock_hook(struct rsv_platform *p, rsv_lock_hook_t fn, void *arg);
 
 /* ---- threads ---- */
 RSV_API struct rsv_thread *rsv_thread_create(struct rsv_platform *p, const char *name,

@@ -53,7 +53,8 @@ struct rsv_scenario_result {
 	unsigned nr_counters;
 	struct rsv_scenario_counter counters[RSV_SCENARIO_MAX_COUNTERS];
 	char why[256];     /* one line: what decided the verdict */
-	char report[4096]; /* on a deadlock or livelock: who waits on what, held by whom */
+	char report[4096]; /* on a deadlock or livelock, who waits on what, held by whom; and
+			    * what the scenario's checkers found */
 };
 
 RSV_API unsigned rsv_scenario_count(void);

@@ -101,6 +101,7 @@ static int make_clean(struct rsv_buffer *b)
 		atomic_store(&b->writing, false);
 		return err;
 	}
+	rsv_lockdep_wait(c->sys, c->dev->io_class);
 	rsv_wait_event(&c->io_wait, !atomic_load(&b->writing));
 	if ((err = b->req.error))
 		return err; /* stays dirty */

@@ -69,6 +69,7 @@ static int loop_worker(void *arg)
 		take_batch(lo, &batch);
 		if (noio)
 			saved = rsv_memalloc_flags_save(RSV_PF_MEMALLOC_NOIO | RSV_PF_LOCAL_THROTTLE);
+		rsv_lockdep_acquire(lo->bdev.sys, lo->bdev.io_class);
 		while (!rsv_list_empty(&batch)) {
 			struct rsv_request *req =
 				rsv_container_of(batch.next, struct rsv_request, node);
@@ -76,6 +77,7 @@ static int loop_worker(void *arg)
 			rsv_list_del(&req->node);
 			handle(lo, req);
 		}
+		rsv_lockdep_release(lo->bdev.sys, lo->bdev.io_class);
 		if (noio)
 			rsv_memalloc_flags_restore(saved);
 	}

@@ -211,6 +211,7 @@ struct rsv_system {
 	const struct rsv_pool_ops *pool;
 	void *pool_data;
 	void *watchdog_data; /* src/check/watchdog.c */
+	void *lockdep_data;  /* src/check/lockdep.c */
 	struct rsv_mutex oom_lock;
 	struct rsv_mutex drain_lock; /* one drain of all caches at a time (pcpu_drain_mutex) */
 
@@ -389,6 +390,12 @@ void rsv__kthreads_stop(struct rsv_system *sys);
 
 /* check/watchdog.c */
 void rsv__watchdog_exit(struct rsv_system *sys);
+
+/* check/lockdep.c: the fs_reclaim pseudo-lock; no-ops unless rsv_lockdep_enable() ran. */
+void rsv__lockdep_might_alloc(struct rsv_system *sys, struct rsv_task *t, rsv_gfp_t gfp);
+bool rsv__lockdep_reclaim_enter(struct rsv_system *sys, struct rsv_task *t, rsv_gfp_t gfp);
+void rsv__lockdep_reclaim_exit(struct rsv_system *sys, bool entered);
+void rsv__lockdep_exit(struct rsv_system *sys);
 
 /* system.c: the mm half of a system; src/system.c assembles the layers around it. */
 struct rsv_system *rsv__mm_system_create(const struct rsv_system_config *cfg);

@@ -135,11 +135,14 @@ static struct rsv_page *direct_reclaim(struct rsv_system *sys, struct rsv_task *
 {
 	struct rsv_page *page;
 	unsigned noreclaim;
+	bool lockdep;
 
 	rsv__count(tsk, RSV_STAT_DIRECT_RECLAIM, 1);
+	lockdep = rsv__lockdep_reclaim_enter(sys, tsk, gfp);
 	noreclaim = rsv_memalloc_noreclaim_save();
 	*progress = sys->reclaim->direct_reclaim(sys, gfp, order);
 	rsv_memalloc_noreclaim_restore(noreclaim);
+	rsv__lockdep_reclaim_exit(sys, lockdep);
 	rsv__count(tsk, RSV_STAT_DIRECT_RECLAIM_PAGES, *progress);
 
 	page = get_page_from_freelist(sys, tsk, gfp, order, alloc_flags);
@@ -374,6 +377,8 @@ struct rsv_page *rsv_alloc_pages(rsv_gfp_t gfp, unsigned order)
 		return alloc_bad_input(tsk, gfp, order);
 	sys = tsk->sys;
 	gfp = rsv__task_gfp_context(tsk, gfp);
+	if (rsv_unlikely(sys->lockdep_data != NULL))
+		rsv__lockdep_might_alloc(sys, tsk, gfp);
 	if (rsv_unlikely(tsk->reserve.flags & RSV_TR_FIRST) &&
 	    (page = sys->pool->reserve_alloc(tsk, gfp, order, RSV_RESERVE_FIRST)))
 		goto got;

@@ -29,14 +29,32 @@ struct rsv_thread *rsv_mutex_owner(const struct rsv_mutex *m)
 				     ~MUTEX_WAITERS);
 }
 
+static inline void lock_event(struct rsv_thread *self, enum rsv_lock_event ev,
+			      const struct rsv_mutex *m)
+{
+	struct rsv_platform *p = self->plat;
+
+	if (rsv_unlikely(p && p->lock_hook))
+		p->lock_hook(p->lock_hook_arg, ev, m->name, m);
+}
+
+void rsv_platform_set_lock_hook(struct rsv_platform *p, rsv_lock_hook_t fn, void *arg)
+{
+	p->lock_hook_arg = arg;
+	p->lock_hook = fn;
+}
+
 bool rsv_mutex_trylock(struct rsv_mutex *m)
 {
 	struct rsv_thread *self = rsv__thread_self_or_adopt();
 	uintptr_t unowned = 0;
 
 	self->ops->sched_point(self);
-	return atomic_compare_exchange_strong_explicit(&m->owner, &unowned, (uintptr_t)self,
-						       memory_order_acquire, memory_order_relaxed);
+	if (!atomic_compare_exchange_strong_explicit(&m->owner, &unowned, (uintptr_t)self,
+						     memory_order_acquire, memory_order_relaxed))
+		return false;
+	lock_event(self, RSV_LOCK_TRYLOCKED, m);
+	return true;
 }
 
 /* Under wait_lock: takes the mutex if it is free, otherwise makes sure the owner's unlock
@@ -91,6 +109,7 @@ void rsv_mutex_lock(struct rsv_mutex *m)
 	uintptr_t unowned = 0;
 
 	self->ops->sched_point(self);
+	lock_event(self, RSV_LOCK_ACQUIRE, m);
 	if (rsv_likely(atomic_compare_exchange_strong_explicit(
 		    &m->owner, &unowned, (uintptr_t)self, memory_order_acquire,
 		    memory_order_relaxed)))
@@ -127,6 +146,7 @@ void rsv_mutex_unlock(struct rsv_mutex *m)
 			m->name, self->name, o ? o->name : "none");
 		abort();
 	}
+	lock_event(self, RSV_LOCK_RELEASE, m);
 	if (!atomic_compare_exchange_strong_explicit(&m->owner, &mine, 0, memory_order_release,
 						     memory_order_relaxed))
 		mutex_unlock_slow(m);

@@ -21,6 +21,7 @@ int rsv_bdev_register(struct rsv_bdev *bdev, struct rsv_system *sys, const char 
 	bdev->ops = ops;
 	bdev->sys = sys;
 	snprintf(bdev->name, sizeof(bdev->name), "%s", name ? name : "bdev");
+	snprintf(bdev->io_class, sizeof(bdev->io_class), "io:%s", bdev->name);
 	bdev->flags = flags;
 	bdev->nr_sectors = nr_sectors;
 	atomic_init(&bdev->submitted, 0);

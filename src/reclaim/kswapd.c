@@ -92,8 +92,12 @@ static int kswapd_main(void *arg)
 	rsv_wait_event(&r->kswapd_wait, woken_or_stopped(r));
 	atomic_store(&r->kswapd_sleeping, false);
 	while (!rsv_kthread_should_stop()) {
+		bool lockdep;
+
 		atomic_store(&r->kswapd_woken, false);
+		lockdep = rsv__lockdep_reclaim_enter(sys, rsv__task_current(), RSV_GFP_KERNEL);
 		balance_pgdat(sys);
+		rsv__lockdep_reclaim_exit(sys, lockdep);
 		try_to_sleep(sys);
 	}
 	return 0;

@@ -356,13 +356,16 @@ unsigned long rsv_try_to_free_pages(rsv_gfp_t gfp, unsigned order)
 	struct rsv_task *tsk = rsv__task_current();
 	unsigned long reclaimed;
 	unsigned noreclaim;
+	bool lockdep;
 
 	if (!tsk || rsv_gfp_check(gfp, order))
 		return 0;
 	gfp = rsv__task_gfp_context(tsk, gfp);
+	lockdep = rsv__lockdep_reclaim_enter(tsk->sys, tsk, gfp);
 	noreclaim = rsv_memalloc_noreclaim_save();
 	reclaimed = rsv__try_to_free_pages(tsk->sys, gfp, order);
 	rsv_memalloc_noreclaim_restore(noreclaim);
+	rsv__lockdep_reclaim_exit(tsk->sys, lockdep);
 	return reclaimed;
 }
 

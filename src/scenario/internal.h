@@ -41,6 +41,9 @@ void rsv__scenario_verdict(struct rsv_scenario_run *r, enum rsv_verdict v, const
  * many it took into @pages (at most @max). */
 unsigned rsv__scenario_exhaust(struct rsv_system *sys, unsigned long target,
 			       struct rsv_page **pages, unsigned max);
+/* A line for the result's report, after the blocked chain if there is one (a checker's
+ * finding, say). */
+void rsv__scenario_note(struct rsv_scenario_run *r, const char *text);
 /* A system-wide counter from the allocator's statistics, added under its own name. */
 void rsv__scenario_stat(struct rsv_scenario_run *r, enum rsv_stat_item item);
 

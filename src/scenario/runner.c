@@ -174,6 +174,14 @@ void rsv__scenario_verdict(struct rsv_scenario_run *r, enum rsv_verdict v, const
 	va_end(ap);
 }
 
+void rsv__scenario_note(struct rsv_scenario_run *r, const char *text)
+{
+	size_t n = strlen(r->res->report);
+
+	snprintf(r->res->report + n, sizeof(r->res->report) - n, "%s%s\n",
+		 n && r->res->report[n - 1] != '\n' ? "\n" : "", text);
+}
+
 int64_t rsv_scenario_counter(const struct rsv_scenario_result *r, const char *name)
 {
 	for (unsigned i = 0; i < r->nr_counters; i++)

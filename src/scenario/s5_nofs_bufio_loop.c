@@ -44,6 +44,7 @@ struct s5 {
 	_Atomic bool exhausted, released;
 	_Atomic unsigned failures;
 	int sync_err;
+	char lockdep[1024];
 	struct rsv_page *fill[FILL_MAX];
 	unsigned nr_fill;
 };
@@ -149,6 +150,8 @@ static int setup(struct rsv_scenario_run *run)
 	s->run = run;
 	if (p[P_DIRTY] > p[P_BUFFERS])
 		return -EINVAL;
+	if (rsv_lockdep_enable(run->sys))
+		return -ENOMEM;
 	s->disk = rsv_ramdev_create(run->sys, "disk", 4096,
 				    (uint64_t)p[P_IO_MS] * RSV_NSEC_PER_MSEC, 0);
 	if (!s->disk || !(s->fs = rsv_fs_create(run->sys, "loop.img", s->disk)) ||
@@ -179,6 +182,10 @@ static void judge(struct rsv_scenario_run *run)
 	rsv__scenario_counter(run, "fs_transactions", (int64_t)fs.transactions);
 	rsv__scenario_counter(run, "alloc_failures", atomic_load(&s->failures));
 	rsv__scenario_stat(run, RSV_STAT_OOM_KILL);
+	rsv__scenario_counter(run, "lockdep_cycles",
+			      rsv_lockdep_report(run->sys, s->lockdep, sizeof(s->lockdep)));
+	if (*s->lockdep)
+		rsv__scenario_note(run, s->lockdep);
 	if (run->res->verdict == RSV_VERDICT_PROGRESS && s->sync_err)
 		rsv__scenario_verdict(run, RSV_VERDICT_STALL, "sync failed: error %d",
 				      s->sync_err);

@@ -263,6 +263,36 @@ static void s5_cell(const char *bufio, const char *loop, int kase)
 		  0, SEEDS);
 }
 
+/* With only the fs_reclaim pseudo-lock, lockdep sees case B (a device worker entering FS
+ * reclaim that waits for its I/O) and misses case A (the recursion runs through __GFP_IO and
+ * the filesystem's own lock, which no pseudo-lock covers). */
+static void lockdep_found(const struct rsv_scenario_result *r, uint64_t seed)
+{
+	cr_assert_gt(rsv_scenario_counter(r, "lockdep_cycles"), 0, "seed %lu", (unsigned long)seed);
+	cr_assert(strstr(r->report, "fs_reclaim") && strstr(r->report, "io:loop0"), "%s",
+		  r->report);
+}
+
+static void lockdep_silent(const struct rsv_scenario_result *r, uint64_t seed)
+{
+	cr_assert_eq(rsv_scenario_counter(r, "lockdep_cycles"), 0, "seed %lu: %s",
+		     (unsigned long)seed, r->report);
+}
+
+Test(scenario, s5_lockdep_catches_case_b)
+{
+	run_seeds(&(struct expect){ "s5-nofs-bufio-loop", "bufio=gfp-fs,loop=plain", { "case=1" },
+				    V(RSV_VERDICT_DEADLOCK), lockdep_found },
+		  0, SEEDS);
+}
+
+Test(scenario, s5_lockdep_misses_case_a)
+{
+	run_seeds(&(struct expect){ "s5-nofs-bufio-loop", "bufio=gfp-io,loop=noio", { "case=0" },
+				    V(RSV_VERDICT_DEADLOCK), lockdep_silent },
+		  0, SEEDS);
+}
+
 #define S5(bufio, loop, cname, kase)                                                        \
 	Test(scenario, s5_##cname##_##loop##_case_##kase) { s5_cell(#bufio, #loop, kase); }
 
