@@ -11,6 +11,7 @@
 struct rsv_system;
 struct rsv_page;
 struct rsv_bdev;
+struct rsv_task;
 
 enum rsv_req_op { RSV_REQ_READ, RSV_REQ_WRITE };
 
@@ -43,7 +44,9 @@ struct rsv_bdev {
 	unsigned flags;
 	uint64_t nr_sectors;
 	void *private;
+	struct rsv_task *worker; /* the task serving its requests, if one does: reports follow it */
 	_Atomic uint64_t submitted, completed, inflight, bad_completions;
+	struct rsv_waitqueue io_done; /* rsv_request_wait() */
 	struct rsv_list node;
 };
 
@@ -58,6 +61,9 @@ RSV_API int rsv_bdev_register(struct rsv_bdev *bdev, struct rsv_system *sys, con
 			      unsigned flags);
 /* 0, or -EINVAL for a request already in flight, a sector out of range or no page. */
 RSV_API int rsv_submit_request(struct rsv_request *req);
+/* Waits, uninterruptibly, until @req (submitted, without an end_io) has completed; returns
+ * its error. Reports show the caller waiting for I/O to the device, served by its worker. */
+RSV_API int rsv_request_wait(struct rsv_request *req);
 /* Called by device implementations. -EALREADY (and a counted error) for a request that is
  * not in flight: completing twice never runs end_io twice. */
 RSV_API int rsv_request_complete(struct rsv_request *req, int error);

@@ -127,6 +127,20 @@ enum rsv_lock_event { RSV_LOCK_ACQUIRE, RSV_LOCK_TRYLOCKED, RSV_LOCK_RELEASE };
 typedef void (*rsv_lock_hook_t)(void *arg, enum rsv_lock_event ev, const char *name,
 				const void *lock);
 RSV_API void rsv_platform_set_lock_hook(struct rsv_platform *p, rsv_lock_hook_t fn, void *arg);
+/* What an upper layer knows of a blocked thread, for reports: words to add to its line ("in
+ * the page allocator (GFP_KERNEL, order 0)") and the thread it waits for when that is not a
+ * mutex owner (the task serving its I/O, the OOM victim it waits on), which blocked chains
+ * and wait-for cycles then follow. */
+struct rsv_thread_note {
+	char text[224];
+	struct rsv_thread *waits_for;
+};
+typedef void (*rsv_describe_hook_t)(void *arg, struct rsv_thread *t, uint64_t now,
+				    struct rsv_thread_note *note);
+RSV_API void rsv_platform_set_describe_hook(struct rsv_platform *p, rsv_describe_hook_t fn,
+					    void *arg);
+/* The upper layer's object for @t (what rsv_thread_create() was given as context). */
+RSV_API void *rsv_thread_context(const struct rsv_thread *t);
 
 /* ---- threads ---- */
 RSV_API struct rsv_thread *rsv_thread_create(struct rsv_platform *p, const char *name,

@@ -2,7 +2,7 @@
  * threads fought over (spec G).
  *
  * The client mutex covers the buffers; a buffer being written is waited for with the mutex
- * held, as __make_buffer_clean() does. So a shrinker that takes the mutex and writes dirty
+ * held, as __make_buffer_clean() does (so no other path sees it mid-write). So a shrinker that takes the mutex and writes dirty
  * buffers makes reclaim wait for the device below, and if that device is a loop device whose
  * worker needs a filesystem lock or memory, reclaim waits for itself. Policy `bufio` decides
  * which reclaim contexts may do that: those with __GFP_IO (before 9d28eb12447e), those with
@@ -22,7 +22,6 @@ struct rsv_buffer {
 	struct rsv_page *page;
 	int hold;
 	unsigned list;
-	_Atomic bool writing;
 	struct rsv_request req;
 	struct rsv_list lru; /* hot end at the head */
 };
@@ -37,7 +36,6 @@ struct rsv_bufio_client {
 	unsigned long n[NR_LISTS];
 	_Atomic long nr_buffers; /* for the lockless count */
 	_Atomic uint64_t nr_dirty;
-	struct rsv_waitqueue io_wait;
 	struct rsv_shrinker shrinker;
 	_Atomic long need_shrink;     /* workqueue: buffers reclaim asked for */
 	struct rsv_waitqueue work_wait;
@@ -78,14 +76,6 @@ static struct rsv_buffer *find_buffer(struct rsv_bufio_client *c, uint64_t block
 	return NULL;
 }
 
-static void write_done(struct rsv_request *req)
-{
-	struct rsv_buffer *b = req->private;
-
-	atomic_store(&b->writing, false);
-	rsv_wake_up_all(&b->c->io_wait);
-}
-
 /* __make_buffer_clean(): write a dirty buffer and wait for it, the mutex held throughout. */
 static int make_clean(struct rsv_buffer *b)
 {
@@ -94,16 +84,9 @@ static int make_clean(struct rsv_buffer *b)
 
 	if (b->list != LIST_DIRTY)
 		return 0;
-	atomic_store(&b->writing, true);
 	b->req = (struct rsv_request){ .bdev = c->dev, .op = RSV_REQ_WRITE, .sector = b->block,
-				       .page = b->page, .end_io = write_done, .private = b };
-	if ((err = rsv_submit_request(&b->req))) {
-		atomic_store(&b->writing, false);
-		return err;
-	}
-	rsv_lockdep_wait(c->sys, c->dev->io_class);
-	rsv_wait_event(&c->io_wait, !atomic_load(&b->writing));
-	if ((err = b->req.error))
+				       .page = b->page, .private = b };
+	if ((err = rsv_submit_request(&b->req)) || (err = rsv_request_wait(&b->req)))
 		return err; /* stays dirty */
 	atomic_fetch_add(&c->written, 1);
 	unlink_buffer(b);
@@ -245,7 +228,6 @@ struct rsv_bufio_client *rsv_bufio_create(struct rsv_system *sys, const char *na
 	rsv_mutex_init(&c->lock, "bufio client mutex");
 	for (unsigned l = 0; l < NR_LISTS; l++)
 		rsv_list_init(&c->lru[l]);
-	rsv_waitqueue_init(&c->io_wait, "bufio buffer I/O");
 	rsv_waitqueue_init(&c->work_wait, "dm_bufio_wq");
 	c->shrinker = (struct rsv_shrinker){ .count_objects = bufio_count,
 					     .scan_objects = bufio_scan, .seeks = 1,
@@ -271,7 +253,6 @@ struct rsv_buffer *rsv_bufio_new(struct rsv_bufio_client *c, uint64_t block, rsv
 			if (!(b = calloc(1, sizeof(*b))))
 				break;
 			*b = (struct rsv_buffer){ .c = c, .block = block, .page = page };
-			atomic_init(&b->writing, false);
 			link_buffer(b, LIST_CLEAN);
 			atomic_fetch_add(&c->nr_buffers, 1);
 			page = NULL;

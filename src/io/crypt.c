@@ -180,7 +180,7 @@ struct rsv_bdev *rsv_crypt_create(struct rsv_system *sys, const char *name,
 	rsv_mempool_set_name(cd->page_pool, "crypt_page_pool");
 	rsv_bdev_register(&cd->bdev, sys, name, &crypt_ops, lower->nr_sectors, lower->flags);
 	snprintf(task, sizeof(task), "kcryptd/%.16s", cd->bdev.name);
-	if (!(cd->worker = rsv_kthread_create(sys, task, kcryptd, cd)))
+	if (!(cd->worker = cd->bdev.worker = rsv_kthread_create(sys, task, kcryptd, cd)))
 		return NULL; /* registered: freed with the system */
 	return &cd->bdev;
 }

@@ -121,7 +121,7 @@ struct rsv_bdev *rsv_loop_create(struct rsv_system *sys, const char *name, struc
 	/* Its writes enter a filesystem: reclaim writing to it needs __GFP_FS. */
 	rsv_bdev_register(&lo->bdev, sys, name, &loop_ops, nr_sectors, RSV_BDEV_NEEDS_FS);
 	snprintf(task, sizeof(task), "%.24s", lo->bdev.name);
-	if (!rsv_kthread_create(sys, task, loop_worker, lo))
+	if (!(lo->bdev.worker = rsv_kthread_create(sys, task, loop_worker, lo)))
 		return NULL; /* registered: freed with the system */
 	return &lo->bdev;
 }

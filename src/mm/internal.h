@@ -142,6 +142,23 @@ struct rsv_task_reserve {
 	struct rsv_pfn_list pages; /* per-thread: allocated pages held for the section */
 };
 
+/* What a task is in the middle of, for the blocked-chain reports. Written by the task, read by
+ * a reporter while the task is parked (or, on real threads, racily: it is only words). */
+enum rsv_doing {
+	RSV_DOING_NOTHING,
+	RSV_DOING_ALLOC,   /* in the page allocator's slow path */
+	RSV_DOING_MEMPOOL, /* waiting for an element of obj, a mempool */
+	RSV_DOING_IO,      /* waiting for a request to obj, a block device */
+};
+
+struct rsv_task_doing {
+	enum rsv_doing what;
+	const void *obj;
+	rsv_gfp_t gfp;
+	unsigned order;
+	uint64_t since;
+};
+
 struct rsv_task {
 	struct rsv_system *sys;
 	struct rsv_thread *thread;
@@ -165,6 +182,7 @@ struct rsv_task {
 	_Atomic(void *) mempools;  /* the pool layer's per-task mempool counts */
 	struct rsv_task_reserve reserve;
 	struct rsv_rand rand;
+	struct rsv_task_doing doing; /* for reports, set around long waits (mm/describe.c) */
 	struct rsv_list node; /* in sys->tasks, until the system is destroyed */
 	_Atomic uint64_t stat[RSV_NR_STATS];
 };
@@ -182,6 +200,9 @@ struct rsv_pool_ops {
 	/* A page from the task's reservation, or NULL; may sleep only if @gfp allows it. */
 	struct rsv_page *(*reserve_alloc)(struct rsv_task *t, rsv_gfp_t gfp, unsigned order,
 					  enum rsv_reserve_when when);
+	/* Words for a task waiting on @pool's elements, and a task holding some (or NULL). */
+	void (*describe_wait)(const void *pool, const struct rsv_task *waiter, char *buf,
+			      size_t len, struct rsv_task **holder);
 };
 extern const struct rsv_pool_ops rsv__no_pool_ops;
 
@@ -396,6 +417,18 @@ void rsv__lockdep_might_alloc(struct rsv_system *sys, struct rsv_task *t, rsv_gf
 bool rsv__lockdep_reclaim_enter(struct rsv_system *sys, struct rsv_task *t, rsv_gfp_t gfp);
 void rsv__lockdep_reclaim_exit(struct rsv_system *sys, bool entered);
 void rsv__lockdep_exit(struct rsv_system *sys);
+
+/* mm/describe.c: the words reports give a blocked task. */
+void rsv__describe_task(void *sys, struct rsv_thread *t, uint64_t now,
+			struct rsv_thread_note *note);
+static inline struct rsv_task_doing rsv__doing_begin(struct rsv_task *t, enum rsv_doing what,
+						     const void *obj)
+{
+	struct rsv_task_doing prev = t->doing;
+
+	t->doing = (struct rsv_task_doing){ .what = what, .obj = obj, .since = rsv_now() };
+	return prev;
+}
 
 /* system.c: the mm half of a system; src/system.c assembles the layers around it. */
 struct rsv_system *rsv__mm_system_create(const struct rsv_system_config *cfg);

@@ -237,8 +237,8 @@ static struct rsv_page *got_page(struct rsv_system *sys, struct rsv_task *tsk, r
 	return page;
 }
 
-struct rsv_page *rsv__alloc_pages_slowpath(struct rsv_system *sys, struct rsv_task *tsk,
-					   rsv_gfp_t gfp, unsigned order)
+static struct rsv_page *alloc_pages_slowpath(struct rsv_system *sys, struct rsv_task *tsk,
+					     rsv_gfp_t gfp, unsigned order)
 {
 	bool can_direct_reclaim = gfp & RSV___GFP_DIRECT_RECLAIM;
 	bool costly = order > RSV_COSTLY_ORDER;
@@ -313,6 +313,20 @@ nopage:
 	}
 	rsv__count(tsk, RSV_STAT_ALLOC_FAIL, 1);
 	return NULL;
+}
+
+/* The slow path, with the task marked as in it for the blocked-chain reports. */
+struct rsv_page *rsv__alloc_pages_slowpath(struct rsv_system *sys, struct rsv_task *tsk,
+					   rsv_gfp_t gfp, unsigned order)
+{
+	struct rsv_task_doing prev = rsv__doing_begin(tsk, RSV_DOING_ALLOC, NULL);
+	struct rsv_page *page;
+
+	tsk->doing.gfp = gfp;
+	tsk->doing.order = order;
+	page = alloc_pages_slowpath(sys, tsk, gfp, order);
+	tsk->doing = prev;
+	return page;
 }
 
 /* ---- entry points ---- */

@@ -70,6 +70,8 @@ struct rsv_platform {
 	size_t report_len;
 	rsv_lock_hook_t lock_hook; /* rsv_platform_set_lock_hook */
 	void *lock_hook_arg;
+	rsv_describe_hook_t describe_hook; /* rsv_platform_set_describe_hook */
+	void *describe_hook_arg;
 	/* The monitor (rsv_platform_set_monitor). */
 	uint64_t monitor_period, monitor_next;
 	void (*monitor_fn)(void *, uint64_t now);

@@ -49,6 +49,23 @@ static bool woken(const struct rsv_thread *t)
 	return atomic_load_explicit(&t->state, memory_order_acquire) == RSV_TASK_RUNNING;
 }
 
+void rsv_platform_set_describe_hook(struct rsv_platform *p, rsv_describe_hook_t fn, void *arg)
+{
+	p->describe_hook_arg = arg;
+	p->describe_hook = fn;
+}
+
+/* What the upper layer knows of @t. */
+static void note_of(struct rsv_thread *t, uint64_t now, struct rsv_thread_note *note)
+{
+	struct rsv_platform *p = t->plat;
+
+	note->text[0] = 0;
+	note->waits_for = NULL;
+	if (p && p->describe_hook)
+		p->describe_hook(p->describe_hook_arg, t, now, note);
+}
+
 /* The thread that must act before @t can go on: a mutex owner, or NULL when unknown. */
 static struct rsv_thread *blocker_of(const struct rsv_thread *t)
 {
@@ -73,6 +90,7 @@ static void describe_thread(struct rsv_thread *t, uint64_t now, FILE *out)
 	uint64_t since = atomic_load_explicit(&t->wait_since, memory_order_relaxed);
 	struct rsv_thread *holder = blocker_of(t);
 	double waited = now > since ? (double)(now - since) / 1e9 : 0.0;
+	struct rsv_thread_note note;
 
 	fprintf(out, "  thread \"%s\" (#%u) ", t->name, t->id);
 	if (kind != RSV_WAIT_NONE && woken(t))
@@ -100,19 +118,28 @@ static void describe_thread(struct rsv_thread *t, uint64_t now, FILE *out)
 		fprintf(out, "sleeps");
 		break;
 	default:
-		fprintf(out, "is runnable\n");
-		return;
+		fprintf(out, "is runnable");
+		break;
 	}
-	fprintf(out, " for %.3f s\n", waited);
+	if (kind != RSV_WAIT_NONE)
+		fprintf(out, " for %.3f s", waited);
+	note_of(t, now, &note);
+	if (note.text[0])
+		fprintf(out, ", %s", note.text);
+	fputc('\n', out);
 }
 
-/* Only a mutex names its one holder for certain; a semaphore's last taker may have
- * released it since, so cycles are traced through mutexes alone. */
-static struct rsv_thread *mutex_holder_of(const struct rsv_thread *t)
+/* A mutex names its one holder for certain, and so does the upper layer when it names whom a
+ * thread waits for (the task serving its I/O); a semaphore's last taker may have released it
+ * since, so it is not followed. */
+static struct rsv_thread *mutex_holder_of(struct rsv_thread *t)
 {
-	if (atomic_load_explicit(&t->wait_kind, memory_order_acquire) != RSV_WAIT_MUTEX)
-		return NULL;
-	return blocker_of(t);
+	struct rsv_thread_note note;
+
+	if (atomic_load_explicit(&t->wait_kind, memory_order_acquire) == RSV_WAIT_MUTEX)
+		return blocker_of(t);
+	note_of(t, 0, &note);
+	return note.waits_for;
 }
 
 /* Follows "waits for a mutex held by" from @start; prints the cycle if the walk comes back to a

@@ -265,3 +265,8 @@ void rsv_sleep_ns(uint64_t ns)
 	atomic_store_explicit(&self->state, RSV_TASK_RUNNING, memory_order_relaxed);
 	rsv__clear_waiting(self);
 }
+
+void *rsv_thread_context(const struct rsv_thread *t)
+{
+	return t ? t->ctx : NULL;
+}

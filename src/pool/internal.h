@@ -237,6 +237,8 @@ struct rsv_pool_slot *rsv__pool_slot_slow(struct rsv_task *t, struct rsv_mempool
 void rsv__pool_register(struct rsv_mempool *pool);
 void rsv__pool_unregister(struct rsv_mempool *pool);
 long rsv__pool_outstanding(struct rsv_mempool *pool);
+void rsv__pool_describe_wait(const void *pool, const struct rsv_task *waiter, char *buf,
+			     size_t len, struct rsv_task **holder);
 uint64_t rsv__pool_backing(struct rsv_mempool *pool);
 void rsv__pool_counts_free(struct rsv_task *t);
 

@@ -258,16 +258,18 @@ static void *take_from_pool(struct rsv_mempool *pool)
 
 /* Called with the lock held; returns with it released. Queued before the unlock, so a free
  * that refills the pool after we looked cannot miss us (Heo, 2011). */
-static void wait_for_element(struct rsv_mempool *pool)
+static void wait_for_element(struct rsv_mempool *pool, struct rsv_task *t)
 {
+	struct rsv_task_doing prev = rsv__doing_begin(t, RSV_DOING_MEMPOOL, pool);
 	struct rsv_wait_entry we;
-	uint64_t start = rsv_now();
+	uint64_t start = t->doing.since;
 
 	rsv_wait_entry_init(&we);
 	rsv_prepare_to_wait(&pool->wait, &we, RSV_TASK_UNINTERRUPTIBLE);
 	rsv_spin_unlock(&pool->lock);
 	rsv_schedule_timeout(POOL_WAIT_NS);
 	rsv_finish_wait(&pool->wait, &we);
+	t->doing = prev;
 	stat_add(&pool->st_waits, 1);
 	stat_add(&pool->st_wait_ns, rsv_now() - start);
 }
@@ -339,7 +341,7 @@ static void *alloc_slow_body(struct rsv_mempool *pool, struct rsv_task *t, rsv_g
 			errno = ENOMEM;
 			return NULL;
 		}
-		wait_for_element(pool);
+		wait_for_element(pool, t);
 	}
 }
 
@@ -441,7 +443,7 @@ unsigned rsv_mempool_alloc_bulk(struct rsv_mempool *pool, void **elems, unsigned
 			filled += missing;
 			break;
 		}
-		wait_for_element(pool);
+		wait_for_element(pool, t);
 	}
 	count_out(pool, t, (long)filled);
 	return count;

@@ -117,6 +117,35 @@ uint64_t rsv__pool_backing(struct rsv_mempool *pool)
 	       atomic_load_explicit(&pool->st_backing, memory_order_relaxed);
 }
 
+/* For the blocked-chain reports: the pool's state and a task that took elements it has not
+ * given back (elements freed by another task leave the taker's count high: "took", not
+ * "holds"). */
+void rsv__pool_describe_wait(const void *obj, const struct rsv_task *waiter, char *buf,
+			     size_t len, struct rsv_task **holder)
+{
+	const struct rsv_mempool *pool = obj;
+	struct rsv_system *sys = pool->sys;
+	struct rsv_list *pos;
+
+	*holder = NULL;
+	rsv_spin_lock(&sys->tasks_lock);
+	rsv_list_for_each(pos, &sys->tasks) {
+		struct rsv_task *t = rsv_container_of(pos, struct rsv_task, node);
+		const struct rsv_pool_slot *s = find(t, pool);
+
+		if (t != waiter && s && atomic_load_explicit(&s->out, memory_order_relaxed) > 0 &&
+		    !atomic_load(&t->exited)) {
+			*holder = t;
+			break;
+		}
+	}
+	rsv_spin_unlock(&sys->tasks_lock);
+	snprintf(buf, len, "for an element of mempool \"%s\" (%d of %d in reserve)%s%s%s",
+		 pool->name, atomic_load_explicit(&pool->curr_nr, memory_order_relaxed),
+		 pool->min_nr, *holder ? ", taken by \"" : "", *holder ? (*holder)->name : "",
+		 *holder ? "\"" : "");
+}
+
 /* At system teardown. */
 void rsv__pool_counts_free(struct rsv_task *t)
 {

@@ -860,6 +860,7 @@ static const struct rsv_pool_ops slab_pool_ops = {
 	.task_exit = pool_task_exit,
 	.check = pool_check,
 	.reserve_alloc = rsv__reserve_alloc,
+	.describe_wait = rsv__pool_describe_wait,
 };
 
 int rsv__slab_init(struct rsv_system *sys)

@@ -9,7 +9,7 @@
 #include <string.h>
 #include "reclaim/internal.h"
 
-enum { REQ_IDLE, REQ_INFLIGHT };
+enum { REQ_IDLE, REQ_INFLIGHT, REQ_COMPLETING };
 
 int rsv_bdev_register(struct rsv_bdev *bdev, struct rsv_system *sys, const char *name,
 		      const struct rsv_bdev_ops *ops, uint64_t nr_sectors, unsigned flags)
@@ -28,6 +28,7 @@ int rsv_bdev_register(struct rsv_bdev *bdev, struct rsv_system *sys, const char 
 	atomic_init(&bdev->completed, 0);
 	atomic_init(&bdev->inflight, 0);
 	atomic_init(&bdev->bad_completions, 0);
+	rsv_waitqueue_init(&bdev->io_done, "I/O completion");
 	rsv_spin_lock(&r->objects_lock);
 	rsv_list_add_tail(&bdev->node, &r->bdevs);
 	rsv_spin_unlock(&r->objects_lock);
@@ -61,19 +62,45 @@ int rsv_request_complete(struct rsv_request *req, int error)
 {
 	struct rsv_bdev *bdev = req->bdev;
 	int inflight = REQ_INFLIGHT;
+	void (*end_io)(struct rsv_request *);
 
-	if (!atomic_compare_exchange_strong(&req->state, &inflight, REQ_IDLE)) {
+	if (!atomic_compare_exchange_strong(&req->state, &inflight, REQ_COMPLETING)) {
 		atomic_fetch_add(&bdev->bad_completions, 1);
 		rsv__misuse(bdev->sys, "device \"%s\" completed request %p, which is not in flight",
 			    bdev->name, (void *)req);
 		return -EALREADY;
 	}
 	req->error = error;
+	end_io = req->end_io;
+	/* From here a waiter may reuse or free the request: end_io may resubmit it. */
+	atomic_store(&req->state, REQ_IDLE);
 	atomic_fetch_sub(&bdev->inflight, 1);
 	atomic_fetch_add(&bdev->completed, 1);
-	if (req->end_io)
-		req->end_io(req);
+	if (end_io)
+		end_io(req);
+	else if (rsv_waitqueue_active(&bdev->io_done))
+		rsv_wake_up_all(&bdev->io_done);
 	return 0;
+}
+
+int rsv_request_wait(struct rsv_request *req)
+{
+	struct rsv_task *t = rsv__task_current();
+	struct rsv_bdev *bdev = req->bdev;
+	struct rsv_task_doing prev;
+
+	if (!bdev)
+		return -EINVAL;
+	if (!t || req->end_io)
+		return rsv__misuse(bdev->sys, "rsv_request_wait(%p) on \"%s\": %s", (void *)req,
+				   bdev->name, !t ? "not called by a task"
+						  : "the request has an end_io: its completion is "
+						    "the caller's to wait for");
+	rsv_lockdep_wait(bdev->sys, bdev->io_class);
+	prev = rsv__doing_begin(t, RSV_DOING_IO, bdev);
+	rsv_wait_event(&bdev->io_done, atomic_load(&req->state) == REQ_IDLE);
+	t->doing = prev;
+	return req->error;
 }
 
 void rsv__bdevs_destroy_all(struct rsv_system *sys)
@@ -215,7 +242,7 @@ struct rsv_bdev *rsv_ramdev_create(struct rsv_system *sys, const char *name,
 	rsv_waitqueue_init(&rd->wait, "ramdev queue");
 	rsv_bdev_register(&rd->bdev, sys, name, &ramdev_ops, nr_sectors, flags);
 	snprintf(task_name, sizeof(task_name), "ramdev/%.20s", rd->bdev.name);
-	if (!rsv_kthread_create(sys, task_name, ramdev_main, rd))
+	if (!(rd->bdev.worker = rsv_kthread_create(sys, task_name, ramdev_main, rd)))
 		return NULL; /* registered: freed with the system */
 	return &rd->bdev;
 }
