@@ -17,6 +17,7 @@ struct run_args {
 	const struct rsv_scenario *s;
 	struct rsv_scenario_opts o;
 	const char *format;
+	const char *trace, *plot;
 };
 
 static int bad(const char *fmt, const char *word, const char *valid)
@@ -62,6 +63,7 @@ static int parse_run(int argc, char **argv, struct run_args *a)
 		return 2;
 	rsv_scenario_opts_init(a->s, &a->o);
 	a->format = "text";
+	a->trace = a->plot = NULL;
 	for (int i = 1; i < argc; i++) {
 		const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
 
@@ -88,10 +90,17 @@ static int parse_run(int argc, char **argv, struct run_args *a)
 			if (strcmp(val, "text") && strcmp(val, "json"))
 				return bad("unknown format '%s'", val, "text, json");
 			a->format = val;
+		} else if (!strcmp(opt, "--trace")) {
+			a->trace = val;
+		} else if (!strcmp(opt, "--plot")) {
+			if (rsv_tool_check_plot_path(val))
+				return 2;
+			a->plot = val;
 		} else {
 			return bad("unknown option '%s'", opt,
 				   "--policy key=value, --param name=value, --seed N, "
-				   "--backend sim|os, --format text|json");
+				   "--backend sim|os, --trace FILE, --plot FILE.svg|.png, "
+				   "--format text|json");
 		}
 	}
 	return 0;
@@ -195,8 +204,9 @@ int rsv_tool_run(int argc, char **argv, bool replay)
 
 	if (status || !r || !again)
 		goto out;
-	if (rsv_scenario_run(a.s, &a.o, r)) {
-		fprintf(stderr, "reservoir: %s\n", r->why);
+	if (a.trace || a.plot ? rsv_tool_timeline_run(a.s, &a.o, r, a.trace, a.plot)
+			      : rsv_scenario_run(a.s, &a.o, r)) {
+		fprintf(stderr, "reservoir: %s\n", r->why[0] ? r->why : "the timeline failed");
 		status = 1;
 		goto out;
 	}
@@ -320,33 +330,48 @@ static void *matrix_worker(void *arg)
 	return NULL;
 }
 
-static void cell_policy(const struct cell *c, char *buf, size_t len)
+static void keys_string(const struct rsv_scenario *s, const struct rsv_scenario_opts *o,
+			char *buf, size_t len)
 {
 	size_t n = 0;
 
 	buf[0] = 0;
-	for (unsigned k = 0; k < rsv_scenario_nr_keys(c->s) && n < len; k++) {
-		enum rsv_policy_key key = rsv_scenario_key(c->s, k);
+	for (unsigned k = 0; k < rsv_scenario_nr_keys(s) && n < len; k++) {
+		enum rsv_policy_key key = rsv_scenario_key(s, k);
 
 		n += (size_t)snprintf(buf + n, len - n, "%s%s=%s", k ? "," : "",
 				      rsv_policy_key_name(key),
-				      rsv_policy_value_name(key, c->opts.policy.value[key]));
+				      rsv_policy_value_name(key, o->policy.value[key]));
 	}
 }
 
 /* The variant parameters' values, "case=1", or "" for a scenario without variants. */
-static void cell_variant(const struct cell *c, char *buf, size_t len)
+static void variant_string(const struct rsv_scenario *s, const struct rsv_scenario_opts *o,
+			   char *buf, size_t len)
 {
 	size_t n = 0;
 
 	buf[0] = 0;
-	for (unsigned i = 0; i < rsv_scenario_nr_params(c->s) && n < len; i++) {
-		const struct rsv_scenario_param *p = rsv_scenario_param(c->s, i);
+	for (unsigned i = 0; i < rsv_scenario_nr_params(s) && n < len; i++) {
+		const struct rsv_scenario_param *p = rsv_scenario_param(s, i);
 
 		if (p->axis)
 			n += (size_t)snprintf(buf + n, len - n, "%s%s=%ld", n ? "," : "", p->name,
-					      c->opts.params[i]);
+					      o->params[i]);
 	}
+}
+
+void rsv_tool_scenario_policy(const struct rsv_scenario *s, const struct rsv_scenario_opts *o,
+			      char *buf, size_t len)
+{
+	char variant[128];
+	size_t n;
+
+	keys_string(s, o, buf, len);
+	variant_string(s, o, variant, sizeof(variant));
+	n = strlen(buf);
+	if (*variant && n < len)
+		snprintf(buf + n, len - n, " %s", variant);
 }
 
 static void write_matrix(FILE *out, const struct matrix *m, const char *format)
@@ -365,8 +390,8 @@ static void write_matrix(FILE *out, const struct matrix *m, const char *format)
 	for (unsigned i = 0; i < m->nr_cells; i++) {
 		const struct cell *c = &m->cells[i];
 
-		cell_policy(c, policy, sizeof(policy));
-		cell_variant(c, variant, sizeof(variant));
+		keys_string(c->s, &c->opts, policy, sizeof(policy));
+		variant_string(c->s, &c->opts, variant, sizeof(variant));
 		snprintf(name, sizeof(name), "%s%s%s", rsv_scenario_name(c->s), *variant ? " " : "",
 			 variant);
 		if (json) {
@@ -403,6 +428,70 @@ static void write_matrix(FILE *out, const struct matrix *m, const char *format)
 		fprintf(out, "]\n");
 }
 
+/* The cell to draw as failing: the worst of the scenario's cells. */
+static const struct cell *worst_cell(const struct matrix *m, const struct rsv_scenario *s)
+{
+	const struct cell *w = NULL;
+
+	for (unsigned i = 0; i < m->nr_cells; i++)
+		if (m->cells[i].s == s && (!w || m->cells[i].worst > w->worst))
+			w = &m->cells[i];
+	return w;
+}
+
+/* ...and as fixed: upstream's policy for the failing cell's variant, else any cell of that
+ * variant that always progressed. */
+static const struct cell *fixed_cell(const struct matrix *m, const struct cell *bad)
+{
+	const struct cell *any = NULL;
+
+	for (unsigned i = 0; i < m->nr_cells; i++) {
+		const struct cell *c = &m->cells[i];
+		bool same_variant = !memcmp(c->opts.params, bad->opts.params, sizeof(c->opts.params));
+
+		if (c->s != bad->s || !same_variant || c->worst != RSV_VERDICT_PROGRESS)
+			continue;
+		if (!memcmp(&c->opts.policy, &RSV_POLICY_DEFAULT, sizeof(c->opts.policy)))
+			return c;
+		if (!any)
+			any = c;
+	}
+	return any;
+}
+
+static int draw(const struct cell *c, uint64_t seed, const char *dir, const char *label)
+{
+	struct rsv_scenario_opts o = c->opts;
+	struct rsv_scenario_result *r = malloc(sizeof(*r));
+	char path[4096];
+	int err;
+
+	if (!r)
+		return 1;
+	o.seed = seed;
+	snprintf(path, sizeof(path), "%s/%s-%s.svg", dir, rsv_scenario_name(c->s), label);
+	err = rsv_tool_timeline_run(c->s, &o, r, NULL, path);
+	free(r);
+	return err;
+}
+
+/* One timeline per scenario for a failing policy and one for a fixed one. */
+static int draw_timelines(const struct matrix *m, const char *dir)
+{
+	int status = 0;
+
+	for (unsigned i = 0; i < rsv_scenario_count(); i++) {
+		const struct cell *bad = worst_cell(m, rsv_scenario_at(i)), *good;
+
+		if (!bad || bad->worst == RSV_VERDICT_PROGRESS)
+			continue;
+		status |= draw(bad, (uint64_t)bad->first_bad_seed, dir, "failing");
+		if ((good = fixed_cell(m, bad)))
+			status |= draw(good, 0, dir, "fixed");
+	}
+	return status;
+}
+
 static int write_report(const struct matrix *m, const char *dir)
 {
 	static const char *const formats[] = { "md", "json", "csv" };
@@ -423,7 +512,7 @@ static int write_report(const struct matrix *m, const char *dir)
 		write_matrix(out, m, formats[f]);
 		fclose(out);
 	}
-	return 0;
+	return draw_timelines(m, dir);
 }
 
 int rsv_tool_matrix(int argc, char **argv)

@@ -4,11 +4,20 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "reservoir.h"
 
 int rsv_tool_demo(uint64_t seed);
 int rsv_tool_parse_seed(const char *s, uint64_t *seed);
 int rsv_tool_list(int argc, char **argv);
 int rsv_tool_run(int argc, char **argv, bool replay);
 int rsv_tool_matrix(int argc, char **argv);
+/* The policy keys @s reads and its variant parameters, as "key=value,...". */
+void rsv_tool_scenario_policy(const struct rsv_scenario *s, const struct rsv_scenario_opts *o,
+			      char *buf, size_t len);
+/* timeline.c: a run sampled to @trace (a table; NULL: PLOT.tsv) and drawn to @plot (.svg or
+ * .png; may be NULL). 0, or 1 with the reason on stderr. */
+int rsv_tool_timeline_run(const struct rsv_scenario *s, struct rsv_scenario_opts *o,
+			  struct rsv_scenario_result *r, const char *trace, const char *plot);
+int rsv_tool_check_plot_path(const char *path);
 
 #endif

@@ -34,11 +34,27 @@ struct rsv_scenario_param {
 #define RSV_SCENARIO_MAX_PARAMS 16
 #define RSV_SCENARIO_MAX_COUNTERS 24
 
+/* One point of a run's timeline. */
+struct rsv_scenario_sample {
+	uint64_t time_ns;               /* virtual on the simulator */
+	long free, min, low, high;      /* pages */
+	long pool_fill, pool_size;      /* the scenario's reserve pools: elements in, of */
+	long blocked;                   /* rsv_system_nr_blocked() */
+	long dirty, writeback;          /* pages */
+	long oom_kills;                 /* so far */
+	long progress;                  /* the work's counter */
+};
+
 struct rsv_scenario_opts {
 	struct rsv_policy policy;
 	uint64_t seed;
 	enum rsv_backend backend;
 	long params[RSV_SCENARIO_MAX_PARAMS]; /* by index; rsv_scenario_opts_init sets defaults */
+	/* A timeline: @sample is called every sample_ns (0 = off) from the watchdog's monitor,
+	 * never as a task, so a sampled run is the same run, trace hash and all. */
+	uint64_t sample_ns;
+	void (*sample)(void *arg, const struct rsv_scenario_sample *s);
+	void *sample_arg;
 };
 
 struct rsv_scenario_counter {

@@ -34,6 +34,11 @@ struct rsv_watchdog_config {
 	uint64_t progress_timeout_ns; /* registered counters must advance within this; 0 = off */
 	uint64_t hung_timeout_ns;     /* blocked uninterruptibly this long is hung; 0 = off */
 	bool stop_run;                /* on the simulator, end the run when it fires */
+	/* A sampler called every sample_period_ns as well (timelines): on the simulator it sees
+	 * virtual time pass without being a task, so it changes nothing in the run. */
+	uint64_t sample_period_ns;
+	void (*sample)(void *arg, uint64_t now);
+	void *sample_arg;
 };
 
 /* LIVELOCK: no progress while tasks ran. DEADLOCK: no progress while every task waited on a
@@ -56,6 +61,10 @@ RSV_API int rsv_progress_register(struct rsv_system *sys, struct rsv_progress *p
  * rsv_platform_report(). */
 RSV_API enum rsv_watchdog_event rsv_watchdog_fired(struct rsv_system *sys);
 RSV_API unsigned long rsv_watchdog_events(struct rsv_system *sys, enum rsv_watchdog_event e);
+
+/* Threads blocked now: waiting on a mutex or semaphore, or, for the system's own tasks (not
+ * its idle service threads), on a wait queue. */
+RSV_API unsigned rsv_system_nr_blocked(struct rsv_system *sys);
 
 /* ---- lock dependencies ---- */
 

@@ -19,6 +19,7 @@ struct rsv_watchdog {
 		uint64_t since;
 	} reported[64];
 	unsigned nr_reported;
+	uint64_t check_period, next_check, next_sample;
 };
 
 static struct rsv_watchdog *wd_of(struct rsv_system *sys)
@@ -167,10 +168,39 @@ static void check_hung(struct rsv_watchdog *wd, uint64_t now)
 		fire(wd, RSV_WATCHDOG_HUNG_TASK, why);
 }
 
+unsigned rsv_system_nr_blocked(struct rsv_system *sys)
+{
+	struct rsv_platform *p = sys->plat;
+	unsigned n = 0;
+	struct rsv_list *pos;
+
+	rsv_spin_lock(&p->threads_lock);
+	rsv_list_for_each(pos, &p->threads) {
+		const struct rsv_thread *t = rsv_container_of(pos, struct rsv_thread, node);
+		int kind = atomic_load(&t->wait_kind);
+
+		if (!t->fn || atomic_load(&t->exited) ||
+		    atomic_load(&t->state) == RSV_TASK_RUNNING)
+			continue;
+		if (kind == RSV_WAIT_MUTEX || kind == RSV_WAIT_SEMAPHORE ||
+		    (kind == RSV_WAIT_QUEUE && watched(t)))
+			n++;
+	}
+	rsv_spin_unlock(&p->threads_lock);
+	return n;
+}
+
 static void monitor(void *arg, uint64_t now)
 {
 	struct rsv_watchdog *wd = arg;
 
+	if (wd->cfg.sample && now >= wd->next_sample) {
+		wd->next_sample = now + wd->cfg.sample_period_ns;
+		wd->cfg.sample(wd->cfg.sample_arg, now);
+	}
+	if (now < wd->next_check)
+		return;
+	wd->next_check = now + wd->check_period;
 	if (wd->cfg.progress_timeout_ns) {
 		update_parked(wd);
 		check_progress(wd, now);
@@ -184,7 +214,8 @@ int rsv_watchdog_start(struct rsv_system *sys, const struct rsv_watchdog_config 
 	struct rsv_watchdog *wd;
 	uint64_t smallest, period;
 
-	if (!sys || !cfg || (!cfg->progress_timeout_ns && !cfg->hung_timeout_ns))
+	if (!sys || !cfg || (!cfg->progress_timeout_ns && !cfg->hung_timeout_ns) ||
+	    (cfg->sample && !cfg->sample_period_ns))
 		return -EINVAL;
 	if (!(wd = wd_get(sys)))
 		return -ENOMEM;
@@ -196,6 +227,9 @@ int rsv_watchdog_start(struct rsv_system *sys, const struct rsv_watchdog_config 
 		   : cfg->progress_timeout_ns < cfg->hung_timeout_ns ? cfg->progress_timeout_ns
 								      : cfg->hung_timeout_ns;
 	period = cfg->period_ns ? cfg->period_ns : smallest / 10;
+	wd->check_period = period ? period : 1;
+	if (cfg->sample && cfg->sample_period_ns && cfg->sample_period_ns < wd->check_period)
+		period = cfg->sample_period_ns;
 	return rsv_platform_set_monitor(sys->plat, period ? period : 1, monitor, wd);
 }
 

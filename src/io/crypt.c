@@ -205,6 +205,12 @@ void rsv_crypt_stats(struct rsv_bdev *bdev, struct rsv_crypt_stats *out)
 					 .io_pool_grants = io.reserve_grants,
 					 .page_pool_grants = page.reserve_grants,
 					 .page_pool_reclaims = page.direct_reclaims,
-					 .worker_throttles = throttled };
+					 .worker_throttles = throttled,
+					 .pool_fill = rsv_mempool_curr_nr(cd->bs.pool) +
+						      rsv_mempool_curr_nr(cd->page_pool),
+					 .pool_size = rsv_mempool_min_nr(cd->bs.pool) +
+						      rsv_mempool_min_nr(cd->page_pool),
+					 .page_pool_fill = rsv_mempool_curr_nr(cd->page_pool),
+					 .page_pool_size = rsv_mempool_min_nr(cd->page_pool) };
 	rsv_spin_unlock(&cd->lock);
 }

@@ -10,6 +10,7 @@ struct rsv_scenario_run {
 	const long *p;                  /* parameters, by the scenario's own index */
 	struct rsv_scenario_result *res;
 	struct rsv_progress progress;   /* the work's counter: the watchdog watches it */
+	const struct rsv_scenario_opts *opts;
 	void *data;                     /* the scenario's state, on the C heap */
 };
 
@@ -28,6 +29,8 @@ struct rsv_scenario {
 	int (*setup)(struct rsv_scenario_run *r);
 	/* After the run: add counters, and judge a run that neither deadlocked nor stalled. */
 	void (*judge)(struct rsv_scenario_run *r);
+	/* The fill and size of the scenario's reserve pools, for timelines (may be NULL). */
+	void (*pools)(struct rsv_scenario_run *r, long *fill, long *size);
 	/* Free what setup put on the C heap; the system is still there on a finished run. */
 	void (*teardown)(struct rsv_scenario_run *r);
 };

@@ -192,6 +192,28 @@ int64_t rsv_scenario_counter(const struct rsv_scenario_result *r, const char *na
 
 /* ---- one run ---- */
 
+/* The watchdog's sampler: reads gauges only, from outside any task. */
+static void sample(void *arg, uint64_t now)
+{
+	struct rsv_scenario_run *r = arg;
+	struct rsv_watermarks wm;
+	struct rsv_scenario_sample s = { .time_ns = now };
+
+	rsv_system_watermarks(r->sys, &wm);
+	s.free = (long)rsv_system_free_pages(r->sys);
+	s.min = (long)wm.min;
+	s.low = (long)wm.low;
+	s.high = (long)wm.high;
+	if (r->s->pools && r->data)
+		r->s->pools(r, &s.pool_fill, &s.pool_size);
+	s.blocked = rsv_system_nr_blocked(r->sys);
+	s.dirty = rsv_vm_counter(r->sys, RSV_NR_DIRTY);
+	s.writeback = rsv_vm_counter(r->sys, RSV_NR_WRITEBACK);
+	s.oom_kills = (long)rsv_stats_get(r->sys, RSV_STAT_OOM_KILL);
+	s.progress = (long)atomic_load_explicit(&r->progress.count, memory_order_relaxed);
+	r->opts->sample(r->opts->sample_arg, &s);
+}
+
 static void judge_run(struct rsv_scenario_run *r, enum rsv_run_result run)
 {
 	enum rsv_watchdog_event wd = rsv_watchdog_fired(r->sys);
@@ -217,7 +239,7 @@ int rsv_scenario_run(const struct rsv_scenario *s, const struct rsv_scenario_opt
 	struct rsv_system_config cfg = { .nr_pages = s->nr_pages, .backend = o->backend,
 					 .seed = o->seed, .time_limit_ns = s->time_limit_ns,
 					 .misuse = RSV_MISUSE_RETURN, .policy = o->policy };
-	struct rsv_scenario_run r = { .s = s, .p = o->params, .res = res };
+	struct rsv_scenario_run r = { .s = s, .p = o->params, .res = res, .opts = o };
 	enum rsv_run_result run;
 	uint64_t start;
 	int err;
@@ -241,7 +263,9 @@ int rsv_scenario_run(const struct rsv_scenario *s, const struct rsv_scenario_opt
 		return err;
 	}
 	rsv_watchdog_start(r.sys, &(struct rsv_watchdog_config){
-		.progress_timeout_ns = PROGRESS_TIMEOUT_NS, .stop_run = true });
+		.progress_timeout_ns = PROGRESS_TIMEOUT_NS, .stop_run = true,
+		.sample_period_ns = o->sample ? o->sample_ns : 0, .sample = o->sample ? sample : NULL,
+		.sample_arg = &r });
 	start = o->backend == RSV_BACKEND_SIM ? 0 : rsv_now();
 	run = rsv_system_run(r.sys);
 	res->run = run;

@@ -150,6 +150,18 @@ static void judge(struct rsv_scenario_run *run)
 				      (unsigned long)(cs.io_pool_grants + cs.page_pool_grants));
 }
 
+static void pools(struct rsv_scenario_run *run, long *fill, long *size)
+{
+	struct s1 *s = run->data;
+	struct rsv_crypt_stats cs;
+
+	if (!s->crypt)
+		return;
+	rsv_crypt_stats(s->crypt, &cs);
+	*fill = cs.pool_fill;
+	*size = cs.pool_size;
+}
+
 static void teardown(struct rsv_scenario_run *run)
 {
 	free(run->data);
@@ -166,5 +178,6 @@ const struct rsv_scenario rsv__s1_crypt_swap = {
 	.nr_pages = 4096,
 	.setup = setup,
 	.judge = judge,
+	.pools = pools,
 	.teardown = teardown,
 };

@@ -153,6 +153,18 @@ static void judge(struct rsv_scenario_run *run)
 				      (unsigned long)cs.worker_throttles);
 }
 
+static void pools(struct rsv_scenario_run *run, long *fill, long *size)
+{
+	struct s2 *s = run->data;
+	struct rsv_crypt_stats cs;
+
+	if (!s->crypt)
+		return;
+	rsv_crypt_stats(s->crypt, &cs); /* the io pool covers every write: the page pool tells */
+	*fill = cs.page_pool_fill;
+	*size = cs.page_pool_size;
+}
+
 static void teardown(struct rsv_scenario_run *run)
 {
 	struct s2 *s = run->data;
@@ -174,5 +186,6 @@ const struct rsv_scenario rsv__s2_writeout_throttle = {
 	.configure = configure,
 	.setup = setup,
 	.judge = judge,
+	.pools = pools,
 	.teardown = teardown,
 };

@@ -152,6 +152,16 @@ static void judge(struct rsv_scenario_run *run)
 							: "without touching the reserves");
 }
 
+static void pools(struct rsv_scenario_run *run, long *fill, long *size)
+{
+	struct s3 *s = run->data;
+
+	if (!s->a)
+		return;
+	*fill = rsv_mempool_curr_nr(s->a);
+	*size = rsv_mempool_min_nr(s->a);
+}
+
 static void teardown(struct rsv_scenario_run *run)
 {
 	struct s3 *s = run->data;
@@ -174,5 +184,6 @@ const struct rsv_scenario rsv__s3_oom_mutex = {
 	.nr_pages = 4096,
 	.setup = setup,
 	.judge = judge,
+	.pools = pools,
 	.teardown = teardown,
 };

@@ -171,6 +171,15 @@ static void judge(struct rsv_scenario_run *run)
 				      atomic_load(&s->failed));
 }
 
+static void pools(struct rsv_scenario_run *run, long *fill, long *size)
+{
+	struct rsv_reserve_stats st;
+
+	rsv_reserve_stats(run->sys, &st);
+	*fill = (long)st.pool_pages;
+	*size = (long)st.pool_target;
+}
+
 static void teardown(struct rsv_scenario_run *run)
 {
 	struct s4 *s = run->data;
@@ -197,5 +206,6 @@ const struct rsv_scenario rsv__s4_reserve = {
 	.nr_pages = 4096,
 	.setup = setup,
 	.judge = judge,
+	.pools = pools,
 	.teardown = teardown,
 };
