@@ -34,6 +34,7 @@ check-release: build
 	@echo "== tests: release build =="
 	@timeout 1200 build/tests/rsv_tests --jobs $(JOBS)
 	@tests/check_exports.sh build/lib/libreservoir.so
+	@tests/cli_test.sh build/bin/reservoir
 
 check-asan: build-asan/.configured
 	@$(CMAKE) --build build-asan -j $(JOBS)

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The reservoir command as a user meets it: bad input is one line naming the bad word and the
+# valid choices, with exit status 2; replay reproduces a deadlock's trace hash; JSON carries
+# the fields the issue names; a timeline is drawn.
+set -uo pipefail
+bin=${1:?usage: cli_test.sh path/to/reservoir}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0 passes=0
+
+fail() { echo "cli: FAIL: $*" >&2; fails=$((fails + 1)); }
+pass() { passes=$((passes + 1)); }
+
+# bad_input "words expected in the message" args...
+bad_input() {
+	local want=$1
+	shift
+	local out rc
+	out=$("$bin" "$@" 2>&1 >/dev/null)
+	rc=$?
+	if [ $rc -ne 2 ]; then
+		fail "'$*' exited $rc, not 2"
+	elif [ "$(printf '%s\n' "$out" | wc -l)" -ne 1 ]; then
+		fail "'$*' said more than one line: $out"
+	elif [[ $out != *"$want"* ]]; then
+		fail "'$*' said '$out', which lacks '$want'"
+	else
+		pass
+	fi
+}
+
+bad_input "nosuch" run nosuch
+bad_input "s1-crypt-swap-reserves" run nosuch
+bad_input "mempool" run s1-crypt-swap-reserves --policy nokey=1
+bad_input "2016" run s1-crypt-swap-reserves --policy mempool=2015
+bad_input "anon_pages" run s1-crypt-swap-reserves --param nosuch=1
+bad_input "1..3000" run s1-crypt-swap-reserves --param anon_pages=0
+bad_input "12x" run s1-crypt-swap-reserves --seed 12x
+bad_input "sim, os" run s1-crypt-swap-reserves --backend gpu
+bad_input "text, json" run s1-crypt-swap-reserves --format xml
+bad_input ".svg" run s1-crypt-swap-reserves --plot out.jpg
+bad_input "--policy" run s1-crypt-swap-reserves --bogus 1
+bad_input "needs a value" run s1-crypt-swap-reserves --seed
+bad_input "1..1000000" matrix --seeds 0
+bad_input "text, md, json, csv" matrix --format yaml
+bad_input "--verbose" list --verbose extra
+
+# A deadlock, replayed bit for bit.
+out=$("$bin" replay s5-nofs-bufio-loop --policy bufio=gfp-fs,loop=plain --param case=1 --seed 7)
+rc=$?
+if [ $rc -ne 0 ] || [[ $out != *"deadlock"* ]] || [[ $out != *"(identical)"* ]]; then
+	fail "replay of a deadlock: rc $rc: $out"
+else
+	pass
+fi
+
+# JSON: the fields a script reads.
+json=$("$bin" run s3-oom-mutex-livelock --policy mempool=revert,oom=no-reaper --format json)
+for field in '"scenario": ' '"policy": ' '"seed": ' '"verdict": "livelock"' '"trace_hash": ' \
+	'"counters": {'; do
+	if [[ $json != *"$field"* ]]; then fail "run JSON lacks $field"; else pass; fi
+done
+json=$("$bin" matrix --seeds 2 --jobs 2 --format json)
+for field in '"scenario": ' '"policy": "mempool=' '"runs": 2' '"deadlock": ' \
+	'"verdict": ' '"first_bad_seed": '; do
+	if [[ $json != *"$field"* ]]; then fail "matrix JSON lacks $field"; else pass; fi
+done
+
+# A timeline, and the same run with and without it.
+plain=$("$bin" run s4-global-reserve-pool --policy reserve=watermarks --seed 3 | grep 'trace hash')
+drawn=$("$bin" run s4-global-reserve-pool --policy reserve=watermarks --seed 3 \
+	--plot "$tmp/s4.svg" | grep 'trace hash')
+if [ "$plain" != "$drawn" ]; then
+	fail "sampling changed the run: '$plain' vs '$drawn'"
+elif ! grep -q '<svg' "$tmp/s4.svg" || [ "$(wc -l <"$tmp/s4.svg.tsv")" -lt 100 ]; then
+	fail "no timeline drawn"
+else
+	pass
+fi
+
+echo "cli: $passes checks passed, $fails failed"
+[ $fails -eq 0 ]
