@@ -308,6 +308,7 @@ static void *matrix_worker(void *arg)
 {
 	struct matrix *m = arg;
 	struct rsv_scenario_result *r = malloc(sizeof(*r));
+	struct rsv_workspace *ws = rsv_workspace_create();
 	unsigned long job;
 
 	while (r && (job = atomic_fetch_add(&m->next, 1)) < m->total) {
@@ -315,6 +316,7 @@ static void *matrix_worker(void *arg)
 		struct rsv_scenario_opts o = cell->opts;
 
 		o.seed = job % m->seeds;
+		o.workspace = ws;
 		rsv_scenario_run(cell->s, &o, r);
 		pthread_mutex_lock(&m->lock);
 		cell->counts[r->verdict]++;
@@ -326,6 +328,7 @@ static void *matrix_worker(void *arg)
 		show_progress(m, atomic_fetch_add(&m->done, 1) + 1);
 		pthread_mutex_unlock(&m->lock);
 	}
+	rsv_workspace_destroy(ws);
 	free(r);
 	return NULL;
 }
@@ -519,6 +522,7 @@ int rsv_tool_matrix(int argc, char **argv)
 {
 	struct matrix m = { .seeds = 100, .progress_bar = isatty(2) };
 	const char *format = "text", *dir = NULL;
+	const struct rsv_scenario *only = NULL;
 	unsigned jobs = (unsigned)sysconf(_SC_NPROCESSORS_ONLN), max_cells = 0;
 	pthread_t *threads;
 	uint64_t n;
@@ -541,9 +545,13 @@ int rsv_tool_matrix(int argc, char **argv)
 			format = val;
 		} else if (!strcmp(opt, "--out")) {
 			dir = val;
+		} else if (!strcmp(opt, "--scenario")) {
+			if (!(only = find_scenario(val)))
+				return 2;
 		} else {
 			return bad("unknown option '%s'", opt,
-				   "--seeds N, --jobs J, --format text|md|json|csv, --out DIR");
+				   "--seeds N, --jobs J, --scenario NAME, --format text|md|json|csv, "
+				   "--out DIR");
 		}
 	}
 	for (unsigned i = 0; i < rsv_scenario_count(); i++)
@@ -553,7 +561,8 @@ int rsv_tool_matrix(int argc, char **argv)
 	if (!m.cells || !threads)
 		return 1;
 	for (unsigned i = 0; i < rsv_scenario_count(); i++)
-		add_cells(&m, rsv_scenario_at(i));
+		if (!only || only == rsv_scenario_at(i))
+			add_cells(&m, rsv_scenario_at(i));
 	m.total = (unsigned long)m.nr_cells * m.seeds;
 	pthread_mutex_init(&m.lock, NULL);
 	for (unsigned j = 0; j < jobs; j++)

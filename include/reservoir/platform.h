@@ -21,12 +21,20 @@ enum rsv_backend {
 	RSV_BACKEND_SIM,    /* coroutines on a seeded scheduler, virtual clock */
 };
 
+/* Mappings a caller lends to the systems it creates one after another on one thread (a
+ * matrix worker): arenas, page maps and simulator stacks stay mapped from one to the next.
+ * One system at a time; destroy it after the last. */
+struct rsv_workspace;
+RSV_API struct rsv_workspace *rsv_workspace_create(void);
+RSV_API void rsv_workspace_destroy(struct rsv_workspace *w);
+
 struct rsv_platform_config {
 	enum rsv_backend backend;
 	uint64_t seed;          /* scheduler and thread PRNG seed */
 	uint64_t time_limit_ns; /* sim: stop the run when virtual time passes this; 0 = none */
 	uint64_t tick_ns;       /* sim: virtual time one scheduling decision costs; 0 = 1 us */
 	size_t stack_size;      /* sim: coroutine stack; 0 = default */
+	struct rsv_workspace *workspace; /* sim: stacks come from it and go back to it */
 };
 
 /* What rsv_platform_run() ended with. */

@@ -55,6 +55,7 @@ struct rsv_scenario_opts {
 	uint64_t sample_ns;
 	void (*sample)(void *arg, const struct rsv_scenario_sample *s);
 	void *sample_arg;
+	struct rsv_workspace *workspace; /* for many runs on one thread (may be NULL) */
 };
 
 struct rsv_scenario_counter {

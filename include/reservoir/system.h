@@ -32,6 +32,7 @@ struct rsv_system_config {
 	unsigned long dirty_thresh_pages; /* the dirty limit in pages, overriding the ratio */
 	enum rsv_misuse_mode misuse;
 	struct rsv_policy policy;
+	struct rsv_workspace *workspace; /* mappings lent for this system's life (platform.h) */
 };
 
 struct rsv_watermarks {

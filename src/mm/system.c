@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include "mm/internal.h"
+#include "platform/workspace.h"
 
 static void no_wake_kswapd(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order) {}
 static unsigned long no_direct_reclaim(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order) { return 0; }
@@ -56,20 +57,19 @@ static int validate(const struct rsv_system_config *c)
 
 static int map_arena(struct rsv_system *sys)
 {
+	bool reused;
+
 	sys->arena_bytes = sys->nr_pages << RSV_PAGE_SHIFT;
-	sys->arena = mmap(NULL, sys->arena_bytes, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (sys->arena == MAP_FAILED) {
-		sys->arena = NULL;
+	sys->arena = rsv__workspace_map(sys->cfg.workspace, sys->arena_bytes, RSV_WS_ARENA, &reused);
+	if (!sys->arena)
 		return -ENOMEM;
-	}
 	sys->memmap_bytes = sys->nr_pages * sizeof(struct rsv_page);
-	sys->memmap = mmap(NULL, sys->memmap_bytes, PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (sys->memmap == MAP_FAILED) {
-		sys->memmap = NULL;
+	sys->memmap = rsv__workspace_map(sys->cfg.workspace, sys->memmap_bytes, RSV_WS_MEMMAP,
+					 &reused);
+	if (!sys->memmap)
 		return -ENOMEM;
-	}
+	if (reused) /* the page map starts zeroed; page contents are nobody's business */
+		memset(sys->memmap, 0, sys->memmap_bytes);
 	/* An I/O daemon's reserves must not themselves be paged out under pressure. */
 	if (sys->cfg.mlock)
 		sys->mlock_result = mlock(sys->arena, sys->arena_bytes) ? -errno : 1;
@@ -108,7 +108,8 @@ struct rsv_system *rsv__mm_system_create(const struct rsv_system_config *cfg)
 	rsv_spin_init(&sys->zone.lock);
 	rsv_waitqueue_init(&sys->zone.free_wait, "zone free pages");
 	sys->plat = rsv_platform_create(&(struct rsv_platform_config){
-		.backend = c.backend, .seed = c.seed, .time_limit_ns = c.time_limit_ns });
+		.backend = c.backend, .seed = c.seed, .time_limit_ns = c.time_limit_ns,
+		.workspace = c.workspace });
 	if (!sys->plat || map_arena(sys)) {
 		rsv__mm_system_destroy(sys);
 		errno = ENOMEM;
@@ -132,10 +133,8 @@ void rsv__mm_system_destroy(struct rsv_system *sys)
 	/* Threads go first: on the os backend this joins them, so no task is still running. */
 	rsv_platform_destroy(sys->plat);
 	rsv__task_free_all(sys);
-	if (sys->arena)
-		munmap(sys->arena, sys->arena_bytes);
-	if (sys->memmap)
-		munmap(sys->memmap, sys->memmap_bytes);
+	rsv__workspace_unmap(sys->cfg.workspace, sys->arena, sys->arena_bytes, RSV_WS_ARENA);
+	rsv__workspace_unmap(sys->cfg.workspace, sys->memmap, sys->memmap_bytes, RSV_WS_MEMMAP);
 	free(sys);
 }
 

@@ -35,6 +35,8 @@ struct rsv_thread {
 	_Atomic uint32_t park_token;
 	_Atomic bool exited;
 	bool daemon; /* a service thread: does not keep a run going (see rsv_platform_run) */
+	bool sim;    /* a simulator thread: it and every thread touching its system's objects
+		      * run on one OS thread, one at a time (spinlocks need no atomics) */
 	int exit_code;
 	int (*fn)(void *);
 	void *arg;
@@ -82,6 +84,8 @@ struct rsv_platform {
 
 /* initial-exec: one %fs-relative load even inside libreservoir.so, where the default model
  * would call __tls_get_addr on every allocation. */
+#include "platform/workspace.h"
+
 extern _Thread_local struct rsv_thread *rsv__self __attribute__((tls_model("initial-exec")));
 
 uint64_t rsv__os_clock_ns(void);

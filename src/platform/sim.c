@@ -336,19 +336,21 @@ static struct rsv_thread *sim_thread_create(struct rsv_platform *p, const char *
 	struct sim_thread *t = calloc(1, sizeof(*t));
 	size_t stack = rsv__sim_stack_size(p->cfg.stack_size);
 	size_t guard = RSV_PAGE_SIZE;
+	bool reused;
 
 	if (!t)
 		return NULL;
 	t->map_size = stack + guard;
-	t->map = mmap(NULL, t->map_size, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (t->map == MAP_FAILED) {
+	t->map = rsv__workspace_map(p->cfg.workspace, t->map_size, RSV_WS_STACK, &reused);
+	if (!t->map) {
 		free(t);
 		errno = ENOMEM;
 		return NULL;
 	}
-	mprotect(t->map, guard, PROT_NONE);
+	if (!reused)
+		mprotect(t->map, guard, PROT_NONE);
 	rsv__thread_init(&t->base, p, &sim_thread_ops, name);
+	t->base.sim = true;
 	t->sstate = SIM_NEW;
 	t->run_idx = t->heap_idx = NO_IDX;
 	rsv__sim_ctx_prepare(&t->ctx, (char *)t->map + guard, stack, sim_entry);
@@ -374,6 +376,7 @@ static struct rsv_thread *sim_thread_attach(struct rsv_platform *p, const char *
 	if (!t)
 		return NULL;
 	rsv__thread_init(&t->base, p, &sim_thread_ops, name);
+	t->base.sim = true;
 	t->sstate = SIM_ATTACHED;
 	t->run_idx = t->heap_idx = NO_IDX;
 	return &t->base;
@@ -431,7 +434,7 @@ static void sim_destroy(struct rsv_platform *p)
 		if (t->map) {
 			rsv__sim_fiber_destroy(&t->fiber, (char *)t->map + RSV_PAGE_SIZE,
 					       t->map_size - RSV_PAGE_SIZE);
-			munmap(t->map, t->map_size);
+			rsv__workspace_unmap(p->cfg.workspace, t->map, t->map_size, RSV_WS_STACK);
 		}
 		free(t);
 	}

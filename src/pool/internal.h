@@ -115,6 +115,10 @@ struct rsv_slab_system {
 	struct rsv_reserve_pool reserve;
 	uint64_t pool_ids[RSV_POOL_CHUNKS]; /* mempool ids in use, a bit each; under lock */
 	uint64_t next_pool_serial;
+	/* The shrinker's last count and when it was taken: reclaim asks at every priority of
+	 * every pass, and walking every cache each time dominated long reclaim loops. */
+	_Atomic unsigned long count_cached;
+	_Atomic uint64_t count_until; /* rsv_now() before which count_cached stands */
 };
 
 static inline struct rsv_slab_system *rsv__slab(const struct rsv_system *sys)

@@ -801,14 +801,18 @@ const char *rsv_kmem_cache_name(const struct rsv_kmem_cache *c) { return c ? c->
 
 /* ---- the slab shrinker: empty slabs under memory pressure ---- */
 
+/* Recounted at most once a jiffy, and after every scan: a count is an estimate anyway. */
 static unsigned long slab_count(struct rsv_shrinker *s, struct rsv_shrink_control *sc)
 {
 	struct rsv_system *sys = s->private_data;
 	struct rsv_slab_system *ss = rsv__slab(sys);
 	unsigned long pages = 0;
+	uint64_t now = rsv_now();
 	struct rsv_list *pos;
 
 	(void)sc;
+	if (now < atomic_load_explicit(&ss->count_until, memory_order_relaxed))
+		return atomic_load_explicit(&ss->count_cached, memory_order_relaxed);
 	rsv_spin_lock(&ss->lock);
 	rsv_list_for_each(pos, &ss->caches) {
 		struct rsv_kmem_cache *c = rsv_container_of(pos, struct rsv_kmem_cache, node);
@@ -818,7 +822,10 @@ static unsigned long slab_count(struct rsv_shrinker *s, struct rsv_shrink_contro
 			 ((unsigned long)c->nr_depot_full * c->mag_size / c->objperslab << c->order);
 	}
 	rsv_spin_unlock(&ss->lock);
-	return pages ? pages : RSV_SHRINK_EMPTY;
+	pages = pages ? pages : RSV_SHRINK_EMPTY;
+	atomic_store_explicit(&ss->count_cached, pages, memory_order_relaxed);
+	atomic_store_explicit(&ss->count_until, now + RSV_JIFFY_NS, memory_order_relaxed);
+	return pages;
 }
 
 static unsigned long slab_scan(struct rsv_shrinker *s, struct rsv_shrink_control *sc)
@@ -828,6 +835,7 @@ static unsigned long slab_scan(struct rsv_shrinker *s, struct rsv_shrink_control
 	unsigned long freed = 0;
 	struct rsv_list *pos;
 
+	atomic_store_explicit(&ss->count_until, 0, memory_order_relaxed);
 	rsv_spin_lock(&ss->lock);
 	rsv_list_for_each(pos, &ss->caches) {
 		struct rsv_kmem_cache *c = rsv_container_of(pos, struct rsv_kmem_cache, node);

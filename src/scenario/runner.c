@@ -238,7 +238,8 @@ int rsv_scenario_run(const struct rsv_scenario *s, const struct rsv_scenario_opt
 {
 	struct rsv_system_config cfg = { .nr_pages = s->nr_pages, .backend = o->backend,
 					 .seed = o->seed, .time_limit_ns = s->time_limit_ns,
-					 .misuse = RSV_MISUSE_RETURN, .policy = o->policy };
+					 .misuse = RSV_MISUSE_RETURN, .policy = o->policy,
+					 .workspace = o->workspace };
 	struct rsv_scenario_run r = { .s = s, .p = o->params, .res = res, .opts = o };
 	enum rsv_run_result run;
 	uint64_t start;
