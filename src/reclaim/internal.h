@@ -171,8 +171,10 @@ void rsv__bdevs_destroy_all(struct rsv_system *sys);
 
 /* vmscan.c */
 unsigned long rsv__try_to_free_pages(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order);
+/* *@empty (may be NULL): there was nothing for any priority to look at, no page on a list
+ * this reclaimer scans and no shrinker with objects. */
 unsigned long rsv__shrink_node(struct rsv_system *sys, rsv_gfp_t gfp, int priority,
-			       unsigned long nr_to_reclaim, bool is_kswapd);
+			       unsigned long nr_to_reclaim, bool is_kswapd, bool *empty);
 unsigned long rsv__reclaimable_pages(struct rsv_system *sys);
 bool rsv__allow_direct_reclaim(struct rsv_system *sys);
 bool rsv__writeback_claim(struct rsv_page *p);
@@ -182,7 +184,9 @@ void rsv__writeback_submit(struct rsv_page *p, bool was_dirty);
 int rsv__reclaim_check(struct rsv_system *sys);
 
 /* shrinker.c */
-unsigned long rsv__shrink_slab(struct rsv_system *sys, rsv_gfp_t gfp, int priority);
+/* ...and sets *@had_objects when some shrinker counted objects (never clears it). */
+unsigned long rsv__shrink_slab(struct rsv_system *sys, rsv_gfp_t gfp, int priority,
+			       bool *had_objects);
 
 /* oom.c */
 bool rsv__out_of_memory(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order);

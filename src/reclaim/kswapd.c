@@ -33,7 +33,7 @@ static void balance_pgdat(struct rsv_system *sys)
 	if (want < SWAP_CLUSTER_MAX)
 		want = SWAP_CLUSTER_MAX;
 	for (int prio = DEF_PRIORITY; prio >= 1 && !balanced(sys); prio--) {
-		reclaimed += rsv__shrink_node(sys, RSV_GFP_KERNEL, prio, want, true);
+		reclaimed += rsv__shrink_node(sys, RSV_GFP_KERNEL, prio, want, true, NULL);
 		wake_throttled(sys);
 		if (rsv_kthread_should_stop())
 			return;

@@ -79,7 +79,7 @@ int rsv_unregister_shrinker(struct rsv_system *sys, struct rsv_shrinker *s)
 }
 
 static unsigned long do_shrink_slab(struct rsv_system *sys, struct rsv_shrink_control *sc,
-				    struct rsv_shrinker *s, int priority)
+				    struct rsv_shrinker *s, int priority, bool *had_objects)
 {
 	long batch = s->batch ? s->batch : DEFAULT_BATCH;
 	int seeks = s->seeks ? s->seeks : RSV_DEFAULT_SEEKS;
@@ -89,6 +89,7 @@ static unsigned long do_shrink_slab(struct rsv_system *sys, struct rsv_shrink_co
 
 	if (!freeable || freeable == RSV_SHRINK_EMPTY)
 		return 0;
+	*had_objects = true;
 	/* Take the deferred work for ourselves; whatever is left is put back at the end. */
 	nr = (unsigned long)atomic_exchange(&s->nr_deferred, 0);
 	delta = seeks ? (freeable >> priority) * 4 / (unsigned long)seeks : freeable / 2;
@@ -133,7 +134,8 @@ static unsigned long do_shrink_slab(struct rsv_system *sys, struct rsv_shrink_co
 /* shrink_slab(). Shrinkers may sleep (a bufio shrinker waiting for its I/O is one of the seed
  * threads' deadlocks), so no lock is held across a call: each shrinker is pinned by a
  * reference while it runs, and several reclaimers may run the same one at once. */
-unsigned long rsv__shrink_slab(struct rsv_system *sys, rsv_gfp_t gfp, int priority)
+unsigned long rsv__shrink_slab(struct rsv_system *sys, rsv_gfp_t gfp, int priority,
+			       bool *had_objects)
 {
 	struct rsv_reclaim *r = rsv__reclaim(sys);
 	struct rsv_shrink_control sc = { .gfp_mask = gfp };
@@ -151,7 +153,7 @@ unsigned long rsv__shrink_slab(struct rsv_system *sys, rsv_gfp_t gfp, int priori
 		}
 		s->active++;
 		rsv_spin_unlock(&r->shrinker_lock);
-		freed += do_shrink_slab(sys, &sc, s, priority);
+		freed += do_shrink_slab(sys, &sc, s, priority, had_objects);
 		rsv_spin_lock(&r->shrinker_lock);
 		/* Our reference kept @s on the list, so its successor is valid under the lock. */
 		next = pos->next;
@@ -166,7 +168,9 @@ unsigned long rsv__shrink_slab(struct rsv_system *sys, rsv_gfp_t gfp, int priori
 
 unsigned long rsv_shrink_slab(struct rsv_system *sys, rsv_gfp_t gfp, int priority)
 {
+	bool had_objects = false;
+
 	if (!sys || priority < 0 || priority > DEF_PRIORITY || rsv_gfp_check(gfp, 0))
 		return 0;
-	return rsv__shrink_slab(sys, gfp, priority);
+	return rsv__shrink_slab(sys, gfp, priority, &had_objects);
 }

@@ -267,18 +267,24 @@ static bool can_swap(struct rsv_system *sys);
 /* shrink_node(): the file LRU, then the anonymous one, then the shrinkers. What the shrinkers
  * give back to the buddy allocator counts as reclaimed, as reclaim_state does in the kernel. */
 unsigned long rsv__shrink_node(struct rsv_system *sys, rsv_gfp_t gfp, int priority,
-			       unsigned long nr_to_reclaim, bool is_kswapd)
+			       unsigned long nr_to_reclaim, bool is_kswapd, bool *empty)
 {
+	struct rsv_reclaim *r = rsv__reclaim(sys);
 	struct scan_control sc = { .gfp = gfp, .priority = priority, .is_kswapd = is_kswapd,
 				   .nr_to_reclaim = nr_to_reclaim };
+	bool swap = can_swap(sys), had_objects = false;
 	unsigned long before;
 	long gained;
 
+	if (empty) /* racy reads: a hint for skipping priorities, never for correctness */
+		*empty = !r->lru[RSV_LRU_FILE].nr && (!swap || !r->lru[RSV_LRU_ANON].nr);
 	shrink_lru(sys, &sc, RSV_LRU_FILE);
-	if (can_swap(sys))
+	if (swap)
 		shrink_lru(sys, &sc, RSV_LRU_ANON);
 	before = rsv_system_free_pages(sys);
-	rsv__shrink_slab(sys, gfp, priority);
+	rsv__shrink_slab(sys, gfp, priority, &had_objects);
+	if (empty && had_objects)
+		*empty = false;
 	gained = (long)rsv_system_free_pages(sys) - (long)before;
 	if (gained > 0)
 		sc.nr_reclaimed += (unsigned long)gained;
@@ -343,11 +349,21 @@ static void throttle_direct_reclaim(struct rsv_system *sys, rsv_gfp_t gfp)
 /* try_to_free_pages(): called by the allocator's slow path with PF_MEMALLOC set. */
 unsigned long rsv__try_to_free_pages(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order)
 {
+	bool modern = rsv_policy_get(&sys->policy, RSV_POLICY_THROTTLE) == RSV_THROTTLE_RECLAIM;
 	unsigned long reclaimed = 0;
 
 	throttle_direct_reclaim(sys, gfp);
-	for (int prio = DEF_PRIORITY; prio >= 0 && reclaimed < SWAP_CLUSTER_MAX; prio--)
-		reclaimed += rsv__shrink_node(sys, gfp, prio, SWAP_CLUSTER_MAX - reclaimed, false);
+	for (int prio = DEF_PRIORITY; prio >= 0 && reclaimed < SWAP_CLUSTER_MAX; prio--) {
+		bool empty;
+
+		reclaimed += rsv__shrink_node(sys, gfp, prio, SWAP_CLUSTER_MAX - reclaimed, false,
+					      &empty);
+		/* Nothing to scan at this priority is nothing at the next ones either: go to
+		 * priority 1, where reclaim_throttle decides on a no-progress sleep. (The
+		 * pre-4.9 throttles act at every priority, so they walk them all.) */
+		if (empty && modern && prio > 2)
+			prio = 2;
+	}
 	return reclaimed;
 }
 
