@@ -418,7 +418,7 @@ static void write_matrix(FILE *out, const struct matrix *m, const char *format)
 				variant, policy,
 				rsv_verdict_name(c->worst), m->seeds, c->first_bad_seed);
 		} else {
-			fprintf(out, "%-33s %-44s %-16s", name, policy,
+			fprintf(out, "%-33s %-58s %-16s", name, policy,
 				rsv_verdict_name(c->worst));
 			if (c->worst != RSV_VERDICT_PROGRESS)
 				fprintf(out, " %lu/%u runs; first seed %" PRId64,

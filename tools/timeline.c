@@ -48,7 +48,8 @@ static void quoted(FILE *f, const char *s)
 
 static int plot(const char *data, const char *out, const char *title)
 {
-	FILE *g = popen("gnuplot 2>&1", "w");
+	/* Its warnings about flat series (no writeback, no pool) are noise; a failure is said. */
+	FILE *g = popen("gnuplot 2>/dev/null", "w");
 
 	if (!g) {
 		fprintf(stderr, "reservoir: cannot run gnuplot: %s\n", strerror(errno));
@@ -69,14 +70,17 @@ static int plot(const char *data, const char *out, const char *title)
 		   "d u 1:4 w l dt 2 lc rgb '#ff7f0e' t 'low', "
 		   "d u 1:3 w l dt 2 lc rgb '#d62728' t 'min', "
 		   "d u 1:6 axes x1y2 w steps lc rgb '#9467bd' t 'pool fill'\n"
-		   "set ylabel 'tasks'\nset y2label 'pages'\nset yrange [0:*]\n"
-		   "set ytics 1\n"
+		   "set ylabel 'tasks'\nset y2label 'pages'\nset ytics 1\nset yrange [0:*]\n"
 		   "plot d u 1:8 w steps lw 2 lc rgb '#d62728' t 'blocked tasks', "
 		   "d u 1:11 w steps lc rgb '#000000' t 'OOM kills', "
 		   "d u 1:10 axes x1y2 w l lc rgb '#8c564b' t 'writeback', "
 		   "d u 1:9 axes x1y2 w l dt 3 lc rgb '#7f7f7f' t 'dirty'\n"
 		   "unset multiplot\n");
-	return pclose(g) ? 1 : 0;
+	if (pclose(g)) {
+		fprintf(stderr, "reservoir: gnuplot could not draw '%s' from '%s'\n", out, data);
+		return 1;
+	}
+	return 0;
 }
 
 int rsv_tool_check_plot_path(const char *path)
