@@ -75,6 +75,8 @@ RSV_API unsigned rsv_system_nr_blocked(struct rsv_system *sys);
 RSV_API int rsv_lockdep_enable(struct rsv_system *sys);
 /* Cycles found; @buf gets the first, in words. */
 RSV_API unsigned rsv_lockdep_report(struct rsv_system *sys, char *buf, size_t len);
+/* Whether @after has been taken, directly or through others, while @before was held. */
+RSV_API bool rsv_lockdep_ordered(struct rsv_system *sys, const char *before, const char *after);
 /* Pseudo-locks (@cls a string that outlives the system): held across a region... */
 RSV_API void rsv_lockdep_acquire(struct rsv_system *sys, const char *cls);
 RSV_API void rsv_lockdep_release(struct rsv_system *sys, const char *cls);

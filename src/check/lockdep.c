@@ -197,6 +197,28 @@ unsigned rsv_lockdep_report(struct rsv_system *sys, char *buf, size_t len)
 	return n;
 }
 
+bool rsv_lockdep_ordered(struct rsv_system *sys, const char *before, const char *after)
+{
+	struct lockdep *ld = lockdep_of(sys);
+	unsigned path[MAX_CLASSES + 1], len = 0;
+	uint64_t seen = 0;
+	int a = -1, b = -1;
+	bool found;
+
+	if (!ld || !before || !after)
+		return false;
+	rsv_spin_lock(&ld->lock);
+	for (unsigned i = 0; i < ld->nr_classes; i++) {
+		if (!strcmp(ld->name[i], before))
+			a = (int)i;
+		if (!strcmp(ld->name[i], after))
+			b = (int)i;
+	}
+	found = a >= 0 && b >= 0 && a != b && reaches(ld, (unsigned)a, (unsigned)b, &seen, path, &len);
+	rsv_spin_unlock(&ld->lock);
+	return found;
+}
+
 void rsv_lockdep_acquire(struct rsv_system *sys, const char *cls)
 {
 	struct lockdep *ld = lockdep_of(sys);

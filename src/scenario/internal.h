@@ -40,10 +40,13 @@ void rsv__scenario_counter(struct rsv_scenario_run *r, const char *name, int64_t
 void rsv__scenario_verdict(struct rsv_scenario_run *r, enum rsv_verdict v, const char *fmt, ...)
 	RSV_PRINTF(3, 4);
 /* Takes free pages down to @target as the calling task, below the watermarks if need be
- * (a PF_MEMALLOC-like grab), one at a time so that no per-task cache hides any. Returns how
- * many it took into @pages (at most @max). */
+ * (a PF_MEMALLOC-like grab), one at a time so that no per-task cache hides any; @quiet: without
+ * waking kswapd (which would reclaim what the scenario set up). Returns how many it took
+ * into @pages (at most @max). */
 unsigned rsv__scenario_exhaust(struct rsv_system *sys, unsigned long target,
-			       struct rsv_page **pages, unsigned max);
+			       struct rsv_page **pages, unsigned max, bool quiet);
+/* Adds to the work's progress what @count gained since *@seen (completions, say). */
+void rsv__scenario_progress_to(struct rsv_scenario_run *r, uint64_t *seen, uint64_t count);
 /* A line for the result's report, after the blocked chain if there is one (a checker's
  * finding, say). */
 void rsv__scenario_note(struct rsv_scenario_run *r, const char *text);

@@ -144,12 +144,13 @@ void rsv__scenario_counter(struct rsv_scenario_run *r, const char *name, int64_t
 }
 
 unsigned rsv__scenario_exhaust(struct rsv_system *sys, unsigned long target,
-			       struct rsv_page **pages, unsigned max)
+			       struct rsv_page **pages, unsigned max, bool quiet)
 {
+	rsv_gfp_t gfp = (quiet ? RSV___GFP_NOWARN : RSV_GFP_NOWAIT) | RSV___GFP_MEMALLOC;
 	unsigned n = 0;
 
 	while (rsv_system_free_pages(sys) > target && n < max) {
-		struct rsv_page *p = rsv_alloc_pages(RSV_GFP_NOWAIT | RSV___GFP_MEMALLOC, 0);
+		struct rsv_page *p = rsv_alloc_pages(gfp, 0);
 
 		if (!p)
 			break;
@@ -157,6 +158,12 @@ unsigned rsv__scenario_exhaust(struct rsv_system *sys, unsigned long target,
 		rsv_drain_local_pages();
 	}
 	return n;
+}
+
+void rsv__scenario_progress_to(struct rsv_scenario_run *r, uint64_t *seen, uint64_t count)
+{
+	for (; *seen < count; (*seen)++)
+		rsv_progress_inc(&r->progress);
 }
 
 void rsv__scenario_stat(struct rsv_scenario_run *r, enum rsv_stat_item item)

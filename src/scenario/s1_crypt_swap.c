@@ -70,8 +70,7 @@ static int observer(void *arg)
 
 		if (atomic_load(&s->started) && free_now < s->min_free)
 			s->min_free = free_now;
-		for (; s->seen_completed < done; s->seen_completed++)
-			rsv_progress_inc(&s->run->progress);
+		rsv__scenario_progress_to(s->run, &s->seen_completed, done);
 		rsv_msleep(1);
 	}
 	return 0;
@@ -86,7 +85,7 @@ static int filler(void *arg)
 
 	rsv_task_set_oom_score_adj(rsv_task_current(), -1000);
 	s->nr_fill = rsv__scenario_exhaust(sys, (unsigned long)s->run->p[P_FREE], s->fill,
-					   FILL_MAX);
+					   FILL_MAX, false);
 	s->min_free = rsv_system_free_pages(sys);
 	atomic_store(&s->started, true);
 	while (atomic_load(&s->hogs_done) < (unsigned)s->run->p[P_HOGS])

@@ -60,8 +60,7 @@ static int observer(void *arg)
 
 		if (wb > s->writeback_peak)
 			s->writeback_peak = wb;
-		for (; s->seen < done; s->seen++)
-			rsv_progress_inc(&s->run->progress);
+		rsv__scenario_progress_to(s->run, &s->seen, done);
 		rsv_msleep(1);
 	}
 	return 0;
@@ -75,15 +74,8 @@ static int writer(void *arg)
 	struct rsv_system *sys = s->run->sys;
 
 	rsv_task_set_oom_score_adj(rsv_task_current(), -1000);
-	while (rsv_system_free_pages(sys) > (unsigned long)s->run->p[P_FREE] &&
-	       s->nr_fill < FILL_MAX) {
-		struct rsv_page *p = rsv_alloc_pages(RSV___GFP_MEMALLOC | RSV___GFP_NOWARN, 0);
-
-		if (!p)
-			break;
-		s->fill[s->nr_fill++] = p;
-		rsv_drain_local_pages();
-	}
+	s->nr_fill = rsv__scenario_exhaust(sys, (unsigned long)s->run->p[P_FREE], s->fill,
+					   FILL_MAX, true);
 	s->start_ns = rsv_now();
 	atomic_store(&s->dirty, true);
 	/* Nothing reclaims before this point: the file's pages are still its own. */

@@ -44,6 +44,8 @@ static void wait_for(_Atomic bool *flag)
 		rsv_msleep(1);
 }
 
+static const char element_of_a[] = "an element of mempool a";
+
 /* A: the pool's last element, then the mutex. */
 static int task_a(void *arg)
 {
@@ -52,10 +54,12 @@ static int task_a(void *arg)
 
 	wait_for(&s->b_held);
 	e = rsv_mempool_alloc(s->a, RSV_GFP_KERNEL);
+	rsv_lockdep_acquire(s->run->sys, element_of_a); /* what A holds, told to the checker */
 	atomic_store(&s->a_has_element, true);
 	rsv_mutex_lock(&s->b);
 	rsv_mutex_unlock(&s->b);
 	rsv_mempool_free(e, s->a);
+	rsv_lockdep_release(s->run->sys, element_of_a);
 	finished(s);
 	return 0;
 }
@@ -104,7 +108,7 @@ static int filler(void *arg)
 	rsv_task_set_oom_score_adj(rsv_task_current(), -1000);
 	wait_for(&s->c_ready);
 	s->nr_fill = rsv__scenario_exhaust(sys, (unsigned long)s->run->p[P_FREE], s->fill,
-					   FILL_MAX);
+					   FILL_MAX, false);
 	atomic_store(&s->exhausted, true);
 	while (atomic_load(&s->finished) < 3)
 		rsv_msleep(10);
@@ -122,7 +126,7 @@ static int setup(struct rsv_scenario_run *run)
 	run->data = s;
 	s->run = run;
 	rsv_mutex_init(&s->b, "b");
-	if (!(s->a = rsv_mempool_create_page_pool(1, 0)))
+	if (rsv_lockdep_enable(run->sys) || !(s->a = rsv_mempool_create_page_pool(1, 0)))
 		return -ENOMEM;
 	rsv_mempool_set_name(s->a, "a");
 	s->c = rsv_task_create(run->sys, "C", task_c, s);
@@ -130,6 +134,20 @@ static int setup(struct rsv_scenario_run *run)
 	rsv_task_create(run->sys, "B", task_b, s);
 	rsv_task_create(run->sys, "A", task_a, s);
 	return 0;
+}
+
+/* Weiner and Hocko: whatever the policy, A holding an element while it takes a lock that is
+ * held across reclaim is the caller's bug. The lock-order checker has seen both halves. */
+static void caller_bug(struct rsv_scenario_run *run)
+{
+	bool element_then_b = rsv_lockdep_ordered(run->sys, element_of_a, "b");
+	bool b_then_reclaim = rsv_lockdep_ordered(run->sys, "b", "fs_reclaim");
+
+	rsv__scenario_counter(run, "caller_bug", element_then_b && b_then_reclaim);
+	if (element_then_b && b_then_reclaim)
+		rsv__scenario_note(run, "caller bug: A took mutex b holding an element of mempool "
+				   "a, and B holds b across GFP_KERNEL reclaim, which may need that "
+				   "element back (Weiner, Hocko)");
 }
 
 static void judge(struct rsv_scenario_run *run)
@@ -146,6 +164,7 @@ static void judge(struct rsv_scenario_run *run)
 					rsv_stats_get(run->sys, RSV_STAT_BELOW_MIN_PF_MEMALLOC)));
 	rsv__scenario_counter(run, "pool_waits", (int64_t)st.waits);
 	rsv__scenario_counter(run, "pool_reserve_grants", (int64_t)st.reserve_grants);
+	caller_bug(run);
 	if (run->res->verdict == RSV_VERDICT_PROGRESS)
 		rsv__scenario_verdict(run, RSV_VERDICT_PROGRESS, "A, B and C finished (%s)",
 				      st.reserve_grants ? "C used the reserves"

@@ -124,7 +124,7 @@ static int hog(void *arg)
 	while (atomic_load(&s->inside) < (unsigned)s->run->p[P_WRITERS])
 		rsv_msleep(1);
 	rsv_system_watermarks(sys, &wm);
-	s->nr_hog = rsv__scenario_exhaust(sys, wm.min, s->hog, HOG_MAX);
+	s->nr_hog = rsv__scenario_exhaust(sys, wm.min, s->hog, HOG_MAX, false);
 	atomic_store(&s->exhausted, true);
 	return 0;
 }

@@ -62,15 +62,8 @@ static int filler(void *arg)
 	struct rsv_system *sys = s->run->sys;
 
 	rsv_task_set_oom_score_adj(rsv_task_current(), -1000);
-	while (rsv_system_free_pages(sys) > (unsigned long)s->run->p[P_FREE] &&
-	       s->nr_fill < FILL_MAX) {
-		struct rsv_page *p = rsv_alloc_pages(RSV___GFP_MEMALLOC | RSV___GFP_NOWARN, 0);
-
-		if (!p)
-			break;
-		s->fill[s->nr_fill++] = p;
-		rsv_drain_local_pages();
-	}
+	s->nr_fill = rsv__scenario_exhaust(sys, (unsigned long)s->run->p[P_FREE], s->fill,
+					   FILL_MAX, true);
 	atomic_store(&s->exhausted, true);
 	rsv_msleep((unsigned)s->run->p[P_HOLD_MS]);
 	while (s->nr_fill)

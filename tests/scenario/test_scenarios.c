@@ -43,21 +43,32 @@ static void run_seeds(const struct expect *e, uint64_t from, uint64_t to)
 
 /* ---- s3: Rientjes' tasks A, B and C ---- */
 
+/* Whatever the policy, the checker names the caller bug. */
+static void caller_bug_named(const struct rsv_scenario_result *r, uint64_t seed)
+{
+	cr_assert_eq(rsv_scenario_counter(r, "caller_bug"), 1, "seed %lu", (unsigned long)seed);
+	cr_assert(strstr(r->report, "caller bug: A took mutex b holding an element"), "%s",
+		  r->report);
+}
+
 static void used_reserves(const struct rsv_scenario_result *r, uint64_t seed)
 {
 	cr_assert_gt(rsv_scenario_counter(r, "reserve_used"), 0, "seed %lu", (unsigned long)seed);
+	caller_bug_named(r, seed);
 }
 
 static void no_reserves(const struct rsv_scenario_result *r, uint64_t seed)
 {
 	cr_assert_eq(rsv_scenario_counter(r, "reserve_used"), 0, "seed %lu", (unsigned long)seed);
 	cr_assert_gt(rsv_scenario_counter(r, "oom_reaped_pages"), 0);
+	caller_bug_named(r, seed);
 }
 
 Test(scenario, s3_revert_without_the_reaper_never_finishes)
 {
 	run_seeds(&(struct expect){ "s3-oom-mutex-livelock", "mempool=revert,oom=no-reaper", { 0 },
-				    V(RSV_VERDICT_LIVELOCK) | V(RSV_VERDICT_DEADLOCK), NULL },
+				    V(RSV_VERDICT_LIVELOCK) | V(RSV_VERDICT_DEADLOCK),
+				    caller_bug_named },
 		  0, SEEDS);
 }
 
