@@ -226,6 +226,7 @@ struct rsv_system {
 	int pcp_batch, pcp_high;
 	bool pcp_asym;  /* owners enter their cache without atomics (see pcp.c) */
 	bool pcp_fence; /* ...and drainers need membarrier() for it: real threads */
+	bool one_thread; /* the simulator: one OS thread runs all its tasks, one at a time */
 
 	const struct rsv_reclaim_ops *reclaim;
 	void *reclaim_data;

@@ -123,6 +123,7 @@ void rsv__pcp_setup(struct rsv_system *sys)
 	sys->pcp_batch = b;
 	sys->pcp_high = sys->cfg.pcp_high ? (int)sys->cfg.pcp_high : 6 * b;
 	sys->pcp_fence = rsv_platform_backend(sys->plat) == RSV_BACKEND_OS;
+	sys->one_thread = !sys->pcp_fence;
 #ifdef RSV_TSAN_BUILD
 	sys->pcp_asym = false;
 #else

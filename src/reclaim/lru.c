@@ -2,13 +2,32 @@
  * lock. */
 #include "reclaim/internal.h"
 
+/* PG_lru shares its word with bits others change without the LRU lock, so it takes a locked
+ * instruction, except on the simulator, where no one else can run meanwhile: there a plain
+ * read and write do, and long reclaim scans stop paying for atomics they do not need. */
+static inline void set_lru_flag(const struct rsv_system *sys, struct rsv_page *p, bool on)
+{
+	unsigned f;
+
+	if (!sys->one_thread) {
+		if (on)
+			rsv__page_set(p, PG_lru);
+		else
+			rsv__page_clear(p, PG_lru);
+		return;
+	}
+	f = rsv__page_flags(p);
+	atomic_store_explicit(&p->flags, (uint16_t)(on ? f | PG_lru : f & ~PG_lru),
+			      memory_order_relaxed);
+}
+
 void rsv__lru_add(struct rsv_system *sys, struct rsv_page *p, enum rsv_lru_type t)
 {
 	struct rsv_lru *l = &rsv__reclaim(sys)->lru[t];
 
 	rsv__pfn_list_push(sys, &l->list, rsv__pfn(sys, p));
 	l->nr++;
-	rsv__page_set(p, PG_lru);
+	set_lru_flag(sys, p, true);
 }
 
 void rsv__lru_del(struct rsv_system *sys, struct rsv_page *p, enum rsv_lru_type t)
@@ -17,7 +36,7 @@ void rsv__lru_del(struct rsv_system *sys, struct rsv_page *p, enum rsv_lru_type 
 
 	rsv__pfn_list_del(sys, &l->list, rsv__pfn(sys, p));
 	l->nr--;
-	rsv__page_clear(p, PG_lru);
+	set_lru_flag(sys, p, false);
 }
 
 struct rsv_page *rsv__lru_tail(struct rsv_system *sys, enum rsv_lru_type t)

@@ -160,14 +160,16 @@ static bool reclaim_page(struct rsv_system *sys, struct scan_control *sc, struct
 		return false;
 	if (f & (PG_dirty | PG_writeback))
 		sc->nr_dirty++;
+	/* Flags are tested before they are changed: a page met again and again under writeback
+	 * would otherwise cost a locked instruction each time for nothing. */
 	if (f & PG_writeback) {
-		if (rsv__page_set(p, PG_reclaim) & PG_reclaim)
+		if ((f & PG_reclaim) || (rsv__page_set(p, PG_reclaim) & PG_reclaim))
 			sc->nr_congested++;
 		sc->nr_writeback++;
 		rsv__count_current(RSV_STAT_PGSKIP_WRITEBACK, 1);
 		return false;
 	}
-	if (rsv__page_clear(p, PG_referenced) & PG_referenced) {
+	if ((f & PG_referenced) && (rsv__page_clear(p, PG_referenced) & PG_referenced)) {
 		rsv__count_current(RSV_STAT_PGROTATED, 1);
 		return false;
 	}
@@ -208,7 +210,9 @@ static unsigned long putback(struct rsv_system *sys, enum rsv_lru_type t, struct
 	for (int i = 0; i < n; i++) {
 		if (freed[i])
 			continue;
-		if (rsv__page_clear(pages[i], PG_free_on_putback) & PG_free_on_putback)
+		/* Set under lru_lock, which we hold: a plain test is exact. */
+		if ((rsv__page_flags(pages[i]) & PG_free_on_putback) &&
+		    (rsv__page_clear(pages[i], PG_free_on_putback) & PG_free_on_putback))
 			done[nr_done++] = pages[i];
 		else
 			rsv__lru_add(sys, pages[i], t);
