@@ -19,6 +19,7 @@
 #include "reservoir/reserve.h"
 #include "reservoir/scenario.h"
 #include "reservoir/bio.h"
+#include "reservoir/fault.h"
 
 #define RSV_VERSION "0.1.0"
 

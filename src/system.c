@@ -2,9 +2,26 @@
  * (filling in the interfaces through which the lower layers reach it), and teardown runs the
  * other way. The only file that knows every layer. */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include "mm/internal.h"
 #include "reclaim/internal.h"
 #include "pool/internal.h"
+
+/* RSV_FAIL, as the kernel's fault-injection knobs are set from debugfs before a test. A bad
+ * setting is the user's error: it is said, once, and the system is not made. */
+static int fault_from_env(struct rsv_system *sys)
+{
+	const char *spec = getenv("RSV_FAIL");
+	char err[256];
+	int e;
+
+	if (!spec || !*spec)
+		return 0;
+	if ((e = rsv_fault_parse(sys, spec, err, sizeof(err))) == -EINVAL)
+		fprintf(stderr, "reservoir: RSV_FAIL: %s\n", err);
+	return e;
+}
 
 struct rsv_system *rsv_system_create(const struct rsv_system_config *cfg)
 {
@@ -17,7 +34,10 @@ struct rsv_system *rsv_system_create(const struct rsv_system_config *cfg)
 	err = rsv__reclaim_init(sys);
 	if (!err)
 		err = rsv__slab_init(sys);
+	if (!err)
+		err = fault_from_env(sys);
 	if (err) {
+		rsv__fault_exit(sys);
 		rsv__slab_exit(sys);
 		rsv__kthreads_stop(sys);
 		rsv__reclaim_exit(sys);
@@ -58,5 +78,6 @@ void rsv_system_destroy(struct rsv_system *sys)
 	rsv__reclaim_exit(sys);
 	rsv__watchdog_exit(sys);
 	rsv__lockdep_exit(sys);
+	rsv__fault_exit(sys);
 	rsv__mm_system_destroy(sys);
 }

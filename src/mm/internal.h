@@ -183,6 +183,9 @@ struct rsv_task {
 	struct rsv_task_reserve reserve;
 	struct rsv_rand rand;
 	struct rsv_task_doing doing; /* for reports, set around long waits (mm/describe.c) */
+	_Atomic bool fault_armed;  /* fault injection may apply: the fast paths go slow */
+	bool make_it_fail;         /* fault injection's task filter */
+	unsigned fail_nth;         /* its fault sites until the one that fails; 0: none */
 	struct rsv_list node; /* in sys->tasks, until the system is destroyed */
 	_Atomic uint64_t stat[RSV_NR_STATS];
 };
@@ -234,6 +237,8 @@ struct rsv_system {
 	void *pool_data;
 	void *watchdog_data; /* src/check/watchdog.c */
 	void *lockdep_data;  /* src/check/lockdep.c */
+	void *fault_data;    /* src/check/fault.c */
+	_Atomic bool fault_armed; /* new tasks start armed */
 	struct rsv_mutex oom_lock;
 	struct rsv_mutex drain_lock; /* one drain of all caches at a time (pcpu_drain_mutex) */
 
@@ -418,6 +423,11 @@ void rsv__lockdep_might_alloc(struct rsv_system *sys, struct rsv_task *t, rsv_gf
 bool rsv__lockdep_reclaim_enter(struct rsv_system *sys, struct rsv_task *t, rsv_gfp_t gfp);
 void rsv__lockdep_reclaim_exit(struct rsv_system *sys, bool entered);
 void rsv__lockdep_exit(struct rsv_system *sys);
+
+/* check/fault.c: should this allocation fail? Only for armed tasks (t->fault_armed). */
+bool rsv__should_fail(struct rsv_system *sys, struct rsv_task *t, enum rsv_fault_attr a,
+		      rsv_gfp_t gfp, unsigned order, size_t size);
+void rsv__fault_exit(struct rsv_system *sys);
 
 /* mm/describe.c: the words reports give a blocked task. */
 void rsv__describe_task(void *sys, struct rsv_thread *t, uint64_t now,

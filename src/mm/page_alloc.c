@@ -393,6 +393,9 @@ struct rsv_page *rsv_alloc_pages(rsv_gfp_t gfp, unsigned order)
 	gfp = rsv__task_gfp_context(tsk, gfp);
 	if (rsv_unlikely(sys->lockdep_data != NULL))
 		rsv__lockdep_might_alloc(sys, tsk, gfp);
+	if (rsv_unlikely(atomic_load_explicit(&tsk->fault_armed, memory_order_relaxed)) &&
+	    rsv__should_fail(sys, tsk, RSV_FAIL_PAGE_ALLOC, gfp, order, RSV_PAGE_SIZE << order))
+		return errno = ENOMEM, NULL;
 	if (rsv_unlikely(tsk->reserve.flags & RSV_TR_FIRST) &&
 	    (page = sys->pool->reserve_alloc(tsk, gfp, order, RSV_RESERVE_FIRST)))
 		goto got;

@@ -12,6 +12,7 @@ static struct rsv_task *task_alloc(struct rsv_system *sys, const char *name)
 	if (!t)
 		return NULL;
 	t->sys = sys;
+	atomic_init(&t->fault_armed, atomic_load(&sys->fault_armed));
 	snprintf(t->name, sizeof(t->name), "%s", name ? name : "task");
 	atomic_init(&t->flags, 0);
 	atomic_init(&t->oom_victim, false);

@@ -308,6 +308,7 @@ static void *alloc_slow_body(struct rsv_mempool *pool, struct rsv_task *t, rsv_g
 	struct rsv_pool_slot *s = rsv__pool_slot(t, pool);
 	unsigned policy;
 	rsv_gfp_t temp;
+	bool forced;
 	void *e;
 
 	if (gfp & (RSV___GFP_ZERO | RSV___GFP_NOMEMALLOC)) {
@@ -318,10 +319,14 @@ static void *alloc_slow_body(struct rsv_mempool *pool, struct rsv_task *t, rsv_g
 	policy = rsv_policy_get(&t->sys->policy, RSV_POLICY_MEMPOOL);
 	gfp = adjust_gfp(gfp, policy);
 	temp = gfp & ~(RSV___GFP_DIRECT_RECLAIM | RSV___GFP_IO);
-	if (policy == RSV_MEMPOOL_POOL_FIRST && (e = take_from_pool(pool)))
+	/* fail_mempool_alloc: the backing allocator is skipped, the reserve path runs. */
+	forced = atomic_load_explicit(&t->fault_armed, memory_order_relaxed) &&
+		 rsv__should_fail(t->sys, t, RSV_FAIL_MEMPOOL_ALLOC, gfp, 0, 1);
+	if ((policy == RSV_MEMPOOL_POOL_FIRST || forced) && (e = take_from_pool(pool)))
 		return handed_out(pool, s, e);
 	for (;;) {
-		if (!tried && (e = backing_alloc(pool, t, s, backing_gfp(pool, t, policy, temp))))
+		if (!tried && !forced &&
+		    (e = backing_alloc(pool, t, s, backing_gfp(pool, t, policy, temp))))
 			return handed_out(pool, s, e);
 		tried = false;
 		rsv_spin_lock(&pool->lock);
@@ -375,6 +380,7 @@ void *rsv_mempool_alloc(struct rsv_mempool *pool, rsv_gfp_t gfp)
 
 	if (rsv_unlikely(!t || !pool || pool->magic != RSV_MEMPOOL_MAGIC || pool->sys != t->sys) ||
 	    rsv_unlikely(gfp & (RSV___GFP_ZERO | RSV___GFP_NOMEMALLOC)) ||
+	    rsv_unlikely(atomic_load_explicit(&t->fault_armed, memory_order_relaxed)) ||
 	    rsv_unlikely(!(s = rsv__pool_slot(t, pool))))
 		return alloc_slow(pool, gfp, false);
 	policy = rsv_policy_get(&t->sys->policy, RSV_POLICY_MEMPOOL);
@@ -412,6 +418,7 @@ unsigned rsv_mempool_alloc_bulk(struct rsv_mempool *pool, void **elems, unsigned
 			 RSV___GFP_NOMEMALLOC | RSV___GFP_NORETRY | RSV___GFP_NOWARN;
 
 	unsigned filled = 0;
+	bool forced;
 
 	if (!t)
 		return 0;
@@ -420,13 +427,15 @@ unsigned rsv_mempool_alloc_bulk(struct rsv_mempool *pool, void **elems, unsigned
 			    "could wait forever", pool->name, count, pool->min_nr);
 		return 0;
 	}
+	forced = atomic_load_explicit(&t->fault_armed, memory_order_relaxed) &&
+		 rsv__should_fail(t->sys, t, RSV_FAIL_MEMPOOL_ALLOC_BULK, fast, 0, count);
 	for (;;) {
 		unsigned missing = 0;
 
 		for (unsigned i = 0; i < count; i++) {
 			if (elems[i])
 				continue;
-			if ((elems[i] = backing_alloc(pool, t, rsv__pool_slot(t, pool), fast)))
+			if (!forced && (elems[i] = backing_alloc(pool, t, rsv__pool_slot(t, pool), fast)))
 				filled++;
 			else
 				missing++;
