@@ -3,6 +3,7 @@
 #   make check    deps, then the test suite twice: release build and ASan+UBSan build
 #   make demo     deps, build, run the main job (the allocator demo, then the scenario matrix)
 #   make bench    build and run the benchmarks
+#   make stress   SECONDS=N (default 60) of every allocator at once on real threads
 #   make clean
 
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
@@ -10,7 +11,9 @@ CMAKE    ?= cmake
 WERROR   := $(if $(CI),ON,OFF)
 CONFIG    = -DCMAKE_BUILD_TYPE=Release -DRSV_WERROR=$(WERROR)
 
-.PHONY: all build check check-release check-asan demo bench deps clean
+.PHONY: all build check check-release check-asan demo bench stress deps clean
+
+SECONDS ?= 60
 
 all: build
 
@@ -48,6 +51,9 @@ demo: deps build
 	@echo
 	@echo "== the seed scenarios under every policy they read (100 seeds each; report/) =="
 	@build/bin/reservoir matrix --seeds 100 --jobs $(JOBS) --out report
+
+stress: deps build
+	@build/bin/reservoir stress --seconds $(SECONDS) --tasks $(JOBS)
 
 bench: deps build
 	@build/bench/bench_page

@@ -6,6 +6,9 @@
  *   reservoir matrix [--seeds N] [--jobs J] [--format text|md|json|csv] [--out DIR]
  *   reservoir demo [--seed N]                  the allocator under pressure on both backends,
  *                                              and a deadlock found, explained and replayed
+ *   reservoir stress [--seconds N] [--tasks N] [--seed N]
+ *                                              every allocator at once on real threads, with
+ *                                              injected failures, patterns and invariant checks
  *   reservoir version
  * run and replay take --policy key=value[,...], --param name=value, --seed N,
  * --backend sim|os and --format text|json. Bad input: one line naming it, exit status 2. */
@@ -25,6 +28,7 @@ static int usage(FILE *out)
 		     "       reservoir matrix [--seeds N] [--jobs J] [--format text|md|json|csv] "
 		     "[--out DIR]\n"
 		     "       reservoir demo [--seed N]\n"
+		     "       reservoir stress [--seconds N] [--tasks N] [--seed N]\n"
 		     "       reservoir version\n");
 	return out == stderr ? 2 : 0;
 }
@@ -65,8 +69,10 @@ int main(int argc, char **argv)
 		return rsv_tool_run(argc - 2, argv + 2, !strcmp(argv[1], "replay"));
 	if (!strcmp(argv[1], "matrix"))
 		return rsv_tool_matrix(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "stress"))
+		return rsv_tool_stress(argc - 2, argv + 2);
 	if (strcmp(argv[1], "demo")) {
-		fprintf(stderr, "reservoir: unknown command '%s' (valid: list, run, replay, matrix, "
+		fprintf(stderr, "reservoir: unknown command '%s' (valid: list, run, replay, matrix, stress, "
 			"demo, version, help)\n", argv[1]);
 		return 2;
 	}

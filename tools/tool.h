@@ -19,5 +19,7 @@ void rsv_tool_scenario_policy(const struct rsv_scenario *s, const struct rsv_sce
 int rsv_tool_timeline_run(const struct rsv_scenario *s, struct rsv_scenario_opts *o,
 			  struct rsv_scenario_result *r, const char *trace, const char *plot);
 int rsv_tool_check_plot_path(const char *path);
+/* stress.c: reservoir stress [--seconds N] [--tasks N] [--seed N] */
+int rsv_tool_stress(int argc, char **argv);
 
 #endif
