@@ -200,6 +200,8 @@ static void client_destroy(struct rsv_system_object *o)
 {
 	struct rsv_bufio_client *c = rsv_container_of(o, struct rsv_bufio_client, obj);
 
+	if (c->shrinker.registered)
+		rsv_unregister_shrinker(c->sys, &c->shrinker);
 	/* The pages go with the arena; a deadlocked run may have left a scan half done. */
 	for (unsigned l = 0; l < NR_LISTS; l++) {
 		while (!rsv_list_empty(&c->lru[l])) {

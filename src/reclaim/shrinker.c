@@ -53,7 +53,8 @@ static bool scans_finished(struct rsv_reclaim *r, struct rsv_shrinker *s)
 }
 
 /* Waits for scans in progress, like the kernel's shrinker refcount and completion: once this
- * returns, no reclaimer will call @s again. */
+ * returns, no reclaimer will call @s again. While the system is being destroyed no task runs
+ * again, and a scan a deadlocked run left half done never finishes: nothing to wait for. */
 int rsv_unregister_shrinker(struct rsv_system *sys, struct rsv_shrinker *s)
 {
 	struct rsv_reclaim *r;
@@ -70,7 +71,8 @@ int rsv_unregister_shrinker(struct rsv_system *sys, struct rsv_shrinker *s)
 	}
 	s->dying = true;
 	rsv_spin_unlock(&r->shrinker_lock);
-	rsv_wait_event(&r->shrinker_idle, scans_finished(r, s));
+	if (!atomic_load(&sys->kthreads_stop))
+		rsv_wait_event(&r->shrinker_idle, scans_finished(r, s));
 	rsv_spin_lock(&r->shrinker_lock);
 	rsv_list_del(&s->node);
 	s->registered = false;
