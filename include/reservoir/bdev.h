@@ -32,6 +32,9 @@ struct rsv_request {
 struct rsv_bdev_ops {
 	int (*submit)(struct rsv_bdev *bdev, struct rsv_request *req);
 	void (*destroy)(struct rsv_bdev *bdev);
+	/* Optional: no room for another write (a full swap area); reclaim then leaves the
+	 * anonymous pages that would go there alone, as the kernel does without swap space. */
+	bool (*full)(struct rsv_bdev *bdev);
 };
 
 #define RSV_BDEV_NEEDS_FS 0x1u /* its I/O enters a filesystem (a loop device): needs __GFP_FS */

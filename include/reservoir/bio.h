@@ -74,6 +74,20 @@ RSV_API struct rsv_bdev *rsv_crypt_create(struct rsv_system *sys, const char *na
 					  const struct rsv_crypt_config *cfg);
 RSV_API void rsv_crypt_stats(struct rsv_bdev *crypt, struct rsv_crypt_stats *out);
 
+/* ---- swap ---- */
+
+/* A swap area of @nr_slots page slots on @lower (at most its size): an anonymous mapping whose
+ * device it is swaps out to it. Each write takes a free slot and goes to @lower in the
+ * submitter's context (so swap over dm-crypt allocates the crypt io as the reclaimer); a full
+ * area refuses with -ENOSPC and the page stays. Destroyed with the system. */
+RSV_API struct rsv_bdev *rsv_swap_create(struct rsv_system *sys, const char *name,
+					 struct rsv_bdev *lower, uint64_t nr_slots);
+
+struct rsv_swap_stats {
+	uint64_t slots, used, full_refusals;
+};
+RSV_API void rsv_swap_stats(struct rsv_bdev *swap, struct rsv_swap_stats *out);
+
 /* ---- a small filesystem ---- */
 
 /* A log-structured filesystem on @dev with one file: every write appends a page-cache page

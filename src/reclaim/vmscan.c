@@ -401,7 +401,8 @@ static bool can_swap(struct rsv_system *sys)
 	rsv_list_for_each(pos, &r->mappings) {
 		struct rsv_mapping *m = rsv_container_of(pos, struct rsv_mapping, node);
 
-		if (m->kind == RSV_MAPPING_ANON && m->dev) {
+		if (m->kind == RSV_MAPPING_ANON && m->dev &&
+		    (!m->dev->ops->full || !m->dev->ops->full(m->dev))) {
 			swap = true;
 			break;
 		}
@@ -410,7 +411,8 @@ static bool can_swap(struct rsv_system *sys)
 	return swap;
 }
 
-/* zone_reclaimable_pages(): file pages, plus anonymous ones if any mapping can swap. */
+/* zone_reclaimable_pages(): file pages, plus anonymous ones if any mapping can swap (has a
+ * swap device with room). */
 unsigned long rsv__reclaimable_pages(struct rsv_system *sys)
 {
 	struct rsv_reclaim *r = rsv__reclaim(sys);

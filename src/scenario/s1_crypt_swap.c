@@ -1,6 +1,6 @@
 /* s1-crypt-swap-reserves (seeds 000 and 002: f9054c70d28b against its revert; spec I, S1).
  *
- * Anonymous memory swaps out through dm-crypt to a disk with a 5 ms latency, while two hogs
+ * Anonymous memory swaps out to a swap area on dm-crypt on a disk with a 5 ms latency, while two hogs
  * keep memory short. Reclaim (kswapd, and the hogs' direct reclaim: PF_MEMALLOC both) swaps
  * pages out; each swap-out allocates a crypt io with GFP_NOIO, and kcryptd a bounce page.
  * Under mempool=2016 a reclaimer whose io pool is empty may take its io from the reserves
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include "scenario/internal.h"
 
-enum { P_ANON, P_FREE, P_POOL, P_IO_MS, P_HOGS, P_HOG_PAGES, P_ROUNDS, NR_P };
+enum { P_ANON, P_FREE, P_POOL, P_IO_MS, P_HOGS, P_HOG_PAGES, P_ROUNDS, P_SLOTS, NR_P };
 
 static const struct rsv_scenario_param params[NR_P] = {
 	[P_ANON] = { "anon_pages", 2000, 1, 3000, "swappable anonymous pages" },
@@ -18,6 +18,7 @@ static const struct rsv_scenario_param params[NR_P] = {
 	[P_HOGS] = { "hogs", 2, 0, 16, "GFP_KERNEL hog tasks" },
 	[P_HOG_PAGES] = { "hog_pages", 400, 1, 2000, "pages a hog holds per round" },
 	[P_ROUNDS] = { "rounds", 5, 1, 1000, "hog rounds" },
+	[P_SLOTS] = { "swap_slots", 4096, 1, 4096, "slots of the swap area on dm-crypt" },
 };
 
 static const enum rsv_policy_key keys[] = { RSV_POLICY_MEMPOOL };
@@ -26,7 +27,7 @@ static const enum rsv_policy_key keys[] = { RSV_POLICY_MEMPOOL };
 
 struct s1 {
 	struct rsv_scenario_run *run;
-	struct rsv_bdev *disk, *crypt;
+	struct rsv_bdev *disk, *crypt, *swap;
 	struct rsv_mapping *anon;
 	_Atomic bool started, finished;
 	_Atomic unsigned hogs_done, hog_failures;
@@ -100,6 +101,7 @@ static int setup(struct rsv_scenario_run *run)
 {
 	const long *p = run->p;
 	struct s1 *s = calloc(1, sizeof(*s));
+	struct rsv_crypt_config cc = { .io_pool = (int)p[P_POOL], .page_pool = (int)p[P_POOL] };
 
 	if (!s)
 		return -ENOMEM;
@@ -107,10 +109,10 @@ static int setup(struct rsv_scenario_run *run)
 	s->run = run;
 	s->disk = rsv_ramdev_create(run->sys, "disk", 4096,
 				    (uint64_t)p[P_IO_MS] * RSV_NSEC_PER_MSEC, 0);
-	if (!s->disk || !(s->crypt = rsv_crypt_create(run->sys, "crypt", s->disk,
-			&(struct rsv_crypt_config){ .io_pool = (int)p[P_POOL], .page_pool = (int)p[P_POOL] })))
+	if (!s->disk || !(s->crypt = rsv_crypt_create(run->sys, "crypt", s->disk, &cc)) ||
+	    !(s->swap = rsv_swap_create(run->sys, "swap", s->crypt, (uint64_t)p[P_SLOTS])))
 		return -ENOMEM;
-	s->anon = rsv_mapping_create(run->sys, RSV_MAPPING_ANON, "swapped", s->crypt, 0);
+	s->anon = rsv_mapping_create(run->sys, RSV_MAPPING_ANON, "swapped", s->swap, 0);
 	for (long i = 0; s->anon && i < p[P_ANON]; i++)
 		rsv_mapping_add_page(s->anon, RSV_GFP_KERNEL, (uint64_t)i);
 	if (!s->anon)
@@ -138,6 +140,13 @@ static void judge(struct rsv_scenario_run *run)
 	rsv__scenario_counter(run, "page_pool_waits", (int64_t)cs.page_pool_waits);
 	rsv__scenario_counter(run, "oom_kill", (int64_t)kills);
 	rsv__scenario_counter(run, "hog_failures", atomic_load(&s->hog_failures));
+	{
+		struct rsv_swap_stats ss;
+
+		rsv_swap_stats(s->swap, &ss);
+		rsv__scenario_counter(run, "swap_slots_used", (int64_t)ss.used);
+		rsv__scenario_counter(run, "swap_full", (int64_t)ss.full_refusals);
+	}
 	if (run->res->verdict != RSV_VERDICT_PROGRESS)
 		return;
 	if (kills)

@@ -166,6 +166,9 @@ static void judge(struct rsv_scenario_run *run)
 	rsv__scenario_counter(run, "semaphore_waits", (int64_t)st.sem_waits);
 	rsv__scenario_counter(run, "thread_reserved", (int64_t)st.thread_reserved);
 	rsv__scenario_counter(run, "failed_allocations", atomic_load(&s->failed));
+	rsv__scenario_stat(run, RSV_STAT_DIRECT_RECLAIM);
+	rsv__scenario_stat(run, RSV_STAT_THROTTLE_NOPROGRESS);
+	rsv__scenario_stat(run, RSV_STAT_ALLOC_SLOW);
 	if (run->res->verdict == RSV_VERDICT_PROGRESS && atomic_load(&s->failed))
 		rsv__scenario_verdict(run, RSV_VERDICT_STALL, "%u allocations failed",
 				      atomic_load(&s->failed));
