@@ -1,6 +1,7 @@
 # Front door. The real build is CMake; this file only names the jobs.
 #   make          release build into build/ (CLI at build/bin/reservoir)
-#   make check    deps, then the test suite twice: release build and ASan+UBSan build
+#   make check    deps, then the test suite twice (release build, ASan+UBSan build), and the
+#                 real-thread workloads under TSan
 #   make demo     deps, build, run the main job (the allocator demo, then the scenario matrix)
 #   make bench    build and run the benchmarks
 #   make stress   SECONDS=N (default 60) of every allocator at once on real threads
@@ -11,7 +12,7 @@ CMAKE    ?= cmake
 WERROR   := $(if $(CI),ON,OFF)
 CONFIG    = -DCMAKE_BUILD_TYPE=Release -DRSV_WERROR=$(WERROR)
 
-.PHONY: all build check check-release check-asan demo bench stress deps clean
+.PHONY: all build check check-release check-asan check-tsan demo bench stress deps clean
 
 SECONDS ?= 60
 
@@ -32,6 +33,7 @@ build-asan/.configured:
 check: deps
 	@$(MAKE) --no-print-directory check-release
 	@$(MAKE) --no-print-directory check-asan
+	@$(MAKE) --no-print-directory check-tsan
 
 check-release: build
 	@echo "== tests: release build =="
@@ -45,6 +47,18 @@ check-asan: build-asan/.configured
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 		timeout 1800 build-asan/tests/rsv_tests --jobs $(JOBS)
+
+build-tsan/.configured:
+	@$(CMAKE) -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRSV_SANITIZE=thread \
+		-DRSV_WERROR=OFF >/dev/null
+	@touch $@
+
+# TSan warns that it cannot model atomic_thread_fence (the mempool's ordering uses one), so
+# this build does not take -Werror; its reports are what fail it.
+check-tsan: build-tsan/.configured
+	@$(CMAKE) --build build-tsan -j $(JOBS) --target reservoir_cli
+	@echo "== real threads under TSan =="
+	@timeout 900 tests/tsan_check.sh build-tsan/bin/reservoir 10
 
 demo: deps build
 	@build/bin/reservoir demo
@@ -60,4 +74,4 @@ bench: deps build
 	@build/bench/bench_slab
 
 clean:
-	rm -rf build build-asan report
+	rm -rf build build-asan build-tsan report

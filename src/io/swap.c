@@ -25,7 +25,7 @@ struct swap_area {
 	struct rsv_spinlock lock;
 	uint64_t *bitmap;  /* a bit per slot, set while used */
 	uint64_t next;     /* where the slot search starts (the kernel's cluster hint) */
-	uint64_t used; /* written under the lock, read racily by swap_full() */
+	_Atomic uint64_t used; /* written under the lock, read without it by swap_full() */
 	uint64_t full_refusals;
 };
 
@@ -40,7 +40,7 @@ static bool take_slot(struct swap_area *sa, uint64_t *slot)
 		if (sa->bitmap[s / 64] & (1ull << (s % 64)))
 			continue;
 		sa->bitmap[s / 64] |= 1ull << (s % 64);
-		sa->used++;
+		atomic_store_explicit(&sa->used, sa->used + 1, memory_order_relaxed);
 		sa->next = s + 1;
 		rsv_spin_unlock(&sa->lock);
 		*slot = s;
@@ -55,7 +55,7 @@ static void put_slot(struct swap_area *sa, uint64_t s)
 {
 	rsv_spin_lock(&sa->lock);
 	sa->bitmap[s / 64] &= ~(1ull << (s % 64));
-	sa->used--;
+	atomic_store_explicit(&sa->used, sa->used - 1, memory_order_relaxed);
 	rsv_spin_unlock(&sa->lock);
 }
 
@@ -110,7 +110,7 @@ static bool swap_full(struct rsv_bdev *bdev)
 {
 	struct swap_area *sa = (struct swap_area *)bdev;
 
-	return __atomic_load_n(&sa->used, __ATOMIC_RELAXED) >= bdev->nr_sectors;
+	return atomic_load_explicit(&sa->used, memory_order_relaxed) >= bdev->nr_sectors;
 }
 
 static const struct rsv_bdev_ops swap_ops = {

@@ -388,12 +388,23 @@ int rsv_reserve_enable(struct rsv_reservation *r)
 	return 0;
 }
 
+static long open_sections(struct rsv_reservation *r)
+{
+	struct rsv_reserve_pool *rp = rpool(r->sys);
+	long open;
+
+	rsv_spin_lock(&rp->lock);
+	open = r->open;
+	rsv_spin_unlock(&rp->lock);
+	return open;
+}
+
 void rsv_reserve_disable(struct rsv_reservation *r)
 {
 	struct rsv_task *t = section_task(r);
 	struct rsv_task_reserve *tr;
 
-	if (!t || !t->reserve.depth || !r->open) {
+	if (!t || !t->reserve.depth || !open_sections(r)) {
 		struct rsv_task *caller = rsv__task_current();
 
 		if (caller)

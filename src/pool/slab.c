@@ -233,13 +233,14 @@ static struct rsv_magazine *mag_new(const struct rsv_kmem_cache *c)
 	return m;
 }
 
-/* Under the cache lock. */
+/* Under the cache lock. The list heads are stored atomically (relaxed) because load_full()
+ * peeks at depot_full without the lock. */
 static struct rsv_magazine *depot_get(struct rsv_magazine **list, unsigned *nr)
 {
 	struct rsv_magazine *m = *list;
 
 	if (m) {
-		*list = m->next;
+		__atomic_store_n(list, m->next, __ATOMIC_RELAXED);
 		(*nr)--;
 	}
 	return m;
@@ -248,7 +249,7 @@ static struct rsv_magazine *depot_get(struct rsv_magazine **list, unsigned *nr)
 static void depot_put(struct rsv_magazine **list, unsigned *nr, struct rsv_magazine *m)
 {
 	m->next = *list;
-	*list = m;
+	__atomic_store_n(list, m, __ATOMIC_RELAXED);
 	(*nr)++;
 }
 
@@ -295,7 +296,7 @@ static bool load_full(struct rsv_kmem_cache *c, struct rsv_cpu_cache *cc)
 		cc->prev = m;
 		return true;
 	}
-	if (!c->depot_full) /* a racy peek: the lock decides */
+	if (!__atomic_load_n(&c->depot_full, __ATOMIC_RELAXED)) /* a peek: the lock decides */
 		return false;
 	rsv_spin_lock(&c->lock);
 	full = depot_get(&c->depot_full, &c->nr_depot_full);
@@ -462,6 +463,17 @@ static void free_direct(struct rsv_kmem_cache *c, void *obj)
 	return_to_slabs(c, &obj, 1);
 }
 
+/* A free into a slab with no object out is a double free; the count is the cache lock's. */
+static bool slab_is_empty(struct rsv_kmem_cache *c, void *obj)
+{
+	bool empty;
+
+	rsv_spin_lock(&c->lock);
+	empty = obj_slab(c, obj)->owner == 0;
+	rsv_spin_unlock(&c->lock);
+	return empty;
+}
+
 static RSV_NOINLINE void free_slow(struct rsv_kmem_cache *c, struct rsv_task *t, void *obj,
 				    const char *who)
 {
@@ -474,7 +486,7 @@ static RSV_NOINLINE void free_slow(struct rsv_kmem_cache *c, struct rsv_task *t,
 			    why);
 		return;
 	}
-	if (obj_slab(c, obj)->owner == 0) {
+	if (slab_is_empty(c, obj)) {
 		rsv__misuse(sys, "%s(\"%s\", %p) by task \"%s\": double free (its slab is empty)",
 			    who, c->name, obj, t->name);
 		return;
@@ -821,9 +833,11 @@ static unsigned long slab_count(struct rsv_shrinker *s, struct rsv_shrink_contro
 	rsv_list_for_each(pos, &ss->caches) {
 		struct rsv_kmem_cache *c = rsv_container_of(pos, struct rsv_kmem_cache, node);
 
-		/* Racy reads: a count is an estimate. Depot objects may free whole slabs too. */
+		/* Under each cache's lock: at most once a jiffy, so exact costs little. */
+		rsv_spin_lock(&c->lock);
 		pages += (c->nr[SLAB_EMPTY] << c->order) +
 			 ((unsigned long)c->nr_depot_full * c->mag_size / c->objperslab << c->order);
+		rsv_spin_unlock(&c->lock);
 	}
 	rsv_spin_unlock(&ss->lock);
 	pages = pages ? pages : RSV_SHRINK_EMPTY;

@@ -34,9 +34,9 @@ static int walk_lru(struct rsv_system *sys, enum rsv_lru_type t, struct lru_cens
 		c->writeback += !!(f & PG_writeback);
 		prev = pfn;
 	}
-	if (n != r->lru[t].nr || (r->lru[t].list.tail != prev))
+	if (n != rsv__lru_size(&r->lru[t]) || (r->lru[t].list.tail != prev))
 		return FAIL(sys, "%s LRU holds %lu pages, its count says %lu",
-			    t ? "file" : "anon", n, r->lru[t].nr);
+			    t ? "file" : "anon", n, rsv__lru_size(&r->lru[t]));
 	return 0;
 }
 

@@ -36,8 +36,10 @@ int rsv__reclaim_init(struct rsv_system *sys)
 		return -ENOMEM;
 	r->sys = sys;
 	rsv_spin_init(&r->lru_lock);
-	for (int t = 0; t < RSV_NR_LRU; t++)
-		r->lru[t] = (struct rsv_lru){ .list = RSV_PFN_LIST_INIT };
+	for (int t = 0; t < RSV_NR_LRU; t++) {
+		r->lru[t].list = (struct rsv_pfn_list)RSV_PFN_LIST_INIT;
+		atomic_init(&r->lru[t].nr, 0);
+	}
 	for (int c = 0; c < RSV_NR_VM_COUNTERS; c++)
 		atomic_init(&r->vm[c], 0);
 	rsv_waitqueue_init(&r->writeback_wait, "writeback");

@@ -30,8 +30,13 @@ enum rsv_throttle_reason {
 /* Threaded through page->next/prev (free while a page is allocated); head is the newest. */
 struct rsv_lru {
 	struct rsv_pfn_list list;
-	unsigned long nr;
+	_Atomic unsigned long nr; /* changed under lru_lock; read without it for scan targets */
 };
+
+static inline unsigned long rsv__lru_size(const struct rsv_lru *l)
+{
+	return atomic_load_explicit(&l->nr, memory_order_relaxed);
+}
 
 struct rsv_mapping {
 	struct rsv_system *sys;

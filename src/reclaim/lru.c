@@ -26,7 +26,7 @@ void rsv__lru_add(struct rsv_system *sys, struct rsv_page *p, enum rsv_lru_type 
 	struct rsv_lru *l = &rsv__reclaim(sys)->lru[t];
 
 	rsv__pfn_list_push(sys, &l->list, rsv__pfn(sys, p));
-	l->nr++;
+	atomic_store_explicit(&l->nr, rsv__lru_size(l) + 1, memory_order_relaxed);
 	set_lru_flag(sys, p, true);
 }
 
@@ -35,7 +35,7 @@ void rsv__lru_del(struct rsv_system *sys, struct rsv_page *p, enum rsv_lru_type 
 	struct rsv_lru *l = &rsv__reclaim(sys)->lru[t];
 
 	rsv__pfn_list_del(sys, &l->list, rsv__pfn(sys, p));
-	l->nr--;
+	atomic_store_explicit(&l->nr, rsv__lru_size(l) - 1, memory_order_relaxed);
 	set_lru_flag(sys, p, false);
 }
 

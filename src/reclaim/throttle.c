@@ -153,7 +153,7 @@ static bool too_many_isolated(struct rsv_system *sys, enum rsv_lru_type t, rsv_g
 			      bool is_kswapd)
 {
 	struct rsv_reclaim *r = rsv__reclaim(sys);
-	long on_list = (long)r->lru[t].nr; /* racy, as the kernel's node counters */
+	long on_list = (long)rsv__lru_size(&r->lru[t]); /* racy, as the kernel's node counters */
 
 	if (is_kswapd)
 		return false;

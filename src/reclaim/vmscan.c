@@ -230,7 +230,7 @@ static unsigned long putback(struct rsv_system *sys, enum rsv_lru_type t, struct
 static void shrink_lru(struct rsv_system *sys, struct scan_control *sc, enum rsv_lru_type t)
 {
 	struct rsv_reclaim *r = rsv__reclaim(sys);
-	unsigned long size = r->lru[t].nr; /* a racy read is fine for a scan target */
+	unsigned long size = rsv__lru_size(&r->lru[t]); /* a racy read is fine for a scan target */
 	unsigned long to_scan = size >> sc->priority;
 
 	if (!to_scan)
@@ -281,7 +281,8 @@ unsigned long rsv__shrink_node(struct rsv_system *sys, rsv_gfp_t gfp, int priori
 	long gained;
 
 	if (empty) /* racy reads: a hint for skipping priorities, never for correctness */
-		*empty = !r->lru[RSV_LRU_FILE].nr && (!swap || !r->lru[RSV_LRU_ANON].nr);
+		*empty = !rsv__lru_size(&r->lru[RSV_LRU_FILE]) &&
+			 (!swap || !rsv__lru_size(&r->lru[RSV_LRU_ANON]));
 	shrink_lru(sys, &sc, RSV_LRU_FILE);
 	if (swap)
 		shrink_lru(sys, &sc, RSV_LRU_ANON);
