@@ -5,6 +5,7 @@
 #   make demo     deps, build, run the main job (the allocator demo, then the scenario matrix)
 #   make bench    build and run the benchmarks
 #   make stress   SECONDS=N (default 60) of every allocator at once on real threads
+#   make models   the mempool model checked with spin (part of make check)
 #   make clean
 
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
@@ -12,7 +13,7 @@ CMAKE    ?= cmake
 WERROR   := $(if $(CI),ON,OFF)
 CONFIG    = -DCMAKE_BUILD_TYPE=Release -DRSV_WERROR=$(WERROR)
 
-.PHONY: all build check check-release check-asan check-tsan demo bench stress deps clean
+.PHONY: all build check check-release check-asan check-tsan models demo bench stress deps clean
 
 SECONDS ?= 60
 
@@ -34,6 +35,7 @@ check: deps
 	@$(MAKE) --no-print-directory check-release
 	@$(MAKE) --no-print-directory check-asan
 	@$(MAKE) --no-print-directory check-tsan
+	@$(MAKE) --no-print-directory models
 
 check-release: build
 	@echo "== tests: release build =="
@@ -59,6 +61,11 @@ check-tsan: build-tsan/.configured
 	@$(CMAKE) --build build-tsan -j $(JOBS) --target reservoir_cli
 	@echo "== real threads under TSan =="
 	@timeout 900 tests/tsan_check.sh build-tsan/bin/reservoir 10
+
+# The Promela model of mempool_alloc/free, checked with spin (models/run.sh).
+models:
+	@echo "== models (spin) =="
+	@models/run.sh
 
 demo: deps build
 	@build/bin/reservoir demo
