@@ -92,7 +92,7 @@ struct rsv_system *rsv__mm_system_create(const struct rsv_system_config *cfg)
 	}
 	sys->cfg = c;
 	sys->policy = c.policy;
-#ifdef RSV_DEBUG
+#if defined(RSV_DEBUG) || defined(RSV_HARDENED)
 	sys->misuse = c.misuse == RSV_MISUSE_DEFAULT ? RSV_MISUSE_ABORT : c.misuse;
 #else
 	sys->misuse = c.misuse == RSV_MISUSE_DEFAULT ? RSV_MISUSE_RETURN : c.misuse;

@@ -54,6 +54,7 @@ struct rsv_kmem_cache {
 	struct rsv_page *memmap;
 	size_t size, stride, align;
 	unsigned flags;
+	uintptr_t link_key; /* free objects' links are stored encoded with it (slab.c) */
 	void (*ctor)(void *obj);
 	unsigned order, objperslab, mag_size;
 	uint32_t reciprocal; /* 2^32 / stride, rounded up: offset / stride without a divide */
@@ -241,6 +242,8 @@ struct rsv_pool_slot *rsv__pool_slot_slow(struct rsv_task *t, struct rsv_mempool
 void rsv__pool_register(struct rsv_mempool *pool);
 void rsv__pool_unregister(struct rsv_mempool *pool);
 long rsv__pool_outstanding(struct rsv_mempool *pool);
+/* slab.c: the next free object after @obj, its link decoded. */
+void *rsv__slab_link_load(const struct rsv_kmem_cache *c, const void *obj);
 void rsv__pool_describe_wait(const void *pool, const struct rsv_task *waiter, char *buf,
 			     size_t len, struct rsv_task **holder);
 uint64_t rsv__pool_backing(struct rsv_mempool *pool);

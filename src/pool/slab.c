@@ -27,8 +27,39 @@
 #define MIN_EMPTY_SLABS 2
 #define DEPOT_MAX_FULL 8
 #define POISON_FREE 0x6b
+#define POISON_INUSE 0x5a
 
 /* ---- slab pages ---- */
+
+/* A per-cache key for the free-list links: the system's seed mixed with where the cache
+ * lives, so that it differs between caches and, with address randomisation, between runs. It
+ * never decides anything, so the simulator's runs stay the same. */
+static uintptr_t link_key(const struct rsv_system *sys, const struct rsv_kmem_cache *c)
+{
+	uint64_t x = sys->cfg.seed ^ (uint64_t)(uintptr_t)c ^ 0x9e3779b97f4a7c15ull;
+
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return (uintptr_t)(x ^ (x >> 31)) | 1;
+}
+
+/* SLAB_FREELIST_HARDENED's idea: a free object's link is stored as next ^ key ^ its own
+ * address byte-swapped, so that a stray write over a free object decodes to garbage, which
+ * slab_pop() refuses, rather than to an address someone chose. */
+static void link_store(const struct rsv_kmem_cache *c, void *obj, const void *next)
+{
+	uintptr_t v = (uintptr_t)next ^ c->link_key ^ __builtin_bswap64((uintptr_t)obj);
+
+	memcpy(obj, &v, sizeof(v));
+}
+
+void *rsv__slab_link_load(const struct rsv_kmem_cache *c, const void *obj)
+{
+	uintptr_t v;
+
+	memcpy(&v, obj, sizeof(v));
+	return (void *)(v ^ c->link_key ^ __builtin_bswap64((uintptr_t)obj));
+}
 
 static struct rsv_page *obj_slab(const struct rsv_kmem_cache *c, const void *obj)
 {
@@ -105,7 +136,7 @@ static struct rsv_page *new_slab(struct rsv_kmem_cache *c, rsv_gfp_t gfp)
 			c->ctor(obj);
 		else if (c->flags & RSV_SLAB_POISON)
 			memset(obj, POISON_FREE, c->stride);
-		memcpy(obj, &prev, sizeof(prev));
+		link_store(c, obj, prev);
 		prev = obj;
 	}
 	head->priv = (uintptr_t)c;
@@ -129,13 +160,29 @@ static void discard_slab(struct rsv_kmem_cache *c, struct rsv_page *head)
 	rsv_free_pages(head, c->order);
 }
 
-/* Under the cache lock: one object out of @head. */
+/* Whether @p is the start of an object of the slab at @head. */
+static bool in_slab(const struct rsv_kmem_cache *c, const struct rsv_page *head, const void *p)
+{
+	const char *base = slab_base(c, head), *q = p;
+
+	return q >= base && q < base + (size_t)c->objperslab * c->stride &&
+	       (size_t)(q - base) % c->stride == 0;
+}
+
+/* Under the cache lock: one object out of @head. A link that decodes outside the slab means
+ * a free object was written to: the rest of the slab's free list is given up (leaked, not
+ * handed out twice) and the corruption reported. */
 static void *slab_pop(struct rsv_kmem_cache *c, struct rsv_page *head)
 {
 	void *obj = (void *)(uintptr_t)head->priv2;
-	void *next;
+	void *next = rsv__slab_link_load(c, obj);
 
-	memcpy(&next, obj, sizeof(next));
+	if (next && !in_slab(c, head, next)) {
+		rsv__misuse(c->sys, "cache \"%s\": free object %p was overwritten (its free-list "
+			    "link is corrupt); the rest of its slab is abandoned", c->name, obj);
+		head->owner = (uint16_t)c->objperslab - 1; /* none left to hand out */
+		next = NULL;
+	}
 	head->priv2 = (uintptr_t)next;
 	head->owner++;
 	c->inuse++;
@@ -151,7 +198,7 @@ static void slab_push(struct rsv_kmem_cache *c, void *obj, struct rsv_page **dis
 
 	if (c->flags & RSV_SLAB_POISON)
 		memset(obj, POISON_FREE, c->stride);
-	memcpy(obj, &next, sizeof(next));
+	link_store(c, obj, next);
 	head->priv2 = (uintptr_t)obj;
 	head->owner--;
 	c->inuse--;
@@ -352,11 +399,16 @@ static bool poison_intact(const struct rsv_kmem_cache *c, const unsigned char *o
 	return true;
 }
 
+/* In a poisoned cache an object handed out is refilled with another byte, so that a free of
+ * an object still full of the free poison can only be a second free. */
 static void *prepare(struct rsv_kmem_cache *c, void *obj, rsv_gfp_t gfp, size_t intact_from)
 {
-	if (rsv_unlikely(c->flags & RSV_SLAB_POISON) && !poison_intact(c, obj, intact_from))
-		rsv__misuse(c->sys, "cache \"%s\": object %p was written after it was freed",
-			    c->name, obj);
+	if (rsv_unlikely(c->flags & RSV_SLAB_POISON)) {
+		if (!poison_intact(c, obj, intact_from))
+			rsv__misuse(c->sys, "cache \"%s\": object %p was written after it was freed",
+				    c->name, obj);
+		memset(obj, POISON_INUSE, c->size);
+	}
 	if (gfp & RSV___GFP_ZERO)
 		memset(obj, 0, c->size);
 	return obj;
@@ -489,6 +541,14 @@ static RSV_NOINLINE void free_slow(struct rsv_kmem_cache *c, struct rsv_task *t,
 	if (slab_is_empty(c, obj)) {
 		rsv__misuse(sys, "%s(\"%s\", %p) by task \"%s\": double free (its slab is empty)",
 			    who, c->name, obj, t->name);
+		return;
+	}
+	/* A poisoned cache's free object is poison from its second word on (the first may be a
+	 * free-list link): finding it so again is a free of a free object. */
+	if ((c->flags & RSV_SLAB_POISON) && c->stride > sizeof(void *) &&
+	    poison_intact(c, obj, sizeof(void *))) {
+		rsv__misuse(sys, "%s(\"%s\", %p) by task \"%s\": double free (the object is "
+			    "still poisoned from its last free)", who, c->name, obj, t->name);
 		return;
 	}
 	if (!rsv__pcp_enter(sys, &t->pcp)) {
@@ -754,10 +814,11 @@ struct rsv_kmem_cache *rsv_kmem_cache_create(struct rsv_system *sys, const char 
 	c->align = align;
 	c->stride = (size < sizeof(void *) ? sizeof(void *) : size + align - 1) & ~(align - 1);
 	c->flags = flags;
-#ifdef RSV_DEBUG
+#if defined(RSV_DEBUG) || defined(RSV_HARDENED)
 	if (!ctor)
 		c->flags |= RSV_SLAB_POISON;
 #endif
+	c->link_key = link_key(sys, c);
 	c->ctor = ctor;
 	c->order = slab_order(c->stride);
 	c->objperslab = (unsigned)(((size_t)RSV_PAGE_SIZE << c->order) / c->stride);

@@ -116,7 +116,7 @@ static int check_slab(struct rsv_kmem_cache *c, struct rsv_page *head, unsigned 
 		    (size_t)(obj - base) % c->stride || ++nfree > c->objperslab)
 			return FAIL(c->sys, "cache \"%s\": the free list of the slab at page %u is "
 				    "corrupt near %p", c->name, rsv__pfn(c->sys, head), (void *)obj);
-		memcpy(&obj, obj, sizeof(obj));
+		obj = rsv__slab_link_load(c, obj);
 	}
 	if (nfree + head->owner != c->objperslab)
 		return FAIL(c->sys, "cache \"%s\": slab at page %u has %u free and %u in use of %u",
