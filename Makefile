@@ -6,6 +6,7 @@
 #   make bench    build and run the benchmarks
 #   make stress   SECONDS=N (default 60) of every allocator at once on real threads
 #   make models   the mempool model checked with spin (part of make check)
+#   make fuzz     SECONDS=N (default 60) of the libFuzzer harness (clang)
 #   make clean
 
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
@@ -13,7 +14,7 @@ CMAKE    ?= cmake
 WERROR   := $(if $(CI),ON,OFF)
 CONFIG    = -DCMAKE_BUILD_TYPE=Release -DRSV_WERROR=$(WERROR)
 
-.PHONY: all build check check-release check-asan check-tsan models demo bench stress deps clean
+.PHONY: all build check check-release check-asan check-tsan models demo bench stress fuzz deps clean
 
 SECONDS ?= 60
 
@@ -36,6 +37,8 @@ check: deps
 	@$(MAKE) --no-print-directory check-asan
 	@$(MAKE) --no-print-directory check-tsan
 	@$(MAKE) --no-print-directory models
+	@$(MAKE) --no-print-directory stress SECONDS=10
+	@$(MAKE) --no-print-directory fuzz SECONDS=20
 
 check-release: build
 	@echo "== tests: release build =="
@@ -73,6 +76,20 @@ demo: deps build
 	@echo "== the seed scenarios under every policy they read (100 seeds each; report/) =="
 	@build/bin/reservoir matrix --seeds 100 --jobs $(JOBS) --out report
 
+# libFuzzer needs clang; the harness is fuzz/fuzz_api.c, its corpus build-fuzz/corpus.
+FUZZ_SRC = $(shell find src -name '*.c') fuzz/fuzz_api.c
+build-fuzz/fuzz_api: $(FUZZ_SRC) $(shell find src include -name '*.h')
+	@mkdir -p build-fuzz/corpus
+	@clang -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-D_GNU_SOURCE -std=gnu11 -Iinclude -Isrc $(FUZZ_SRC) -lpthread -o $@
+
+fuzz: deps build-fuzz/fuzz_api
+	@echo "== fuzz: $(SECONDS) s of API operation streams =="
+	@build-fuzz/fuzz_api -max_total_time=$(SECONDS) -max_len=512 -print_final_stats=1 \
+		-artifact_prefix=build-fuzz/ build-fuzz/corpus > build-fuzz/log 2>&1; status=$$?; \
+		grep -E "^(stat::number_of_executed_units|Done)|ERROR|SUMMARY|Test unit written" \
+		build-fuzz/log; exit $$status
+
 stress: deps build
 	@build/bin/reservoir stress --seconds $(SECONDS) --tasks $(JOBS)
 
@@ -81,4 +98,4 @@ bench: deps build
 	@build/bench/bench_slab
 
 clean:
-	rm -rf build build-asan build-tsan report
+	rm -rf build build-asan build-tsan build-fuzz report

@@ -3,7 +3,7 @@
 # and only those missing. Says what it installs; silent when all are present.
 set -euo pipefail
 
-need=(cmake make gcc pkg-config libcriterion-dev binutils gnuplot-nox spin
+need=(cmake make gcc pkg-config libcriterion-dev binutils gnuplot-nox spin clang libclang-rt-14-dev
       libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4) # the last three: bench_slab's rivals
 
 missing=()

@@ -167,6 +167,11 @@ struct rsv_thread *rsv__thread_self_or_adopt(void)
 	if (rsv_likely(t))
 		return t;
 	pthread_once(&foreign_once, foreign_key_init);
+	/* Adopted before, then attached and detached since: the record is still ours. */
+	if ((t = pthread_getspecific(foreign_key))) {
+		rsv__self = t;
+		return t;
+	}
 	t = calloc(1, sizeof(*t));
 	if (!t) {
 		fprintf(stderr, "reservoir: cannot allocate a thread record for a foreign thread\n");
