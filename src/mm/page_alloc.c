@@ -7,6 +7,7 @@
  * reclaimable: non-blocking callers fail fast, NORETRY fails, NOFAIL waits for freed pages. */
 #include <string.h>
 #include "mm/pcp.h"
+#include "common/asan.h"
 
 #define MAX_RECLAIM_RETRIES 16
 
@@ -381,6 +382,11 @@ static void uncharge_block(struct rsv_system *sys, struct rsv_page *page, unsign
 		atomic_fetch_sub_explicit(&charged->rss, 1L << order, memory_order_relaxed);
 }
 
+static inline void *block_address(const struct rsv_system *sys, const struct rsv_page *page)
+{
+	return sys->arena + ((size_t)(page - sys->memmap) << RSV_PAGE_SHIFT);
+}
+
 struct rsv_page *rsv_alloc_pages(rsv_gfp_t gfp, unsigned order)
 {
 	struct rsv_task *tsk = rsv__task_current();
@@ -407,6 +413,7 @@ struct rsv_page *rsv_alloc_pages(rsv_gfp_t gfp, unsigned order)
 	else if (!(page = rsv__alloc_pages_slowpath(sys, tsk, gfp, order)))
 		return errno = ENOMEM, NULL;
 got:
+	rsv__asan_unpoison(block_address(sys, page), RSV_PAGE_SIZE << order);
 	rsv__set_page_state(page, RSV_PAGE_ALLOC);
 	page->order = (uint8_t)order;
 	page->owner = tsk->id;
@@ -465,6 +472,7 @@ int rsv_free_pages(struct rsv_page *page, unsigned order)
 	if (rsv_unlikely(atomic_load_explicit(&page->flags, memory_order_relaxed) &
 			 RSV_PAGE_ACCOUNTED))
 		uncharge_block(sys, page, order);
+	rsv__asan_poison(block_address(sys, page), RSV_PAGE_SIZE << order);
 	if (rsv_likely(rsv__pcp_free_fast(sys, tsk, rsv__pfn(sys, page), order)))
 		return 0;
 	rsv__free_to_pcp_or_buddy(sys, tsk, rsv__pfn(sys, page), order);

@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 #include "mm/internal.h"
 #include "platform/workspace.h"
+#include "common/asan.h"
 
 static void no_wake_kswapd(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order) {}
 static unsigned long no_direct_reclaim(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order) { return 0; }
@@ -70,6 +71,7 @@ static int map_arena(struct rsv_system *sys)
 		return -ENOMEM;
 	if (reused) /* the page map starts zeroed; page contents are nobody's business */
 		memset(sys->memmap, 0, sys->memmap_bytes);
+	rsv__asan_poison(sys->arena, sys->arena_bytes); /* every page starts free */
 	/* An I/O daemon's reserves must not themselves be paged out under pressure. */
 	if (sys->cfg.mlock)
 		sys->mlock_result = mlock(sys->arena, sys->arena_bytes) ? -errno : 1;
@@ -133,6 +135,8 @@ void rsv__mm_system_destroy(struct rsv_system *sys)
 	/* Threads go first: on the os backend this joins them, so no task is still running. */
 	rsv_platform_destroy(sys->plat);
 	rsv__task_free_all(sys);
+	if (sys->arena)
+		rsv__asan_unpoison(sys->arena, sys->arena_bytes);
 	rsv__workspace_unmap(sys->cfg.workspace, sys->arena, sys->arena_bytes, RSV_WS_ARENA);
 	rsv__workspace_unmap(sys->cfg.workspace, sys->memmap, sys->memmap_bytes, RSV_WS_MEMMAP);
 	free(sys);

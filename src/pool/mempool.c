@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "pool/internal.h"
+#include "common/asan.h"
 #include "reservoir/mempool.h"
 
 #define RSV_MEMPOOL_MAGIC 0x6d706f6fu
@@ -36,25 +37,27 @@ static void stat_add(_Atomic uint64_t *v, uint64_t n)
 
 /* ---- the reserve ---- */
 
-#ifdef RSV_DEBUG
 static void *elem_addr(const struct rsv_mempool *pool, void *e)
 {
 	return pool->alloc == rsv_mempool_alloc_pages ? rsv_page_address(e) : e;
 }
-#endif
 
+/* A parked element is nobody's: filled with poison in debug builds, and unreachable under
+ * ASan until it is handed out again. */
 static void poison(struct rsv_mempool *pool, void *e)
 {
+	if (!pool->elem_size)
+		return;
 #ifdef RSV_DEBUG
-	if (pool->elem_size)
-		memset(elem_addr(pool, e), POISON_POOL, pool->elem_size);
-#else
-	(void)pool, (void)e;
+	memset(elem_addr(pool, e), POISON_POOL, pool->elem_size);
 #endif
+	rsv__asan_poison(elem_addr(pool, e), pool->elem_size);
 }
 
 static void check_poison(struct rsv_mempool *pool, void *e)
 {
+	if (pool->elem_size)
+		rsv__asan_unpoison(elem_addr(pool, e), pool->elem_size);
 #ifdef RSV_DEBUG
 	const unsigned char *b = elem_addr(pool, e);
 

@@ -112,3 +112,34 @@ Test(hardening, in_return_mode_refused_and_counted)
 	rsv_task_detach();
 	teardown_whole(sys);
 }
+
+#if defined(__SANITIZE_ADDRESS__)
+/* Under ASan, free pages of the arena and parked pool elements are poisoned: touching one is
+ * reported like a use after free on the heap (make check runs ASan with abort_on_error=1). */
+Test(hardening, asan_sees_a_freed_page_touched, .signal = SIGABRT)
+{
+	struct rsv_system *sys = test_system(RSV_BACKEND_SIM, 1024, 1);
+	struct rsv_page *p;
+	volatile char *a;
+
+	rsv_task_attach(sys, "user");
+	p = rsv_alloc_pages(RSV_GFP_KERNEL, 0);
+	a = rsv_page_address(p);
+	a[0] = 1;
+	rsv_free_pages(p, 0);
+	a[100] = 2;
+}
+
+Test(hardening, asan_sees_a_parked_element_touched, .signal = SIGABRT)
+{
+	struct rsv_system *sys = test_system(RSV_BACKEND_SIM, 1024, 1);
+	struct rsv_mempool *pool;
+	volatile char *e;
+
+	rsv_task_attach(sys, "user");
+	pool = rsv_mempool_create_kmalloc_pool(1, 64);
+	e = rsv_mempool_alloc_preallocated(pool);
+	rsv_mempool_free((void *)e, pool); /* back into the reserve: parked */
+	e[8] = 3;
+}
+#endif
