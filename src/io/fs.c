@@ -70,12 +70,13 @@ int rsv_fs_write(struct rsv_fs *fs, const void *data, rsv_gfp_t gfp)
 
 int rsv_fs_transaction(struct rsv_fs *fs, unsigned nr_pages, rsv_gfp_t extra_gfp)
 {
-	struct rsv_page **journal = calloc(nr_pages ? nr_pages : 1, sizeof(*journal));
+	/* On the stack: a transaction stuck for good (a deadlocked run) leaks nothing. */
+	struct rsv_page *journal[RSV_FS_MAX_TRANSACTION];
 	unsigned n = 0;
 	bool whole;
 
-	if (!journal)
-		return -ENOMEM;
+	if (nr_pages > RSV_FS_MAX_TRANSACTION)
+		return -EINVAL;
 	rsv_mutex_lock(&fs->lock);
 	while (n < nr_pages && (journal[n] = rsv_alloc_pages(RSV_GFP_NOFS | extra_gfp, 0)))
 		n++;
@@ -87,7 +88,6 @@ int rsv_fs_transaction(struct rsv_fs *fs, unsigned nr_pages, rsv_gfp_t extra_gfp
 	rsv_mutex_unlock(&fs->lock);
 	while (n)
 		rsv_free_pages(journal[--n], 0);
-	free(journal);
 	return whole ? 0 : -ENOMEM;
 }
 

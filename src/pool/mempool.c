@@ -26,7 +26,7 @@
 
 #define RSV_MEMPOOL_MAGIC 0x6d706f6fu
 #define POOL_WAIT_NS (5 * RSV_NSEC_PER_SEC) /* io_schedule_timeout(5*HZ): re-poll, as DM needed */
-#define POISON_POOL 0x6b
+#define POISON_POOL 0x6c /* not the slab's free poison: a pool element is not a free object */
 
 enum backing_kind { BACKING_USER, BACKING_SLAB, BACKING_KMALLOC, BACKING_PAGES };
 

@@ -407,7 +407,7 @@ static void *prepare(struct rsv_kmem_cache *c, void *obj, rsv_gfp_t gfp, size_t 
 		if (!poison_intact(c, obj, intact_from))
 			rsv__misuse(c->sys, "cache \"%s\": object %p was written after it was freed",
 				    c->name, obj);
-		memset(obj, POISON_INUSE, c->size);
+		memset(obj, POISON_INUSE, c->stride);
 	}
 	if (gfp & RSV___GFP_ZERO)
 		memset(obj, 0, c->size);
@@ -544,7 +544,10 @@ static RSV_NOINLINE void free_slow(struct rsv_kmem_cache *c, struct rsv_task *t,
 		return;
 	}
 	/* A poisoned cache's free object is poison from its second word on (the first may be a
-	 * free-list link): finding it so again is a free of a free object. */
+	 * free-list link), and one handed out carries another byte, in its padding too: finding
+	 * the free poison whole is a free of a free object. (Without padding, an object its
+	 * user filled with 0x6b would look free: a heuristic, as SLUB's checks are without red
+	 * zones.) */
 	if ((c->flags & RSV_SLAB_POISON) && c->stride > sizeof(void *) &&
 	    poison_intact(c, obj, sizeof(void *))) {
 		rsv__misuse(sys, "%s(\"%s\", %p) by task \"%s\": double free (the object is "

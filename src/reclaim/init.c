@@ -49,6 +49,7 @@ int rsv__reclaim_init(struct rsv_system *sys)
 	rsv_spin_init(&r->objects_lock);
 	rsv_list_init(&r->mappings);
 	rsv_list_init(&r->bdevs);
+	rsv_list_init(&r->wb_inflight);
 	rsv_waitqueue_init(&r->kswapd_wait, "kswapd_wait");
 	rsv_waitqueue_init(&r->pfmemalloc_wait, "pfmemalloc_wait");
 	atomic_init(&r->kswapd_woken, false);
@@ -71,6 +72,7 @@ void rsv__reclaim_exit(struct rsv_system *sys)
 		return;
 	rsv__mappings_destroy_all(sys);
 	rsv__bdevs_destroy_all(sys);
+	rsv__writeback_requests_free(r);
 	sys->reclaim = &rsv__no_reclaim_ops;
 	sys->reclaim_data = NULL;
 	free(r);

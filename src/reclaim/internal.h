@@ -66,6 +66,7 @@ struct rsv_reclaim {
 	struct rsv_spinlock objects_lock; /* the mapping and device lists */
 	struct rsv_list mappings;
 	struct rsv_list bdevs;
+	struct rsv_list wb_inflight; /* writeback requests in flight (vmscan.c) */
 
 	/* The OOM reaper's queue of victims. */
 	struct rsv_task *oom_reaper;
@@ -184,6 +185,7 @@ unsigned long rsv__reclaimable_pages(struct rsv_system *sys);
 bool rsv__allow_direct_reclaim(struct rsv_system *sys);
 bool rsv__writeback_claim(struct rsv_page *p);
 void rsv__writeback_submit(struct rsv_page *p, bool was_dirty);
+void rsv__writeback_requests_free(struct rsv_reclaim *r);
 
 /* check.c */
 int rsv__reclaim_check(struct rsv_system *sys);

@@ -41,6 +41,32 @@ static bool may_writeback(const struct rsv_mapping *m, rsv_gfp_t gfp)
 
 /* Runs in the completing device's task. A swapped-out page is freed here; if a reclaimer
  * holds it isolated right now, the reclaimer frees it when it puts its batch back. */
+/* A writeback request, on the system's list while in flight, so that what a stuck run leaves
+ * in a device's queue is freed with the system rather than lost. */
+struct wb_request {
+	struct rsv_request req;
+	struct rsv_list node;
+};
+
+static void wb_request_free(struct rsv_reclaim *r, struct wb_request *w)
+{
+	rsv_spin_lock(&r->objects_lock);
+	rsv_list_del(&w->node);
+	rsv_spin_unlock(&r->objects_lock);
+	free(w);
+}
+
+/* At system teardown, every task stopped: requests no device will complete. */
+void rsv__writeback_requests_free(struct rsv_reclaim *r)
+{
+	while (!rsv_list_empty(&r->wb_inflight)) {
+		struct wb_request *w = rsv_container_of(r->wb_inflight.next, struct wb_request, node);
+
+		rsv_list_del(&w->node);
+		free(w);
+	}
+}
+
 static void writeback_end_io(struct rsv_request *req)
 {
 	struct rsv_page *p = req->page;
@@ -50,7 +76,7 @@ static void writeback_end_io(struct rsv_request *req)
 	bool anon = m->kind == RSV_MAPPING_ANON, free_now = false;
 	int error = req->error;
 
-	free(req);
+	wb_request_free(r, rsv_container_of(req, struct wb_request, req));
 	rsv_spin_lock(&r->lru_lock);
 	rsv__page_clear(p, PG_writeback | PG_reclaim);
 	if (error) {
@@ -97,23 +123,28 @@ bool rsv__writeback_claim(struct rsv_page *p)
 }
 
 /* Sends a claimed page to its mapping's device. Request descriptors come from the C heap,
- * not the arena, until the I/O models bring bio mempools. On failure the page is as before. */
+ * not the arena: the page is the I/O's, the descriptor is the model's. On failure the page is
+ * as before. */
 void rsv__writeback_submit(struct rsv_page *p, bool was_dirty)
 {
 	struct rsv_mapping *m = rsv__page_mapping(p);
 	struct rsv_system *sys = m->sys;
-	struct rsv_request *req = calloc(1, sizeof(*req));
+	struct rsv_reclaim *r = rsv__reclaim(sys);
+	struct wb_request *w = calloc(1, sizeof(*w));
 
-	if (req) {
-		req->bdev = m->dev;
-		req->op = RSV_REQ_WRITE;
+	if (w) {
+		w->req.bdev = m->dev;
+		w->req.op = RSV_REQ_WRITE;
 		/* A page's number is a unique slot on any device at least as large as the arena. */
-		req->sector = rsv__pfn(sys, p) % m->dev->nr_sectors;
-		req->page = p;
-		req->end_io = writeback_end_io;
-		if (!rsv_submit_request(req))
+		w->req.sector = rsv__pfn(sys, p) % m->dev->nr_sectors;
+		w->req.page = p;
+		w->req.end_io = writeback_end_io;
+		rsv_spin_lock(&r->objects_lock);
+		rsv_list_add_tail(&w->node, &r->wb_inflight);
+		rsv_spin_unlock(&r->objects_lock);
+		if (!rsv_submit_request(&w->req))
 			return;
-		free(req);
+		wb_request_free(r, w);
 	}
 	rsv__page_clear(p, PG_writeback);
 	rsv__vm_add(rsv__reclaim(sys), RSV_NR_WRITEBACK, -1);

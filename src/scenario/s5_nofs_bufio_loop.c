@@ -47,6 +47,7 @@ struct s5 {
 	char lockdep[1024];
 	struct rsv_page *fill[FILL_MAX];
 	unsigned nr_fill;
+	struct rsv_page *held[512]; /* P1's pages (need is at most 512) */
 };
 
 static void wait_for(_Atomic bool *flag)
@@ -83,17 +84,16 @@ static void case_a(struct s5 *s)
 static void case_b(struct s5 *s)
 {
 	long need = s->run->p[P_NEED];
-	struct rsv_page **held = calloc((size_t)need, sizeof(*held));
+	struct rsv_page **held = s->held; /* not the C heap: P1 may never return */
 
-	for (long i = 0; held && i < need; i++) {
+	for (long i = 0; i < need; i++) {
 		while (!(held[i] = rsv_alloc_pages(RSV_GFP_KERNEL, 0))) {
 			atomic_fetch_add(&s->failures, 1); /* OOM found nothing it may kill */
 			rsv_msleep(1);
 		}
 	}
-	for (long i = 0; held && i < need; i++)
+	for (long i = 0; i < need; i++)
 		rsv_free_pages(held[i], 0);
-	free(held);
 }
 
 /* F or P1, then a sync of what is still dirty: the stack works end to end. */
