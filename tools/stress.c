@@ -34,6 +34,7 @@ struct stress {
 	struct rsv_kmem_cache *cache;
 	struct rsv_mempool *pool;
 	uint64_t seed, deadline_ns;
+	enum kind only; /* NR_KINDS: every kind */
 	long target_bytes;                 /* what the tasks together aim to hold: the arena */
 	/* Stopping the world: the checker asks, tasks park between operations. A task waiting in
 	 * the allocator (for a pool element others hold, say) cannot park: the checker then
@@ -97,7 +98,7 @@ static bool alloc_block(struct stress *st, uint64_t r, struct block *b, unsigned
 {
 	rsv_gfp_t gfp = (r & 1) ? RSV_GFP_NOWAIT : RSV_GFP_KERNEL | RSV___GFP_NORETRY;
 
-	*b = (struct block){ .kind = (enum kind)((r >> 1) % NR_KINDS) };
+	*b = (struct block){ .kind = st->only < NR_KINDS ? st->only : (enum kind)((r >> 1) % NR_KINDS) };
 	switch (b->kind) {
 	case K_PAGES:
 		b->order = (unsigned)((r >> 8) % 4);
@@ -277,7 +278,10 @@ static int checker(void *arg)
 	return 0;
 }
 
-static int parse(int argc, char **argv, unsigned *seconds, unsigned *tasks, uint64_t *seed)
+static const char *const kind_names[NR_KINDS] = { "pages", "kmalloc", "cache", "pool" };
+
+static int parse(int argc, char **argv, unsigned *seconds, unsigned *tasks, uint64_t *seed,
+		 enum kind *only)
 {
 	for (int i = 0; i < argc; i += 2) {
 		uint64_t v;
@@ -285,6 +289,16 @@ static int parse(int argc, char **argv, unsigned *seconds, unsigned *tasks, uint
 		if (i + 1 >= argc) {
 			fprintf(stderr, "reservoir: option '%s' needs a value\n", argv[i]);
 			return 2;
+		}
+		if (!strcmp(argv[i], "--only")) {
+			for (*only = 0; *only < NR_KINDS && strcmp(kind_names[*only], argv[i + 1]);)
+				(*only)++;
+			if (*only == NR_KINDS) {
+				fprintf(stderr, "reservoir: stress: unknown kind '%s' (valid: pages, "
+						"kmalloc, cache, pool)\n", argv[i + 1]);
+				return 2;
+			}
+			continue;
 		}
 		if (rsv_tool_parse_seed(argv[i + 1], &v))
 			return 2;
@@ -296,7 +310,8 @@ static int parse(int argc, char **argv, unsigned *seconds, unsigned *tasks, uint
 			*seed = v;
 		else {
 			fprintf(stderr, "reservoir: stress: bad option '%s %s' (valid: --seconds "
-					"1..86400, --tasks 1..64, --seed N)\n", argv[i], argv[i + 1]);
+					"1..86400, --tasks 1..64, --seed N, --only KIND)\n", argv[i],
+				argv[i + 1]);
 			return 2;
 		}
 	}
@@ -312,14 +327,16 @@ static void drain_shared(struct stress *st)
 int rsv_tool_stress(int argc, char **argv)
 {
 	unsigned seconds = 10, tasks = 4;
+	enum kind only = NR_KINDS;
 	uint64_t seed = 1;
 	struct stress *st;
 	char err[256];
-	int status = parse(argc, argv, &seconds, &tasks, &seed);
+	int status = parse(argc, argv, &seconds, &tasks, &seed, &only);
 
 	if (status || !(st = calloc(1, sizeof(*st))))
 		return status ? status : 1;
 	st->seed = seed;
+	st->only = only;
 	st->sys = rsv_system_create(&(struct rsv_system_config){ .nr_pages = 4096,
 								  .backend = RSV_BACKEND_OS, .seed = seed });
 	if (!st->sys || rsv_fault_parse(st->sys, "fail_page_alloc:probability=1,times=-1,"
@@ -345,14 +362,19 @@ int rsv_tool_stress(int argc, char **argv)
 	rsv_system_run(st->sys);
 	rsv_task_attach(st->sys, "stress teardown");
 	drain_shared(st);
+	if (atomic_load(&st->held_bytes))
+		fprintf(stderr, "reservoir stress: %ld bytes still counted as held\n",
+			atomic_load(&st->held_bytes));
 	rsv_mempool_destroy(st->pool);
-	rsv_kmem_cache_destroy(st->cache);
+	if (rsv_kmem_cache_destroy(st->cache))
+		fprintf(stderr, "reservoir stress: the cache: %s\n", rsv_system_error(st->sys));
 	rsv_slab_shrink_all(st->sys);
 	rsv_task_detach();
 	rsv_drain_all_pages(st->sys);
 	if (rsv_system_check(st->sys, RSV_CHECK_WHOLE)) {
 		report_error(st, "the arena is not whole at the end %p%zu", NULL, 0);
 		fprintf(stderr, "reservoir stress: %s\n", rsv_system_error(st->sys));
+		rsv_slabinfo_print(st->sys, stderr, false);
 		atomic_fetch_add(&st->check_failures, 1);
 	}
 	printf("stress: %u s, %u tasks, seed %" PRIu64 ": %" PRIu64 " operations, %" PRIu64
@@ -366,6 +388,11 @@ int rsv_tool_stress(int argc, char **argv)
 		       rsv_fault_injected(st->sys, RSV_FAIL_MEMPOOL_ALLOC),
 	       atomic_load(&st->cross_frees), atomic_load(&st->checks),
 	       atomic_load(&st->skipped_checks));
+	if (rsv_stats_get(st->sys, RSV_STAT_MISUSE)) { /* the stress misuses nothing */
+		report_error(st, "the library saw misuse that was none (%p%zu)", NULL, 0);
+		fprintf(stderr, "reservoir stress: %s\n", rsv_system_error(st->sys));
+		atomic_fetch_add(&st->check_failures, 1);
+	}
 	status = atomic_load(&st->corrupt) || atomic_load(&st->check_failures);
 	if (status)
 		printf("stress: FAILED: %s (%" PRIu64 " corrupt blocks, %" PRIu64

@@ -107,9 +107,13 @@ void rsv__free_one_page(struct rsv_system *sys, uint32_t pfn, unsigned order)
 	area_push(sys, order, pfn);
 }
 
-/* Wakes __GFP_NOFAIL callers waiting for pages; called after pages reach the buddy. */
+/* Wakes callers waiting for pages (__GFP_NOFAIL, the OOM path's retries); called after pages
+ * reach the buddy. Only once free memory is back above the min watermark: below it a waiter
+ * would fail again at once, and tasks that free a few pages in turn would keep each other
+ * spinning. The waits are bounded, so a waiter that could use less still gets its turn. */
 void rsv__zone_wake_waiters(struct rsv_system *sys)
 {
-	if (rsv_waitqueue_active(&sys->zone.free_wait))
+	if (rsv_waitqueue_active(&sys->zone.free_wait) &&
+	    rsv__zone_free(&sys->zone) > (long)sys->zone.wmark[RSV_WMARK_MIN])
 		rsv_wake_up_all(&sys->zone.free_wait);
 }

@@ -186,6 +186,7 @@ struct rsv_task {
 	_Atomic bool fault_armed;  /* fault injection may apply: the fast paths go slow */
 	bool make_it_fail;         /* fault injection's task filter */
 	unsigned fail_nth;         /* its fault sites until the one that fails; 0: none */
+	unsigned oom_naps;         /* backoff waits during this allocation (page_alloc.c) */
 	struct rsv_list node; /* in sys->tasks, until the system is destroyed */
 	_Atomic uint64_t stat[RSV_NR_STATS];
 };
@@ -407,6 +408,8 @@ static inline bool rsv__gfp_invalid(rsv_gfp_t gfp, unsigned order)
 }
 
 /* page_alloc.c */
+/* A bounded wait for freed pages, growing with each round of the same allocation. */
+void rsv__alloc_backoff(struct rsv_system *sys, struct rsv_task *tsk);
 struct rsv_page *rsv__alloc_pages_slowpath(struct rsv_system *sys, struct rsv_task *tsk,
 					   rsv_gfp_t gfp, unsigned order);
 

@@ -194,6 +194,29 @@ static void nofail_wait(struct rsv_system *sys, struct rsv_task *tsk)
 	rsv_finish_wait(&sys->zone.free_wait, &we);
 }
 
+/* The kernel retries at once where this waits: an allocation that finds no one to kill, or a
+ * victim still dying (oom.c), would otherwise spin a CPU, and on the simulator
+ * hold virtual time still. It waits for pages to come back to the buddy allocator, at most a
+ * time that doubles with each round of the same allocation, from a jiffy to 64: freed memory
+ * ends the wait at once, and a retry loop that goes on for seconds costs a few hundred
+ * rounds, not tens of thousands. */
+#define BACKOFF_MAX_SHIFT 6
+
+void rsv__alloc_backoff(struct rsv_system *sys, struct rsv_task *tsk)
+{
+	unsigned shift = 0;
+	struct rsv_wait_entry we;
+
+	if (tsk) {
+		shift = tsk->oom_naps < BACKOFF_MAX_SHIFT ? tsk->oom_naps : BACKOFF_MAX_SHIFT;
+		tsk->oom_naps++;
+	}
+	rsv_wait_entry_init(&we);
+	rsv_prepare_to_wait(&sys->zone.free_wait, &we, RSV_TASK_UNINTERRUPTIBLE);
+	rsv_schedule_timeout(RSV_JIFFY_NS << shift);
+	rsv_finish_wait(&sys->zone.free_wait, &we);
+}
+
 /* __alloc_pages_may_oom(). *@used gets the alloc flags of the attempt that succeeded, so
  * that what a NOFAIL caller takes below min is accounted to it. */
 static struct rsv_page *may_oom(struct rsv_system *sys, struct rsv_task *tsk, rsv_gfp_t gfp,
@@ -321,12 +344,15 @@ struct rsv_page *rsv__alloc_pages_slowpath(struct rsv_system *sys, struct rsv_ta
 					   rsv_gfp_t gfp, unsigned order)
 {
 	struct rsv_task_doing prev = rsv__doing_begin(tsk, RSV_DOING_ALLOC, NULL);
+	unsigned naps = tsk->oom_naps;
 	struct rsv_page *page;
 
+	tsk->oom_naps = 0;
 	tsk->doing.gfp = gfp;
 	tsk->doing.order = order;
 	page = alloc_pages_slowpath(sys, tsk, gfp, order);
 	tsk->doing = prev;
+	tsk->oom_naps = naps; /* a nested allocation (from reclaim) keeps the outer one's */
 	return page;
 }
 

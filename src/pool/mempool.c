@@ -463,17 +463,34 @@ unsigned rsv_mempool_alloc_bulk(struct rsv_mempool *pool, void **elems, unsigned
 
 /* ---- free ---- */
 
+/* Whether @e sits in the reserve now; @locked: the caller holds the pool's lock. */
+static bool in_reserve(struct rsv_mempool *pool, const void *e, bool locked)
+{
+	bool found = false;
+
+	if (!locked)
+		rsv_spin_lock(&pool->lock);
+	for (int i = atomic_load_explicit(&pool->curr_nr, memory_order_relaxed); i-- > 0 && !found;)
+		found = pool->elements[i] == e;
+	if (!locked)
+		rsv_spin_unlock(&pool->lock);
+	return found;
+}
+
 /* Takes @e back from its holder: false (and a message) if it is not one of the pool's, or
- * the task gives back the element it gave back last (the double free a slot sees; the debug
- * build's pool also catches an element returned to it twice). */
-static bool taken_back(struct rsv_mempool *pool, struct rsv_task *t, void *e)
+ * it is given back twice. A task freeing the element it freed last is the cheap suspicion;
+ * the element may since have come back to someone (from the reserve or the backing
+ * allocator) and be handed to this task to free, so the suspicion is confirmed against the
+ * reserve. An element the backing allocator holds is that allocator's to check. */
+static bool taken_back(struct rsv_mempool *pool, struct rsv_task *t, void *e, bool locked)
 {
 	const char *why = foreign_element(pool, e);
 	struct rsv_pool_slot *s;
 
 	if (rsv_likely(!why)) {
 		s = rsv__pool_slot(t, pool);
-		if (rsv_likely(s != NULL) && rsv_likely(s->last_freed != e)) {
+		if (rsv_likely(s != NULL) &&
+		    (rsv_likely(s->last_freed != e) || !in_reserve(pool, e, locked))) {
 			s->last_freed = e;
 			rsv__counter_add(&s->out, -1);
 			return true;
@@ -482,7 +499,7 @@ static bool taken_back(struct rsv_mempool *pool, struct rsv_task *t, void *e)
 			atomic_fetch_sub_explicit(&pool->outstanding, 1, memory_order_relaxed);
 			return true;
 		}
-		why = "freed twice in a row (a double free)";
+		why = "freed twice (it is in the pool's reserve already)";
 	}
 	rsv__misuse(t->sys, "rsv_mempool_free(%p, \"%s\") by task \"%s\": %s", e, pool->name,
 		    t->name, why);
@@ -495,12 +512,29 @@ static void wake_waiters(struct rsv_mempool *pool)
 		rsv_wake_up(&pool->wait);
 }
 
+/* Gives @e back to the backing allocator. If that refuses it (the allocator's own misuse
+ * check: an element freed twice that had gone back there), it was never out: the count
+ * taken_back() lowered goes up again. */
+static void backing_free(struct rsv_mempool *pool, struct rsv_task *t, void *e)
+{
+	uint64_t misuse = rsv_stats_get(t->sys, RSV_STAT_MISUSE);
+	struct rsv_pool_slot *s;
+
+	pool->free(e, pool->pool_data);
+	if (rsv_likely(rsv_stats_get(t->sys, RSV_STAT_MISUSE) == misuse))
+		return;
+	if ((s = rsv__pool_slot(t, pool)))
+		rsv__counter_add(&s->out, 1);
+	else
+		atomic_fetch_add_explicit(&pool->outstanding, 1, memory_order_relaxed);
+}
+
 static RSV_NOINLINE void free_slow(void *element, struct rsv_mempool *pool)
 {
 	struct rsv_task *t;
 	bool refill = false, kept = false;
 
-	if (!(t = pool_task(pool, "rsv_mempool_free")) || !taken_back(pool, t, element))
+	if (!(t = pool_task(pool, "rsv_mempool_free")) || !taken_back(pool, t, element, false))
 		return;
 	if (rsv_unlikely(may_refill(pool))) {
 		rsv_spin_lock(&pool->lock);
@@ -514,7 +548,7 @@ static RSV_NOINLINE void free_slow(void *element, struct rsv_mempool *pool)
 		if (refill) /* kept, or already in the pool: a double free, reported */
 			return;
 	}
-	pool->free(element, pool->pool_data);
+	backing_free(pool, t, element);
 }
 
 /* The common case for a slab-backed pool, inline: the pool keeps nothing back (it is full),
@@ -551,7 +585,7 @@ unsigned rsv_mempool_free_bulk(struct rsv_mempool *pool, void **elems, unsigned 
 	if (may_refill(pool)) {
 		rsv_spin_lock(&pool->lock);
 		for (; i < count && may_refill(pool); i++)
-			if (elems[i] && taken_back(pool, t, elems[i]))
+			if (elems[i] && taken_back(pool, t, elems[i], true))
 				kept += add_element(pool, elems[i]);
 		rsv_spin_unlock(&pool->lock);
 	}
@@ -560,7 +594,7 @@ unsigned rsv_mempool_free_bulk(struct rsv_mempool *pool, void **elems, unsigned 
 		wake_waiters(pool);
 	}
 	for (; i < count; i++)
-		if (elems[i] && taken_back(pool, t, elems[i]))
+		if (elems[i] && taken_back(pool, t, elems[i], false))
 			pool->free(elems[i], pool->pool_data);
 	return kept;
 }

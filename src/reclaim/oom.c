@@ -101,16 +101,14 @@ bool rsv__out_of_memory(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order)
 		return true;
 	}
 	/* Reclaim was not allowed to do its best: killing would be premature. The caller retries
-	 * until someone else frees memory; napping a jiffy per round keeps that from spinning. */
+	 * until someone else frees memory. */
 	if (!(gfp & RSV___GFP_FS)) {
-		rsv_sleep_ns(RSV_JIFFY_NS);
+		rsv__alloc_backoff(sys, self);
 		return true;
 	}
 	switch (select_victim(sys, &victim)) {
 	case WAIT_FOR_VICTIM:
-		/* The kernel retries at once; a jiffy's nap lets the victim run instead of
-		 * spinning a CPU (and moves virtual time on the simulator). */
-		rsv_sleep_ns(RSV_JIFFY_NS);
+		rsv__alloc_backoff(sys, self); /* and the victim gets to run */
 		return true;
 	case NONE:
 		return false;
