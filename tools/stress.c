@@ -50,6 +50,7 @@ struct stress {
 	_Atomic uint64_t ops, allocs, failures, cross_frees, checks, skipped_checks;
 	_Atomic uint64_t corrupt, check_failures;
 	_Atomic unsigned running;
+	unsigned tasks;
 	char first_error[256];
 };
 
@@ -244,7 +245,8 @@ static bool stop_world(struct stress *st)
 	st->stop_asked = true;
 	while (st->parked < atomic_load(&st->running) && all)
 		all = !pthread_cond_timedwait(&st->world_cond, &st->world_lock, &until);
-	all = st->parked >= atomic_load(&st->running);
+	/* A task that stopped working meanwhile is flushing its caches as it exits: no check. */
+	all = st->parked >= atomic_load(&st->running) && atomic_load(&st->running) == st->tasks;
 	pthread_mutex_unlock(&st->world_lock);
 	return all;
 }
@@ -257,12 +259,14 @@ static void restart_world(struct stress *st)
 	pthread_mutex_unlock(&st->world_lock);
 }
 
-/* Stops the world twice a second: every page must be in exactly one state. */
+/* Stops the world twice a second: every page must be in exactly one state. A task that has
+ * finished its work still flushes its caches as it exits, outside the protocol, so the
+ * checks end with the first task to finish. */
 static int checker(void *arg)
 {
 	struct stress *st = arg;
 
-	while (atomic_load(&st->running)) {
+	while (atomic_load(&st->running) == st->tasks) {
 		rsv_msleep(500);
 		if (!stop_world(st)) {
 			atomic_fetch_add(&st->skipped_checks, 1);
@@ -330,7 +334,7 @@ int rsv_tool_stress(int argc, char **argv)
 	enum kind only = NR_KINDS;
 	uint64_t seed = 1;
 	struct stress *st;
-	char err[256];
+	char err[256] = "";
 	int status = parse(argc, argv, &seconds, &tasks, &seed, &only);
 
 	if (status || !(st = calloc(1, sizeof(*st))))
@@ -339,11 +343,8 @@ int rsv_tool_stress(int argc, char **argv)
 	st->only = only;
 	st->sys = rsv_system_create(&(struct rsv_system_config){ .nr_pages = 4096,
 								  .backend = RSV_BACKEND_OS, .seed = seed });
-	if (!st->sys || rsv_fault_parse(st->sys, "fail_page_alloc:probability=1,times=-1,"
-					"ignore_gfp_wait=0;fail_slab:probability=1,times=-1,"
-					"ignore_gfp_wait=0;fail_mempool_alloc:probability=1,times=-1",
-					err, sizeof(err))) {
-		fprintf(stderr, "reservoir: stress: cannot set up: %s\n", err);
+	if (!st->sys) {
+		perror("reservoir: stress: cannot make the system");
 		return 1;
 	}
 	pthread_mutex_init(&st->world_lock, NULL);
@@ -354,7 +355,17 @@ int rsv_tool_stress(int argc, char **argv)
 	st->pool = rsv_mempool_create_kmalloc_pool(16, 512);
 	st->deadline_ns = rsv_now() + (uint64_t)seconds * RSV_NSEC_PER_SEC;
 	rsv_task_detach();
+	/* Faults only once the shared cache and pool exist: the run is about what follows. */
+	if (!st->cache || !st->pool ||
+	    rsv_fault_parse(st->sys, "fail_page_alloc:probability=1,times=-1,ignore_gfp_wait=0;"
+			    "fail_slab:probability=1,times=-1,ignore_gfp_wait=0;"
+			    "fail_mempool_alloc:probability=1,times=-1", err, sizeof(err))) {
+		fprintf(stderr, "reservoir: stress: cannot set up: %s\n",
+			st->cache && st->pool ? err : "no cache or pool");
+		return 1;
+	}
 	st->target_bytes = (long)(rsv_system_nr_pages(st->sys) * RSV_PAGE_SIZE);
+	st->tasks = tasks;
 	atomic_store(&st->running, tasks);
 	for (unsigned i = 0; i < tasks; i++)
 		rsv_task_create(st->sys, "stress", worker, st);

@@ -71,6 +71,7 @@ static void writeback_end_io(struct rsv_request *req)
 {
 	struct rsv_page *p = req->page;
 	struct rsv_mapping *m = rsv__page_mapping(p);
+
 	struct rsv_system *sys = m->sys;
 	struct rsv_reclaim *r = rsv__reclaim(sys);
 	bool anon = m->kind == RSV_MAPPING_ANON, free_now = false;
