@@ -1,8 +1,8 @@
 /* Fault injection: the kernel's should_fail(), per system, for the allocator's attributes.
  *
- * The allocation paths ask only when the calling task is armed (t->fault_armed), which every
- * task is once any attribute is enabled or any task asked for fail-nth: a fast path pays one
- * predictable branch for the feature. Counters are atomics and the knobs are read without a
+ * The allocation paths ask only when the calling task's hooks are armed (t->alloc_hooks),
+ * which every task's are once any attribute is enabled or any task asked for fail-nth: a fast
+ * path pays one predictable branch for all the checkers. Counters are atomics and the knobs are read without a
  * lock: they are set before the run, as the kernel's debugfs knobs are set before the test. */
 #include <errno.h>
 #include <stdio.h>
@@ -47,19 +47,6 @@ static struct rsv_faults *faults_get(struct rsv_system *sys)
 	return sys->fault_data;
 }
 
-/* Every task, and every task to come, now asks on its allocation paths. */
-static void arm(struct rsv_system *sys)
-{
-	struct rsv_list *pos;
-
-	atomic_store(&sys->fault_armed, true);
-	rsv_spin_lock(&sys->tasks_lock);
-	rsv_list_for_each(pos, &sys->tasks)
-		atomic_store_explicit(&rsv_container_of(pos, struct rsv_task, node)->fault_armed,
-				      true, memory_order_relaxed);
-	rsv_spin_unlock(&sys->tasks_lock);
-}
-
 int rsv_fault_set(struct rsv_system *sys, enum rsv_fault_attr a, const struct rsv_fault_config *c)
 {
 	struct rsv_faults *f;
@@ -76,7 +63,7 @@ int rsv_fault_set(struct rsv_system *sys, enum rsv_fault_attr a, const struct rs
 	atomic_store(&fa->space, c->space);
 	atomic_store(&fa->count, 0);
 	if (c->enabled)
-		arm(sys);
+		rsv__arm_alloc_hooks(sys);
 	return 0;
 }
 
@@ -124,7 +111,7 @@ int rsv_fail_nth_set(unsigned n)
 	t->fail_nth = n;
 	if (n) {
 		faults_get(t->sys);
-		arm(t->sys);
+		rsv__arm_alloc_hooks(t->sys);
 	}
 	return 0;
 }

@@ -176,6 +176,7 @@ int rsv_lockdep_enable(struct rsv_system *sys)
 	rsv_spin_init(&ld->lock);
 	sys->lockdep_data = ld;
 	rsv_platform_set_lock_hook(sys->plat, lock_hook, ld);
+	rsv__arm_alloc_hooks(sys); /* might_alloc() on every allocation */
 	return 0;
 }
 
@@ -257,7 +258,7 @@ void rsv__lockdep_might_alloc(struct rsv_system *sys, struct rsv_task *t, rsv_gf
 {
 	struct lockdep *ld = lockdep_of(sys);
 
-	if (fs_reclaim_context(t, gfp)) {
+	if (ld && fs_reclaim_context(t, gfp)) {
 		acquire(ld, fs_reclaim, true, true, true, false);
 		release(ld, fs_reclaim);
 	}

@@ -183,7 +183,8 @@ struct rsv_task {
 	struct rsv_task_reserve reserve;
 	struct rsv_rand rand;
 	struct rsv_task_doing doing; /* for reports, set around long waits (mm/describe.c) */
-	_Atomic bool fault_armed;  /* fault injection may apply: the fast paths go slow */
+	_Atomic bool alloc_hooks;  /* a checker (fault injection, lockdep) watches this task's
+				    * allocations: its fast paths take the slow path */
 	bool make_it_fail;         /* fault injection's task filter */
 	unsigned fail_nth;         /* its fault sites until the one that fails; 0: none */
 	unsigned oom_naps;         /* backoff waits during this allocation (page_alloc.c) */
@@ -239,7 +240,7 @@ struct rsv_system {
 	void *watchdog_data; /* src/check/watchdog.c */
 	void *lockdep_data;  /* src/check/lockdep.c */
 	void *fault_data;    /* src/check/fault.c */
-	_Atomic bool fault_armed; /* new tasks start armed */
+	_Atomic bool alloc_hooks; /* rsv__arm_alloc_hooks() ran: new tasks start with it */
 	struct rsv_mutex oom_lock;
 	struct rsv_mutex drain_lock; /* one drain of all caches at a time (pcpu_drain_mutex) */
 
@@ -427,7 +428,9 @@ bool rsv__lockdep_reclaim_enter(struct rsv_system *sys, struct rsv_task *t, rsv_
 void rsv__lockdep_reclaim_exit(struct rsv_system *sys, bool entered);
 void rsv__lockdep_exit(struct rsv_system *sys);
 
-/* check/fault.c: should this allocation fail? Only for armed tasks (t->fault_armed). */
+/* task.c: every task, and every task to come, takes its allocations past the checkers. */
+void rsv__arm_alloc_hooks(struct rsv_system *sys);
+/* check/fault.c: should this allocation fail? Asked for tasks with t->alloc_hooks. */
 bool rsv__should_fail(struct rsv_system *sys, struct rsv_task *t, enum rsv_fault_attr a,
 		      rsv_gfp_t gfp, unsigned order, size_t size);
 void rsv__fault_exit(struct rsv_system *sys);

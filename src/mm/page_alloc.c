@@ -413,6 +413,15 @@ static inline void *block_address(const struct rsv_system *sys, const struct rsv
 	return sys->arena + ((size_t)(page - sys->memmap) << RSV_PAGE_SHIFT);
 }
 
+/* The checkers that watch allocations (armed with t->alloc_hooks): lockdep's might_alloc(),
+ * then fault injection, which may refuse this one. */
+static RSV_NOINLINE bool checkers_refuse(struct rsv_system *sys, struct rsv_task *tsk,
+					 rsv_gfp_t gfp, unsigned order)
+{
+	rsv__lockdep_might_alloc(sys, tsk, gfp);
+	return rsv__should_fail(sys, tsk, RSV_FAIL_PAGE_ALLOC, gfp, order, RSV_PAGE_SIZE << order);
+}
+
 struct rsv_page *rsv_alloc_pages(rsv_gfp_t gfp, unsigned order)
 {
 	struct rsv_task *tsk = rsv__task_current();
@@ -423,10 +432,8 @@ struct rsv_page *rsv_alloc_pages(rsv_gfp_t gfp, unsigned order)
 		return alloc_bad_input(tsk, gfp, order);
 	sys = tsk->sys;
 	gfp = rsv__task_gfp_context(tsk, gfp);
-	if (rsv_unlikely(sys->lockdep_data != NULL))
-		rsv__lockdep_might_alloc(sys, tsk, gfp);
-	if (rsv_unlikely(atomic_load_explicit(&tsk->fault_armed, memory_order_relaxed)) &&
-	    rsv__should_fail(sys, tsk, RSV_FAIL_PAGE_ALLOC, gfp, order, RSV_PAGE_SIZE << order))
+	if (rsv_unlikely(atomic_load_explicit(&tsk->alloc_hooks, memory_order_relaxed)) &&
+	    checkers_refuse(sys, tsk, gfp, order))
 		return errno = ENOMEM, NULL;
 	if (rsv_unlikely(tsk->reserve.flags & RSV_TR_FIRST) &&
 	    (page = sys->pool->reserve_alloc(tsk, gfp, order, RSV_RESERVE_FIRST)))

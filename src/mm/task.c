@@ -12,7 +12,7 @@ static struct rsv_task *task_alloc(struct rsv_system *sys, const char *name)
 	if (!t)
 		return NULL;
 	t->sys = sys;
-	atomic_init(&t->fault_armed, atomic_load(&sys->fault_armed));
+	atomic_init(&t->alloc_hooks, atomic_load(&sys->alloc_hooks));
 	snprintf(t->name, sizeof(t->name), "%s", name ? name : "task");
 	atomic_init(&t->flags, 0);
 	atomic_init(&t->oom_victim, false);
@@ -323,4 +323,16 @@ void rsv__task_free_all(struct rsv_system *sys)
 	rsv_list_for_each_safe(pos, tmp, &sys->tasks)
 		free(rsv_container_of(pos, struct rsv_task, node));
 	rsv_list_init(&sys->tasks);
+}
+
+void rsv__arm_alloc_hooks(struct rsv_system *sys)
+{
+	struct rsv_list *pos;
+
+	atomic_store(&sys->alloc_hooks, true);
+	rsv_spin_lock(&sys->tasks_lock);
+	rsv_list_for_each(pos, &sys->tasks)
+		atomic_store_explicit(&rsv_container_of(pos, struct rsv_task, node)->alloc_hooks,
+				      true, memory_order_relaxed);
+	rsv_spin_unlock(&sys->tasks_lock);
 }

@@ -89,7 +89,7 @@ void *rsv_kmalloc(size_t size, rsv_gfp_t gfp)
 	if (rsv_likely(ts && idx < ts->nr) && rsv_likely((c = ts->cc[idx].cache) != NULL) &&
 	    rsv_likely(!(gfp & (RSV___GFP_ZERO | ~RSV_GFP_VALID_MASK))) &&
 	    rsv_likely(!(c->flags & RSV_SLAB_POISON)) &&
-	    rsv_likely(!atomic_load_explicit(&t->fault_armed, memory_order_relaxed)) &&
+	    rsv_likely(!atomic_load_explicit(&t->alloc_hooks, memory_order_relaxed)) &&
 	    rsv_likely((obj = rsv__slab_alloc_hit_cc(t, &ts->cc[idx])) != NULL))
 		return obj;
 	return rsv_kmem_cache_alloc(rsv__slab(t->sys)->kmalloc[idx], gfp);

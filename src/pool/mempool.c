@@ -323,7 +323,7 @@ static void *alloc_slow_body(struct rsv_mempool *pool, struct rsv_task *t, rsv_g
 	gfp = adjust_gfp(gfp, policy);
 	temp = gfp & ~(RSV___GFP_DIRECT_RECLAIM | RSV___GFP_IO);
 	/* fail_mempool_alloc: the backing allocator is skipped, the reserve path runs. */
-	forced = atomic_load_explicit(&t->fault_armed, memory_order_relaxed) &&
+	forced = atomic_load_explicit(&t->alloc_hooks, memory_order_relaxed) &&
 		 rsv__should_fail(t->sys, t, RSV_FAIL_MEMPOOL_ALLOC, gfp, 0, 1);
 	if ((policy == RSV_MEMPOOL_POOL_FIRST || forced) && (e = take_from_pool(pool)))
 		return handed_out(pool, s, e);
@@ -383,7 +383,7 @@ void *rsv_mempool_alloc(struct rsv_mempool *pool, rsv_gfp_t gfp)
 
 	if (rsv_unlikely(!t || !pool || pool->magic != RSV_MEMPOOL_MAGIC || pool->sys != t->sys) ||
 	    rsv_unlikely(gfp & (RSV___GFP_ZERO | RSV___GFP_NOMEMALLOC)) ||
-	    rsv_unlikely(atomic_load_explicit(&t->fault_armed, memory_order_relaxed)) ||
+	    rsv_unlikely(atomic_load_explicit(&t->alloc_hooks, memory_order_relaxed)) ||
 	    rsv_unlikely(!(s = rsv__pool_slot(t, pool))))
 		return alloc_slow(pool, gfp, false);
 	policy = rsv_policy_get(&t->sys->policy, RSV_POLICY_MEMPOOL);
@@ -430,7 +430,7 @@ unsigned rsv_mempool_alloc_bulk(struct rsv_mempool *pool, void **elems, unsigned
 			    "could wait forever", pool->name, count, pool->min_nr);
 		return 0;
 	}
-	forced = atomic_load_explicit(&t->fault_armed, memory_order_relaxed) &&
+	forced = atomic_load_explicit(&t->alloc_hooks, memory_order_relaxed) &&
 		 rsv__should_fail(t->sys, t, RSV_FAIL_MEMPOOL_ALLOC_BULK, fast, 0, count);
 	for (;;) {
 		unsigned missing = 0;

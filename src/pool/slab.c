@@ -454,7 +454,7 @@ static RSV_NOINLINE void *alloc_slow(struct rsv_kmem_cache *c, struct rsv_task *
 		rsv__misuse(sys, "rsv_kmem_cache_alloc(\"%s\"): invalid gfp %#x", c->name, gfp);
 		return errno = EINVAL, NULL;
 	}
-	if (atomic_load_explicit(&t->fault_armed, memory_order_relaxed) &&
+	if (atomic_load_explicit(&t->alloc_hooks, memory_order_relaxed) &&
 	    rsv__should_fail(sys, t, RSV_FAIL_SLAB, gfp, 0, c->size))
 		return errno = ENOMEM, NULL;
 	if (!rsv__pcp_enter(sys, &t->pcp))
@@ -502,7 +502,7 @@ void *rsv_kmem_cache_alloc(struct rsv_kmem_cache *c, rsv_gfp_t gfp)
 	void *obj;
 
 	if (rsv_likely(t && c) && rsv_likely(!(gfp & (RSV___GFP_ZERO | ~RSV_GFP_VALID_MASK))) &&
-	    rsv_likely(!atomic_load_explicit(&t->fault_armed, memory_order_relaxed)) &&
+	    rsv_likely(!atomic_load_explicit(&t->alloc_hooks, memory_order_relaxed)) &&
 	    rsv_likely((obj = rsv__slab_alloc_hit(t, c)) != NULL))
 		return obj;
 	return alloc_slow(c, t, gfp);
