@@ -111,6 +111,15 @@ void rsv__mapping_free_page(struct rsv_page *p)
 	struct rsv_mapping *m = rsv__page_mapping(p);
 	struct rsv_reclaim *r = rsv__reclaim(m->sys);
 
+#ifdef RSV_DEBUG
+	/* A reclaim bug, not the caller's: the device would write into a reallocated page. */
+	if (rsv__page_flags(p) & (PG_writeback | PG_lru)) {
+		fprintf(stderr, "reservoir: bug: page %u of mapping \"%s\" freed %s\n",
+			rsv__pfn(m->sys, p), m->name,
+			rsv__page_flags(p) & PG_lru ? "on the LRU" : "under writeback");
+		abort();
+	}
+#endif
 	if (rsv__page_clear(p, PG_dirty) & PG_dirty)
 		rsv__account_dirty(m, -1);
 	rsv__vm_add(r, nr_of(m), -1);

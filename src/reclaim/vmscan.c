@@ -78,8 +78,10 @@ static void writeback_end_io(struct rsv_request *req)
 	int error = req->error;
 
 	wb_request_free(r, rsv_container_of(req, struct wb_request, req));
+	/* The page's next state is set before PG_writeback goes: a reclaimer that isolated it
+	 * reads its flags without lru_lock, and a page seen neither under writeback nor done
+	 * would be written out a second time, then freed by putback under that second write. */
 	rsv_spin_lock(&r->lru_lock);
-	rsv__page_clear(p, PG_writeback | PG_reclaim);
 	if (error) {
 		if (!anon && !(rsv__page_set(p, PG_dirty) & PG_dirty))
 			rsv__account_dirty(m, 1);
@@ -91,6 +93,7 @@ static void writeback_end_io(struct rsv_request *req)
 			rsv__page_set(p, PG_free_on_putback);
 		}
 	}
+	rsv__page_clear(p, PG_writeback | PG_reclaim);
 	rsv_spin_unlock(&r->lru_lock);
 	rsv__vm_add(r, RSV_NR_WRITEBACK, -1);
 	if (anon && !error) {
@@ -147,11 +150,13 @@ void rsv__writeback_submit(struct rsv_page *p, bool was_dirty)
 			return;
 		wb_request_free(r, w);
 	}
+	/* Dirty again before PG_writeback goes, for the same reason as in writeback_end_io():
+	 * a page on the LRU seen clean and idle would be dropped with its data. */
+	if (was_dirty && !(rsv__page_set(p, PG_dirty) & PG_dirty))
+		rsv__account_dirty(m, 1);
 	rsv__page_clear(p, PG_writeback);
 	rsv__vm_add(rsv__reclaim(sys), RSV_NR_WRITEBACK, -1);
 	atomic_fetch_sub(&m->nr_inflight, 1);
-	if (was_dirty && !(rsv__page_set(p, PG_dirty) & PG_dirty))
-		rsv__account_dirty(m, 1);
 	rsv_wake_up_all(&rsv__reclaim(sys)->writeback_wait);
 }
 
