@@ -59,8 +59,9 @@ static bool watched(const struct rsv_thread *t)
 	return t->fn && !t->daemon && !atomic_load(&t->exited);
 }
 
-/* Counts a look at which every task (service threads aside) waits on a lock or a queue. A
- * sleep (msleep) is not parked: sleepers poll. Which queue does not matter, and a look that
+/* Counts a look at which every task (service threads aside) waits on a lock or a queue (a
+ * retry loop's timed wait on a queue included). A sleep (msleep) is not parked: sleepers
+ * poll for conditions of their own. Which queue does not matter, and a look that
  * lands just as a timed wait expires may see its task running, so a stall counts as parked
  * when at least three looks in four found it so. */
 static void update_parked(struct rsv_watchdog *wd)
@@ -78,7 +79,8 @@ static void update_parked(struct rsv_watchdog *wd)
 		if (!watched(t))
 			continue;
 		kind = atomic_load(&t->wait_kind);
-		if (kind != RSV_WAIT_MUTEX && kind != RSV_WAIT_SEMAPHORE && kind != RSV_WAIT_QUEUE)
+		if (kind != RSV_WAIT_MUTEX && kind != RSV_WAIT_SEMAPHORE && kind != RSV_WAIT_QUEUE &&
+		    kind != RSV_WAIT_POLL)
 			all = false;
 		n++;
 	}
@@ -226,7 +228,8 @@ int rsv_watchdog_start(struct rsv_system *sys, const struct rsv_watchdog_config 
 		   : !cfg->hung_timeout_ns   ? cfg->progress_timeout_ns
 		   : cfg->progress_timeout_ns < cfg->hung_timeout_ns ? cfg->progress_timeout_ns
 								      : cfg->hung_timeout_ns;
-	period = cfg->period_ns ? cfg->period_ns : smallest / 10;
+	/* A stall is reported within 1 % of its timeout: a stuck run stops that much sooner. */
+	period = cfg->period_ns ? cfg->period_ns : smallest / 100;
 	wd->check_period = period ? period : 1;
 	if (cfg->sample && cfg->sample_period_ns && cfg->sample_period_ns < wd->check_period)
 		period = cfg->sample_period_ns;

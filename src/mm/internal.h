@@ -111,14 +111,21 @@ struct rsv_pcp {
 
 /* ---- the reclaim layer's hooks into the allocator's slow path ---- */
 
+enum rsv_oom_result {
+	RSV_OOM_NONE,     /* nothing to kill, nothing on its way: the allocation may fail */
+	RSV_OOM_PROGRESS, /* a kill was made, or the caller is a dying task: retry */
+	RSV_OOM_WAIT,     /* progress that others must make (a victim exiting, a reclaim this
+			   * context may not do): retry once pages come back, after oom_lock */
+};
+
 struct rsv_reclaim_ops {
 	void (*wake_kswapd)(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order);
 	/* Direct reclaim for the calling task (already under PF_MEMALLOC); pages reclaimed. */
 	unsigned long (*direct_reclaim)(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order);
 	/* Pages reclaim could still free (LRU pages), for should_reclaim_retry(). */
 	unsigned long (*reclaimable_pages)(struct rsv_system *sys);
-	/* out_of_memory(): true when it made progress (killed, or a victim is on its way). */
-	bool (*out_of_memory)(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order);
+	/* out_of_memory(), called under oom_lock: what the allocation may count on. */
+	enum rsv_oom_result (*out_of_memory)(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order);
 	/* The layer's part of rsv_system_check(): 0, or -EUCLEAN after rsv__set_error(). */
 	int (*check)(struct rsv_system *sys);
 	/* A created task returned: release what the layer holds for it (its memory). */
@@ -283,6 +290,23 @@ static inline void rsv__count_sys(struct rsv_system *sys, enum rsv_stat_item ite
 	atomic_fetch_add_explicit(&sys->stat[item], n, memory_order_relaxed);
 }
 
+/* Counted on the reporting task when there is one, so that a layer can tell whether a call
+ * it made just now was refused by reading its own counter (no other task writes it). */
+static inline void rsv__count_misuse(struct rsv_system *sys)
+{
+	struct rsv_task *t = rsv__task_current();
+
+	if (t && t->sys == sys)
+		rsv__count(t, RSV_STAT_MISUSE, 1);
+	else
+		rsv__count_sys(sys, RSV_STAT_MISUSE, 1);
+}
+
+static inline uint64_t rsv__task_misuse(const struct rsv_task *t)
+{
+	return atomic_load_explicit(&t->stat[RSV_STAT_MISUSE], memory_order_relaxed);
+}
+
 static inline uint32_t rsv__pfn(const struct rsv_system *sys, const struct rsv_page *p)
 {
 	return (uint32_t)(p - sys->memmap);
@@ -410,7 +434,6 @@ static inline bool rsv__gfp_invalid(rsv_gfp_t gfp, unsigned order)
 
 /* page_alloc.c */
 /* A bounded wait for freed pages, growing with each round of the same allocation. */
-void rsv__alloc_backoff(struct rsv_system *sys, struct rsv_task *tsk);
 struct rsv_page *rsv__alloc_pages_slowpath(struct rsv_system *sys, struct rsv_task *tsk,
 					   rsv_gfp_t gfp, unsigned order);
 

@@ -29,7 +29,7 @@ int rsv__misuse(struct rsv_system *sys, const char *fmt, ...)
 	va_start(ap, fmt);
 	vset_error(sys, fmt, ap);
 	va_end(ap);
-	rsv__count_sys(sys, RSV_STAT_MISUSE, 1);
+	rsv__count_misuse(sys);
 	if (sys->misuse == RSV_MISUSE_ABORT) {
 		fprintf(stderr, "reservoir: misuse: %s\n", sys->error);
 		abort();

@@ -194,15 +194,18 @@ static void nofail_wait(struct rsv_system *sys, struct rsv_task *tsk)
 	rsv_finish_wait(&sys->zone.free_wait, &we);
 }
 
-/* The kernel retries at once where this waits: an allocation that finds no one to kill, or a
- * victim still dying (oom.c), would otherwise spin a CPU, and on the simulator
- * hold virtual time still. It waits for pages to come back to the buddy allocator, at most a
- * time that doubles with each round of the same allocation, from a jiffy to 64: freed memory
- * ends the wait at once, and a retry loop that goes on for seconds costs a few hundred
- * rounds, not tens of thousands. */
+/* The kernel retries at once, or after a jiffy when another task holds oom_lock, where this
+ * waits: an allocation that may not kill (no __GFP_FS), finds a victim still dying, or finds
+ * oom_lock taken would otherwise spin a CPU, and on the simulator hold virtual time still.
+ * It waits for pages to come back to the buddy allocator, at most a time that doubles with
+ * each round of the same allocation, from a jiffy to 64: freed memory ends the wait at once,
+ * and a retry loop that goes on for seconds costs a few hundred rounds, not tens of
+ * thousands. The task waits for what only others can do (free pages), as a task parked on a
+ * queue does: when no one ever does it, the watchdog calls it the deadlock it is, whether the
+ * kernel would spin or sleep meanwhile. */
 #define BACKOFF_MAX_SHIFT 6
 
-void rsv__alloc_backoff(struct rsv_system *sys, struct rsv_task *tsk)
+static void alloc_backoff(struct rsv_system *sys, struct rsv_task *tsk)
 {
 	unsigned shift = 0;
 	struct rsv_wait_entry we;
@@ -212,7 +215,7 @@ void rsv__alloc_backoff(struct rsv_system *sys, struct rsv_task *tsk)
 		tsk->oom_naps++;
 	}
 	rsv_wait_entry_init(&we);
-	rsv_prepare_to_wait(&sys->zone.free_wait, &we, RSV_TASK_UNINTERRUPTIBLE);
+	rsv__prepare_to_poll(&sys->zone.free_wait, &we);
 	rsv_schedule_timeout(RSV_JIFFY_NS << shift);
 	rsv_finish_wait(&sys->zone.free_wait, &we);
 }
@@ -224,11 +227,13 @@ static struct rsv_page *may_oom(struct rsv_system *sys, struct rsv_task *tsk, rs
 {
 	struct rsv_page *page = NULL;
 
+	enum rsv_oom_result oom;
+
 	*progress = false;
 	if (!rsv_mutex_trylock(&sys->oom_lock)) {
-		/* Someone else is killing: that is progress; give the victim a moment. */
+		/* Someone else is killing: that is progress; wait for what it frees. */
 		*progress = true;
-		rsv_sleep_ns(RSV_JIFFY_NS);
+		alloc_backoff(sys, tsk);
 		return NULL;
 	}
 	/* A parallel kill may have freed memory: try at high, without reclaim. */
@@ -237,7 +242,8 @@ static struct rsv_page *may_oom(struct rsv_system *sys, struct rsv_task *tsk, rs
 	if (page || order > RSV_COSTLY_ORDER || (gfp & RSV___GFP_RETRY_MAYFAIL))
 		goto out;
 	rsv__count(tsk, RSV_STAT_OOM_CALL, 1);
-	if (sys->reclaim->out_of_memory(sys, gfp, order) || (gfp & RSV___GFP_NOFAIL)) {
+	oom = sys->reclaim->out_of_memory(sys, gfp, order);
+	if (oom != RSV_OOM_NONE || (gfp & RSV___GFP_NOFAIL)) {
 		*progress = true;
 		if (gfp & RSV___GFP_NOFAIL) {
 			*used = RSV_ALLOC_NO_WATERMARKS;
@@ -249,6 +255,10 @@ static struct rsv_page *may_oom(struct rsv_system *sys, struct rsv_task *tsk, rs
 			}
 		}
 	}
+	rsv_mutex_unlock(&sys->oom_lock);
+	if (!page && oom == RSV_OOM_WAIT)
+		alloc_backoff(sys, tsk);
+	return page;
 out:
 	rsv_mutex_unlock(&sys->oom_lock);
 	return page;

@@ -11,7 +11,10 @@
 static void no_wake_kswapd(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order) {}
 static unsigned long no_direct_reclaim(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order) { return 0; }
 static unsigned long no_reclaimable(struct rsv_system *sys) { return 0; }
-static bool no_oom(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order) { return false; }
+static enum rsv_oom_result no_oom(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order)
+{
+	return RSV_OOM_NONE;
+}
 static int nothing_to_check(struct rsv_system *sys) { return 0; }
 static void nothing_to_release(struct rsv_system *sys, struct rsv_task *t) {}
 

@@ -40,7 +40,7 @@ static void prepare(struct rsv_waitqueue *wq, struct rsv_wait_entry *e,
 		atomic_fetch_add_explicit(&wq->nr_waiters, 1, memory_order_relaxed);
 	}
 	atomic_store(&self->state, state);
-	rsv__set_waiting(self, RSV_WAIT_QUEUE, wq);
+	rsv__set_waiting(self, flags & RSV__WQ_POLL ? RSV_WAIT_POLL : RSV_WAIT_QUEUE, wq);
 	rsv_spin_unlock(&wq->lock);
 	/* Pairs with the fence in wake_common(): either the waker sees us queued, or we see
 	 * the condition it set before waking. */
@@ -57,6 +57,11 @@ void rsv_prepare_to_wait_exclusive(struct rsv_waitqueue *wq, struct rsv_wait_ent
 				   enum rsv_sleep_state state)
 {
 	prepare(wq, e, state, RSV_WQ_EXCLUSIVE);
+}
+
+void rsv__prepare_to_poll(struct rsv_waitqueue *wq, struct rsv_wait_entry *e)
+{
+	prepare(wq, e, RSV_TASK_UNINTERRUPTIBLE, RSV__WQ_POLL);
 }
 
 static void dequeue(struct rsv_waitqueue *wq, struct rsv_wait_entry *e)

@@ -512,16 +512,17 @@ static void wake_waiters(struct rsv_mempool *pool)
 		rsv_wake_up(&pool->wait);
 }
 
-/* Gives @e back to the backing allocator. If that refuses it (the allocator's own misuse
- * check: an element freed twice that had gone back there), it was never out: the count
- * taken_back() lowered goes up again. */
+/* Gives @e back to the backing allocator. If the library's own allocator refuses it (its
+ * misuse check: an element freed twice that had gone back there), it was never out: the
+ * count taken_back() lowered goes up again. A refusal is a misuse reported by this task
+ * during the call; @t is the current task, so its counter moves for no one else's. */
 static void backing_free(struct rsv_mempool *pool, struct rsv_task *t, void *e)
 {
-	uint64_t misuse = rsv_stats_get(t->sys, RSV_STAT_MISUSE);
+	uint64_t misuse = rsv__task_misuse(t);
 	struct rsv_pool_slot *s;
 
 	pool->free(e, pool->pool_data);
-	if (rsv_likely(rsv_stats_get(t->sys, RSV_STAT_MISUSE) == misuse))
+	if (rsv_likely(rsv__task_misuse(t) == misuse))
 		return;
 	if ((s = rsv__pool_slot(t, pool)))
 		rsv__counter_add(&s->out, 1);

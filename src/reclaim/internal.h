@@ -196,7 +196,7 @@ unsigned long rsv__shrink_slab(struct rsv_system *sys, rsv_gfp_t gfp, int priori
 			       bool *had_objects);
 
 /* oom.c */
-bool rsv__out_of_memory(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order);
+enum rsv_oom_result rsv__out_of_memory(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order);
 int rsv__oom_reaper_start(struct rsv_system *sys);
 
 /* throttle.c */

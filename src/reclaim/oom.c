@@ -87,8 +87,9 @@ static void kill(struct rsv_system *sys, struct rsv_task *victim)
 	queue_for_reaper(sys, victim);
 }
 
-/* out_of_memory(): true when there is progress to wait for. */
-bool rsv__out_of_memory(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order)
+/* out_of_memory(), under oom_lock. Waiting is the caller's, once oom_lock is released: a
+ * task that slept holding it would keep every other allocator out of this path. */
+enum rsv_oom_result rsv__out_of_memory(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order)
 {
 	struct rsv_task *self = rsv__task_current(), *victim;
 
@@ -98,26 +99,23 @@ bool rsv__out_of_memory(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order)
 			rsv_task_mark_oom_victim(self);
 			queue_for_reaper(sys, self);
 		}
-		return true;
+		return RSV_OOM_PROGRESS;
 	}
 	/* Reclaim was not allowed to do its best: killing would be premature. The caller retries
 	 * until someone else frees memory. */
-	if (!(gfp & RSV___GFP_FS)) {
-		rsv__alloc_backoff(sys, self);
-		return true;
-	}
+	if (!(gfp & RSV___GFP_FS))
+		return RSV_OOM_WAIT;
 	switch (select_victim(sys, &victim)) {
 	case WAIT_FOR_VICTIM:
-		rsv__alloc_backoff(sys, self); /* and the victim gets to run */
-		return true;
+		return RSV_OOM_WAIT; /* and the victim gets to run */
 	case NONE:
-		return false;
+		return RSV_OOM_NONE;
 	case SELECTED:
 		break;
 	}
 	kill(sys, victim);
 	rsv_sleep_ns(RSV_JIFFY_NS); /* schedule_timeout_killable(1): give the victim a moment */
-	return true;
+	return RSV_OOM_PROGRESS;
 }
 
 /* ---- the reaper ---- */
