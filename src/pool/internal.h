@@ -3,6 +3,7 @@
 #ifndef RSV_POOL_INTERNAL_H
 #define RSV_POOL_INTERNAL_H
 
+#include <string.h>
 #include "mm/pcp.h"
 #include "reclaim/internal.h"
 #include "reservoir/mempool.h"
@@ -174,6 +175,45 @@ static inline struct rsv_cpu_cache *rsv__cpu_cache(struct rsv_task *t,
 	return NULL;
 }
 
+/* Poisoned caches (debug and hardened builds): a free object holds POISON_FREE in every
+ * word, but the first where it is on a slab's free list. One handed out keeps that poison (a
+ * read before the first write shows it, as in SLUB) except in its second and last words,
+ * which hold POISON_INUSE until its user writes them: the last word takes in the padding,
+ * which no user writes, so that a free object is told from one in use without filling the
+ * object twice. Strides are whole words, objects word-aligned. */
+#define POISON_FREE 0x6b
+#define POISON_INUSE 0x5a
+#define POISON_WORD(b) (0x0101010101010101ull * (b))
+
+static inline bool rsv__slab_poison_intact(const struct rsv_kmem_cache *c, const void *obj,
+					   size_t from)
+{
+	const uint64_t *w = obj;
+
+	for (size_t i = from / 8; i < c->stride / 8; i++)
+		if (w[i] != POISON_WORD(POISON_FREE))
+			return false;
+	return true;
+}
+
+void rsv__slab_poison_broken(struct rsv_kmem_cache *c, void *obj);
+
+/* Checks a free object's poison as it is handed out (a write after free is reported) and
+ * marks it in use. The check reads every word without a branch: it is the common case. */
+static inline void rsv__slab_poison_take(struct rsv_kmem_cache *c, void *obj, size_t from)
+{
+	uint64_t *w = obj, diff = 0;
+	size_t n = c->stride / 8;
+
+	for (size_t i = from / 8; i < n; i++)
+		diff |= w[i] ^ POISON_WORD(POISON_FREE);
+	if (rsv_unlikely(diff))
+		rsv__slab_poison_broken(c, obj);
+	w[n - 1] = POISON_WORD(POISON_INUSE);
+	if (n > 1)
+		w[1] = POISON_WORD(POISON_INUSE);
+}
+
 /* The hits, shared by the slab and kmalloc entry points: a pop from (or a push onto) the
  * task's loaded magazine inside the per-task protocol's section, one counter, no atomic
  * read-modify-write. NULL or false sends the caller down its slow path, which checks
@@ -197,12 +237,15 @@ static inline void *rsv__slab_alloc_hit_cc(struct rsv_task *t, struct rsv_cpu_ca
 
 static inline void *rsv__slab_alloc_hit(struct rsv_task *t, struct rsv_kmem_cache *c)
 {
-	struct rsv_cpu_cache *cc;
+	struct rsv_cpu_cache *cc = rsv__cpu_cache(t, c);
+	void *obj;
 
-	if (rsv_unlikely(c->flags & RSV_SLAB_POISON) ||
-	    rsv_unlikely(!(cc = rsv__cpu_cache(t, c))))
+	if (rsv_unlikely(!cc))
 		return NULL;
-	return rsv__slab_alloc_hit_cc(t, cc);
+	obj = rsv__slab_alloc_hit_cc(t, cc);
+	if ((c->flags & RSV_SLAB_POISON) && obj)
+		rsv__slab_poison_take(c, obj, 0);
+	return obj;
 }
 
 /* The one double free a magazine sees cheaply: the object freed last. */
@@ -216,13 +259,19 @@ static inline bool rsv__slab_free_hit(struct rsv_task *t, struct rsv_kmem_cache 
 	struct rsv_cpu_cache *cc;
 	struct rsv_magazine *m;
 
-	if (rsv_unlikely(c->flags & RSV_SLAB_POISON) ||
-	    rsv_unlikely(!(cc = rsv__cpu_cache(t, c))))
+	if (rsv_unlikely(!(cc = rsv__cpu_cache(t, c))))
 		return false;
 	m = cc->loaded;
-	if (rsv_unlikely(m->count >= c->mag_size) || rsv_unlikely(rsv__magazine_last_is(m, obj)) ||
-	    rsv_unlikely(!rsv__pcp_enter(t->sys, &t->pcp)))
+	if (rsv_unlikely(m->count >= c->mag_size) || rsv_unlikely(rsv__magazine_last_is(m, obj)))
 		return false;
+	/* Still whole free poison: a second free, which the slow path names. */
+	if ((c->flags & RSV_SLAB_POISON) &&
+	    (c->stride <= sizeof(void *) || rsv__slab_poison_intact(c, obj, sizeof(void *))))
+		return false;
+	if (rsv_unlikely(!rsv__pcp_enter(t->sys, &t->pcp)))
+		return false;
+	if (c->flags & RSV_SLAB_POISON)
+		memset(obj, POISON_FREE, c->stride);
 	m->objs[m->count++] = obj;
 	rsv__stat_inc(&cc->frees);
 	rsv__pcp_exit(t->sys, &t->pcp);

@@ -88,10 +88,12 @@ void *rsv_kmalloc(size_t size, rsv_gfp_t gfp)
 	ts = t->slab;
 	if (rsv_likely(ts && idx < ts->nr) && rsv_likely((c = ts->cc[idx].cache) != NULL) &&
 	    rsv_likely(!(gfp & (RSV___GFP_ZERO | ~RSV_GFP_VALID_MASK))) &&
-	    rsv_likely(!(c->flags & RSV_SLAB_POISON)) &&
 	    rsv_likely(!atomic_load_explicit(&t->alloc_hooks, memory_order_relaxed)) &&
-	    rsv_likely((obj = rsv__slab_alloc_hit_cc(t, &ts->cc[idx])) != NULL))
+	    rsv_likely((obj = rsv__slab_alloc_hit_cc(t, &ts->cc[idx])) != NULL)) {
+		if (c->flags & RSV_SLAB_POISON)
+			rsv__slab_poison_take(c, obj, 0);
 		return obj;
+	}
 	return rsv_kmem_cache_alloc(rsv__slab(t->sys)->kmalloc[idx], gfp);
 }
 

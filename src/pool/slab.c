@@ -26,8 +26,6 @@
 
 #define MIN_EMPTY_SLABS 2
 #define DEPOT_MAX_FULL 8
-#define POISON_FREE 0x6b
-#define POISON_INUSE 0x5a
 
 /* ---- slab pages ---- */
 
@@ -391,24 +389,18 @@ static bool make_room(struct rsv_kmem_cache *c, struct rsv_cpu_cache *cc)
 
 /* ---- allocation ---- */
 
-static bool poison_intact(const struct rsv_kmem_cache *c, const unsigned char *obj, size_t from)
+void rsv__slab_poison_broken(struct rsv_kmem_cache *c, void *obj)
 {
-	for (size_t i = from; i < c->stride; i++)
-		if (obj[i] != POISON_FREE)
-			return false;
-	return true;
+	rsv__misuse(c->sys, "cache \"%s\": object %p was written after it was freed", c->name,
+		    obj);
 }
 
 /* In a poisoned cache an object handed out is refilled with another byte, so that a free of
  * an object still full of the free poison can only be a second free. */
 static void *prepare(struct rsv_kmem_cache *c, void *obj, rsv_gfp_t gfp, size_t intact_from)
 {
-	if (rsv_unlikely(c->flags & RSV_SLAB_POISON)) {
-		if (!poison_intact(c, obj, intact_from))
-			rsv__misuse(c->sys, "cache \"%s\": object %p was written after it was freed",
-				    c->name, obj);
-		memset(obj, POISON_INUSE, c->stride);
-	}
+	if (rsv_unlikely(c->flags & RSV_SLAB_POISON))
+		rsv__slab_poison_take(c, obj, intact_from);
 	if (gfp & RSV___GFP_ZERO)
 		memset(obj, 0, c->size);
 	return obj;
@@ -549,7 +541,7 @@ static RSV_NOINLINE void free_slow(struct rsv_kmem_cache *c, struct rsv_task *t,
 	 * user filled with 0x6b would look free: a heuristic, as SLUB's checks are without red
 	 * zones.) */
 	if ((c->flags & RSV_SLAB_POISON) && c->stride > sizeof(void *) &&
-	    poison_intact(c, obj, sizeof(void *))) {
+	    rsv__slab_poison_intact(c, obj, sizeof(void *))) {
 		rsv__misuse(sys, "%s(\"%s\", %p) by task \"%s\": double free (the object is "
 			    "still poisoned from its last free)", who, c->name, obj, t->name);
 		return;
