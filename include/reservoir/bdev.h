@@ -54,7 +54,10 @@ struct rsv_bdev {
 };
 
 /* A RAM-backed device of @nr_sectors pages whose requests complete @latency_ns after
- * submission, in order. Its storage is the device's, not the arena's. */
+ * submission, in order. Its storage is the device's, not the arena's. With RSV_RAMDEV_NULL it
+ * keeps none, as null_blk without memory_backed: writes complete and are counted, reads
+ * return zeros; for workloads that never read back what they wrote (swap-out, writeback). */
+#define RSV_RAMDEV_NULL 0x100u
 RSV_API struct rsv_bdev *rsv_ramdev_create(struct rsv_system *sys, const char *name,
 					   uint64_t nr_sectors, uint64_t latency_ns,
 					   unsigned flags);

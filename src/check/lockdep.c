@@ -48,11 +48,24 @@ static struct lockdep *lockdep_of(struct rsv_system *sys)
 	return sys ? sys->lockdep_data : NULL;
 }
 
-static int find_class(struct lockdep *ld, const char *name, bool pseudo)
+/* Locks of a class mostly share their name's string: pointers first, then the text. */
+static int lookup_class(const struct lockdep *ld, const char *name)
 {
+	for (unsigned i = 0; i < ld->nr_classes; i++)
+		if (ld->name[i] == name)
+			return (int)i;
 	for (unsigned i = 0; i < ld->nr_classes; i++)
 		if (!strcmp(ld->name[i], name))
 			return (int)i;
+	return -1;
+}
+
+static int find_class(struct lockdep *ld, const char *name, bool pseudo)
+{
+	int c = lookup_class(ld, name);
+
+	if (c >= 0)
+		return c;
 	if (ld->nr_classes == MAX_CLASSES)
 		return -1;
 	ld->name[ld->nr_classes] = name;
@@ -140,11 +153,13 @@ static void acquire(struct lockdep *ld, const char *name, bool pseudo, bool reco
 static void release(struct lockdep *ld, const char *name)
 {
 	struct held_stack *h;
+	int c;
 
 	rsv_spin_lock(&ld->lock);
 	h = my_stack(ld);
-	for (unsigned i = h ? h->nr : 0; i-- > 0;) {
-		if (strcmp(ld->name[h->cls[i]], name))
+	c = lookup_class(ld, name);
+	for (unsigned i = h && c >= 0 ? h->nr : 0; i-- > 0;) {
+		if (h->cls[i] != c)
 			continue;
 		memmove(&h->cls[i], &h->cls[i + 1], h->nr - i - 1);
 		h->nr--;

@@ -39,12 +39,15 @@ static void prepare(struct rsv_waitqueue *wq, struct rsv_wait_entry *e,
 		e->queued = true;
 		atomic_fetch_add_explicit(&wq->nr_waiters, 1, memory_order_relaxed);
 	}
-	atomic_store(&self->state, state);
+	atomic_store_explicit(&self->state, state, self->sim ? memory_order_relaxed
+							    : memory_order_seq_cst);
 	rsv__set_waiting(self, flags & RSV__WQ_POLL ? RSV_WAIT_POLL : RSV_WAIT_QUEUE, wq);
 	rsv_spin_unlock(&wq->lock);
 	/* Pairs with the fence in wake_common(): either the waker sees us queued, or we see
-	 * the condition it set before waking. */
-	atomic_thread_fence(memory_order_seq_cst);
+	 * the condition it set before waking. On the simulator waker and waiter share one OS
+	 * thread, whose program order already is that. */
+	if (!self->sim)
+		atomic_thread_fence(memory_order_seq_cst);
 }
 
 void rsv_prepare_to_wait(struct rsv_waitqueue *wq, struct rsv_wait_entry *e,
@@ -107,7 +110,8 @@ static void wake_common(struct rsv_waitqueue *wq, bool all)
 	struct rsv_thread *self = rsv__thread_self_or_adopt();
 	struct rsv_list *pos, *tmp;
 
-	atomic_thread_fence(memory_order_seq_cst); /* pairs with prepare() */
+	if (!self->sim)
+		atomic_thread_fence(memory_order_seq_cst); /* pairs with prepare() */
 	if (atomic_load_explicit(&wq->nr_waiters, memory_order_relaxed)) {
 		rsv_spin_lock(&wq->lock);
 		rsv_list_for_each_safe(pos, tmp, &wq->head) {
@@ -132,6 +136,9 @@ void rsv_wake_up_all(struct rsv_waitqueue *wq) { wake_common(wq, true); }
 
 bool rsv_waitqueue_active(struct rsv_waitqueue *wq)
 {
-	atomic_thread_fence(memory_order_seq_cst);
+	const struct rsv_thread *self = rsv__self;
+
+	if (!self || !self->sim)
+		atomic_thread_fence(memory_order_seq_cst);
 	return atomic_load_explicit(&wq->nr_waiters, memory_order_relaxed) != 0;
 }

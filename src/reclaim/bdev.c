@@ -125,7 +125,7 @@ struct ramdev {
 	struct rsv_spinlock lock;
 	struct rsv_list queue;
 	struct rsv_waitqueue wait;
-	unsigned char **sectors; /* written pages, allocated on first write */
+	unsigned char **sectors; /* written pages, allocated on first write; NULL: a null device */
 };
 
 static int ramdev_submit(struct rsv_bdev *bdev, struct rsv_request *req)
@@ -141,11 +141,16 @@ static int ramdev_submit(struct rsv_bdev *bdev, struct rsv_request *req)
 
 static int transfer(struct ramdev *rd, struct rsv_request *req)
 {
-	unsigned char **slot = &rd->sectors[req->sector];
+	unsigned char **slot = rd->sectors ? &rd->sectors[req->sector] : NULL;
 	void *data = rsv_page_address(req->page);
 
 	if (!data)
 		return -EIO;
+	if (!slot) {
+		if (req->op == RSV_REQ_READ)
+			memset(data, 0, RSV_PAGE_SIZE);
+		return 0;
+	}
 	if (req->op == RSV_REQ_READ) {
 		if (*slot)
 			memcpy(data, *slot, RSV_PAGE_SIZE);
@@ -209,7 +214,7 @@ static void ramdev_destroy(struct rsv_bdev *bdev)
 {
 	struct ramdev *rd = rsv_container_of(bdev, struct ramdev, bdev);
 
-	for (uint64_t i = 0; i < bdev->nr_sectors; i++)
+	for (uint64_t i = 0; rd->sectors && i < bdev->nr_sectors; i++)
 		free(rd->sectors[i]);
 	free(rd->sectors);
 	free(rd);
@@ -226,12 +231,14 @@ struct rsv_bdev *rsv_ramdev_create(struct rsv_system *sys, const char *name,
 	struct ramdev *rd;
 	char task_name[32];
 
-	if (!sys || !nr_sectors || nr_sectors > (1ULL << 32) || (flags & ~RSV_BDEV_NEEDS_FS)) {
+	if (!sys || !nr_sectors || nr_sectors > (1ULL << 32) ||
+	    (flags & ~(RSV_BDEV_NEEDS_FS | RSV_RAMDEV_NULL))) {
 		errno = EINVAL;
 		return NULL;
 	}
 	rd = calloc(1, sizeof(*rd));
-	if (!rd || !(rd->sectors = calloc(nr_sectors, sizeof(*rd->sectors)))) {
+	if (!rd || (!(flags & RSV_RAMDEV_NULL) &&
+		    !(rd->sectors = calloc(nr_sectors, sizeof(*rd->sectors))))) {
 		free(rd);
 		errno = ENOMEM;
 		return NULL;
@@ -240,7 +247,7 @@ struct rsv_bdev *rsv_ramdev_create(struct rsv_system *sys, const char *name,
 	rsv_spin_init(&rd->lock);
 	rsv_list_init(&rd->queue);
 	rsv_waitqueue_init(&rd->wait, "ramdev queue");
-	rsv_bdev_register(&rd->bdev, sys, name, &ramdev_ops, nr_sectors, flags);
+	rsv_bdev_register(&rd->bdev, sys, name, &ramdev_ops, nr_sectors, flags & RSV_BDEV_NEEDS_FS);
 	snprintf(task_name, sizeof(task_name), "ramdev/%.20s", rd->bdev.name);
 	if (!(rd->bdev.worker = rsv_kthread_create(sys, task_name, ramdev_main, rd)))
 		return NULL; /* registered: freed with the system */

@@ -103,8 +103,9 @@ static int setup(struct rsv_scenario_run *run)
 		return -ENOMEM;
 	run->data = s;
 	s->run = run;
+	/* Written pages are never read back: the disk keeps no data (null_blk). */
 	s->disk = rsv_ramdev_create(run->sys, "disk", 4096,
-				    (uint64_t)p[P_IO_MS] * RSV_NSEC_PER_MSEC, 0);
+				    (uint64_t)p[P_IO_MS] * RSV_NSEC_PER_MSEC, RSV_RAMDEV_NULL);
 	if (!s->disk || !(s->crypt = rsv_crypt_create(run->sys, "crypt", s->disk, &cc)))
 		return -ENOMEM;
 	s->file = rsv_mapping_create(run->sys, RSV_MAPPING_FILE, "data", s->crypt, 0);

@@ -140,8 +140,9 @@ static int setup(struct rsv_scenario_run *run)
 		return -ENOMEM;
 	run->data = s;
 	s->run = run;
+	/* Written pages are never read back: the disk keeps no data (null_blk). */
 	s->disk = rsv_ramdev_create(run->sys, "disk", 256,
-				    (uint64_t)p[P_IO_MS] * RSV_NSEC_PER_MSEC, 0);
+				    (uint64_t)p[P_IO_MS] * RSV_NSEC_PER_MSEC, RSV_RAMDEV_NULL);
 	s->r = rsv_reserve_create(run->sys, (unsigned long)p[P_RESERVE]);
 	s->held = calloc((size_t)(p[P_WRITERS] * p[P_NEED]), sizeof(*s->held));
 	if (!s->disk || !s->r || !s->held)

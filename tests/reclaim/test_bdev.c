@@ -11,6 +11,7 @@ struct io {
 	struct rsv_page *src, *dst;
 	uint64_t submitted_at, completed_at;
 	int completions, reads_ok;
+	bool reads_zero;
 };
 
 static void wr_done(struct rsv_request *req)
@@ -27,6 +28,9 @@ static void rd_done(struct rsv_request *req)
 	const unsigned char *a = rsv_page_address(io->src), *b = rsv_page_address(io->dst);
 
 	io->reads_ok = !memcmp(a, b, RSV_PAGE_SIZE);
+	io->reads_zero = true;
+	for (size_t i = 0; i < RSV_PAGE_SIZE; i++)
+		io->reads_zero &= !b[i];
 	io->completions++;
 }
 
@@ -79,6 +83,25 @@ Test(bdev, os_backend_round_trip, .timeout = 10)
 	cr_assert_eq(rsv_system_run(sys), RSV_RUN_DONE);
 	cr_assert(io.reads_ok);
 	cr_assert_geq(io.completed_at - io.submitted_at, RSV_NSEC_PER_MSEC);
+	teardown_whole(sys);
+}
+
+/* null_blk without memory_backed: the same latency, nothing kept. */
+Test(bdev, null_device_keeps_no_data, .timeout = 10)
+{
+	struct rsv_system *sys = test_system(RSV_BACKEND_SIM, 1024, 3);
+	struct io io = { .dev = rsv_ramdev_create(sys, "null0", 64, 5 * RSV_NSEC_PER_MSEC,
+						  RSV_RAMDEV_NULL) };
+
+	cr_assert_not_null(io.dev);
+	cr_assert_eq(io.dev->flags, 0, "the null flag is the RAM device's, not a device flag");
+	rsv_task_create(sys, "io", io_task, &io);
+	cr_assert_eq(rsv_system_run(sys), RSV_RUN_DONE);
+	cr_assert_eq(io.completions, 2);
+	cr_assert_geq(io.completed_at - io.submitted_at, 5 * RSV_NSEC_PER_MSEC);
+	cr_assert(io.reads_zero, "a null device reads zeros");
+	cr_assert_eq(atomic_load(&io.dev->completed), 2);
+	cr_assert_null(rsv_ramdev_create(sys, "bad", 8, 0, 0x200u), "unknown flags are refused");
 	teardown_whole(sys);
 }
 
