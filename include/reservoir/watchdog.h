@@ -54,6 +54,10 @@ enum rsv_watchdog_event {
 
 /* 0, -EINVAL for no timeout at all, -EBUSY if already running. */
 RSV_API int rsv_watchdog_start(struct rsv_system *sys, const struct rsv_watchdog_config *cfg);
+/* Stops looking and sampling; on real threads, returns once the monitor thread has stopped,
+ * so that what the sampler reads may be freed. What fired stays readable; it may start
+ * again. */
+RSV_API void rsv_watchdog_stop(struct rsv_system *sys);
 /* Counters may be registered before or after the start; they stay until the system goes. */
 RSV_API int rsv_progress_register(struct rsv_system *sys, struct rsv_progress *p,
 				  const char *name);

@@ -60,8 +60,9 @@ static bool watched(const struct rsv_thread *t)
 }
 
 /* Counts a look at which every task (service threads aside) waits on a lock or a queue (a
- * retry loop's timed wait on a queue included). A sleep (msleep) is not parked: sleepers
- * poll for conditions of their own. Which queue does not matter, and a look that
+ * retry loop's timed wait for what others must do included). A sleep (msleep) or a throttle
+ * (congestion_wait, a dirty-throttling pause) is not parked: its task goes on when it ends,
+ * and a loop of them is a task that runs. Which queue does not matter, and a look that
  * lands just as a timed wait expires may see its task running, so a stall counts as parked
  * when at least three looks in four found it so. */
 static void update_parked(struct rsv_watchdog *wd)
@@ -80,7 +81,7 @@ static void update_parked(struct rsv_watchdog *wd)
 			continue;
 		kind = atomic_load(&t->wait_kind);
 		if (kind != RSV_WAIT_MUTEX && kind != RSV_WAIT_SEMAPHORE && kind != RSV_WAIT_QUEUE &&
-		    kind != RSV_WAIT_POLL)
+		    kind != RSV_WAIT_RETRY)
 			all = false;
 		n++;
 	}
@@ -253,6 +254,16 @@ int rsv_progress_register(struct rsv_system *sys, struct rsv_progress *c, const 
 	wd->counters = c;
 	rsv_spin_unlock(&wd->lock);
 	return 0;
+}
+
+void rsv_watchdog_stop(struct rsv_system *sys)
+{
+	struct rsv_watchdog *wd = wd_of(sys);
+
+	if (!wd || (!wd->cfg.progress_timeout_ns && !wd->cfg.hung_timeout_ns))
+		return;
+	rsv_platform_set_monitor(sys->plat, 0, NULL, NULL); /* no look runs after this */
+	wd->cfg = (struct rsv_watchdog_config){ 0 };
 }
 
 enum rsv_watchdog_event rsv_watchdog_fired(struct rsv_system *sys)

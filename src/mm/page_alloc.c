@@ -215,7 +215,8 @@ static void alloc_backoff(struct rsv_system *sys, struct rsv_task *tsk)
 		tsk->oom_naps++;
 	}
 	rsv_wait_entry_init(&we);
-	rsv__prepare_to_poll(&sys->zone.free_wait, &we);
+	rsv__prepare_to_wait_as(&sys->zone.free_wait, &we, RSV_TASK_UNINTERRUPTIBLE,
+				RSV_WAIT_RETRY);
 	rsv_schedule_timeout(RSV_JIFFY_NS << shift);
 	rsv_finish_wait(&sys->zone.free_wait, &we);
 }

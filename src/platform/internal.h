@@ -14,7 +14,8 @@ enum rsv_wait_kind {
 	RSV_WAIT_SEMAPHORE,
 	RSV_WAIT_QUEUE,
 	RSV_WAIT_SLEEP,
-	RSV_WAIT_POLL,  /* a timed wait on a queue inside a retry loop: the task still retries */
+	RSV_WAIT_RETRY,    /* a retry loop's timed wait on a queue for what others must do */
+	RSV_WAIT_THROTTLE, /* a pacing sleep on a queue: the task goes on when it ends */
 };
 
 struct rsv_thread_ops {
@@ -119,10 +120,10 @@ struct rsv_thread *rsv__thread_create_ctx(struct rsv_platform *p, const char *na
 bool rsv__sleep_until(struct rsv_thread *self, uint64_t deadline);
 bool rsv__try_wake(struct rsv_thread *t, unsigned state_mask);
 void rsv__set_waiting(struct rsv_thread *self, enum rsv_wait_kind kind, const void *obj);
-/* prepare_to_wait() for a retry loop's timed wait on @wq: reported as a retry, so that a
- * blocked-chain report tells a loop that polls from a single wait. */
-#define RSV__WQ_POLL 0x2u
-void rsv__prepare_to_poll(struct rsv_waitqueue *wq, struct rsv_wait_entry *e);
+/* prepare_to_wait() that says what kind of wait it is, for the reports and the progress
+ * watchdog: RSV_WAIT_RETRY or RSV_WAIT_THROTTLE. */
+void rsv__prepare_to_wait_as(struct rsv_waitqueue *wq, struct rsv_wait_entry *e,
+			     enum rsv_sleep_state state, enum rsv_wait_kind kind);
 void rsv__clear_waiting(struct rsv_thread *self);
 
 /* The report buffer: appended by the sim at a deadlock or time limit. */

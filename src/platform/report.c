@@ -117,8 +117,11 @@ static void describe_thread(struct rsv_thread *t, uint64_t now, FILE *out)
 	case RSV_WAIT_SLEEP:
 		fprintf(out, "sleeps");
 		break;
-	case RSV_WAIT_POLL:
+	case RSV_WAIT_RETRY:
 		fprintf(out, "retries, waiting on \"%s\"", ((const struct rsv_waitqueue *)obj)->name);
+		break;
+	case RSV_WAIT_THROTTLE:
+		fprintf(out, "is throttled on \"%s\"", ((const struct rsv_waitqueue *)obj)->name);
 		break;
 	default:
 		fprintf(out, "is runnable");

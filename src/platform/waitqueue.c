@@ -24,7 +24,7 @@ void rsv_wait_entry_init(struct rsv_wait_entry *e)
 }
 
 static void prepare(struct rsv_waitqueue *wq, struct rsv_wait_entry *e,
-		    enum rsv_sleep_state state, unsigned flags)
+		    enum rsv_sleep_state state, unsigned flags, enum rsv_wait_kind kind)
 {
 	struct rsv_thread *self = rsv__thread_self_or_adopt();
 
@@ -41,7 +41,7 @@ static void prepare(struct rsv_waitqueue *wq, struct rsv_wait_entry *e,
 	}
 	atomic_store_explicit(&self->state, state, self->sim ? memory_order_relaxed
 							    : memory_order_seq_cst);
-	rsv__set_waiting(self, flags & RSV__WQ_POLL ? RSV_WAIT_POLL : RSV_WAIT_QUEUE, wq);
+	rsv__set_waiting(self, kind, wq);
 	rsv_spin_unlock(&wq->lock);
 	/* Pairs with the fence in wake_common(): either the waker sees us queued, or we see
 	 * the condition it set before waking. On the simulator waker and waiter share one OS
@@ -53,18 +53,19 @@ static void prepare(struct rsv_waitqueue *wq, struct rsv_wait_entry *e,
 void rsv_prepare_to_wait(struct rsv_waitqueue *wq, struct rsv_wait_entry *e,
 			 enum rsv_sleep_state state)
 {
-	prepare(wq, e, state, 0);
+	prepare(wq, e, state, 0, RSV_WAIT_QUEUE);
 }
 
 void rsv_prepare_to_wait_exclusive(struct rsv_waitqueue *wq, struct rsv_wait_entry *e,
 				   enum rsv_sleep_state state)
 {
-	prepare(wq, e, state, RSV_WQ_EXCLUSIVE);
+	prepare(wq, e, state, RSV_WQ_EXCLUSIVE, RSV_WAIT_QUEUE);
 }
 
-void rsv__prepare_to_poll(struct rsv_waitqueue *wq, struct rsv_wait_entry *e)
+void rsv__prepare_to_wait_as(struct rsv_waitqueue *wq, struct rsv_wait_entry *e,
+			     enum rsv_sleep_state state, enum rsv_wait_kind kind)
 {
-	prepare(wq, e, RSV_TASK_UNINTERRUPTIBLE, RSV__WQ_POLL);
+	prepare(wq, e, state, 0, kind);
 }
 
 static void dequeue(struct rsv_waitqueue *wq, struct rsv_wait_entry *e)

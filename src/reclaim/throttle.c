@@ -67,7 +67,7 @@ static void throttled_sleep(struct rsv_waitqueue *wq, uint64_t timeout_ns,
 
 	rsv__count_current(item, 1);
 	rsv_wait_entry_init(&we);
-	rsv_prepare_to_wait(wq, &we, RSV_TASK_UNINTERRUPTIBLE);
+	rsv__prepare_to_wait_as(wq, &we, RSV_TASK_UNINTERRUPTIBLE, RSV_WAIT_THROTTLE);
 	rsv_schedule_timeout(timeout_ns);
 	rsv_finish_wait(wq, &we);
 	rsv__count_current(RSV_STAT_THROTTLE_NS, rsv_now() - start);

@@ -156,7 +156,7 @@ static void dirty_pause(struct rsv_system *sys, uint64_t ns)
 
 	rsv__count_current(RSV_STAT_DIRTY_THROTTLE, 1);
 	rsv_wait_entry_init(&we);
-	rsv_prepare_to_wait(&r->dirty_pause, &we, RSV_TASK_KILLABLE);
+	rsv__prepare_to_wait_as(&r->dirty_pause, &we, RSV_TASK_KILLABLE, RSV_WAIT_THROTTLE);
 	if (!rsv_fatal_signal_pending())
 		rsv_schedule_timeout(ns);
 	rsv_finish_wait(&r->dirty_pause, &we);

@@ -12,6 +12,7 @@ struct rsv_scenario_run {
 	struct rsv_progress progress;   /* the work's counter: the watchdog watches it */
 	const struct rsv_scenario_opts *opts;
 	void *data;                     /* the scenario's state, on the C heap */
+	uint64_t next_observe, next_sample; /* the monitor's schedule (runner.c) */
 };
 
 struct rsv_scenario {
@@ -29,6 +30,10 @@ struct rsv_scenario {
 	int (*setup)(struct rsv_scenario_run *r);
 	/* After the run: add counters, and judge a run that neither deadlocked nor stalled. */
 	void (*judge)(struct rsv_scenario_run *r);
+	/* Every virtual millisecond, from the watchdog's monitor, never as a task (so that
+	 * watching adds no scheduling decisions): read gauges, feed the progress counter
+	 * (may be NULL). */
+	void (*observe)(struct rsv_scenario_run *r, uint64_t now);
 	/* The fill and size of the scenario's reserve pools, for timelines (may be NULL). */
 	void (*pools)(struct rsv_scenario_run *r, long *fill, long *size);
 	/* Free what setup put on the C heap; the system is still there on a finished run. */

@@ -12,6 +12,7 @@
 #include "scenario/internal.h"
 
 #define PROGRESS_TIMEOUT_NS (30 * RSV_NSEC_PER_SEC)
+#define OBSERVE_NS RSV_NSEC_PER_MSEC
 
 static const struct rsv_scenario *const registry[] = {
 	&rsv__s1_crypt_swap,
@@ -199,10 +200,8 @@ int64_t rsv_scenario_counter(const struct rsv_scenario_result *r, const char *na
 
 /* ---- one run ---- */
 
-/* The watchdog's sampler: reads gauges only, from outside any task. */
-static void sample(void *arg, uint64_t now)
+static void timeline_sample(struct rsv_scenario_run *r, uint64_t now)
 {
-	struct rsv_scenario_run *r = arg;
 	struct rsv_watermarks wm;
 	struct rsv_scenario_sample s = { .time_ns = now };
 
@@ -219,6 +218,31 @@ static void sample(void *arg, uint64_t now)
 	s.oom_kills = (long)rsv_stats_get(r->sys, RSV_STAT_OOM_KILL);
 	s.progress = (long)atomic_load_explicit(&r->progress.count, memory_order_relaxed);
 	r->opts->sample(r->opts->sample_arg, &s);
+}
+
+/* The watchdog's sampler, outside any task: the scenario's observer every millisecond and the
+ * timeline's sample every sample_ns, each on its own schedule. */
+static void monitor(void *arg, uint64_t now)
+{
+	struct rsv_scenario_run *r = arg;
+
+	if (r->s->observe && now >= r->next_observe) {
+		r->next_observe = now + OBSERVE_NS;
+		r->s->observe(r, now);
+	}
+	if (r->opts->sample && r->opts->sample_ns && now >= r->next_sample) {
+		r->next_sample = now + r->opts->sample_ns;
+		timeline_sample(r, now);
+	}
+}
+
+static uint64_t monitor_period(const struct rsv_scenario *s, const struct rsv_scenario_opts *o)
+{
+	uint64_t period = s->observe ? OBSERVE_NS : 0;
+
+	if (o->sample && o->sample_ns && (!period || o->sample_ns < period))
+		period = o->sample_ns;
+	return period;
 }
 
 static void judge_run(struct rsv_scenario_run *r, enum rsv_run_result run)
@@ -272,10 +296,11 @@ int rsv_scenario_run(const struct rsv_scenario *s, const struct rsv_scenario_opt
 	}
 	rsv_watchdog_start(r.sys, &(struct rsv_watchdog_config){
 		.progress_timeout_ns = PROGRESS_TIMEOUT_NS, .stop_run = true,
-		.sample_period_ns = o->sample ? o->sample_ns : 0, .sample = o->sample ? sample : NULL,
-		.sample_arg = &r });
+		.sample_period_ns = monitor_period(s, o),
+		.sample = monitor_period(s, o) ? monitor : NULL, .sample_arg = &r });
 	start = o->backend == RSV_BACKEND_SIM ? 0 : rsv_now();
 	run = rsv_system_run(r.sys);
+	rsv_watchdog_stop(r.sys); /* on real threads, its sampler reads what teardown frees */
 	res->run = run;
 	res->trace_hash = rsv_platform_trace_hash(rsv_system_platform(r.sys));
 	res->decisions = rsv_platform_decisions(rsv_system_platform(r.sys));

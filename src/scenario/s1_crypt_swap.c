@@ -29,7 +29,7 @@ struct s1 {
 	struct rsv_scenario_run *run;
 	struct rsv_bdev *disk, *crypt, *swap;
 	struct rsv_mapping *anon;
-	_Atomic bool started, finished;
+	_Atomic bool started;
 	_Atomic unsigned hogs_done, hog_failures;
 	unsigned long min_free;
 	uint64_t seen_completed;
@@ -59,22 +59,16 @@ static int hog(void *arg)
 	return 0;
 }
 
-/* Watches the machine every millisecond until the filler is done: the least free memory
- * seen, and swap-outs completed (the work's progress). */
-static int observer(void *arg)
+/* Every millisecond: the least free memory seen once the hogs may start, and swap-outs
+ * completed (the work's progress). */
+static void observe(struct rsv_scenario_run *run, uint64_t now)
 {
-	struct s1 *s = arg;
+	struct s1 *s = run->data;
+	unsigned long free_now = rsv_system_free_pages(run->sys);
 
-	while (!atomic_load(&s->finished)) {
-		unsigned long free_now = rsv_system_free_pages(s->run->sys);
-		uint64_t done = atomic_load(&s->disk->completed);
-
-		if (atomic_load(&s->started) && free_now < s->min_free)
-			s->min_free = free_now;
-		rsv__scenario_progress_to(s->run, &s->seen_completed, done);
-		rsv_msleep(1);
-	}
-	return 0;
+	if (atomic_load(&s->started) && free_now < s->min_free)
+		s->min_free = free_now;
+	rsv__scenario_progress_to(run, &s->seen_completed, atomic_load(&s->disk->completed));
 }
 
 /* Fills memory down to the scenario's free level as an unkillable task, then starts the
@@ -93,7 +87,6 @@ static int filler(void *arg)
 		rsv_msleep(10);
 	while (s->nr_fill)
 		rsv_free_pages(s->fill[--s->nr_fill], 0);
-	atomic_store(&s->finished, true);
 	return 0;
 }
 
@@ -118,7 +111,6 @@ static int setup(struct rsv_scenario_run *run)
 		rsv_mapping_add_page(s->anon, RSV_GFP_KERNEL, (uint64_t)i);
 	if (!s->anon)
 		return -ENOMEM;
-	rsv_task_create(run->sys, "observer", observer, s);
 	rsv_task_create(run->sys, "filler", filler, s);
 	for (long i = 0; i < p[P_HOGS]; i++)
 		rsv_task_create(run->sys, "hog", hog, s);
@@ -186,6 +178,7 @@ const struct rsv_scenario rsv__s1_crypt_swap = {
 	.nr_keys = 1,
 	.nr_pages = 4096,
 	.setup = setup,
+	.observe = observe,
 	.judge = judge,
 	.pools = pools,
 	.teardown = teardown,

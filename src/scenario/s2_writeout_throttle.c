@@ -36,7 +36,7 @@ struct s2 {
 	struct rsv_scenario_run *run;
 	struct rsv_bdev *disk, *crypt;
 	struct rsv_mapping *file;
-	_Atomic bool dirty, finished;
+	_Atomic bool dirty;
 	uint64_t seen, start_ns, end_ns;
 	long writeback_peak;
 	struct rsv_page *fill[FILL_MAX];
@@ -49,21 +49,15 @@ static void configure(struct rsv_system_config *cfg, const long *p)
 	cfg->dirty_thresh_pages = (unsigned long)p[P_THRESH];
 }
 
-/* Watches the disk every millisecond: completed writes are the work's progress. */
-static int observer(void *arg)
+/* Every millisecond: completed writes are the work's progress. */
+static void observe(struct rsv_scenario_run *run, uint64_t now)
 {
-	struct s2 *s = arg;
+	struct s2 *s = run->data;
+	long wb = rsv_vm_counter(run->sys, RSV_NR_WRITEBACK);
 
-	while (!atomic_load(&s->finished)) {
-		uint64_t done = atomic_load(&s->disk->completed);
-		long wb = rsv_vm_counter(s->run->sys, RSV_NR_WRITEBACK);
-
-		if (wb > s->writeback_peak)
-			s->writeback_peak = wb;
-		rsv__scenario_progress_to(s->run, &s->seen, done);
-		rsv_msleep(1);
-	}
-	return 0;
+	if (wb > s->writeback_peak)
+		s->writeback_peak = wb;
+	rsv__scenario_progress_to(run, &s->seen, atomic_load(&s->disk->completed));
 }
 
 /* Takes memory down to the scenario's level (without waking kswapd, which would drop the
@@ -88,7 +82,6 @@ static int writer(void *arg)
 	s->end_ns = rsv_now();
 	while (s->nr_fill)
 		rsv_free_pages(s->fill[--s->nr_fill], 0);
-	atomic_store(&s->finished, true);
 	return 0;
 }
 
@@ -114,7 +107,6 @@ static int setup(struct rsv_scenario_run *run)
 	for (long i = 0; i < p[P_PAGES]; i++)
 		if (!(s->pages[i] = rsv_mapping_add_page(s->file, RSV_GFP_KERNEL, (uint64_t)i)))
 			return -ENOMEM;
-	rsv_task_create(run->sys, "observer", observer, s);
 	rsv_task_create(run->sys, "writer", writer, s);
 	return 0;
 }
@@ -178,6 +170,7 @@ const struct rsv_scenario rsv__s2_writeout_throttle = {
 	.nr_pages = 4096,
 	.configure = configure,
 	.setup = setup,
+	.observe = observe,
 	.judge = judge,
 	.pools = pools,
 	.teardown = teardown,

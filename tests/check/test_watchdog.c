@@ -222,6 +222,34 @@ Test(watchdog, os_backend_reports_from_its_monitor_thread)
 	rsv_system_destroy(sys);
 }
 
+static void count_sample(void *arg, uint64_t now)
+{
+	atomic_fetch_add((_Atomic unsigned *)arg, 1);
+}
+
+/* What a sampler reads may be freed once the watchdog has stopped: no look comes after. */
+Test(watchdog, stop_ends_the_sampler_on_real_threads)
+{
+	struct rsv_system *sys = test_system(RSV_BACKEND_OS, 1024, 3);
+	_Atomic unsigned samples = 0;
+	struct rsv_watchdog_config cfg = { .progress_timeout_ns = RSV_NSEC_PER_SEC,
+					   .sample_period_ns = RSV_NSEC_PER_MSEC,
+					   .sample = count_sample, .sample_arg = &samples };
+	unsigned seen;
+
+	cr_assert_eq(rsv_watchdog_start(sys, &cfg), 0);
+	rsv_task_create(sys, "sleeper", stuck_os, NULL);
+	cr_assert_eq(rsv_system_run(sys), RSV_RUN_DONE);
+	rsv_watchdog_stop(sys);
+	seen = atomic_load(&samples);
+	cr_assert_gt(seen, 0);
+	usleep(20 * 1000);
+	cr_assert_eq(atomic_load(&samples), seen, "sampled after the stop");
+	cr_assert_eq(rsv_watchdog_start(sys, &cfg), 0, "a stopped watchdog may start again");
+	rsv_watchdog_stop(sys);
+	rsv_system_destroy(sys);
+}
+
 Test(watchdog, bad_config)
 {
 	struct rsv_system *sys = test_system(RSV_BACKEND_SIM, 1024, 3);
