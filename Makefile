@@ -61,8 +61,10 @@ build-tsan/.configured:
 # TSan warns that it cannot model atomic_thread_fence (the mempool's ordering uses one), so
 # this build does not take -Werror; its reports are what fail it.
 check-tsan: build-tsan/.configured
-	@$(CMAKE) --build build-tsan -j $(JOBS) --target reservoir_cli
-	@echo "== real threads under TSan =="
+	@$(CMAKE) --build build-tsan -j $(JOBS) --target reservoir_cli rsv_tsan_tests
+	@echo "== tests on real threads under TSan (tests/tsan/: Criterion cannot run there) =="
+	@TSAN_OPTIONS="halt_on_error=1 exitcode=66" timeout 900 build-tsan/tests/rsv_tsan_tests
+	@echo "== workloads on real threads under TSan =="
 	@timeout 900 tests/tsan_check.sh build-tsan/bin/reservoir 10
 
 # The Promela model of mempool_alloc/free, checked with spin (models/run.sh).

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The os-backend workloads under ThreadSanitizer. Criterion cannot run under TSan (its
-# inheritable arena fails to map: Snaipe/Criterion#274), so the real-thread paths are driven
-# through the command instead: the stress program (every allocator, cross-task frees, fault
-# injection, world-stopping checks), each scenario's fixed policy on the os backend, and the
-# demo's real-thread runs. Any report fails the check.
+# The os-backend workloads under ThreadSanitizer, beside the os-backend tests (which run
+# through tests/tsan/, as Criterion cannot start under TSan: Snaipe/Criterion#274): the
+# stress program (every allocator, cross-task frees, fault injection, world-stopping checks),
+# each scenario's fixed policy on the os backend through the command, and the demo's
+# real-thread runs. Any report fails the check.
 set -euo pipefail
 bin=${1:?usage: tsan_check.sh path/to/tsan/reservoir [stress seconds]}
 seconds=${2:-10}

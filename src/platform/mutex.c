@@ -92,10 +92,12 @@ static RSV_NOINLINE void mutex_lock_slow(struct rsv_mutex *m, struct rsv_thread 
 	rsv__set_waiting(self, RSV_WAIT_MUTEX, m);
 	rsv_spin_unlock(&m->wait_lock);
 
-	/* The unlocker stores us as owner before waking us: state first, then check. */
+	/* The unlocker stores us as owner before waking us: state first, then check. The load
+	 * acquires: it pairs with the unlocker's store, which releases its critical section. */
 	for (;;) {
 		atomic_store(&self->state, RSV_TASK_UNINTERRUPTIBLE);
-		if (rsv_mutex_owner(m) == self)
+		if ((atomic_load_explicit(&m->owner, memory_order_acquire) & ~MUTEX_WAITERS) ==
+		    (uintptr_t)self)
 			break;
 		rsv__sleep_until(self, 0);
 	}

@@ -10,7 +10,8 @@ struct io {
 	struct rsv_request wr, rd;
 	struct rsv_page *src, *dst;
 	uint64_t submitted_at, completed_at;
-	int completions, reads_ok;
+	_Atomic int completions; /* the device's task completes, the submitter polls */
+	int reads_ok;
 	bool reads_zero;
 };
 

@@ -121,19 +121,23 @@ Test(reclaim, os_backend_writeback_and_swap, .timeout = 10)
 struct cache_test {
 	struct rsv_mapping *cache;
 	unsigned long failures[WORKERS];
-	int next;
+	_Atomic int next, holding;
 };
 
 static int hungry(void *arg)
 {
 	struct cache_test *t = arg;
-	int me = t->next++;
+	int me = atomic_fetch_add(&t->next, 1);
 	struct rsv_page *held[PER_WORKER];
 
 	for (int i = 0; i < PER_WORKER; i++)
 		if (!(held[i] = rsv_alloc_pages(RSV_GFP_KERNEL, 0)))
 			t->failures[me]++;
-	rsv_msleep(1);
+	/* All hold theirs at once, more than is free: on real threads too, however slowly the
+	 * others start, reclaim must feed them. */
+	atomic_fetch_add(&t->holding, 1);
+	while (atomic_load(&t->holding) < WORKERS)
+		rsv_msleep(1);
 	for (int i = 0; i < PER_WORKER; i++)
 		if (held[i])
 			rsv_free_pages(held[i], 0);
