@@ -433,7 +433,6 @@ static inline bool rsv__gfp_invalid(rsv_gfp_t gfp, unsigned order)
 }
 
 /* page_alloc.c */
-/* A bounded wait for freed pages, growing with each round of the same allocation. */
 struct rsv_page *rsv__alloc_pages_slowpath(struct rsv_system *sys, struct rsv_task *tsk,
 					   rsv_gfp_t gfp, unsigned order);
 

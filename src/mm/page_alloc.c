@@ -226,9 +226,8 @@ static void alloc_backoff(struct rsv_system *sys, struct rsv_task *tsk)
 static struct rsv_page *may_oom(struct rsv_system *sys, struct rsv_task *tsk, rsv_gfp_t gfp,
 				unsigned order, bool *progress, unsigned *used)
 {
+	enum rsv_oom_result oom = RSV_OOM_NONE;
 	struct rsv_page *page = NULL;
-
-	enum rsv_oom_result oom;
 
 	*progress = false;
 	if (!rsv_mutex_trylock(&sys->oom_lock)) {
@@ -256,12 +255,10 @@ static struct rsv_page *may_oom(struct rsv_system *sys, struct rsv_task *tsk, rs
 			}
 		}
 	}
+out:
 	rsv_mutex_unlock(&sys->oom_lock);
 	if (!page && oom == RSV_OOM_WAIT)
 		alloc_backoff(sys, tsk);
-	return page;
-out:
-	rsv_mutex_unlock(&sys->oom_lock);
 	return page;
 }
 

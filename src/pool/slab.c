@@ -395,8 +395,8 @@ void rsv__slab_poison_broken(struct rsv_kmem_cache *c, void *obj)
 		    obj);
 }
 
-/* In a poisoned cache an object handed out is refilled with another byte, so that a free of
- * an object still full of the free poison can only be a second free. */
+/* In a poisoned cache an object handed out is checked and marked in use (pool/internal.h),
+ * so that a free of an object still full of the free poison can only be a second free. */
 static void *prepare(struct rsv_kmem_cache *c, void *obj, rsv_gfp_t gfp, size_t intact_from)
 {
 	if (rsv_unlikely(c->flags & RSV_SLAB_POISON))
