@@ -312,6 +312,12 @@ static inline uint32_t rsv__pfn(const struct rsv_system *sys, const struct rsv_p
 	return (uint32_t)(p - sys->memmap);
 }
 
+/* The address of @p, a page of the system's arena (unchecked: rsv_page_address() checks). */
+static inline char *rsv__page_addr(const struct rsv_system *sys, const struct rsv_page *p)
+{
+	return sys->arena + ((size_t)rsv__pfn(sys, p) << RSV_PAGE_SHIFT);
+}
+
 /* The page of the arena that holds @addr, or NULL. */
 static inline struct rsv_page *rsv__addr_page(const struct rsv_system *sys, const void *addr)
 {

@@ -416,11 +416,6 @@ static void uncharge_block(struct rsv_system *sys, struct rsv_page *page, unsign
 		atomic_fetch_sub_explicit(&charged->rss, 1L << order, memory_order_relaxed);
 }
 
-static inline void *block_address(const struct rsv_system *sys, const struct rsv_page *page)
-{
-	return sys->arena + ((size_t)(page - sys->memmap) << RSV_PAGE_SHIFT);
-}
-
 /* The checkers that watch allocations (armed with t->alloc_hooks): lockdep's might_alloc(),
  * then fault injection, which may refuse this one. */
 static RSV_NOINLINE bool checkers_refuse(struct rsv_system *sys, struct rsv_task *tsk,
@@ -454,7 +449,7 @@ struct rsv_page *rsv_alloc_pages(rsv_gfp_t gfp, unsigned order)
 	else if (!(page = rsv__alloc_pages_slowpath(sys, tsk, gfp, order)))
 		return errno = ENOMEM, NULL;
 got:
-	rsv__asan_unpoison(block_address(sys, page), RSV_PAGE_SIZE << order);
+	rsv__asan_unpoison(rsv__page_addr(sys, page), RSV_PAGE_SIZE << order);
 	rsv__set_page_state(page, RSV_PAGE_ALLOC);
 	page->order = (uint8_t)order;
 	page->owner = tsk->id;
@@ -513,7 +508,7 @@ int rsv_free_pages(struct rsv_page *page, unsigned order)
 	if (rsv_unlikely(atomic_load_explicit(&page->flags, memory_order_relaxed) &
 			 RSV_PAGE_ACCOUNTED))
 		uncharge_block(sys, page, order);
-	rsv__asan_poison(block_address(sys, page), RSV_PAGE_SIZE << order);
+	rsv__asan_poison(rsv__page_addr(sys, page), RSV_PAGE_SIZE << order);
 	if (rsv_likely(rsv__pcp_free_fast(sys, tsk, rsv__pfn(sys, page), order)))
 		return 0;
 	rsv__free_to_pcp_or_buddy(sys, tsk, rsv__pfn(sys, page), order);
@@ -545,7 +540,7 @@ void *rsv_page_address(const struct rsv_page *page)
 
 	if (!sys || page < sys->memmap || page >= sys->memmap + sys->nr_pages)
 		return NULL;
-	return sys->arena + ((size_t)(page - sys->memmap) << RSV_PAGE_SHIFT);
+	return rsv__page_addr(sys, page);
 }
 
 struct rsv_page *rsv_virt_to_page(struct rsv_system *sys, const void *addr)

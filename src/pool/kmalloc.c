@@ -67,7 +67,7 @@ static void *kmalloc_large(struct rsv_task *t, size_t size, rsv_gfp_t gfp)
 		return NULL;
 	atomic_fetch_or_explicit(&head->flags, RSV_PAGE_KMALLOC, memory_order_relaxed);
 	head->priv = size;
-	return t->sys->arena + ((size_t)rsv__pfn(t->sys, head) << RSV_PAGE_SHIFT);
+	return rsv__page_addr(t->sys, head);
 }
 
 void *rsv_kmalloc(size_t size, rsv_gfp_t gfp)

@@ -68,7 +68,7 @@ static struct rsv_page *obj_slab(const struct rsv_kmem_cache *c, const void *obj
 
 static char *slab_base(const struct rsv_kmem_cache *c, const struct rsv_page *head)
 {
-	return c->sys->arena + ((size_t)rsv__pfn(c->sys, head) << RSV_PAGE_SHIFT);
+	return rsv__page_addr(c->sys, head);
 }
 
 /* Why @obj cannot be an object of @c, or NULL. Does not look at whether it is free. */

@@ -102,7 +102,7 @@ void rsv_slabinfo_print(struct rsv_system *sys, FILE *out, bool all)
 static int check_slab(struct rsv_kmem_cache *c, struct rsv_page *head, unsigned list,
 		      unsigned long *inuse)
 {
-	char *base = c->sys->arena + ((size_t)rsv__pfn(c->sys, head) << RSV_PAGE_SHIFT);
+	char *base = rsv__page_addr(c->sys, head);
 	unsigned nfree = 0;
 
 	if (rsv__page_state(head) != RSV_PAGE_ALLOC || head->order != c->order ||
