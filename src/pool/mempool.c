@@ -596,7 +596,7 @@ unsigned rsv_mempool_free_bulk(struct rsv_mempool *pool, void **elems, unsigned 
 	}
 	for (; i < count; i++)
 		if (elems[i] && taken_back(pool, t, elems[i], false))
-			pool->free(elems[i], pool->pool_data);
+			backing_free(pool, t, elems[i]);
 	return kept;
 }
 
