@@ -72,15 +72,28 @@ static void check_poison(struct rsv_mempool *pool, void *e)
 #endif
 }
 
+/* Whether @e sits in the reserve now; @locked: the caller holds the pool's lock. */
+static bool in_reserve(struct rsv_mempool *pool, const void *e, bool locked)
+{
+	bool found = false;
+
+	if (!locked)
+		rsv_spin_lock(&pool->lock);
+	for (int i = atomic_load_explicit(&pool->curr_nr, memory_order_relaxed); i-- > 0 && !found;)
+		found = pool->elements[i] == e;
+	if (!locked)
+		rsv_spin_unlock(&pool->lock);
+	return found;
+}
+
 /* Under the lock. False (and a message) for an element that is in the pool already. */
 static bool add_element(struct rsv_mempool *pool, void *e)
 {
 	int n = atomic_load_explicit(&pool->curr_nr, memory_order_relaxed);
 
 #ifdef RSV_DEBUG
-	for (int i = 0; i < n; i++)
-		if (pool->elements[i] == e)
-			goto twice;
+	if (in_reserve(pool, e, true))
+		goto twice;
 #else
 	if (n && pool->elements[n - 1] == e)
 		goto twice;
@@ -462,20 +475,6 @@ unsigned rsv_mempool_alloc_bulk(struct rsv_mempool *pool, void **elems, unsigned
 }
 
 /* ---- free ---- */
-
-/* Whether @e sits in the reserve now; @locked: the caller holds the pool's lock. */
-static bool in_reserve(struct rsv_mempool *pool, const void *e, bool locked)
-{
-	bool found = false;
-
-	if (!locked)
-		rsv_spin_lock(&pool->lock);
-	for (int i = atomic_load_explicit(&pool->curr_nr, memory_order_relaxed); i-- > 0 && !found;)
-		found = pool->elements[i] == e;
-	if (!locked)
-		rsv_spin_unlock(&pool->lock);
-	return found;
-}
 
 /* Takes @e back from its holder: false (and a message) if it is not one of the pool's, or
  * it is given back twice. A task freeing the element it freed last is the cheap suspicion;
