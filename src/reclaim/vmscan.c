@@ -39,8 +39,6 @@ static bool may_writeback(const struct rsv_mapping *m, rsv_gfp_t gfp)
 
 /* ---- writeback and swap-out ---- */
 
-/* Runs in the completing device's task. A swapped-out page is freed here; if a reclaimer
- * holds it isolated right now, the reclaimer frees it when it puts its batch back. */
 /* A writeback request, on the system's list while in flight, so that what a stuck run leaves
  * in a device's queue is freed with the system rather than lost. */
 struct wb_request {
@@ -67,11 +65,12 @@ void rsv__writeback_requests_free(struct rsv_reclaim *r)
 	}
 }
 
+/* Runs in the completing device's task. A swapped-out page is freed here; if a reclaimer
+ * holds it isolated right now, the reclaimer frees it when it puts its batch back. */
 static void writeback_end_io(struct rsv_request *req)
 {
 	struct rsv_page *p = req->page;
 	struct rsv_mapping *m = rsv__page_mapping(p);
-
 	struct rsv_system *sys = m->sys;
 	struct rsv_reclaim *r = rsv__reclaim(sys);
 	bool anon = m->kind == RSV_MAPPING_ANON, free_now = false;
@@ -155,9 +154,9 @@ void rsv__writeback_submit(struct rsv_page *p, bool was_dirty)
 	if (was_dirty && !(rsv__page_set(p, PG_dirty) & PG_dirty))
 		rsv__account_dirty(m, 1);
 	rsv__page_clear(p, PG_writeback);
-	rsv__vm_add(rsv__reclaim(sys), RSV_NR_WRITEBACK, -1);
+	rsv__vm_add(r, RSV_NR_WRITEBACK, -1);
 	atomic_fetch_sub(&m->nr_inflight, 1);
-	rsv_wake_up_all(&rsv__reclaim(sys)->writeback_wait);
+	rsv_wake_up_all(&r->writeback_wait);
 }
 
 /* Starts writing an isolated page to its mapping's device. */
