@@ -56,7 +56,8 @@ struct stress {
 
 static uint64_t pattern_word(uint64_t seed, const void *addr, size_t size, size_t i)
 {
-	uint64_t x = seed ^ (uint64_t)(uintptr_t)addr ^ ((uint64_t)size << 32) ^ (i * 0x9e3779b97f4a7c15ull);
+	uint64_t x = seed ^ (uint64_t)(uintptr_t)addr ^ ((uint64_t)size << 32) ^
+		     (i * 0x9e3779b97f4a7c15ull);
 
 	x ^= x >> 31;
 	x *= 0xbf58476d1ce4e5b9ull;

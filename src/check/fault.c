@@ -2,8 +2,9 @@
  *
  * The allocation paths ask only when the calling task's hooks are armed (t->alloc_hooks),
  * which every task's are once any attribute is enabled or any task asked for fail-nth: a fast
- * path pays one predictable branch for all the checkers. Counters are atomics and the knobs are read without a
- * lock: they are set before the run, as the kernel's debugfs knobs are set before the test. */
+ * path pays one predictable branch for all the checkers. Counters are atomics and the knobs
+ * are read without a lock: they are set before the run, as the kernel's debugfs knobs are set
+ * before the test. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

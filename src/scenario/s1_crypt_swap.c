@@ -1,7 +1,7 @@
 /* s1-crypt-swap-reserves (seeds 000 and 002: f9054c70d28b against its revert; spec I, S1).
  *
- * Anonymous memory swaps out to a swap area on dm-crypt on a disk with a 5 ms latency, while two hogs
- * keep memory short. Reclaim (kswapd, and the hogs' direct reclaim: PF_MEMALLOC both) swaps
+ * Anonymous memory swaps out to a swap area on dm-crypt on a disk with a 5 ms latency, while
+ * two hogs keep memory short. Reclaim (kswapd, and the hogs' direct reclaim: PF_MEMALLOC both) swaps
  * pages out; each swap-out allocates a crypt io with GFP_NOIO, and kcryptd a bounce page.
  * Under mempool=2016 a reclaimer whose io pool is empty may take its io from the reserves
  * below min, so swap-outs pile up in flight on reserve memory until free memory is gone. */
