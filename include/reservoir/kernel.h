@@ -149,6 +149,9 @@ static inline void *kmem_cache_zalloc(struct kmem_cache *c, gfp_t gfp)
 #define kmem_cache_free_bulk rsv_kmem_cache_free_bulk
 #define kmalloc rsv_kmalloc
 #define kzalloc rsv_kzalloc
+#define kmalloc_array rsv_kmalloc_array
+#define kcalloc rsv_kcalloc
+#define KMALLOC_MAX_SIZE RSV_KMALLOC_MAX_SIZE
 #define kfree rsv_kfree
 #define ksize rsv_ksize
 

@@ -61,10 +61,18 @@ RSV_API void rsv_kmem_cache_info(struct rsv_kmem_cache *c, struct rsv_slabinfo *
 /* slabinfo-like lines for every cache with slabs (every cache if @all). */
 RSV_API void rsv_slabinfo_print(struct rsv_system *sys, FILE *out, bool all);
 
+/* The largest kmalloc: one block of the highest order (the kernel's KMALLOC_MAX_SIZE). */
+#define RSV_KMALLOC_MAX_SIZE ((size_t)RSV_PAGE_SIZE << RSV_MAX_ORDER)
+
 /* kmalloc: size classes 8, 16, 32, 64, 96, 128, 192, 256, 512, 1k, 2k, 4k, 8k; larger sizes
- * are whole pages of the smallest order that fits. Size 0 returns NULL (errno EINVAL). */
+ * are whole pages of the smallest order that fits. Size 0 returns NULL (errno EINVAL); a size
+ * above RSV_KMALLOC_MAX_SIZE is a misuse (NULL, errno EINVAL), however near SIZE_MAX. */
 RSV_API void *rsv_kmalloc(size_t size, rsv_gfp_t gfp);
 RSV_API void *rsv_kzalloc(size_t size, rsv_gfp_t gfp);
+/* kmalloc_array(), kcalloc(): @n objects of @size; a product that overflows size_t returns
+ * NULL with errno EOVERFLOW before anything is allocated. */
+RSV_API void *rsv_kmalloc_array(size_t n, size_t size, rsv_gfp_t gfp);
+RSV_API void *rsv_kcalloc(size_t n, size_t size, rsv_gfp_t gfp);
 /* NULL is ignored; a pointer kmalloc did not return is a misuse. */
 RSV_API void rsv_kfree(const void *p);
 RSV_API size_t rsv_ksize(const void *p); /* usable size, 0 for what kmalloc did not return */

@@ -53,15 +53,18 @@ struct rsv_kmem_cache *rsv_kmalloc_cache(struct rsv_system *sys, size_t size)
 
 static void *kmalloc_large(struct rsv_task *t, size_t size, rsv_gfp_t gfp)
 {
-	size_t pages = (size + RSV_PAGE_SIZE - 1) >> RSV_PAGE_SHIFT;
-	unsigned order = pages <= 1 ? 0 : (unsigned)(64 - __builtin_clzll(pages - 1));
+	size_t pages;
+	unsigned order;
 	struct rsv_page *head;
 
-	if (order > RSV_MAX_ORDER) {
+	/* Before any rounding: size + PAGE_SIZE - 1 wraps to a page or none near SIZE_MAX. */
+	if (size > RSV_KMALLOC_MAX_SIZE) {
 		rsv__misuse(t->sys, "rsv_kmalloc(%zu) by task \"%s\": larger than an order-%u block",
 			    size, t->name, RSV_MAX_ORDER);
 		return errno = EINVAL, NULL;
 	}
+	pages = (size + RSV_PAGE_SIZE - 1) >> RSV_PAGE_SHIFT;
+	order = pages <= 1 ? 0 : (unsigned)(64 - __builtin_clzll(pages - 1));
 	head = rsv_alloc_pages(gfp, order);
 	if (!head)
 		return NULL;
@@ -100,6 +103,20 @@ void *rsv_kmalloc(size_t size, rsv_gfp_t gfp)
 void *rsv_kzalloc(size_t size, rsv_gfp_t gfp)
 {
 	return rsv_kmalloc(size, gfp | RSV___GFP_ZERO);
+}
+
+void *rsv_kmalloc_array(size_t n, size_t size, rsv_gfp_t gfp)
+{
+	size_t bytes;
+
+	if (__builtin_mul_overflow(n, size, &bytes))
+		return errno = EOVERFLOW, NULL;
+	return rsv_kmalloc(bytes, gfp);
+}
+
+void *rsv_kcalloc(size_t n, size_t size, rsv_gfp_t gfp)
+{
+	return rsv_kmalloc_array(n, size, gfp | RSV___GFP_ZERO);
 }
 
 void rsv_kfree(const void *p)

@@ -657,8 +657,12 @@ int rsv_mempool_init(struct rsv_mempool *pool, int min_nr, rsv_mempool_alloc_t a
 		break;
 	case BACKING_KMALLOC:
 		pool->elem_size = (size_t)(uintptr_t)pool_data;
+		if (!pool->elem_size || pool->elem_size > RSV_KMALLOC_MAX_SIZE)
+			return -EINVAL; /* no element could ever be made */
 		break;
 	case BACKING_PAGES:
+		if ((uintptr_t)pool_data > RSV_MAX_ORDER)
+			return -EINVAL;
 		pool->elem_size = (size_t)RSV_PAGE_SIZE << (uintptr_t)pool_data;
 		break;
 	default:
@@ -836,7 +840,7 @@ struct rsv_mempool *rsv_mempool_create_slab_pool(int min_nr, struct rsv_kmem_cac
 
 struct rsv_mempool *rsv_mempool_create_kmalloc_pool(int min_nr, size_t size)
 {
-	if (!size)
+	if (!size || size > RSV_KMALLOC_MAX_SIZE)
 		return errno = EINVAL, NULL;
 	return rsv_mempool_create(min_nr, rsv_mempool_kmalloc, rsv_mempool_kfree,
 				  (void *)(uintptr_t)size);
