@@ -4,7 +4,8 @@
 set -euo pipefail
 
 need=(cmake make gcc pkg-config libcriterion-dev binutils gnuplot-nox spin clang libclang-rt-14-dev
-      libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4) # the last three: bench_slab's rivals
+      python3 libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4) # python3: cli_test.sh reads JSON;
+      # the last three: bench_slab's rivals
 
 missing=()
 for pkg in "${need[@]}"; do

@@ -44,6 +44,50 @@ bad_input "needs a value" run s1-crypt-swap-reserves --seed
 bad_input "1..1000000" matrix --seeds 0
 bad_input "text, md, json, csv" matrix --format yaml
 bad_input "--verbose" list --verbose extra
+# Issue 13's command-line cases: each refused in one line before any run.
+bad_input "' -1'" run s1-crypt-swap-reserves --seed " -1"
+bad_input "'-1'" run s1-crypt-swap-reserves --seed -1
+bad_input "empty item" run s1-crypt-swap-reserves --policy mempool=2016,
+bad_input "empty item" run s1-crypt-swap-reserves --policy mempool=2016,,oom=reaper
+bad_input "empty item" run s1-crypt-swap-reserves --policy ""
+bad_input "given twice" run s1-crypt-swap-reserves --policy mempool=2016,mempool=revert
+bad_input "'-1' is not an integer in 1..1000000" matrix --seeds -1
+bad_input "--jobs" matrix --jobs " 2"
+bad_input "--seconds" stress --seconds -1
+bad_input "dirty=1024 and buffers=1" run s5-nofs-bufio-loop --param buffers=1 --param dirty=1024
+bad_input "cannot write '/nonexistent-dir/x.svg'" run s1-crypt-swap-reserves \
+	--plot /nonexistent-dir/x.svg
+bad_input "cannot write '/nonexistent-dir/t.tsv'" run s1-crypt-swap-reserves \
+	--trace /nonexistent-dir/t.tsv
+bad_input "is a directory" run s1-crypt-swap-reserves --trace "$tmp"
+bad_input "--out: cannot create '/nonexistent-dir/report'" matrix --seeds 100 \
+	--out /nonexistent-dir/report
+touch "$tmp/file"
+bad_input "not a directory" matrix --seeds 100 --out "$tmp/file"
+bad_input "--backend sim" replay s1-crypt-swap-reserves --backend os
+# A path check leaves nothing behind.
+if [ -e /nonexistent-dir ] || [ -n "$(ls "$tmp" | grep -v '^file$')" ]; then
+	fail "a refused path left a file: $(ls "$tmp")"
+else
+	pass
+fi
+
+# A run that cannot be set up is an error with its reason, never a verdict: the matrix says
+# how many, shows the cell as error and exits 1 (before issue 13 it printed progress, exit 0).
+out=$(ulimit -v 20000; "$bin" matrix --seeds 1 --jobs 1 --scenario s4-global-reserve-pool 2>&1)
+rc=$?
+if [ $rc -ne 1 ] || [[ $out != *"could not be set up"* ]] || [[ $out == *" progress"* ]]; then
+	fail "matrix under ulimit -v 20000: rc $rc: $out"
+else
+	pass
+fi
+out=$(ulimit -v 20000; "$bin" run s4-global-reserve-pool 2>&1)
+rc=$?
+if [ $rc -ne 1 ] || [[ $out == *"livelock"* ]] || [[ $out == *"progress"* ]]; then
+	fail "run under ulimit -v 20000: rc $rc: $out"
+else
+	pass
+fi
 
 # A deadlock, replayed bit for bit.
 out=$("$bin" replay s5-nofs-bufio-loop --policy bufio=gfp-fs,loop=plain --param case=1 --seed 7)
@@ -53,6 +97,17 @@ if [ $rc -ne 0 ] || [[ $out != *"deadlock"* ]] || [[ $out != *"(identical)"* ]];
 else
 	pass
 fi
+
+# Every --format json output parses as JSON (replay's verdict on the copy is inside it).
+for cmd in "run s1-crypt-swap-reserves" "replay s5-nofs-bufio-loop --param case=1 --seed 7" \
+	"matrix --seeds 2 --jobs 2 --scenario s3-oom-mutex-livelock"; do
+	# shellcheck disable=SC2086
+	if ! "$bin" $cmd --format json | python3 -c 'import json, sys; json.load(sys.stdin)'; then
+		fail "'$cmd --format json' is not JSON"
+	else
+		pass
+	fi
+done
 
 # JSON: the fields a script reads.
 json=$("$bin" run s3-oom-mutex-livelock --policy mempool=revert,oom=no-reaper --format json)

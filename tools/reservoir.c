@@ -13,6 +13,7 @@
  * run and replay take --policy key=value[,...], --param name=value, --seed N,
  * --backend sim|os and --format text|json. Bad input: one line naming it, exit status 2. */
 #include <errno.h>
+#include <inttypes.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,17 +34,31 @@ static int usage(FILE *out)
 	return out == stderr ? 2 : 0;
 }
 
-int rsv_tool_parse_seed(const char *s, uint64_t *seed)
+/* Digits only (strtoull would take leading blanks and a '-', and wrap "-1" to UINT64_MAX), in
+ * min..max; else one line naming the option and the word, and -1. */
+int rsv_tool_parse_uint(const char *opt, const char *s, uint64_t min, uint64_t max,
+			uint64_t *out)
 {
 	char *end;
+	uint64_t v;
 
 	errno = 0;
-	*seed = strtoull(s, &end, 0);
-	if (errno || !*s || *end || *s == '-') {
-		fprintf(stderr, "reservoir: malformed seed '%s' (want a non-negative integer)\n", s);
+	v = *s >= '0' && *s <= '9' ? strtoull(s, &end, 0) : 0;
+	if (*s < '0' || *s > '9' || errno || *end || v < min || v > max) {
+		if (max == UINT64_MAX)
+			fprintf(stderr, "reservoir: %s: '%s' is not a non-negative integer\n", opt, s);
+		else
+			fprintf(stderr, "reservoir: %s: '%s' is not an integer in %" PRIu64 "..%" PRIu64
+				"\n", opt, s, min, max);
 		return -1;
 	}
+	*out = v;
 	return 0;
+}
+
+int rsv_tool_parse_seed(const char *s, uint64_t *seed)
+{
+	return rsv_tool_parse_uint("--seed", s, 0, UINT64_MAX, seed);
 }
 
 int main(int argc, char **argv)

@@ -91,6 +91,8 @@ static int parse_run(int argc, char **argv, struct run_args *a)
 				return bad("unknown format '%s'", val, "text, json");
 			a->format = val;
 		} else if (!strcmp(opt, "--trace")) {
+			if (rsv_tool_check_writable("--trace", val))
+				return 2;
 			a->trace = val;
 		} else if (!strcmp(opt, "--plot")) {
 			if (rsv_tool_check_plot_path(val))
@@ -103,6 +105,8 @@ static int parse_run(int argc, char **argv, struct run_args *a)
 				   "--format text|json");
 		}
 	}
+	if (rsv_scenario_check(a->s, &a->o, err, sizeof(err)))
+		return bad("%s", err, NULL);
 	return 0;
 }
 
@@ -158,7 +162,9 @@ static void json_string(FILE *out, const char *s)
 	fputc('"', out);
 }
 
-static void print_result(const struct run_args *a, const struct rsv_scenario_result *r)
+/* @again: the replay's result, or NULL for a plain run. */
+static void print_result(const struct run_args *a, const struct rsv_scenario_result *r,
+			 const struct rsv_scenario_result *again)
 {
 	char policy[256];
 
@@ -179,6 +185,10 @@ static void print_result(const struct run_args *a, const struct rsv_scenario_res
 			       r->counters[i].value);
 		printf("}, \"report\": ");
 		json_string(stdout, r->report);
+		if (again)
+			printf(", \"replay\": {\"trace_hash\": \"%016" PRIx64 "\", \"identical\": %s}",
+			       again->trace_hash,
+			       r->trace_hash == again->trace_hash ? "true" : "false");
 		printf("}\n");
 		return;
 	}
@@ -194,6 +204,10 @@ static void print_result(const struct run_args *a, const struct rsv_scenario_res
 		printf("  %.3f s of real time\n", (double)r->virtual_ns / 1e9);
 	if (r->report[0])
 		printf("\n%s", r->report);
+	if (again)
+		printf("replayed: trace hash %016" PRIx64 " then %016" PRIx64 " (%s)\n",
+		       r->trace_hash, again->trace_hash,
+		       r->trace_hash == again->trace_hash ? "identical" : "DIFFERENT");
 }
 
 int rsv_tool_run(int argc, char **argv, bool replay)
@@ -204,24 +218,24 @@ int rsv_tool_run(int argc, char **argv, bool replay)
 
 	if (status || !r || !again)
 		goto out;
+	if (replay && a.o.backend != RSV_BACKEND_SIM) {
+		status = bad("%s", "replay needs the simulator (--backend sim)", NULL);
+		goto out;
+	}
 	if (a.trace || a.plot ? rsv_tool_timeline_run(a.s, &a.o, r, a.trace, a.plot)
 			      : rsv_scenario_run(a.s, &a.o, r)) {
 		fprintf(stderr, "reservoir: %s\n", r->why[0] ? r->why : "the timeline failed");
 		status = 1;
 		goto out;
 	}
-	print_result(&a, r);
-	if (replay) {
-		if (a.o.backend != RSV_BACKEND_SIM) {
-			status = bad("%s", "replay needs the simulator (--backend sim)", NULL);
-			goto out;
-		}
-		rsv_scenario_run(a.s, &a.o, again);
-		printf("replayed: trace hash %016" PRIx64 " then %016" PRIx64 " (%s)\n",
-		       r->trace_hash, again->trace_hash,
-		       r->trace_hash == again->trace_hash ? "identical" : "DIFFERENT");
-		status = r->trace_hash != again->trace_hash;
+	if (replay && rsv_scenario_run(a.s, &a.o, again)) {
+		fprintf(stderr, "reservoir: replay: %s\n", again->why);
+		status = 1;
+		goto out;
 	}
+	print_result(&a, r, replay ? again : NULL);
+	if (replay)
+		status = r->trace_hash != again->trace_hash;
 out:
 	free(r);
 	free(again);
@@ -236,6 +250,8 @@ struct cell {
 	unsigned long counts[RSV_NR_VERDICTS];
 	enum rsv_verdict worst;
 	int64_t first_bad_seed;
+	unsigned long errors;   /* runs that could not be set up: no verdict */
+	char error[300];        /* the first one's reason (seed, then why) */
 };
 
 struct matrix {
@@ -243,7 +259,7 @@ struct matrix {
 	unsigned nr_cells;
 	unsigned seeds;
 	_Atomic unsigned long next, done;
-	unsigned long total;
+	unsigned long total, errors;
 	bool progress_bar;
 	pthread_mutex_t lock;
 };
@@ -310,6 +326,7 @@ static void *matrix_worker(void *arg)
 	struct rsv_scenario_result *r = malloc(sizeof(*r));
 	struct rsv_workspace *ws = rsv_workspace_create();
 	unsigned long job;
+	int err;
 
 	while (r && (job = atomic_fetch_add(&m->next, 1)) < m->total) {
 		struct cell *cell = &m->cells[job / m->seeds];
@@ -317,8 +334,17 @@ static void *matrix_worker(void *arg)
 
 		o.seed = job % m->seeds;
 		o.workspace = ws;
-		rsv_scenario_run(cell->s, &o, r);
+		err = rsv_scenario_run(cell->s, &o, r);
 		pthread_mutex_lock(&m->lock);
+		if (err) {
+			if (!cell->errors++)
+				snprintf(cell->error, sizeof(cell->error), "seed %" PRIu64 ": %s",
+					 o.seed, r->why);
+			m->errors++;
+			show_progress(m, atomic_fetch_add(&m->done, 1) + 1);
+			pthread_mutex_unlock(&m->lock);
+			continue;
+		}
 		cell->counts[r->verdict]++;
 		if (r->verdict > cell->worst)
 			cell->worst = r->verdict;
@@ -403,24 +429,28 @@ static void write_matrix(FILE *out, const struct matrix *m, const char *format)
 				rsv_scenario_name(c->s), variant, policy, m->seeds);
 			for (unsigned v = 0; v < RSV_NR_VERDICTS; v++)
 				fprintf(out, ", \"%s\": %lu", rsv_verdict_name(v), c->counts[v]);
+			fprintf(out, ", \"errors\": %lu", c->errors);
 			fprintf(out, ", \"verdict\": \"%s\", \"first_bad_seed\": %" PRId64 "}%s\n",
-				rsv_verdict_name(c->worst), c->first_bad_seed,
+				c->errors ? "error" : rsv_verdict_name(c->worst), c->first_bad_seed,
 				i + 1 < m->nr_cells ? "," : "");
 		} else if (md) {
 			fprintf(out, "| %s | `%s` | %s | %u |", name, policy,
-				rsv_verdict_name(c->worst), m->seeds);
+				c->errors ? "error" : rsv_verdict_name(c->worst), m->seeds);
 			if (c->first_bad_seed >= 0)
 				fprintf(out, " %" PRId64 " |\n", c->first_bad_seed);
 			else
 				fprintf(out, " |\n");
 		} else if (csv) {
 			fprintf(out, "%s,%s,\"%s\",%s,%u,%" PRId64 "\n", rsv_scenario_name(c->s),
-				variant, policy,
-				rsv_verdict_name(c->worst), m->seeds, c->first_bad_seed);
+				variant, policy, c->errors ? "error" : rsv_verdict_name(c->worst),
+				m->seeds, c->first_bad_seed);
 		} else {
 			fprintf(out, "%-33s %-58s %-16s", name, policy,
-				rsv_verdict_name(c->worst));
-			if (c->worst != RSV_VERDICT_PROGRESS)
+				c->errors ? "error" : rsv_verdict_name(c->worst));
+			if (c->errors)
+				fprintf(out, " %lu/%u runs could not be set up (%s)", c->errors,
+					m->seeds, c->error);
+			else if (c->worst != RSV_VERDICT_PROGRESS)
 				fprintf(out, " %lu/%u runs; first seed %" PRId64,
 					m->seeds - c->counts[RSV_VERDICT_PROGRESS], m->seeds,
 					c->first_bad_seed);
@@ -437,7 +467,7 @@ static const struct cell *worst_cell(const struct matrix *m, const struct rsv_sc
 	const struct cell *w = NULL;
 
 	for (unsigned i = 0; i < m->nr_cells; i++)
-		if (m->cells[i].s == s && (!w || m->cells[i].worst > w->worst))
+		if (m->cells[i].s == s && !m->cells[i].errors && (!w || m->cells[i].worst > w->worst))
 			w = &m->cells[i];
 	return w;
 }
@@ -452,7 +482,7 @@ static const struct cell *fixed_cell(const struct matrix *m, const struct cell *
 		const struct cell *c = &m->cells[i];
 		bool same_variant = !memcmp(c->opts.params, bad->opts.params, sizeof(c->opts.params));
 
-		if (c->s != bad->s || !same_variant || c->worst != RSV_VERDICT_PROGRESS)
+		if (c->s != bad->s || !same_variant || c->worst != RSV_VERDICT_PROGRESS || c->errors)
 			continue;
 		if (!memcmp(&c->opts.policy, &RSV_POLICY_DEFAULT, sizeof(c->opts.policy)))
 			return c;
@@ -495,15 +525,35 @@ static int draw_timelines(const struct matrix *m, const char *dir)
 	return status;
 }
 
-static int write_report(const struct matrix *m, const char *dir)
+static const char *const report_formats[] = { "md", "json", "csv" };
+
+/* Before any run: the report's directory exists (made if need be) and takes its files. */
+static int prepare_report(const char *dir)
 {
-	static const char *const formats[] = { "md", "json", "csv" };
 	char path[4096];
+	struct stat st;
 
 	if (mkdir(dir, 0755) && errno != EEXIST) {
-		fprintf(stderr, "reservoir: cannot create '%s': %s\n", dir, strerror(errno));
-		return 1;
+		fprintf(stderr, "reservoir: --out: cannot create '%s': %s\n", dir, strerror(errno));
+		return 2;
 	}
+	if (stat(dir, &st) || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "reservoir: --out: '%s' is not a directory\n", dir);
+		return 2;
+	}
+	for (unsigned f = 0; f < 3; f++) {
+		snprintf(path, sizeof(path), "%s/matrix.%s", dir, report_formats[f]);
+		if (rsv_tool_check_writable("--out", path))
+			return 2;
+	}
+	return 0;
+}
+
+static int write_report(const struct matrix *m, const char *dir)
+{
+	const char *const *formats = report_formats;
+	char path[4096];
+
 	for (unsigned f = 0; f < 3; f++) {
 		FILE *out;
 
@@ -535,8 +585,8 @@ int rsv_tool_matrix(int argc, char **argv)
 			return bad("option '%s' needs a value", opt, NULL);
 		i++;
 		if (!strcmp(opt, "--seeds") || !strcmp(opt, "--jobs")) {
-			if (rsv_tool_parse_seed(val, &n) || !n || n > 1000000)
-				return bad("'%s' is not a count in 1..1000000", val, NULL);
+			if (rsv_tool_parse_uint(opt, val, 1, 1000000, &n))
+				return 2;
 			*(strcmp(opt, "--seeds") ? &jobs : &m.seeds) = (unsigned)n;
 		} else if (!strcmp(opt, "--format")) {
 			if (strcmp(val, "text") && strcmp(val, "md") && strcmp(val, "json") &&
@@ -554,6 +604,8 @@ int rsv_tool_matrix(int argc, char **argv)
 				   "--out DIR");
 		}
 	}
+	if (dir && (status = prepare_report(dir)))
+		return status;
 	for (unsigned i = 0; i < rsv_scenario_count(); i++)
 		max_cells += nr_combos(rsv_scenario_at(i));
 	m.cells = calloc(max_cells, sizeof(*m.cells));
@@ -574,6 +626,11 @@ int rsv_tool_matrix(int argc, char **argv)
 	write_matrix(stdout, &m, format);
 	if (dir)
 		status = write_report(&m, dir);
+	if (m.errors) {
+		fprintf(stderr, "reservoir: matrix: %lu of %lu runs could not be set up; their "
+			"cells say error\n", m.errors, m.total);
+		status = 1;
+	}
 	free(threads);
 	free(m.cells);
 	return status;

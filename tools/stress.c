@@ -305,18 +305,20 @@ static int parse(int argc, char **argv, unsigned *seconds, unsigned *tasks, uint
 			}
 			continue;
 		}
-		if (rsv_tool_parse_seed(argv[i + 1], &v))
-			return 2;
-		if (!strcmp(argv[i], "--seconds") && v >= 1 && v <= 86400)
+		if (!strcmp(argv[i], "--seconds")) {
+			if (rsv_tool_parse_uint("--seconds", argv[i + 1], 1, 86400, &v))
+				return 2;
 			*seconds = (unsigned)v;
-		else if (!strcmp(argv[i], "--tasks") && v >= 1 && v <= 64)
+		} else if (!strcmp(argv[i], "--tasks")) {
+			if (rsv_tool_parse_uint("--tasks", argv[i + 1], 1, 64, &v))
+				return 2;
 			*tasks = (unsigned)v;
-		else if (!strcmp(argv[i], "--seed"))
-			*seed = v;
-		else {
-			fprintf(stderr, "reservoir: stress: bad option '%s %s' (valid: --seconds "
-					"1..86400, --tasks 1..64, --seed N, --only KIND)\n", argv[i],
-				argv[i + 1]);
+		} else if (!strcmp(argv[i], "--seed")) {
+			if (rsv_tool_parse_seed(argv[i + 1], seed))
+				return 2;
+		} else {
+			fprintf(stderr, "reservoir: stress: unknown option '%s' (valid: --seconds "
+					"1..86400, --tasks 1..64, --seed N, --only KIND)\n", argv[i]);
 			return 2;
 		}
 	}

@@ -3,10 +3,13 @@
  * blocked tasks, writeback and OOM kills below. The sampler is no task, so the sampled run is
  * the run without it, trace hash and all. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "reservoir.h"
 #include "tool.h"
 
@@ -83,12 +86,45 @@ static int plot(const char *data, const char *out, const char *title)
 	return 0;
 }
 
+/* Can @path be written? Tried by opening it for appending (a file that was not there is
+ * removed again), since access() says yes to root whatever the file system says. */
+int rsv_tool_check_writable(const char *opt, const char *path)
+{
+	struct stat st;
+	bool existed = !stat(path, &st);
+	int fd;
+
+	if (existed && S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "reservoir: %s: '%s' is a directory\n", opt, path);
+		return 2;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		fprintf(stderr, "reservoir: %s: cannot write '%s': %s\n", opt, path, strerror(errno));
+		return 2;
+	}
+	close(fd);
+	if (!existed)
+		unlink(path);
+	return 0;
+}
+
+/* The picture, and the table beside it that gnuplot draws it from. */
 int rsv_tool_check_plot_path(const char *path)
 {
-	if (terminal_for(path))
-		return 0;
-	fprintf(stderr, "reservoir: plot '%s': want a file ending in .svg or .png\n", path);
-	return 2;
+	char data[4096];
+
+	if (!terminal_for(path)) {
+		fprintf(stderr, "reservoir: --plot: '%s': want a file ending in .svg or .png\n",
+			path);
+		return 2;
+	}
+	if (snprintf(data, sizeof(data), "%s.tsv", path) >= (int)sizeof(data)) {
+		fprintf(stderr, "reservoir: --plot: path too long\n");
+		return 2;
+	}
+	return rsv_tool_check_writable("--plot", path) || rsv_tool_check_writable("--plot", data)
+		       ? 2 : 0;
 }
 
 int rsv_tool_timeline_run(const struct rsv_scenario *s, struct rsv_scenario_opts *o,

@@ -8,6 +8,8 @@
 
 int rsv_tool_demo(uint64_t seed);
 int rsv_tool_parse_seed(const char *s, uint64_t *seed);
+int rsv_tool_parse_uint(const char *opt, const char *s, uint64_t min, uint64_t max,
+			uint64_t *out);
 int rsv_tool_list(int argc, char **argv);
 int rsv_tool_run(int argc, char **argv, bool replay);
 int rsv_tool_matrix(int argc, char **argv);
@@ -19,6 +21,7 @@ void rsv_tool_scenario_policy(const struct rsv_scenario *s, const struct rsv_sce
 int rsv_tool_timeline_run(const struct rsv_scenario *s, struct rsv_scenario_opts *o,
 			  struct rsv_scenario_result *r, const char *trace, const char *plot);
 int rsv_tool_check_plot_path(const char *path);
+int rsv_tool_check_writable(const char *opt, const char *path);
 /* stress.c: reservoir stress [--seconds N] [--tasks N] [--seed N] */
 int rsv_tool_stress(int argc, char **argv);
 

@@ -91,7 +91,13 @@ RSV_API void rsv_scenario_opts_init(const struct rsv_scenario *s, struct rsv_sce
 /* "name=value": 0, or -EINVAL with a message naming the bad word and the valid choices. */
 RSV_API int rsv_scenario_set_param(const struct rsv_scenario *s, struct rsv_scenario_opts *o,
 				   const char *text, char *err, size_t errlen);
-/* One run. 0, or -errno when the system could not be built (the result says why). */
+/* Every parameter in its range, and none contradicting another (s5: dirty <= buffers): 0, or
+ * -EINVAL with a message naming the parameters. rsv_scenario_run() checks the same first. */
+RSV_API int rsv_scenario_check(const struct rsv_scenario *s, const struct rsv_scenario_opts *o,
+			       char *err, size_t errlen);
+/* One run. 0, or -errno when the run could not be set up: bad options (-EINVAL), or the
+ * system, a task or an object failed to be made; the result's why says which. A run that
+ * could not be set up has no verdict. */
 RSV_API int rsv_scenario_run(const struct rsv_scenario *s, const struct rsv_scenario_opts *o,
 			     struct rsv_scenario_result *r);
 RSV_API int64_t rsv_scenario_counter(const struct rsv_scenario_result *r, const char *name);

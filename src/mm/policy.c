@@ -85,17 +85,30 @@ static int parse_error(char *err, size_t errlen, int k, const char *what, const 
 	return -EINVAL;
 }
 
+/* "key=value[,key=value...]". Every word is checked before @p changes: a bad one leaves
+ * @p as it was. An empty text, an empty item (",," or a trailing ',') and a key given twice
+ * are errors, as a typo must not pass for a choice. */
 int rsv_policy_parse(struct rsv_policy *p, const char *text, char *err, size_t errlen)
 {
+	struct rsv_policy out = *p;
+	bool seen[RSV_NR_POLICY_KEYS] = { false };
 	const char *s = text;
 
-	while (s && *s) {
+	if (!s)
+		return -EINVAL;
+	for (;;) {
 		size_t len = strcspn(s, ",");
 		const char *eq = memchr(s, '=', len);
 		int k, v;
 
+		if (!len) {
+			if (err && errlen)
+				snprintf(err, errlen, "empty item in policy '%s' (want key=value, "
+					 "separated by single commas)", text);
+			return -EINVAL;
+		}
 		if (!eq)
-			return parse_error(err, errlen, -1, "key", s, len);
+			return parse_error(err, errlen, -1, "key=value", s, len);
 		k = lookup_key(s, (size_t)(eq - s));
 		if (k < 0)
 			return parse_error(err, errlen, -1, "key", s, (size_t)(eq - s));
@@ -103,11 +116,20 @@ int rsv_policy_parse(struct rsv_policy *p, const char *text, char *err, size_t e
 		if (v < 0)
 			return parse_error(err, errlen, k, policy_table[k].key, eq + 1,
 					   len - (size_t)(eq - s) - 1);
-		p->value[k] = (unsigned char)v;
+		if (seen[k]) {
+			if (err && errlen)
+				snprintf(err, errlen, "policy key '%s' given twice in '%s'",
+					 policy_table[k].key, text);
+			return -EINVAL;
+		}
+		seen[k] = true;
+		out.value[k] = (unsigned char)v;
 		s += len;
-		if (*s == ',')
-			s++;
+		if (!*s)
+			break;
+		s++; /* the ',': an item must follow */
 	}
+	*p = out;
 	return 0;
 }
 

@@ -24,6 +24,9 @@ struct rsv_scenario {
 	unsigned nr_keys;
 	unsigned long nr_pages;
 	uint64_t time_limit_ns;  /* virtual; 0 = until every task has returned */
+	/* Before anything is built: parameters that are each in range but contradict each
+	 * other. 0, or -EINVAL with a message naming them (may be NULL). */
+	int (*validate)(const long *p, char *err, size_t errlen);
 	/* Before the system is created: settings the parameters decide (may be NULL). */
 	void (*configure)(struct rsv_system_config *cfg, const long *p);
 	/* In an attached setup task: build the system's objects, create the tasks. */
@@ -55,6 +58,13 @@ void rsv__scenario_progress_to(struct rsv_scenario_run *r, uint64_t *seen, uint6
 /* A line for the result's report, after the blocked chain if there is one (a checker's
  * finding, say). */
 void rsv__scenario_note(struct rsv_scenario_run *r, const char *text);
+/* rsv_task_create() for a scenario's setup: 0, or -errno with the result's reason naming the
+ * task, so that a run missing one of its tasks is an error rather than a verdict. */
+int rsv__scenario_task(struct rsv_scenario_run *r, const char *name, int (*fn)(void *arg),
+		       void *arg);
+/* The reason a setup step failed, for the result (printf-style); returns @err. */
+int rsv__scenario_setup_error(struct rsv_scenario_run *r, int err, const char *fmt, ...)
+	RSV_PRINTF(3, 4);
 /* A system-wide counter from the allocator's statistics, added under its own name. */
 void rsv__scenario_stat(struct rsv_scenario_run *r, enum rsv_stat_item item);
 

@@ -105,6 +105,35 @@ static void param_names(const struct rsv_scenario *s, char *buf, size_t len)
 		n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? ", " : "", s->params[i].name);
 }
 
+int rsv_scenario_check(const struct rsv_scenario *s, const struct rsv_scenario_opts *o,
+		       char *err, size_t errlen)
+{
+	char buf[256];
+
+	if (!err || !errlen)
+		err = buf, errlen = sizeof(buf);
+	for (unsigned i = 0; i < s->nr_params; i++) {
+		const struct rsv_scenario_param *p = &s->params[i];
+
+		if (o->params[i] < p->min || o->params[i] > p->max) {
+			snprintf(err, errlen, "parameter %s: %ld is not in %ld..%ld", p->name,
+				 o->params[i], p->min, p->max);
+			return -EINVAL;
+		}
+	}
+	for (unsigned k = 0; k < RSV_NR_POLICY_KEYS; k++)
+		if (o->policy.value[k] >= rsv_policy_nr_values(k)) {
+			snprintf(err, errlen, "policy %s: value %u out of range",
+				 rsv_policy_key_name(k), o->policy.value[k]);
+			return -EINVAL;
+		}
+	if (o->backend != RSV_BACKEND_SIM && o->backend != RSV_BACKEND_OS) {
+		snprintf(err, errlen, "backend: %d is neither sim nor os", (int)o->backend);
+		return -EINVAL;
+	}
+	return s->validate ? s->validate(o->params, err, errlen) : 0;
+}
+
 int rsv_scenario_set_param(const struct rsv_scenario *s, struct rsv_scenario_opts *o,
 			   const char *text, char *err, size_t errlen)
 {
@@ -165,6 +194,28 @@ void rsv__scenario_progress_to(struct rsv_scenario_run *r, uint64_t *seen, uint6
 {
 	for (; *seen < count; (*seen)++)
 		rsv_progress_inc(&r->progress);
+}
+
+int rsv__scenario_setup_error(struct rsv_scenario_run *r, int err, const char *fmt, ...)
+{
+	va_list ap;
+	size_t n;
+
+	va_start(ap, fmt);
+	vsnprintf(r->res->why, sizeof(r->res->why), fmt, ap);
+	va_end(ap);
+	n = strlen(r->res->why);
+	snprintf(r->res->why + n, sizeof(r->res->why) - n, ": %s", strerror(-err));
+	return err;
+}
+
+int rsv__scenario_task(struct rsv_scenario_run *r, const char *name, int (*fn)(void *arg),
+		       void *arg)
+{
+	if (rsv_task_create(r->sys, name, fn, arg))
+		return 0;
+	return rsv__scenario_setup_error(r, errno ? -errno : -ENOMEM, "setup: task \"%s\"",
+					 name);
 }
 
 void rsv__scenario_stat(struct rsv_scenario_run *r, enum rsv_stat_item item)
@@ -277,6 +328,8 @@ int rsv_scenario_run(const struct rsv_scenario *s, const struct rsv_scenario_opt
 	int err;
 
 	memset(res, 0, sizeof(*res));
+	if ((err = rsv_scenario_check(s, o, res->why, sizeof(res->why))))
+		return err;
 	if (s->configure)
 		s->configure(&cfg, o->params);
 	if (!(r.sys = rsv_system_create(&cfg))) {
@@ -288,7 +341,8 @@ int rsv_scenario_run(const struct rsv_scenario *s, const struct rsv_scenario_opt
 	err = s->setup(&r);
 	rsv_task_detach();
 	if (err) {
-		snprintf(res->why, sizeof(res->why), "setup: %s", strerror(-err));
+		if (!res->why[0])
+			snprintf(res->why, sizeof(res->why), "setup: %s", strerror(-err));
 		if (s->teardown)
 			s->teardown(&r);
 		rsv_system_destroy(r.sys);

@@ -5,6 +5,7 @@
  * pages out; each swap-out allocates a crypt io with GFP_NOIO, and kcryptd a bounce page.
  * Under mempool=2016 a reclaimer whose io pool is empty may take its io from the reserves
  * below min, so swap-outs pile up in flight on reserve memory until free memory is gone. */
+#include <errno.h>
 #include <stdlib.h>
 #include "scenario/internal.h"
 
@@ -95,6 +96,7 @@ static int setup(struct rsv_scenario_run *run)
 	const long *p = run->p;
 	struct s1 *s = calloc(1, sizeof(*s));
 	struct rsv_crypt_config cc = { .io_pool = (int)p[P_POOL], .page_pool = (int)p[P_POOL] };
+	int err;
 
 	if (!s)
 		return -ENOMEM;
@@ -107,13 +109,17 @@ static int setup(struct rsv_scenario_run *run)
 	    !(s->swap = rsv_swap_create(run->sys, "swap", s->crypt, (uint64_t)p[P_SLOTS])))
 		return -ENOMEM;
 	s->anon = rsv_mapping_create(run->sys, RSV_MAPPING_ANON, "swapped", s->swap, 0);
-	for (long i = 0; s->anon && i < p[P_ANON]; i++)
-		rsv_mapping_add_page(s->anon, RSV_GFP_KERNEL, (uint64_t)i);
 	if (!s->anon)
 		return -ENOMEM;
-	rsv_task_create(run->sys, "filler", filler, s);
+	for (long i = 0; i < p[P_ANON]; i++)
+		if (!rsv_mapping_add_page(s->anon, RSV_GFP_KERNEL, (uint64_t)i))
+			return rsv__scenario_setup_error(run, -ENOMEM, "setup: anonymous page %ld "
+							 "of anon_pages=%ld", i, p[P_ANON]);
+	if ((err = rsv__scenario_task(run, "filler", filler, s)))
+		return err;
 	for (long i = 0; i < p[P_HOGS]; i++)
-		rsv_task_create(run->sys, "hog", hog, s);
+		if ((err = rsv__scenario_task(run, "hog", hog, s)))
+			return err;
 	return 0;
 }
 

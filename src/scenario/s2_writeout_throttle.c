@@ -106,9 +106,9 @@ static int setup(struct rsv_scenario_run *run)
 		return -ENOMEM;
 	for (long i = 0; i < p[P_PAGES]; i++)
 		if (!(s->pages[i] = rsv_mapping_add_page(s->file, RSV_GFP_KERNEL, (uint64_t)i)))
-			return -ENOMEM;
-	rsv_task_create(run->sys, "writer", writer, s);
-	return 0;
+			return rsv__scenario_setup_error(run, -ENOMEM, "setup: file page %ld of "
+							 "pages=%ld", i, p[P_PAGES]);
+	return rsv__scenario_task(run, "writer", writer, s);
 }
 
 static void judge(struct rsv_scenario_run *run)

@@ -7,6 +7,7 @@
  * meanwhile (oom=reaper), decides if anyone moves again. Holding an element while taking a
  * lock that a reclaimer holds is the caller bug Weiner and Hocko named; the scenario shows
  * what each policy does about it. */
+#include <errno.h>
 #include <stdlib.h>
 #include "scenario/internal.h"
 
@@ -129,11 +130,10 @@ static int setup(struct rsv_scenario_run *run)
 	if (rsv_lockdep_enable(run->sys) || !(s->a = rsv_mempool_create_page_pool(1, 0)))
 		return -ENOMEM;
 	rsv_mempool_set_name(s->a, "a");
-	s->c = rsv_task_create(run->sys, "C", task_c, s);
-	rsv_task_create(run->sys, "filler", filler, s);
-	rsv_task_create(run->sys, "B", task_b, s);
-	rsv_task_create(run->sys, "A", task_a, s);
-	return 0;
+	if (!(s->c = rsv_task_create(run->sys, "C", task_c, s)))
+		return rsv__scenario_setup_error(run, -ENOMEM, "setup: task \"C\"");
+	return rsv__scenario_task(run, "filler", filler, s) ?:
+	       rsv__scenario_task(run, "B", task_b, s) ?: rsv__scenario_task(run, "A", task_a, s);
 }
 
 /* Weiner and Hocko: whatever the policy, A holding an element while it takes a lock that is

@@ -6,6 +6,7 @@
  * its pages with GFP_NOFS and writes them to a disk whose completions free them. With
  * reserve=global-pool the first failure takes the pool's semaphore; with per-thread the
  * pages were put aside when the section opened; with watermarks nothing was. */
+#include <errno.h>
 #include <stdlib.h>
 #include "scenario/internal.h"
 
@@ -135,6 +136,7 @@ static int setup(struct rsv_scenario_run *run)
 {
 	const long *p = run->p;
 	struct s4 *s = calloc(1, sizeof(*s));
+	int err;
 
 	if (!s)
 		return -ENOMEM;
@@ -148,9 +150,9 @@ static int setup(struct rsv_scenario_run *run)
 	if (!s->disk || !s->r || !s->held)
 		return -ENOMEM;
 	for (long i = 0; i < p[P_WRITERS]; i++)
-		rsv_task_create(run->sys, "fs_writer", writer, s);
-	rsv_task_create(run->sys, "hog", hog, s);
-	return 0;
+		if ((err = rsv__scenario_task(run, "fs_writer", writer, s)))
+			return err;
+	return rsv__scenario_task(run, "hog", hog, s);
 }
 
 static void judge(struct rsv_scenario_run *run)

@@ -14,6 +14,7 @@
  *     reclaims and calls the same shrinker, which wants the mutex.
  * The lockdep-style checker (fs_reclaim pseudo-lock only) sees case B and misses case A. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "scenario/internal.h"
@@ -132,6 +133,15 @@ static int fill_cache(struct s5 *s)
 	return 0;
 }
 
+static int validate(const long *p, char *err, size_t errlen)
+{
+	if (p[P_DIRTY] <= p[P_BUFFERS])
+		return 0;
+	snprintf(err, errlen, "parameters dirty=%ld and buffers=%ld: the dirty buffers are some "
+		 "of the buffers, so dirty may not exceed buffers", p[P_DIRTY], p[P_BUFFERS]);
+	return -EINVAL;
+}
+
 static int setup(struct rsv_scenario_run *run)
 {
 	const long *p = run->p;
@@ -141,8 +151,6 @@ static int setup(struct rsv_scenario_run *run)
 		return -ENOMEM;
 	run->data = s;
 	s->run = run;
-	if (p[P_DIRTY] > p[P_BUFFERS])
-		return -EINVAL;
 	if (rsv_lockdep_enable(run->sys))
 		return -ENOMEM;
 	s->disk = rsv_ramdev_create(run->sys, "disk", 4096,
@@ -153,9 +161,8 @@ static int setup(struct rsv_scenario_run *run)
 		return -ENOMEM;
 	if (fill_cache(s))
 		return -ENOMEM;
-	rsv_task_create(run->sys, "filler", filler, s);
-	rsv_task_create(run->sys, p[P_CASE] == 0 ? "F" : "P1", worker, s);
-	return 0;
+	return rsv__scenario_task(run, "filler", filler, s) ?:
+	       rsv__scenario_task(run, p[P_CASE] == 0 ? "F" : "P1", worker, s);
 }
 
 static void judge(struct rsv_scenario_run *run)
@@ -198,6 +205,7 @@ const struct rsv_scenario rsv__s5_nofs_bufio_loop = {
 	.keys = keys,
 	.nr_keys = 2,
 	.nr_pages = 4096,
+	.validate = validate,
 	.setup = setup,
 	.judge = judge,
 	.teardown = teardown,

@@ -43,7 +43,25 @@ Test(policy, bad_words_named_with_choices)
 	cr_assert(strstr(err, "unknown policy key 'mepool' (valid: mempool, throttle"), "%s", err);
 	cr_assert_eq(rsv_policy_parse(&p, "oom", err, sizeof(err)), -EINVAL);
 	cr_assert_eq(rsv_policy_parse(&p, "oom=", err, sizeof(err)), -EINVAL);
-	cr_assert_eq(rsv_policy_parse(&p, "oom=reaper,", err, sizeof(err)), 0);
+}
+
+/* Issue 13: "mempool=2016," was taken for "mempool=2016"; an empty item is a typo, and a
+ * refused text leaves the policy as it was, even when its first items were good. */
+Test(policy, empty_items_and_repeated_keys_refused_and_policy_unchanged)
+{
+	struct rsv_policy p = RSV_POLICY_DEFAULT;
+	char err[256];
+	static const char *const bad[] = { "mempool=2016,", ",mempool=2016", "mempool=2016,,oom=reaper",
+					   "", "mempool=2016,mempool=revert",
+					   "mempool=2016,oom=nope" };
+
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_eq(rsv_policy_parse(&p, bad[i], err, sizeof(err)), -EINVAL, "'%s'", bad[i]);
+		cr_assert(!memcmp(&p, &RSV_POLICY_DEFAULT, sizeof(p)), "'%s' changed the policy",
+			  bad[i]);
+	}
+	cr_assert_eq(rsv_policy_parse(&p, "mempool=2016,oom=no-reaper", err, sizeof(err)), 0);
+	cr_assert_eq(p.value[RSV_POLICY_MEMPOOL], RSV_MEMPOOL_2016);
 }
 
 Test(policy, system_refuses_out_of_range_values)

@@ -170,6 +170,34 @@ Test(scenario, bad_parameters_are_named)
 	cr_assert_eq(o.params[0], 3);
 }
 
+/* Issue 13: s5 with buffers=1 and dirty=1024 (each in range) said "setup: Invalid argument"
+ * after building the system; options set in the struct directly bypassed the range check. */
+Test(scenario, contradicting_or_out_of_range_options_are_refused_before_any_work)
+{
+	const struct rsv_scenario *s = rsv_scenario_find("s5-nofs-bufio-loop");
+	struct rsv_scenario_opts o;
+	struct rsv_scenario_result *r = malloc(sizeof(*r));
+	char err[256];
+
+	rsv_scenario_opts_init(s, &o);
+	cr_assert_eq(rsv_scenario_set_param(s, &o, "buffers=1", err, sizeof(err)), 0);
+	cr_assert_eq(rsv_scenario_set_param(s, &o, "dirty=1024", err, sizeof(err)), 0);
+	cr_assert_eq(rsv_scenario_check(s, &o, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "dirty=1024") && strstr(err, "buffers=1"), "%s", err);
+	cr_assert_eq(rsv_scenario_run(s, &o, r), -EINVAL);
+	cr_assert_str_eq(r->why, err);
+	cr_assert_eq(r->decisions, 0, "a refused run ran");
+	rsv_scenario_opts_init(s, &o);
+	o.params[1] = 0; /* buffers below its range, set behind set_param's back */
+	cr_assert_eq(rsv_scenario_run(s, &o, r), -EINVAL);
+	cr_assert(strstr(r->why, "buffers") && strstr(r->why, "1..1024"), "%s", r->why);
+	rsv_scenario_opts_init(s, &o);
+	o.policy.value[RSV_POLICY_LOOP] = 7;
+	cr_assert_eq(rsv_scenario_run(s, &o, r), -EINVAL);
+	cr_assert(strstr(r->why, "loop"), "%s", r->why);
+	free(r);
+}
+
 /* ---- s1: swap over dm-crypt, f9054c70d28b against its revert ---- */
 
 static void no_mempool_reserves(const struct rsv_scenario_result *r, uint64_t seed)
