@@ -67,9 +67,18 @@ static void destroy_objects(struct rsv_system *sys)
 	}
 }
 
+bool rsv_system_abandoned(const struct rsv_system *sys)
+{
+	return sys && atomic_load(&sys->plat->halted);
+}
+
 void rsv_system_destroy(struct rsv_system *sys)
 {
 	if (!sys)
+		return;
+	/* Its frozen tasks still point into every part of it (their stacks, the arena, the
+	 * objects they wait on): it is left as it is, for the process's exit to reclaim. */
+	if (rsv_system_abandoned(sys))
 		return;
 	rsv_platform_set_monitor(sys->plat, 0, NULL, NULL); /* the watchdogs stop looking */
 	rsv__kthreads_stop(sys);

@@ -11,7 +11,8 @@
  *                                              injected failures, patterns and invariant checks
  *   reservoir version
  * run and replay take --policy key=value[,...], --param name=value, --seed N,
- * --backend sim|os and --format text|json. Bad input: one line naming it, exit status 2. */
+ * --backend sim|os, --timeout SECONDS (the progress watchdog's window, 30 by default) and
+ * --format text|json. Bad input: one line naming it, exit status 2. */
 #include <errno.h>
 #include <inttypes.h>
 #include <malloc.h>
@@ -25,7 +26,8 @@ static int usage(FILE *out)
 {
 	fprintf(out, "usage: reservoir list [--verbose]\n"
 		     "       reservoir run|replay SCENARIO [--policy key=value[,...]] "
-		     "[--param name=value] [--seed N] [--backend sim|os] [--format text|json]\n"
+		     "[--param name=value] [--seed N] [--backend sim|os] [--timeout S] "
+		     "[--format text|json]\n"
 		     "       reservoir matrix [--seeds N] [--jobs J] [--format text|md|json|csv] "
 		     "[--out DIR]\n"
 		     "       reservoir demo [--seed N]\n"

@@ -56,6 +56,7 @@ static const struct rsv_scenario *find_scenario(const char *name)
 static int parse_run(int argc, char **argv, struct run_args *a)
 {
 	char err[512];
+	uint64_t n;
 
 	if (argc < 1)
 		return bad("%s", "run needs a scenario", NULL);
@@ -86,6 +87,10 @@ static int parse_run(int argc, char **argv, struct run_args *a)
 				a->o.backend = RSV_BACKEND_OS;
 			else
 				return bad("unknown backend '%s'", val, "sim, os");
+		} else if (!strcmp(opt, "--timeout")) {
+			if (rsv_tool_parse_uint("--timeout", val, 1, 3600, &n))
+				return 2;
+			a->o.progress_timeout_ns = n * RSV_NSEC_PER_SEC;
 		} else if (!strcmp(opt, "--format")) {
 			if (strcmp(val, "text") && strcmp(val, "json"))
 				return bad("unknown format '%s'", val, "text, json");
@@ -101,8 +106,8 @@ static int parse_run(int argc, char **argv, struct run_args *a)
 		} else {
 			return bad("unknown option '%s'", opt,
 				   "--policy key=value, --param name=value, --seed N, "
-				   "--backend sim|os, --trace FILE, --plot FILE.svg|.png, "
-				   "--format text|json");
+				   "--backend sim|os, --timeout SECONDS, --trace FILE, "
+				   "--plot FILE.svg|.png, --format text|json");
 		}
 	}
 	if (rsv_scenario_check(a->s, &a->o, err, sizeof(err)))

@@ -42,7 +42,7 @@ enum rsv_run_result {
 	RSV_RUN_DONE = 0,       /* every thread returned */
 	RSV_RUN_DEADLOCK,       /* sim: nobody can run and no timer is pending */
 	RSV_RUN_TIME_LIMIT,     /* sim: virtual time passed time_limit_ns */
-	RSV_RUN_STOPPED,        /* sim: rsv_platform_stop() was called */
+	RSV_RUN_STOPPED,        /* rsv_platform_stop() was called (os: tasks were left running) */
 };
 
 struct rsv_platform;

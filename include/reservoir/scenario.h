@@ -56,7 +56,14 @@ struct rsv_scenario_opts {
 	void (*sample)(void *arg, const struct rsv_scenario_sample *s);
 	void *sample_arg;
 	struct rsv_workspace *workspace; /* for many runs on one thread (may be NULL) */
+	/* The progress watchdog's window: no progress for this long is a livelock (a deadlock if
+	 * every task waited throughout); 0 = RSV_SCENARIO_PROGRESS_TIMEOUT_NS. Virtual time on
+	 * the simulator, real time on the os backend, where a stuck run ends this long after
+	 * its last progress with its verdict and report (its tasks frozen and abandoned). */
+	uint64_t progress_timeout_ns;
 };
+
+#define RSV_SCENARIO_PROGRESS_TIMEOUT_NS (30 * RSV_NSEC_PER_SEC)
 
 struct rsv_scenario_counter {
 	const char *name;

@@ -45,10 +45,19 @@ struct rsv_watermarks {
 #define RSV_MAX_ARENA_PAGES (1UL << 28) /* 1 TiB */
 
 RSV_API struct rsv_system *rsv_system_create(const struct rsv_system_config *cfg);
+/* Frees everything, once every task has returned; an abandoned system is left alone. */
 RSV_API void rsv_system_destroy(struct rsv_system *sys);
-/* Runs the system's tasks: os, waits for all to return; sim, schedules them until done,
- * deadlock or the time limit. */
+/* Runs the system's tasks: sim, schedules them until done, deadlock, the time limit or
+ * rsv_platform_stop() (a watchdog with stop_run); os, waits until all have returned or a
+ * watchdog with stop_run fires. In that last case the run returns RSV_RUN_STOPPED within a
+ * millisecond, with the tasks still in it: each freezes for good the next time it sleeps or
+ * wakes, as panic() stops the other CPUs, so that the watchdog's report, the counters and the
+ * blocked chain can be read in peace from a thread attached afterwards. The system is then
+ * abandoned: its frozen tasks use its memory, so rsv_system_destroy() frees nothing, and the
+ * process should say what it found and exit. */
 RSV_API enum rsv_run_result rsv_system_run(struct rsv_system *sys);
+/* After a run stopped on real threads with tasks still in it (above). */
+RSV_API bool rsv_system_abandoned(const struct rsv_system *sys);
 /* For objects built over a system by its tasks (a filesystem, a buffer cache): @destroy runs
  * at rsv_system_destroy(), once every task has stopped (perhaps in the middle of the object's
  * own code, on a deadlocked run) and before the devices, mappings and arena go. It must free

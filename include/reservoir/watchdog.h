@@ -5,8 +5,10 @@
  * or an allocator retrying, keeps waking up. The progress watchdog sees those: named counters
  * that the work increments must advance within a timeout while tasks still run. When they
  * stall while every task sits in lock or queue waits throughout, it calls it a deadlock. On the
- * simulator both run from the scheduler on virtual time and can end the run
- * (RSV_RUN_STOPPED); on real threads from a monitor thread, reporting only. */
+ * simulator both run from the scheduler on virtual time, on real threads from a monitor
+ * thread; with stop_run either ends the run (RSV_RUN_STOPPED; on real threads the stuck tasks
+ * are frozen and the system abandoned, see rsv_system_run()), and the fired callback hears of
+ * each event as it happens. */
 #ifndef RESERVOIR_WATCHDOG_H
 #define RESERVOIR_WATCHDOG_H
 
@@ -29,18 +31,6 @@ static inline void rsv_progress_inc(struct rsv_progress *p)
 	atomic_fetch_add_explicit(&p->count, 1, memory_order_relaxed);
 }
 
-struct rsv_watchdog_config {
-	uint64_t period_ns;           /* how often to look; 0 = a hundredth of the smallest timeout */
-	uint64_t progress_timeout_ns; /* registered counters must advance within this; 0 = off */
-	uint64_t hung_timeout_ns;     /* blocked uninterruptibly this long is hung; 0 = off */
-	bool stop_run;                /* on the simulator, end the run when it fires */
-	/* A sampler called every sample_period_ns as well (timelines): on the simulator it sees
-	 * virtual time pass without being a task, so it changes nothing in the run. */
-	uint64_t sample_period_ns;
-	void (*sample)(void *arg, uint64_t now);
-	void *sample_arg;
-};
-
 /* LIVELOCK: no progress while tasks ran. DEADLOCK: no progress while every task waited on a
  * lock or a queue (at three looks in four or more): only timeouts woke anyone (a mempool's
  * 5 s re-poll, say), and nothing a task does can end it. */
@@ -51,6 +41,26 @@ enum rsv_watchdog_event {
 	RSV_WATCHDOG_DEADLOCK,
 	RSV_NR_WATCHDOG_EVENTS
 };
+
+struct rsv_watchdog_config {
+	uint64_t period_ns;           /* how often to look; 0 = a hundredth of the smallest timeout */
+	uint64_t progress_timeout_ns; /* registered counters must advance within this; 0 = off */
+	uint64_t hung_timeout_ns;     /* blocked uninterruptibly this long is hung; 0 = off */
+	bool stop_run;                /* on the simulator, end the run when it fires */
+	/* A sampler called every sample_period_ns as well (timelines): on the simulator it sees
+	 * virtual time pass without being a task, so it changes nothing in the run. */
+	uint64_t sample_period_ns;
+	void (*sample)(void *arg, uint64_t now);
+	void *sample_arg;
+	/* Called once per event as it fires, from the monitor (the scheduler on the simulator,
+	 * the monitor thread on real threads; no task of the system, holding none of its
+	 * locks), with the report so far: the event's line and, on real threads, every blocked
+	 * task with what it waits on and who holds it. A daemon on real threads learns here that
+	 * its I/O path is stuck, while its threads still are (may be NULL). */
+	void (*fired)(void *arg, enum rsv_watchdog_event e, const char *report);
+	void *fired_arg;
+};
+
 
 /* 0, -EINVAL for no timeout at all, -EBUSY if already running. */
 RSV_API int rsv_watchdog_start(struct rsv_system *sys, const struct rsv_watchdog_config *cfg);

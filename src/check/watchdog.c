@@ -49,6 +49,8 @@ static void fire(struct rsv_watchdog *wd, enum rsv_watchdog_event e, const char 
 	rsv_platform_report_append(p, why);
 	if (rsv_platform_backend(p) == RSV_BACKEND_OS)
 		rsv__report_blocked(p); /* the simulator dumps the threads when the run stops */
+	if (wd->cfg.fired)
+		wd->cfg.fired(wd->cfg.fired_arg, e, rsv_platform_report(p));
 	if (wd->cfg.stop_run)
 		rsv_platform_stop(p);
 }

@@ -70,6 +70,9 @@ struct rsv_platform {
 	uint64_t trace_hash;
 	uint64_t decisions;
 	_Atomic bool stop_requested;
+	/* os: the run was stopped with tasks still in it, which freeze at their next park
+	 * (platform threads only; attached ones such as a judge go on). */
+	_Atomic bool halted;
 	char *report;
 	size_t report_len;
 	rsv_lock_hook_t lock_hook; /* rsv_platform_set_lock_hook */

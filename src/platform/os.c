@@ -67,11 +67,33 @@ static void futex_wake(_Atomic uint32_t *addr, int n)
 	syscall(SYS_futex, addr, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, n, NULL, NULL, 0);
 }
 
+/* A run stopped by a watchdog with tasks still in it: as panic() stops the other CPUs, each
+ * of the platform's threads stops for good the next time it parks (or wakes from a park), so
+ * that what the run left is read in peace. It never holds a spinlock there. */
+static bool halted(const struct rsv_thread *self)
+{
+	return self->fn && self->plat && atomic_load_explicit(&self->plat->halted,
+							      memory_order_acquire);
+}
+
+static RSV_NORETURN void freeze(struct rsv_thread *self)
+{
+	static _Atomic uint32_t never;
+
+	atomic_store(&self->wait_kind, RSV_WAIT_NONE);
+	for (;;)
+		futex_wait_until(&never, 0, 0);
+}
+
 static void os_park(struct rsv_thread *self, uint64_t deadline)
 {
+	if (rsv_unlikely(halted(self)))
+		freeze(self);
 	if (atomic_exchange_explicit(&self->park_token, 0, memory_order_acquire))
 		return;
 	futex_wait_until(&self->park_token, 0, deadline);
+	if (rsv_unlikely(halted(self)))
+		freeze(self);
 	atomic_exchange_explicit(&self->park_token, 0, memory_order_acquire);
 }
 
@@ -163,11 +185,46 @@ static bool join_one(struct rsv_platform *p, bool all)
 	return true;
 }
 
-/* Daemons run until their owner stops them, so a run waits only for the others. */
+/* Joins the threads that have returned; true while one that is no daemon is still running. */
+static bool join_exited(struct rsv_platform *p)
+{
+	bool running = false;
+	struct rsv_list *pos;
+
+	rsv_spin_lock(&p->threads_lock);
+	rsv_list_for_each(pos, &p->threads) {
+		struct os_thread *ot = rsv_container_of(pos, struct os_thread, base.node);
+
+		if (!ot->started || ot->joined || ot->base.daemon)
+			continue;
+		if (!atomic_load_explicit(&ot->base.exited, memory_order_acquire)) {
+			running = true;
+			continue;
+		}
+		/* It has returned from its body: the join is short, but not under the lock. */
+		ot->joined = true;
+		rsv_spin_unlock(&p->threads_lock);
+		pthread_join(ot->pthread, NULL);
+		rsv_spin_lock(&p->threads_lock);
+		pos = &p->threads; /* the list may have grown: look again from the start */
+		running = false;
+	}
+	rsv_spin_unlock(&p->threads_lock);
+	return running;
+}
+
+/* Daemons run until their owner stops them, so a run waits only for the others, or for
+ * rsv_platform_stop() (a watchdog that fired): then the threads still in the run are halted
+ * and abandoned, and the run ends RSV_RUN_STOPPED within a millisecond. */
 static enum rsv_run_result os_run(struct rsv_platform *p)
 {
-	while (join_one(p, false))
-		;
+	while (join_exited(p)) {
+		if (atomic_load(&p->stop_requested)) {
+			atomic_store_explicit(&p->halted, true, memory_order_release);
+			return RSV_RUN_STOPPED;
+		}
+		rsv__os_sleep_ns(RSV_NSEC_PER_MSEC);
+	}
 	return RSV_RUN_DONE;
 }
 
@@ -221,6 +278,8 @@ static void os_destroy(struct rsv_platform *p)
 	struct rsv_list *pos, *tmp;
 
 	rsv__os_monitor_stop(p);
+	if (atomic_load(&p->halted))
+		return; /* frozen threads use every byte of it: abandoned (see rsv_system_run) */
 	while (join_one(p, true))
 		;
 	rsv_list_for_each_safe(pos, tmp, &p->threads)

@@ -11,7 +11,6 @@
 #include <string.h>
 #include "scenario/internal.h"
 
-#define PROGRESS_TIMEOUT_NS (30 * RSV_NSEC_PER_SEC)
 #define OBSERVE_NS RSV_NSEC_PER_MSEC
 
 static const struct rsv_scenario *const registry[] = {
@@ -296,18 +295,27 @@ static uint64_t monitor_period(const struct rsv_scenario *s, const struct rsv_sc
 	return period;
 }
 
+static uint64_t progress_timeout(const struct rsv_scenario_opts *o)
+{
+	return o->progress_timeout_ns ? o->progress_timeout_ns : RSV_SCENARIO_PROGRESS_TIMEOUT_NS;
+}
+
 static void judge_run(struct rsv_scenario_run *r, enum rsv_run_result run)
 {
 	enum rsv_watchdog_event wd = rsv_watchdog_fired(r->sys);
 	const char *report = rsv_platform_report(rsv_system_platform(r->sys));
+	bool sim = r->opts->backend == RSV_BACKEND_SIM;
 
 	if (run == RSV_RUN_DEADLOCK || wd == RSV_WATCHDOG_DEADLOCK)
-		rsv__scenario_verdict(r, RSV_VERDICT_DEADLOCK, "%s",
+		rsv__scenario_verdict(r, RSV_VERDICT_DEADLOCK, "%s%s",
 				      run == RSV_RUN_DEADLOCK ? "no task can run"
-							      : "every task parked in lock or queue waits");
+							      : "every task parked in lock or queue waits",
+				      rsv_system_abandoned(r->sys) ? "; its tasks were abandoned" : "");
 	else if (wd == RSV_WATCHDOG_LIVELOCK || run == RSV_RUN_TIME_LIMIT)
-		rsv__scenario_verdict(r, RSV_VERDICT_LIVELOCK, "no progress for %.0f virtual s "
-				      "while tasks ran", PROGRESS_TIMEOUT_NS / 1e9);
+		rsv__scenario_verdict(r, RSV_VERDICT_LIVELOCK, "no progress for %.3g %ss while tasks "
+				      "ran%s", (double)progress_timeout(r->opts) / 1e9,
+				      sim ? "virtual " : "",
+				      rsv_system_abandoned(r->sys) ? "; they were abandoned" : "");
 	else
 		rsv__scenario_verdict(r, RSV_VERDICT_PROGRESS, "the work finished");
 	if (r->res->verdict != RSV_VERDICT_PROGRESS && report)
@@ -349,7 +357,7 @@ int rsv_scenario_run(const struct rsv_scenario *s, const struct rsv_scenario_opt
 		return err;
 	}
 	rsv_watchdog_start(r.sys, &(struct rsv_watchdog_config){
-		.progress_timeout_ns = PROGRESS_TIMEOUT_NS, .stop_run = true,
+		.progress_timeout_ns = progress_timeout(o), .stop_run = true,
 		.sample_period_ns = monitor_period(s, o),
 		.sample = monitor_period(s, o) ? monitor : NULL, .sample_arg = &r });
 	start = o->backend == RSV_BACKEND_SIM ? 0 : rsv_now();
@@ -361,7 +369,9 @@ int rsv_scenario_run(const struct rsv_scenario *s, const struct rsv_scenario_opt
 	rsv_task_attach(r.sys, "judge"); /* the judge reads the clock and may free as a task */
 	res->virtual_ns = rsv_now() - start;
 	judge_run(&r, run);
-	if (s->teardown)
+	/* On real threads a stuck run leaves its tasks frozen inside the scenario's state and
+	 * the system: both are abandoned with them (rsv_system_run()). */
+	if (s->teardown && !rsv_system_abandoned(r.sys))
 		s->teardown(&r);
 	rsv_task_detach();
 	rsv_system_destroy(r.sys);
