@@ -55,6 +55,7 @@ struct rsv_crypt_stats {
 	uint64_t io_pool_grants, page_pool_grants; /* backing allocations below min */
 	uint64_t page_pool_reclaims; /* kcryptd's pool allocations that entered direct reclaim */
 	uint64_t worker_throttles;   /* kcryptd's sleeps in reclaim throttling, of any kind */
+	uint64_t worker_throttled_ns; /* and the time it spent in them */
 	long pool_fill, pool_size;   /* elements in both pools now, and their min_nr */
 	long page_pool_fill, page_pool_size; /* the bounce-page pool's alone */
 };

@@ -63,6 +63,8 @@ struct rsv_system;
 	X(OOM_REAPED, "oom_reaped_pages", "pages the OOM reaper freed from victims")          \
 	X(FLUSHER_WAKEUP, "flusher_wakeups", "flusher rounds of background or reclaim writeback") \
 	X(FLUSHER_PAGES, "flusher_pages", "dirty pages the flusher sent to writeback")        \
+	X(FLUSHER_KUPDATE, "flusher_kupdate_pages",                                           \
+	  "of those, pages of files dirty longer than dirty_expire_centisecs")                \
 	X(DIRTY_THROTTLE, "dirty_throttle", "balance_dirty_pages pauses")                    \
 	X(DIRTY_THROTTLE_NS, "dirty_throttle_ns", "nanoseconds writers paused in balance_dirty_pages")
 

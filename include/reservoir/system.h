@@ -30,6 +30,11 @@ struct rsv_system_config {
 	unsigned dirty_ratio;            /* % of dirtyable memory; 0 = 20 */
 	unsigned dirty_background_ratio; /* 0 = 10 */
 	unsigned long dirty_thresh_pages; /* the dirty limit in pages, overriding the ratio */
+	/* Periodic writeback (the flusher's kupdate work), in virtual time on the simulator: a
+	 * file whose pages have been dirty longer than dirty_expire_centisecs is written back
+	 * at the next round, every dirty_writeback_centisecs while anything is dirty. */
+	unsigned dirty_expire_centisecs;    /* 0 = 3000, the kernel's */
+	unsigned dirty_writeback_centisecs; /* 0 = 500 */
 	enum rsv_misuse_mode misuse;
 	struct rsv_policy policy;
 	struct rsv_workspace *workspace; /* mappings lent for this system's life (platform.h) */

@@ -206,6 +206,8 @@ void rsv_crypt_stats(struct rsv_bdev *bdev, struct rsv_crypt_stats *out)
 					 .page_pool_grants = page.reserve_grants,
 					 .page_pool_reclaims = page.direct_reclaims,
 					 .worker_throttles = throttled,
+					 .worker_throttled_ns = rsv_task_stat(cd->worker,
+									      RSV_STAT_THROTTLE_NS),
 					 .pool_fill = rsv_mempool_curr_nr(cd->bs.pool) +
 						      rsv_mempool_curr_nr(cd->page_pool),
 					 .pool_size = rsv_mempool_min_nr(cd->bs.pool) +

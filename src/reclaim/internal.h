@@ -48,6 +48,7 @@ struct rsv_mapping {
 	_Atomic long nr_pages;
 	_Atomic long nr_inflight; /* pages under writeback */
 	_Atomic long nr_dirty;
+	_Atomic uint64_t dirtied_when; /* the inode's: when nr_dirty last left 0 */
 	struct rsv_list node;
 };
 
@@ -92,6 +93,9 @@ struct rsv_reclaim {
 	_Atomic bool flusher_woken;
 	_Atomic bool flush_all;      /* reclaim asked for every dirty page */
 	_Atomic bool dirty_exceeded; /* writers check their dirtying more often */
+	/* The next periodic writeback round (wb_wakeup_delayed()); 0 while nothing is dirty. */
+	_Atomic uint64_t kupdate_at;
+	uint64_t dirty_expire_ns, dirty_writeback_ns;
 
 	struct rsv_task *kswapd;
 	struct rsv_waitqueue kswapd_wait;
@@ -117,11 +121,18 @@ static inline void rsv__vm_add(struct rsv_reclaim *r, enum rsv_vm_counter c, lon
 	atomic_fetch_add_explicit(&r->vm[c], n, memory_order_relaxed);
 }
 
-/* Every change of a page's PG_dirty goes through here: the global and the mapping's count. */
-static inline void rsv__account_dirty(struct rsv_mapping *m, long n)
+/* Every change of a page's PG_dirty goes through here: the global and the mapping's count,
+ * and the mapping's dirtied_when when it turns dirty. True when the system had nothing dirty
+ * before: the caller then arms periodic writeback with rsv__wb_wakeup_delayed() once it holds
+ * no spinlock (waking the flusher is a scheduling point). */
+static inline bool rsv__account_dirty(struct rsv_mapping *m, long n)
 {
-	rsv__vm_add(m->sys->reclaim_data, RSV_NR_DIRTY, n);
-	atomic_fetch_add_explicit(&m->nr_dirty, n, memory_order_relaxed);
+	struct rsv_reclaim *r = m->sys->reclaim_data;
+	long before = atomic_fetch_add_explicit(&r->vm[RSV_NR_DIRTY], n, memory_order_relaxed);
+
+	if (atomic_fetch_add_explicit(&m->nr_dirty, n, memory_order_relaxed) <= 0 && n > 0)
+		atomic_store_explicit(&m->dirtied_when, rsv_now(), memory_order_relaxed);
+	return before <= 0 && before + n > 0;
 }
 
 static inline long rsv__vm_get(const struct rsv_reclaim *r, enum rsv_vm_counter c)
@@ -220,6 +231,7 @@ void rsv__throttle_writeback_done(struct rsv_system *sys);
 /* writeback.c */
 int rsv__flusher_start(struct rsv_system *sys);
 void rsv__wakeup_flusher(struct rsv_system *sys, bool all);
+void rsv__wb_wakeup_delayed(struct rsv_system *sys);
 
 /* kswapd.c */
 int rsv__kswapd_start(struct rsv_system *sys);

@@ -90,7 +90,8 @@ int rsv_page_mark_dirty(struct rsv_page *page)
 	if (!m)
 		return -EINVAL;
 	if (!(rsv__page_set(page, PG_dirty) & PG_dirty)) {
-		rsv__account_dirty(m, 1);
+		if (rsv__account_dirty(m, 1))
+			rsv__wb_wakeup_delayed(m->sys);
 		rsv__task_current()->nr_dirtied++;
 	}
 	return 0;

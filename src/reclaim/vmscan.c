@@ -73,7 +73,7 @@ static void writeback_end_io(struct rsv_request *req)
 	struct rsv_mapping *m = rsv__page_mapping(p);
 	struct rsv_system *sys = m->sys;
 	struct rsv_reclaim *r = rsv__reclaim(sys);
-	bool anon = m->kind == RSV_MAPPING_ANON, free_now = false;
+	bool anon = m->kind == RSV_MAPPING_ANON, free_now = false, turned_dirty = false;
 	int error = req->error;
 
 	wb_request_free(r, rsv_container_of(req, struct wb_request, req));
@@ -83,7 +83,7 @@ static void writeback_end_io(struct rsv_request *req)
 	rsv_spin_lock(&r->lru_lock);
 	if (error) {
 		if (!anon && !(rsv__page_set(p, PG_dirty) & PG_dirty))
-			rsv__account_dirty(m, 1);
+			turned_dirty = rsv__account_dirty(m, 1);
 	} else if (anon) {
 		if (rsv__page_flags(p) & PG_lru) {
 			rsv__lru_del(sys, p, RSV_LRU_ANON);
@@ -94,6 +94,8 @@ static void writeback_end_io(struct rsv_request *req)
 	}
 	rsv__page_clear(p, PG_writeback | PG_reclaim);
 	rsv_spin_unlock(&r->lru_lock);
+	if (turned_dirty)
+		rsv__wb_wakeup_delayed(sys);
 	rsv__vm_add(r, RSV_NR_WRITEBACK, -1);
 	if (anon && !error) {
 		rsv__vm_add(r, RSV_NR_SWAPPED, 1);
@@ -151,8 +153,8 @@ void rsv__writeback_submit(struct rsv_page *p, bool was_dirty)
 	}
 	/* Dirty again before PG_writeback goes, for the same reason as in writeback_end_io():
 	 * a page on the LRU seen clean and idle would be dropped with its data. */
-	if (was_dirty && !(rsv__page_set(p, PG_dirty) & PG_dirty))
-		rsv__account_dirty(m, 1);
+	if (was_dirty && !(rsv__page_set(p, PG_dirty) & PG_dirty) && rsv__account_dirty(m, 1))
+		rsv__wb_wakeup_delayed(sys);
 	rsv__page_clear(p, PG_writeback);
 	rsv__vm_add(r, RSV_NR_WRITEBACK, -1);
 	atomic_fetch_sub(&m->nr_inflight, 1);

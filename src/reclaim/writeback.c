@@ -14,8 +14,16 @@
  * daemon) is weighed only by the dirty and writeback pages of the device it writes to, so
  * that the global dirty state it exists to clean never stops it. Pauses are killable.
  *
+ * Periodic writeback (wb_check_old_data_flush(), the old kupdate): while anything is dirty the
+ * flusher also wakes every dirty_writeback interval and writes every dirty page of the files
+ * that turned dirty more than dirty_expire ago, so that pages dirtied below the background
+ * limit still reach the disk. As in the kernel the timer is armed only when the system turns
+ * dirty (wb_wakeup_delayed()) and re-armed only while something stays dirty: with nothing
+ * dirty the flusher sleeps without a timer, and the simulator can still find a deadlock by
+ * seeing no timer pending.
+ *
  * Not modelled: the kernel's bandwidth estimation and per-wb proportional limits (the pause
- * here is proportional to the global excess), periodic writeback of expired pages. */
+ * here is proportional to the global excess). */
 #include "reclaim/internal.h"
 
 #define MAX_PAUSE_NS (RSV_NSEC_PER_SEC / 5)
@@ -25,17 +33,29 @@
 
 /* ---- the flusher ---- */
 
-static bool flusher_may_write(const struct rsv_page *p)
+enum flush_mode {
+	FLUSH_BACKGROUND, /* while NR_DIRTY is above the background limit */
+	FLUSH_ALL,        /* reclaim asked for every dirty page */
+	FLUSH_EXPIRED,    /* kupdate: files dirty since before @expired_before */
+};
+
+/* @expired_before: for FLUSH_EXPIRED, the latest dirtied_when of an expired file (the
+ * kernel writes an inode once its dirtied_when is not after jiffies - dirty_expire). */
+static bool flusher_may_write(const struct rsv_page *p, enum flush_mode mode,
+			      uint64_t expired_before)
 {
 	unsigned f = rsv__page_flags(p);
+	const struct rsv_mapping *m = rsv__page_mapping(p);
 
-	return (f & PG_lru) && (f & PG_dirty) && !(f & PG_writeback) &&
-	       rsv__page_mapping(p)->dev;
+	return (f & PG_lru) && (f & PG_dirty) && !(f & PG_writeback) && m->dev &&
+	       (mode != FLUSH_EXPIRED ||
+		atomic_load_explicit(&m->dirtied_when, memory_order_relaxed) <= expired_before);
 }
 
 /* Claims up to @max dirty pages from the cold end of the file LRU, under lru_lock: a page on
  * the list is no reclaimer's, and once claimed (PG_writeback) every reclaimer leaves it. */
-static int claim_dirty(struct rsv_system *sys, struct rsv_page **out, int max)
+static int claim_dirty(struct rsv_system *sys, struct rsv_page **out, int max,
+		       enum flush_mode mode, uint64_t expired_before)
 {
 	struct rsv_reclaim *r = rsv__reclaim(sys);
 	int n = 0;
@@ -45,7 +65,7 @@ static int claim_dirty(struct rsv_system *sys, struct rsv_page **out, int max)
 		struct rsv_page *p = rsv__pfn_page(sys, pfn);
 
 		pfn = p->prev;
-		if (flusher_may_write(p) && rsv__writeback_claim(p))
+		if (flusher_may_write(p, mode, expired_before) && rsv__writeback_claim(p))
 			out[n++] = p;
 	}
 	rsv_spin_unlock(&r->lru_lock);
@@ -60,22 +80,54 @@ static long background_excess(struct rsv_system *sys)
 	return rsv__vm_get(rsv__reclaim(sys), RSV_NR_DIRTY) - (long)bg;
 }
 
-/* One round of work: the background excess, or everything dirty if reclaim asked. At most
- * what was dirty when it started, so a device that fails every write cannot keep it here. */
-static void flush(struct rsv_system *sys, bool all)
+/* One round of work: the background excess, everything dirty if reclaim asked, or the
+ * expired files. At most what was dirty when it started, so a device that fails every write
+ * cannot keep it here. */
+static void flush(struct rsv_system *sys, enum flush_mode mode, uint64_t expired_before)
 {
 	struct rsv_page *batch[FLUSH_BATCH];
 	long budget = rsv__vm_get(rsv__reclaim(sys), RSV_NR_DIRTY);
 
-	while (budget > 0 && !rsv_kthread_should_stop() && (all || background_excess(sys) > 0)) {
-		int n = claim_dirty(sys, batch, FLUSH_BATCH);
+	while (budget > 0 && !rsv_kthread_should_stop() &&
+	       (mode != FLUSH_BACKGROUND || background_excess(sys) > 0)) {
+		int n = claim_dirty(sys, batch, FLUSH_BATCH, mode, expired_before);
 
 		if (!n)
 			return;
 		for (int i = 0; i < n; i++)
 			rsv__writeback_submit(batch[i], true);
 		rsv__count_current(RSV_STAT_FLUSHER_PAGES, (uint64_t)n);
+		if (mode == FLUSH_EXPIRED)
+			rsv__count_current(RSV_STAT_FLUSHER_KUPDATE, (uint64_t)n);
 		budget -= n;
+	}
+}
+
+/* wb_wakeup_delayed(): the system just turned dirty; the first periodic round is one
+ * interval from now. Called holding no spinlock. */
+void rsv__wb_wakeup_delayed(struct rsv_system *sys)
+{
+	struct rsv_reclaim *r = rsv__reclaim(sys);
+	uint64_t none = 0;
+
+	if (r->flusher &&
+	    atomic_compare_exchange_strong(&r->kupdate_at, &none, rsv_now() + r->dirty_writeback_ns))
+		rsv_wake_up(&r->flusher_wait); /* to sleep again, with the timer */
+}
+
+/* wb_check_old_data_flush(): the files dirty for longer than dirty_expire, then the next
+ * round if anything is still dirty. The timer is cleared before NR_DIRTY is read again, so a
+ * page dirtied in between arms it anew through rsv__wb_wakeup_delayed(). */
+static void kupdate(struct rsv_system *sys, uint64_t now)
+{
+	struct rsv_reclaim *r = rsv__reclaim(sys);
+
+	flush(sys, FLUSH_EXPIRED, now > r->dirty_expire_ns ? now - r->dirty_expire_ns : 0);
+	atomic_store(&r->kupdate_at, 0);
+	if (rsv__vm_get(r, RSV_NR_DIRTY) > 0) {
+		uint64_t none = 0;
+
+		atomic_compare_exchange_strong(&r->kupdate_at, &none, now + r->dirty_writeback_ns);
 	}
 }
 
@@ -84,21 +136,44 @@ static bool flusher_has_work(struct rsv_reclaim *r)
 	return atomic_load(&r->flusher_woken) || rsv_kthread_should_stop();
 }
 
+/* Sleeps until woken for work or the periodic round is due; returns when that round is due
+ * (0: not due). */
+static uint64_t flusher_sleep(struct rsv_reclaim *r)
+{
+	struct rsv_wait_entry we;
+	uint64_t due, now;
+
+	rsv_wait_entry_init(&we);
+	for (;;) {
+		rsv_prepare_to_wait(&r->flusher_wait, &we, RSV_TASK_UNINTERRUPTIBLE);
+		due = atomic_load(&r->kupdate_at);
+		now = rsv_now();
+		if (flusher_has_work(r) || (due && now >= due))
+			break;
+		rsv_schedule_timeout(due ? due - now : UINT64_MAX);
+	}
+	rsv_finish_wait(&r->flusher_wait, &we);
+	return due && now >= due ? now : 0;
+}
+
 static int flusher_main(void *arg)
 {
 	struct rsv_system *sys = arg;
 	struct rsv_reclaim *r = rsv__reclaim(sys);
 
 	for (;;) {
-		bool all;
+		uint64_t kupdate_now = flusher_sleep(r);
 
-		rsv_wait_event(&r->flusher_wait, flusher_has_work(r));
 		if (rsv_kthread_should_stop())
 			return 0;
-		atomic_store(&r->flusher_woken, false);
-		all = atomic_exchange(&r->flush_all, false);
-		rsv__count_current(RSV_STAT_FLUSHER_WAKEUP, 1);
-		flush(sys, all);
+		if (atomic_exchange(&r->flusher_woken, false)) {
+			bool all = atomic_exchange(&r->flush_all, false);
+
+			rsv__count_current(RSV_STAT_FLUSHER_WAKEUP, 1);
+			flush(sys, all ? FLUSH_ALL : FLUSH_BACKGROUND, 0);
+		}
+		if (kupdate_now)
+			kupdate(sys, kupdate_now);
 	}
 }
 
@@ -124,6 +199,12 @@ int rsv__flusher_start(struct rsv_system *sys)
 	atomic_init(&r->flusher_woken, false);
 	atomic_init(&r->flush_all, false);
 	atomic_init(&r->dirty_exceeded, false);
+	atomic_init(&r->kupdate_at, 0);
+	r->dirty_expire_ns = (sys->cfg.dirty_expire_centisecs ? sys->cfg.dirty_expire_centisecs
+							       : 3000) * 10 * RSV_NSEC_PER_MSEC;
+	r->dirty_writeback_ns = (sys->cfg.dirty_writeback_centisecs
+					 ? sys->cfg.dirty_writeback_centisecs : 500) *
+				10 * RSV_NSEC_PER_MSEC;
 	r->flusher = rsv_kthread_create(sys, "flush", flusher_main, sys);
 	return r->flusher ? 0 : -ENOMEM;
 }

@@ -55,6 +55,11 @@ unsigned rsv__scenario_exhaust(struct rsv_system *sys, unsigned long target,
 			       struct rsv_page **pages, unsigned max, bool quiet);
 /* Adds to the work's progress what @count gained since *@seen (completions, say). */
 void rsv__scenario_progress_to(struct rsv_scenario_run *r, uint64_t *seen, uint64_t count);
+/* The run's situation is not the seed thread's (a parameter took it elsewhere): the verdict
+ * becomes RSV_VERDICT_INVALID_SETUP, with @fmt saying what happened instead and naming the
+ * parameters; a failure the run had is kept in the why. Judges decide this from what the run
+ * did (counters, what the observer saw), never from the parameters' values alone. */
+void rsv__scenario_invalid(struct rsv_scenario_run *r, const char *fmt, ...) RSV_PRINTF(2, 3);
 /* A line for the result's report, after the blocked chain if there is one (a checker's
  * finding, say). */
 void rsv__scenario_note(struct rsv_scenario_run *r, const char *text);

@@ -30,6 +30,7 @@ static const char *const verdict_names[RSV_NR_VERDICTS] = {
 	[RSV_VERDICT_NEEDLESS_OOM] = "needless-oom",
 	[RSV_VERDICT_LIVELOCK] = "livelock",
 	[RSV_VERDICT_DEADLOCK] = "deadlock",
+	[RSV_VERDICT_INVALID_SETUP] = "invalid-setup",
 };
 
 const char *rsv_verdict_name(enum rsv_verdict v)
@@ -230,6 +231,21 @@ void rsv__scenario_verdict(struct rsv_scenario_run *r, enum rsv_verdict v, const
 	va_start(ap, fmt);
 	vsnprintf(r->res->why, sizeof(r->res->why), fmt, ap);
 	va_end(ap);
+}
+
+void rsv__scenario_invalid(struct rsv_scenario_run *r, const char *fmt, ...)
+{
+	char what[200];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (r->res->verdict == RSV_VERDICT_PROGRESS)
+		rsv__scenario_verdict(r, RSV_VERDICT_INVALID_SETUP, "%s", what);
+	else /* what the run did is kept, but it says nothing about the seed's question */
+		rsv__scenario_verdict(r, RSV_VERDICT_INVALID_SETUP, "%s (the run itself: %s)", what,
+				      rsv_verdict_name(r->res->verdict));
 }
 
 void rsv__scenario_note(struct rsv_scenario_run *r, const char *text)

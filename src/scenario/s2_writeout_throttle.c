@@ -7,13 +7,19 @@
  * allocation reclaims, and under throttle=throttle-vm-writeout every reclaimer then sleeps in
  * congestion_wait while writeback is high: a GFP_NOIO kcryptd once per allocation (variant 0:
  * a stall), a GFP_KERNEL one until writeback drops, which only it could make happen (variant
- * 1: a livelock). The verdict weighs throughput against what the disk could do: below a
- * tenth of it (the pool's elements per disk latency) is a stall. */
+ * 1: a livelock).
+ *
+ * The verdict comes from what the throttle did to kcryptd, the one task the writeback waits
+ * for: a stall when it spent at least half of the time the writeback took asleep in reclaim
+ * throttles (the throttle at least doubled the writeback). The situation is the seed's only
+ * when writeback did exceed the limit plus 10% while free memory was below min (kcryptd's
+ * allocations had to reclaim); otherwise the run is an invalid set-up, whatever it did. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include "scenario/internal.h"
 
-enum { P_VARIANT, P_PAGES, P_THRESH, P_FREE, P_POOL, P_IO_MS, P_FLOOR_PCT, NR_P };
+enum { P_VARIANT, P_PAGES, P_THRESH, P_FREE, P_POOL, P_IO_MS, NR_P };
 
 static const struct rsv_scenario_param params[NR_P] = {
 	[P_VARIANT] = { "gfp_kernel", 0, 0, 1, "0: kcryptd allocates GFP_NOIO; 1: GFP_KERNEL",
@@ -25,7 +31,6 @@ static const struct rsv_scenario_param params[NR_P] = {
 	[P_FREE] = { "free", 100, 0, 1000, "free pages once the file is dirty (min is 128)" },
 	[P_POOL] = { "pool", 16, 1, 1024, "bounce pages in kcryptd's page pool" },
 	[P_IO_MS] = { "io_ms", 5, 1, 1000, "disk latency, virtual ms" },
-	[P_FLOOR_PCT] = { "floor_pct", 10, 1, 100, "stall below this % of the disk's rate" },
 };
 
 static const enum rsv_policy_key keys[] = { RSV_POLICY_THROTTLE, RSV_POLICY_MEMPOOL };
@@ -39,6 +44,9 @@ struct s2 {
 	_Atomic bool dirty;
 	uint64_t seen, start_ns, end_ns;
 	long writeback_peak;
+	long limit;            /* throttle_vm_writeout's: the hard dirty limit plus 10% */
+	long min_free_over;    /* the least free memory seen while writeback was over it */
+	long min_wmark;
 	struct rsv_page *fill[FILL_MAX];
 	unsigned nr_fill;
 	struct rsv_page **pages; /* the file's, clean until the writer dirties them */
@@ -49,14 +57,18 @@ static void configure(struct rsv_system_config *cfg, const long *p)
 	cfg->dirty_thresh_pages = (unsigned long)p[P_THRESH];
 }
 
-/* Every millisecond: completed writes are the work's progress. */
+/* Every millisecond: completed writes are the work's progress; and whether the seed's
+ * situation holds (writeback over the limit while memory is below min). */
 static void observe(struct rsv_scenario_run *run, uint64_t now)
 {
 	struct s2 *s = run->data;
 	long wb = rsv_vm_counter(run->sys, RSV_NR_WRITEBACK);
+	long free_now = (long)rsv_system_free_pages(run->sys);
 
 	if (wb > s->writeback_peak)
 		s->writeback_peak = wb;
+	if (wb > s->limit && (s->min_free_over < 0 || free_now < s->min_free_over))
+		s->min_free_over = free_now;
 	rsv__scenario_progress_to(run, &s->seen, atomic_load(&s->disk->completed));
 }
 
@@ -92,10 +104,18 @@ static int setup(struct rsv_scenario_run *run)
 	struct rsv_crypt_config cc = { .io_pool = (int)p[P_PAGES] + 16, .page_pool = (int)p[P_POOL],
 				       .worker_gfp = p[P_VARIANT] ? RSV_GFP_KERNEL : RSV_GFP_NOIO };
 
+	struct rsv_watermarks wm;
+	unsigned long thresh;
+
 	if (!s)
 		return -ENOMEM;
 	run->data = s;
 	s->run = run;
+	rsv_dirty_limits(run->sys, NULL, &thresh);
+	rsv_system_watermarks(run->sys, &wm);
+	s->limit = (long)(thresh + thresh / 10);
+	s->min_wmark = (long)wm.min;
+	s->min_free_over = -1;
 	/* Written pages are never read back: the disk keeps no data (null_blk). */
 	s->disk = rsv_ramdev_create(run->sys, "disk", 4096,
 				    (uint64_t)p[P_IO_MS] * RSV_NSEC_PER_MSEC, RSV_RAMDEV_NULL);
@@ -111,30 +131,64 @@ static int setup(struct rsv_scenario_run *run)
 	return rsv__scenario_task(run, "writer", writer, s);
 }
 
-static void judge(struct rsv_scenario_run *run)
+/* The seed's situation, from what the run did: writeback over the limit while memory was
+ * below min. */
+static bool situation(struct rsv_scenario_run *run)
 {
 	struct s2 *s = run->data;
 	const long *p = run->p;
+
+	if (s->writeback_peak <= s->limit) {
+		rsv__scenario_invalid(run, "writeback peaked at %ld pages, never above the dirty "
+				      "limit plus 10%% (%ld; pages=%ld, thresh=%ld): nothing for "
+				      "throttle_vm_writeout to act on", s->writeback_peak, s->limit,
+				      p[P_PAGES], p[P_THRESH]);
+		return false;
+	}
+	if (s->min_free_over >= s->min_wmark) {
+		rsv__scenario_invalid(run, "free memory stayed at %ld pages or more, not below min "
+				      "(%ld), while writeback was high (free=%ld): kcryptd never had "
+				      "to reclaim", s->min_free_over, s->min_wmark, p[P_FREE]);
+		return false;
+	}
+	return true;
+}
+
+static void judge(struct rsv_scenario_run *run)
+{
+	struct s2 *s = run->data;
 	struct rsv_crypt_stats cs;
 	uint64_t written = atomic_load(&s->disk->completed);
-	double secs = s->end_ns > s->start_ns ? (double)(s->end_ns - s->start_ns) / 1e9 : 0;
-	double rate = secs > 0 ? (double)written / secs : 0;
-	double floor = (double)p[P_POOL] * 1000.0 / (double)p[P_IO_MS] * (double)p[P_FLOOR_PCT] /
-		       100.0;
+	uint64_t took = s->end_ns > s->start_ns ? s->end_ns - s->start_ns : 0;
 
 	rsv_crypt_stats(s->crypt, &cs);
 	rsv__scenario_counter(run, "written", (int64_t)written);
 	rsv__scenario_counter(run, "writeback_peak", s->writeback_peak);
-	rsv__scenario_counter(run, "pages_per_s", (int64_t)rate);
-	rsv__scenario_counter(run, "floor_per_s", (int64_t)floor);
+	rsv__scenario_counter(run, "writeback_limit", s->limit);
+	rsv__scenario_counter(run, "min_free_while_over", s->min_free_over);
+	rsv__scenario_counter(run, "writeback_ms", (int64_t)(took / RSV_NSEC_PER_MSEC));
 	rsv__scenario_counter(run, "kcryptd_throttles", (int64_t)cs.worker_throttles);
+	rsv__scenario_counter(run, "kcryptd_throttled_ms",
+			      (int64_t)(cs.worker_throttled_ns / RSV_NSEC_PER_MSEC));
 	rsv__scenario_counter(run, "mempool_direct_reclaims", (int64_t)cs.page_pool_reclaims);
 	rsv__scenario_counter(run, "page_pool_waits", (int64_t)cs.page_pool_waits);
 	rsv__scenario_stat(run, RSV_STAT_THROTTLE_VM_WRITEOUT);
-	if (run->res->verdict == RSV_VERDICT_PROGRESS && rate < floor)
-		rsv__scenario_verdict(run, RSV_VERDICT_STALL, "%.0f pages/s written, below the "
-				      "floor of %.0f (%ld%% of the disk's rate); kcryptd slept "
-				      "%lu times throttled", rate, floor, p[P_FLOOR_PCT],
+	rsv__scenario_stat(run, RSV_STAT_FLUSHER_KUPDATE);
+	if (!situation(run))
+		return;
+	/* Asleep in throttles for at least half the writeback: without them it would have
+	 * taken at most half as long. */
+	if (run->res->verdict == RSV_VERDICT_PROGRESS && took &&
+	    2 * cs.worker_throttled_ns >= took)
+		rsv__scenario_verdict(run, RSV_VERDICT_STALL, "kcryptd, which the writeback waits "
+				      "for, slept %.3f s of the %.3f s it took in reclaim throttles "
+				      "(%lu sleeps)", (double)cs.worker_throttled_ns / 1e9,
+				      (double)took / 1e9, (unsigned long)cs.worker_throttles);
+	else if (run->res->verdict == RSV_VERDICT_PROGRESS)
+		rsv__scenario_verdict(run, RSV_VERDICT_PROGRESS, "%lu pages written in %.3f s; "
+				      "kcryptd slept %.3f s of it throttled (%lu sleeps)",
+				      (unsigned long)written, (double)took / 1e9,
+				      (double)cs.worker_throttled_ns / 1e9,
 				      (unsigned long)cs.worker_throttles);
 }
 
