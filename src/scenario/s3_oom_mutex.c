@@ -18,7 +18,10 @@ static const struct rsv_scenario_param params[NR_P] = {
 	[P_VICTIM] = { "victim_pages", 500, 1, 3000, "anonymous pages C owns" },
 };
 
-static const enum rsv_policy_key keys[] = { RSV_POLICY_MEMPOOL, RSV_POLICY_OOM };
+/* memdie decides what the victim C may take below min (ALLOC_OOM or all of it), which the
+ * 2016 and memdie-only policies let it use for its pool allocation. */
+static const enum rsv_policy_key keys[] = { RSV_POLICY_MEMPOOL, RSV_POLICY_OOM,
+					     RSV_POLICY_MEMDIE };
 
 #define FILL_MAX 4096
 
@@ -27,7 +30,8 @@ struct s3 {
 	struct rsv_mempool *a;
 	struct rsv_mutex b;
 	struct rsv_task *c;
-	_Atomic bool c_ready, exhausted, b_held, a_has_element;
+	_Atomic bool c_ready, exhausted, b_held, a_has_element, c_unneeded, c_served_at_once;
+	uint64_t reaped_at_ask;
 	_Atomic int finished;
 	struct rsv_page *fill[FILL_MAX];
 	unsigned nr_fill;
@@ -83,6 +87,22 @@ static int task_b(void *arg)
 	return 0;
 }
 
+/* C's element of `a`, noting how it got it: waiting for the pool, below min, or from memory
+ * the reaper had freed by then. None of these is the page allocator serving C above min at
+ * once: memory was not exhausted when C asked, which the seed's situation needs. */
+static void ask(struct s3 *s)
+{
+	struct rsv_mempool_stats before, after;
+
+	s->reaped_at_ask = rsv_stats_get(s->run->sys, RSV_STAT_OOM_REAPED);
+	rsv_mempool_stats(s->a, &before);
+	rsv_mempool_free(rsv_mempool_alloc(s->a, RSV_GFP_KERNEL), s->a);
+	rsv_mempool_stats(s->a, &after);
+	atomic_store(&s->c_served_at_once, after.waits == before.waits &&
+					   after.reserve_grants == before.reserve_grants &&
+					   !s->reaped_at_ask);
+}
+
 /* C: owns the memory; once chosen, it needs one element of `a` to finish and exit. */
 static int task_c(void *arg)
 {
@@ -93,9 +113,17 @@ static int task_c(void *arg)
 	for (long i = 0; heap && i < s->run->p[P_VICTIM]; i++)
 		rsv_mapping_add_page(heap, RSV_GFP_KERNEL, (uint64_t)i);
 	atomic_store(&s->c_ready, true);
-	while (!rsv_task_is_oom_victim(rsv_task_current()))
+	/* Until chosen; or, when A and B got through without a kill, the situation is not the
+	 * seed's and C has nothing to do (the judge says so). */
+	while (!rsv_task_is_oom_victim(rsv_task_current())) {
+		/* finished counts C only after its kill: 2 here is A and B. */
+		if (atomic_load(&s->finished) == 2 && !rsv_task_is_oom_victim(rsv_task_current())) {
+			atomic_store(&s->c_unneeded, true);
+			return 0;
+		}
 		rsv_msleep(1);
-	rsv_mempool_free(rsv_mempool_alloc(s->a, RSV_GFP_KERNEL), s->a);
+	}
+	ask(s);
 	finished(s);
 	return 0; /* its memory goes with it */
 }
@@ -111,7 +139,7 @@ static int filler(void *arg)
 	s->nr_fill = rsv__scenario_exhaust(sys, (unsigned long)s->run->p[P_FREE], s->fill,
 					   FILL_MAX, false);
 	atomic_store(&s->exhausted, true);
-	while (atomic_load(&s->finished) < 3)
+	while (atomic_load(&s->finished) < 3 && !atomic_load(&s->c_unneeded))
 		rsv_msleep(10);
 	while (s->nr_fill)
 		rsv_free_pages(s->fill[--s->nr_fill], 0);
@@ -165,6 +193,20 @@ static void judge(struct rsv_scenario_run *run)
 	rsv__scenario_counter(run, "pool_waits", (int64_t)st.waits);
 	rsv__scenario_counter(run, "pool_reserve_grants", (int64_t)st.reserve_grants);
 	caller_bug(run);
+	if (!rsv_stats_get(run->sys, RSV_STAT_OOM_KILL)) {
+		rsv__scenario_invalid(run, "B's allocation succeeded without the OOM killer, so C "
+				      "was never chosen (free=%ld, victim_pages=%ld): the seed's "
+				      "situation needs B to need a kill", run->p[P_FREE],
+				      run->p[P_VICTIM]);
+		return;
+	}
+	if (atomic_load(&s->c_served_at_once)) {
+		rsv__scenario_invalid(run, "C, once killed, got its element from the page allocator "
+				      "above min at once, neither waiting, nor below min, nor helped "
+				      "by the reaper (free=%ld): memory was not exhausted when it "
+				      "asked", run->p[P_FREE]);
+		return;
+	}
 	if (run->res->verdict == RSV_VERDICT_PROGRESS)
 		rsv__scenario_verdict(run, RSV_VERDICT_PROGRESS, "A, B and C finished (%s)",
 				      st.reserve_grants ? "C used the reserves"
@@ -199,7 +241,7 @@ const struct rsv_scenario rsv__s3_oom_mutex = {
 	.params = params,
 	.nr_params = NR_P,
 	.keys = keys,
-	.nr_keys = 2,
+	.nr_keys = sizeof(keys) / sizeof(keys[0]),
 	.nr_pages = 4096,
 	.setup = setup,
 	.judge = judge,
