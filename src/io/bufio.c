@@ -39,7 +39,7 @@ struct rsv_bufio_client {
 	struct rsv_shrinker shrinker;
 	_Atomic long need_shrink;     /* workqueue: buffers reclaim asked for */
 	struct rsv_waitqueue work_wait;
-	_Atomic uint64_t scans, stops, evicted, written, worker_runs;
+	_Atomic uint64_t scans, stops, evicted, written, worker_runs, dirty_reached;
 };
 
 /* ---- buffers, under the client mutex ---- */
@@ -123,6 +123,8 @@ static unsigned long scan_lists(struct rsv_bufio_client *c, unsigned long nr, bo
 	for (unsigned l = 0; l < NR_LISTS; l++) {
 		struct rsv_list *pos = c->lru[l].prev;
 
+		if (l == LIST_DIRTY && pos != &c->lru[l])
+			atomic_fetch_add(&c->dirty_reached, 1); /* whether it may write them or not */
 		while (pos != &c->lru[l]) {
 			struct rsv_buffer *b = rsv_container_of(pos, struct rsv_buffer, lru);
 
@@ -326,7 +328,8 @@ void rsv_bufio_stats(struct rsv_bufio_client *c, struct rsv_bufio_stats *out)
 	*out = (struct rsv_bufio_stats){ .buffers = (uint64_t)atomic_load(&c->nr_buffers),
 					 .dirty = atomic_load(&c->nr_dirty), .scans = c->scans,
 					 .stops = c->stops, .evicted = c->evicted,
-					 .written = c->written, .worker_runs = c->worker_runs };
+					 .written = c->written, .worker_runs = c->worker_runs,
+					 .dirty_reached = c->dirty_reached };
 }
 
 struct rsv_mutex *rsv_bufio_lock(struct rsv_bufio_client *c)

@@ -146,6 +146,17 @@ static void judge(struct rsv_scenario_run *run)
 		rsv__scenario_counter(run, "swap_slots_used", (int64_t)ss.used);
 		rsv__scenario_counter(run, "swap_full", (int64_t)ss.full_refusals);
 	}
+	/* The seed's situation: a swap-out found a crypt pool empty, so that the policy had to
+	 * choose between waiting for it and the reserves. */
+	if (!(cs.io_pool_waits + cs.page_pool_waits + cs.io_pool_grants + cs.page_pool_grants)) {
+		rsv__scenario_invalid(run, "the crypt pools never ran dry (%lu swap-outs; pool=%ld, "
+				      "io_ms=%ld, free=%ld, hogs=%ld, anon_pages=%ld): no mempool "
+				      "allocation had to wait or take the reserves",
+				      (unsigned long)atomic_load(&s->disk->completed), run->p[P_POOL],
+				      run->p[P_IO_MS], run->p[P_FREE], run->p[P_HOGS],
+				      run->p[P_ANON]);
+		return;
+	}
 	if (run->res->verdict != RSV_VERDICT_PROGRESS)
 		return;
 	if (kills)

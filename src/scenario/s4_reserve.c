@@ -29,7 +29,7 @@ struct s4 {
 	struct rsv_scenario_run *run;
 	struct rsv_reservation *r;
 	struct rsv_bdev *disk;
-	_Atomic unsigned inside, written, failed, done, started;
+	_Atomic unsigned entering, inside, written, failed, done, started;
 	struct rsv_page **held; /* writers x need: pages a section holds until its end */
 	_Atomic bool exhausted;
 	struct rsv_page *hog[HOG_MAX];
@@ -77,6 +77,8 @@ static void section(struct s4 *s, struct rsv_page **held, bool first)
 {
 	const long *p = s->run->p;
 
+	if (first)
+		atomic_fetch_add(&s->entering, 1);
 	if (rsv_reserve_enable(s->r)) {
 		atomic_fetch_add(&s->failed, 1);
 		return;
@@ -117,14 +119,26 @@ static int writer(void *arg)
 	return 0;
 }
 
-/* Once every writer is inside its first section: every free page above min. */
+/* Once every writer is inside its first section, or has asked to enter it and the others
+ * are inside: every free page above min. Per-thread reservations for more writers than
+ * memory holds make the late ones wait in rsv_reserve_enable() for the early ones' pages,
+ * which come back only once those sections have run, so the hog may not wait for them. */
+static bool writers_in(struct s4 *s)
+{
+	unsigned writers = (unsigned)s->run->p[P_WRITERS];
+
+	return atomic_load(&s->inside) == writers ||
+	       (atomic_load(&s->entering) == writers && atomic_load(&s->inside) > 0 &&
+		rsv_system_nr_blocked(s->run->sys) + atomic_load(&s->inside) >= writers);
+}
+
 static int hog(void *arg)
 {
 	struct s4 *s = arg;
 	struct rsv_system *sys = s->run->sys;
 	struct rsv_watermarks wm;
 
-	while (atomic_load(&s->inside) < (unsigned)s->run->p[P_WRITERS])
+	while (!writers_in(s))
 		rsv_msleep(1);
 	rsv_system_watermarks(sys, &wm);
 	s->nr_hog = rsv__scenario_exhaust(sys, wm.min, s->hog, HOG_MAX, false);

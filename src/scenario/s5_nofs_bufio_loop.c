@@ -45,6 +45,7 @@ struct s5 {
 	_Atomic bool exhausted, released;
 	_Atomic unsigned failures;
 	int sync_err;
+	uint64_t dirty_reached_short; /* bufio's dirty_reached when the filler let go */
 	char lockdep[1024];
 	struct rsv_page *fill[FILL_MAX];
 	unsigned nr_fill;
@@ -62,12 +63,16 @@ static int filler(void *arg)
 {
 	struct s5 *s = arg;
 	struct rsv_system *sys = s->run->sys;
+	struct rsv_bufio_stats bs;
 
 	rsv_task_set_oom_score_adj(rsv_task_current(), -1000);
 	s->nr_fill = rsv__scenario_exhaust(sys, (unsigned long)s->run->p[P_FREE], s->fill,
 					   FILL_MAX, true);
 	atomic_store(&s->exhausted, true);
 	rsv_msleep((unsigned)s->run->p[P_HOLD_MS]);
+	/* Whether reclaim had reached a dirty buffer while memory was still short. */
+	rsv_bufio_stats(s->bufio, &bs);
+	s->dirty_reached_short = bs.dirty_reached;
 	while (s->nr_fill)
 		rsv_free_pages(s->fill[--s->nr_fill], 0);
 	atomic_store(&s->released, true);
@@ -178,6 +183,7 @@ static void judge(struct rsv_scenario_run *run)
 	rsv__scenario_counter(run, "bufio_evicted", (int64_t)bs.evicted);
 	rsv__scenario_counter(run, "bufio_written", (int64_t)bs.written);
 	rsv__scenario_counter(run, "bufio_worker_runs", (int64_t)bs.worker_runs);
+	rsv__scenario_counter(run, "bufio_dirty_reached", (int64_t)bs.dirty_reached);
 	rsv__scenario_counter(run, "loop_writes", (int64_t)fs.writes);
 	rsv__scenario_counter(run, "fs_transactions", (int64_t)fs.transactions);
 	rsv__scenario_counter(run, "alloc_failures", atomic_load(&s->failures));
@@ -186,6 +192,18 @@ static void judge(struct rsv_scenario_run *run)
 			      rsv_lockdep_report(run->sys, s->lockdep, sizeof(s->lockdep)));
 	if (*s->lockdep)
 		rsv__scenario_note(run, s->lockdep);
+	/* The seed's situation: while memory was short, reclaim wanted more of the cache than
+	 * its clean buffers, so that some context had to write dirty ones to loop or leave
+	 * them. A run still stuck has its filler holding on: whatever it reached counts. */
+	if (!(atomic_load(&s->released) ? s->dirty_reached_short : bs.dirty_reached)) {
+		rsv__scenario_invalid(run, "reclaim got past the clean buffers to a dirty one only "
+				      "once memory was back, if at all (buffers=%ld, dirty=%ld, "
+				      "free=%ld, hold_ms=%ld, need=%ld): nothing had to be written to "
+				      "loop under pressure", run->p[P_BUFFERS],
+				      run->p[P_DIRTY], run->p[P_FREE], run->p[P_HOLD_MS],
+				      run->p[P_NEED]);
+		return;
+	}
 	if (run->res->verdict == RSV_VERDICT_PROGRESS && s->sync_err)
 		rsv__scenario_verdict(run, RSV_VERDICT_STALL, "sync failed: error %d",
 				      s->sync_err);
