@@ -144,7 +144,8 @@ struct rsv_bufio_stats {
 	uint64_t buffers, dirty;
 	uint64_t scans, stops;         /* shrinker scans; SHRINK_STOPs for a contended mutex */
 	uint64_t evicted, written;     /* buffers freed by reclaim; dirty ones written first */
-	uint64_t dirty_reached;        /* scans that got past the clean buffers to a dirty one */
+	uint64_t dirty_reached;        /* scans (reclaim's or the worker's) that got past the
+					* clean buffers to a dirty one, written or not */
 	uint64_t worker_runs;
 };
 

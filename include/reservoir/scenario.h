@@ -19,6 +19,7 @@ enum rsv_verdict {
 	RSV_VERDICT_NEEDLESS_OOM,     /* a kill the policy should have avoided */
 	RSV_VERDICT_LIVELOCK,         /* tasks ran, the progress counter stalled for 30 virtual s */
 	RSV_VERDICT_DEADLOCK,         /* no task could make progress again */
+	RSV_VERDICT_PANIC,            /* out of memory with nothing to kill: the kernel panics */
 	/* No verdict on the policy: the seed thread's situation did not arise with these
 	 * parameters (what the run did instead, and the parameters that decided it, are in the
 	 * result's why). A matrix cell with any such run shows it. */

@@ -36,6 +36,16 @@ struct rsv_system_config {
 	unsigned dirty_expire_centisecs;    /* 0 = 3000, the kernel's */
 	unsigned dirty_writeback_centisecs; /* 0 = 500 */
 	enum rsv_misuse_mode misuse;
+	/* What a panic does. The kernel panics when an allocation that may not fail (order <=
+	 * 3, GFP_KERNEL) finds nothing the OOM killer may kill ("Out of memory and no killable
+	 * processes"); so does a system here, instead of returning NULL: the message goes to
+	 * the platform report and rsv_system_panicked(), @panic is called once with it from the
+	 * panicking task, the run stops (rsv_system_run() returns RSV_RUN_STOPPED; on real
+	 * threads the system is abandoned, see there), and the panicking task never returns
+	 * from its allocation, as a panicked CPU never does. @panic may exit or longjmp. With no
+	 * @panic the process aborts with the message on stderr. */
+	void (*panic)(void *arg, const char *msg);
+	void *panic_arg;
 	struct rsv_policy policy;
 	struct rsv_workspace *workspace; /* mappings lent for this system's life (platform.h) */
 };
@@ -61,6 +71,8 @@ RSV_API void rsv_system_destroy(struct rsv_system *sys);
  * abandoned: its frozen tasks use its memory, so rsv_system_destroy() frees nothing, and the
  * process should say what it found and exit. */
 RSV_API enum rsv_run_result rsv_system_run(struct rsv_system *sys);
+/* The panic message, or NULL while the system has not panicked. */
+RSV_API const char *rsv_system_panicked(const struct rsv_system *sys);
 /* After a run stopped on real threads with tasks still in it (above). */
 RSV_API bool rsv_system_abandoned(const struct rsv_system *sys);
 /* For objects built over a system by its tasks (a filesystem, a buffer cache): @destroy runs

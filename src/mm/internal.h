@@ -112,7 +112,8 @@ struct rsv_pcp {
 /* ---- the reclaim layer's hooks into the allocator's slow path ---- */
 
 enum rsv_oom_result {
-	RSV_OOM_NONE,     /* nothing to kill, nothing on its way: the allocation may fail */
+	RSV_OOM_NONE,     /* no OOM killer here (mm alone): the allocation may fail */
+	RSV_OOM_NO_VICTIM, /* the killer found no task it may kill: the kernel panics */
 	RSV_OOM_PROGRESS, /* a kill was made, or the caller is a dying task: retry */
 	RSV_OOM_WAIT,     /* progress that others must make (a victim exiting, a reclaim this
 			   * context may not do): retry once pages come back, after oom_lock */
@@ -259,9 +260,15 @@ struct rsv_system {
 
 	struct rsv_spinlock error_lock;
 	char error[256];
+	_Atomic bool panicking, panicked; /* rsv__panic(): entered once; message written */
+	char panic_msg[256];
 
 	struct rsv_list objects; /* rsv_system_add_object(): destroyed with the system */
 };
+
+/* panic(): the system stops as a panicked kernel does (see rsv_system_config.panic); the
+ * calling task never returns. */
+RSV_NORETURN void rsv__panic(struct rsv_system *sys, const char *fmt, ...) RSV_PRINTF(2, 3);
 
 /* ---- helpers shared across mm/ ---- */
 

@@ -243,6 +243,16 @@ static struct rsv_page *may_oom(struct rsv_system *sys, struct rsv_task *tsk, rs
 		goto out;
 	rsv__count(tsk, RSV_STAT_OOM_CALL, 1);
 	oom = sys->reclaim->out_of_memory(sys, gfp, order);
+	/* out_of_memory(): nothing killable, and an allocation that may neither fail (order
+	 * <= PAGE_ALLOC_COSTLY_ORDER without __GFP_RETRY_MAYFAIL) nor wait for a kill. The
+	 * kernel panics there for __GFP_NOFAIL too; here NOFAIL goes on waiting for freed pages
+	 * (nofail_wait()), the guarantee its callers and the fail-nth sweep rely on. */
+	if (oom == RSV_OOM_NO_VICTIM && !(gfp & RSV___GFP_NOFAIL)) {
+		rsv_mutex_unlock(&sys->oom_lock);
+		rsv__panic(sys, "Out of memory and no killable processes: task \"%s\" (gfp %#x, "
+			   "order %u); system is deadlocked on memory",
+			   tsk ? tsk->name : "?", (unsigned)gfp, order);
+	}
 	if (oom != RSV_OOM_NONE || (gfp & RSV___GFP_NOFAIL)) {
 		*progress = true;
 		if (gfp & RSV___GFP_NOFAIL) {

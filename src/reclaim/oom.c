@@ -8,6 +8,7 @@
  * without its cooperation 2 s after the kill and then marks it OOM_SKIP whatever happened, so
  * the killer can move on. That is the forward-progress argument for giving victims only a
  * partial reserve. */
+#include <limits.h>
 #include "reclaim/internal.h"
 
 #define OOM_REAPER_DELAY (2 * RSV_NSEC_PER_SEC)
@@ -31,11 +32,13 @@ static long badness(const struct rsv_system *sys, const struct rsv_task *t)
 enum selection { SELECTED, NONE, WAIT_FOR_VICTIM };
 
 /* select_bad_process(): the highest score wins, ties go to the later task. A live victim that
- * has not been marked OOM_SKIP aborts the selection. */
+ * has not been marked OOM_SKIP aborts the selection. Any killable task may be chosen, one
+ * with nothing to free or a negative score included (chosen_points starts at LONG_MIN since
+ * 9066e5cfb73c): only when there is none does out_of_memory() panic. */
 static enum selection select_victim(struct rsv_system *sys, struct rsv_task **victim)
 {
 	struct rsv_list *pos;
-	long best = 0;
+	long best = LONG_MIN;
 
 	*victim = NULL;
 	rsv_spin_lock(&sys->tasks_lock);
@@ -50,7 +53,7 @@ static enum selection select_victim(struct rsv_system *sys, struct rsv_task **vi
 			return WAIT_FOR_VICTIM;
 		}
 		points = badness(sys, t);
-		if (points > 0 && points >= best) {
+		if (points >= best) {
 			best = points;
 			*victim = t;
 		}
@@ -109,7 +112,7 @@ enum rsv_oom_result rsv__out_of_memory(struct rsv_system *sys, rsv_gfp_t gfp, un
 	case WAIT_FOR_VICTIM:
 		return RSV_OOM_WAIT; /* and the victim gets to run */
 	case NONE:
-		return RSV_OOM_NONE;
+		return RSV_OOM_NO_VICTIM;
 	case SELECTED:
 		break;
 	}

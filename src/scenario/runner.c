@@ -30,6 +30,7 @@ static const char *const verdict_names[RSV_NR_VERDICTS] = {
 	[RSV_VERDICT_NEEDLESS_OOM] = "needless-oom",
 	[RSV_VERDICT_LIVELOCK] = "livelock",
 	[RSV_VERDICT_DEADLOCK] = "deadlock",
+	[RSV_VERDICT_PANIC] = "panic",
 	[RSV_VERDICT_INVALID_SETUP] = "invalid-setup",
 };
 
@@ -322,7 +323,9 @@ static void judge_run(struct rsv_scenario_run *r, enum rsv_run_result run)
 	const char *report = rsv_platform_report(rsv_system_platform(r->sys));
 	bool sim = r->opts->backend == RSV_BACKEND_SIM;
 
-	if (run == RSV_RUN_DEADLOCK || wd == RSV_WATCHDOG_DEADLOCK)
+	if (rsv_system_panicked(r->sys))
+		rsv__scenario_verdict(r, RSV_VERDICT_PANIC, "%s", rsv_system_panicked(r->sys));
+	else if (run == RSV_RUN_DEADLOCK || wd == RSV_WATCHDOG_DEADLOCK)
 		rsv__scenario_verdict(r, RSV_VERDICT_DEADLOCK, "%s%s",
 				      run == RSV_RUN_DEADLOCK ? "no task can run"
 							      : "every task parked in lock or queue waits",
@@ -339,12 +342,19 @@ static void judge_run(struct rsv_scenario_run *r, enum rsv_run_result run)
 	r->s->judge(r);
 }
 
+/* A panic is an outcome the judge reads from the system: nothing to do when it happens. */
+static void panicked(void *arg, const char *msg)
+{
+	(void)arg, (void)msg;
+}
+
 int rsv_scenario_run(const struct rsv_scenario *s, const struct rsv_scenario_opts *o,
 		     struct rsv_scenario_result *res)
 {
 	struct rsv_system_config cfg = { .nr_pages = s->nr_pages, .backend = o->backend,
 					 .seed = o->seed, .time_limit_ns = s->time_limit_ns,
 					 .misuse = RSV_MISUSE_RETURN, .policy = o->policy,
+					 .panic = panicked,
 					 .workspace = o->workspace };
 	struct rsv_scenario_run r = { .s = s, .p = o->params, .res = res, .opts = o };
 	enum rsv_run_result run;

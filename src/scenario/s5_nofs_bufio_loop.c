@@ -43,9 +43,11 @@ struct s5 {
 	struct rsv_fs *fs;
 	struct rsv_bufio_client *bufio;
 	_Atomic bool exhausted, released;
+	struct rsv_waitqueue hold; /* the filler's: only a kill wakes it early */
 	_Atomic unsigned failures;
 	int sync_err;
 	uint64_t dirty_reached_short; /* bufio's dirty_reached when the filler let go */
+	long buffers_at_kill;         /* the cache's buffers when the filler was killed; or -1 */
 	char lockdep[1024];
 	struct rsv_page *fill[FILL_MAX];
 	unsigned nr_fill;
@@ -58,21 +60,42 @@ static void wait_for(_Atomic bool *flag)
 		rsv_msleep(1);
 }
 
-/* Takes memory down to the scenario's level without waking kswapd, holds it, gives it back. */
+/* Sleeps until @ns have passed or a fatal signal came. */
+static void hold_killable(struct s5 *s, uint64_t ns)
+{
+	uint64_t end = rsv_now() + ns;
+	struct rsv_wait_entry we;
+
+	rsv_wait_entry_init(&we);
+	for (;;) {
+		rsv_prepare_to_wait(&s->hold, &we, RSV_TASK_KILLABLE);
+		if (rsv_fatal_signal_pending() || rsv_now() >= end)
+			break;
+		rsv_schedule_timeout(end - rsv_now());
+	}
+	rsv_finish_wait(&s->hold, &we);
+}
+
+/* The rest of the machine: takes memory down to the scenario's level without waking kswapd,
+ * holds it for hold_ms and gives it back. It is a process the OOM killer may choose, as the
+ * rest of a machine is (a GFP_KERNEL allocation with nothing to kill would panic): killed,
+ * it gives its memory back at once, as an exiting process does. */
 static int filler(void *arg)
 {
 	struct s5 *s = arg;
 	struct rsv_system *sys = s->run->sys;
 	struct rsv_bufio_stats bs;
 
-	rsv_task_set_oom_score_adj(rsv_task_current(), -1000);
 	s->nr_fill = rsv__scenario_exhaust(sys, (unsigned long)s->run->p[P_FREE], s->fill,
 					   FILL_MAX, true);
 	atomic_store(&s->exhausted, true);
-	rsv_msleep((unsigned)s->run->p[P_HOLD_MS]);
-	/* Whether reclaim had reached a dirty buffer while memory was still short. */
+	hold_killable(s, (uint64_t)s->run->p[P_HOLD_MS] * RSV_NSEC_PER_MSEC);
+	/* Whether reclaim had reached a dirty buffer while memory was still short, and, if
+	 * this was a kill, what the cache still held that reclaim could have had. */
 	rsv_bufio_stats(s->bufio, &bs);
 	s->dirty_reached_short = bs.dirty_reached;
+	if (rsv_fatal_signal_pending())
+		s->buffers_at_kill = (long)bs.buffers;
 	while (s->nr_fill)
 		rsv_free_pages(s->fill[--s->nr_fill], 0);
 	atomic_store(&s->released, true);
@@ -156,6 +179,8 @@ static int setup(struct rsv_scenario_run *run)
 		return -ENOMEM;
 	run->data = s;
 	s->run = run;
+	s->buffers_at_kill = -1;
+	rsv_waitqueue_init(&s->hold, "filler hold");
 	if (rsv_lockdep_enable(run->sys))
 		return -ENOMEM;
 	s->disk = rsv_ramdev_create(run->sys, "disk", 4096,
@@ -192,12 +217,21 @@ static void judge(struct rsv_scenario_run *run)
 			      rsv_lockdep_report(run->sys, s->lockdep, sizeof(s->lockdep)));
 	if (*s->lockdep)
 		rsv__scenario_note(run, s->lockdep);
-	/* The seed's situation: while memory was short, reclaim wanted more of the cache than
-	 * its clean buffers, so that some context had to write dirty ones to loop or leave
-	 * them. A run still stuck has its filler holding on: whatever it reached counts. */
+	/* An allocation killed the rest of the machine while the cache held buffers reclaim
+	 * could have had (v5.9's shrinker hands them to its worker and frees nothing itself,
+	 * so direct reclaim sees no progress): whatever else happened, that kill was needless. */
+	if (run->res->verdict == RSV_VERDICT_PROGRESS && s->buffers_at_kill > 0) {
+		rsv__scenario_verdict(run, RSV_VERDICT_NEEDLESS_OOM, "the OOM killer took the filler "
+				      "(the rest of the machine) while the bufio cache still held %ld "
+				      "buffers that reclaim could have freed", s->buffers_at_kill);
+		return;
+	}
+	/* The seed's situation: while memory was short, reclaim (or the worker it hands the
+	 * shrinking to) got past the clean buffers to a dirty one, which had to be written to
+	 * loop or left. A stuck run's filler holds on: whatever was reached counts. */
 	if (!(atomic_load(&s->released) ? s->dirty_reached_short : bs.dirty_reached)) {
-		rsv__scenario_invalid(run, "reclaim got past the clean buffers to a dirty one only "
-				      "once memory was back, if at all (buffers=%ld, dirty=%ld, "
+		rsv__scenario_invalid(run, "no scan got past the clean buffers to a dirty one while "
+				      "memory was short (buffers=%ld, dirty=%ld, "
 				      "free=%ld, hold_ms=%ld, need=%ld): nothing had to be written to "
 				      "loop under pressure", run->p[P_BUFFERS],
 				      run->p[P_DIRTY], run->p[P_FREE], run->p[P_HOLD_MS],

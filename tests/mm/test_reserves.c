@@ -19,12 +19,16 @@ static struct rsv_system *ladder_system(enum rsv_memdie_policy memdie)
 	return sys;
 }
 
-/* Allocates order-0 pages with @gfp until it fails; returns how many, keeping them. */
+/* Allocates order-0 pages with @gfp until it fails; returns how many, keeping them. A
+ * blocking request that may not fail would panic with nothing to kill, as the kernel's does:
+ * __GFP_RETRY_MAYFAIL lets it fail instead, at the same watermarks. */
 static int grab(struct rsv_page **held, int *n, rsv_gfp_t gfp)
 {
 	int got = 0;
 	struct rsv_page *p;
 
+	if (gfp & RSV___GFP_DIRECT_RECLAIM)
+		gfp |= RSV___GFP_RETRY_MAYFAIL;
 	while ((p = rsv_alloc_pages(gfp, 0)) != NULL) {
 		held[(*n)++] = p;
 		got++;
@@ -125,9 +129,9 @@ Test(reserves, non_blocking_fails_fast_and_noretry_fails)
 	cr_assert_null(rsv_alloc_pages(RSV_GFP_KERNEL | RSV___GFP_RETRY_MAYFAIL, 0));
 	cr_assert_null(rsv_alloc_pages(RSV_GFP_NOFS | RSV___GFP_NORETRY, 0));
 	cr_assert_eq(rsv_stats_get(sys, RSV_STAT_DIRECT_RECLAIM), reclaims + 3);
-	/* GFP_KERNEL with nothing to kill fails; a plain GFP_NOFS request would instead retry
-	 * until someone frees memory, since no OOM kill is allowed without __GFP_FS. */
-	cr_assert_null(rsv_alloc_pages(RSV_GFP_KERNEL, 0));
+	/* A plain GFP_KERNEL request with nothing to kill would panic (tests/reclaim/
+	 * test_panic.c); a plain GFP_NOFS one would retry until someone frees memory, since no
+	 * OOM kill is allowed without __GFP_FS. */
 	cr_assert_eq(rsv_stats_get(sys, RSV_STAT_OOM_KILL), 0);
 	/* Costly orders give up after one round even with plenty free. */
 	release(held, n);
@@ -152,7 +156,8 @@ static int hoarder(void *arg)
 	struct nofail *nf = arg;
 	struct rsv_page *p;
 
-	while ((p = rsv_alloc_pages(RSV_GFP_KERNEL | RSV___GFP_MEMALLOC, 0)))
+	while ((p = rsv_alloc_pages(RSV_GFP_KERNEL | RSV___GFP_MEMALLOC | RSV___GFP_RETRY_MAYFAIL,
+				    0)))
 		nf->hoard[nf->nr++] = p;
 	rsv_msleep(5000);
 	nf->freed_at = rsv_now();

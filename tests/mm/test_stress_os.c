@@ -81,7 +81,10 @@ static int stress_task(void *arg)
 			continue;
 		}
 		order[slot] = (unsigned)(rsv_task_random() % 4);
-		held[slot] = rsv_alloc_pages(i % 3 ? RSV_GFP_KERNEL : RSV_GFP_ATOMIC, order[slot]);
+		/* At the arena's limit on purpose: failures are expected, so the blocking requests
+		 * say they may fail (a plain GFP_KERNEL would go to the OOM killer, then panic). */
+		held[slot] = rsv_alloc_pages(i % 3 ? RSV_GFP_KERNEL | RSV___GFP_RETRY_MAYFAIL
+					   : RSV_GFP_ATOMIC, order[slot]);
 		if (!held[slot]) {
 			s->failures++;
 			continue;
