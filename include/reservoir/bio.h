@@ -58,6 +58,7 @@ struct rsv_crypt_stats {
 	uint64_t worker_throttled_ns; /* and the time it spent in them */
 	long pool_fill, pool_size;   /* elements in both pools now, and their min_nr */
 	long page_pool_fill, page_pool_size; /* the bounce-page pool's alone */
+	long page_pool_low_water;            /* ...and the fewest it ever held */
 };
 
 struct rsv_crypt_config {

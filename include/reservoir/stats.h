@@ -54,6 +54,8 @@ struct rsv_system;
 	X(KSWAPD_FAILURE, "kswapd_failures", "kswapd runs that reclaimed nothing")           \
 	X(THROTTLE_DIRECT, "throttle_direct_reclaim", "direct reclaimers throttled on pfmemalloc_wait") \
 	X(OOM_KILL, "oom_kill", "tasks killed by the OOM killer")                            \
+	X(OOM_KILL_RECLAIMABLE, "oom_kill_reclaimable",                                      \
+	  "of those, kills made while reclaim could still free pages (file, or anon with swap)") \
 	X(THROTTLE_VM_WRITEOUT, "throttle_vm_writeout", "sleeps in throttle_vm_writeout (pre-4.9)") \
 	X(THROTTLE_WRITEBACK, "throttle_writeback", "reclaim_throttle sleeps: writeback")       \
 	X(THROTTLE_NOPROGRESS, "throttle_noprogress", "reclaim_throttle sleeps: no progress")   \

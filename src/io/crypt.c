@@ -213,6 +213,7 @@ void rsv_crypt_stats(struct rsv_bdev *bdev, struct rsv_crypt_stats *out)
 					 .pool_size = rsv_mempool_min_nr(cd->bs.pool) +
 						      rsv_mempool_min_nr(cd->page_pool),
 					 .page_pool_fill = rsv_mempool_curr_nr(cd->page_pool),
-					 .page_pool_size = rsv_mempool_min_nr(cd->page_pool) };
+					 .page_pool_size = rsv_mempool_min_nr(cd->page_pool),
+					 .page_pool_low_water = page.low_water };
 	rsv_spin_unlock(&cd->lock);
 }

@@ -84,6 +84,9 @@ static void queue_for_reaper(struct rsv_system *sys, struct rsv_task *victim)
 
 static void kill(struct rsv_system *sys, struct rsv_task *victim)
 {
+	/* What dump_header() would show: was there still something for reclaim to free? */
+	if (rsv__reclaimable_pages(sys))
+		rsv__count_current(RSV_STAT_OOM_KILL_RECLAIMABLE, 1);
 	rsv_task_mark_oom_victim(victim);
 	rsv_task_kill(victim);
 	rsv__count_current(RSV_STAT_OOM_KILL, 1);

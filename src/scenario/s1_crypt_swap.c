@@ -128,6 +128,7 @@ static void judge(struct rsv_scenario_run *run)
 	struct s1 *s = run->data;
 	struct rsv_crypt_stats cs;
 	uint64_t kills = rsv_stats_get(run->sys, RSV_STAT_OOM_KILL);
+	uint64_t needless = rsv_stats_get(run->sys, RSV_STAT_OOM_KILL_RECLAIMABLE);
 
 	rsv_crypt_stats(s->crypt, &cs);
 	rsv__scenario_counter(run, "swap_outs", (int64_t)atomic_load(&s->disk->completed));
@@ -138,6 +139,7 @@ static void judge(struct rsv_scenario_run *run)
 	rsv__scenario_counter(run, "io_pool_waits", (int64_t)cs.io_pool_waits);
 	rsv__scenario_counter(run, "page_pool_waits", (int64_t)cs.page_pool_waits);
 	rsv__scenario_counter(run, "oom_kill", (int64_t)kills);
+	rsv__scenario_counter(run, "oom_kill_reclaimable", (int64_t)needless);
 	rsv__scenario_counter(run, "hog_failures", atomic_load(&s->hog_failures));
 	{
 		struct rsv_swap_stats ss;
@@ -159,9 +161,12 @@ static void judge(struct rsv_scenario_run *run)
 	}
 	if (run->res->verdict != RSV_VERDICT_PROGRESS)
 		return;
-	if (kills)
-		rsv__scenario_verdict(run, RSV_VERDICT_NEEDLESS_OOM, "%lu OOM kills while swap "
-				      "could have freed memory", (unsigned long)kills);
+	/* A kill is needless when reclaim still had pages swap could take (or was writing):
+	 * hogs that want more than memory and swap can give are killed of necessity. */
+	if (needless)
+		rsv__scenario_verdict(run, RSV_VERDICT_NEEDLESS_OOM, "%lu of %lu OOM kills while "
+				      "swap could still have freed memory", (unsigned long)needless,
+				      (unsigned long)kills);
 	else if (!s->min_free && cs.io_pool_grants + cs.page_pool_grants)
 		rsv__scenario_verdict(run, RSV_VERDICT_RESERVE_DEPLETED, "free memory reached 0; "
 				      "mempool users took %lu allocations below min",

@@ -12,8 +12,9 @@
  * The verdict comes from what the throttle did to kcryptd, the one task the writeback waits
  * for: a stall when it spent at least half of the time the writeback took asleep in reclaim
  * throttles (the throttle at least doubled the writeback). The situation is the seed's only
- * when writeback did exceed the limit plus 10% while free memory was below min (kcryptd's
- * allocations had to reclaim); otherwise the run is an invalid set-up, whatever it did. */
+ * when writeback did exceed the limit plus 10% while free memory was below min and kcryptd's
+ * bounce-page pool ran dry (its allocations had to reclaim); otherwise the run is an invalid
+ * set-up, whatever it did. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,7 +134,7 @@ static int setup(struct rsv_scenario_run *run)
 
 /* The seed's situation, from what the run did: writeback over the limit while memory was
  * below min. */
-static bool situation(struct rsv_scenario_run *run)
+static bool situation(struct rsv_scenario_run *run, const struct rsv_crypt_stats *cs)
 {
 	struct s2 *s = run->data;
 	const long *p = run->p;
@@ -149,6 +150,12 @@ static bool situation(struct rsv_scenario_run *run)
 		rsv__scenario_invalid(run, "free memory stayed at %ld pages or more, not below min "
 				      "(%ld), while writeback was high (free=%ld): kcryptd never had "
 				      "to reclaim", s->min_free_over, s->min_wmark, p[P_FREE]);
+		return false;
+	}
+	if (cs->page_pool_low_water > 0) {
+		rsv__scenario_invalid(run, "kcryptd's bounce-page pool never ran dry (it kept %ld of "
+				      "pool=%ld for pages=%ld): its allocations never had to reclaim",
+				      cs->page_pool_low_water, p[P_POOL], p[P_PAGES]);
 		return false;
 	}
 	return true;
@@ -174,7 +181,7 @@ static void judge(struct rsv_scenario_run *run)
 	rsv__scenario_counter(run, "page_pool_waits", (int64_t)cs.page_pool_waits);
 	rsv__scenario_stat(run, RSV_STAT_THROTTLE_VM_WRITEOUT);
 	rsv__scenario_stat(run, RSV_STAT_FLUSHER_KUPDATE);
-	if (!situation(run))
+	if (!situation(run, &cs))
 		return;
 	/* Asleep in throttles for at least half the writeback: without them it would have
 	 * taken at most half as long. */
