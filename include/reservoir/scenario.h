@@ -62,9 +62,12 @@ struct rsv_scenario_opts {
 	void *sample_arg;
 	struct rsv_workspace *workspace; /* for many runs on one thread (may be NULL) */
 	/* The progress watchdog's window: no progress for this long is a livelock (a deadlock if
-	 * every task waited throughout); 0 = RSV_SCENARIO_PROGRESS_TIMEOUT_NS. Virtual time on
-	 * the simulator, real time on the os backend, where a stuck run ends this long after
-	 * its last progress with its verdict and report (its tasks frozen and abandoned). */
+	 * every task waited throughout). 0: RSV_SCENARIO_PROGRESS_TIMEOUT_NS, or longer when the
+	 * system may defer work longer (periodic writeback writes a page dirtied just after a
+	 * round dirty_expire + dirty_writeback later: the window is that plus one more round).
+	 * Virtual time on the simulator, real time on the os backend, where a stuck run ends
+	 * this long after its last progress with its verdict and report (its tasks frozen and
+	 * abandoned). */
 	uint64_t progress_timeout_ns;
 };
 

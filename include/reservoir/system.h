@@ -33,8 +33,8 @@ struct rsv_system_config {
 	/* Periodic writeback (the flusher's kupdate work), in virtual time on the simulator: a
 	 * file whose pages have been dirty longer than dirty_expire_centisecs is written back
 	 * at the next round, every dirty_writeback_centisecs while anything is dirty. */
-	unsigned dirty_expire_centisecs;    /* 0 = 3000, the kernel's */
-	unsigned dirty_writeback_centisecs; /* 0 = 500 */
+	unsigned dirty_expire_centisecs;    /* 0 = RSV_DIRTY_EXPIRE_CENTISECS */
+	unsigned dirty_writeback_centisecs; /* 0 = RSV_DIRTY_WRITEBACK_CENTISECS */
 	enum rsv_misuse_mode misuse;
 	/* What a panic does. The kernel panics when an allocation that may not fail (order <=
 	 * 3, GFP_KERNEL) finds nothing the OOM killer may kill ("Out of memory and no killable
@@ -55,6 +55,9 @@ struct rsv_watermarks {
 	unsigned long managed;
 	unsigned min_free_kbytes;
 };
+
+#define RSV_DIRTY_EXPIRE_CENTISECS 3000   /* the kernel's vm.dirty_expire_centisecs */
+#define RSV_DIRTY_WRITEBACK_CENTISECS 500 /* vm.dirty_writeback_centisecs */
 
 #define RSV_MIN_ARENA_PAGES 16UL
 #define RSV_MAX_ARENA_PAGES (1UL << 28) /* 1 TiB */

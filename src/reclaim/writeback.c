@@ -201,9 +201,11 @@ int rsv__flusher_start(struct rsv_system *sys)
 	atomic_init(&r->dirty_exceeded, false);
 	atomic_init(&r->kupdate_at, 0);
 	r->dirty_expire_ns = (sys->cfg.dirty_expire_centisecs ? sys->cfg.dirty_expire_centisecs
-							       : 3000) * 10 * RSV_NSEC_PER_MSEC;
+							       : RSV_DIRTY_EXPIRE_CENTISECS) *
+			     10 * RSV_NSEC_PER_MSEC;
 	r->dirty_writeback_ns = (sys->cfg.dirty_writeback_centisecs
-					 ? sys->cfg.dirty_writeback_centisecs : 500) *
+					 ? sys->cfg.dirty_writeback_centisecs
+					 : RSV_DIRTY_WRITEBACK_CENTISECS) *
 				10 * RSV_NSEC_PER_MSEC;
 	r->flusher = rsv_kthread_create(sys, "flush", flusher_main, sys);
 	return r->flusher ? 0 : -ENOMEM;

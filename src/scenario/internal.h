@@ -13,6 +13,7 @@ struct rsv_scenario_run {
 	const struct rsv_scenario_opts *opts;
 	void *data;                     /* the scenario's state, on the C heap */
 	uint64_t next_observe, next_sample; /* the monitor's schedule (runner.c) */
+	uint64_t window_ns;             /* the progress watchdog's (runner.c) */
 };
 
 struct rsv_scenario {
