@@ -250,8 +250,8 @@ int rsv_tool_demo(uint64_t seed)
 
 	printf("reservoir %s demo: the page allocator under pressure on both backends (nothing\n"
 	       "reclaimable, nothing worth killing: who gets the reserves), reclaim feeding four\n"
-	       "tasks from a page cache, then the simulator finding a deadlock. The seed scenarios\n"
-	       "come with the scenario work.\n",
+	       "tasks from a page cache, then the simulator finding a deadlock (make demo then\n"
+	       "runs the seed scenarios under every policy: reservoir matrix).\n",
 	       rsv_version());
 	bad |= pressure(RSV_BACKEND_SIM, seed);
 	bad |= pressure(RSV_BACKEND_OS, seed);
