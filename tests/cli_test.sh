@@ -65,6 +65,8 @@ bad_input "--out: cannot create '/nonexistent-dir/report'" matrix --seeds 100 \
 touch "$tmp/file"
 bad_input "not a directory" matrix --seeds 100 --out "$tmp/file"
 bad_input "--backend sim" replay s1-crypt-swap-reserves --backend os
+bad_input "--timeout" run s1-crypt-swap-reserves --timeout 0
+bad_input "--timeout" run s1-crypt-swap-reserves --timeout 5s
 # A path check leaves nothing behind.
 if [ -e /nonexistent-dir ] || [ -n "$(ls "$tmp" | grep -v '^file$')" ]; then
 	fail "a refused path left a file: $(ls "$tmp")"
@@ -94,6 +96,18 @@ out=$("$bin" replay s5-nofs-bufio-loop --policy bufio=gfp-fs,loop=plain --param 
 rc=$?
 if [ $rc -ne 0 ] || [[ $out != *"deadlock"* ]] || [[ $out != *"(identical)"* ]]; then
 	fail "replay of a deadlock: rc $rc: $out"
+else
+	pass
+fi
+
+# A stuck run on real threads ends with its verdict and chain (it hung, silent, before).
+start=$(date +%s)
+out=$(timeout 60 "$bin" run s4-global-reserve-pool --policy reserve=watermarks --backend os \
+	--timeout 2 2>&1)
+rc=$?
+if [ $rc -ne 0 ] || [[ $out != *"on os: deadlock"* ]] || [[ $out != *'thread "fs_writer"'* ]] ||
+	[ $(($(date +%s) - start)) -gt 20 ]; then
+	fail "a stuck os run: rc $rc after $(($(date +%s) - start)) s: $out"
 else
 	pass
 fi
