@@ -66,10 +66,10 @@ RSV_API struct rsv_system *rsv_system_create(const struct rsv_system_config *cfg
 /* Frees everything, once every task has returned; an abandoned system is left alone. */
 RSV_API void rsv_system_destroy(struct rsv_system *sys);
 /* Runs the system's tasks: sim, schedules them until done, deadlock, the time limit or
- * rsv_platform_stop() (a watchdog with stop_run); os, waits until all have returned or a
- * watchdog with stop_run fires. In that last case the run returns RSV_RUN_STOPPED within a
- * millisecond, with the tasks still in it: each freezes for good the next time it sleeps or
- * wakes, as panic() stops the other CPUs, so that the watchdog's report, the counters and the
+ * rsv_platform_stop() (a watchdog with stop_run, a panic); os, waits until all have returned
+ * or rsv_platform_stop() is called. In that last case the run returns RSV_RUN_STOPPED at
+ * once, with the tasks still in it: each freezes for good the next time it sleeps or wakes,
+ * as panic() stops the other CPUs, so that the watchdog's report, the counters and the
  * blocked chain can be read in peace from a thread attached afterwards. The system is then
  * abandoned: its frozen tasks use its memory, so rsv_system_destroy() frees nothing, and the
  * process should say what it found and exit. */

@@ -58,6 +58,9 @@ struct rsv_platform_backend {
 	/* A record for the calling OS thread, which the platform does not schedule. */
 	struct rsv_thread *(*thread_attach)(struct rsv_platform *p, const char *name);
 	enum rsv_run_result (*run)(struct rsv_platform *p);
+	/* After stop_requested is set, so that a run waiting for its threads hears it (may be
+	 * NULL: the simulator reads the flag at every decision). */
+	void (*stop)(struct rsv_platform *p);
 	void (*destroy)(struct rsv_platform *p);
 };
 
@@ -73,6 +76,7 @@ struct rsv_platform {
 	/* os: the run was stopped with tasks still in it, which freeze at their next park
 	 * (platform threads only; attached ones such as a judge go on). */
 	_Atomic bool halted;
+	_Atomic uint32_t run_events; /* os: a thread returned or a stop came (a futex word) */
 	char *report;
 	size_t report_len;
 	rsv_lock_hook_t lock_hook; /* rsv_platform_set_lock_hook */

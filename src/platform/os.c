@@ -134,12 +134,20 @@ static struct rsv_thread *os_thread_create(struct rsv_platform *p, const char *n
 	return &t->base;
 }
 
+/* Something a waiting os_run() must look at: a thread returned, or a stop came. */
+static void run_event(struct rsv_platform *p)
+{
+	atomic_fetch_add_explicit(&p->run_events, 1, memory_order_release);
+	futex_wake(&p->run_events, INT_MAX);
+}
+
 static void *os_thread_main(void *arg)
 {
 	struct rsv_thread *t = arg;
 
 	rsv__self = t;
 	rsv__thread_run_body(t);
+	run_event(t->plat);
 	return NULL;
 }
 
@@ -215,17 +223,26 @@ static bool join_exited(struct rsv_platform *p)
 
 /* Daemons run until their owner stops them, so a run waits only for the others, or for
  * rsv_platform_stop() (a watchdog that fired): then the threads still in the run are halted
- * and abandoned, and the run ends RSV_RUN_STOPPED within a millisecond. */
+ * and abandoned, and the run ends RSV_RUN_STOPPED at once. It sleeps on run_events between
+ * looks: an event after the snapshot makes the futex wait return at once. */
 static enum rsv_run_result os_run(struct rsv_platform *p)
 {
-	while (join_exited(p)) {
+	for (;;) {
+		uint32_t seen = atomic_load_explicit(&p->run_events, memory_order_acquire);
+
+		if (!join_exited(p))
+			return RSV_RUN_DONE;
 		if (atomic_load(&p->stop_requested)) {
 			atomic_store_explicit(&p->halted, true, memory_order_release);
 			return RSV_RUN_STOPPED;
 		}
-		rsv__os_sleep_ns(RSV_NSEC_PER_MSEC);
+		futex_wait_until(&p->run_events, seen, 0);
 	}
-	return RSV_RUN_DONE;
+}
+
+static void os_stop(struct rsv_platform *p)
+{
+	run_event(p);
 }
 
 /* The monitor thread of rsv_platform_set_monitor(): not a platform thread, no tasks' locks. */
@@ -293,5 +310,6 @@ const struct rsv_platform_backend rsv__os_backend = {
 	.thread_start = os_thread_start,
 	.thread_attach = os_thread_attach,
 	.run = os_run,
+	.stop = os_stop,
 	.destroy = os_destroy,
 };

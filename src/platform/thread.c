@@ -46,7 +46,12 @@ void rsv_platform_destroy(struct rsv_platform *p)
 
 enum rsv_backend rsv_platform_backend(const struct rsv_platform *p) { return p->cfg.backend; }
 enum rsv_run_result rsv_platform_run(struct rsv_platform *p) { return p->backend->run(p); }
-void rsv_platform_stop(struct rsv_platform *p) { atomic_store(&p->stop_requested, true); }
+void rsv_platform_stop(struct rsv_platform *p)
+{
+	atomic_store(&p->stop_requested, true);
+	if (p->backend->stop)
+		p->backend->stop(p);
+}
 
 int rsv_platform_set_monitor(struct rsv_platform *p, uint64_t period_ns,
 			     void (*fn)(void *arg, uint64_t now), void *arg)
