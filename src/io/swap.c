@@ -17,6 +17,7 @@ struct swap_io {
 	struct rsv_request *upper;
 	struct swap_area *sa;
 	uint64_t slot;
+	struct rsv_list node; /* in the area's inflight list */
 };
 
 struct swap_area {
@@ -27,6 +28,9 @@ struct swap_area {
 	uint64_t next;     /* where the slot search starts (the kernel's cluster hint) */
 	_Atomic uint64_t used; /* written under the lock, read without it by swap_full() */
 	uint64_t full_refusals;
+	/* Writes below not yet completed, under the lock: a run may end with some still in a
+	 * device's queue, and the area frees them when it goes. */
+	struct rsv_list inflight;
 };
 
 static bool take_slot(struct swap_area *sa, uint64_t *slot)
@@ -65,6 +69,9 @@ static void lower_done(struct rsv_request *req)
 	struct rsv_request *upper = io->upper;
 	int err = req->error;
 
+	rsv_spin_lock(&io->sa->lock);
+	rsv_list_del(&io->node);
+	rsv_spin_unlock(&io->sa->lock);
 	if (err)
 		put_slot(io->sa, io->slot); /* nothing was stored there */
 	free(io);
@@ -90,7 +97,13 @@ static int swap_submit(struct rsv_bdev *bdev, struct rsv_request *req)
 	io->lower = (struct rsv_request){ .bdev = sa->lower, .op = RSV_REQ_WRITE,
 					  .sector = slot, .page = req->page,
 					  .end_io = lower_done, .private = io };
+	rsv_spin_lock(&sa->lock);
+	rsv_list_add_tail(&io->node, &sa->inflight);
+	rsv_spin_unlock(&sa->lock);
 	if ((err = rsv_submit_request(&io->lower))) {
+		rsv_spin_lock(&sa->lock);
+		rsv_list_del(&io->node);
+		rsv_spin_unlock(&sa->lock);
 		put_slot(sa, slot);
 		free(io);
 	}
@@ -101,6 +114,12 @@ static void swap_destroy(struct rsv_bdev *bdev)
 {
 	struct swap_area *sa = (struct swap_area *)bdev;
 
+	while (!rsv_list_empty(&sa->inflight)) {
+		struct swap_io *io = rsv_container_of(sa->inflight.next, struct swap_io, node);
+
+		rsv_list_del(&io->node);
+		free(io);
+	}
 	free(sa->bitmap);
 	free(sa);
 }
@@ -133,6 +152,7 @@ struct rsv_bdev *rsv_swap_create(struct rsv_system *sys, const char *name,
 	}
 	sa->lower = lower;
 	rsv_spin_init(&sa->lock);
+	rsv_list_init(&sa->inflight);
 	rsv_bdev_register(&sa->bdev, sys, name, &swap_ops, nr_slots, lower->flags);
 	sa->bdev.worker = lower->worker; /* its I/O is served below */
 	return &sa->bdev;
