@@ -22,7 +22,9 @@ static const struct rsv_scenario_param params[NR_P] = {
 	[P_SLOTS] = { "swap_slots", 4096, 1, 4096, "slots of the swap area on dm-crypt" },
 };
 
-static const enum rsv_policy_key keys[] = { RSV_POLICY_MEMPOOL };
+/* throttle too: the pre-4.9 throttle_vm_writeout holds reclaimers back while writeback is
+ * above the dirty limit, which caps the swap-outs 2016 can put in flight on the reserves. */
+static const enum rsv_policy_key keys[] = { RSV_POLICY_MEMPOOL, RSV_POLICY_THROTTLE };
 
 #define FILL_MAX 4096
 

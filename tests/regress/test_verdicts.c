@@ -89,6 +89,22 @@ Test(regress_verdicts, s3_memdie_was_not_a_key)
 	cr_assert_eq(r.verdict, RSV_VERDICT_PROGRESS, "%s", r.why);
 }
 
+/* throttle decides s1 under 2016 (the old throttle caps the swap-outs in flight) but was not
+ * a key of s1. */
+Test(regress_verdicts, s1_throttle_was_not_a_key)
+{
+	const struct rsv_scenario *s = rsv_scenario_find("s1-crypt-swap-reserves");
+	struct rsv_scenario_result r;
+	bool listed = false;
+
+	for (unsigned k = 0; k < rsv_scenario_nr_keys(s); k++)
+		listed |= rsv_scenario_key(s, k) == RSV_POLICY_THROTTLE;
+	cr_assert(listed);
+	run1(&r, "s1-crypt-swap-reserves", "mempool=2016,throttle=throttle-vm-writeout", NULL,
+	     NULL, 1);
+	cr_assert_eq(r.verdict, RSV_VERDICT_PROGRESS, "%s", r.why);
+}
+
 /* The README said case A's gfp-fs fix holds with either loop; with loop=plain kswapd closes
  * case B's cycle, as the 2020 thread says any GFP_KERNEL reclaimer can. */
 Test(regress_verdicts, s5_case_a_gfp_fs_deadlocks_through_kswapd_with_a_plain_loop)
