@@ -178,8 +178,9 @@ struct rsv_task {
 	_Atomic bool oom_skip;     /* MMF_OOM_SKIP: reaped or gone, the killer looks elsewhere */
 	_Atomic long rss;          /* pages charged to the task (its anonymous memory) */
 	_Atomic long swapents;     /* its pages written out to swap */
-	int oom_score_adj;         /* -1000 (never) .. 1000 */
+	_Atomic int oom_score_adj; /* -1000 (never) .. 1000; the OOM killer reads it unlocked */
 	unsigned nr_dirtied;       /* pages dirtied since balance_dirty_pages last looked */
+	_Atomic bool started;      /* ->thread is set: others may signal it (release/acquire) */
 	_Atomic bool exited;
 	bool attached;
 	int exit_code;

@@ -16,6 +16,7 @@ static struct rsv_task *task_alloc(struct rsv_system *sys, const char *name)
 	snprintf(t->name, sizeof(t->name), "%s", name ? name : "task");
 	atomic_init(&t->flags, 0);
 	atomic_init(&t->oom_victim, false);
+	atomic_init(&t->started, false);
 	atomic_init(&t->exited, false);
 	rsv__pcp_init(&t->pcp);
 	t->pcp.asym = sys->pcp_asym;
@@ -88,12 +89,14 @@ static struct rsv_task *task_start(struct rsv_system *sys, const char *name,
 	t->arg = arg;
 	if (kthread)
 		atomic_init(&t->flags, RSV_PF_KTHREAD);
-	t->thread = rsv__thread_create_ctx(sys->plat, t->name, task_main, t, t,
-					   kthread ? RSV_THREAD_DAEMON : 0);
-	if (!t->thread) {
+	/* t->thread is set before the thread runs: the task is on the system's list already,
+	 * and the OOM killer may pick it (and wake its thread) the moment it runs. */
+	if (!rsv__thread_create_ctx(sys->plat, t->name, task_main, t, t,
+				    kthread ? RSV_THREAD_DAEMON : 0, &t->thread)) {
 		atomic_store(&t->exited, true);
 		return NULL;
 	}
+	atomic_store_explicit(&t->started, true, memory_order_release);
 	return t;
 }
 

@@ -119,8 +119,12 @@ void rsv__thread_init(struct rsv_thread *t, struct rsv_platform *p,
 void rsv__thread_run_body(struct rsv_thread *t);
 void rsv__platform_add_thread(struct rsv_platform *p, struct rsv_thread *t);
 #define RSV_THREAD_DAEMON 0x1u
+/* Creates and starts a thread for @fn(@arg) with the upper layer's @ctx. *@out (may be NULL)
+ * gets the record before the thread can run, so that whoever finds @ctx from then on (the
+ * OOM killer walking the tasks) finds its thread too; it is NULL again if the start failed. */
 struct rsv_thread *rsv__thread_create_ctx(struct rsv_platform *p, const char *name,
-					  int (*fn)(void *), void *arg, void *ctx, unsigned flags);
+					  int (*fn)(void *), void *arg, void *ctx, unsigned flags,
+					  struct rsv_thread **out);
 
 /* Sleeps the caller (state already set by its caller) until someone sets it RUNNING or
  * @deadline passes. Returns false on timeout. */

@@ -106,7 +106,8 @@ void rsv__platform_add_thread(struct rsv_platform *p, struct rsv_thread *t)
 }
 
 struct rsv_thread *rsv__thread_create_ctx(struct rsv_platform *p, const char *name,
-					  int (*fn)(void *), void *arg, void *ctx, unsigned flags)
+					  int (*fn)(void *), void *arg, void *ctx, unsigned flags,
+					  struct rsv_thread **out)
 {
 	struct rsv_thread *t;
 
@@ -121,9 +122,13 @@ struct rsv_thread *rsv__thread_create_ctx(struct rsv_platform *p, const char *na
 	t->arg = arg;
 	t->ctx = ctx;
 	t->daemon = flags & RSV_THREAD_DAEMON;
+	if (out)
+		*out = t; /* before the start, which orders it before anything the thread does */
 	rsv__platform_add_thread(p, t);
 	if (p->backend->thread_start(p, t)) {
 		/* The record stays on the list, marked exited, so ids stay dense. */
+		if (out)
+			*out = NULL;
 		atomic_store(&t->exited, true);
 		t->exit_code = -EAGAIN;
 		errno = EAGAIN;
@@ -135,7 +140,7 @@ struct rsv_thread *rsv__thread_create_ctx(struct rsv_platform *p, const char *na
 struct rsv_thread *rsv_thread_create(struct rsv_platform *p, const char *name,
 				     int (*fn)(void *arg), void *arg)
 {
-	return rsv__thread_create_ctx(p, name, fn, arg, NULL, 0);
+	return rsv__thread_create_ctx(p, name, fn, arg, NULL, 0, NULL);
 }
 
 void rsv__thread_run_body(struct rsv_thread *t)

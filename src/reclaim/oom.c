@@ -15,9 +15,11 @@
 #define OOM_REAPER_TRIES 10
 #define OOM_SCORE_ADJ_MIN (-1000)
 
+/* A task still being created is on the list before its thread is published: not yet. */
 static bool killable(const struct rsv_task *t)
 {
-	return !(rsv__task_flags(t) & RSV_PF_KTHREAD) && !atomic_load(&t->exited) &&
+	return atomic_load_explicit(&t->started, memory_order_acquire) &&
+	       !(rsv__task_flags(t) & RSV_PF_KTHREAD) && !atomic_load(&t->exited) &&
 	       t->oom_score_adj != OOM_SCORE_ADJ_MIN && !t->attached;
 }
 
