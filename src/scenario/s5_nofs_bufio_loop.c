@@ -3,9 +3,13 @@
  *
  * A dm-bufio client sits on a loop device whose backing file lives on a small filesystem on a
  * disk. The buffer cache holds clean and dirty buffers; everything else in memory is taken by
- * a filler that stands for the rest of the machine and gives its memory back after hold_ms.
- * A policy that only makes tasks wait for memory passes (the memory comes back); one that
- * lets reclaim wait for itself deadlocks, and the filler's memory comes back to nobody.
+ * a filler that stands for the rest of the machine and gives its memory back after hold_ms,
+ * or at once if the OOM killer takes it. A policy that only makes tasks wait for memory
+ * passes (the memory comes back); one that lets reclaim wait for itself deadlocks, and the
+ * filler's memory comes back to nobody; one whose reclaim gets nothing from the cache until
+ * a worker runs (bufio=workqueue) may kill the filler while the cache is still full, which is
+ * a needless kill. A run in which no scan had to reach a dirty buffer while memory was short
+ * is not the seed's situation (invalid-setup).
  *   case A (Patocka): F holds the filesystem lock and allocates GFP_NOFS. Reclaim calls the
  *     bufio shrinker with __GFP_IO set, which under bufio=gfp-io takes the client mutex and
  *     writes dirty buffers to the loop device, whose worker needs the lock F holds.
