@@ -65,6 +65,9 @@ static int task_main(void *arg)
 {
 	struct rsv_task *t = arg;
 
+	/* Its creator may not have published it yet, but it runs: it may be chosen (by its own
+	 * allocation, say). t->thread was written before the thread started. */
+	atomic_store_explicit(&t->started, true, memory_order_release);
 	t->exit_code = t->fn(t->arg);
 	t->sys->reclaim->task_exit(t->sys, t);
 	atomic_store(&t->oom_skip, true);
