@@ -1,6 +1,8 @@
 /* The buddy allocator: free blocks of 2^order pages on per-order lists, split on allocation
  * and merged with their buddy on free. Page numbers are relative to the arena, so a block's
- * buddy is pfn ^ (1 << order). Callers hold the zone lock. */
+ * buddy is pfn ^ (1 << order). Callers hold the zone lock (checked), but for the layout at
+ * system creation, which no one else can see yet. */
+#include "common/assert.h"
 #include "mm/internal.h"
 
 static void area_push(struct rsv_system *sys, unsigned order, uint32_t pfn)
@@ -62,6 +64,8 @@ struct rsv_page *rsv__rmqueue_smallest(struct rsv_system *sys, unsigned order)
 	unsigned o = order;
 	uint32_t pfn;
 
+	rsv_assert_held(&z->lock);
+	rsv_assert(order <= RSV_MAX_ORDER);
 	while (o < RSV_NR_ORDERS && z->free_area[o].list.head == RSV_NIL)
 		o++;
 	if (o == RSV_NR_ORDERS)
@@ -85,6 +89,11 @@ struct rsv_page *rsv__rmqueue_smallest(struct rsv_system *sys, unsigned order)
  * page that stops being a head becomes a tail again, so a stale head can never be freed. */
 void rsv__free_one_page(struct rsv_system *sys, uint32_t pfn, unsigned order)
 {
+	rsv_assert_held(&sys->zone.lock);
+	/* A naturally aligned block inside the arena, not on a free list already. */
+	rsv_assert(order <= RSV_MAX_ORDER && !(pfn & ((1u << order) - 1)) &&
+		   pfn + (1ul << order) <= sys->nr_pages);
+	rsv_assert(rsv__page_state(rsv__pfn_page(sys, pfn)) != RSV_PAGE_BUDDY);
 	add_free_pages(&sys->zone, 1L << order);
 	while (order < RSV_MAX_ORDER) {
 		uint32_t buddy = pfn ^ (1u << order);

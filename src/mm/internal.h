@@ -402,7 +402,7 @@ static inline bool rsv__zone_watermark_fast(const struct rsv_zone *z, unsigned o
 	return rsv__zone_watermark_ok(z, order, mark, alloc_flags, free_pages);
 }
 
-/* buddy.c: callers hold zone->lock */
+/* buddy.c: callers hold zone->lock (asserted) */
 void rsv__buddy_init(struct rsv_system *sys);
 struct rsv_page *rsv__rmqueue_smallest(struct rsv_system *sys, unsigned order);
 void rsv__free_one_page(struct rsv_system *sys, uint32_t pfn, unsigned order);
@@ -415,7 +415,8 @@ void rsv__free_to_pcp_or_buddy(struct rsv_system *sys, struct rsv_task *tsk, uin
 			       unsigned order);
 int rsv__drain_pcp(struct rsv_system *sys, struct rsv_task *owner); /* owner == current */
 void rsv__pcp_setup(struct rsv_system *sys);
-/* Stops every task's cache for inspection (the checker); callers hold sys->tasks_lock. */
+/* Stops every task's cache for inspection (the checker); callers hold sys->tasks_lock
+ * (asserted, as every "callers hold" below). */
 void rsv__pcp_freeze_all(struct rsv_system *sys);
 /* Drains every task's cache that holds pages; callers hold sys->tasks_lock. Pages freed. */
 int rsv__pcp_drain_all(struct rsv_system *sys);

@@ -18,6 +18,7 @@
  * Locked (no membarrier, or under TSan, which cannot see that fence): the owner takes the
  * cache's spinlock with trylock and uses the buddy when a drainer holds it, exactly as the
  * kernel's pcp spinlock works today. */
+#include "common/assert.h"
 #include "mm/pcp.h"
 
 static void wait_not_busy(struct rsv_pcp *pcp)
@@ -85,6 +86,7 @@ static void freeze_many(struct rsv_system *sys, bool only_nonempty)
 
 void rsv__pcp_freeze_all(struct rsv_system *sys)
 {
+	rsv_assert_held(&sys->tasks_lock);
 	freeze_many(sys, false);
 }
 
@@ -244,6 +246,7 @@ int rsv__pcp_drain_all(struct rsv_system *sys)
 	struct rsv_list *pos;
 	int freed = 0;
 
+	rsv_assert_held(&sys->tasks_lock);
 	freeze_many(sys, true);
 	rsv_list_for_each(pos, &sys->tasks) {
 		struct rsv_pcp *pcp = task_pcp(pos);

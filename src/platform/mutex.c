@@ -6,6 +6,7 @@
  * no starvation, and on the simulator the handoff order is part of the deterministic trace. */
 #include <stdio.h>
 #include <stdlib.h>
+#include "common/assert.h"
 #include "platform/internal.h"
 
 #define MUTEX_WAITERS ((uintptr_t)1)
@@ -27,6 +28,13 @@ struct rsv_thread *rsv_mutex_owner(const struct rsv_mutex *m)
 {
 	return (struct rsv_thread *)(atomic_load_explicit(&m->owner, memory_order_relaxed) &
 				     ~MUTEX_WAITERS);
+}
+
+bool rsv__mutex_held(const struct rsv_mutex *m)
+{
+	const struct rsv_thread *owner = rsv_mutex_owner(m);
+
+	return owner && owner == rsv_thread_self();
 }
 
 static inline void lock_event(struct rsv_thread *self, enum rsv_lock_event ev,

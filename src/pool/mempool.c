@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "common/assert.h"
 #include "pool/internal.h"
 #include "common/asan.h"
 #include "reservoir/mempool.h"
@@ -72,27 +73,36 @@ static void check_poison(struct rsv_mempool *pool, void *e)
 #endif
 }
 
-/* Whether @e sits in the reserve now; @locked: the caller holds the pool's lock. */
-static bool in_reserve(struct rsv_mempool *pool, const void *e, bool locked)
+/* Whether @e sits in the reserve now. */
+static bool in_reserve_locked(struct rsv_mempool *pool, const void *e)
 {
 	bool found = false;
 
-	if (!locked)
-		rsv_spin_lock(&pool->lock);
+	rsv_assert_held(&pool->lock);
 	for (int i = atomic_load_explicit(&pool->curr_nr, memory_order_relaxed); i-- > 0 && !found;)
 		found = pool->elements[i] == e;
-	if (!locked)
-		rsv_spin_unlock(&pool->lock);
 	return found;
 }
 
-/* Under the lock. False (and a message) for an element that is in the pool already. */
+static bool in_reserve(struct rsv_mempool *pool, const void *e)
+{
+	bool found;
+
+	rsv_spin_lock(&pool->lock);
+	found = in_reserve_locked(pool, e);
+	rsv_spin_unlock(&pool->lock);
+	return found;
+}
+
+/* False (and a message) for an element that is in the pool already. */
 static bool add_element(struct rsv_mempool *pool, void *e)
 {
 	int n = atomic_load_explicit(&pool->curr_nr, memory_order_relaxed);
 
+	rsv_assert_held(&pool->lock);
+	rsv_assert(n < (pool->min_nr > 1 ? pool->min_nr : 1)); /* the array's capacity */
 #ifdef RSV_DEBUG
-	if (in_reserve(pool, e, true))
+	if (in_reserve_locked(pool, e))
 		goto twice;
 #else
 	if (n && pool->elements[n - 1] == e)
@@ -107,11 +117,14 @@ twice:
 	return false;
 }
 
-/* Under the lock, with curr_nr > 0. */
 static void *remove_element(struct rsv_mempool *pool)
 {
 	int n = atomic_load_explicit(&pool->curr_nr, memory_order_relaxed) - 1;
-	void *e = pool->elements[n];
+	void *e;
+
+	rsv_assert_held(&pool->lock);
+	rsv_assert(n >= 0);
+	e = pool->elements[n];
 
 	atomic_store_explicit(&pool->curr_nr, n, memory_order_relaxed);
 	if (n < atomic_load_explicit(&pool->low_water, memory_order_relaxed))
@@ -481,7 +494,8 @@ unsigned rsv_mempool_alloc_bulk(struct rsv_mempool *pool, void **elems, unsigned
  * the element may since have come back to someone (from the reserve or the backing
  * allocator) and be handed to this task to free, so the suspicion is confirmed against the
  * reserve. An element the backing allocator holds is that allocator's to check. */
-static bool taken_back(struct rsv_mempool *pool, struct rsv_task *t, void *e, bool locked)
+static inline bool taken_back_as(struct rsv_mempool *pool, struct rsv_task *t, void *e,
+				 bool (*in_reserve_fn)(struct rsv_mempool *, const void *))
 {
 	const char *why = foreign_element(pool, e);
 	struct rsv_pool_slot *s;
@@ -489,7 +503,7 @@ static bool taken_back(struct rsv_mempool *pool, struct rsv_task *t, void *e, bo
 	if (rsv_likely(!why)) {
 		s = rsv__pool_slot(t, pool);
 		if (rsv_likely(s != NULL) &&
-		    (rsv_likely(s->last_freed != e) || !in_reserve(pool, e, locked))) {
+		    (rsv_likely(s->last_freed != e) || !in_reserve_fn(pool, e))) {
 			s->last_freed = e;
 			rsv__counter_add(&s->out, -1);
 			return true;
@@ -503,6 +517,18 @@ static bool taken_back(struct rsv_mempool *pool, struct rsv_task *t, void *e, bo
 	rsv__misuse(t->sys, "rsv_mempool_free(%p, \"%s\") by task \"%s\": %s", e, pool->name,
 		    t->name, why);
 	return false;
+}
+
+/* The pool's lock is taken only to confirm a suspicion. */
+static bool taken_back(struct rsv_mempool *pool, struct rsv_task *t, void *e)
+{
+	return taken_back_as(pool, t, e, in_reserve);
+}
+
+static bool taken_back_locked(struct rsv_mempool *pool, struct rsv_task *t, void *e)
+{
+	rsv_assert_held(&pool->lock);
+	return taken_back_as(pool, t, e, in_reserve_locked);
 }
 
 static void wake_waiters(struct rsv_mempool *pool)
@@ -534,7 +560,7 @@ static RSV_NOINLINE void free_slow(void *element, struct rsv_mempool *pool)
 	struct rsv_task *t;
 	bool refill = false, kept = false;
 
-	if (!(t = pool_task(pool, "rsv_mempool_free")) || !taken_back(pool, t, element, false))
+	if (!(t = pool_task(pool, "rsv_mempool_free")) || !taken_back(pool, t, element))
 		return;
 	if (rsv_unlikely(may_refill(pool))) {
 		rsv_spin_lock(&pool->lock);
@@ -585,7 +611,7 @@ unsigned rsv_mempool_free_bulk(struct rsv_mempool *pool, void **elems, unsigned 
 	if (may_refill(pool)) {
 		rsv_spin_lock(&pool->lock);
 		for (; i < count && may_refill(pool); i++)
-			if (elems[i] && taken_back(pool, t, elems[i], true))
+			if (elems[i] && taken_back_locked(pool, t, elems[i]))
 				kept += add_element(pool, elems[i]);
 		rsv_spin_unlock(&pool->lock);
 	}
@@ -594,18 +620,27 @@ unsigned rsv_mempool_free_bulk(struct rsv_mempool *pool, void **elems, unsigned 
 		wake_waiters(pool);
 	}
 	for (; i < count; i++)
-		if (elems[i] && taken_back(pool, t, elems[i], false))
+		if (elems[i] && taken_back(pool, t, elems[i]))
 			backing_free(pool, t, elems[i]);
 	return kept;
 }
 
 /* ---- lifecycle ---- */
 
+/* At exit no one else uses the pool, but the element array is the lock's all the same; the
+ * backing allocator's free runs without it. */
 static void free_reserve(struct rsv_mempool *pool)
 {
-	while (atomic_load_explicit(&pool->curr_nr, memory_order_relaxed) > 0) {
-		void *e = remove_element(pool);
+	for (;;) {
+		void *e;
 
+		rsv_spin_lock(&pool->lock);
+		if (!atomic_load_explicit(&pool->curr_nr, memory_order_relaxed)) {
+			rsv_spin_unlock(&pool->lock);
+			return;
+		}
+		e = remove_element(pool);
+		rsv_spin_unlock(&pool->lock);
 		pool->free(e, pool->pool_data);
 	}
 }
@@ -683,7 +718,9 @@ int rsv_mempool_init(struct rsv_mempool *pool, int min_nr, rsv_mempool_alloc_t a
 			pool->magic = 0;
 			return -ENOMEM;
 		}
+		rsv_spin_lock(&pool->lock);
 		add_element(pool, e);
+		rsv_spin_unlock(&pool->lock);
 	}
 	atomic_store(&pool->low_water, capacity);
 	return 0;

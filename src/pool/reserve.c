@@ -8,6 +8,7 @@
  * by their owner alone. */
 #include <errno.h>
 #include <stdlib.h>
+#include "common/assert.h"
 #include "pool/internal.h"
 
 #define RESERVATION_MAGIC 0x72737276u
@@ -31,9 +32,10 @@ static unsigned mode(const struct rsv_system *sys)
 	return rsv_policy_get(&sys->policy, RSV_POLICY_RESERVE);
 }
 
-/* Under rp->lock. */
 static void pin(struct rsv_reserve_pool *rp, long delta)
 {
+	rsv_assert_held(&rp->lock);
+	rsv_assert(delta >= 0 || rp->pinned >= (unsigned long)-delta);
 	rp->pinned += (unsigned long)delta;
 	if (rp->pinned > rp->st.pinned_peak)
 		rp->st.pinned_peak = rp->pinned;

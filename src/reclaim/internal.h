@@ -173,7 +173,7 @@ static inline struct rsv_mapping *rsv__page_mapping(const struct rsv_page *p)
 int rsv__reclaim_init(struct rsv_system *sys);
 void rsv__reclaim_exit(struct rsv_system *sys);
 
-/* lru.c: callers hold r->lru_lock */
+/* lru.c: callers hold r->lru_lock (asserted) */
 void rsv__lru_add(struct rsv_system *sys, struct rsv_page *p, enum rsv_lru_type t);
 void rsv__lru_del(struct rsv_system *sys, struct rsv_page *p, enum rsv_lru_type t);
 struct rsv_page *rsv__lru_tail(struct rsv_system *sys, enum rsv_lru_type t);

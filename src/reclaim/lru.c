@@ -1,5 +1,6 @@
 /* LRU lists: new pages enter at the head, reclaim takes from the tail. Callers hold the LRU
- * lock. */
+ * lock (asserted). */
+#include "common/assert.h"
 #include "reclaim/internal.h"
 
 /* PG_lru shares its word with bits others change without the LRU lock, so it takes a locked
@@ -25,6 +26,8 @@ void rsv__lru_add(struct rsv_system *sys, struct rsv_page *p, enum rsv_lru_type 
 {
 	struct rsv_lru *l = &rsv__reclaim(sys)->lru[t];
 
+	rsv_assert_held(&rsv__reclaim(sys)->lru_lock);
+	rsv_assert(!(rsv__page_flags(p) & PG_lru));
 	rsv__pfn_list_push(sys, &l->list, rsv__pfn(sys, p));
 	atomic_store_explicit(&l->nr, rsv__lru_size(l) + 1, memory_order_relaxed);
 	set_lru_flag(sys, p, true);
@@ -34,6 +37,8 @@ void rsv__lru_del(struct rsv_system *sys, struct rsv_page *p, enum rsv_lru_type 
 {
 	struct rsv_lru *l = &rsv__reclaim(sys)->lru[t];
 
+	rsv_assert_held(&rsv__reclaim(sys)->lru_lock);
+	rsv_assert((rsv__page_flags(p) & PG_lru) && rsv__lru_size(l) > 0);
 	rsv__pfn_list_del(sys, &l->list, rsv__pfn(sys, p));
 	atomic_store_explicit(&l->nr, rsv__lru_size(l) - 1, memory_order_relaxed);
 	set_lru_flag(sys, p, false);
@@ -43,5 +48,6 @@ struct rsv_page *rsv__lru_tail(struct rsv_system *sys, enum rsv_lru_type t)
 {
 	uint32_t tail = rsv__reclaim(sys)->lru[t].list.tail;
 
+	rsv_assert_held(&rsv__reclaim(sys)->lru_lock);
 	return tail == RSV_NIL ? NULL : rsv__pfn_page(sys, tail);
 }

@@ -11,6 +11,7 @@
  *   under writeback          left alone, counted (a throttle decides whether to wait)
  *   referenced               given another round (second chance) */
 #include <stdlib.h>
+#include "common/assert.h"
 #include "reclaim/internal.h"
 
 struct scan_control {
@@ -117,7 +118,11 @@ static void writeback_end_io(struct rsv_request *req)
 bool rsv__writeback_claim(struct rsv_page *p)
 {
 	struct rsv_mapping *m = rsv__page_mapping(p);
-	bool was_dirty = rsv__page_clear(p, PG_dirty) & PG_dirty;
+	bool was_dirty;
+
+	rsv_assert(!(rsv__page_flags(p) & PG_lru) || rsv__held(&rsv__reclaim(m->sys)->lru_lock));
+	rsv_assert(!(rsv__page_flags(p) & PG_writeback)); /* written once at a time */
+	was_dirty = rsv__page_clear(p, PG_dirty) & PG_dirty;
 
 	if (was_dirty)
 		rsv__account_dirty(m, -1);

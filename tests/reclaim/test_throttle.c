@@ -4,6 +4,18 @@
 #include "helpers.h"
 #include "reclaim/internal.h"
 
+/* The flusher's way to write a page still on the LRU: claimed under lru_lock, submitted
+ * outside it (rsv__writeback_claim() asserts the lock for a page on the LRU). */
+static void claim_and_submit(struct rsv_system *sys, struct rsv_page *p)
+{
+	bool was_dirty;
+
+	rsv_spin_lock(&rsv__reclaim(sys)->lru_lock);
+	was_dirty = rsv__writeback_claim(p);
+	rsv_spin_unlock(&rsv__reclaim(sys)->lru_lock);
+	rsv__writeback_submit(p, was_dirty);
+}
+
 /* Criterion 2.4 ignores --timeout: every suite carries its own. */
 TestSuite(throttle, .timeout = 60);
 
@@ -43,7 +55,7 @@ static struct rsv_system *writeback_heavy(enum rsv_throttle_policy policy, struc
 		struct rsv_page *p = rsv_mapping_add_page(file, RSV_GFP_KERNEL, (uint64_t)i);
 
 		rsv_page_mark_dirty(p);
-		rsv__writeback_submit(p, rsv__writeback_claim(p)); /* as a flusher would */
+		claim_and_submit(sys, p); /* as the flusher does */
 	}
 	rsv_task_detach();
 	cr_assert_eq(rsv_vm_counter(sys, RSV_NR_WRITEBACK), 300);
@@ -272,7 +284,7 @@ Test(throttle, kswapd_marks_the_node_congested_and_direct_reclaim_naps)
 		struct rsv_page *p = rsv_mapping_add_page(file, RSV_GFP_KERNEL, (uint64_t)i);
 
 		rsv_page_mark_dirty(p);
-		rsv__writeback_submit(p, rsv__writeback_claim(p));
+		claim_and_submit(sys, p);
 	}
 	rsv_task_detach();
 	c->plain = (struct thr){ .gfp = RSV_GFP_KERNEL, .delay_ns = 3 * RSV_NSEC_PER_SEC };
