@@ -5,7 +5,6 @@
 
 #include <string.h>
 #include "mm/pcp.h"
-#include "reclaim/internal.h"
 #include "reservoir/mempool.h"
 #include "reservoir/reserve.h"
 #include "reservoir/slab.h"

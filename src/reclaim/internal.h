@@ -108,7 +108,6 @@ struct rsv_reclaim {
 
 #define SWAP_CLUSTER_MAX 32UL
 #define DEF_PRIORITY 12
-#define MAX_RECLAIM_RETRIES 16
 #define MAX_KSWAPD_FAILURES 16
 
 static inline struct rsv_reclaim *rsv__reclaim(const struct rsv_system *sys)
