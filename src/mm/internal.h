@@ -310,11 +310,6 @@ static inline void rsv__count_misuse(struct rsv_system *sys)
 		rsv__count_sys(sys, RSV_STAT_MISUSE, 1);
 }
 
-static inline uint64_t rsv__task_misuse(const struct rsv_task *t)
-{
-	return atomic_load_explicit(&t->stat[RSV_STAT_MISUSE], memory_order_relaxed);
-}
-
 static inline uint32_t rsv__pfn(const struct rsv_system *sys, const struct rsv_page *p)
 {
 	return (uint32_t)(p - sys->memmap);

@@ -280,7 +280,11 @@ static inline bool rsv__slab_free_hit(struct rsv_task *t, struct rsv_kmem_cache 
 /* slab.c */
 int rsv__slab_init(struct rsv_system *sys);
 void rsv__slab_exit(struct rsv_system *sys);
-void rsv__slab_free_checked(struct rsv_kmem_cache *c, void *obj, const char *who);
+/* kmem_cache_free() with its checks: 0, or -EINVAL for a free they refused (a misuse,
+ * reported and counted), -EPERM without a task. */
+int rsv__slab_free_checked(struct rsv_kmem_cache *c, void *obj, const char *who);
+/* kfree(), the same way. */
+int rsv__kfree(const void *p);
 
 /* slab_info.c */
 int rsv__slab_check(struct rsv_system *sys);

@@ -119,16 +119,16 @@ void *rsv_kcalloc(size_t n, size_t size, rsv_gfp_t gfp)
 	return rsv_kmalloc_array(n, size, gfp | RSV___GFP_ZERO);
 }
 
-void rsv_kfree(const void *p)
+int rsv__kfree(const void *p)
 {
 	struct rsv_task *t = rsv__task_current();
 	struct rsv_page *page;
 	unsigned flags;
 
 	if (rsv_unlikely(!p))
-		return;
+		return 0;
 	if (rsv_unlikely(!t))
-		return;
+		return -EPERM;
 	page = rsv__addr_page(t->sys, p);
 	flags = page ? rsv__pflags(page) : 0;
 	if (rsv_likely(flags & RSV_PAGE_SLAB)) {
@@ -136,20 +136,24 @@ void rsv_kfree(const void *p)
 
 		if (rsv_likely(rsv__slab_obj_aligned(c, p)) &&
 		    rsv_likely(rsv__slab_free_hit(t, c, (void *)p)))
-			return;
-		rsv__slab_free_checked(c, (void *)p, "rsv_kfree");
-		return;
+			return 0;
+		return rsv__slab_free_checked(c, (void *)p, "rsv_kfree");
 	}
 	if ((flags & RSV_PAGE_KMALLOC) && rsv__page_state(page) == RSV_PAGE_ALLOC &&
 	    !((uintptr_t)p & (RSV_PAGE_SIZE - 1))) {
 		atomic_fetch_and_explicit(&page->flags, (uint16_t)~RSV_PAGE_KMALLOC,
 					  memory_order_relaxed);
-		rsv_free_pages(page, page->order);
-		return;
+		return rsv_free_pages(page, page->order);
 	}
 	rsv__misuse(t->sys, "rsv_kfree(%p) by task \"%s\": %s", p, t->name,
 		    !page ? "not an address in the system's arena"
 			  : "not a block kmalloc returned (or freed already)");
+	return -EINVAL;
+}
+
+void rsv_kfree(const void *p)
+{
+	(void)rsv__kfree(p);
 }
 
 size_t rsv_ksize(const void *p)

@@ -537,17 +537,28 @@ static void wake_waiters(struct rsv_mempool *pool)
 		rsv_wake_up(&pool->wait);
 }
 
-/* Gives @e back to the backing allocator. If the library's own allocator refuses it (its
- * misuse check: an element freed twice that had gone back there), it was never out: the
- * count taken_back() lowered goes up again. A refusal is a misuse reported by this task
- * during the call; @t is the current task, so its counter moves for no one else's. */
+/* pool->free(), told whether the library's own allocator took @e back: 0, or -EINVAL when
+ * its checks refused it (a misuse they reported: an element freed twice that had gone back
+ * there). A user's allocator answers nothing, and is taken at its word. */
+static int backing_release(struct rsv_mempool *pool, void *e)
+{
+	if (pool->backing == BACKING_SLAB && pool->free == rsv_mempool_free_slab)
+		return rsv__slab_free_checked(pool->pool_data, e, "rsv_kmem_cache_free");
+	if (pool->backing == BACKING_KMALLOC && pool->free == rsv_mempool_kfree)
+		return rsv__kfree(e);
+	if (pool->backing == BACKING_PAGES && pool->free == rsv_mempool_free_pages)
+		return rsv_free_pages(e, (unsigned)(uintptr_t)pool->pool_data);
+	pool->free(e, pool->pool_data);
+	return 0;
+}
+
+/* Gives @e back to the backing allocator. If the library's own allocator refuses it, it was
+ * never out: the count taken_back() lowered goes up again. */
 static void backing_free(struct rsv_mempool *pool, struct rsv_task *t, void *e)
 {
-	uint64_t misuse = rsv__task_misuse(t);
 	struct rsv_pool_slot *s;
 
-	pool->free(e, pool->pool_data);
-	if (rsv_likely(rsv__task_misuse(t) == misuse))
+	if (rsv_likely(!backing_release(pool, e)))
 		return;
 	if ((s = rsv__pool_slot(t, pool)))
 		rsv__counter_add(&s->out, 1);

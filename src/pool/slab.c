@@ -518,8 +518,9 @@ static bool slab_is_empty(struct rsv_kmem_cache *c, void *obj)
 	return empty;
 }
 
-static RSV_NOINLINE void free_slow(struct rsv_kmem_cache *c, struct rsv_task *t, void *obj,
-				    const char *who)
+/* 0, or -EINVAL for a free the checks refused (reported as a misuse). */
+static RSV_NOINLINE int free_slow(struct rsv_kmem_cache *c, struct rsv_task *t, void *obj,
+				   const char *who)
 {
 	struct rsv_system *sys = t->sys;
 	struct rsv_cpu_cache *cc;
@@ -528,12 +529,12 @@ static RSV_NOINLINE void free_slow(struct rsv_kmem_cache *c, struct rsv_task *t,
 	if (why) {
 		rsv__misuse(sys, "%s(\"%s\", %p) by task \"%s\": %s", who, c->name, obj, t->name,
 			    why);
-		return;
+		return -EINVAL;
 	}
 	if (slab_is_empty(c, obj)) {
 		rsv__misuse(sys, "%s(\"%s\", %p) by task \"%s\": double free (its slab is empty)",
 			    who, c->name, obj, t->name);
-		return;
+		return -EINVAL;
 	}
 	/* A poisoned cache's free object is poison from its second word on (the first may be a
 	 * free-list link), and one handed out carries another byte, in its padding too: finding
@@ -544,18 +545,18 @@ static RSV_NOINLINE void free_slow(struct rsv_kmem_cache *c, struct rsv_task *t,
 	    rsv__slab_poison_intact(c, obj, sizeof(void *))) {
 		rsv__misuse(sys, "%s(\"%s\", %p) by task \"%s\": double free (the object is "
 			    "still poisoned from its last free)", who, c->name, obj, t->name);
-		return;
+		return -EINVAL;
 	}
 	if (!rsv__pcp_enter(sys, &t->pcp)) {
 		free_direct(c, obj);
-		return;
+		return 0;
 	}
 	cc = cpu_cache_get(t, c);
 	if (cc && rsv__magazine_last_is(cc->loaded, obj)) {
 		rsv__pcp_exit(sys, &t->pcp);
 		rsv__misuse(sys, "%s(\"%s\", %p) by task \"%s\": double free", who, c->name, obj,
 			    t->name);
-		return;
+		return -EINVAL;
 	}
 	if (cc && (cc->loaded->count < c->mag_size || make_room(c, cc))) {
 		if (c->flags & RSV_SLAB_POISON)
@@ -563,28 +564,30 @@ static RSV_NOINLINE void free_slow(struct rsv_kmem_cache *c, struct rsv_task *t,
 		cc->loaded->objs[cc->loaded->count++] = obj;
 		rsv__stat_inc(&cc->frees);
 		rsv__pcp_exit(sys, &t->pcp);
-		return;
+		return 0;
 	}
 	rsv__pcp_exit(sys, &t->pcp);
 	free_direct(c, obj);
+	return 0;
 }
 
-void rsv__slab_free_checked(struct rsv_kmem_cache *c, void *obj, const char *who)
+int rsv__slab_free_checked(struct rsv_kmem_cache *c, void *obj, const char *who)
 {
 	struct rsv_task *t = rsv__task_current();
 
 	if (rsv_unlikely(!obj))
-		return;
+		return 0;
 	if (rsv_likely(t && c) && rsv_likely(rsv__slab_own_object(c, obj)) &&
 	    rsv_likely(rsv__slab_free_hit(t, c, obj)))
-		return;
-	if (valid_cache(t, c, who))
-		free_slow(c, t, obj, who);
+		return 0;
+	if (!valid_cache(t, c, who))
+		return t ? -EINVAL : -EPERM;
+	return free_slow(c, t, obj, who);
 }
 
 void rsv_kmem_cache_free(struct rsv_kmem_cache *c, void *obj)
 {
-	rsv__slab_free_checked(c, obj, "rsv_kmem_cache_free");
+	(void)rsv__slab_free_checked(c, obj, "rsv_kmem_cache_free");
 }
 
 size_t rsv_kmem_cache_alloc_bulk(struct rsv_kmem_cache *c, rsv_gfp_t gfp, size_t n, void **objs)
