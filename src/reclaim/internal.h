@@ -197,7 +197,7 @@ bool rsv__writeback_claim(struct rsv_page *p);
 void rsv__writeback_submit(struct rsv_page *p, bool was_dirty);
 void rsv__writeback_requests_free(struct rsv_reclaim *r);
 
-/* check.c */
+/* invariants.c */
 int rsv__reclaim_check(struct rsv_system *sys);
 
 /* shrinker.c */
