@@ -886,18 +886,15 @@ struct rsv_mempool *rsv_mempool_create_slab_pool(int min_nr, struct rsv_kmem_cac
 	return rsv_mempool_create(min_nr, rsv_mempool_alloc_slab, rsv_mempool_free_slab, c);
 }
 
+/* Sizes and orders no element could have are refused by rsv_mempool_init(). */
 struct rsv_mempool *rsv_mempool_create_kmalloc_pool(int min_nr, size_t size)
 {
-	if (!size || size > RSV_KMALLOC_MAX_SIZE)
-		return errno = EINVAL, NULL;
 	return rsv_mempool_create(min_nr, rsv_mempool_kmalloc, rsv_mempool_kfree,
 				  (void *)(uintptr_t)size);
 }
 
 struct rsv_mempool *rsv_mempool_create_page_pool(int min_nr, unsigned order)
 {
-	if (order > RSV_MAX_ORDER)
-		return errno = EINVAL, NULL;
 	return rsv_mempool_create(min_nr, rsv_mempool_alloc_pages, rsv_mempool_free_pages,
 				  (void *)(uintptr_t)order);
 }

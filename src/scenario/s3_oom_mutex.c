@@ -29,9 +29,7 @@ struct s3 {
 	struct rsv_scenario_run *run;
 	struct rsv_mempool *a;
 	struct rsv_mutex b;
-	struct rsv_task *c;
 	_Atomic bool c_ready, exhausted, b_held, a_has_element, c_unneeded, c_served_at_once;
-	uint64_t reaped_at_ask;
 	_Atomic int finished;
 	struct rsv_page *fill[FILL_MAX];
 	unsigned nr_fill;
@@ -93,14 +91,14 @@ static int task_b(void *arg)
 static void ask(struct s3 *s)
 {
 	struct rsv_mempool_stats before, after;
+	uint64_t reaped = rsv_stats_get(s->run->sys, RSV_STAT_OOM_REAPED);
 
-	s->reaped_at_ask = rsv_stats_get(s->run->sys, RSV_STAT_OOM_REAPED);
 	rsv_mempool_stats(s->a, &before);
 	rsv_mempool_free(rsv_mempool_alloc(s->a, RSV_GFP_KERNEL), s->a);
 	rsv_mempool_stats(s->a, &after);
 	atomic_store(&s->c_served_at_once, after.waits == before.waits &&
 					   after.reserve_grants == before.reserve_grants &&
-					   !s->reaped_at_ask);
+					   !reaped);
 }
 
 /* C: owns the memory; once chosen, it needs one element of `a` to finish and exit. */
@@ -158,9 +156,8 @@ static int setup(struct rsv_scenario_run *run)
 	if (rsv_lockdep_enable(run->sys) || !(s->a = rsv_mempool_create_page_pool(1, 0)))
 		return -ENOMEM;
 	rsv_mempool_set_name(s->a, "a");
-	if (!(s->c = rsv_task_create(run->sys, "C", task_c, s)))
-		return rsv__scenario_setup_error(run, -ENOMEM, "setup: task \"C\"");
-	return rsv__scenario_task(run, "filler", filler, s) ?:
+	return rsv__scenario_task(run, "C", task_c, s) ?:
+	       rsv__scenario_task(run, "filler", filler, s) ?:
 	       rsv__scenario_task(run, "B", task_b, s) ?: rsv__scenario_task(run, "A", task_a, s);
 }
 
