@@ -167,6 +167,14 @@ struct rsv_task_doing {
 	uint64_t since;
 };
 
+/* What the page allocator's slow path did for one caller, reported through the task as the
+ * kernel's shrinkers report freed slab pages through current->reclaim_state: the caller
+ * (mempool_alloc()'s backing allocation) cannot pass it down through a mempool_alloc_t. */
+struct rsv_alloc_cost {
+	unsigned long direct_reclaims; /* __alloc_pages_direct_reclaim() entered */
+	unsigned long grants;          /* allocations that went below the min watermark */
+};
+
 struct rsv_task {
 	struct rsv_system *sys;
 	struct rsv_thread *thread;
@@ -197,6 +205,7 @@ struct rsv_task {
 	bool make_it_fail;         /* fault injection's task filter */
 	unsigned fail_nth;         /* its fault sites until the one that fails; 0: none */
 	unsigned oom_naps;         /* backoff waits during this allocation (page_alloc.c) */
+	struct rsv_alloc_cost *alloc_cost; /* where the slow path reports, or NULL (below) */
 	struct rsv_list node; /* in sys->tasks, until the system is destroyed */
 	_Atomic uint64_t stat[RSV_NR_STATS];
 };

@@ -86,6 +86,8 @@ static void account_reserves(struct rsv_system *sys, struct rsv_task *tsk, rsv_g
 	if (below > (1L << order))
 		below = 1L << order;
 	rsv__count(tsk, grant_kind(alloc_flags), 1);
+	if (tsk->alloc_cost)
+		tsk->alloc_cost->grants++;
 	rsv__count(tsk, below_min_class(tsk, gfp, alloc_flags), (uint64_t)below);
 }
 
@@ -139,6 +141,8 @@ static struct rsv_page *direct_reclaim(struct rsv_system *sys, struct rsv_task *
 	bool lockdep;
 
 	rsv__count(tsk, RSV_STAT_DIRECT_RECLAIM, 1);
+	if (tsk->alloc_cost)
+		tsk->alloc_cost->direct_reclaims++;
 	lockdep = rsv__lockdep_reclaim_enter(sys, tsk, gfp);
 	noreclaim = rsv_memalloc_noreclaim_save();
 	*progress = sys->reclaim->direct_reclaim(sys, gfp, order);

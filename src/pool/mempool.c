@@ -225,44 +225,39 @@ static const char *foreign_element(struct rsv_mempool *pool, void *e)
 
 /* ---- allocation ---- */
 
-static uint64_t task_stat(const struct rsv_task *t, enum rsv_stat_item item)
-{
-	return atomic_load_explicit(&t->stat[item], memory_order_relaxed);
-}
-
-static uint64_t reserve_grants(const struct rsv_task *t)
-{
-	return task_stat(t, RSV_STAT_GRANT_NO_WATERMARKS) + task_stat(t, RSV_STAT_GRANT_OOM) +
-	       task_stat(t, RSV_STAT_GRANT_MIN_RESERVE) + task_stat(t, RSV_STAT_GRANT_NON_BLOCK);
-}
-
 /* What a backing allocation cost, counted only when it reached the page allocator's slow
- * path (the only place reclaim and reserve grants happen): a hit costs two loads. */
-static RSV_NOINLINE void count_slow_path(struct rsv_mempool *pool, struct rsv_task *t,
-					 uint64_t grants, uint64_t reclaims, bool had_elements)
+ * path (the only place reclaim and reserve grants happen). */
+static RSV_NOINLINE void count_slow_path(struct rsv_mempool *pool,
+					 const struct rsv_alloc_cost *cost, bool had_elements)
 {
-	uint64_t entered = task_stat(t, RSV_STAT_DIRECT_RECLAIM) - reclaims;
-
-	if (entered) {
-		stat_add(&pool->st_reclaims, entered);
+	if (cost->direct_reclaims) {
+		stat_add(&pool->st_reclaims, cost->direct_reclaims);
 		if (had_elements)
-			stat_add(&pool->st_reclaim_with, entered);
+			stat_add(&pool->st_reclaim_with, cost->direct_reclaims);
 	}
-	if (reserve_grants(t) != grants)
-		stat_add(&pool->st_grants, reserve_grants(t) - grants);
+	if (cost->grants)
+		stat_add(&pool->st_grants, cost->grants);
 }
 
-/* pool->alloc(), with what it cost counted: direct reclaim entered, reserves granted. */
+/* pool->alloc(), with what it cost counted: direct reclaim entered, reserves granted. A
+ * backing allocator that is itself a mempool reports to its own pool, then to ours. */
 static inline void *backing_alloc(struct rsv_mempool *pool, struct rsv_task *t,
 				  struct rsv_pool_slot *s, rsv_gfp_t gfp)
 {
-	uint64_t slow = task_stat(t, RSV_STAT_ALLOC_SLOW);
-	uint64_t grants = reserve_grants(t), reclaims = task_stat(t, RSV_STAT_DIRECT_RECLAIM);
+	struct rsv_alloc_cost cost = { 0 }, *outer = t->alloc_cost;
 	bool had_elements = atomic_load_explicit(&pool->curr_nr, memory_order_relaxed) > 0;
-	void *e = pool->alloc(gfp, pool->pool_data);
+	void *e;
 
-	if (rsv_unlikely(task_stat(t, RSV_STAT_ALLOC_SLOW) != slow))
-		count_slow_path(pool, t, grants, reclaims, had_elements);
+	t->alloc_cost = &cost;
+	e = pool->alloc(gfp, pool->pool_data);
+	t->alloc_cost = outer;
+	if (rsv_unlikely(cost.direct_reclaims | cost.grants)) {
+		count_slow_path(pool, &cost, had_elements);
+		if (outer) {
+			outer->direct_reclaims += cost.direct_reclaims;
+			outer->grants += cost.grants;
+		}
+	}
 	if (e) {
 		if (rsv_likely(s != NULL))
 			rsv__stat_inc(&s->backing);
