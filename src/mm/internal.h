@@ -22,19 +22,34 @@ enum rsv_page_state {
 
 #define RSV_NIL UINT32_MAX
 
+struct rsv_mapping;
+struct rsv_kmem_cache;
+
+/* The last 20 bytes mean what the layer holding the block says, one named overlay per owner
+ * as in the kernel's struct page; page_flags.h says which flag bit marks which overlay. */
 struct rsv_page {
-	uint32_t next, prev; /* list links as page numbers (buddy or page-cache lists) */
+	uint32_t next, prev; /* list links as page numbers (buddy, LRU or slab lists) */
 	_Atomic uint8_t state; /* enum rsv_page_state; see rsv__page_state() */
 	uint8_t order;       /* block order, for heads */
-	_Atomic uint16_t flags; /* owned by the layer holding the block */
-	uint32_t owner;      /* task id: page-cache holder, or the task charged */
-	uint64_t priv;       /* owned by the layer holding the block */
-	uint64_t priv2;
+	_Atomic uint16_t flags; /* bits of the layers holding the block: page_flags.h */
+	union {
+		uint32_t owner; /* task id: the PCP holder, the task charged (RSV_PAGE_ACCOUNTED),
+				 * or an anonymous page's task (PG_anon) */
+		uint32_t inuse; /* a slab's head (RSV_PAGE_SLAB): objects handed out of it */
+	};
+	union {
+		struct {                        /* PG_mapping: reclaim/mapping.c */
+			struct rsv_mapping *mapping;
+			uint64_t index;         /* page number within the mapping */
+		};
+		struct {                        /* RSV_PAGE_SLAB: pool/slab.c */
+			struct rsv_kmem_cache *slab_cache; /* every page of the slab */
+			void *freelist;         /* the head's first free object, or NULL */
+		};
+		uint64_t kmalloc_size;          /* RSV_PAGE_KMALLOC alone: a large block's size */
+		uint64_t layer_words[2];        /* cleared when the block changes hands */
+	};
 };
-
-/* The allocator's own bit in an allocated page's flags (the layers above use the low byte):
- * the block was allocated with __GFP_ACCOUNT and is charged to page->owner. */
-#define RSV_PAGE_ACCOUNTED 0x8000u
 
 _Static_assert(sizeof(struct rsv_page) == 32, "page descriptor must stay at 32 bytes");
 
@@ -50,6 +65,8 @@ static inline void rsv__set_page_state(struct rsv_page *p, enum rsv_page_state s
 {
 	atomic_store_explicit(&p->state, (uint8_t)s, memory_order_relaxed);
 }
+
+#include "mm/page_flags.h"
 
 /* ---- alloc flags (the kernel's ALLOC_*) ---- */
 

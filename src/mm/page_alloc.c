@@ -468,7 +468,7 @@ got:
 	page->order = (uint8_t)order;
 	page->owner = tsk->id;
 	atomic_store_explicit(&page->flags, 0, memory_order_relaxed);
-	page->priv = page->priv2 = 0;
+	page->layer_words[0] = page->layer_words[1] = 0;
 	if (gfp & RSV___GFP_ACCOUNT)
 		charge_block(tsk, page, order);
 	if (gfp & RSV___GFP_ZERO)

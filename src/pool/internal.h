@@ -9,16 +9,10 @@
 #include "reservoir/reserve.h"
 #include "reservoir/slab.h"
 
-/* Page flags of the pages of a slab (every page, head and tails) and of a large kmalloc
- * block (its head). The allocator's own bit is RSV_PAGE_ACCOUNTED (0x8000). */
-#define RSV_PAGE_SLAB 0x4000u
-#define RSV_PAGE_KMALLOC 0x2000u
-#define RSV_SLAB_LIST_MASK 0x0003u /* which of the cache's lists a slab head is on */
-
-/* A slab's head page: next/prev link it into one of the cache's lists, priv is the cache,
- * priv2 the first free object, owner the number of objects handed out of it. A tail page:
- * priv is the cache. Blocks from the buddy are aligned to their size, so an object's slab and
- * its offset in it follow from its address alone. */
+/* A slab's pages carry RSV_PAGE_SLAB and its cache (page->slab_cache); its head page is
+ * linked by next/prev into one of the cache's lists and holds the free list and the count of
+ * objects handed out (page->freelist, page->inuse). Blocks from the buddy are aligned to their
+ * size, so an object's slab and its offset in it follow from its address alone. */
 
 struct rsv_magazine {
 	struct rsv_magazine *next; /* in the depot */
@@ -39,7 +33,9 @@ struct rsv_task_slab {
 	struct rsv_cpu_cache cc[];
 };
 
-enum { SLAB_FULL, SLAB_PARTIAL, SLAB_EMPTY, NR_SLAB_LISTS };
+enum slab_list { SLAB_FULL, SLAB_PARTIAL, SLAB_EMPTY, NR_SLAB_LISTS };
+_Static_assert(NR_SLAB_LISTS - 1 <= RSV_SLAB_LIST_MASK >> RSV_SLAB_LIST_SHIFT,
+	       "a slab list number must fit its page-flag field");
 
 #define RSV_SLAB_MAGIC 0x736c6162u
 
@@ -133,9 +129,10 @@ static inline void rsv__stat_inc(_Atomic uint64_t *v)
 			      memory_order_relaxed);
 }
 
-static inline unsigned rsv__pflags(const struct rsv_page *p)
+/* Which of its cache's lists (enum slab_list) a slab's head page is on. */
+static inline unsigned rsv__slab_list(const struct rsv_page *head)
 {
-	return atomic_load_explicit(&p->flags, memory_order_relaxed);
+	return (rsv__page_flags(head) & RSV_SLAB_LIST_MASK) >> RSV_SLAB_LIST_SHIFT;
 }
 
 /* Whether @obj, @off bytes into the arena, is at the start of an object of @c, given that its
@@ -160,7 +157,7 @@ static inline bool rsv__slab_own_object(const struct rsv_kmem_cache *c, const vo
 	size_t off = (size_t)((const char *)obj - c->arena);
 
 	return rsv_likely(off < c->arena_bytes) &&
-	       rsv_likely(c->memmap[off >> RSV_PAGE_SHIFT].priv == (uintptr_t)c) &&
+	       rsv_likely(c->memmap[off >> RSV_PAGE_SHIFT].slab_cache == c) &&
 	       rsv_likely(rsv__slab_off_aligned(c, off));
 }
 

@@ -69,7 +69,7 @@ static void *kmalloc_large(struct rsv_task *t, size_t size, rsv_gfp_t gfp)
 	if (!head)
 		return NULL;
 	atomic_fetch_or_explicit(&head->flags, RSV_PAGE_KMALLOC, memory_order_relaxed);
-	head->priv = size;
+	head->kmalloc_size = size;
 	return rsv__page_addr(t->sys, head);
 }
 
@@ -130,9 +130,9 @@ int rsv__kfree(const void *p)
 	if (rsv_unlikely(!t))
 		return -EPERM;
 	page = rsv__addr_page(t->sys, p);
-	flags = page ? rsv__pflags(page) : 0;
+	flags = page ? rsv__page_flags(page) : 0;
 	if (rsv_likely(flags & RSV_PAGE_SLAB)) {
-		struct rsv_kmem_cache *c = (struct rsv_kmem_cache *)(uintptr_t)page->priv;
+		struct rsv_kmem_cache *c = page->slab_cache;
 
 		if (rsv_likely(rsv__slab_obj_aligned(c, p)) &&
 		    rsv_likely(rsv__slab_free_hit(t, c, (void *)p)))
@@ -160,10 +160,10 @@ size_t rsv_ksize(const void *p)
 {
 	struct rsv_task *t = rsv__task_current();
 	struct rsv_page *page = t && p ? rsv__addr_page(t->sys, p) : NULL;
-	unsigned flags = page ? rsv__pflags(page) : 0;
+	unsigned flags = page ? rsv__page_flags(page) : 0;
 
 	if (flags & RSV_PAGE_SLAB)
-		return ((struct rsv_kmem_cache *)(uintptr_t)page->priv)->size;
+		return page->slab_cache->size;
 	if ((flags & RSV_PAGE_KMALLOC) && rsv__page_state(page) == RSV_PAGE_ALLOC)
 		return (size_t)RSV_PAGE_SIZE << page->order;
 	return 0;

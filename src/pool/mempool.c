@@ -207,7 +207,7 @@ static const char *foreign_element(struct rsv_mempool *pool, void *e)
 	switch (backing_of(pool)) {
 	case BACKING_SLAB:
 		p = rsv__addr_page(pool->sys, e);
-		return p && p->priv == (uintptr_t)pool->pool_data ? NULL
+		return p && p->slab_cache == pool->pool_data ? NULL
 								 : "not an object of the pool's cache";
 	case BACKING_KMALLOC:
 		return rsv_ksize(e) >= (size_t)(uintptr_t)pool->pool_data

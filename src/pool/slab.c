@@ -78,9 +78,9 @@ static const char *not_an_object(const struct rsv_kmem_cache *c, const void *obj
 
 	if (!p)
 		return "not an address in the system's arena";
-	if (!(rsv__pflags(p) & RSV_PAGE_SLAB))
+	if (!(rsv__page_flags(p) & RSV_PAGE_SLAB))
 		return "not in a slab";
-	if ((struct rsv_kmem_cache *)(uintptr_t)p->priv != c)
+	if (p->slab_cache != c)
 		return "an object of another cache";
 	if (!rsv__slab_obj_aligned(c, obj) ||
 	    (const char *)obj + c->stride > slab_base(c, obj_slab(c, obj)) +
@@ -91,20 +91,21 @@ static const char *not_an_object(const struct rsv_kmem_cache *c, const void *obj
 
 static void list_move(struct rsv_kmem_cache *c, struct rsv_page *head, unsigned to)
 {
-	unsigned f = rsv__pflags(head), from = f & RSV_SLAB_LIST_MASK;
+	unsigned f = rsv__page_flags(head), from = rsv__slab_list(head);
 	uint32_t pfn = rsv__pfn(c->sys, head);
 
 	rsv__pfn_list_del(c->sys, &c->lists[from], pfn);
 	c->nr[from]--;
 	rsv__pfn_list_push(c->sys, &c->lists[to], pfn);
 	c->nr[to]++;
-	atomic_store_explicit(&head->flags, (uint16_t)((f & ~RSV_SLAB_LIST_MASK) | to),
+	atomic_store_explicit(&head->flags, (uint16_t)((f & ~RSV_SLAB_LIST_MASK) |
+								(to << RSV_SLAB_LIST_SHIFT)),
 			      memory_order_relaxed);
 }
 
 static unsigned list_for(const struct rsv_kmem_cache *c, const struct rsv_page *head)
 {
-	return head->owner == 0 ? SLAB_EMPTY : head->owner == c->objperslab ? SLAB_FULL
+	return head->inuse == 0 ? SLAB_EMPTY : head->inuse == c->objperslab ? SLAB_FULL
 									    : SLAB_PARTIAL;
 }
 
@@ -124,7 +125,7 @@ static struct rsv_page *new_slab(struct rsv_kmem_cache *c, rsv_gfp_t gfp)
 	for (unsigned i = 1; i < 1u << c->order; i++) {
 		struct rsv_page *tail = rsv__pfn_page(c->sys, pfn + i);
 
-		tail->priv = (uintptr_t)c;
+		tail->slab_cache = c;
 		atomic_store_explicit(&tail->flags, RSV_PAGE_SLAB, memory_order_relaxed);
 	}
 	for (unsigned i = c->objperslab; i-- > 0;) {
@@ -137,10 +138,11 @@ static struct rsv_page *new_slab(struct rsv_kmem_cache *c, rsv_gfp_t gfp)
 		link_store(c, obj, prev);
 		prev = obj;
 	}
-	head->priv = (uintptr_t)c;
-	head->priv2 = (uintptr_t)prev;
-	head->owner = 0;
-	atomic_store_explicit(&head->flags, RSV_PAGE_SLAB | SLAB_EMPTY, memory_order_relaxed);
+	head->slab_cache = c;
+	head->freelist = prev;
+	head->inuse = 0;
+	atomic_store_explicit(&head->flags, RSV_PAGE_SLAB | (SLAB_EMPTY << RSV_SLAB_LIST_SHIFT),
+			      memory_order_relaxed);
 	return head;
 }
 
@@ -153,7 +155,7 @@ static void discard_slab(struct rsv_kmem_cache *c, struct rsv_page *head)
 		struct rsv_page *p = rsv__pfn_page(c->sys, pfn + i);
 
 		atomic_store_explicit(&p->flags, 0, memory_order_relaxed);
-		p->priv = p->priv2 = 0;
+		p->layer_words[0] = p->layer_words[1] = 0;
 	}
 	rsv_free_pages(head, c->order);
 }
@@ -172,17 +174,17 @@ static bool in_slab(const struct rsv_kmem_cache *c, const struct rsv_page *head,
  * handed out twice) and the corruption reported. */
 static void *slab_pop(struct rsv_kmem_cache *c, struct rsv_page *head)
 {
-	void *obj = (void *)(uintptr_t)head->priv2;
+	void *obj = head->freelist;
 	void *next = rsv__slab_link_load(c, obj);
 
 	if (next && !in_slab(c, head, next)) {
 		rsv__misuse(c->sys, "cache \"%s\": free object %p was overwritten (its free-list "
 			    "link is corrupt); the rest of its slab is abandoned", c->name, obj);
-		head->owner = (uint16_t)c->objperslab - 1; /* none left to hand out */
+		head->inuse = c->objperslab - 1; /* none left to hand out */
 		next = NULL;
 	}
-	head->priv2 = (uintptr_t)next;
-	head->owner++;
+	head->freelist = next;
+	head->inuse++;
 	c->inuse++;
 	return obj;
 }
@@ -192,17 +194,17 @@ static void *slab_pop(struct rsv_kmem_cache *c, struct rsv_page *head)
 static void slab_push(struct rsv_kmem_cache *c, void *obj, struct rsv_page **discard)
 {
 	struct rsv_page *head = obj_slab(c, obj);
-	void *next = (void *)(uintptr_t)head->priv2;
+	void *next = head->freelist;
 
 	if (c->flags & RSV_SLAB_POISON)
 		memset(obj, POISON_FREE, c->stride);
 	link_store(c, obj, next);
-	head->priv2 = (uintptr_t)obj;
-	head->owner--;
+	head->freelist = obj;
+	head->inuse--;
 	c->inuse--;
-	if (list_for(c, head) != (rsv__pflags(head) & RSV_SLAB_LIST_MASK))
+	if (list_for(c, head) != rsv__slab_list(head))
 		list_move(c, head, list_for(c, head));
-	if (head->owner == 0 && c->nr[SLAB_EMPTY] > MIN_EMPTY_SLABS && !*discard) {
+	if (head->inuse == 0 && c->nr[SLAB_EMPTY] > MIN_EMPTY_SLABS && !*discard) {
 		rsv__pfn_list_del(c->sys, &c->lists[SLAB_EMPTY], rsv__pfn(c->sys, head));
 		c->nr[SLAB_EMPTY]--;
 		c->slabs_freed++;
@@ -219,7 +221,7 @@ static unsigned take_from_slabs(struct rsv_kmem_cache *c, void **objs, unsigned 
 		while (n < want && c->lists[l].head != RSV_NIL) {
 			struct rsv_page *head = rsv__pfn_page(c->sys, c->lists[l].head);
 
-			while (n < want && head->owner < c->objperslab)
+			while (n < want && head->inuse < c->objperslab)
 				objs[n++] = slab_pop(c, head);
 			list_move(c, head, list_for(c, head));
 		}
@@ -513,7 +515,7 @@ static bool slab_is_empty(struct rsv_kmem_cache *c, void *obj)
 	bool empty;
 
 	rsv_spin_lock(&c->lock);
-	empty = obj_slab(c, obj)->owner == 0;
+	empty = obj_slab(c, obj)->inuse == 0;
 	rsv_spin_unlock(&c->lock);
 	return empty;
 }

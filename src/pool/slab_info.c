@@ -106,22 +106,21 @@ static int check_slab(struct rsv_kmem_cache *c, struct rsv_page *head, unsigned 
 	unsigned nfree = 0;
 
 	if (rsv__page_state(head) != RSV_PAGE_ALLOC || head->order != c->order ||
-	    (rsv__pflags(head) & RSV_SLAB_LIST_MASK) != list ||
-	    head->priv != (uintptr_t)c || head->owner > c->objperslab)
+	    rsv__slab_list(head) != list || head->slab_cache != c || head->inuse > c->objperslab)
 		return FAIL(c->sys, "cache \"%s\": slab at page %u is malformed (state %u, order "
 			    "%u, flags %#x, %u in use)", c->name, rsv__pfn(c->sys, head),
-			    rsv__page_state(head), head->order, rsv__pflags(head), head->owner);
-	for (char *obj = (char *)(uintptr_t)head->priv2; obj;) {
+			    rsv__page_state(head), head->order, rsv__page_flags(head), head->inuse);
+	for (char *obj = head->freelist; obj;) {
 		if (obj < base || obj >= base + ((size_t)RSV_PAGE_SIZE << c->order) ||
 		    (size_t)(obj - base) % c->stride || ++nfree > c->objperslab)
 			return FAIL(c->sys, "cache \"%s\": the free list of the slab at page %u is "
 				    "corrupt near %p", c->name, rsv__pfn(c->sys, head), (void *)obj);
 		obj = rsv__slab_link_load(c, obj);
 	}
-	if (nfree + head->owner != c->objperslab)
+	if (nfree + head->inuse != c->objperslab)
 		return FAIL(c->sys, "cache \"%s\": slab at page %u has %u free and %u in use of %u",
-			    c->name, rsv__pfn(c->sys, head), nfree, head->owner, c->objperslab);
-	*inuse += head->owner;
+			    c->name, rsv__pfn(c->sys, head), nfree, head->inuse, c->objperslab);
+	*inuse += head->inuse;
 	return 0;
 }
 

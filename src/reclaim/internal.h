@@ -5,17 +5,6 @@
 
 #include "mm/internal.h"
 
-/* Page flags of an allocated page that belongs to a mapping (page->flags). Changed with
- * atomic bit operations: the owner dirties and touches while reclaim scans. */
-#define PG_lru 0x01u        /* on an LRU list (else isolated by a reclaimer) */
-#define PG_anon 0x02u
-#define PG_dirty 0x04u
-#define PG_writeback 0x08u
-#define PG_referenced 0x10u
-#define PG_free_on_putback 0x20u /* swap-out finished while isolated: free, do not put back */
-#define PG_mapping 0x40u    /* priv is the struct rsv_mapping */
-#define PG_reclaim 0x80u    /* reclaim met it under writeback: meeting it again means pages
-			     * cycle through the LRU faster than they are written */
 
 enum rsv_lru_type { RSV_LRU_ANON, RSV_LRU_FILE, RSV_NR_LRU };
 
@@ -148,24 +137,9 @@ static inline void rsv__count_current(enum rsv_stat_item item, uint64_t n)
 		rsv__count(t, item, n);
 }
 
-static inline unsigned rsv__page_flags(const struct rsv_page *p)
-{
-	return atomic_load_explicit(&p->flags, memory_order_relaxed);
-}
-
-static inline unsigned rsv__page_set(struct rsv_page *p, unsigned f)
-{
-	return atomic_fetch_or_explicit(&p->flags, (uint16_t)f, memory_order_acq_rel);
-}
-
-static inline unsigned rsv__page_clear(struct rsv_page *p, unsigned f)
-{
-	return atomic_fetch_and_explicit(&p->flags, (uint16_t)~f, memory_order_acq_rel);
-}
-
 static inline struct rsv_mapping *rsv__page_mapping(const struct rsv_page *p)
 {
-	return (struct rsv_mapping *)(uintptr_t)p->priv;
+	return p->mapping;
 }
 
 /* init.c */

@@ -53,8 +53,8 @@ struct rsv_page *rsv_mapping_add_page(struct rsv_mapping *m, rsv_gfp_t gfp, uint
 
 	if (!p)
 		return NULL;
-	p->priv = (uintptr_t)m;
-	p->priv2 = index;
+	p->mapping = m;
+	p->index = index;
 	if (m->kind == RSV_MAPPING_ANON && m->owner)
 		p->owner = rsv_task_id(m->owner);
 	rsv__page_set(p, PG_mapping | (m->kind == RSV_MAPPING_ANON ? PG_anon : 0));
@@ -128,7 +128,7 @@ void rsv__mapping_free_page(struct rsv_page *p)
 	if (m->kind == RSV_MAPPING_ANON && m->owner)
 		atomic_fetch_sub(&m->owner->rss, 1);
 	atomic_store_explicit(&p->flags, 0, memory_order_relaxed);
-	p->priv = p->priv2 = 0;
+	p->layer_words[0] = p->layer_words[1] = 0;
 	rsv_free_pages(p, 0);
 }
 
