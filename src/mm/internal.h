@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <reservoir.h>
+#include "common/counter.h"
 #include "common/list.h"
 #include "platform/internal.h"
 
@@ -311,17 +312,15 @@ static inline unsigned rsv__task_flags(const struct rsv_task *t)
 	return atomic_load_explicit(&t->flags, memory_order_relaxed);
 }
 
-/* Only the task itself writes its counters, so a relaxed load and store suffice. */
-static inline void rsv__count(struct rsv_task *t, enum rsv_stat_item item, uint64_t n)
+/* Only the task itself writes its counters. */
+static inline void rsv__task_stat_add(struct rsv_task *t, enum rsv_stat_item item, uint64_t n)
 {
-	atomic_store_explicit(&t->stat[item],
-			      atomic_load_explicit(&t->stat[item], memory_order_relaxed) + n,
-			      memory_order_relaxed);
+	rsv__owner_add(&t->stat[item], n);
 }
 
-static inline void rsv__count_sys(struct rsv_system *sys, enum rsv_stat_item item, uint64_t n)
+static inline void rsv__sys_stat_add(struct rsv_system *sys, enum rsv_stat_item item, uint64_t n)
 {
-	atomic_fetch_add_explicit(&sys->stat[item], n, memory_order_relaxed);
+	rsv__shared_add(&sys->stat[item], n);
 }
 
 /* Counted on the reporting task when there is one, so that a layer can tell whether a call
@@ -331,9 +330,9 @@ static inline void rsv__count_misuse(struct rsv_system *sys)
 	struct rsv_task *t = rsv__task_current();
 
 	if (t && t->sys == sys)
-		rsv__count(t, RSV_STAT_MISUSE, 1);
+		rsv__task_stat_add(t, RSV_STAT_MISUSE, 1);
 	else
-		rsv__count_sys(sys, RSV_STAT_MISUSE, 1);
+		rsv__sys_stat_add(sys, RSV_STAT_MISUSE, 1);
 }
 
 static inline uint32_t rsv__pfn(const struct rsv_system *sys, const struct rsv_page *p)

@@ -19,7 +19,7 @@ static void wmark_failed_count(struct rsv_task *tsk, unsigned alloc_flags)
 		[RSV_ALLOC_WMARK_HIGH] = RSV_STAT_WMARK_FAIL_HIGH,
 	};
 
-	rsv__count(tsk, item[alloc_flags & RSV_ALLOC_WMARK_MASK], 1);
+	rsv__task_stat_add(tsk, item[alloc_flags & RSV_ALLOC_WMARK_MASK], 1);
 }
 
 /* get_page_from_freelist() for our single zone. */
@@ -85,10 +85,10 @@ static void account_reserves(struct rsv_system *sys, struct rsv_task *tsk, rsv_g
 	below = min - free_after;
 	if (below > (1L << order))
 		below = 1L << order;
-	rsv__count(tsk, grant_kind(alloc_flags), 1);
+	rsv__task_stat_add(tsk, grant_kind(alloc_flags), 1);
 	if (tsk->alloc_cost)
 		tsk->alloc_cost->grants++;
-	rsv__count(tsk, below_min_class(tsk, gfp, alloc_flags), (uint64_t)below);
+	rsv__task_stat_add(tsk, below_min_class(tsk, gfp, alloc_flags), (uint64_t)below);
 }
 
 /* ---- slow path steps ---- */
@@ -96,7 +96,7 @@ static void account_reserves(struct rsv_system *sys, struct rsv_task *tsk, rsv_g
 static void wake_all_kswapds(struct rsv_system *sys, struct rsv_task *tsk, rsv_gfp_t gfp,
 			     unsigned order)
 {
-	rsv__count(tsk, RSV_STAT_KSWAPD_WAKE, 1);
+	rsv__task_stat_add(tsk, RSV_STAT_KSWAPD_WAKE, 1);
 	sys->reclaim->wake_kswapd(sys, gfp, order);
 }
 
@@ -127,7 +127,7 @@ static bool drain_all_caches(struct rsv_system *sys, bool wait)
 static void drain_all(struct rsv_system *sys, struct rsv_task *tsk)
 {
 	if (drain_all_caches(sys, false))
-		rsv__count(tsk, RSV_STAT_DRAIN_ALL, 1);
+		rsv__task_stat_add(tsk, RSV_STAT_DRAIN_ALL, 1);
 }
 
 /* __alloc_pages_direct_reclaim(): reclaim under PF_MEMALLOC, then one attempt, then one more
@@ -140,7 +140,7 @@ static struct rsv_page *direct_reclaim(struct rsv_system *sys, struct rsv_task *
 	unsigned noreclaim;
 	bool lockdep;
 
-	rsv__count(tsk, RSV_STAT_DIRECT_RECLAIM, 1);
+	rsv__task_stat_add(tsk, RSV_STAT_DIRECT_RECLAIM, 1);
 	if (tsk->alloc_cost)
 		tsk->alloc_cost->direct_reclaims++;
 	lockdep = rsv__lockdep_reclaim_enter(sys, tsk, gfp);
@@ -148,7 +148,7 @@ static struct rsv_page *direct_reclaim(struct rsv_system *sys, struct rsv_task *
 	*progress = sys->reclaim->direct_reclaim(sys, gfp, order);
 	rsv_memalloc_noreclaim_restore(noreclaim);
 	rsv__lockdep_reclaim_exit(sys, lockdep);
-	rsv__count(tsk, RSV_STAT_DIRECT_RECLAIM_PAGES, *progress);
+	rsv__task_stat_add(tsk, RSV_STAT_DIRECT_RECLAIM_PAGES, *progress);
 
 	page = get_page_from_freelist(sys, tsk, gfp, order, alloc_flags);
 	if (page)
@@ -180,7 +180,7 @@ static bool should_reclaim_retry(struct rsv_system *sys, struct rsv_task *tsk, u
 		rsv_sleep_ns(RSV_JIFFY_NS);
 	else
 		rsv_sched_point();
-	rsv__count(tsk, RSV_STAT_RECLAIM_RETRY, 1);
+	rsv__task_stat_add(tsk, RSV_STAT_RECLAIM_RETRY, 1);
 	return true;
 }
 
@@ -191,7 +191,7 @@ static void nofail_wait(struct rsv_system *sys, struct rsv_task *tsk)
 {
 	struct rsv_wait_entry we;
 
-	rsv__count(tsk, RSV_STAT_NOFAIL_WAIT, 1);
+	rsv__task_stat_add(tsk, RSV_STAT_NOFAIL_WAIT, 1);
 	rsv_wait_entry_init(&we);
 	rsv_prepare_to_wait(&sys->zone.free_wait, &we, RSV_TASK_UNINTERRUPTIBLE);
 	rsv_schedule_timeout(RSV_JIFFY_NS);
@@ -245,7 +245,7 @@ static struct rsv_page *may_oom(struct rsv_system *sys, struct rsv_task *tsk, rs
 	page = get_page_from_freelist(sys, tsk, gfp & ~RSV___GFP_DIRECT_RECLAIM, order, *used);
 	if (page || order > RSV_COSTLY_ORDER || (gfp & RSV___GFP_RETRY_MAYFAIL))
 		goto out;
-	rsv__count(tsk, RSV_STAT_OOM_CALL, 1);
+	rsv__task_stat_add(tsk, RSV_STAT_OOM_CALL, 1);
 	oom = sys->reclaim->out_of_memory(sys, gfp, order);
 	/* out_of_memory(): nothing killable, and an allocation that may neither fail (order
 	 * <= PAGE_ALLOC_COSTLY_ORDER without __GFP_RETRY_MAYFAIL) nor wait for a kill. The
@@ -295,7 +295,7 @@ static struct rsv_page *alloc_pages_slowpath(struct rsv_system *sys, struct rsv_
 	unsigned oom_flags;
 	bool oom_progress;
 
-	rsv__count(tsk, RSV_STAT_ALLOC_SLOW, 1);
+	rsv__task_stat_add(tsk, RSV_STAT_ALLOC_SLOW, 1);
 	alloc_flags = rsv__gfp_to_alloc_flags(gfp, order);
 	if (alloc_flags & RSV_ALLOC_KSWAPD)
 		wake_all_kswapds(sys, tsk, gfp, order);
@@ -357,7 +357,7 @@ nopage:
 		nofail_wait(sys, tsk);
 		goto retry;
 	}
-	rsv__count(tsk, RSV_STAT_ALLOC_FAIL, 1);
+	rsv__task_stat_add(tsk, RSV_STAT_ALLOC_FAIL, 1);
 	return NULL;
 }
 
@@ -410,7 +410,7 @@ static void zero_block(struct rsv_system *sys, struct rsv_task *tsk, struct rsv_
 		       unsigned order)
 {
 	memset(rsv_page_address(page), 0, RSV_PAGE_SIZE << order);
-	rsv__count(tsk, RSV_STAT_ALLOC_ZEROED, 1);
+	rsv__task_stat_add(tsk, RSV_STAT_ALLOC_ZEROED, 1);
 }
 
 /* __GFP_ACCOUNT: the block counts in its task's OOM badness until it is freed, by anyone. */
@@ -459,7 +459,7 @@ struct rsv_page *rsv_alloc_pages(rsv_gfp_t gfp, unsigned order)
 	if (!page)
 		page = get_page_from_freelist(sys, tsk, gfp, order, RSV_ALLOC_WMARK_LOW);
 	if (rsv_likely(page))
-		rsv__count(tsk, RSV_STAT_ALLOC_FAST, 1);
+		rsv__task_stat_add(tsk, RSV_STAT_ALLOC_FAST, 1);
 	else if (!(page = rsv__alloc_pages_slowpath(sys, tsk, gfp, order)))
 		return errno = ENOMEM, NULL;
 got:
@@ -518,7 +518,7 @@ int rsv_free_pages(struct rsv_page *page, unsigned order)
 	if (rsv_unlikely(why))
 		return rsv__misuse(sys, "rsv_free_pages(page %p, order %u) by task \"%s\": %s",
 				   (const void *)page, order, tsk->name, why);
-	rsv__count(tsk, RSV_STAT_FREE, 1);
+	rsv__task_stat_add(tsk, RSV_STAT_FREE, 1);
 	if (rsv_unlikely(atomic_load_explicit(&page->flags, memory_order_relaxed) &
 			 RSV_PAGE_ACCOUNTED))
 		uncharge_block(sys, page, order);

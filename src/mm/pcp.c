@@ -168,7 +168,7 @@ static void pcp_refill(struct rsv_system *sys, struct rsv_task *tsk, unsigned or
 		rsv__pcp_push(sys, tsk, rsv__pfn(sys, p), order);
 	}
 	rsv_spin_unlock(&sys->zone.lock);
-	rsv__count(tsk, RSV_STAT_PCP_REFILL, 1);
+	rsv__task_stat_add(tsk, RSV_STAT_PCP_REFILL, 1);
 }
 
 static struct rsv_page *rmqueue_buddy(struct rsv_system *sys, unsigned order)
@@ -193,7 +193,7 @@ struct rsv_page *rsv__rmqueue(struct rsv_system *sys, struct rsv_task *tsk, unsi
 			pcp_refill(sys, tsk, order);
 		if (rsv_likely(pcp->lists[order].head != RSV_NIL)) {
 			p = rsv__pfn_page(sys, rsv__pcp_pop(sys, pcp, order));
-			rsv__count(tsk, RSV_STAT_ALLOC_PCP_HIT, 1);
+			rsv__task_stat_add(tsk, RSV_STAT_ALLOC_PCP_HIT, 1);
 		}
 		rsv__pcp_exit(sys, pcp);
 		if (p)
@@ -201,7 +201,7 @@ struct rsv_page *rsv__rmqueue(struct rsv_system *sys, struct rsv_task *tsk, unsi
 	}
 	p = rmqueue_buddy(sys, order);
 	if (p)
-		rsv__count(tsk, RSV_STAT_ALLOC_BUDDY, 1);
+		rsv__task_stat_add(tsk, RSV_STAT_ALLOC_BUDDY, 1);
 	return p;
 }
 
@@ -218,7 +218,7 @@ void rsv__free_to_pcp_or_buddy(struct rsv_system *sys, struct rsv_task *tsk, uin
 		rsv__pcp_exit(sys, pcp);
 		if (!spilled)
 			return;
-		rsv__count(tsk, RSV_STAT_PCP_SPILL, 1);
+		rsv__task_stat_add(tsk, RSV_STAT_PCP_SPILL, 1);
 	} else {
 		rsv_spin_lock(&sys->zone.lock);
 		rsv__free_one_page(sys, pfn, order);

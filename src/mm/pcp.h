@@ -84,7 +84,7 @@ static inline struct rsv_page *rsv__pcp_alloc_fast(const struct rsv_system *sys,
 	}
 	pfn = rsv__pcp_pop(sys, pcp, order);
 	rsv__pcp_exit(sys, pcp);
-	rsv__count(tsk, RSV_STAT_ALLOC_PCP_HIT, 1);
+	rsv__task_stat_add(tsk, RSV_STAT_ALLOC_PCP_HIT, 1);
 	return rsv__pfn_page(sys, pfn);
 }
 

@@ -123,12 +123,6 @@ static inline struct rsv_slab_system *rsv__slab(const struct rsv_system *sys)
 	return sys->pool_data;
 }
 
-static inline void rsv__stat_inc(_Atomic uint64_t *v)
-{
-	atomic_store_explicit(v, atomic_load_explicit(v, memory_order_relaxed) + 1,
-			      memory_order_relaxed);
-}
-
 /* Which of its cache's lists (enum slab_list) a slab's head page is on. */
 static inline unsigned rsv__slab_list(const struct rsv_page *head)
 {
@@ -225,7 +219,7 @@ static inline void *rsv__slab_alloc_hit_cc(struct rsv_task *t, struct rsv_cpu_ca
 	m = cc->loaded;
 	if (rsv_likely(m->count)) {
 		obj = m->objs[--m->count];
-		rsv__stat_inc(&cc->allocs);
+		rsv__owner_add(&cc->allocs, 1);
 	}
 	rsv__pcp_exit(t->sys, &t->pcp);
 	return obj;
@@ -269,7 +263,7 @@ static inline bool rsv__slab_free_hit(struct rsv_task *t, struct rsv_kmem_cache 
 	if (c->flags & RSV_SLAB_POISON)
 		memset(obj, POISON_FREE, c->stride);
 	m->objs[m->count++] = obj;
-	rsv__stat_inc(&cc->frees);
+	rsv__owner_add(&cc->frees, 1);
 	rsv__pcp_exit(t->sys, &t->pcp);
 	return true;
 }
@@ -313,12 +307,6 @@ static inline struct rsv_pool_slot *rsv__pool_slot(struct rsv_task *t, struct rs
 			return s;
 	}
 	return rsv__pool_slot_slow(t, pool);
-}
-
-static inline void rsv__counter_add(_Atomic long *v, long n)
-{
-	atomic_store_explicit(v, atomic_load_explicit(v, memory_order_relaxed) + n,
-			      memory_order_relaxed);
 }
 
 /* reserve.c */

@@ -31,11 +31,6 @@
 
 enum backing_kind { BACKING_USER, BACKING_SLAB, BACKING_KMALLOC, BACKING_PAGES };
 
-static void stat_add(_Atomic uint64_t *v, uint64_t n)
-{
-	atomic_fetch_add_explicit(v, n, memory_order_relaxed);
-}
-
 /* ---- the reserve ---- */
 
 static void *elem_addr(const struct rsv_mempool *pool, void *e)
@@ -141,11 +136,11 @@ static void *handed_out(struct rsv_mempool *pool, struct rsv_pool_slot *s, void 
 {
 	atomic_thread_fence(memory_order_release);
 	if (rsv_likely(s != NULL)) {
-		rsv__counter_add(&s->out, 1);
+		rsv__owner_add(&s->out, 1);
 		if (rsv_unlikely(s->last_freed == e))
 			s->last_freed = NULL;
 	} else {
-		atomic_fetch_add_explicit(&pool->outstanding, 1, memory_order_relaxed);
+		rsv__shared_add(&pool->outstanding, 1);
 	}
 	return e;
 }
@@ -157,9 +152,9 @@ static void count_out(struct rsv_mempool *pool, struct rsv_task *t, long n)
 
 	atomic_thread_fence(memory_order_release); /* as handed_out() */
 	if (rsv_likely(s != NULL))
-		rsv__counter_add(&s->out, n);
+		rsv__owner_add(&s->out, n);
 	else
-		atomic_fetch_add_explicit(&pool->outstanding, n, memory_order_relaxed);
+		rsv__shared_add(&pool->outstanding, n);
 }
 
 static bool may_refill(struct rsv_mempool *pool)
@@ -231,12 +226,12 @@ static RSV_NOINLINE void count_slow_path(struct rsv_mempool *pool,
 					 const struct rsv_alloc_cost *cost, bool had_elements)
 {
 	if (cost->direct_reclaims) {
-		stat_add(&pool->st_reclaims, cost->direct_reclaims);
+		rsv__shared_add(&pool->st_reclaims, cost->direct_reclaims);
 		if (had_elements)
-			stat_add(&pool->st_reclaim_with, cost->direct_reclaims);
+			rsv__shared_add(&pool->st_reclaim_with, cost->direct_reclaims);
 	}
 	if (cost->grants)
-		stat_add(&pool->st_grants, cost->grants);
+		rsv__shared_add(&pool->st_grants, cost->grants);
 }
 
 /* pool->alloc(), with what it cost counted: direct reclaim entered, reserves granted. A
@@ -260,9 +255,9 @@ static inline void *backing_alloc(struct rsv_mempool *pool, struct rsv_task *t,
 	}
 	if (e) {
 		if (rsv_likely(s != NULL))
-			rsv__stat_inc(&s->backing);
+			rsv__owner_add(&s->backing, 1);
 		else
-			stat_add(&pool->st_backing, 1);
+			rsv__shared_add(&pool->st_backing, 1);
 	}
 	return e;
 }
@@ -276,7 +271,7 @@ static void *take_from_pool(struct rsv_mempool *pool)
 		e = remove_element(pool);
 	rsv_spin_unlock(&pool->lock);
 	if (e)
-		stat_add(&pool->st_pool, 1);
+		rsv__shared_add(&pool->st_pool, 1);
 	return e;
 }
 
@@ -294,8 +289,8 @@ static void wait_for_element(struct rsv_mempool *pool, struct rsv_task *t)
 	rsv_schedule_timeout(POOL_WAIT_NS);
 	rsv_finish_wait(&pool->wait, &we);
 	t->doing = prev;
-	stat_add(&pool->st_waits, 1);
-	stat_add(&pool->st_wait_ns, rsv_now() - start);
+	rsv__shared_add(&pool->st_waits, 1);
+	rsv__shared_add(&pool->st_wait_ns, rsv_now() - start);
 }
 
 /* The gfp the backing allocator sees on this pass. */
@@ -357,7 +352,7 @@ static void *alloc_slow_body(struct rsv_mempool *pool, struct rsv_task *t, rsv_g
 		if (atomic_load_explicit(&pool->curr_nr, memory_order_relaxed) > 0) {
 			e = remove_element(pool);
 			rsv_spin_unlock(&pool->lock);
-			stat_add(&pool->st_pool, 1);
+			rsv__shared_add(&pool->st_pool, 1);
 			return handed_out(pool, s, e);
 		}
 		if (temp != gfp) { /* now with direct reclaim and I/O allowed */
@@ -413,7 +408,7 @@ void *rsv_mempool_alloc(struct rsv_mempool *pool, rsv_gfp_t gfp)
 	/* A slab cache's hit never reaches the page allocator: nothing to count but the hit. */
 	if (pool->backing == BACKING_SLAB &&
 	    rsv_likely((e = rsv__slab_alloc_hit(t, pool->pool_data)) != NULL)) {
-		rsv__stat_inc(&s->backing);
+		rsv__owner_add(&s->backing, 1);
 		return handed_out(pool, s, e);
 	}
 	e = backing_alloc(pool, t, s,
@@ -472,7 +467,7 @@ unsigned rsv_mempool_alloc_bulk(struct rsv_mempool *pool, void **elems, unsigned
 				if (!elems[i])
 					elems[i] = remove_element(pool);
 			rsv_spin_unlock(&pool->lock);
-			stat_add(&pool->st_pool, missing);
+			rsv__shared_add(&pool->st_pool, missing);
 			filled += missing;
 			break;
 		}
@@ -500,7 +495,7 @@ static inline bool taken_back_as(struct rsv_mempool *pool, struct rsv_task *t, v
 		if (rsv_likely(s != NULL) &&
 		    (rsv_likely(s->last_freed != e) || !in_reserve_fn(pool, e))) {
 			s->last_freed = e;
-			rsv__counter_add(&s->out, -1);
+			rsv__owner_add(&s->out, -1);
 			return true;
 		}
 		if (!s) {
@@ -556,9 +551,9 @@ static void backing_free(struct rsv_mempool *pool, struct rsv_task *t, void *e)
 	if (rsv_likely(!backing_release(pool, e)))
 		return;
 	if ((s = rsv__pool_slot(t, pool)))
-		rsv__counter_add(&s->out, 1);
+		rsv__owner_add(&s->out, 1);
 	else
-		atomic_fetch_add_explicit(&pool->outstanding, 1, memory_order_relaxed);
+		rsv__shared_add(&pool->outstanding, 1);
 }
 
 static RSV_NOINLINE void free_slow(void *element, struct rsv_mempool *pool)
@@ -574,7 +569,7 @@ static RSV_NOINLINE void free_slow(void *element, struct rsv_mempool *pool)
 			kept = add_element(pool, element);
 		rsv_spin_unlock(&pool->lock);
 		if (kept) {
-			stat_add(&pool->st_returned, 1);
+			rsv__shared_add(&pool->st_returned, 1);
 			wake_waiters(pool);
 		}
 		if (refill) /* kept, or already in the pool: a double free, reported */
@@ -599,7 +594,7 @@ void rsv_mempool_free(void *element, struct rsv_mempool *pool)
 	    rsv_likely((s = rsv__pool_slot(t, pool)) != NULL) &&
 	    rsv_likely(s->last_freed != element) && rsv_likely(!may_refill(pool))) {
 		s->last_freed = element;
-		rsv__counter_add(&s->out, -1);
+		rsv__owner_add(&s->out, -1);
 		if (!rsv__slab_free_hit(t, c, element))
 			rsv_kmem_cache_free(c, element);
 		return;
@@ -622,7 +617,7 @@ unsigned rsv_mempool_free_bulk(struct rsv_mempool *pool, void **elems, unsigned 
 		rsv_spin_unlock(&pool->lock);
 	}
 	if (kept) {
-		stat_add(&pool->st_returned, kept);
+		rsv__shared_add(&pool->st_returned, kept);
 		wake_waiters(pool);
 	}
 	for (; i < count; i++)

@@ -457,7 +457,7 @@ static RSV_NOINLINE void *alloc_slow(struct rsv_kmem_cache *c, struct rsv_task *
 	if (cc && (cc->loaded->count || load_full(c, cc))) {
 		void *obj = cc->loaded->objs[--cc->loaded->count];
 
-		rsv__stat_inc(&cc->allocs);
+		rsv__owner_add(&cc->allocs, 1);
 		rsv__pcp_exit(sys, &t->pcp);
 		return prepare(c, obj, gfp, 0);
 	}
@@ -478,8 +478,8 @@ static RSV_NOINLINE void *alloc_slow(struct rsv_kmem_cache *c, struct rsv_task *
 			cc->loaded->objs[cc->loaded->count++] = obj;
 		}
 		if (cc) {
-			rsv__stat_inc(&cc->allocs);
-			rsv__stat_inc(&cc->misses);
+			rsv__owner_add(&cc->allocs, 1);
+			rsv__owner_add(&cc->misses, 1);
 		}
 		rsv__pcp_exit(sys, &t->pcp);
 	}
@@ -564,7 +564,7 @@ static RSV_NOINLINE int free_slow(struct rsv_kmem_cache *c, struct rsv_task *t, 
 		if (c->flags & RSV_SLAB_POISON)
 			memset(obj, POISON_FREE, c->stride);
 		cc->loaded->objs[cc->loaded->count++] = obj;
-		rsv__stat_inc(&cc->frees);
+		rsv__owner_add(&cc->frees, 1);
 		rsv__pcp_exit(sys, &t->pcp);
 		return 0;
 	}

@@ -129,12 +129,12 @@ static inline long rsv__vm_get(const struct rsv_reclaim *r, enum rsv_vm_counter 
 }
 
 /* Reclaim runs in tasks, but its entry points are reachable from anywhere a page is freed. */
-static inline void rsv__count_current(enum rsv_stat_item item, uint64_t n)
+static inline void rsv__current_stat_add(enum rsv_stat_item item, uint64_t n)
 {
 	struct rsv_task *t = rsv__task_current();
 
 	if (t)
-		rsv__count(t, item, n);
+		rsv__task_stat_add(t, item, n);
 }
 
 static inline struct rsv_mapping *rsv__page_mapping(const struct rsv_page *p)

@@ -38,14 +38,14 @@ static void balance_pgdat(struct rsv_system *sys)
 		if (rsv_kthread_should_stop())
 			return;
 	}
-	rsv__count_current(RSV_STAT_KSWAPD_RECLAIM, reclaimed);
+	rsv__current_stat_add(RSV_STAT_KSWAPD_RECLAIM, reclaimed);
 	if (balanced(sys))
 		rsv__clear_congested(sys);
 	if (reclaimed) {
 		atomic_store(&r->kswapd_failures, 0);
 	} else if (!balanced(sys)) {
 		atomic_fetch_add(&r->kswapd_failures, 1);
-		rsv__count_current(RSV_STAT_KSWAPD_FAILURE, 1);
+		rsv__current_stat_add(RSV_STAT_KSWAPD_FAILURE, 1);
 	}
 }
 
@@ -111,7 +111,7 @@ void rsv__wakeup_kswapd(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order)
 	if (!r->kswapd || hopeless(r) || balanced(sys))
 		return;
 	if (!atomic_exchange(&r->kswapd_woken, true) && atomic_load(&r->kswapd_sleeping))
-		rsv__count_current(RSV_STAT_KSWAPD_WAKEUP, 1);
+		rsv__current_stat_add(RSV_STAT_KSWAPD_WAKEUP, 1);
 	rsv_wake_up(&r->kswapd_wait);
 }
 

@@ -88,10 +88,10 @@ static void kill(struct rsv_system *sys, struct rsv_task *victim)
 {
 	/* What dump_header() would show: was there still something for reclaim to free? */
 	if (rsv__reclaimable_pages(sys))
-		rsv__count_current(RSV_STAT_OOM_KILL_RECLAIMABLE, 1);
+		rsv__current_stat_add(RSV_STAT_OOM_KILL_RECLAIMABLE, 1);
 	rsv_task_mark_oom_victim(victim);
 	rsv_task_kill(victim);
-	rsv__count_current(RSV_STAT_OOM_KILL, 1);
+	rsv__current_stat_add(RSV_STAT_OOM_KILL, 1);
 	queue_for_reaper(sys, victim);
 }
 
@@ -196,7 +196,7 @@ static void reap_victim(struct rsv_system *sys, struct rsv_task *victim, uint64_
 	if (queued_at + OOM_REAPER_DELAY > now)
 		rsv_sleep_ns(queued_at + OOM_REAPER_DELAY - now);
 	for (int i = 0; i < OOM_REAPER_TRIES && !atomic_load(&victim->exited); i++) {
-		rsv__count_current(RSV_STAT_OOM_REAPED, (uint64_t)reap(sys, victim));
+		rsv__current_stat_add(RSV_STAT_OOM_REAPED, (uint64_t)reap(sys, victim));
 		if (!atomic_load(&victim->rss))
 			break;
 		rsv_sleep_ns(RSV_NSEC_PER_SEC / 10);

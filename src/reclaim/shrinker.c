@@ -128,8 +128,8 @@ static unsigned long do_shrink_slab(struct rsv_system *sys, struct rsv_shrink_co
 				 next_deferred > (long)(2 * freeable) ? (long)(2 * freeable)
 								      : next_deferred);
 	atomic_fetch_add(&s->nr_freed, freed);
-	rsv__count_current(RSV_STAT_SLABS_SCANNED, scanned);
-	rsv__count_current(RSV_STAT_SHRINKER_FREED, freed);
+	rsv__current_stat_add(RSV_STAT_SLABS_SCANNED, scanned);
+	rsv__current_stat_add(RSV_STAT_SHRINKER_FREED, freed);
 	return freed;
 }
 

@@ -65,12 +65,12 @@ static void throttled_sleep(struct rsv_waitqueue *wq, uint64_t timeout_ns,
 	struct rsv_wait_entry we;
 	uint64_t start = rsv_now();
 
-	rsv__count_current(item, 1);
+	rsv__current_stat_add(item, 1);
 	rsv_wait_entry_init(&we);
 	rsv__prepare_to_wait_as(wq, &we, RSV_TASK_UNINTERRUPTIBLE, RSV_WAIT_THROTTLE);
 	rsv_schedule_timeout(timeout_ns);
 	rsv_finish_wait(wq, &we);
-	rsv__count_current(RSV_STAT_THROTTLE_NS, rsv_now() - start);
+	rsv__current_stat_add(RSV_STAT_THROTTLE_NS, rsv_now() - start);
 }
 
 /* ---- throttle_vm_writeout ---- */

@@ -104,7 +104,7 @@ static void writeback_end_io(struct rsv_request *req)
 			atomic_fetch_add(&m->owner->swapents, 1);
 	}
 	if (free_now) {
-		rsv__count_current(RSV_STAT_PGSTEAL, 1);
+		rsv__current_stat_add(RSV_STAT_PGSTEAL, 1);
 		rsv__mapping_free_page(p);
 	}
 	atomic_fetch_sub(&m->nr_inflight, 1);
@@ -209,33 +209,33 @@ static bool reclaim_page(struct rsv_system *sys, struct scan_control *sc, struct
 		if ((f & PG_reclaim) || (rsv__page_set(p, PG_reclaim) & PG_reclaim))
 			sc->nr_congested++;
 		sc->nr_writeback++;
-		rsv__count_current(RSV_STAT_PGSKIP_WRITEBACK, 1);
+		rsv__current_stat_add(RSV_STAT_PGSKIP_WRITEBACK, 1);
 		return false;
 	}
 	if ((f & PG_referenced) && (rsv__page_clear(p, PG_referenced) & PG_referenced)) {
-		rsv__count_current(RSV_STAT_PGROTATED, 1);
+		rsv__current_stat_add(RSV_STAT_PGROTATED, 1);
 		return false;
 	}
 	if (m->kind == RSV_MAPPING_ANON) {
 		if (!dev_allows(m->dev, sc->gfp)) {
-			rsv__count_current(RSV_STAT_PGSKIP_ANON, 1);
+			rsv__current_stat_add(RSV_STAT_PGSKIP_ANON, 1);
 			return false;
 		}
-		rsv__count_current(RSV_STAT_PSWPOUT, 1);
+		rsv__current_stat_add(RSV_STAT_PSWPOUT, 1);
 		start_writeback(p);
 		return false;
 	}
 	if (f & PG_dirty) {
 		if (!may_writeback(m, sc->gfp)) {
-			rsv__count_current(RSV_STAT_PGSKIP_DIRTY, 1);
+			rsv__current_stat_add(RSV_STAT_PGSKIP_DIRTY, 1);
 			sc->nr_unqueued_dirty++;
 			return false;
 		}
-		rsv__count_current(RSV_STAT_PGWRITEBACK, 1);
+		rsv__current_stat_add(RSV_STAT_PGWRITEBACK, 1);
 		start_writeback(p);
 		return false;
 	}
-	rsv__count_current(RSV_STAT_PGSTEAL, 1);
+	rsv__current_stat_add(RSV_STAT_PGSTEAL, 1);
 	rsv__mapping_free_page(p);
 	return true;
 }
@@ -266,7 +266,7 @@ static unsigned long putback(struct rsv_system *sys, enum rsv_lru_type t, struct
 	rsv__throttle_isolated_done(sys);
 	for (int i = 0; i < nr_done; i++)
 		rsv__mapping_free_page(done[i]);
-	rsv__count_current(RSV_STAT_PGSTEAL, (uint64_t)nr_done);
+	rsv__current_stat_add(RSV_STAT_PGSTEAL, (uint64_t)nr_done);
 	return (unsigned long)nr_done;
 }
 
@@ -298,7 +298,7 @@ static void shrink_lru(struct rsv_system *sys, struct scan_control *sc, enum rsv
 			break;
 		to_scan -= (unsigned long)n;
 		sc->nr_scanned += (unsigned long)n;
-		rsv__count_current(RSV_STAT_PGSCAN, (uint64_t)n);
+		rsv__current_stat_add(RSV_STAT_PGSCAN, (uint64_t)n);
 		for (int i = 0; i < n; i++)
 			sc->nr_reclaimed += (freed[i] = reclaim_page(sys, sc, batch[i]));
 		sc->nr_reclaimed += putback(sys, t, batch, freed, n);
@@ -377,7 +377,7 @@ static void throttle_direct_reclaim(struct rsv_system *sys, rsv_gfp_t gfp)
 	if ((rsv__task_flags(tsk) & RSV_PF_KTHREAD) || !r->kswapd ||
 	    atomic_load(&tsk->fatal_signal) || rsv__allow_direct_reclaim(sys))
 		return;
-	rsv__count_current(RSV_STAT_THROTTLE_DIRECT, 1);
+	rsv__current_stat_add(RSV_STAT_THROTTLE_DIRECT, 1);
 	rsv__wakeup_kswapd(sys, gfp, 0);
 	if (gfp & RSV___GFP_FS) {
 		rsv_wait_event_killable(&r->pfmemalloc_wait, rsv__allow_direct_reclaim(sys));

@@ -96,9 +96,9 @@ static void flush(struct rsv_system *sys, enum flush_mode mode, uint64_t expired
 			return;
 		for (int i = 0; i < n; i++)
 			rsv__writeback_submit(batch[i], true);
-		rsv__count_current(RSV_STAT_FLUSHER_PAGES, (uint64_t)n);
+		rsv__current_stat_add(RSV_STAT_FLUSHER_PAGES, (uint64_t)n);
 		if (mode == FLUSH_EXPIRED)
-			rsv__count_current(RSV_STAT_FLUSHER_KUPDATE, (uint64_t)n);
+			rsv__current_stat_add(RSV_STAT_FLUSHER_KUPDATE, (uint64_t)n);
 		budget -= n;
 	}
 }
@@ -169,7 +169,7 @@ static int flusher_main(void *arg)
 		if (atomic_exchange(&r->flusher_woken, false)) {
 			bool all = atomic_exchange(&r->flush_all, false);
 
-			rsv__count_current(RSV_STAT_FLUSHER_WAKEUP, 1);
+			rsv__current_stat_add(RSV_STAT_FLUSHER_WAKEUP, 1);
 			flush(sys, all ? FLUSH_ALL : FLUSH_BACKGROUND, 0);
 		}
 		if (kupdate_now)
@@ -237,13 +237,13 @@ static void dirty_pause(struct rsv_system *sys, uint64_t ns)
 	struct rsv_wait_entry we;
 	uint64_t start = rsv_now();
 
-	rsv__count_current(RSV_STAT_DIRTY_THROTTLE, 1);
+	rsv__current_stat_add(RSV_STAT_DIRTY_THROTTLE, 1);
 	rsv_wait_entry_init(&we);
 	rsv__prepare_to_wait_as(&r->dirty_pause, &we, RSV_TASK_KILLABLE, RSV_WAIT_THROTTLE);
 	if (!rsv_fatal_signal_pending())
 		rsv_schedule_timeout(ns);
 	rsv_finish_wait(&r->dirty_pause, &we);
-	rsv__count_current(RSV_STAT_DIRTY_THROTTLE_NS, rsv_now() - start);
+	rsv__current_stat_add(RSV_STAT_DIRTY_THROTTLE_NS, rsv_now() - start);
 }
 
 static void balance_dirty_pages(struct rsv_mapping *m)
