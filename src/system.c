@@ -33,12 +33,12 @@ struct rsv_system *rsv_system_create(const struct rsv_system_config *cfg)
 	rsv_list_init(&sys->objects);
 	err = rsv__reclaim_init(sys);
 	if (!err)
-		err = rsv__slab_init(sys);
+		err = rsv__pool_init(sys);
 	if (!err)
 		err = fault_from_env(sys);
 	if (err) {
 		rsv__fault_exit(sys);
-		rsv__slab_exit(sys);
+		rsv__pool_exit(sys);
 		rsv__kthreads_stop(sys);
 		rsv__reclaim_exit(sys);
 		rsv__mm_system_destroy(sys);
@@ -83,7 +83,7 @@ void rsv_system_destroy(struct rsv_system *sys)
 		return;
 	rsv__kthreads_stop(sys);
 	destroy_objects(sys);
-	rsv__slab_exit(sys);
+	rsv__pool_exit(sys);
 	rsv__reclaim_exit(sys);
 	rsv__watchdog_exit(sys);
 	rsv__lockdep_exit(sys);

@@ -22,15 +22,15 @@ struct rsv_magazine {
 
 /* One task's cache of one kmem_cache's objects: Bonwick's two magazines. The counters are
  * written by the owner only, with plain loads and stores of relaxed atomics. */
-struct rsv_cpu_cache {
+struct rsv_task_cache {
 	struct rsv_kmem_cache *cache; /* NULL when unused or its cache went away */
 	struct rsv_magazine *loaded, *prev;
 	_Atomic uint64_t allocs, frees, misses; /* misses: refills from slabs; the rest hit */
 };
 
-struct rsv_task_slab {
+struct rsv_task_caches {
 	unsigned nr;
-	struct rsv_cpu_cache cc[];
+	struct rsv_task_cache tc[];
 };
 
 enum slab_list { SLAB_FULL, SLAB_PARTIAL, SLAB_EMPTY, NR_SLAB_LISTS };
@@ -101,8 +101,9 @@ struct rsv_task_pools {
 	_Atomic(struct rsv_pool_slot *) chunk[RSV_POOL_CHUNKS];
 };
 
-/* The pool layer's state; the reservations ride along with the slab caches. */
-struct rsv_slab_system {
+/* The pool layer's state, one per system (assembled in init.c): the slab caches and
+ * kmalloc's, the reservations, the mempool id table. */
+struct rsv_pool_layer {
 	struct rsv_spinlock lock; /* the cache table and list */
 	struct rsv_kmem_cache **by_id;
 	unsigned nr_ids;
@@ -118,7 +119,7 @@ struct rsv_slab_system {
 	_Atomic uint64_t count_until; /* rsv_now() before which count_cached stands */
 };
 
-static inline struct rsv_slab_system *rsv__slab(const struct rsv_system *sys)
+static inline struct rsv_pool_layer *rsv__pool_layer(const struct rsv_system *sys)
 {
 	return sys->pool_data;
 }
@@ -155,13 +156,13 @@ static inline bool rsv__slab_own_object(const struct rsv_kmem_cache *c, const vo
 	       rsv_likely(rsv__slab_off_aligned(c, off));
 }
 
-static inline struct rsv_cpu_cache *rsv__cpu_cache(struct rsv_task *t,
+static inline struct rsv_task_cache *rsv__task_cache(struct rsv_task *t,
 						   const struct rsv_kmem_cache *c)
 {
-	struct rsv_task_slab *ts = t->slab;
+	struct rsv_task_caches *ts = t->slab;
 
-	if (rsv_likely(ts && c->id < ts->nr && ts->cc[c->id].cache == c))
-		return &ts->cc[c->id];
+	if (rsv_likely(ts && c->id < ts->nr && ts->tc[c->id].cache == c))
+		return &ts->tc[c->id];
 	return NULL;
 }
 
@@ -208,18 +209,18 @@ static inline void rsv__slab_poison_take(struct rsv_kmem_cache *c, void *obj, si
  * task's loaded magazine inside the per-task protocol's section, one counter, no atomic
  * read-modify-write. NULL or false sends the caller down its slow path, which checks
  * everything. The caller has checked @t and @c, and for a free that @obj is @c's. */
-/* The hit on a task's cache of @c's objects, @cc. */
-static inline void *rsv__slab_alloc_hit_cc(struct rsv_task *t, struct rsv_cpu_cache *cc)
+/* The hit on a task's cache of @c's objects, @tc. */
+static inline void *rsv__slab_alloc_hit_cc(struct rsv_task *t, struct rsv_task_cache *tc)
 {
 	struct rsv_magazine *m;
 	void *obj = NULL;
 
 	if (rsv_unlikely(!rsv__pcp_enter(t->sys, &t->pcp)))
 		return NULL;
-	m = cc->loaded;
+	m = tc->loaded;
 	if (rsv_likely(m->count)) {
 		obj = m->objs[--m->count];
-		rsv__owner_add(&cc->allocs, 1);
+		rsv__owner_add(&tc->allocs, 1);
 	}
 	rsv__pcp_exit(t->sys, &t->pcp);
 	return obj;
@@ -227,12 +228,12 @@ static inline void *rsv__slab_alloc_hit_cc(struct rsv_task *t, struct rsv_cpu_ca
 
 static inline void *rsv__slab_alloc_hit(struct rsv_task *t, struct rsv_kmem_cache *c)
 {
-	struct rsv_cpu_cache *cc = rsv__cpu_cache(t, c);
+	struct rsv_task_cache *tc = rsv__task_cache(t, c);
 	void *obj;
 
-	if (rsv_unlikely(!cc))
+	if (rsv_unlikely(!tc))
 		return NULL;
-	obj = rsv__slab_alloc_hit_cc(t, cc);
+	obj = rsv__slab_alloc_hit_cc(t, tc);
 	if ((c->flags & RSV_SLAB_POISON) && obj)
 		rsv__slab_poison_take(c, obj, 0);
 	return obj;
@@ -246,12 +247,12 @@ static inline bool rsv__magazine_last_is(const struct rsv_magazine *m, const voi
 
 static inline bool rsv__slab_free_hit(struct rsv_task *t, struct rsv_kmem_cache *c, void *obj)
 {
-	struct rsv_cpu_cache *cc;
+	struct rsv_task_cache *tc;
 	struct rsv_magazine *m;
 
-	if (rsv_unlikely(!(cc = rsv__cpu_cache(t, c))))
+	if (rsv_unlikely(!(tc = rsv__task_cache(t, c))))
 		return false;
-	m = cc->loaded;
+	m = tc->loaded;
 	if (rsv_unlikely(m->count >= c->mag_size) || rsv_unlikely(rsv__magazine_last_is(m, obj)))
 		return false;
 	/* Still whole free poison: a second free, which the slow path names. */
@@ -263,14 +264,20 @@ static inline bool rsv__slab_free_hit(struct rsv_task *t, struct rsv_kmem_cache 
 	if (c->flags & RSV_SLAB_POISON)
 		memset(obj, POISON_FREE, c->stride);
 	m->objs[m->count++] = obj;
-	rsv__owner_add(&cc->frees, 1);
+	rsv__owner_add(&tc->frees, 1);
 	rsv__pcp_exit(t->sys, &t->pcp);
 	return true;
 }
 
+/* init.c */
+int rsv__pool_init(struct rsv_system *sys);
+void rsv__pool_exit(struct rsv_system *sys);
+
 /* slab.c */
-int rsv__slab_init(struct rsv_system *sys);
-void rsv__slab_exit(struct rsv_system *sys);
+void rsv__slab_exit(struct rsv_system *sys); /* the caches' C-heap parts, at teardown */
+void rsv__slab_task_exit(struct rsv_task *t);
+unsigned long rsv__slab_shrink_count(struct rsv_shrinker *s, struct rsv_shrink_control *sc);
+unsigned long rsv__slab_shrink_scan(struct rsv_shrinker *s, struct rsv_shrink_control *sc);
 /* kmem_cache_free() with its checks: 0, or -EINVAL for a free they refused (a misuse,
  * reported and counted), -EPERM without a task. */
 int rsv__slab_free_checked(struct rsv_kmem_cache *c, void *obj, const char *who);

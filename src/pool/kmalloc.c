@@ -25,7 +25,7 @@ static unsigned size_class(size_t size)
 
 int rsv__kmalloc_init(struct rsv_system *sys)
 {
-	struct rsv_slab_system *ss = rsv__slab(sys);
+	struct rsv_pool_layer *pl = rsv__pool_layer(sys);
 
 	for (unsigned i = 0; i < NR_CLASSES; i++) {
 		char name[32];
@@ -33,12 +33,12 @@ int rsv__kmalloc_init(struct rsv_system *sys)
 		snprintf(name, sizeof(name), "kmalloc-%u%s",
 			 class_size[i] >= 1024 ? class_size[i] / 1024 : class_size[i],
 			 class_size[i] >= 1024 ? "k" : "");
-		ss->kmalloc[i] = rsv_kmem_cache_create(sys, name, class_size[i], 0, 0, NULL);
-		if (!ss->kmalloc[i])
+		pl->kmalloc[i] = rsv_kmem_cache_create(sys, name, class_size[i], 0, 0, NULL);
+		if (!pl->kmalloc[i])
 			return -ENOMEM;
 		/* The first caches of a system: class i is cache id i, which rsv_kmalloc's hit
 		 * relies on to find its magazine without the cache. */
-		if (ss->kmalloc[i]->id != i)
+		if (pl->kmalloc[i]->id != i)
 			return -EINVAL;
 	}
 	return 0;
@@ -48,7 +48,7 @@ struct rsv_kmem_cache *rsv_kmalloc_cache(struct rsv_system *sys, size_t size)
 {
 	if (!sys || !size || size > RSV_KMALLOC_MAX_CACHE_SIZE)
 		return NULL;
-	return rsv__slab(sys)->kmalloc[size_class(size)];
+	return rsv__pool_layer(sys)->kmalloc[size_class(size)];
 }
 
 static void *kmalloc_large(struct rsv_task *t, size_t size, rsv_gfp_t gfp)
@@ -76,7 +76,7 @@ static void *kmalloc_large(struct rsv_task *t, size_t size, rsv_gfp_t gfp)
 void *rsv_kmalloc(size_t size, rsv_gfp_t gfp)
 {
 	struct rsv_task *t = rsv__task_current();
-	struct rsv_task_slab *ts;
+	struct rsv_task_caches *ts;
 	struct rsv_kmem_cache *c;
 	unsigned idx;
 	void *obj;
@@ -89,15 +89,15 @@ void *rsv_kmalloc(size_t size, rsv_gfp_t gfp)
 		return kmalloc_large(t, size, gfp);
 	idx = size_class(size);
 	ts = t->slab;
-	if (rsv_likely(ts && idx < ts->nr) && rsv_likely((c = ts->cc[idx].cache) != NULL) &&
+	if (rsv_likely(ts && idx < ts->nr) && rsv_likely((c = ts->tc[idx].cache) != NULL) &&
 	    rsv_likely(!(gfp & (RSV___GFP_ZERO | ~RSV_GFP_VALID_MASK))) &&
 	    rsv_likely(!atomic_load_explicit(&t->alloc_hooks, memory_order_relaxed)) &&
-	    rsv_likely((obj = rsv__slab_alloc_hit_cc(t, &ts->cc[idx])) != NULL)) {
+	    rsv_likely((obj = rsv__slab_alloc_hit_cc(t, &ts->tc[idx])) != NULL)) {
 		if (c->flags & RSV_SLAB_POISON)
 			rsv__slab_poison_take(c, obj, 0);
 		return obj;
 	}
-	return rsv_kmem_cache_alloc(rsv__slab(t->sys)->kmalloc[idx], gfp);
+	return rsv_kmem_cache_alloc(rsv__pool_layer(t->sys)->kmalloc[idx], gfp);
 }
 
 void *rsv_kzalloc(size_t size, rsv_gfp_t gfp)

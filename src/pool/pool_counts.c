@@ -41,32 +41,32 @@ struct rsv_pool_slot *rsv__pool_slot_slow(struct rsv_task *t, struct rsv_mempool
 
 void rsv__pool_register(struct rsv_mempool *pool)
 {
-	struct rsv_slab_system *ss = rsv__slab(pool->sys);
+	struct rsv_pool_layer *pl = rsv__pool_layer(pool->sys);
 
-	rsv_spin_lock(&ss->lock);
-	pool->serial = ++ss->next_pool_serial;
+	rsv_spin_lock(&pl->lock);
+	pool->serial = ++pl->next_pool_serial;
 	pool->id = NO_ID;
 	for (unsigned w = 0; w < RSV_POOL_CHUNKS; w++) {
-		if (~ss->pool_ids[w]) {
-			unsigned bit = (unsigned)__builtin_ctzll(~ss->pool_ids[w]);
+		if (~pl->pool_ids[w]) {
+			unsigned bit = (unsigned)__builtin_ctzll(~pl->pool_ids[w]);
 
-			ss->pool_ids[w] |= 1ull << bit;
+			pl->pool_ids[w] |= 1ull << bit;
 			pool->id = w * 64 + bit;
 			break;
 		}
 	}
-	rsv_spin_unlock(&ss->lock);
+	rsv_spin_unlock(&pl->lock);
 }
 
 void rsv__pool_unregister(struct rsv_mempool *pool)
 {
-	struct rsv_slab_system *ss = rsv__slab(pool->sys);
+	struct rsv_pool_layer *pl = rsv__pool_layer(pool->sys);
 
 	if (pool->id >= RSV_POOL_MAX_IDS)
 		return;
-	rsv_spin_lock(&ss->lock);
-	ss->pool_ids[pool->id / 64] &= ~(1ull << (pool->id % 64));
-	rsv_spin_unlock(&ss->lock);
+	rsv_spin_lock(&pl->lock);
+	pl->pool_ids[pool->id / 64] &= ~(1ull << (pool->id % 64));
+	rsv_spin_unlock(&pl->lock);
 	pool->id = NO_ID;
 }
 

@@ -24,7 +24,7 @@ struct rsv_reservation {
 
 static struct rsv_reserve_pool *rpool(const struct rsv_system *sys)
 {
-	return &rsv__slab(sys)->reserve;
+	return &rsv__pool_layer(sys)->reserve;
 }
 
 static unsigned mode(const struct rsv_system *sys)

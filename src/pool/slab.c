@@ -301,46 +301,46 @@ static void depot_put(struct rsv_magazine **list, unsigned *nr, struct rsv_magaz
 }
 
 /* The caller's cache for @c, made on first use; inside the protocol's section. */
-static struct rsv_cpu_cache *cpu_cache_get(struct rsv_task *t, struct rsv_kmem_cache *c)
+static struct rsv_task_cache *task_cache_get(struct rsv_task *t, struct rsv_kmem_cache *c)
 {
-	struct rsv_task_slab *ts = t->slab;
-	struct rsv_cpu_cache *cc;
+	struct rsv_task_caches *ts = t->slab;
+	struct rsv_task_cache *tc;
 
 	if (!ts || c->id >= ts->nr) {
 		unsigned nr = c->id + 8;
-		struct rsv_task_slab *bigger =
-			realloc(ts, sizeof(*ts) + nr * sizeof(struct rsv_cpu_cache));
+		struct rsv_task_caches *bigger =
+			realloc(ts, sizeof(*ts) + nr * sizeof(struct rsv_task_cache));
 
 		if (!bigger)
 			return NULL;
-		memset(&bigger->cc[ts ? bigger->nr : 0], 0,
-		       (nr - (ts ? bigger->nr : 0)) * sizeof(struct rsv_cpu_cache));
+		memset(&bigger->tc[ts ? bigger->nr : 0], 0,
+		       (nr - (ts ? bigger->nr : 0)) * sizeof(struct rsv_task_cache));
 		bigger->nr = nr;
 		t->slab = ts = bigger;
 	}
-	cc = &ts->cc[c->id];
-	if (cc->cache != c) {
+	tc = &ts->tc[c->id];
+	if (tc->cache != c) {
 		struct rsv_magazine *m = mag_new(c);
 
 		if (!m)
 			return NULL;
-		memset(cc, 0, sizeof(*cc));
-		cc->loaded = m;
-		cc->cache = c;
+		memset(tc, 0, sizeof(*tc));
+		tc->loaded = m;
+		tc->cache = c;
 	}
-	return cc;
+	return tc;
 }
 
-/* Inside the section: a full magazine for @cc, from the previous one or the depot. */
-static bool load_full(struct rsv_kmem_cache *c, struct rsv_cpu_cache *cc)
+/* Inside the section: a full magazine for @tc, from the previous one or the depot. */
+static bool load_full(struct rsv_kmem_cache *c, struct rsv_task_cache *tc)
 {
 	struct rsv_magazine *full;
 
-	if (cc->prev && cc->prev->count) {
-		struct rsv_magazine *m = cc->loaded;
+	if (tc->prev && tc->prev->count) {
+		struct rsv_magazine *m = tc->loaded;
 
-		cc->loaded = cc->prev;
-		cc->prev = m;
+		tc->loaded = tc->prev;
+		tc->prev = m;
 		return true;
 	}
 	if (!__atomic_load_n(&c->depot_full, __ATOMIC_RELAXED)) /* a peek: the lock decides */
@@ -348,31 +348,31 @@ static bool load_full(struct rsv_kmem_cache *c, struct rsv_cpu_cache *cc)
 	rsv_spin_lock(&c->lock);
 	full = depot_get(&c->depot_full, &c->nr_depot_full);
 	if (full)
-		depot_put(&c->depot_empty, &c->nr_depot_empty, cc->loaded);
+		depot_put(&c->depot_empty, &c->nr_depot_empty, tc->loaded);
 	rsv_spin_unlock(&c->lock);
 	if (full)
-		cc->loaded = full;
+		tc->loaded = full;
 	return full;
 }
 
 /* Inside the section: room in the loaded magazine, by swapping, by trading the previous
  * (full) one to the depot, or by emptying it into the slabs when the depot has enough. */
-static bool make_room(struct rsv_kmem_cache *c, struct rsv_cpu_cache *cc)
+static bool make_room(struct rsv_kmem_cache *c, struct rsv_task_cache *tc)
 {
 	struct rsv_magazine *empty = NULL, *spill = NULL;
 
-	if (cc->prev && cc->prev->count < c->mag_size) {
-		struct rsv_magazine *m = cc->loaded;
+	if (tc->prev && tc->prev->count < c->mag_size) {
+		struct rsv_magazine *m = tc->loaded;
 
-		cc->loaded = cc->prev;
-		cc->prev = m;
+		tc->loaded = tc->prev;
+		tc->prev = m;
 		return true;
 	}
 	rsv_spin_lock(&c->lock);
-	if (cc->prev && c->nr_depot_full >= DEPOT_MAX_FULL)
-		spill = cc->prev;
-	else if (cc->prev)
-		depot_put(&c->depot_full, &c->nr_depot_full, cc->prev);
+	if (tc->prev && c->nr_depot_full >= DEPOT_MAX_FULL)
+		spill = tc->prev;
+	else if (tc->prev)
+		depot_put(&c->depot_full, &c->nr_depot_full, tc->prev);
 	if (!spill)
 		empty = depot_get(&c->depot_empty, &c->nr_depot_empty);
 	rsv_spin_unlock(&c->lock);
@@ -381,11 +381,11 @@ static bool make_room(struct rsv_kmem_cache *c, struct rsv_cpu_cache *cc)
 		spill->count = 0;
 		empty = spill;
 	} else if (!empty && !(empty = mag_new(c))) {
-		cc->prev = NULL; /* it is in the depot */
+		tc->prev = NULL; /* it is in the depot */
 		return false;
 	}
-	cc->prev = cc->loaded;
-	cc->loaded = empty;
+	tc->prev = tc->loaded;
+	tc->loaded = empty;
 	return true;
 }
 
@@ -437,7 +437,7 @@ static RSV_NOINLINE void *alloc_slow(struct rsv_kmem_cache *c, struct rsv_task *
 				      rsv_gfp_t gfp)
 {
 	struct rsv_system *sys;
-	struct rsv_cpu_cache *cc;
+	struct rsv_task_cache *tc;
 	void *batch[64];
 	unsigned n;
 
@@ -453,33 +453,33 @@ static RSV_NOINLINE void *alloc_slow(struct rsv_kmem_cache *c, struct rsv_task *
 		return errno = ENOMEM, NULL;
 	if (!rsv__pcp_enter(sys, &t->pcp))
 		return alloc_direct(c, gfp);
-	cc = cpu_cache_get(t, c);
-	if (cc && (cc->loaded->count || load_full(c, cc))) {
-		void *obj = cc->loaded->objs[--cc->loaded->count];
+	tc = task_cache_get(t, c);
+	if (tc && (tc->loaded->count || load_full(c, tc))) {
+		void *obj = tc->loaded->objs[--tc->loaded->count];
 
-		rsv__owner_add(&cc->allocs, 1);
+		rsv__owner_add(&tc->allocs, 1);
 		rsv__pcp_exit(sys, &t->pcp);
 		return prepare(c, obj, gfp, 0);
 	}
 	rsv__pcp_exit(sys, &t->pcp);
-	if (!cc)
+	if (!tc)
 		return alloc_direct(c, gfp);
 	/* The refill may sleep: outside the section. */
 	n = refill(c, gfp, batch, c->mag_size / 2 < 64 ? c->mag_size / 2 : 64);
 	if (!n)
 		return errno = ENOMEM, NULL;
 	if (rsv__pcp_enter(sys, &t->pcp)) {
-		cc = rsv__cpu_cache(t, c); /* a drain may have reset it; then it all goes back */
-		while (cc && n > 1 && cc->loaded->count < c->mag_size) {
+		tc = rsv__task_cache(t, c); /* a drain may have reset it; then it all goes back */
+		while (tc && n > 1 && tc->loaded->count < c->mag_size) {
 			void *obj = batch[--n];
 
 			if (c->flags & RSV_SLAB_POISON)
 				memset(obj, POISON_FREE, c->stride);
-			cc->loaded->objs[cc->loaded->count++] = obj;
+			tc->loaded->objs[tc->loaded->count++] = obj;
 		}
-		if (cc) {
-			rsv__owner_add(&cc->allocs, 1);
-			rsv__owner_add(&cc->misses, 1);
+		if (tc) {
+			rsv__owner_add(&tc->allocs, 1);
+			rsv__owner_add(&tc->misses, 1);
 		}
 		rsv__pcp_exit(sys, &t->pcp);
 	}
@@ -525,7 +525,7 @@ static RSV_NOINLINE int free_slow(struct rsv_kmem_cache *c, struct rsv_task *t, 
 				   const char *who)
 {
 	struct rsv_system *sys = t->sys;
-	struct rsv_cpu_cache *cc;
+	struct rsv_task_cache *tc;
 	const char *why = not_an_object(c, obj);
 
 	if (why) {
@@ -553,18 +553,18 @@ static RSV_NOINLINE int free_slow(struct rsv_kmem_cache *c, struct rsv_task *t, 
 		free_direct(c, obj);
 		return 0;
 	}
-	cc = cpu_cache_get(t, c);
-	if (cc && rsv__magazine_last_is(cc->loaded, obj)) {
+	tc = task_cache_get(t, c);
+	if (tc && rsv__magazine_last_is(tc->loaded, obj)) {
 		rsv__pcp_exit(sys, &t->pcp);
 		rsv__misuse(sys, "%s(\"%s\", %p) by task \"%s\": double free", who, c->name, obj,
 			    t->name);
 		return -EINVAL;
 	}
-	if (cc && (cc->loaded->count < c->mag_size || make_room(c, cc))) {
+	if (tc && (tc->loaded->count < c->mag_size || make_room(c, tc))) {
 		if (c->flags & RSV_SLAB_POISON)
 			memset(obj, POISON_FREE, c->stride);
-		cc->loaded->objs[cc->loaded->count++] = obj;
-		rsv__owner_add(&cc->frees, 1);
+		tc->loaded->objs[tc->loaded->count++] = obj;
+		rsv__owner_add(&tc->frees, 1);
 		rsv__pcp_exit(sys, &t->pcp);
 		return 0;
 	}
@@ -611,25 +611,25 @@ void rsv_kmem_cache_free_bulk(struct rsv_kmem_cache *c, size_t n, void **objs)
 
 /* ---- draining ---- */
 
-/* Empties @cc's magazines into the slabs and frees them; @cc is frozen or the caller's. */
-static void cpu_cache_flush(struct rsv_cpu_cache *cc)
+/* Empties @tc's magazines into the slabs and frees them; @tc is frozen or the caller's. */
+static void task_cache_flush(struct rsv_task_cache *tc)
 {
-	struct rsv_kmem_cache *c = cc->cache;
+	struct rsv_kmem_cache *c = tc->cache;
 
 	if (!c)
 		return;
-	return_to_slabs(c, cc->loaded->objs, cc->loaded->count);
-	free(cc->loaded);
-	if (cc->prev) {
-		return_to_slabs(c, cc->prev->objs, cc->prev->count);
-		free(cc->prev);
+	return_to_slabs(c, tc->loaded->objs, tc->loaded->count);
+	free(tc->loaded);
+	if (tc->prev) {
+		return_to_slabs(c, tc->prev->objs, tc->prev->count);
+		free(tc->prev);
 	}
 	rsv_spin_lock(&c->lock);
-	c->exited_allocs += atomic_load(&cc->allocs);
-	c->exited_frees += atomic_load(&cc->frees);
-	c->exited_hits += atomic_load(&cc->allocs) - atomic_load(&cc->misses);
+	c->exited_allocs += atomic_load(&tc->allocs);
+	c->exited_frees += atomic_load(&tc->frees);
+	c->exited_hits += atomic_load(&tc->allocs) - atomic_load(&tc->misses);
 	rsv_spin_unlock(&c->lock);
-	memset(cc, 0, sizeof(*cc));
+	memset(tc, 0, sizeof(*tc));
 }
 
 /* Every task's magazines of @only (or of every cache): tasks frozen as for a page drain. */
@@ -640,11 +640,11 @@ static void drain_all_tasks(struct rsv_system *sys, struct rsv_kmem_cache *only)
 	rsv_spin_lock(&sys->tasks_lock);
 	rsv__pcp_freeze_all(sys);
 	rsv_list_for_each(pos, &sys->tasks) {
-		struct rsv_task_slab *ts = rsv_container_of(pos, struct rsv_task, node)->slab;
+		struct rsv_task_caches *ts = rsv_container_of(pos, struct rsv_task, node)->slab;
 
 		for (unsigned i = 0; ts && i < ts->nr; i++)
-			if (!only || ts->cc[i].cache == only)
-				cpu_cache_flush(&ts->cc[i]);
+			if (!only || ts->tc[i].cache == only)
+				task_cache_flush(&ts->tc[i]);
 	}
 	rsv__pcp_thaw_all(sys);
 	rsv_spin_unlock(&sys->tasks_lock);
@@ -704,33 +704,33 @@ unsigned long rsv_kmem_cache_shrink(struct rsv_kmem_cache *c)
 
 unsigned long rsv_slab_shrink_all(struct rsv_system *sys)
 {
-	struct rsv_slab_system *ss = sys ? rsv__slab(sys) : NULL;
+	struct rsv_pool_layer *pl = sys ? rsv__pool_layer(sys) : NULL;
 	struct rsv_task *t = rsv__task_current();
 	unsigned long freed = 0;
 	struct rsv_list *pos;
 
-	if (!ss || !t || t->sys != sys)
+	if (!pl || !t || t->sys != sys)
 		return 0;
 	drain_all_tasks(sys, NULL);
-	rsv_spin_lock(&ss->lock);
-	rsv_list_for_each(pos, &ss->caches) {
+	rsv_spin_lock(&pl->lock);
+	rsv_list_for_each(pos, &pl->caches) {
 		struct rsv_kmem_cache *c = rsv_container_of(pos, struct rsv_kmem_cache, node);
 
 		/* Caches are only unlinked by destroy, which takes this lock: safe to unlock. */
-		rsv_spin_unlock(&ss->lock);
+		rsv_spin_unlock(&pl->lock);
 		depot_flush(c);
 		freed += free_empty_slabs(c, ~0ul);
-		rsv_spin_lock(&ss->lock);
+		rsv_spin_lock(&pl->lock);
 	}
-	rsv_spin_unlock(&ss->lock);
+	rsv_spin_unlock(&pl->lock);
 	return freed;
 }
 
 /* ---- the task's exit ---- */
 
-static void slab_task_exit(struct rsv_task *t)
+void rsv__slab_task_exit(struct rsv_task *t)
 {
-	struct rsv_task_slab *ts = t->slab;
+	struct rsv_task_caches *ts = t->slab;
 
 	if (!ts)
 		return;
@@ -739,7 +739,7 @@ static void slab_task_exit(struct rsv_task *t)
 	t->slab = NULL;
 	rsv_spin_unlock(&t->pcp.lock);
 	for (unsigned i = 0; i < ts->nr; i++)
-		cpu_cache_flush(&ts->cc[i]);
+		task_cache_flush(&ts->tc[i]);
 	free(ts);
 }
 
@@ -763,23 +763,23 @@ static unsigned magazine_size(size_t stride)
 	return stride <= 256 ? 64 : stride <= 1024 ? 32 : stride <= 4096 ? 16 : 8;
 }
 
-static int assign_id(struct rsv_slab_system *ss, struct rsv_kmem_cache *c)
+static int assign_id(struct rsv_pool_layer *pl, struct rsv_kmem_cache *c)
 {
 	unsigned id = 0;
 
-	while (id < ss->nr_ids && ss->by_id[id])
+	while (id < pl->nr_ids && pl->by_id[id])
 		id++;
-	if (id == ss->nr_ids) {
-		unsigned nr = ss->nr_ids ? 2 * ss->nr_ids : 32;
-		struct rsv_kmem_cache **bigger = realloc(ss->by_id, nr * sizeof(*bigger));
+	if (id == pl->nr_ids) {
+		unsigned nr = pl->nr_ids ? 2 * pl->nr_ids : 32;
+		struct rsv_kmem_cache **bigger = realloc(pl->by_id, nr * sizeof(*bigger));
 
 		if (!bigger)
 			return -ENOMEM;
-		memset(bigger + ss->nr_ids, 0, (nr - ss->nr_ids) * sizeof(*bigger));
-		ss->by_id = bigger;
-		ss->nr_ids = nr;
+		memset(bigger + pl->nr_ids, 0, (nr - pl->nr_ids) * sizeof(*bigger));
+		pl->by_id = bigger;
+		pl->nr_ids = nr;
 	}
-	ss->by_id[id] = c;
+	pl->by_id[id] = c;
 	c->id = id;
 	return 0;
 }
@@ -788,14 +788,14 @@ struct rsv_kmem_cache *rsv_kmem_cache_create(struct rsv_system *sys, const char 
 					     size_t size, size_t align, unsigned flags,
 					     void (*ctor)(void *obj))
 {
-	struct rsv_slab_system *ss = sys ? rsv__slab(sys) : NULL;
+	struct rsv_pool_layer *pl = sys ? rsv__pool_layer(sys) : NULL;
 	struct rsv_kmem_cache *c;
 
 	if (!align)
 		align = sizeof(void *);
 	if (flags & RSV_SLAB_HWCACHE_ALIGN && align < 64)
 		align = 64;
-	if (!ss || !size || size > 4 * RSV_KMALLOC_MAX_CACHE_SIZE || (align & (align - 1)) ||
+	if (!pl || !size || size > 4 * RSV_KMALLOC_MAX_CACHE_SIZE || (align & (align - 1)) ||
 	    align > RSV_PAGE_SIZE || (flags & ~(RSV_SLAB_HWCACHE_ALIGN | RSV_SLAB_POISON)) ||
 	    (ctor && (flags & RSV_SLAB_POISON))) {
 		errno = EINVAL;
@@ -828,22 +828,22 @@ struct rsv_kmem_cache *rsv_kmem_cache_create(struct rsv_system *sys, const char 
 	rsv_spin_init(&c->lock);
 	for (int l = 0; l < NR_SLAB_LISTS; l++)
 		c->lists[l] = RSV_PFN_LIST_INIT;
-	rsv_spin_lock(&ss->lock);
-	if (assign_id(ss, c)) {
-		rsv_spin_unlock(&ss->lock);
+	rsv_spin_lock(&pl->lock);
+	if (assign_id(pl, c)) {
+		rsv_spin_unlock(&pl->lock);
 		free(c);
 		errno = ENOMEM;
 		return NULL;
 	}
-	rsv_list_add_tail(&c->node, &ss->caches);
-	rsv_spin_unlock(&ss->lock);
+	rsv_list_add_tail(&c->node, &pl->caches);
+	rsv_spin_unlock(&pl->lock);
 	return c;
 }
 
 int rsv_kmem_cache_destroy(struct rsv_kmem_cache *c)
 {
 	struct rsv_task *t = rsv__task_current();
-	struct rsv_slab_system *ss;
+	struct rsv_pool_layer *pl;
 
 	if (!c)
 		return 0;
@@ -851,7 +851,7 @@ int rsv_kmem_cache_destroy(struct rsv_kmem_cache *c)
 		return -EPERM;
 	if (!valid_cache(t, c, "rsv_kmem_cache_destroy"))
 		return -EINVAL;
-	ss = rsv__slab(c->sys);
+	pl = rsv__pool_layer(c->sys);
 	rsv_kmem_cache_shrink(c);
 	rsv_spin_lock(&c->lock);
 	if (c->inuse) {
@@ -863,10 +863,10 @@ int rsv_kmem_cache_destroy(struct rsv_kmem_cache *c)
 		return -EBUSY;
 	}
 	rsv_spin_unlock(&c->lock);
-	rsv_spin_lock(&ss->lock);
+	rsv_spin_lock(&pl->lock);
 	rsv_list_del(&c->node);
-	ss->by_id[c->id] = NULL;
-	rsv_spin_unlock(&ss->lock);
+	pl->by_id[c->id] = NULL;
+	rsv_spin_unlock(&pl->lock);
 	free_empty_slabs(c, ~0ul);
 	c->magic = 0;
 	free(c);
@@ -879,19 +879,19 @@ const char *rsv_kmem_cache_name(const struct rsv_kmem_cache *c) { return c ? c->
 /* ---- the slab shrinker: empty slabs under memory pressure ---- */
 
 /* Recounted at most once a jiffy, and after every scan: a count is an estimate anyway. */
-static unsigned long slab_count(struct rsv_shrinker *s, struct rsv_shrink_control *sc)
+unsigned long rsv__slab_shrink_count(struct rsv_shrinker *s, struct rsv_shrink_control *sc)
 {
 	struct rsv_system *sys = s->private_data;
-	struct rsv_slab_system *ss = rsv__slab(sys);
+	struct rsv_pool_layer *pl = rsv__pool_layer(sys);
 	unsigned long pages = 0;
 	uint64_t now = rsv_now();
 	struct rsv_list *pos;
 
 	(void)sc;
-	if (now < atomic_load_explicit(&ss->count_until, memory_order_relaxed))
-		return atomic_load_explicit(&ss->count_cached, memory_order_relaxed);
-	rsv_spin_lock(&ss->lock);
-	rsv_list_for_each(pos, &ss->caches) {
+	if (now < atomic_load_explicit(&pl->count_until, memory_order_relaxed))
+		return atomic_load_explicit(&pl->count_cached, memory_order_relaxed);
+	rsv_spin_lock(&pl->lock);
+	rsv_list_for_each(pos, &pl->caches) {
 		struct rsv_kmem_cache *c = rsv_container_of(pos, struct rsv_kmem_cache, node);
 
 		/* Under each cache's lock: at most once a jiffy, so exact costs little. */
@@ -900,99 +900,55 @@ static unsigned long slab_count(struct rsv_shrinker *s, struct rsv_shrink_contro
 			 ((unsigned long)c->nr_depot_full * c->mag_size / c->objperslab << c->order);
 		rsv_spin_unlock(&c->lock);
 	}
-	rsv_spin_unlock(&ss->lock);
+	rsv_spin_unlock(&pl->lock);
 	pages = pages ? pages : RSV_SHRINK_EMPTY;
-	atomic_store_explicit(&ss->count_cached, pages, memory_order_relaxed);
-	atomic_store_explicit(&ss->count_until, now + RSV_JIFFY_NS, memory_order_relaxed);
+	atomic_store_explicit(&pl->count_cached, pages, memory_order_relaxed);
+	atomic_store_explicit(&pl->count_until, now + RSV_JIFFY_NS, memory_order_relaxed);
 	return pages;
 }
 
-static unsigned long slab_scan(struct rsv_shrinker *s, struct rsv_shrink_control *sc)
+unsigned long rsv__slab_shrink_scan(struct rsv_shrinker *s, struct rsv_shrink_control *sc)
 {
 	struct rsv_system *sys = s->private_data;
-	struct rsv_slab_system *ss = rsv__slab(sys);
+	struct rsv_pool_layer *pl = rsv__pool_layer(sys);
 	unsigned long freed = 0;
 	struct rsv_list *pos;
 
-	atomic_store_explicit(&ss->count_until, 0, memory_order_relaxed);
-	rsv_spin_lock(&ss->lock);
-	rsv_list_for_each(pos, &ss->caches) {
+	atomic_store_explicit(&pl->count_until, 0, memory_order_relaxed);
+	rsv_spin_lock(&pl->lock);
+	rsv_list_for_each(pos, &pl->caches) {
 		struct rsv_kmem_cache *c = rsv_container_of(pos, struct rsv_kmem_cache, node);
 
 		if (freed >= sc->nr_to_scan)
 			break;
-		rsv_spin_unlock(&ss->lock);
+		rsv_spin_unlock(&pl->lock);
 		depot_flush(c);
 		freed += free_empty_slabs(c, sc->nr_to_scan - freed);
-		rsv_spin_lock(&ss->lock);
+		rsv_spin_lock(&pl->lock);
 	}
-	rsv_spin_unlock(&ss->lock);
+	rsv_spin_unlock(&pl->lock);
 	return freed;
 }
 
-static void pool_task_exit(struct rsv_task *t)
-{
-	rsv__reserve_task_exit(t);
-	slab_task_exit(t);
-}
-
-static int pool_check(struct rsv_system *sys)
-{
-	int err = rsv__slab_check(sys);
-
-	return err ? err : rsv__reserve_check(sys);
-}
-
-static const struct rsv_pool_ops slab_pool_ops = {
-	.task_exit = pool_task_exit,
-	.check = pool_check,
-	.reserve_alloc = rsv__reserve_alloc,
-	.describe_wait = rsv__pool_describe_wait,
-};
-
-int rsv__slab_init(struct rsv_system *sys)
-{
-	struct rsv_slab_system *ss = calloc(1, sizeof(*ss));
-
-	if (!ss)
-		return -ENOMEM;
-	rsv_spin_init(&ss->lock);
-	rsv_list_init(&ss->caches);
-	sys->pool_data = ss;
-	rsv__reserve_init(sys);
-	sys->pool = &slab_pool_ops;
-	ss->shrinker = (struct rsv_shrinker){ .count_objects = slab_count,
-					      .scan_objects = slab_scan, .seeks = 1,
-					      .name = "slab", .private_data = sys };
-	if (rsv_register_shrinker(sys, &ss->shrinker))
-		return -ENOMEM;
-	return rsv__kmalloc_init(sys);
-}
-
-/* At system teardown, after every task has stopped: the C-heap parts go, the slabs go with
- * the arena. */
+/* At system teardown, after every task has stopped: the C-heap parts of the caches and of
+ * the tasks' magazines go; the slabs go with the arena. */
 void rsv__slab_exit(struct rsv_system *sys)
 {
-	struct rsv_slab_system *ss = rsv__slab(sys);
+	struct rsv_pool_layer *pl = rsv__pool_layer(sys);
 	struct rsv_list *pos, *tmp;
 
-	if (!ss)
-		return;
-	rsv_unregister_shrinker(sys, &ss->shrinker);
-	rsv__reserve_exit(sys);
 	rsv_list_for_each(pos, &sys->tasks) {
 		struct rsv_task *t = rsv_container_of(pos, struct rsv_task, node);
-		struct rsv_task_slab *ts = t->slab;
+		struct rsv_task_caches *ts = t->slab;
 
 		for (unsigned i = 0; ts && i < ts->nr; i++) {
-			free(ts->cc[i].loaded);
-			free(ts->cc[i].prev);
+			free(ts->tc[i].loaded);
+			free(ts->tc[i].prev);
 		}
 		free(ts);
 		t->slab = NULL;
-		rsv__pool_counts_free(t);
 	}
-	rsv_list_for_each_safe(pos, tmp, &ss->caches) {
+	rsv_list_for_each_safe(pos, tmp, &pl->caches) {
 		struct rsv_kmem_cache *c = rsv_container_of(pos, struct rsv_kmem_cache, node);
 		struct rsv_magazine *m;
 
@@ -1002,8 +958,6 @@ void rsv__slab_exit(struct rsv_system *sys)
 			free(m);
 		free(c);
 	}
-	free(ss->by_id);
-	free(ss);
-	sys->pool = &rsv__no_pool_ops;
-	sys->pool_data = NULL;
+	free(pl->by_id);
+	pl->by_id = NULL;
 }

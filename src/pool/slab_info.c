@@ -15,17 +15,17 @@ static void task_counts(struct rsv_kmem_cache *c, struct rsv_slabinfo *out,
 
 	rsv_spin_lock(&c->sys->tasks_lock);
 	rsv_list_for_each(pos, &c->sys->tasks) {
-		struct rsv_task_slab *ts = rsv_container_of(pos, struct rsv_task, node)->slab;
-		struct rsv_cpu_cache *cc;
+		struct rsv_task_caches *ts = rsv_container_of(pos, struct rsv_task, node)->slab;
+		struct rsv_task_cache *tc;
 
-		if (!ts || c->id >= ts->nr || (cc = &ts->cc[c->id])->cache != c)
+		if (!ts || c->id >= ts->nr || (tc = &ts->tc[c->id])->cache != c)
 			continue;
-		out->allocs += atomic_load_explicit(&cc->allocs, memory_order_relaxed);
-		out->frees += atomic_load_explicit(&cc->frees, memory_order_relaxed);
-		out->magazine_hits += atomic_load_explicit(&cc->allocs, memory_order_relaxed) -
-				      atomic_load_explicit(&cc->misses, memory_order_relaxed);
+		out->allocs += atomic_load_explicit(&tc->allocs, memory_order_relaxed);
+		out->frees += atomic_load_explicit(&tc->frees, memory_order_relaxed);
+		out->magazine_hits += atomic_load_explicit(&tc->allocs, memory_order_relaxed) -
+				      atomic_load_explicit(&tc->misses, memory_order_relaxed);
 		if (in_magazines)
-			*in_magazines += cc->loaded->count + (cc->prev ? cc->prev->count : 0);
+			*in_magazines += tc->loaded->count + (tc->prev ? tc->prev->count : 0);
 	}
 	rsv_spin_unlock(&c->sys->tasks_lock);
 }
@@ -76,13 +76,13 @@ void rsv_kmem_cache_info(struct rsv_kmem_cache *c, struct rsv_slabinfo *out)
 
 void rsv_slabinfo_print(struct rsv_system *sys, FILE *out, bool all)
 {
-	struct rsv_slab_system *ss = rsv__slab(sys);
+	struct rsv_pool_layer *pl = rsv__pool_layer(sys);
 	struct rsv_list *pos;
 
 	fprintf(out, "# name            <active_objs> <num_objs> <objsize> <objperslab> "
 		     "<pagesperslab> : slabdata <active_slabs> <num_slabs> : allocs frees hits\n");
-	rsv_spin_lock(&ss->lock);
-	rsv_list_for_each(pos, &ss->caches) {
+	rsv_spin_lock(&pl->lock);
+	rsv_list_for_each(pos, &pl->caches) {
 		struct rsv_kmem_cache *c = rsv_container_of(pos, struct rsv_kmem_cache, node);
 		struct rsv_slabinfo i;
 
@@ -94,7 +94,7 @@ void rsv_slabinfo_print(struct rsv_system *sys, FILE *out, bool all)
 			i.objsize, i.objperslab, i.pagesperslab, i.active_slabs, i.num_slabs,
 			i.allocs, i.frees, i.magazine_hits);
 	}
-	rsv_spin_unlock(&ss->lock);
+	rsv_spin_unlock(&pl->lock);
 }
 
 /* ---- rsv_system_check() ---- */
@@ -156,16 +156,16 @@ static int check_cache(struct rsv_kmem_cache *c)
 
 int rsv__slab_check(struct rsv_system *sys)
 {
-	struct rsv_slab_system *ss = rsv__slab(sys);
+	struct rsv_pool_layer *pl = rsv__pool_layer(sys);
 	struct rsv_list *pos;
 	int err = 0;
 
-	rsv_spin_lock(&ss->lock);
-	rsv_list_for_each(pos, &ss->caches) {
+	rsv_spin_lock(&pl->lock);
+	rsv_list_for_each(pos, &pl->caches) {
 		err = check_cache(rsv_container_of(pos, struct rsv_kmem_cache, node));
 		if (err)
 			break;
 	}
-	rsv_spin_unlock(&ss->lock);
+	rsv_spin_unlock(&pl->lock);
 	return err;
 }
