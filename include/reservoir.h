@@ -16,7 +16,7 @@
 #include "reservoir/watchdog.h"
 #include "reservoir/slab.h"
 #include "reservoir/mempool.h"
-#include "reservoir/reserve.h"
+#include "reservoir/reservation.h"
 #include "reservoir/scenario.h"
 #include "reservoir/bio.h"
 #include "reservoir/fault.h"

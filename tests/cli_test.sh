@@ -102,7 +102,7 @@ fi
 
 # A stuck run on real threads ends with its verdict and chain (it hung, silent, before).
 start=$(date +%s)
-out=$(timeout 60 "$bin" run s4-global-reserve-pool --policy reserve=watermarks --backend os \
+out=$(timeout 60 "$bin" run s4-global-reserve-pool --policy reservation=watermarks --backend os \
 	--timeout 2 2>&1)
 rc=$?
 if [ $rc -ne 0 ] || [[ $out != *"on os: deadlock"* ]] || [[ $out != *'thread "fs_writer"'* ]] ||
@@ -136,8 +136,8 @@ for field in '"scenario": ' '"policy": "mempool=' '"runs": 2' '"deadlock": ' \
 done
 
 # A timeline, and the same run with and without it.
-plain=$("$bin" run s4-global-reserve-pool --policy reserve=watermarks --seed 3 | grep 'trace hash')
-drawn=$("$bin" run s4-global-reserve-pool --policy reserve=watermarks --seed 3 \
+plain=$("$bin" run s4-global-reserve-pool --policy reservation=watermarks --seed 3 | grep 'trace hash')
+drawn=$("$bin" run s4-global-reserve-pool --policy reservation=watermarks --seed 3 \
 	--plot "$tmp/s4.svg" | grep 'trace hash')
 if [ "$plain" != "$drawn" ]; then
 	fail "sampling changed the run: '$plain' vs '$drawn'"

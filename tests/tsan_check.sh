@@ -17,8 +17,8 @@ done <<'RUNS'
 s1-crypt-swap-reserves mempool=upstream
 s2-writeout-throttle throttle=reclaim-throttle
 s3-oom-mutex-livelock mempool=upstream,oom=reaper
-s4-global-reserve-pool reserve=global-pool
-s4-global-reserve-pool reserve=per-thread
+s4-global-reserve-pool reservation=global-pool
+s4-global-reserve-pool reservation=per-thread
 s5-nofs-bufio-loop bufio=workqueue,loop=noio
 RUNS
 "$bin" demo >/dev/null

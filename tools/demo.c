@@ -1,7 +1,7 @@
 /* `reservoir demo`: what the foundation can show before the seed scenarios exist.
  *
  * 1. The page allocator under pressure, the same workload on the simulator and on real
- *    threads: who failed, who dipped into which reserve, and the conservation check.
+ *    threads: who failed, who dipped into the zones' reserves, and the conservation check.
  * 2. The simulator finding an ABBA deadlock among seeds, explaining it, and replaying it
  *    bit for bit from its seed. */
 #include <inttypes.h>

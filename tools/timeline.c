@@ -1,5 +1,5 @@
 /* Timelines: one run sampled every millisecond of its (virtual) time, written as a table and
- * drawn by gnuplot: free pages against the watermarks and the reserve pools' fill above,
+ * drawn by gnuplot: free pages against the watermarks and the mempools' fill above,
  * blocked tasks, writeback and OOM kills below. The sampler is no task, so the sampled run is
  * the run without it, trace hash and all. */
 #include <errno.h>

@@ -33,7 +33,7 @@ struct rsv_bioset {
 };
 
 /* A set of bios with @front_pad bytes of the user's state in front of each (the kernel's
- * container_of idiom), @pool_size of them held in reserve. 0, -EINVAL, -EPERM, -ENOMEM. */
+ * container_of idiom), @pool_size of them preallocated. 0, -EINVAL, -EPERM, -ENOMEM. */
 RSV_API int rsv_bioset_init(struct rsv_bioset *bs, struct rsv_system *sys, const char *name,
 			    int pool_size, size_t front_pad);
 RSV_API void rsv_bioset_exit(struct rsv_bioset *bs);
@@ -62,8 +62,8 @@ struct rsv_crypt_stats {
 };
 
 struct rsv_crypt_config {
-	int io_pool;          /* crypt ios held in reserve; 0 = 16 */
-	int page_pool;        /* bounce pages held in reserve; 0 = 16 */
+	int io_pool;          /* crypt ios preallocated; 0 = 16 */
+	int page_pool;        /* bounce pages preallocated; 0 = 16 */
 	rsv_gfp_t worker_gfp; /* kcryptd's bounce-page allocations; 0 = GFP_NOIO */
 };
 

@@ -180,10 +180,10 @@ static inline void *kmem_cache_zalloc(struct kmem_cache *c, gfp_t gfp)
 
 /* ---- reservations (Arcangeli's names, seed 003) ---- */
 
-#define create_reserved_pages_pool rsv_reserve_create
-#define destroy_reserved_pages_pool rsv_reserve_destroy
-#define enable_reserved_pages_pool rsv_reserve_enable
-#define disable_reserved_pages_pool rsv_reserve_disable
+#define create_reserved_pages_pool rsv_reservation_create
+#define destroy_reserved_pages_pool rsv_reservation_destroy
+#define enable_reserved_pages_pool rsv_reservation_enable
+#define disable_reserved_pages_pool rsv_reservation_disable
 
 /* ---- reclaim ---- */
 

@@ -1,11 +1,11 @@
 /* reservoir/mempool.h: memory pools that guarantee forward progress (the kernel's mempool).
  *
  * A pool keeps min_nr preallocated elements. An allocation tries the backing allocator first
- * (cheap, and it leaves the reserve for when it is needed), then the reserve, then waits for
+ * (cheap, and it leaves the elements for when they are needed), then the pool, then waits for
  * an element to come back: a caller that may block never gets NULL, under every policy. A
  * caller that may not block gets NULL only when both the backing allocator and the pool are
- * empty. How the backing allocator is asked (which reserves it may touch, whether it may
- * reclaim) is policy `mempool`, one per position of the seed threads.
+ * empty. How the backing allocator is asked (which of the zones' reserves it may touch,
+ * whether it may reclaim) is policy `mempool`, one per position of the seed threads.
  *
  * The contract (Weiner, 2016): between allocating an element and freeing it, its holder must
  * not wait for another element of the same pool, nor for anything a task waiting on the pool
@@ -25,12 +25,12 @@ typedef void (*rsv_mempool_free_t)(void *element, void *pool_data);
 
 struct rsv_mempool_stats {
 	uint64_t from_backing;     /* allocations the backing allocator served */
-	uint64_t from_pool;        /* allocations the reserve served */
+	uint64_t from_pool;        /* allocations the pool's elements served */
 	uint64_t waits, wait_ns;   /* sleeps for an element to come back, and their length */
 	uint64_t direct_reclaims;  /* backing allocations that entered direct reclaim */
 	uint64_t reclaim_with_elements; /* ...of which began while the pool had elements */
-	uint64_t reserve_grants;   /* backing allocations served below the min watermark */
-	uint64_t returned_to_pool; /* frees that refilled the reserve */
+	uint64_t reserves_granted; /* backing allocations served below the min watermark */
+	uint64_t returned_to_pool; /* frees that refilled the pool */
 	long low_water;            /* the fewest elements the pool has held */
 };
 
@@ -65,7 +65,7 @@ struct rsv_mempool {
  * (a zero-minimum pool keeps one). 0, -EINVAL, -EPERM (not a task) or -ENOMEM. */
 RSV_API int rsv_mempool_init(struct rsv_mempool *pool, int min_nr, rsv_mempool_alloc_t alloc,
 			     rsv_mempool_free_t free, void *pool_data);
-/* Frees the reserve. A zeroed pool is fine. Elements still out are a misuse (named). */
+/* Frees the pool's elements. A zeroed pool is fine. Elements still out are a misuse (named). */
 RSV_API void rsv_mempool_exit(struct rsv_mempool *pool);
 RSV_API struct rsv_mempool *rsv_mempool_create(int min_nr, rsv_mempool_alloc_t alloc,
 					       rsv_mempool_free_t free, void *pool_data);
@@ -76,13 +76,13 @@ RSV_API void rsv_mempool_set_name(struct rsv_mempool *pool, const char *name);
 RSV_API int rsv_mempool_resize(struct rsv_mempool *pool, int new_min_nr);
 
 RSV_API void *rsv_mempool_alloc(struct rsv_mempool *pool, rsv_gfp_t gfp);
-/* From the reserve only, never sleeping: NULL if it is empty. */
+/* From the pool's elements only, never sleeping: NULL if there are none. */
 RSV_API void *rsv_mempool_alloc_preallocated(struct rsv_mempool *pool);
 /* Fills the NULL slots of @elems[0..count), count <= min_nr; may sleep, never fails: when
- * the backing allocator fails it takes every missing element from the reserve at once, so
+ * the backing allocator fails it takes every missing element from the pool at once, so
  * tasks each holding part of a set cannot deadlock. Returns @count. */
 RSV_API unsigned rsv_mempool_alloc_bulk(struct rsv_mempool *pool, void **elems, unsigned count);
-/* Refills the reserve from @elems first; returns how many it kept (the rest were freed). */
+/* Refills the pool from @elems first; returns how many it kept (the rest were freed). */
 RSV_API unsigned rsv_mempool_free_bulk(struct rsv_mempool *pool, void **elems, unsigned count);
 RSV_API void rsv_mempool_free(void *element, struct rsv_mempool *pool); /* NULL ignored */
 

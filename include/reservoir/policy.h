@@ -13,7 +13,7 @@ enum rsv_policy_key {
 	RSV_POLICY_LOOP,
 	RSV_POLICY_OOM,
 	RSV_POLICY_MEMDIE,
-	RSV_POLICY_RESERVE,
+	RSV_POLICY_RESERVATION,
 	RSV_NR_POLICY_KEYS
 };
 
@@ -23,7 +23,7 @@ enum rsv_mempool_policy {
 	RSV_MEMPOOL_2016,              /* v4.6/4.7: NOMEMALLOC only while the pool has elements (E1) */
 	RSV_MEMPOOL_MEMDIE_ONLY,       /* Hocko RFC 1/2: drop NOMEMALLOC for OOM victims, empty pool */
 	RSV_MEMPOOL_NO_DIRECT_RECLAIM, /* NeilBrown: never direct reclaim, wait on the pool */
-	RSV_MEMPOOL_POOL_FIRST,        /* take from the reserve before the backing allocator */
+	RSV_MEMPOOL_POOL_FIRST,        /* the pool's elements before the backing allocator */
 };
 
 enum rsv_throttle_policy {
@@ -53,10 +53,10 @@ enum rsv_memdie_policy {
 	RSV_MEMDIE_FULL,        /* OOM victims get ALLOC_NO_WATERMARKS (2016) */
 };
 
-enum rsv_reserve_policy {
-	RSV_RESERVE_WATERMARKS = 0, /* zone reserves only */
-	RSV_RESERVE_GLOBAL_POOL,    /* Arcangeli 2004: global pool behind a semaphore */
-	RSV_RESERVE_PER_THREAD,     /* reiser4: per-thread reserved pages */
+enum rsv_reservation_policy {
+	RSV_RESERVATION_WATERMARKS = 0, /* zone reserves only */
+	RSV_RESERVATION_GLOBAL_POOL,    /* Arcangeli 2004: global pool behind a semaphore */
+	RSV_RESERVATION_PER_THREAD,     /* reiser4: per-thread reserved pages */
 };
 
 struct rsv_policy {

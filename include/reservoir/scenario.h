@@ -43,7 +43,7 @@ struct rsv_scenario_param {
 struct rsv_scenario_sample {
 	uint64_t time_ns;               /* virtual on the simulator */
 	long free, min, low, high;      /* pages */
-	long pool_fill, pool_size;      /* the scenario's reserve pools: elements in, of */
+	long pool_fill, pool_size;      /* the scenario's mempools: elements in, of */
 	long blocked;                   /* rsv_system_nr_blocked() */
 	long dirty, writeback;          /* pages */
 	long oom_kills;                 /* so far */

@@ -55,7 +55,7 @@ RSV_API int rsv_task_set_flags(unsigned set, unsigned clear);
 RSV_API uint64_t rsv_task_random(void);
 
 /* Fatal signals, as SIGKILL: the OOM killer sends one to its victim. Killable waits return
- * early with -EINTR; the allocator stops retrying for a victim that has its reserve. */
+ * early with -EINTR; the allocator stops retrying for a victim once it may use the reserves. */
 RSV_API void rsv_task_kill(struct rsv_task *t);
 RSV_API bool rsv_fatal_signal_pending(void);
 /* The OOM killer's view of a task: pages charged to it, and its adjustment (-1000 exempts).

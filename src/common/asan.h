@@ -1,5 +1,5 @@
 /* ASan's manual poisoning, for memory the library owns and nobody may touch: free pages of
- * the arena, and elements parked in a mempool's reserve. A use after free inside the arena
+ * the arena, and elements parked in a mempool. A use after free inside the arena
  * is then reported like one on the C heap. No-ops without ASan. */
 #ifndef RSV_COMMON_ASAN_H
 #define RSV_COMMON_ASAN_H

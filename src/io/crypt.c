@@ -202,8 +202,8 @@ void rsv_crypt_stats(struct rsv_bdev *bdev, struct rsv_crypt_stats *out)
 	rsv_spin_lock(&cd->lock);
 	*out = (struct rsv_crypt_stats){ .ios = cd->ios, .inflight_max = cd->inflight_max,
 					 .io_pool_waits = io.waits, .page_pool_waits = page.waits,
-					 .io_pool_grants = io.reserve_grants,
-					 .page_pool_grants = page.reserve_grants,
+					 .io_pool_grants = io.reserves_granted,
+					 .page_pool_grants = page.reserves_granted,
 					 .page_pool_reclaims = page.direct_reclaims,
 					 .worker_throttles = throttled,
 					 .worker_throttled_ns = rsv_task_stat(cd->worker,

@@ -153,14 +153,14 @@ struct rsv_reclaim_ops {
 
 /* ---- tasks ---- */
 
-/* A task's reservation sections (pool/reserve.c), written by the task itself. The allocator
+/* A task's reservation sections (pool/reservation.c), written by the task itself. The allocator
  * reads only flags: FIRST sends order-0 allocations to the task's own reserved pages before
  * anything else, FALLBACK lets a failing one fall back to the global pool. */
 #define RSV_TR_FIRST 0x1u
 #define RSV_TR_FALLBACK 0x2u
 #define RSV_TR_HOLDS 0x4u /* holds the global pool's semaphore */
 
-struct rsv_task_reserve {
+struct rsv_task_reservation {
 	unsigned flags;
 	unsigned depth;
 	unsigned long want;        /* per-thread: the open sections' largest reservation */
@@ -215,7 +215,7 @@ struct rsv_task {
 	struct rsv_pcp pcp;
 	void *slab;                /* the pool layer's per-task magazines, under pcp's protocol */
 	_Atomic(void *) mempools;  /* the pool layer's per-task mempool counts */
-	struct rsv_task_reserve reserve;
+	struct rsv_task_reservation reservation;
 	struct rsv_rand rand;
 	struct rsv_task_doing doing; /* for reports, set around long waits (mm/describe.c) */
 	_Atomic bool alloc_hooks;  /* a checker (fault injection, lockdep) watches this task's
@@ -230,17 +230,17 @@ struct rsv_task {
 
 /* ---- the pool layer's hooks (slab caches keep per-task magazines) ---- */
 
-enum rsv_reserve_when {
-	RSV_RESERVE_FIRST,    /* before anything else, for a task with RSV_TR_FIRST */
-	RSV_RESERVE_FALLBACK, /* instead of the OOM killer or failure, for RSV_TR_FALLBACK */
+enum rsv_reservation_when {
+	RSV_RESERVATION_FIRST,    /* before anything else, for a task with RSV_TR_FIRST */
+	RSV_RESERVATION_FALLBACK, /* instead of the OOM killer or failure, for RSV_TR_FALLBACK */
 };
 
 struct rsv_pool_ops {
 	void (*task_exit)(struct rsv_task *t); /* the task's cached objects go back */
 	int (*check)(struct rsv_system *sys);  /* as rsv_reclaim_ops.check */
 	/* A page from the task's reservation, or NULL; may sleep only if @gfp allows it. */
-	struct rsv_page *(*reserve_alloc)(struct rsv_task *t, rsv_gfp_t gfp, unsigned order,
-					  enum rsv_reserve_when when);
+	struct rsv_page *(*reservation_alloc)(struct rsv_task *t, rsv_gfp_t gfp, unsigned order,
+					  enum rsv_reservation_when when);
 	/* Words for a task waiting on @pool's elements, and a task holding some (or NULL). */
 	void (*describe_wait)(const void *pool, const struct rsv_task *waiter, char *buf,
 			      size_t len, struct rsv_task **holder);

@@ -40,7 +40,7 @@ static struct rsv_page *get_page_from_freelist(struct rsv_system *sys, struct rs
 	return rsv_likely(page) ? page : rsv__rmqueue(sys, tsk, order);
 }
 
-/* ---- reserve accounting ---- */
+/* ---- accounting of the reserves below min ---- */
 
 static enum rsv_stat_item below_min_class(const struct rsv_task *tsk, rsv_gfp_t gfp,
 					  unsigned alloc_flags)
@@ -328,10 +328,10 @@ retry:
 	if (should_reclaim_retry(sys, tsk, order, alloc_flags, reclaimed > 0, &no_progress_loops))
 		goto retry;
 
-	/* A task in a reservation section falls back to its reserve where the kernel would
+	/* A task in a reservation section falls back to its reserved pages where the kernel would
 	 * start killing. */
-	if (rsv_unlikely(tsk->reserve.flags & RSV_TR_FALLBACK) &&
-	    (page = sys->pool->reserve_alloc(tsk, gfp, order, RSV_RESERVE_FALLBACK)))
+	if (rsv_unlikely(tsk->reservation.flags & RSV_TR_FALLBACK) &&
+	    (page = sys->pool->reservation_alloc(tsk, gfp, order, RSV_RESERVATION_FALLBACK)))
 		return page;
 	page = may_oom(sys, tsk, gfp, order, &oom_progress, &oom_flags);
 	if (page)
@@ -346,8 +346,8 @@ retry:
 		goto retry;
 	}
 nopage:
-	if (rsv_unlikely(tsk->reserve.flags & RSV_TR_FALLBACK) &&
-	    (page = sys->pool->reserve_alloc(tsk, gfp, order, RSV_RESERVE_FALLBACK)))
+	if (rsv_unlikely(tsk->reservation.flags & RSV_TR_FALLBACK) &&
+	    (page = sys->pool->reservation_alloc(tsk, gfp, order, RSV_RESERVATION_FALLBACK)))
 		return page;
 	if (gfp & RSV___GFP_NOFAIL) {
 		/* rsv_gfp_check() guarantees NOFAIL callers may block. */
@@ -452,8 +452,8 @@ struct rsv_page *rsv_alloc_pages(rsv_gfp_t gfp, unsigned order)
 	if (rsv_unlikely(atomic_load_explicit(&tsk->alloc_hooks, memory_order_relaxed)) &&
 	    checkers_refuse(sys, tsk, gfp, order))
 		return errno = ENOMEM, NULL;
-	if (rsv_unlikely(tsk->reserve.flags & RSV_TR_FIRST) &&
-	    (page = sys->pool->reserve_alloc(tsk, gfp, order, RSV_RESERVE_FIRST)))
+	if (rsv_unlikely(tsk->reservation.flags & RSV_TR_FIRST) &&
+	    (page = sys->pool->reservation_alloc(tsk, gfp, order, RSV_RESERVATION_FIRST)))
 		goto got;
 	page = get_page_fast(sys, tsk, order);
 	if (!page)

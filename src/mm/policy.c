@@ -7,17 +7,21 @@
 
 static const struct {
 	const char *key;
+	const char *alias; /* an earlier name, still read, never written */
 	const char *values[MAX_VALUES + 1];
 } policy_table[RSV_NR_POLICY_KEYS] = {
-	[RSV_POLICY_MEMPOOL] = { "mempool", { "upstream", "revert", "2016", "memdie-only",
-					      "no-direct-reclaim", "pool-first" } },
-	[RSV_POLICY_THROTTLE] = { "throttle", { "reclaim-throttle", "throttle-vm-writeout",
-						"less-throttle-exempt" } },
-	[RSV_POLICY_BUFIO] = { "bufio", { "workqueue", "gfp-fs", "gfp-io" } },
-	[RSV_POLICY_LOOP] = { "loop", { "noio", "plain" } },
-	[RSV_POLICY_OOM] = { "oom", { "reaper", "no-reaper" } },
-	[RSV_POLICY_MEMDIE] = { "memdie", { "partial", "full" } },
-	[RSV_POLICY_RESERVE] = { "reserve", { "watermarks", "global-pool", "per-thread" } },
+	[RSV_POLICY_MEMPOOL] = { "mempool", NULL, { "upstream", "revert", "2016", "memdie-only",
+						    "no-direct-reclaim", "pool-first" } },
+	[RSV_POLICY_THROTTLE] = { "throttle", NULL, { "reclaim-throttle", "throttle-vm-writeout",
+						      "less-throttle-exempt" } },
+	[RSV_POLICY_BUFIO] = { "bufio", NULL, { "workqueue", "gfp-fs", "gfp-io" } },
+	[RSV_POLICY_LOOP] = { "loop", NULL, { "noio", "plain" } },
+	[RSV_POLICY_OOM] = { "oom", NULL, { "reaper", "no-reaper" } },
+	[RSV_POLICY_MEMDIE] = { "memdie", NULL, { "partial", "full" } },
+	/* Critical-section reservations. The key was first spelt "reserve", the word that also
+	 * names the zones' reserves and a mempool's elements; that spelling is still read. */
+	[RSV_POLICY_RESERVATION] = { "reservation", "reserve",
+				     { "watermarks", "global-pool", "per-thread" } },
 };
 
 unsigned rsv_policy_nr_values(enum rsv_policy_key k)
@@ -43,9 +47,13 @@ const char *rsv_policy_value_name(enum rsv_policy_key k, unsigned v)
 
 static int lookup_key(const char *word, size_t len)
 {
-	for (int k = 0; k < RSV_NR_POLICY_KEYS; k++)
-		if (strlen(policy_table[k].key) == len && !strncmp(policy_table[k].key, word, len))
+	for (int k = 0; k < RSV_NR_POLICY_KEYS; k++) {
+		const char *alias = policy_table[k].alias;
+
+		if ((strlen(policy_table[k].key) == len && !strncmp(policy_table[k].key, word, len)) ||
+		    (alias && strlen(alias) == len && !strncmp(alias, word, len)))
 			return k;
+	}
 	return -1;
 }
 

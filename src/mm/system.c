@@ -31,7 +31,7 @@ const struct rsv_reclaim_ops rsv__no_reclaim_ops = {
 static void no_pool_task_exit(struct rsv_task *t) { (void)t; }
 static int no_pool_check(struct rsv_system *sys) { (void)sys; return 0; }
 static struct rsv_page *no_reserve(struct rsv_task *t, rsv_gfp_t gfp, unsigned order,
-				   enum rsv_reserve_when when)
+				   enum rsv_reservation_when when)
 {
 	(void)t, (void)gfp, (void)order, (void)when;
 	return NULL;
@@ -40,7 +40,7 @@ static struct rsv_page *no_reserve(struct rsv_task *t, rsv_gfp_t gfp, unsigned o
 const struct rsv_pool_ops rsv__no_pool_ops = {
 	.task_exit = no_pool_task_exit,
 	.check = no_pool_check,
-	.reserve_alloc = no_reserve,
+	.reservation_alloc = no_reserve,
 };
 
 static int validate(const struct rsv_system_config *c)

@@ -20,7 +20,7 @@ static struct rsv_task *task_alloc(struct rsv_system *sys, const char *name)
 	atomic_init(&t->exited, false);
 	rsv__pcp_init(&t->pcp);
 	t->pcp.asym = sys->pcp_asym;
-	t->reserve.pages = RSV_PFN_LIST_INIT;
+	t->reservation.pages = RSV_PFN_LIST_INIT;
 	rsv_spin_lock(&sys->tasks_lock);
 	t->id = ++sys->nr_tasks;
 	rsv_list_add_tail(&t->node, &sys->tasks);

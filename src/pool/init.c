@@ -6,7 +6,7 @@
 
 static void pool_task_exit(struct rsv_task *t)
 {
-	rsv__reserve_task_exit(t);
+	rsv__reservation_task_exit(t);
 	rsv__slab_task_exit(t);
 }
 
@@ -14,13 +14,13 @@ static int pool_check(struct rsv_system *sys)
 {
 	int err = rsv__slab_check(sys);
 
-	return err ? err : rsv__reserve_check(sys);
+	return err ? err : rsv__reservation_check(sys);
 }
 
 static const struct rsv_pool_ops pool_ops = {
 	.task_exit = pool_task_exit,
 	.check = pool_check,
-	.reserve_alloc = rsv__reserve_alloc,
+	.reservation_alloc = rsv__reservation_alloc,
 	.describe_wait = rsv__pool_describe_wait,
 };
 
@@ -33,7 +33,7 @@ int rsv__pool_init(struct rsv_system *sys)
 	rsv_spin_init(&pl->lock);
 	rsv_list_init(&pl->caches);
 	sys->pool_data = pl;
-	rsv__reserve_init(sys);
+	rsv__reservation_init(sys);
 	sys->pool = &pool_ops;
 	pl->shrinker = (struct rsv_shrinker){ .count_objects = rsv__slab_shrink_count,
 					      .scan_objects = rsv__slab_shrink_scan, .seeks = 1,
@@ -52,7 +52,7 @@ void rsv__pool_exit(struct rsv_system *sys)
 	if (!pl)
 		return;
 	rsv_unregister_shrinker(sys, &pl->shrinker);
-	rsv__reserve_exit(sys);
+	rsv__reservation_exit(sys);
 	rsv__slab_exit(sys);
 	rsv_list_for_each(pos, &sys->tasks)
 		rsv__pool_counts_free(rsv_container_of(pos, struct rsv_task, node));

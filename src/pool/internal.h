@@ -6,7 +6,7 @@
 #include <string.h>
 #include "mm/pcp.h"
 #include "reservoir/mempool.h"
-#include "reservoir/reserve.h"
+#include "reservoir/reservation.h"
 #include "reservoir/slab.h"
 
 /* A slab's pages carry RSV_PAGE_SLAB and its cache (page->slab_cache); its head page is
@@ -68,8 +68,8 @@ struct rsv_kmem_cache {
 	struct rsv_list node;
 };
 
-/* The reservations of reserve.c: the global pool, and the counts of per-thread pages. */
-struct rsv_reserve_pool {
+/* The reservations of reservation.c: the global pool, and the counts of per-thread pages. */
+struct rsv_reservation_pool {
 	struct rsv_spinlock lock;
 	struct rsv_semaphore sem; /* one holder of the global pool at a time */
 	struct rsv_list reservations;
@@ -78,7 +78,7 @@ struct rsv_reserve_pool {
 	struct rsv_pfn_list pages;
 	unsigned long pinned;     /* pool pages plus every per-thread list */
 	unsigned users;
-	struct rsv_reserve_stats st;
+	struct rsv_reservation_stats st;
 };
 
 /* One task's counts for one mempool, written by that task alone with plain (relaxed) loads
@@ -110,7 +110,7 @@ struct rsv_pool_layer {
 	struct rsv_list caches;
 	struct rsv_kmem_cache *kmalloc[16];
 	struct rsv_shrinker shrinker;
-	struct rsv_reserve_pool reserve;
+	struct rsv_reservation_pool reservations;
 	uint64_t pool_ids[RSV_POOL_CHUNKS]; /* mempool ids in use, a bit each; under lock */
 	uint64_t next_pool_serial;
 	/* The shrinker's last count and when it was taken: reclaim asks at every priority of
@@ -316,13 +316,13 @@ static inline struct rsv_pool_slot *rsv__pool_slot(struct rsv_task *t, struct rs
 	return rsv__pool_slot_slow(t, pool);
 }
 
-/* reserve.c */
-void rsv__reserve_init(struct rsv_system *sys);
-void rsv__reserve_exit(struct rsv_system *sys);
-struct rsv_page *rsv__reserve_alloc(struct rsv_task *t, rsv_gfp_t gfp, unsigned order,
-				    enum rsv_reserve_when when);
-void rsv__reserve_task_exit(struct rsv_task *t);
-int rsv__reserve_check(struct rsv_system *sys);
+/* reservation.c */
+void rsv__reservation_init(struct rsv_system *sys);
+void rsv__reservation_exit(struct rsv_system *sys);
+struct rsv_page *rsv__reservation_alloc(struct rsv_task *t, rsv_gfp_t gfp, unsigned order,
+				    enum rsv_reservation_when when);
+void rsv__reservation_task_exit(struct rsv_task *t);
+int rsv__reservation_check(struct rsv_system *sys);
 
 /* kmalloc.c */
 int rsv__kmalloc_init(struct rsv_system *sys);

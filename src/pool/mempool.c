@@ -1,4 +1,4 @@
-/* Memory pools (spec E): a reserve of min_nr elements behind a backing allocator, and the
+/* Memory pools (spec E): min_nr preallocated elements behind a backing allocator, and the
  * policies the seed threads argue about for how that allocator is asked.
  *
  *   upstream            (E3) NOMEMALLOC|NORETRY|NOWARN always; first a pass without direct
@@ -13,7 +13,7 @@
  *                       only when the pool is empty.
  *   no-direct-reclaim   NeilBrown: the backing allocator never reclaims directly (kswapd is
  *                       still woken); a caller that may block waits on the pool instead.
- *   pool-first          the reserve before the backing allocator.
+ *   pool-first          the pool's elements before the backing allocator.
  *
  * Under every policy a caller that may block loops until it has an element; one that may not
  * gets NULL only when the backing allocator and the pool have both failed it. */
@@ -31,7 +31,7 @@
 
 enum backing_kind { BACKING_USER, BACKING_SLAB, BACKING_KMALLOC, BACKING_PAGES };
 
-/* ---- the reserve ---- */
+/* ---- the pool's elements (curr_nr of them, at most min_nr) ---- */
 
 static void *elem_addr(const struct rsv_mempool *pool, void *e)
 {
@@ -68,8 +68,8 @@ static void check_poison(struct rsv_mempool *pool, void *e)
 #endif
 }
 
-/* Whether @e sits in the reserve now. */
-static bool in_reserve_locked(struct rsv_mempool *pool, const void *e)
+/* Whether @e sits among the pool's elements now. */
+static bool in_pool_locked(struct rsv_mempool *pool, const void *e)
 {
 	bool found = false;
 
@@ -79,12 +79,12 @@ static bool in_reserve_locked(struct rsv_mempool *pool, const void *e)
 	return found;
 }
 
-static bool in_reserve(struct rsv_mempool *pool, const void *e)
+static bool in_pool(struct rsv_mempool *pool, const void *e)
 {
 	bool found;
 
 	rsv_spin_lock(&pool->lock);
-	found = in_reserve_locked(pool, e);
+	found = in_pool_locked(pool, e);
 	rsv_spin_unlock(&pool->lock);
 	return found;
 }
@@ -97,7 +97,7 @@ static bool add_element(struct rsv_mempool *pool, void *e)
 	rsv_assert_held(&pool->lock);
 	rsv_assert(n < (pool->min_nr > 1 ? pool->min_nr : 1)); /* the array's capacity */
 #ifdef RSV_DEBUG
-	if (in_reserve_locked(pool, e))
+	if (in_pool_locked(pool, e))
 		goto twice;
 #else
 	if (n && pool->elements[n - 1] == e)
@@ -221,7 +221,7 @@ static const char *foreign_element(struct rsv_mempool *pool, void *e)
 /* ---- allocation ---- */
 
 /* What a backing allocation cost, counted only when it reached the page allocator's slow
- * path (the only place reclaim and reserve grants happen). */
+ * path (the only place reclaim and grants from the reserves happen). */
 static RSV_NOINLINE void count_slow_path(struct rsv_mempool *pool,
 					 const struct rsv_alloc_cost *cost, bool had_elements)
 {
@@ -338,7 +338,7 @@ static void *alloc_slow_body(struct rsv_mempool *pool, struct rsv_task *t, rsv_g
 	policy = rsv_policy_get(&t->sys->policy, RSV_POLICY_MEMPOOL);
 	gfp = adjust_gfp(gfp, policy);
 	temp = gfp & ~(RSV___GFP_DIRECT_RECLAIM | RSV___GFP_IO);
-	/* fail_mempool_alloc: the backing allocator is skipped, the reserve path runs. */
+	/* fail_mempool_alloc: the backing allocator is skipped, the pool's elements are used. */
 	forced = atomic_load_explicit(&t->alloc_hooks, memory_order_relaxed) &&
 		 rsv__should_fail(t->sys, t, RSV_FAIL_MEMPOOL_ALLOC, gfp, 0, 1);
 	if ((policy == RSV_MEMPOOL_POOL_FIRST || forced) && (e = take_from_pool(pool)))
@@ -481,11 +481,11 @@ unsigned rsv_mempool_alloc_bulk(struct rsv_mempool *pool, void **elems, unsigned
 
 /* Takes @e back from its holder: false (and a message) if it is not one of the pool's, or
  * it is given back twice. A task freeing the element it freed last is the cheap suspicion;
- * the element may since have come back to someone (from the reserve or the backing
- * allocator) and be handed to this task to free, so the suspicion is confirmed against the
- * reserve. An element the backing allocator holds is that allocator's to check. */
+ * the element may since have come back to someone (from the pool or the backing allocator)
+ * and be handed to this task to free, so the suspicion is confirmed against the pool's
+ * elements. An element the backing allocator holds is that allocator's to check. */
 static inline bool taken_back_as(struct rsv_mempool *pool, struct rsv_task *t, void *e,
-				 bool (*in_reserve_fn)(struct rsv_mempool *, const void *))
+				 bool (*in_pool_fn)(struct rsv_mempool *, const void *))
 {
 	const char *why = foreign_element(pool, e);
 	struct rsv_pool_slot *s;
@@ -493,7 +493,7 @@ static inline bool taken_back_as(struct rsv_mempool *pool, struct rsv_task *t, v
 	if (rsv_likely(!why)) {
 		s = rsv__pool_slot(t, pool);
 		if (rsv_likely(s != NULL) &&
-		    (rsv_likely(s->last_freed != e) || !in_reserve_fn(pool, e))) {
+		    (rsv_likely(s->last_freed != e) || !in_pool_fn(pool, e))) {
 			s->last_freed = e;
 			rsv__owner_add(&s->out, -1);
 			return true;
@@ -502,7 +502,7 @@ static inline bool taken_back_as(struct rsv_mempool *pool, struct rsv_task *t, v
 			atomic_fetch_sub_explicit(&pool->outstanding, 1, memory_order_relaxed);
 			return true;
 		}
-		why = "freed twice (it is in the pool's reserve already)";
+		why = "freed twice (it is among the pool's elements already)";
 	}
 	rsv__misuse(t->sys, "rsv_mempool_free(%p, \"%s\") by task \"%s\": %s", e, pool->name,
 		    t->name, why);
@@ -512,13 +512,13 @@ static inline bool taken_back_as(struct rsv_mempool *pool, struct rsv_task *t, v
 /* The pool's lock is taken only to confirm a suspicion. */
 static bool taken_back(struct rsv_mempool *pool, struct rsv_task *t, void *e)
 {
-	return taken_back_as(pool, t, e, in_reserve);
+	return taken_back_as(pool, t, e, in_pool);
 }
 
 static bool taken_back_locked(struct rsv_mempool *pool, struct rsv_task *t, void *e)
 {
 	rsv_assert_held(&pool->lock);
-	return taken_back_as(pool, t, e, in_reserve_locked);
+	return taken_back_as(pool, t, e, in_pool_locked);
 }
 
 static void wake_waiters(struct rsv_mempool *pool)
@@ -630,7 +630,7 @@ unsigned rsv_mempool_free_bulk(struct rsv_mempool *pool, void **elems, unsigned 
 
 /* At exit no one else uses the pool, but the element array is the lock's all the same; the
  * backing allocator's free runs without it. */
-static void free_reserve(struct rsv_mempool *pool)
+static void free_elements(struct rsv_mempool *pool)
 {
 	for (;;) {
 		void *e;
@@ -660,7 +660,7 @@ void rsv_mempool_exit(struct rsv_mempool *pool)
 		rsv__misuse(t->sys, "mempool \"%s\" torn down by task \"%s\" with %ld elements still "
 			    "out: freeing them into it later is a use after free", pool->name,
 			    t->name, out);
-	free_reserve(pool);
+	free_elements(pool);
 	free(pool->elements);
 	pool->elements = NULL;
 	rsv__pool_unregister(pool);
@@ -713,7 +713,7 @@ int rsv_mempool_init(struct rsv_mempool *pool, int min_nr, rsv_mempool_alloc_t a
 		void *e = alloc(RSV_GFP_KERNEL, pool_data);
 
 		if (!e) {
-			free_reserve(pool);
+			free_elements(pool);
 			free(pool->elements);
 			rsv__pool_unregister(pool);
 			pool->magic = 0;
@@ -830,7 +830,7 @@ void rsv_mempool_stats(const struct rsv_mempool *pool, struct rsv_mempool_stats 
 		.wait_ns = atomic_load(&pool->st_wait_ns),
 		.direct_reclaims = atomic_load(&pool->st_reclaims),
 		.reclaim_with_elements = atomic_load(&pool->st_reclaim_with),
-		.reserve_grants = atomic_load(&pool->st_grants),
+		.reserves_granted = atomic_load(&pool->st_grants),
 		.returned_to_pool = atomic_load(&pool->st_returned),
 		.low_water = atomic_load(&pool->low_water),
 	};

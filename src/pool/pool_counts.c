@@ -140,7 +140,7 @@ void rsv__pool_describe_wait(const void *obj, const struct rsv_task *waiter, cha
 		}
 	}
 	rsv_spin_unlock(&sys->tasks_lock);
-	snprintf(buf, len, "for an element of mempool \"%s\" (%d of %d in reserve)%s%s%s",
+	snprintf(buf, len, "for an element of mempool \"%s\" (%d of %d elements in the pool)%s%s%s",
 		 pool->name, atomic_load_explicit(&pool->curr_nr, memory_order_relaxed),
 		 pool->min_nr, *holder ? ", taken by \"" : "", *holder ? (*holder)->name : "",
 		 *holder ? "\"" : "");

@@ -101,7 +101,7 @@ enum rsv_oom_result rsv__out_of_memory(struct rsv_system *sys, rsv_gfp_t gfp, un
 {
 	struct rsv_task *self = rsv__task_current(), *victim;
 
-	/* A task already dying just needs its reserve to get out. */
+	/* A task already dying just needs its access to the reserves to get out. */
 	if (self && atomic_load(&self->fatal_signal) && killable(self)) {
 		if (!atomic_load(&self->oom_victim)) {
 			rsv_task_mark_oom_victim(self);

@@ -38,7 +38,7 @@ struct rsv_scenario {
 	 * watching adds no scheduling decisions): read gauges, feed the progress counter
 	 * (may be NULL). */
 	void (*observe)(struct rsv_scenario_run *r, uint64_t now);
-	/* The fill and size of the scenario's reserve pools, for timelines (may be NULL). */
+	/* The fill and size of the scenario's mempools, for timelines (may be NULL). */
 	void (*pools)(struct rsv_scenario_run *r, long *fill, long *size);
 	/* Free what setup put on the C heap; the system is still there on a finished run. */
 	void (*teardown)(struct rsv_scenario_run *r);
@@ -74,7 +74,7 @@ int rsv__scenario_setup_error(struct rsv_scenario_run *r, int err, const char *f
 /* A system-wide counter from the allocator's statistics, added under its own name. */
 void rsv__scenario_stat(struct rsv_scenario_run *r, enum rsv_stat_item item);
 
-extern const struct rsv_scenario rsv__s1_crypt_swap, rsv__s3_oom_mutex, rsv__s4_reserve,
+extern const struct rsv_scenario rsv__s1_crypt_swap, rsv__s3_oom_mutex, rsv__s4_reservations,
 	rsv__s5_nofs_bufio_loop, rsv__s2_writeout_throttle;
 
 #endif

@@ -18,7 +18,7 @@ static const struct rsv_scenario *const registry[] = {
 	&rsv__s1_crypt_swap,
 	&rsv__s2_writeout_throttle,
 	&rsv__s3_oom_mutex,
-	&rsv__s4_reserve,
+	&rsv__s4_reservations,
 	&rsv__s5_nofs_bufio_loop,
 };
 

@@ -97,7 +97,7 @@ static void ask(struct s3 *s)
 	rsv_mempool_free(rsv_mempool_alloc(s->a, RSV_GFP_KERNEL), s->a);
 	rsv_mempool_stats(s->a, &after);
 	atomic_store(&s->c_served_at_once, after.waits == before.waits &&
-					   after.reserve_grants == before.reserve_grants &&
+					   after.reserves_granted == before.reserves_granted &&
 					   !reaped);
 }
 
@@ -184,11 +184,11 @@ static void judge(struct rsv_scenario_run *run)
 	rsv__scenario_counter(run, "finished", atomic_load(&s->finished));
 	rsv__scenario_stat(run, RSV_STAT_OOM_KILL);
 	rsv__scenario_stat(run, RSV_STAT_OOM_REAPED);
-	rsv__scenario_counter(run, "reserve_used",
+	rsv__scenario_counter(run, "reserves_used",
 			      (int64_t)(rsv_stats_get(run->sys, RSV_STAT_BELOW_MIN_OOM_VICTIM) +
 					rsv_stats_get(run->sys, RSV_STAT_BELOW_MIN_PF_MEMALLOC)));
 	rsv__scenario_counter(run, "pool_waits", (int64_t)st.waits);
-	rsv__scenario_counter(run, "pool_reserve_grants", (int64_t)st.reserve_grants);
+	rsv__scenario_counter(run, "pool_reserves_granted", (int64_t)st.reserves_granted);
 	caller_bug(run);
 	if (!rsv_stats_get(run->sys, RSV_STAT_OOM_KILL)) {
 		rsv__scenario_invalid(run, "B's allocation succeeded without the OOM killer, so C "
@@ -206,7 +206,7 @@ static void judge(struct rsv_scenario_run *run)
 	}
 	if (run->res->verdict == RSV_VERDICT_PROGRESS)
 		rsv__scenario_verdict(run, RSV_VERDICT_PROGRESS, "A, B and C finished (%s)",
-				      st.reserve_grants ? "C used the reserves"
+				      st.reserves_granted ? "C used the reserves"
 							: "without touching the reserves");
 }
 

@@ -389,20 +389,20 @@ static void bioset(struct rsv_system *sys)
 
 static void reservation(struct rsv_system *sys)
 {
-	struct rsv_reservation *r = rsv_reserve_create(sys, 8);
+	struct rsv_reservation *r = rsv_reservation_create(sys, 8);
 	struct rsv_page *p[4];
 
 	if (!r)
 		return;
-	if (!rsv_reserve_enable(r)) {
+	if (!rsv_reservation_enable(r)) {
 		for (int i = 0; i < 4; i++)
 			p[i] = rsv_alloc_pages(RSV_GFP_NOIO, 0);
 		for (int i = 0; i < 4; i++)
 			if (p[i])
 				rsv_free_pages(p[i], 0);
-		rsv_reserve_disable(r);
+		rsv_reservation_disable(r);
 	}
-	CHECK(rsv_reserve_destroy(r) == 0, "reserve destroy");
+	CHECK(rsv_reservation_destroy(r) == 0, "reservation destroy");
 }
 
 static void kmalloc_large_orders(struct rsv_system *sys)
@@ -417,39 +417,39 @@ static void kmalloc_large_orders(struct rsv_system *sys)
 static const struct {
 	const char *name;
 	scenario_fn fn;
-	enum rsv_reserve_policy reserve;
+	enum rsv_reservation_policy reservation;
 } scenarios[] = {
-	{ "pages_orders", pages_orders, RSV_RESERVE_WATERMARKS },
-	{ "pages_nowait", pages_nowait, RSV_RESERVE_WATERMARKS },
-	{ "pages_nofail", pages_nofail, RSV_RESERVE_WATERMARKS },
-	{ "pages_zeroed", pages_zeroed, RSV_RESERVE_WATERMARKS },
-	{ "pages_many", pages_many, RSV_RESERVE_WATERMARKS },
-	{ "kmalloc_sizes", kmalloc_sizes, RSV_RESERVE_WATERMARKS },
-	{ "kzalloc_odd", kzalloc_odd, RSV_RESERVE_WATERMARKS },
-	{ "kmalloc_churn", kmalloc_churn, RSV_RESERVE_WATERMARKS },
-	{ "kmalloc_large_orders", kmalloc_large_orders, RSV_RESERVE_WATERMARKS },
-	{ "cache_life", cache_life, RSV_RESERVE_WATERMARKS },
-	{ "cache_ctor", cache_ctor, RSV_RESERVE_WATERMARKS },
-	{ "cache_bulk", cache_bulk, RSV_RESERVE_WATERMARKS },
-	{ "cache_shrink", cache_shrink, RSV_RESERVE_WATERMARKS },
-	{ "pool_kmalloc", pool_kmalloc, RSV_RESERVE_WATERMARKS },
-	{ "pool_pages", pool_pages, RSV_RESERVE_WATERMARKS },
-	{ "pool_slab", pool_slab, RSV_RESERVE_WATERMARKS },
-	{ "pool_nowait", pool_nowait, RSV_RESERVE_WATERMARKS },
-	{ "pool_resize", pool_resize, RSV_RESERVE_WATERMARKS },
-	{ "pool_bulk", pool_bulk, RSV_RESERVE_WATERMARKS },
-	{ "pool_prealloc", pool_prealloc, RSV_RESERVE_WATERMARKS },
-	{ "pool_wrapper_alloc", pool_wrapper_alloc, RSV_RESERVE_WATERMARKS },
-	{ "file_mapping", file_mapping, RSV_RESERVE_WATERMARKS },
-	{ "anon_mapping", anon_mapping, RSV_RESERVE_WATERMARKS },
-	{ "shrinker", shrinker, RSV_RESERVE_WATERMARKS },
-	{ "reclaim_file", reclaim_file, RSV_RESERVE_WATERMARKS },
-	{ "scopes", scopes, RSV_RESERVE_WATERMARKS },
-	{ "memalloc_reclaimer", memalloc_reclaimer, RSV_RESERVE_WATERMARKS },
-	{ "bioset", bioset, RSV_RESERVE_WATERMARKS },
-	{ "reservation_watermarks", reservation, RSV_RESERVE_WATERMARKS },
-	{ "reservation_global_pool", reservation, RSV_RESERVE_GLOBAL_POOL },
-	{ "reservation_per_thread", reservation, RSV_RESERVE_PER_THREAD },
+	{ "pages_orders", pages_orders, RSV_RESERVATION_WATERMARKS },
+	{ "pages_nowait", pages_nowait, RSV_RESERVATION_WATERMARKS },
+	{ "pages_nofail", pages_nofail, RSV_RESERVATION_WATERMARKS },
+	{ "pages_zeroed", pages_zeroed, RSV_RESERVATION_WATERMARKS },
+	{ "pages_many", pages_many, RSV_RESERVATION_WATERMARKS },
+	{ "kmalloc_sizes", kmalloc_sizes, RSV_RESERVATION_WATERMARKS },
+	{ "kzalloc_odd", kzalloc_odd, RSV_RESERVATION_WATERMARKS },
+	{ "kmalloc_churn", kmalloc_churn, RSV_RESERVATION_WATERMARKS },
+	{ "kmalloc_large_orders", kmalloc_large_orders, RSV_RESERVATION_WATERMARKS },
+	{ "cache_life", cache_life, RSV_RESERVATION_WATERMARKS },
+	{ "cache_ctor", cache_ctor, RSV_RESERVATION_WATERMARKS },
+	{ "cache_bulk", cache_bulk, RSV_RESERVATION_WATERMARKS },
+	{ "cache_shrink", cache_shrink, RSV_RESERVATION_WATERMARKS },
+	{ "pool_kmalloc", pool_kmalloc, RSV_RESERVATION_WATERMARKS },
+	{ "pool_pages", pool_pages, RSV_RESERVATION_WATERMARKS },
+	{ "pool_slab", pool_slab, RSV_RESERVATION_WATERMARKS },
+	{ "pool_nowait", pool_nowait, RSV_RESERVATION_WATERMARKS },
+	{ "pool_resize", pool_resize, RSV_RESERVATION_WATERMARKS },
+	{ "pool_bulk", pool_bulk, RSV_RESERVATION_WATERMARKS },
+	{ "pool_prealloc", pool_prealloc, RSV_RESERVATION_WATERMARKS },
+	{ "pool_wrapper_alloc", pool_wrapper_alloc, RSV_RESERVATION_WATERMARKS },
+	{ "file_mapping", file_mapping, RSV_RESERVATION_WATERMARKS },
+	{ "anon_mapping", anon_mapping, RSV_RESERVATION_WATERMARKS },
+	{ "shrinker", shrinker, RSV_RESERVATION_WATERMARKS },
+	{ "reclaim_file", reclaim_file, RSV_RESERVATION_WATERMARKS },
+	{ "scopes", scopes, RSV_RESERVATION_WATERMARKS },
+	{ "memalloc_reclaimer", memalloc_reclaimer, RSV_RESERVATION_WATERMARKS },
+	{ "bioset", bioset, RSV_RESERVATION_WATERMARKS },
+	{ "reservation_watermarks", reservation, RSV_RESERVATION_WATERMARKS },
+	{ "reservation_global_pool", reservation, RSV_RESERVATION_GLOBAL_POOL },
+	{ "reservation_per_thread", reservation, RSV_RESERVATION_PER_THREAD },
 };
 
 #define NR_SCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
@@ -478,7 +478,7 @@ static bool run_nth(unsigned i, unsigned n)
 	struct sweep_run run = { .scenario = i, .n = n };
 	struct rsv_system *sys;
 
-	policy.value[RSV_POLICY_RESERVE] = (unsigned char)scenarios[i].reserve;
+	policy.value[RSV_POLICY_RESERVATION] = (unsigned char)scenarios[i].reservation;
 	sys = run.sys = rsv_system_create(&(struct rsv_system_config){
 		.nr_pages = 2048, .backend = RSV_BACKEND_SIM, .seed = n,
 		.misuse = RSV_MISUSE_RETURN, .policy = policy });

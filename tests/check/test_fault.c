@@ -1,5 +1,5 @@
 /* Fault injection: the kernel's knobs in the kernel's order, fail-nth, the mempool
- * attributes that force the reserve path, and RSV_FAIL. Each test runs in an attached task:
+ * attributes that force a mempool onto its elements, and RSV_FAIL. Each test runs in an attached task:
  * the decisions are the calling task's. */
 #include <stdlib.h>
 #include "helpers.h"
@@ -172,8 +172,8 @@ Test(fault, task_filter_fails_only_marked_tasks)
 	rsv_system_destroy(sys);
 }
 
-/* The pool's reserve path, forced; a blocking mempool allocation still never fails. */
-Test(fault, fail_mempool_alloc_forces_the_reserve)
+/* The pool's elements, forced; a blocking mempool allocation still never fails. */
+Test(fault, fail_mempool_alloc_forces_the_pools_elements)
 {
 	struct rsv_system *sys = fault_system();
 	struct rsv_mempool *pool = rsv_mempool_create_kmalloc_pool(4, 256);

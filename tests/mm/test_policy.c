@@ -12,7 +12,7 @@ Test(policy, defaults_are_upstream)
 
 	rsv_policy_format(&p, buf, sizeof(buf));
 	cr_assert_str_eq(buf, "mempool=upstream,throttle=reclaim-throttle,bufio=workqueue,"
-			      "loop=noio,oom=reaper,memdie=partial,reserve=watermarks");
+			      "loop=noio,oom=reaper,memdie=partial,reservation=watermarks");
 }
 
 Test(policy, parse_and_format_round_trip)
@@ -96,4 +96,21 @@ Test(stats, names_docs_and_print)
 		cr_assert(rsv_stat_name(i)[0] && rsv_stat_doc(i)[0]);
 	rsv_task_detach();
 	teardown_whole(sys);
+}
+
+/* Critical-section reservations' key was first spelt "reserve", the word that also names the
+ * zones' reserves and a mempool's elements: the old spelling is read, the new one written,
+ * and giving both is the same key twice. */
+Test(policy, the_reservation_key_reads_its_old_spelling_and_writes_the_new)
+{
+	struct rsv_policy p = RSV_POLICY_DEFAULT;
+	char buf[256], err[256];
+
+	cr_assert_eq(rsv_policy_parse(&p, "reserve=per-thread", err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(rsv_policy_get(&p, RSV_POLICY_RESERVATION), RSV_RESERVATION_PER_THREAD);
+	rsv_policy_format(&p, buf, sizeof(buf));
+	cr_assert(strstr(buf, ",reservation=per-thread") && !strstr(buf, "reserve="), "%s", buf);
+	cr_assert_eq(rsv_policy_parse(&p, "reserve=global-pool,reservation=watermarks", err,
+				      sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "'reservation' given twice"), "%s", err);
 }

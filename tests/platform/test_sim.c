@@ -214,11 +214,11 @@ Test(sim, semaphore_deadlock_names_last_holder, .timeout = 10)
 {
 	struct rsv_platform *p = sim(1);
 
-	rsv_sema_init(&sem, "reserve_sem", 1);
+	rsv_sema_init(&sem, "reservation_sem", 1);
 	rsv_thread_create(p, "writer", down_twice, NULL);
 	cr_assert_eq(rsv_platform_run(p), RSV_RUN_DEADLOCK);
 	cr_assert(strstr(rsv_platform_report(p),
-			 "waits for semaphore \"reserve_sem\" (count 0), last taken by \"writer\""),
+			 "waits for semaphore \"reservation_sem\" (count 0), last taken by \"writer\""),
 		  "%s", rsv_platform_report(p));
 	rsv_platform_destroy(p);
 }

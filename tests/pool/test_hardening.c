@@ -139,7 +139,7 @@ Test(hardening, asan_sees_a_parked_element_touched, .signal = SIGABRT)
 	rsv_task_attach(sys, "user");
 	pool = rsv_mempool_create_kmalloc_pool(1, 64);
 	e = rsv_mempool_alloc_preallocated(pool);
-	rsv_mempool_free((void *)e, pool); /* back into the reserve: parked */
+	rsv_mempool_free((void *)e, pool); /* back into the pool: parked */
 	e[8] = 3;
 }
 #endif

@@ -126,7 +126,7 @@ Test(kernel_style, a_dm_crypt_write_path_compiles_unchanged_and_runs)
 	cr_assert_eq(current_flags() & PF_MEMALLOC, 0, "the scope ended");
 	rsv_mempool_stats(cc.page_pool, &st);
 	cr_assert_eq(st.from_backing + st.from_pool, 100);
-	cr_assert_eq(rsv_mempool_curr_nr(cc.page_pool), 16, "the reserve is whole again");
+	cr_assert_eq(rsv_mempool_curr_nr(cc.page_pool), 16, "the pool is whole again");
 
 	handle = fs_start_transaction(200);
 	cr_assert_not_null(handle);

@@ -222,7 +222,7 @@ Test(mempool, a_caller_that_may_not_block_gets_null_only_when_both_are_empty)
 	atomic_store(&b.fail, true);
 	e[0] = rsv_mempool_alloc(pool, RSV_GFP_NOWAIT);
 	e[1] = rsv_mempool_alloc(pool, RSV_GFP_ATOMIC);
-	cr_assert(e[0] && e[1], "the reserve serves non-blocking callers");
+	cr_assert(e[0] && e[1], "the pool's elements serve non-blocking callers");
 	cr_assert_null(e[2] = rsv_mempool_alloc(pool, RSV_GFP_NOWAIT));
 	atomic_store(&b.fail, false);
 	cr_assert_not_null(e[2] = rsv_mempool_alloc(pool, RSV_GFP_NOWAIT), "backing works again");
@@ -232,7 +232,7 @@ Test(mempool, a_caller_that_may_not_block_gets_null_only_when_both_are_empty)
 	cr_assert_eq(st.low_water, 0);
 	for (int i = 0; i < 3; i++)
 		rsv_mempool_free(e[i], pool);
-	cr_assert_eq(rsv_mempool_curr_nr(pool), 2, "frees refill the reserve first");
+	cr_assert_eq(rsv_mempool_curr_nr(pool), 2, "frees refill the pool first");
 	rsv_mempool_destroy(pool);
 	cr_assert_eq(atomic_load(&b.live), 0);
 	finish(sys);
@@ -253,7 +253,7 @@ Test(mempool, helper_pools_resize_bulk_and_preallocated)
 	cr_assert_eq(rsv_mempool_alloc_bulk(slab, set, 4), 4);
 	for (int i = 0; i < 4; i++)
 		cr_assert_not_null(set[i]);
-	cr_assert_eq(rsv_mempool_free_bulk(slab, set, 4), 0, "the reserve was full");
+	cr_assert_eq(rsv_mempool_free_bulk(slab, set, 4), 0, "the pool was full");
 	cr_assert_not_null(set[0] = rsv_mempool_alloc_preallocated(slab));
 	cr_assert_eq(rsv_mempool_curr_nr(slab), 3);
 	cr_assert_eq(rsv_mempool_resize(slab, 0), -EBUSY, "one element is out");

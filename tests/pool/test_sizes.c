@@ -181,7 +181,7 @@ Test(sizes, page_orders_and_arena_sizes_out_of_range_are_refused)
 	cr_assert_null(rsv_alloc_pages(RSV_GFP_KERNEL, UINT32_MAX));
 	cr_assert_null(rsv_get_free_pages(RSV_GFP_KERNEL, UINT32_MAX));
 	errno = 0;
-	cr_assert_null(rsv_reserve_create(sys, ULONG_MAX));
+	cr_assert_null(rsv_reservation_create(sys, ULONG_MAX));
 	cr_assert_eq(errno, EINVAL);
 	finish(sys);
 	errno = 0;

@@ -10,7 +10,7 @@ TestSuite(regress, .timeout = 60);
 /* ---- a recycled mempool element freed by another task was refused as a double free ---- */
 
 /* A backing allocator that fails once the pool is filled: every element then comes from
- * the reserve, so the one A freed is the one B gets next. */
+ * the pool, so the one A freed is the one B gets next. */
 static _Atomic bool backing_dry;
 
 static void *dry_alloc(rsv_gfp_t gfp, void *data)
@@ -37,7 +37,7 @@ static void wait_step(struct recycle *r, int step)
 		rsv_msleep(1);
 }
 
-/* A frees an element into the reserve; B takes that same element and hands it back to A,
+/* A frees an element into the pool; B takes that same element and hands it back to A,
  * who frees it again: A's last free was that address, but it is no double free. */
 static int task_a(void *arg)
 {

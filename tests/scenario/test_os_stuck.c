@@ -81,7 +81,7 @@ Test(os_stuck, s3_revert_without_the_reaper_is_stuck)
 
 Test(os_stuck, s4_watermarks_alone_deadlock)
 {
-	run_on_os(&(struct failing){ "s4-global-reserve-pool", "reserve=watermarks", NULL,
+	run_on_os(&(struct failing){ "s4-global-reserve-pool", "reservation=watermarks", NULL,
 				     V(RSV_VERDICT_DEADLOCK) | V(RSV_VERDICT_LIVELOCK), true,
 				     "thread \"fs_writer\"", "pages_written" });
 }

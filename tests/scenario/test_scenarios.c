@@ -53,13 +53,13 @@ static void caller_bug_named(const struct rsv_scenario_result *r, uint64_t seed)
 
 static void used_reserves(const struct rsv_scenario_result *r, uint64_t seed)
 {
-	cr_assert_gt(rsv_scenario_counter(r, "reserve_used"), 0, "seed %lu", (unsigned long)seed);
+	cr_assert_gt(rsv_scenario_counter(r, "reserves_used"), 0, "seed %lu", (unsigned long)seed);
 	caller_bug_named(r, seed);
 }
 
 static void no_reserves(const struct rsv_scenario_result *r, uint64_t seed)
 {
-	cr_assert_eq(rsv_scenario_counter(r, "reserve_used"), 0, "seed %lu", (unsigned long)seed);
+	cr_assert_eq(rsv_scenario_counter(r, "reserves_used"), 0, "seed %lu", (unsigned long)seed);
 	cr_assert_gt(rsv_scenario_counter(r, "oom_reaped_pages"), 0);
 	caller_bug_named(r, seed);
 }
@@ -102,19 +102,19 @@ static void pins_per_writer(const struct rsv_scenario_result *r, uint64_t seed)
 
 Test(scenario, s4_global_pool_progresses_with_one_user_of_r_pages)
 {
-	run_seeds(&(struct expect){ "s4-global-reserve-pool", "reserve=global-pool", { 0 },
+	run_seeds(&(struct expect){ "s4-global-reserve-pool", "reservation=global-pool", { 0 },
 				    V(RSV_VERDICT_PROGRESS), one_pool_user }, 0, SEEDS);
 }
 
 Test(scenario, s4_per_thread_progresses_pinning_writers_times_r)
 {
-	run_seeds(&(struct expect){ "s4-global-reserve-pool", "reserve=per-thread", { 0 },
+	run_seeds(&(struct expect){ "s4-global-reserve-pool", "reservation=per-thread", { 0 },
 				    V(RSV_VERDICT_PROGRESS), pins_per_writer }, 0, SEEDS);
 }
 
 /* Zone reserves alone: the writers' GFP_NOFS allocations retry for ever. Four quarters, so
  * that they run side by side. */
-static const struct expect watermarks = { "s4-global-reserve-pool", "reserve=watermarks", { 0 },
+static const struct expect watermarks = { "s4-global-reserve-pool", "reservation=watermarks", { 0 },
 					  V(RSV_VERDICT_LIVELOCK) | V(RSV_VERDICT_DEADLOCK), NULL };
 
 Test(scenario, s4_watermarks_alone_do_not_progress_1) { run_seeds(&watermarks, 0, 50); }
@@ -124,7 +124,7 @@ Test(scenario, s4_watermarks_alone_do_not_progress_4) { run_seeds(&watermarks, 1
 
 Test(scenario, s4_a_section_needing_more_than_r_pages_deadlocks)
 {
-	run_seeds(&(struct expect){ "s4-global-reserve-pool", "reserve=global-pool",
+	run_seeds(&(struct expect){ "s4-global-reserve-pool", "reservation=global-pool",
 				    { "writers=1", "need=9", "hold=1" }, V(RSV_VERDICT_DEADLOCK), NULL },
 		  0, SEEDS);
 }
@@ -163,7 +163,7 @@ Test(scenario, bad_parameters_are_named)
 	cr_assert_eq(rsv_scenario_set_param(s, &o, "writers=0", err, sizeof(err)), -EINVAL);
 	cr_assert(strstr(err, "writers") && strstr(err, "1..64"), "%s", err);
 	cr_assert_eq(rsv_scenario_set_param(s, &o, "speed=3", err, sizeof(err)), -EINVAL);
-	cr_assert(strstr(err, "'speed'") && strstr(err, "valid: writers, reserve"), "%s", err);
+	cr_assert(strstr(err, "'speed'") && strstr(err, "valid: writers, reservation"), "%s", err);
 	cr_assert_eq(rsv_scenario_set_param(s, &o, "writers", err, sizeof(err)), -EINVAL);
 	cr_assert_eq(rsv_scenario_set_param(s, &o, "writers=x", err, sizeof(err)), -EINVAL);
 	cr_assert_eq(rsv_scenario_set_param(s, &o, "writers=3", err, sizeof(err)), 0);
@@ -367,8 +367,8 @@ Test(scenario, fixed_policies_progress_on_the_os_backend)
 		{ "s1-crypt-swap-reserves", "mempool=upstream" },
 		{ "s2-writeout-throttle", "throttle=reclaim-throttle" },
 		{ "s3-oom-mutex-livelock", "mempool=upstream,oom=reaper" },
-		{ "s4-global-reserve-pool", "reserve=global-pool" },
-		{ "s4-global-reserve-pool", "reserve=per-thread" },
+		{ "s4-global-reserve-pool", "reservation=global-pool" },
+		{ "s4-global-reserve-pool", "reservation=per-thread" },
 		{ "s5-nofs-bufio-loop", "bufio=workqueue,loop=noio" },
 	};
 	struct rsv_scenario_result *r = malloc(sizeof(*r));

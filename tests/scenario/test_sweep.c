@@ -187,19 +187,19 @@ Test(sweep, s3_oom_mutex_livelock) { SWEEP("s3-oom-mutex-livelock", s3); }
 /* ---- s4: Arcangeli's global pool against per-thread pages and zone reserves alone ---- */
 
 #define S4_ALL(p1, p2, vwm, vglobal, vthread, why)                                         \
-	PT("reserve=watermarks", vwm, why, p1, p2), PT("reserve=global-pool", vglobal, why, p1, p2), \
-	PT("reserve=per-thread", vthread, why, p1, p2)
+	PT("reservation=watermarks", vwm, why, p1, p2), PT("reservation=global-pool", vglobal, why, p1, p2), \
+	PT("reservation=per-thread", vthread, why, p1, p2)
 
 static const struct point s4[] = {
 	S4_ALL("writers=1", NULL, V(DEADLOCK), V(PROGRESS), V(PROGRESS), "one writer"),
 	S4_ALL("writers=64", NULL, V(DEADLOCK), V(PROGRESS), V(PROGRESS),
 	       "64 x R = 512 pages fit per thread"),
-	S4_ALL("writers=64", "reserve=256", V(DEADLOCK), V(PROGRESS), V(DEADLOCK),
+	S4_ALL("writers=64", "reservation=256", V(DEADLOCK), V(PROGRESS), V(DEADLOCK),
 	       "per-thread needs writers x R (16384 pages): partly filled reservations wait "
 	       "for each other; the global pool needs only the largest R"),
-	S4_ALL("reserve=1", NULL, V(DEADLOCK), V(PROGRESS), V(PROGRESS),
+	S4_ALL("reservation=1", NULL, V(DEADLOCK), V(PROGRESS), V(PROGRESS),
 	       "R below need: pages submitted as they come go back before the next"),
-	S4_ALL("reserve=256", NULL, V(DEADLOCK), V(PROGRESS), V(PROGRESS), "a large R"),
+	S4_ALL("reservation=256", NULL, V(DEADLOCK), V(PROGRESS), V(PROGRESS), "a large R"),
 	S4_ALL("need=1", NULL, V(DEADLOCK), V(PROGRESS), V(PROGRESS), "one page a section"),
 	S4_ALL("need=512", NULL, V(DEADLOCK), V(PROGRESS), V(PROGRESS),
 	       "more than R, but written as allocated: the pages come back"),

@@ -1,9 +1,9 @@
-/* reservoir/reserve.h: page reservations for critical sections, beyond the zone reserves.
+/* reservoir/reservation.h: page reservations for critical sections, beyond the zone reserves.
  *
  * The 2004 argument (seed 003): a filesystem's writeout must be able to allocate a bounded
  * number of pages even when memory is exhausted, or the writeout that would free memory never
- * runs. A user states the bound once (rsv_reserve_create, at "mount") and brackets each
- * writeout with rsv_reserve_enable/disable. What the bracket buys is policy `reserve`:
+ * runs. A user states the bound once (rsv_reservation_create, at "mount") and brackets each
+ * writeout with rsv_reservation_enable/disable. What the bracket buys is policy `reservation`:
  *
  *   watermarks   nothing more than the allocator's own min-watermark reserves (the kernel).
  *   global-pool  Arcangeli: one pool, as large as the largest live reservation. A task in a
@@ -18,37 +18,37 @@
  * Only order-0 pages come out of a reservation. Sections nest; the outermost one counts. A
  * section must not wait for another section's writeout: under global-pool the pool holder
  * would wait for a task that waits for the semaphore. */
-#ifndef RESERVOIR_RESERVE_H
-#define RESERVOIR_RESERVE_H
+#ifndef RESERVOIR_RESERVATION_H
+#define RESERVOIR_RESERVATION_H
 
 #include "defs.h"
 
 struct rsv_system;
 struct rsv_reservation;
 
-#define RSV_RESERVE_MAX_PAGES (1ul << 16)
+#define RSV_RESERVATION_MAX_PAGES (1ul << 16)
 
-/* One reservation of @nr_pages (1..RSV_RESERVE_MAX_PAGES, and at most a quarter of the arena)
+/* One reservation of @nr_pages (1..RSV_RESERVATION_MAX_PAGES, and at most a quarter of the arena)
  * for the calling task's system.
  * Under global-pool the pool grows to it at once with blocking allocations. NULL with errno
  * EINVAL (bad size), EPERM (not a task) or ENOMEM. */
-RSV_API struct rsv_reservation *rsv_reserve_create(struct rsv_system *sys,
+RSV_API struct rsv_reservation *rsv_reservation_create(struct rsv_system *sys,
 						   unsigned long nr_pages);
 /* 0, or -EBUSY while a section on it is open (nothing changes). The pool shrinks to the
  * largest reservation left. NULL is a no-op. */
-RSV_API int rsv_reserve_destroy(struct rsv_reservation *r);
+RSV_API int rsv_reservation_destroy(struct rsv_reservation *r);
 
 /* Enters a section for the calling task. 0, -EINVAL (not a task of the reservation's system,
  * or a destroyed reservation), or -ENOMEM when per-thread pages could not be had (a fatal
  * signal, or an OOM victim's failed allocation); the section is then not entered. */
-RSV_API int rsv_reserve_enable(struct rsv_reservation *r);
+RSV_API int rsv_reservation_enable(struct rsv_reservation *r);
 /* Leaves it; a disable without an enable is a misuse (named). */
-RSV_API void rsv_reserve_disable(struct rsv_reservation *r);
+RSV_API void rsv_reservation_disable(struct rsv_reservation *r);
 /* The calling task's section depth (0 outside any). */
-RSV_API unsigned rsv_reserve_depth(void);
+RSV_API unsigned rsv_reservation_depth(void);
 
-struct rsv_reserve_stats {
-	unsigned policy;                /* enum rsv_reserve_policy */
+struct rsv_reservation_stats {
+	unsigned policy;                /* enum rsv_reservation_policy */
 	unsigned long reservations;     /* live ones */
 	unsigned long pool_target;      /* global-pool: the largest live reservation */
 	unsigned long pool_pages;       /* global-pool: pages in the pool now */
@@ -65,6 +65,6 @@ struct rsv_reserve_stats {
 	uint64_t thread_returned;       /* pages left over and given back */
 };
 
-RSV_API void rsv_reserve_stats(struct rsv_system *sys, struct rsv_reserve_stats *st);
+RSV_API void rsv_reservation_stats(struct rsv_system *sys, struct rsv_reservation_stats *st);
 
 #endif

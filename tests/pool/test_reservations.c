@@ -4,7 +4,7 @@
 #include "helpers.h"
 
 /* Criterion 2.4 ignores --timeout: every suite carries its own. */
-TestSuite(reserve, .timeout = 120);
+TestSuite(reservations, .timeout = 120);
 
 #define WRITERS 8
 #define RESERVATION 8
@@ -86,7 +86,7 @@ static void section(struct s4 *s, bool first)
 {
 	struct rsv_page *held[RESERVATION * 2];
 
-	if (rsv_reserve_enable(s->r)) {
+	if (rsv_reservation_enable(s->r)) {
 		atomic_fetch_add(&s->failed, 1);
 		return;
 	}
@@ -108,7 +108,7 @@ static void section(struct s4 *s, bool first)
 	}
 	for (unsigned i = 0; s->hold_until_end && i < s->pages; i++)
 		submit(s, held[i], i);
-	rsv_reserve_disable(s->r);
+	rsv_reservation_disable(s->r);
 }
 
 static int writer(void *arg)
@@ -124,14 +124,14 @@ static int writer(void *arg)
 	return 0;
 }
 
-static struct rsv_system *reserve_system(enum rsv_reserve_policy policy, uint64_t seed,
+static struct rsv_system *reservation_system(enum rsv_reservation_policy policy, uint64_t seed,
 					 enum rsv_backend backend)
 {
 	struct rsv_system_config cfg = { .nr_pages = 1024, .backend = backend, .seed = seed,
 					 .misuse = RSV_MISUSE_RETURN };
 	struct rsv_system *sys;
 
-	cfg.policy.value[RSV_POLICY_RESERVE] = (unsigned char)policy;
+	cfg.policy.value[RSV_POLICY_RESERVATION] = (unsigned char)policy;
 	sys = rsv_system_create(&cfg);
 	cr_assert_not_null(sys);
 	return sys;
@@ -139,7 +139,7 @@ static struct rsv_system *reserve_system(enum rsv_reserve_policy policy, uint64_
 
 /* Runs WRITERS writers against memory exhausted down to @headroom pages above min. */
 static void run_writers(struct rsv_system *sys, struct s4 *s, long headroom,
-			enum rsv_run_result expect, struct rsv_reserve_stats *st)
+			enum rsv_run_result expect, struct rsv_reservation_stats *st)
 {
 	struct rsv_watermarks wm;
 	struct hog *h = calloc(1, sizeof(*h));
@@ -147,7 +147,7 @@ static void run_writers(struct rsv_system *sys, struct s4 *s, long headroom,
 
 	s->dev = rsv_ramdev_create(sys, "disk", 64, IO_LATENCY, 0);
 	rsv_task_attach(sys, "mount");
-	s->r = rsv_reserve_create(sys, RESERVATION);
+	s->r = rsv_reservation_create(sys, RESERVATION);
 	cr_assert_not_null(s->r, "%s", strerror(errno));
 	rsv_system_watermarks(sys, &wm);
 	exhaust(sys, h, (unsigned long)((long)wm.min + headroom));
@@ -161,7 +161,7 @@ static void run_writers(struct rsv_system *sys, struct s4 *s, long headroom,
 		rsv_task_create(sys, "writer", writer, s);
 	cr_assert_eq(rsv_system_run(sys), expect, "%s",
 		     rsv_platform_report(rsv_system_platform(sys)));
-	rsv_reserve_stats(sys, st);
+	rsv_reservation_stats(sys, st);
 	s->watchdog = rsv_watchdog_fired(sys);
 	if (expect != RSV_RUN_DONE) {
 		free(h);
@@ -170,20 +170,20 @@ static void run_writers(struct rsv_system *sys, struct s4 *s, long headroom,
 	}
 	rsv_task_attach(sys, "umount");
 	release(h);
-	cr_assert_eq(rsv_reserve_destroy(s->r), 0);
+	cr_assert_eq(rsv_reservation_destroy(s->r), 0);
 	cr_assert_eq(rsv_system_check(sys, 0), 0, "%s", rsv_system_error(sys));
 	rsv_task_detach();
 	free(h);
 	teardown_whole(sys);
 }
 
-Test(reserve, global_pool_eight_writers_finish_with_eight_pages_one_user_at_a_time)
+Test(reservations, global_pool_eight_writers_finish_with_eight_pages_one_user_at_a_time)
 {
 	for (uint64_t seed = 1; seed <= 20; seed++) {
-		struct rsv_system *sys = reserve_system(RSV_RESERVE_GLOBAL_POOL, seed,
+		struct rsv_system *sys = reservation_system(RSV_RESERVATION_GLOBAL_POOL, seed,
 							RSV_BACKEND_SIM);
 		struct s4 s = { .sections = 4, .pages = RESERVATION };
-		struct rsv_reserve_stats st;
+		struct rsv_reservation_stats st;
 
 		run_writers(sys, &s, 0, RSV_RUN_DONE, &st);
 		cr_assert_eq(s.done, WRITERS, "seed %lu", (unsigned long)seed);
@@ -205,13 +205,13 @@ Test(reserve, global_pool_eight_writers_finish_with_eight_pages_one_user_at_a_ti
 	}
 }
 
-Test(reserve, per_thread_pages_pin_a_reservation_per_writer_for_the_same_work)
+Test(reservations, per_thread_pages_pin_a_reservation_per_writer_for_the_same_work)
 {
 	for (uint64_t seed = 1; seed <= 20; seed++) {
-		struct rsv_system *sys = reserve_system(RSV_RESERVE_PER_THREAD, seed,
+		struct rsv_system *sys = reservation_system(RSV_RESERVATION_PER_THREAD, seed,
 							RSV_BACKEND_SIM);
 		struct s4 s = { .sections = 4, .pages = RESERVATION };
-		struct rsv_reserve_stats st;
+		struct rsv_reservation_stats st;
 
 		/* Every writer must reserve before memory runs out: headroom for all of them. */
 		run_writers(sys, &s, WRITERS * RESERVATION, RSV_RUN_DONE, &st);
@@ -228,11 +228,11 @@ Test(reserve, per_thread_pages_pin_a_reservation_per_writer_for_the_same_work)
 	}
 }
 
-Test(reserve, a_section_needing_more_than_the_reservation_deadlocks)
+Test(reservations, a_section_needing_more_than_the_reservation_deadlocks)
 {
-	struct rsv_system *sys = reserve_system(RSV_RESERVE_GLOBAL_POOL, 1, RSV_BACKEND_SIM);
+	struct rsv_system *sys = reservation_system(RSV_RESERVATION_GLOBAL_POOL, 1, RSV_BACKEND_SIM);
 	struct s4 s = { .sections = 1, .pages = RESERVATION + 1, .hold_until_end = true };
-	struct rsv_reserve_stats st;
+	struct rsv_reservation_stats st;
 
 	run_writers(sys, &s, 0, RSV_RUN_STOPPED, &st);
 	cr_assert_eq(st.pool_allocs, RESERVATION);
@@ -241,11 +241,11 @@ Test(reserve, a_section_needing_more_than_the_reservation_deadlocks)
 	cr_assert_eq(s.written, 0);
 }
 
-Test(reserve, global_pool_on_real_threads)
+Test(reservations, global_pool_on_real_threads)
 {
-	struct rsv_system *sys = reserve_system(RSV_RESERVE_GLOBAL_POOL, 1, RSV_BACKEND_OS);
+	struct rsv_system *sys = reservation_system(RSV_RESERVATION_GLOBAL_POOL, 1, RSV_BACKEND_OS);
 	struct s4 s = { .sections = 2, .pages = RESERVATION };
-	struct rsv_reserve_stats st;
+	struct rsv_reservation_stats st;
 
 	run_writers(sys, &s, 0, RSV_RUN_DONE, &st);
 	cr_assert_eq(s.done, WRITERS);
@@ -256,9 +256,9 @@ Test(reserve, global_pool_on_real_threads)
 
 /* ---- the section rules, on one attached task ---- */
 
-static struct rsv_system *attached(enum rsv_reserve_policy policy)
+static struct rsv_system *attached(enum rsv_reservation_policy policy)
 {
-	struct rsv_system *sys = reserve_system(policy, 1, RSV_BACKEND_SIM);
+	struct rsv_system *sys = reservation_system(policy, 1, RSV_BACKEND_SIM);
 
 	rsv_task_attach(sys, "fs");
 	return sys;
@@ -271,22 +271,22 @@ static void finish(struct rsv_system *sys)
 	teardown_whole(sys);
 }
 
-Test(reserve, only_a_section_and_only_after_a_failure_uses_the_pool)
+Test(reservations, only_a_section_and_only_after_a_failure_uses_the_pool)
 {
-	struct rsv_system *sys = attached(RSV_RESERVE_GLOBAL_POOL);
-	struct rsv_reservation *r = rsv_reserve_create(sys, 4);
+	struct rsv_system *sys = attached(RSV_RESERVATION_GLOBAL_POOL);
+	struct rsv_reservation *r = rsv_reservation_create(sys, 4);
 	struct hog *h = calloc(1, sizeof(*h));
 	struct rsv_watermarks wm;
-	struct rsv_reserve_stats st;
+	struct rsv_reservation_stats st;
 	struct rsv_page *p;
 
 	cr_assert_not_null(r);
 	/* Memory to spare: a section allocates as usual. */
-	cr_assert_eq(rsv_reserve_enable(r), 0);
+	cr_assert_eq(rsv_reservation_enable(r), 0);
 	cr_assert_not_null(p = rsv_alloc_pages(RSV_GFP_NOFS, 0));
 	rsv_free_pages(p, 0);
-	rsv_reserve_disable(r);
-	rsv_reserve_stats(sys, &st);
+	rsv_reservation_disable(r);
+	rsv_reservation_stats(sys, &st);
 	cr_assert_eq(st.pool_allocs, 0);
 	cr_assert_eq(st.sem_acquires, 0, "no failure, no semaphore");
 
@@ -295,10 +295,10 @@ Test(reserve, only_a_section_and_only_after_a_failure_uses_the_pool)
 	/* Outside a section a failing allocation fails. */
 	cr_assert_null(rsv_alloc_pages(RSV_GFP_NOFS | RSV___GFP_NORETRY, 0));
 	/* Inside, it falls back to the pool; a non-blocking one may not queue for it. */
-	cr_assert_eq(rsv_reserve_enable(r), 0);
+	cr_assert_eq(rsv_reservation_enable(r), 0);
 	cr_assert_null(rsv_alloc_pages(RSV_GFP_NOWAIT, 0));
 	cr_assert_not_null(p = rsv_alloc_pages(RSV_GFP_NOFS | RSV___GFP_NORETRY, 0));
-	rsv_reserve_stats(sys, &st);
+	rsv_reservation_stats(sys, &st);
 	cr_assert_eq(st.pool_allocs, 1);
 	cr_assert_eq(st.pool_pages, 3);
 	cr_assert_eq(st.users, 1);
@@ -306,108 +306,108 @@ Test(reserve, only_a_section_and_only_after_a_failure_uses_the_pool)
 	cr_assert_not_null(h->pages[h->nr++] = rsv_alloc_pages(RSV_GFP_NOWAIT, 0));
 	rsv_free_pages(p, 0); /* the "I/O" completes: the refill has pages to find */
 	rsv_free_pages(h->pages[--h->nr], 0);
-	rsv_reserve_disable(r);
-	rsv_reserve_stats(sys, &st);
+	rsv_reservation_disable(r);
+	rsv_reservation_stats(sys, &st);
 	cr_assert_eq(st.pool_pages, 4, "refilled on the way out");
 	cr_assert_eq(st.refill_pages, 2);
 	cr_assert_eq(st.pool_allocs, 2, "the refill did not take from the pool");
 	cr_assert_eq(st.users, 0);
 	release(h);
 	free(h);
-	cr_assert_eq(rsv_reserve_destroy(r), 0);
-	rsv_reserve_stats(sys, &st);
+	cr_assert_eq(rsv_reservation_destroy(r), 0);
+	rsv_reservation_stats(sys, &st);
 	cr_assert_eq(st.pool_pages, 0);
 	cr_assert_eq(st.pinned, 0);
 	finish(sys);
 }
 
-Test(reserve, nested_sections_take_the_semaphore_once)
+Test(reservations, nested_sections_take_the_semaphore_once)
 {
-	struct rsv_system *sys = attached(RSV_RESERVE_GLOBAL_POOL);
-	struct rsv_reservation *outer = rsv_reserve_create(sys, 2);
-	struct rsv_reservation *inner = rsv_reserve_create(sys, 6);
+	struct rsv_system *sys = attached(RSV_RESERVATION_GLOBAL_POOL);
+	struct rsv_reservation *outer = rsv_reservation_create(sys, 2);
+	struct rsv_reservation *inner = rsv_reservation_create(sys, 6);
 	struct hog *h = calloc(1, sizeof(*h));
 	struct rsv_page *p[3];
 	struct rsv_watermarks wm;
-	struct rsv_reserve_stats st;
+	struct rsv_reservation_stats st;
 
-	rsv_reserve_stats(sys, &st);
+	rsv_reservation_stats(sys, &st);
 	cr_assert_eq(st.pool_target, 6, "the pool is as large as the largest reservation");
 	cr_assert_eq(st.reservations, 2);
 	rsv_system_watermarks(sys, &wm);
 	exhaust(sys, h, wm.min);
-	cr_assert_eq(rsv_reserve_enable(outer), 0);
+	cr_assert_eq(rsv_reservation_enable(outer), 0);
 	cr_assert_not_null(p[0] = rsv_alloc_pages(RSV_GFP_NOFS, 0));
-	cr_assert_eq(rsv_reserve_enable(inner), 0);
-	cr_assert_eq(rsv_reserve_depth(), 2);
+	cr_assert_eq(rsv_reservation_enable(inner), 0);
+	cr_assert_eq(rsv_reservation_depth(), 2);
 	cr_assert_not_null(p[1] = rsv_alloc_pages(RSV_GFP_NOFS, 0));
-	rsv_reserve_disable(inner);
+	rsv_reservation_disable(inner);
 	cr_assert_not_null(p[2] = rsv_alloc_pages(RSV_GFP_NOFS, 0), "still in the outer section");
-	rsv_reserve_stats(sys, &st);
+	rsv_reservation_stats(sys, &st);
 	cr_assert_eq(st.sem_acquires, 1);
 	cr_assert_eq(st.pool_allocs, 3);
 	cr_assert_eq(st.sections, 1, "one outermost section");
-	cr_assert_eq(rsv_reserve_destroy(outer), -EBUSY, "a section is open on it");
+	cr_assert_eq(rsv_reservation_destroy(outer), -EBUSY, "a section is open on it");
 	for (int i = 0; i < 3; i++)
 		rsv_free_pages(p[i], 0);
-	rsv_reserve_disable(outer);
-	cr_assert_eq(rsv_reserve_depth(), 0);
-	cr_assert_eq(rsv_reserve_destroy(inner), 0);
-	rsv_reserve_stats(sys, &st);
+	rsv_reservation_disable(outer);
+	cr_assert_eq(rsv_reservation_depth(), 0);
+	cr_assert_eq(rsv_reservation_destroy(inner), 0);
+	rsv_reservation_stats(sys, &st);
 	cr_assert_eq(st.pool_target, 2);
 	cr_assert_eq(st.pool_pages, 2, "shrunk to the largest reservation left");
-	cr_assert_eq(rsv_reserve_destroy(outer), 0);
+	cr_assert_eq(rsv_reservation_destroy(outer), 0);
 	release(h);
 	free(h);
 	finish(sys);
 }
 
-Test(reserve, per_thread_sections_draw_from_their_own_pages_first_and_return_the_rest)
+Test(reservations, per_thread_sections_draw_from_their_own_pages_first_and_return_the_rest)
 {
-	struct rsv_system *sys = attached(RSV_RESERVE_PER_THREAD);
-	struct rsv_reservation *r = rsv_reserve_create(sys, 5);
-	struct rsv_reservation *big = rsv_reserve_create(sys, 7);
-	struct rsv_reserve_stats st;
+	struct rsv_system *sys = attached(RSV_RESERVATION_PER_THREAD);
+	struct rsv_reservation *r = rsv_reservation_create(sys, 5);
+	struct rsv_reservation *big = rsv_reservation_create(sys, 7);
+	struct rsv_reservation_stats st;
 	struct rsv_page *p, *q;
 
-	cr_assert_eq(rsv_reserve_enable(r), 0);
-	rsv_reserve_stats(sys, &st);
+	cr_assert_eq(rsv_reservation_enable(r), 0);
+	rsv_reservation_stats(sys, &st);
 	cr_assert_eq(st.pinned, 5);
 	cr_assert_not_null(p = rsv_alloc_pages(RSV_GFP_NOFS, 0));
 	cr_assert_not_null(q = rsv_alloc_pages(RSV_GFP_KERNEL, 1), "higher orders bypass it");
-	cr_assert_eq(rsv_reserve_enable(big), 0, "nested: topped up to the larger one");
-	rsv_reserve_stats(sys, &st);
+	cr_assert_eq(rsv_reservation_enable(big), 0, "nested: topped up to the larger one");
+	rsv_reservation_stats(sys, &st);
 	cr_assert_eq(st.pinned, 7);
 	cr_assert_eq(st.thread_allocs, 1);
-	rsv_reserve_disable(big);
-	rsv_reserve_disable(r);
-	rsv_reserve_stats(sys, &st);
+	rsv_reservation_disable(big);
+	rsv_reservation_disable(r);
+	rsv_reservation_stats(sys, &st);
 	cr_assert_eq(st.pinned, 0);
 	cr_assert_eq(st.thread_returned, 7);
 	cr_assert_eq(st.thread_reserved, 8);
 	rsv_free_pages(p, 0);
 	rsv_free_pages(q, 1);
-	cr_assert_eq(rsv_reserve_destroy(r), 0);
-	cr_assert_eq(rsv_reserve_destroy(big), 0);
+	cr_assert_eq(rsv_reservation_destroy(r), 0);
+	cr_assert_eq(rsv_reservation_destroy(big), 0);
 	finish(sys);
 }
 
-Test(reserve, watermarks_policy_holds_nothing_back)
+Test(reservations, watermarks_policy_holds_nothing_back)
 {
-	struct rsv_system *sys = attached(RSV_RESERVE_WATERMARKS);
-	struct rsv_reservation *r = rsv_reserve_create(sys, 8);
-	struct rsv_reserve_stats st;
+	struct rsv_system *sys = attached(RSV_RESERVATION_WATERMARKS);
+	struct rsv_reservation *r = rsv_reservation_create(sys, 8);
+	struct rsv_reservation_stats st;
 	struct rsv_page *p;
 
-	cr_assert_eq(rsv_reserve_enable(r), 0);
+	cr_assert_eq(rsv_reservation_enable(r), 0);
 	cr_assert_not_null(p = rsv_alloc_pages(RSV_GFP_NOFS, 0));
-	rsv_reserve_disable(r);
-	rsv_reserve_stats(sys, &st);
-	cr_assert_eq(st.policy, RSV_RESERVE_WATERMARKS);
+	rsv_reservation_disable(r);
+	rsv_reservation_stats(sys, &st);
+	cr_assert_eq(st.policy, RSV_RESERVATION_WATERMARKS);
 	cr_assert_eq(st.pinned_peak, 0);
 	cr_assert_eq(st.sections, 1);
 	rsv_free_pages(p, 0);
-	cr_assert_eq(rsv_reserve_destroy(r), 0);
+	cr_assert_eq(rsv_reservation_destroy(r), 0);
 	finish(sys);
 }
 
@@ -415,23 +415,23 @@ Test(reserve, watermarks_policy_holds_nothing_back)
 
 static int exits_inside(void *arg)
 {
-	return rsv_reserve_enable(arg) ? 1 : 0; /* and never disables */
+	return rsv_reservation_enable(arg) ? 1 : 0; /* and never disables */
 }
 
-Test(reserve, bad_input_is_refused_and_named)
+Test(reservations, bad_input_is_refused_and_named)
 {
-	struct rsv_system *sys = attached(RSV_RESERVE_PER_THREAD);
+	struct rsv_system *sys = attached(RSV_RESERVATION_PER_THREAD);
 	struct rsv_reservation *r;
-	struct rsv_reserve_stats st;
+	struct rsv_reservation_stats st;
 
 	errno = 0;
-	cr_assert_null(rsv_reserve_create(sys, 0));
+	cr_assert_null(rsv_reservation_create(sys, 0));
 	cr_assert_eq(errno, EINVAL);
-	cr_assert_null(rsv_reserve_create(sys, RSV_RESERVE_MAX_PAGES + 1));
-	cr_assert_null(rsv_reserve_create(sys, 1024), "a quarter of the arena at most");
-	cr_assert_eq(rsv_reserve_destroy(NULL), 0);
-	cr_assert_not_null(r = rsv_reserve_create(sys, 3));
-	rsv_reserve_disable(r);
+	cr_assert_null(rsv_reservation_create(sys, RSV_RESERVATION_MAX_PAGES + 1));
+	cr_assert_null(rsv_reservation_create(sys, 1024), "a quarter of the arena at most");
+	cr_assert_eq(rsv_reservation_destroy(NULL), 0);
+	cr_assert_not_null(r = rsv_reservation_create(sys, 3));
+	rsv_reservation_disable(r);
 	cr_assert(strstr(rsv_system_error(sys), "without a matching enable"), "%s",
 		  rsv_system_error(sys));
 	rsv_task_detach();
@@ -440,11 +440,11 @@ Test(reserve, bad_input_is_refused_and_named)
 	cr_assert_eq(rsv_system_run(sys), RSV_RUN_DONE);
 	cr_assert(strstr(rsv_system_error(sys), "\"leaky\" exited inside 1 reservation section"),
 		  "%s", rsv_system_error(sys));
-	rsv_reserve_stats(sys, &st);
+	rsv_reservation_stats(sys, &st);
 	cr_assert_eq(st.pinned, 0, "its pages went back");
 
 	rsv_task_attach(sys, "fs");
-	cr_assert_eq(rsv_reserve_destroy(r), -EBUSY, "the broken section stays counted");
+	cr_assert_eq(rsv_reservation_destroy(r), -EBUSY, "the broken section stays counted");
 	cr_assert_eq(rsv_stats_get(sys, RSV_STAT_MISUSE), 2);
 	rsv_task_detach();
 	teardown_whole(sys);

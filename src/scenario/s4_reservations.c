@@ -1,27 +1,27 @@
 /* s4-global-reserve-pool (seed 003; spec I, S4): filesystem writers whose writeout needs at
- * most R pages each, against exhausted memory, under policy `reserve`.
+ * most R pages each, against exhausted memory, under policy `reservation`.
  *
  * Each writer opens a section on the filesystem's reservation (made at mount), and, once
  * every writer is inside, a hog takes every free page above min. Then each section allocates
  * its pages with GFP_NOFS and writes them to a disk whose completions free them. With
- * reserve=global-pool the first failure takes the pool's semaphore; with per-thread the
+ * reservation=global-pool the first failure takes the pool's semaphore; with per-thread the
  * pages were put aside when the section opened; with watermarks nothing was. */
 #include <errno.h>
 #include <stdlib.h>
 #include "scenario/internal.h"
 
-enum { P_WRITERS, P_RESERVE, P_NEED, P_SECTIONS, P_IO_MS, P_HOLD, NR_P };
+enum { P_WRITERS, P_RESERVATION, P_NEED, P_SECTIONS, P_IO_MS, P_HOLD, NR_P };
 
 static const struct rsv_scenario_param params[NR_P] = {
 	[P_WRITERS] = { "writers", 8, 1, 64, "writer tasks" },
-	[P_RESERVE] = { "reserve", 8, 1, 256, "pages reserved for one section (R)" },
+	[P_RESERVATION] = { "reservation", 8, 1, 256, "pages reserved for one section (R)" },
 	[P_NEED] = { "need", 8, 1, 512, "pages one section allocates" },
 	[P_SECTIONS] = { "sections", 4, 1, 1000, "sections per writer" },
 	[P_IO_MS] = { "io_ms", 10, 0, 10000, "disk latency, virtual ms" },
 	[P_HOLD] = { "hold", 0, 0, 1, "1: a section submits its pages only at its end" },
 };
 
-static const enum rsv_policy_key keys[] = { RSV_POLICY_RESERVE };
+static const enum rsv_policy_key keys[] = { RSV_POLICY_RESERVATION };
 
 #define HOG_MAX 8192
 
@@ -79,7 +79,7 @@ static void section(struct s4 *s, struct rsv_page **held, bool first)
 
 	if (first)
 		atomic_fetch_add(&s->entering, 1);
-	if (rsv_reserve_enable(s->r)) {
+	if (rsv_reservation_enable(s->r)) {
 		atomic_fetch_add(&s->failed, 1);
 		return;
 	}
@@ -101,7 +101,7 @@ static void section(struct s4 *s, struct rsv_page **held, bool first)
 	for (long i = 0; p[P_HOLD] && i < p[P_NEED]; i++)
 		if (held[i])
 			submit(s, held[i], (unsigned)i);
-	rsv_reserve_disable(s->r);
+	rsv_reservation_disable(s->r);
 }
 
 static int writer(void *arg)
@@ -121,7 +121,7 @@ static int writer(void *arg)
 
 /* Once every writer is inside its first section, or has asked to enter it and the others
  * are inside: every free page above min. Per-thread reservations for more writers than
- * memory holds make the late ones wait in rsv_reserve_enable() for the early ones' pages,
+ * memory holds make the late ones wait in rsv_reservation_enable() for the early ones' pages,
  * which come back only once those sections have run, so the hog may not wait for them. */
 static bool writers_in(struct s4 *s)
 {
@@ -159,7 +159,7 @@ static int setup(struct rsv_scenario_run *run)
 	/* Written pages are never read back: the disk keeps no data (null_blk). */
 	s->disk = rsv_ramdev_create(run->sys, "disk", 256,
 				    (uint64_t)p[P_IO_MS] * RSV_NSEC_PER_MSEC, RSV_RAMDEV_NULL);
-	s->r = rsv_reserve_create(run->sys, (unsigned long)p[P_RESERVE]);
+	s->r = rsv_reservation_create(run->sys, (unsigned long)p[P_RESERVATION]);
 	s->held = calloc((size_t)(p[P_WRITERS] * p[P_NEED]), sizeof(*s->held));
 	if (!s->disk || !s->r || !s->held)
 		return -ENOMEM;
@@ -172,9 +172,9 @@ static int setup(struct rsv_scenario_run *run)
 static void judge(struct rsv_scenario_run *run)
 {
 	struct s4 *s = run->data;
-	struct rsv_reserve_stats st;
+	struct rsv_reservation_stats st;
 
-	rsv_reserve_stats(run->sys, &st);
+	rsv_reservation_stats(run->sys, &st);
 	rsv__scenario_counter(run, "pages_written", atomic_load(&s->written));
 	rsv__scenario_counter(run, "sections", (int64_t)st.sections);
 	rsv__scenario_counter(run, "pinned_peak", (int64_t)st.pinned_peak);
@@ -195,9 +195,9 @@ static void judge(struct rsv_scenario_run *run)
 
 static void pools(struct rsv_scenario_run *run, long *fill, long *size)
 {
-	struct rsv_reserve_stats st;
+	struct rsv_reservation_stats st;
 
-	rsv_reserve_stats(run->sys, &st);
+	rsv_reservation_stats(run->sys, &st);
 	*fill = (long)st.pool_pages;
 	*size = (long)st.pool_target;
 }
@@ -211,13 +211,13 @@ static void teardown(struct rsv_scenario_run *run)
 	if (run->res->verdict == RSV_VERDICT_PROGRESS) {
 		while (s->nr_hog)
 			rsv_free_pages(s->hog[--s->nr_hog], 0);
-		rsv_reserve_destroy(s->r);
+		rsv_reservation_destroy(s->r);
 	}
 	free(s->held);
 	free(s);
 }
 
-const struct rsv_scenario rsv__s4_reserve = {
+const struct rsv_scenario rsv__s4_reservations = {
 	.name = "s4-global-reserve-pool",
 	.summary = "writers needing R pages each against exhausted memory: Arcangeli's global "
 		   "pool vs per-thread reservations vs zone reserves alone",

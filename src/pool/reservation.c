@@ -1,5 +1,5 @@
-/* Reservations for critical sections (reservoir/reserve.h): Arcangeli's global pool behind a
- * semaphore and reiser4's per-thread pages, selected by policy `reserve`, and the allocator
+/* Reservations for critical sections (reservoir/reservation.h): Arcangeli's global pool behind a
+ * semaphore and reiser4's per-thread pages, selected by policy `reservation`, and the allocator
  * hook through which a section's allocations reach them.
  *
  * Both keep their pages allocated (state ALLOC), linked through the page descriptors: to the
@@ -22,17 +22,17 @@ struct rsv_reservation {
 	struct rsv_list node;
 };
 
-static struct rsv_reserve_pool *rpool(const struct rsv_system *sys)
+static struct rsv_reservation_pool *rpool(const struct rsv_system *sys)
 {
-	return &rsv__pool_layer(sys)->reserve;
+	return &rsv__pool_layer(sys)->reservations;
 }
 
 static unsigned mode(const struct rsv_system *sys)
 {
-	return rsv_policy_get(&sys->policy, RSV_POLICY_RESERVE);
+	return rsv_policy_get(&sys->policy, RSV_POLICY_RESERVATION);
 }
 
-static void pin(struct rsv_reserve_pool *rp, long delta)
+static void pin(struct rsv_reservation_pool *rp, long delta)
 {
 	rsv_assert_held(&rp->lock);
 	rsv_assert(delta >= 0 || rp->pinned >= (unsigned long)-delta);
@@ -81,7 +81,7 @@ static bool fatal_signal(const struct rsv_task *t)
  * only for a task that has been killed. */
 static struct rsv_page *wait_page(struct rsv_system *sys, struct rsv_task *t)
 {
-	struct rsv_reserve_pool *rp = rpool(sys);
+	struct rsv_reservation_pool *rp = rpool(sys);
 	struct rsv_page *p;
 
 	while (!(p = rsv_alloc_pages(RSV_GFP_KERNEL | RSV___GFP_NORETRY | RSV___GFP_NOWARN, 0))) {
@@ -98,7 +98,7 @@ static struct rsv_page *wait_page(struct rsv_system *sys, struct rsv_task *t)
 /* Fills the pool up to its target; false if the task was killed first. */
 static bool pool_fill(struct rsv_system *sys, struct rsv_task *t, bool refill)
 {
-	struct rsv_reserve_pool *rp = rpool(sys);
+	struct rsv_reservation_pool *rp = rpool(sys);
 
 	for (;;) {
 		struct rsv_page *p;
@@ -124,7 +124,7 @@ static bool pool_fill(struct rsv_system *sys, struct rsv_task *t, bool refill)
 /* Pages above the target go back (a reservation went away). */
 static void pool_trim(struct rsv_system *sys)
 {
-	struct rsv_reserve_pool *rp = rpool(sys);
+	struct rsv_reservation_pool *rp = rpool(sys);
 	struct rsv_pfn_list surplus = RSV_PFN_LIST_INIT;
 	struct rsv_page *p;
 
@@ -139,7 +139,7 @@ static void pool_trim(struct rsv_system *sys)
 		rsv_free_pages(p, 0);
 }
 
-static void pool_take(struct rsv_reserve_pool *rp, struct rsv_task *t)
+static void pool_take(struct rsv_reservation_pool *rp, struct rsv_task *t)
 {
 	uint64_t t0 = 0;
 	bool waited = !rsv_down_trylock(&rp->sem);
@@ -157,15 +157,15 @@ static void pool_take(struct rsv_reserve_pool *rp, struct rsv_task *t)
 	if (++rp->users > rp->st.users_peak)
 		rp->st.users_peak = rp->users;
 	rsv_spin_unlock(&rp->lock);
-	t->reserve.flags |= RSV_TR_HOLDS;
+	t->reservation.flags |= RSV_TR_HOLDS;
 }
 
-static void pool_release(struct rsv_reserve_pool *rp, struct rsv_task *t)
+static void pool_release(struct rsv_reservation_pool *rp, struct rsv_task *t)
 {
 	rsv_spin_lock(&rp->lock);
 	rp->users--;
 	rsv_spin_unlock(&rp->lock);
-	t->reserve.flags &= ~RSV_TR_HOLDS;
+	t->reservation.flags &= ~RSV_TR_HOLDS;
 	rsv_up(&rp->sem);
 }
 
@@ -175,13 +175,13 @@ static void pool_release(struct rsv_reserve_pool *rp, struct rsv_task *t)
 static struct rsv_page *pool_alloc(struct rsv_task *t, rsv_gfp_t gfp, unsigned order)
 {
 	struct rsv_system *sys = t->sys;
-	struct rsv_reserve_pool *rp = rpool(sys);
+	struct rsv_reservation_pool *rp = rpool(sys);
 	bool may_sleep = gfp & RSV___GFP_DIRECT_RECLAIM;
 	struct rsv_page *p;
 
 	if (order)
 		return NULL;
-	if (!(t->reserve.flags & RSV_TR_HOLDS)) {
+	if (!(t->reservation.flags & RSV_TR_HOLDS)) {
 		if (!may_sleep)
 			return NULL;
 		pool_take(rp, t);
@@ -207,8 +207,8 @@ static struct rsv_page *pool_alloc(struct rsv_task *t, rsv_gfp_t gfp, unsigned o
 
 static int thread_fill(struct rsv_task *t, unsigned long want)
 {
-	struct rsv_reserve_pool *rp = rpool(t->sys);
-	struct rsv_task_reserve *tr = &t->reserve;
+	struct rsv_reservation_pool *rp = rpool(t->sys);
+	struct rsv_task_reservation *tr = &t->reservation;
 	unsigned saved = tr->flags & RSV_TR_FIRST;
 
 	tr->flags &= ~RSV_TR_FIRST; /* the top-up must come from the allocator */
@@ -233,8 +233,8 @@ static int thread_fill(struct rsv_task *t, unsigned long want)
 
 static struct rsv_page *thread_alloc(struct rsv_task *t, unsigned order)
 {
-	struct rsv_reserve_pool *rp = rpool(t->sys);
-	struct rsv_task_reserve *tr = &t->reserve;
+	struct rsv_reservation_pool *rp = rpool(t->sys);
+	struct rsv_task_reservation *tr = &t->reservation;
 	struct rsv_page *p;
 
 	if (order || !(p = list_pop(t->sys, &tr->pages)))
@@ -250,8 +250,8 @@ static struct rsv_page *thread_alloc(struct rsv_task *t, unsigned order)
 
 static void thread_release(struct rsv_task *t)
 {
-	struct rsv_reserve_pool *rp = rpool(t->sys);
-	struct rsv_task_reserve *tr = &t->reserve;
+	struct rsv_reservation_pool *rp = rpool(t->sys);
+	struct rsv_task_reservation *tr = &t->reservation;
 	unsigned long n = tr->nr;
 	struct rsv_page *p;
 
@@ -267,17 +267,17 @@ static void thread_release(struct rsv_task *t)
 
 /* ---- the allocator's hook ---- */
 
-struct rsv_page *rsv__reserve_alloc(struct rsv_task *t, rsv_gfp_t gfp, unsigned order,
-				    enum rsv_reserve_when when)
+struct rsv_page *rsv__reservation_alloc(struct rsv_task *t, rsv_gfp_t gfp, unsigned order,
+				    enum rsv_reservation_when when)
 {
-	if (when == RSV_RESERVE_FIRST)
+	if (when == RSV_RESERVATION_FIRST)
 		return thread_alloc(t, order);
 	return pool_alloc(t, gfp, order);
 }
 
 /* ---- reservations ---- */
 
-static unsigned long largest(struct rsv_reserve_pool *rp)
+static unsigned long largest(struct rsv_reservation_pool *rp)
 {
 	unsigned long max = 0;
 	struct rsv_list *pos;
@@ -291,15 +291,15 @@ static unsigned long largest(struct rsv_reserve_pool *rp)
 	return max;
 }
 
-struct rsv_reservation *rsv_reserve_create(struct rsv_system *sys, unsigned long nr_pages)
+struct rsv_reservation *rsv_reservation_create(struct rsv_system *sys, unsigned long nr_pages)
 {
 	struct rsv_task *t = rsv__task_current();
-	struct rsv_reserve_pool *rp;
+	struct rsv_reservation_pool *rp;
 	struct rsv_reservation *r;
 
 	if (!t || !sys || t->sys != sys)
 		return errno = EPERM, NULL;
-	if (!nr_pages || nr_pages > RSV_RESERVE_MAX_PAGES || nr_pages > sys->nr_pages / 4)
+	if (!nr_pages || nr_pages > RSV_RESERVATION_MAX_PAGES || nr_pages > sys->nr_pages / 4)
 		return errno = EINVAL, NULL;
 	if (!(r = calloc(1, sizeof(*r))))
 		return errno = ENOMEM, NULL;
@@ -308,11 +308,11 @@ struct rsv_reservation *rsv_reserve_create(struct rsv_system *sys, unsigned long
 	rsv_spin_lock(&rp->lock);
 	rsv_list_add_tail(&r->node, &rp->reservations);
 	rp->nr_reservations++;
-	if (mode(sys) == RSV_RESERVE_GLOBAL_POOL && nr_pages > rp->target)
+	if (mode(sys) == RSV_RESERVATION_GLOBAL_POOL && nr_pages > rp->target)
 		rp->target = nr_pages;
 	rsv_spin_unlock(&rp->lock);
-	if (mode(sys) == RSV_RESERVE_GLOBAL_POOL && !pool_fill(sys, t, false)) {
-		rsv_reserve_destroy(r);
+	if (mode(sys) == RSV_RESERVATION_GLOBAL_POOL && !pool_fill(sys, t, false)) {
+		rsv_reservation_destroy(r);
 		return errno = ENOMEM, NULL;
 	}
 	return r;
@@ -323,9 +323,9 @@ static bool valid(const struct rsv_reservation *r)
 	return r && r->magic == RESERVATION_MAGIC;
 }
 
-int rsv_reserve_destroy(struct rsv_reservation *r)
+int rsv_reservation_destroy(struct rsv_reservation *r)
 {
-	struct rsv_reserve_pool *rp;
+	struct rsv_reservation_pool *rp;
 
 	if (!r)
 		return 0;
@@ -339,7 +339,7 @@ int rsv_reserve_destroy(struct rsv_reservation *r)
 	}
 	rsv_list_del(&r->node);
 	rp->nr_reservations--;
-	if (mode(r->sys) == RSV_RESERVE_GLOBAL_POOL)
+	if (mode(r->sys) == RSV_RESERVATION_GLOBAL_POOL)
 		rp->target = largest(rp);
 	rsv_spin_unlock(&rp->lock);
 	pool_trim(r->sys);
@@ -357,7 +357,7 @@ static struct rsv_task *section_task(const struct rsv_reservation *r)
 
 static void open_count(struct rsv_reservation *r, long delta, bool outermost)
 {
-	struct rsv_reserve_pool *rp = rpool(r->sys);
+	struct rsv_reservation_pool *rp = rpool(r->sys);
 
 	rsv_spin_lock(&rp->lock);
 	r->open += delta;
@@ -365,15 +365,15 @@ static void open_count(struct rsv_reservation *r, long delta, bool outermost)
 	rsv_spin_unlock(&rp->lock);
 }
 
-int rsv_reserve_enable(struct rsv_reservation *r)
+int rsv_reservation_enable(struct rsv_reservation *r)
 {
 	struct rsv_task *t = section_task(r);
-	struct rsv_task_reserve *tr;
+	struct rsv_task_reservation *tr;
 
 	if (!t)
 		return -EINVAL;
-	tr = &t->reserve;
-	if (mode(r->sys) == RSV_RESERVE_PER_THREAD && r->nr > tr->want) {
+	tr = &t->reservation;
+	if (mode(r->sys) == RSV_RESERVATION_PER_THREAD && r->nr > tr->want) {
 		unsigned long old = tr->want;
 
 		tr->want = r->nr;
@@ -385,14 +385,14 @@ int rsv_reserve_enable(struct rsv_reservation *r)
 		}
 	}
 	open_count(r, 1, !tr->depth);
-	if (!tr->depth++ && mode(r->sys) == RSV_RESERVE_GLOBAL_POOL)
+	if (!tr->depth++ && mode(r->sys) == RSV_RESERVATION_GLOBAL_POOL)
 		tr->flags |= RSV_TR_FALLBACK;
 	return 0;
 }
 
 static long open_sections(struct rsv_reservation *r)
 {
-	struct rsv_reserve_pool *rp = rpool(r->sys);
+	struct rsv_reservation_pool *rp = rpool(r->sys);
 	long open;
 
 	rsv_spin_lock(&rp->lock);
@@ -401,21 +401,21 @@ static long open_sections(struct rsv_reservation *r)
 	return open;
 }
 
-void rsv_reserve_disable(struct rsv_reservation *r)
+void rsv_reservation_disable(struct rsv_reservation *r)
 {
 	struct rsv_task *t = section_task(r);
-	struct rsv_task_reserve *tr;
+	struct rsv_task_reservation *tr;
 
-	if (!t || !t->reserve.depth || !open_sections(r)) {
+	if (!t || !t->reservation.depth || !open_sections(r)) {
 		struct rsv_task *caller = rsv__task_current();
 
 		if (caller)
-			rsv__misuse(caller->sys, "rsv_reserve_disable() by task \"%s\" %s",
+			rsv__misuse(caller->sys, "rsv_reservation_disable() by task \"%s\" %s",
 				    caller->name, t ? "without a matching enable"
 						    : "on a reservation not of its system");
 		return;
 	}
-	tr = &t->reserve;
+	tr = &t->reservation;
 	open_count(r, -1, false);
 	if (--tr->depth)
 		return;
@@ -430,16 +430,16 @@ void rsv_reserve_disable(struct rsv_reservation *r)
 	tr->want = 0;
 }
 
-unsigned rsv_reserve_depth(void)
+unsigned rsv_reservation_depth(void)
 {
 	struct rsv_task *t = rsv__task_current();
 
-	return t ? t->reserve.depth : 0;
+	return t ? t->reservation.depth : 0;
 }
 
-void rsv_reserve_stats(struct rsv_system *sys, struct rsv_reserve_stats *st)
+void rsv_reservation_stats(struct rsv_system *sys, struct rsv_reservation_stats *st)
 {
-	struct rsv_reserve_pool *rp = rpool(sys);
+	struct rsv_reservation_pool *rp = rpool(sys);
 
 	rsv_spin_lock(&rp->lock);
 	*st = rp->st;
@@ -456,9 +456,9 @@ void rsv_reserve_stats(struct rsv_system *sys, struct rsv_reserve_stats *st)
 
 /* A task that returns inside a section has broken the bracket: its pages go back and the
  * semaphore is released (unrefilled: nobody can allocate for a task that has gone). */
-void rsv__reserve_task_exit(struct rsv_task *t)
+void rsv__reservation_task_exit(struct rsv_task *t)
 {
-	struct rsv_task_reserve *tr = &t->reserve;
+	struct rsv_task_reservation *tr = &t->reservation;
 
 	if (!tr->depth && !tr->nr)
 		return;
@@ -487,9 +487,9 @@ static const char *list_misfit(struct rsv_system *sys, const struct rsv_pfn_list
 	return n == nr ? NULL : "holds a different number of pages than it counts";
 }
 
-int rsv__reserve_check(struct rsv_system *sys)
+int rsv__reservation_check(struct rsv_system *sys)
 {
-	struct rsv_reserve_pool *rp = rpool(sys);
+	struct rsv_reservation_pool *rp = rpool(sys);
 	unsigned long pinned;
 	const char *why;
 	struct rsv_list *pos;
@@ -498,31 +498,31 @@ int rsv__reserve_check(struct rsv_system *sys)
 	rsv_spin_lock(&rp->lock);
 	pinned = rp->nr;
 	if ((why = list_misfit(sys, &rp->pages, rp->nr))) {
-		rsv__set_error(sys, "reserve: the global pool %s (%lu)", why, rp->nr);
+		rsv__set_error(sys, "reservations: the global pool %s (%lu)", why, rp->nr);
 		err = -EUCLEAN;
 	}
 	rsv_spin_lock(&sys->tasks_lock);
 	rsv_list_for_each(pos, &sys->tasks) {
 		struct rsv_task *t = rsv_container_of(pos, struct rsv_task, node);
 
-		pinned += t->reserve.nr;
-		if (!err && (why = list_misfit(sys, &t->reserve.pages, t->reserve.nr))) {
-			rsv__set_error(sys, "reserve: task \"%s\"'s list %s", t->name, why);
+		pinned += t->reservation.nr;
+		if (!err && (why = list_misfit(sys, &t->reservation.pages, t->reservation.nr))) {
+			rsv__set_error(sys, "reservations: task \"%s\"'s list %s", t->name, why);
 			err = -EUCLEAN;
 		}
 	}
 	rsv_spin_unlock(&sys->tasks_lock);
 	if (!err && pinned != rp->pinned) {
-		rsv__set_error(sys, "reserve: %lu pages held back, %lu counted", pinned, rp->pinned);
+		rsv__set_error(sys, "reservations: %lu pages held back, %lu counted", pinned, rp->pinned);
 		err = -EUCLEAN;
 	}
 	rsv_spin_unlock(&rp->lock);
 	return err;
 }
 
-void rsv__reserve_init(struct rsv_system *sys)
+void rsv__reservation_init(struct rsv_system *sys)
 {
-	struct rsv_reserve_pool *rp = rpool(sys);
+	struct rsv_reservation_pool *rp = rpool(sys);
 
 	rsv_spin_init(&rp->lock);
 	rsv_sema_init(&rp->sem, "reserved_pages_pool", 1);
@@ -531,9 +531,9 @@ void rsv__reserve_init(struct rsv_system *sys)
 }
 
 /* At teardown the pages go with the arena; only the C heap is ours to free. */
-void rsv__reserve_exit(struct rsv_system *sys)
+void rsv__reservation_exit(struct rsv_system *sys)
 {
-	struct rsv_reserve_pool *rp = rpool(sys);
+	struct rsv_reservation_pool *rp = rpool(sys);
 	struct rsv_list *pos, *tmp;
 
 	rsv_list_for_each_safe(pos, tmp, &rp->reservations) {
