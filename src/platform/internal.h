@@ -52,6 +52,9 @@ struct rsv_thread {
 };
 
 struct rsv_platform_backend {
+	/* One thread runs at a time and switches only at scheduling points: a spinlock found
+	 * held means a scheduling point was reached under it. */
+	bool serial;
 	struct rsv_platform *(*create)(const struct rsv_platform_config *cfg);
 	struct rsv_thread *(*thread_create)(struct rsv_platform *p, const char *name);
 	int (*thread_start)(struct rsv_platform *p, struct rsv_thread *t);
@@ -61,6 +64,10 @@ struct rsv_platform_backend {
 	/* After stop_requested is set, so that a run waiting for its threads hears it (may be
 	 * NULL: the simulator reads the flag at every decision). */
 	void (*stop)(struct rsv_platform *p);
+	/* Start and stop calling p->monitor_fn every p->monitor_period of the backend's time
+	 * (may be NULL: the simulator calls it from its scheduling decisions). */
+	int (*monitor_start)(struct rsv_platform *p);
+	void (*monitor_stop)(struct rsv_platform *p);
 	void (*destroy)(struct rsv_platform *p);
 };
 
@@ -99,11 +106,9 @@ extern _Thread_local struct rsv_thread *rsv__self __attribute__((tls_model("init
 
 uint64_t rsv__os_clock_ns(void);
 void rsv__os_sleep_ns(uint64_t ns); /* the calling OS thread, whatever backend it serves */
-int rsv__os_monitor_start(struct rsv_platform *p);
 /* Asks the host kernel to treat the calling thread as an I/O flusher (PR_SET_IO_FLUSHER):
  * 0, -errno if it refused, -ENOSYS where there is no such host thread (the simulator). */
 int rsv__platform_io_flusher(struct rsv_platform *p, bool on);
-void rsv__os_monitor_stop(struct rsv_platform *p);
 
 /* membarrier.c: a full barrier on every running thread of the process (the slow side of an
  * asymmetric fence). Check availability once first. */

@@ -258,7 +258,7 @@ static void *monitor_main(void *arg)
 	return NULL;
 }
 
-void rsv__os_monitor_stop(struct rsv_platform *p)
+static void os_monitor_stop(struct rsv_platform *p)
 {
 	pthread_t *t = p->monitor_thread;
 
@@ -270,7 +270,7 @@ void rsv__os_monitor_stop(struct rsv_platform *p)
 	p->monitor_thread = NULL;
 }
 
-int rsv__os_monitor_start(struct rsv_platform *p)
+static int os_monitor_start(struct rsv_platform *p)
 {
 	pthread_t *t = malloc(sizeof(*t));
 
@@ -294,7 +294,7 @@ static void os_destroy(struct rsv_platform *p)
 {
 	struct rsv_list *pos, *tmp;
 
-	rsv__os_monitor_stop(p);
+	os_monitor_stop(p);
 	if (atomic_load(&p->halted))
 		return; /* frozen threads use every byte of it: abandoned (see rsv_system_run) */
 	while (join_one(p, true))
@@ -311,5 +311,7 @@ const struct rsv_platform_backend rsv__os_backend = {
 	.thread_attach = os_thread_attach,
 	.run = os_run,
 	.stop = os_stop,
+	.monitor_start = os_monitor_start,
+	.monitor_stop = os_monitor_stop,
 	.destroy = os_destroy,
 };

@@ -444,6 +444,7 @@ static void sim_destroy(struct rsv_platform *p)
 }
 
 const struct rsv_platform_backend rsv__sim_backend = {
+	.serial = true,
 	.create = sim_create,
 	.thread_create = sim_thread_create,
 	.thread_start = sim_thread_start,

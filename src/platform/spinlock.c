@@ -85,7 +85,7 @@ static RSV_NOINLINE void spin_lock_slow(struct rsv_spinlock *l)
 	struct rsv_thread *self = rsv__self;
 	unsigned spins = 0;
 
-	if (self && self->plat && self->plat->backend == &rsv__sim_backend) {
+	if (self && self->plat && self->plat->backend->serial) {
 		fprintf(stderr, "reservoir: spinlock %p contended on the simulator: "
 				"a scheduling point was reached while it was held\n", (void *)l);
 		abort();

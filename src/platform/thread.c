@@ -12,14 +12,18 @@ _Thread_local struct rsv_thread *rsv__self __attribute__((tls_model("initial-exe
 struct rsv_platform *rsv_platform_create(const struct rsv_platform_config *cfg)
 {
 	struct rsv_platform_config c = cfg ? *cfg : (struct rsv_platform_config){ 0 };
+	static const struct rsv_platform_backend *const backends[] = {
+		[RSV_BACKEND_OS] = &rsv__os_backend,
+		[RSV_BACKEND_SIM] = &rsv__sim_backend,
+	};
 	const struct rsv_platform_backend *be;
 	struct rsv_platform *p;
 
-	switch (c.backend) {
-	case RSV_BACKEND_OS: be = &rsv__os_backend; break;
-	case RSV_BACKEND_SIM: be = &rsv__sim_backend; break;
-	default: errno = EINVAL; return NULL;
+	if ((unsigned)c.backend >= sizeof(backends) / sizeof(backends[0]) || !backends[c.backend]) {
+		errno = EINVAL;
+		return NULL;
 	}
+	be = backends[c.backend];
 	if (!c.tick_ns)
 		c.tick_ns = 1000;
 	if (!c.stack_size)
@@ -58,14 +62,14 @@ int rsv_platform_set_monitor(struct rsv_platform *p, uint64_t period_ns,
 {
 	if (period_ns && !fn)
 		return -EINVAL;
-	if (p->cfg.backend == RSV_BACKEND_OS)
-		rsv__os_monitor_stop(p);
+	if (p->backend->monitor_stop)
+		p->backend->monitor_stop(p);
 	p->monitor_period = period_ns;
 	p->monitor_next = 0; /* the first scheduling decision calls it once */
 	p->monitor_arg = arg;
 	p->monitor_fn = period_ns ? fn : NULL;
-	if (period_ns && p->cfg.backend == RSV_BACKEND_OS)
-		return rsv__os_monitor_start(p);
+	if (period_ns && p->backend->monitor_start)
+		return p->backend->monitor_start(p);
 	return 0;
 }
 uint64_t rsv_platform_trace_hash(const struct rsv_platform *p) { return p->trace_hash; }
