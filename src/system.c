@@ -76,7 +76,7 @@ void rsv_system_destroy(struct rsv_system *sys)
 {
 	if (!sys)
 		return;
-	rsv_platform_set_monitor(sys->plat, 0, NULL, NULL); /* the watchdogs stop looking */
+	rsv__platform_set_monitor(sys->plat, 0, NULL, NULL); /* the watchdogs stop looking */
 	/* Its frozen tasks still point into every part of it (their stacks, the arena, the
 	 * objects they wait on): it is left as it is, for the process's exit to reclaim. */
 	if (rsv_system_abandoned(sys))

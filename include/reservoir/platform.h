@@ -119,37 +119,7 @@ RSV_API uint64_t rsv_platform_decisions(const struct rsv_platform *p);
  * who holds that, and any wait-for cycle. Empty string when there is none. */
 RSV_API const char *rsv_platform_report(const struct rsv_platform *p);
 RSV_API void rsv_platform_dump_threads(struct rsv_platform *p, FILE *out);
-/* Calls @fn every @period_ns of the platform's time: on the simulator from the scheduler when
- * virtual time crosses a period (it is not a thread, so it never keeps a deadlocked run
- * alive), on real threads from a monitor thread. @fn must not block; it may stop the run.
- * One monitor per platform; period 0 removes it. */
-RSV_API int rsv_platform_set_monitor(struct rsv_platform *p, uint64_t period_ns,
-				     void (*fn)(void *arg, uint64_t now), void *arg);
-/* Appends to the report rsv_platform_report() returns. */
-RSV_API void rsv_platform_report_append(struct rsv_platform *p, const char *text);
 RSV_API const char *rsv_run_result_name(enum rsv_run_result r);
-/* Mutex events for a dependency checker (rsv_lockdep_enable): called by the locking thread
- * before it may block (ACQUIRE), after a successful trylock (TRYLOCKED), and on RELEASE.
- * NULL removes the hook. Set it before the threads run. */
-enum rsv_lock_event { RSV_LOCK_ACQUIRE, RSV_LOCK_TRYLOCKED, RSV_LOCK_RELEASE };
-typedef void (*rsv_lock_hook_t)(void *arg, enum rsv_lock_event ev, const char *name,
-				const void *lock);
-RSV_API void rsv_platform_set_lock_hook(struct rsv_platform *p, rsv_lock_hook_t fn, void *arg);
-/* What an upper layer knows of a blocked thread, for reports: words to add to its line ("in
- * the page allocator (GFP_KERNEL, order 0)") and the thread it waits for when that is not a
- * mutex owner (the task serving its I/O, the OOM victim it waits on), which blocked chains
- * and wait-for cycles then follow. */
-struct rsv_thread_note {
-	char text[224];
-	struct rsv_thread *waits_for;
-};
-typedef void (*rsv_describe_hook_t)(void *arg, struct rsv_thread *t, uint64_t now,
-				    struct rsv_thread_note *note);
-RSV_API void rsv_platform_set_describe_hook(struct rsv_platform *p, rsv_describe_hook_t fn,
-					    void *arg);
-/* The upper layer's object for @t (what rsv_thread_create() was given as context). */
-RSV_API void *rsv_thread_context(const struct rsv_thread *t);
-
 /* ---- threads ---- */
 RSV_API struct rsv_thread *rsv_thread_create(struct rsv_platform *p, const char *name,
 					     int (*fn)(void *arg), void *arg);

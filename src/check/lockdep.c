@@ -190,7 +190,7 @@ int rsv_lockdep_enable(struct rsv_system *sys)
 		return -ENOMEM;
 	rsv_spin_init(&ld->lock);
 	sys->lockdep_data = ld;
-	rsv_platform_set_lock_hook(sys->plat, lock_hook, ld);
+	rsv__platform_set_lock_hook(sys->plat, lock_hook, ld);
 	rsv__arm_alloc_hooks(sys); /* might_alloc() on every allocation */
 	return 0;
 }
@@ -299,7 +299,7 @@ void rsv__lockdep_exit(struct rsv_system *sys)
 {
 	if (!sys->lockdep_data)
 		return;
-	rsv_platform_set_lock_hook(sys->plat, NULL, NULL);
+	rsv__platform_set_lock_hook(sys->plat, NULL, NULL);
 	free(sys->lockdep_data);
 	sys->lockdep_data = NULL;
 }

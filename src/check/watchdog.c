@@ -46,7 +46,7 @@ static void fire(struct rsv_watchdog *wd, enum rsv_watchdog_event e, const char 
 	if (!wd->first)
 		wd->first = e;
 	wd->events[e]++;
-	rsv_platform_report_append(p, why);
+	rsv__platform_report_append(p, why);
 	if (rsv_platform_backend(p) == RSV_BACKEND_OS)
 		rsv__report_blocked(p); /* the simulator dumps the threads when the run stops */
 	if (wd->cfg.fired)
@@ -236,7 +236,7 @@ int rsv_watchdog_start(struct rsv_system *sys, const struct rsv_watchdog_config 
 	wd->check_period = period ? period : 1;
 	if (cfg->sample && cfg->sample_period_ns && cfg->sample_period_ns < wd->check_period)
 		period = cfg->sample_period_ns;
-	return rsv_platform_set_monitor(sys->plat, period ? period : 1, monitor, wd);
+	return rsv__platform_set_monitor(sys->plat, period ? period : 1, monitor, wd);
 }
 
 int rsv_progress_register(struct rsv_system *sys, struct rsv_progress *c, const char *name)
@@ -264,7 +264,7 @@ void rsv_watchdog_stop(struct rsv_system *sys)
 
 	if (!wd || (!wd->cfg.progress_timeout_ns && !wd->cfg.hung_timeout_ns))
 		return;
-	rsv_platform_set_monitor(sys->plat, 0, NULL, NULL); /* no look runs after this */
+	rsv__platform_set_monitor(sys->plat, 0, NULL, NULL); /* no look runs after this */
 	wd->cfg = (struct rsv_watchdog_config){ 0 };
 }
 

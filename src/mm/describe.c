@@ -48,7 +48,7 @@ void rsv__describe_task(void *arg, struct rsv_thread *thread, uint64_t now,
 			struct rsv_thread_note *note)
 {
 	struct rsv_system *sys = arg;
-	struct rsv_task *t = rsv_thread_context(thread), *holder = NULL;
+	struct rsv_task *t = rsv__thread_context(thread), *holder = NULL;
 	const struct rsv_bdev *dev;
 
 	if (!t || t->sys != sys)

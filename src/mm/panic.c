@@ -30,7 +30,7 @@ void rsv__panic(struct rsv_system *sys, const char *fmt, ...)
 		va_end(ap);
 		atomic_store_explicit(&sys->panicked, true, memory_order_release);
 		snprintf(line, sizeof(line), "panic: %s\n", sys->panic_msg);
-		rsv_platform_report_append(sys->plat, line);
+		rsv__platform_report_append(sys->plat, line);
 		if (!sys->cfg.panic) {
 			fprintf(stderr, "reservoir: panic: %s\n", sys->panic_msg);
 			abort();

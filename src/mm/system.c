@@ -120,7 +120,7 @@ struct rsv_system *rsv__mm_system_create(const struct rsv_system_config *cfg)
 		errno = ENOMEM;
 		return NULL;
 	}
-	rsv_platform_set_describe_hook(sys->plat, rsv__describe_task, sys);
+	rsv__platform_set_describe_hook(sys->plat, rsv__describe_task, sys);
 	sys->zone.managed = sys->nr_pages;
 	rsv__buddy_init(sys);
 	rsv__setup_watermarks(sys);

@@ -51,6 +51,38 @@ struct rsv_thread {
 	unsigned spin_depth; /* spinlocks held: no scheduling point allowed */
 };
 
+/* ---- what the layers above plug into a platform (not exported) ---- */
+
+/* Calls @fn every @period_ns of the platform's time: on the simulator from the scheduler when
+ * virtual time crosses a period (it is not a thread, so it never keeps a deadlocked run
+ * alive), on real threads from a monitor thread. @fn must not block; it may stop the run.
+ * One monitor per platform; period 0 removes it. */
+int rsv__platform_set_monitor(struct rsv_platform *p, uint64_t period_ns,
+			      void (*fn)(void *arg, uint64_t now), void *arg);
+/* Appends to the report rsv_platform_report() returns. */
+void rsv__platform_report_append(struct rsv_platform *p, const char *text);
+/* Mutex events for a dependency checker (rsv_lockdep_enable): called by the locking thread
+ * before it may block (ACQUIRE), after a successful trylock (TRYLOCKED), and on RELEASE.
+ * NULL removes the hook. Set it before the threads run. */
+enum rsv_lock_event { RSV_LOCK_ACQUIRE, RSV_LOCK_TRYLOCKED, RSV_LOCK_RELEASE };
+typedef void (*rsv_lock_hook_t)(void *arg, enum rsv_lock_event ev, const char *name,
+				const void *lock);
+void rsv__platform_set_lock_hook(struct rsv_platform *p, rsv_lock_hook_t fn, void *arg);
+/* What an upper layer knows of a blocked thread, for reports: words to add to its line ("in
+ * the page allocator (GFP_KERNEL, order 0)") and the thread it waits for when that is not a
+ * mutex owner (the task serving its I/O, the OOM victim it waits on), which blocked chains
+ * and wait-for cycles then follow. */
+struct rsv_thread_note {
+	char text[224];
+	struct rsv_thread *waits_for;
+};
+typedef void (*rsv_describe_hook_t)(void *arg, struct rsv_thread *t, uint64_t now,
+				    struct rsv_thread_note *note);
+void rsv__platform_set_describe_hook(struct rsv_platform *p, rsv_describe_hook_t fn, void *arg);
+/* The upper layer's object for @t (what rsv_thread_create() was given as context). */
+void *rsv__thread_context(const struct rsv_thread *t);
+
+
 struct rsv_platform_backend {
 	/* One thread runs at a time and switches only at scheduling points: a spinlock found
 	 * held means a scheduling point was reached under it. */
@@ -86,11 +118,11 @@ struct rsv_platform {
 	_Atomic uint32_t run_events; /* os: a thread returned or a stop came (a futex word) */
 	char *report;
 	size_t report_len;
-	rsv_lock_hook_t lock_hook; /* rsv_platform_set_lock_hook */
+	rsv_lock_hook_t lock_hook; /* rsv__platform_set_lock_hook */
 	void *lock_hook_arg;
-	rsv_describe_hook_t describe_hook; /* rsv_platform_set_describe_hook */
+	rsv_describe_hook_t describe_hook; /* rsv__platform_set_describe_hook */
 	void *describe_hook_arg;
-	/* The monitor (rsv_platform_set_monitor). */
+	/* The monitor (rsv__platform_set_monitor). */
 	uint64_t monitor_period, monitor_next;
 	void (*monitor_fn)(void *, uint64_t now);
 	void *monitor_arg;

@@ -46,7 +46,7 @@ static inline void lock_event(struct rsv_thread *self, enum rsv_lock_event ev,
 		p->lock_hook(p->lock_hook_arg, ev, m->name, m);
 }
 
-void rsv_platform_set_lock_hook(struct rsv_platform *p, rsv_lock_hook_t fn, void *arg)
+void rsv__platform_set_lock_hook(struct rsv_platform *p, rsv_lock_hook_t fn, void *arg)
 {
 	p->lock_hook_arg = arg;
 	p->lock_hook = fn;

@@ -245,7 +245,7 @@ static void os_stop(struct rsv_platform *p)
 	run_event(p);
 }
 
-/* The monitor thread of rsv_platform_set_monitor(): not a platform thread, no tasks' locks. */
+/* The monitor thread of rsv__platform_set_monitor(): not a platform thread, no tasks' locks. */
 static void *monitor_main(void *arg)
 {
 	struct rsv_platform *p = arg;

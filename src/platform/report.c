@@ -25,7 +25,7 @@ static void report_append(struct rsv_platform *p, const char *text, size_t len)
 	p->report = n;
 }
 
-void rsv_platform_report_append(struct rsv_platform *p, const char *text)
+void rsv__platform_report_append(struct rsv_platform *p, const char *text)
 {
 	report_append(p, text, strlen(text));
 }
@@ -49,7 +49,7 @@ static bool woken(const struct rsv_thread *t)
 	return atomic_load_explicit(&t->state, memory_order_acquire) == RSV_TASK_RUNNING;
 }
 
-void rsv_platform_set_describe_hook(struct rsv_platform *p, rsv_describe_hook_t fn, void *arg)
+void rsv__platform_set_describe_hook(struct rsv_platform *p, rsv_describe_hook_t fn, void *arg)
 {
 	p->describe_hook_arg = arg;
 	p->describe_hook = fn;

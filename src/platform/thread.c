@@ -57,7 +57,7 @@ void rsv_platform_stop(struct rsv_platform *p)
 		p->backend->stop(p);
 }
 
-int rsv_platform_set_monitor(struct rsv_platform *p, uint64_t period_ns,
+int rsv__platform_set_monitor(struct rsv_platform *p, uint64_t period_ns,
 			     void (*fn)(void *arg, uint64_t now), void *arg)
 {
 	if (period_ns && !fn)
@@ -285,7 +285,7 @@ void rsv_sleep_ns(uint64_t ns)
 	rsv__clear_waiting(self);
 }
 
-void *rsv_thread_context(const struct rsv_thread *t)
+void *rsv__thread_context(const struct rsv_thread *t)
 {
 	return t ? t->ctx : NULL;
 }
