@@ -41,4 +41,26 @@ static inline void teardown_whole(struct rsv_system *sys)
 	rsv_system_destroy(sys);
 }
 
+/* For a system whose devices keep pages until it goes (a filesystem's file, a crypt device's
+ * pools): every page accounted for, and no more than @held of them still allocated. */
+static inline void teardown_holding(struct rsv_system *sys, unsigned long held)
+{
+	bool attach = !rsv_task_current();
+	unsigned long allocated;
+	int err;
+
+	if (attach)
+		rsv_task_attach(sys, "teardown");
+	rsv_slab_shrink_all(sys);
+	if (attach)
+		rsv_task_detach();
+	rsv_drain_all_pages(sys);
+	err = rsv_system_check(sys, 0);
+	cr_assert_eq(err, 0, "pages unaccounted for at teardown: %s", rsv_system_error(sys));
+	allocated = rsv_system_nr_pages(sys) - rsv_system_free_pages(sys);
+	cr_assert_leq(allocated, held, "%lu pages allocated at teardown, at most %lu held by "
+		      "the devices", allocated, held);
+	rsv_system_destroy(sys);
+}
+
 #endif

@@ -38,6 +38,7 @@ struct rsv_bufio_client {
 	_Atomic uint64_t nr_dirty;
 	struct rsv_shrinker shrinker;
 	_Atomic long need_shrink;     /* workqueue: buffers reclaim asked for */
+	_Atomic bool work_queued;     /* workqueue: queue_work() of the shrink work */
 	struct rsv_waitqueue work_wait;
 	_Atomic uint64_t scans, stops, evicted, written, worker_runs, dirty_reached;
 };
@@ -163,6 +164,7 @@ static unsigned long bufio_scan(struct rsv_shrinker *s, struct rsv_shrink_contro
 	atomic_fetch_add(&c->scans, 1);
 	if (c->policy == RSV_BUFIO_WORKQUEUE) {
 		atomic_fetch_add(&c->need_shrink, (long)sc->nr_to_scan);
+		atomic_store(&c->work_queued, true);
 		rsv_wake_up(&c->work_wait);
 		return sc->nr_to_scan; /* taken on: the worker does it */
 	}
@@ -183,10 +185,13 @@ static int bufio_worker(void *arg)
 	struct rsv_bufio_client *c = arg;
 
 	for (;;) {
+		/* One pass per queue_work(), as shrink_work() runs: what a pass could not evict
+		 * (buffers held by their users) waits for the next scan to queue it again. */
 		rsv_wait_event(&c->work_wait,
-			       atomic_load(&c->need_shrink) > 0 || rsv_kthread_should_stop());
+			       atomic_load(&c->work_queued) || rsv_kthread_should_stop());
 		if (rsv_kthread_should_stop())
 			return 0;
+		atomic_store(&c->work_queued, false);
 		atomic_fetch_add(&c->worker_runs, 1);
 		rsv_mutex_lock(&c->lock);
 		scan_lists(c, 0, true, &c->need_shrink);

@@ -159,7 +159,8 @@ struct rsv_bdev *rsv_crypt_create(struct rsv_system *sys, const char *name,
 	c.io_pool = c.io_pool ? c.io_pool : 16;
 	c.page_pool = c.page_pool ? c.page_pool : 16;
 	c.worker_gfp = c.worker_gfp ? c.worker_gfp : RSV_GFP_NOIO;
-	if (!sys || !lower || c.io_pool < 1 || c.page_pool < 1 || !rsv_task_current() ||
+	if (!sys || !lower || lower->sys != sys || c.io_pool < 1 || c.page_pool < 1 ||
+	    !rsv_task_current() ||
 	    !(c.worker_gfp & RSV___GFP_DIRECT_RECLAIM) || (c.worker_gfp & ~RSV_GFP_VALID_MASK))
 		return errno = EINVAL, NULL;
 	if (!(cd = calloc(1, sizeof(*cd))))

@@ -219,3 +219,48 @@ Test(regress, swapped_page_written_twice_under_writeback, .timeout = 120)
 	}
 	free(r);
 }
+
+/* ---- dm-bufio's shrink worker spun on a buffer its user held ---- */
+
+/* The worker ran while reclaim's request (need_shrink) was above 0, and a buffer held by its
+ * user can never be evicted: the worker went round without sleeping, and on the simulator
+ * the run never reached its end. shrink_work() makes one pass per queue_work(). */
+struct held_buffer {
+	struct rsv_bufio_client *c;
+	struct rsv_bufio_stats st;
+};
+
+static int hold_and_shrink(void *arg)
+{
+	struct held_buffer *h = arg;
+	struct rsv_buffer *held = rsv_bufio_new(h->c, 0, RSV_GFP_KERNEL);
+
+	rsv_bufio_release(rsv_bufio_new(h->c, 1, RSV_GFP_KERNEL));
+	rsv_shrink_slab(rsv_task_system(rsv_task_current()), RSV_GFP_KERNEL, 0);
+	rsv_msleep(10);
+	rsv_bufio_stats(h->c, &h->st);
+	rsv_bufio_release(held);
+	return 0;
+}
+
+Test(regress, bufio_worker_spun_on_a_held_buffer, .timeout = 20)
+{
+	struct rsv_system_config cfg = { .nr_pages = 256, .backend = RSV_BACKEND_SIM, .seed = 1,
+					 .misuse = RSV_MISUSE_RETURN };
+	struct held_buffer h = { 0 };
+	struct rsv_system *sys;
+
+	cr_assert_eq(rsv_policy_parse(&cfg.policy, "bufio=workqueue", NULL, 0), 0);
+	sys = rsv_system_create(&cfg);
+	rsv_task_attach(sys, "setup");
+	h.c = rsv_bufio_create(sys, "client", rsv_ramdev_create(sys, "ram0", 8, 0, 0));
+	rsv_task_detach();
+	rsv_task_create(sys, "user", hold_and_shrink, &h);
+	cr_assert_eq(rsv_system_run(sys), RSV_RUN_DONE);
+	cr_assert_eq(h.st.worker_runs, 1, "one pass for one queued scan, not %lu",
+		     (unsigned long)h.st.worker_runs);
+	cr_assert_eq(h.st.buffers, 1, "the held buffer stays, the other went");
+	cr_assert_lt(rsv_platform_decisions(rsv_system_platform(sys)), 10000,
+		     "the worker slept once its pass was done");
+	teardown_holding(sys, 1); /* the held buffer's page stays cached */
+}
