@@ -61,7 +61,8 @@ struct rsv_bdev {
 RSV_API struct rsv_bdev *rsv_ramdev_create(struct rsv_system *sys, const char *name,
 					   uint64_t nr_sectors, uint64_t latency_ns,
 					   unsigned flags);
-/* For device implementations: registers @bdev with @sys (destroyed with it). */
+/* For device implementations: registers @bdev with @sys (its ops->destroy runs when the system
+ * goes). 0, or -EINVAL without a device, a system, a submit op or any sectors. */
 RSV_API int rsv_bdev_register(struct rsv_bdev *bdev, struct rsv_system *sys, const char *name,
 			      const struct rsv_bdev_ops *ops, uint64_t nr_sectors,
 			      unsigned flags);

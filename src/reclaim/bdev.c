@@ -14,10 +14,11 @@ enum { REQ_IDLE, REQ_INFLIGHT, REQ_COMPLETING };
 int rsv_bdev_register(struct rsv_bdev *bdev, struct rsv_system *sys, const char *name,
 		      const struct rsv_bdev_ops *ops, uint64_t nr_sectors, unsigned flags)
 {
-	struct rsv_reclaim *r = rsv__reclaim(sys);
+	struct rsv_reclaim *r;
 
-	if (!ops || !ops->submit)
+	if (!bdev || !sys || !ops || !ops->submit || !nr_sectors)
 		return -EINVAL;
+	r = rsv__reclaim(sys);
 	bdev->ops = ops;
 	bdev->sys = sys;
 	snprintf(bdev->name, sizeof(bdev->name), "%s", name ? name : "bdev");

@@ -248,3 +248,33 @@ Test(fault, the_environment_sets_the_knobs)
 	cr_assert_eq(errno, EINVAL);
 	unsetenv("RSV_FAIL");
 }
+
+/* The kernel's defaults, the attributes' names as RSV_FAIL spells them, and the calls seen. */
+Test(fault, defaults_names_and_counts)
+{
+	struct rsv_system *sys = test_system(RSV_BACKEND_SIM, 256, 1);
+	struct rsv_fault_config c;
+	struct rsv_page *p;
+
+	rsv_fault_config_default(&c);
+	cr_assert(c.enabled);
+	cr_assert_eq(c.probability, 100);
+	cr_assert_eq(c.interval, 1);
+	cr_assert_eq(c.times, 1);
+	cr_assert_str_eq(rsv_fault_attr_name(RSV_FAIL_PAGE_ALLOC), "fail_page_alloc");
+	for (int a = 0; a < RSV_NR_FAULT_ATTRS; a++)
+		cr_assert(strncmp(rsv_fault_attr_name(a), "fail", 4) == 0, "%d", a);
+	cr_assert_eq(rsv_fault_set(sys, RSV_FAIL_PAGE_ALLOC, &c), 0);
+	rsv_task_attach(sys, "t");
+	p = rsv_alloc_pages(RSV_GFP_KERNEL, 0); /* GFP_KERNEL waits: ignore_gfp_wait spares it */
+	cr_assert_not_null(p);
+	rsv_free_pages(p, 0);
+	cr_assert_null(rsv_alloc_pages(RSV_GFP_NOWAIT, 0), "the one failure allowed");
+	p = rsv_alloc_pages(RSV_GFP_NOWAIT, 0);
+	cr_assert_not_null(p, "times=1: only once");
+	rsv_free_pages(p, 0);
+	rsv_task_detach();
+	cr_assert_eq(rsv_fault_calls(sys, RSV_FAIL_PAGE_ALLOC), 2, "the two it could fail");
+	cr_assert_eq(rsv_fault_injected(sys, RSV_FAIL_PAGE_ALLOC), 1);
+	teardown_whole(sys);
+}

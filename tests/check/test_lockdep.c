@@ -165,3 +165,39 @@ Test(lockdep, disabled_it_reports_nothing)
 	rsv_lockdep_acquire(sys, "io:nothing"); /* a no-op without the checker */
 	rsv_system_destroy(sys);
 }
+
+/* Pseudo-locks: a region held across a lock taken inside it orders them; a wait on a class
+ * orders only the pseudo-locks the waiter holds before it, not its mutexes. */
+static int pseudo_regions(void *arg)
+{
+	struct ld_test *t = arg;
+	struct rsv_system *sys = rsv_task_system(rsv_task_current());
+
+	rsv_lockdep_acquire(sys, "io:disk");
+	rsv_mutex_lock(&t->a);
+	rsv_mutex_unlock(&t->a);
+	rsv_lockdep_release(sys, "io:disk");
+	rsv_mutex_lock(&t->b); /* after the region ended: not ordered after io:disk */
+	rsv_lockdep_wait(sys, "io:disk"); /* only a mutex held: the wait orders nothing */
+	rsv_mutex_unlock(&t->b);
+	rsv_lockdep_acquire(sys, "io:loop");
+	rsv_lockdep_wait(sys, "io:disk"); /* io:loop held: io:disk ordered after it */
+	rsv_lockdep_release(sys, "io:loop");
+	return 0;
+}
+
+Test(lockdep, pseudo_lock_regions_and_waits_order_what_they_cover)
+{
+	struct ld_test t;
+	struct rsv_system *sys = ld_system(&t);
+
+	rsv_task_create(sys, "regions", pseudo_regions, &t);
+	cr_assert_eq(rsv_system_run(sys), RSV_RUN_DONE);
+	cr_assert(rsv_lockdep_ordered(sys, "io:disk", "lock_a"), "taken inside the region");
+	cr_assert(!rsv_lockdep_ordered(sys, "io:disk", "lock_b"), "taken after it was released");
+	cr_assert(rsv_lockdep_ordered(sys, "io:loop", "io:disk"), "waited for while held");
+	cr_assert(!rsv_lockdep_ordered(sys, "lock_b", "io:disk"), "a wait orders no mutex");
+	cr_assert(!rsv_lockdep_ordered(sys, "lock_a", "io:disk"));
+	cr_assert(!rsv_lockdep_ordered(sys, "io:loop", "lock_b"));
+	rsv_system_destroy(sys);
+}

@@ -258,3 +258,62 @@ Test(watchdog, bad_config)
 	cr_assert_eq(rsv_progress_register(sys, NULL, "x"), -EINVAL);
 	rsv_system_destroy(sys);
 }
+
+/* The count of blocked threads the watchdogs and timelines read: a mutex waiter counts, a
+ * sleeper on a timer does not, and the system's own idle service tasks never do. */
+struct blocked_test {
+	struct rsv_mutex m;
+	_Atomic int held;
+	unsigned seen_blocked, seen_after;
+};
+
+static int m_holder(void *arg)
+{
+	struct blocked_test *b = arg;
+
+	rsv_mutex_lock(&b->m);
+	atomic_store(&b->held, 1);
+	rsv_msleep(20);
+	rsv_mutex_unlock(&b->m);
+	return 0;
+}
+
+static int m_contender(void *arg)
+{
+	struct blocked_test *b = arg;
+
+	while (!atomic_load(&b->held))
+		rsv_msleep(1);
+	rsv_mutex_lock(&b->m);
+	rsv_mutex_unlock(&b->m);
+	return 0;
+}
+
+static int m_observer(void *arg)
+{
+	struct blocked_test *b = arg;
+	struct rsv_system *sys = rsv_task_system(rsv_task_current());
+
+	while (!atomic_load(&b->held))
+		rsv_msleep(1);
+	rsv_msleep(10);
+	b->seen_blocked = rsv_system_nr_blocked(sys);
+	rsv_msleep(30);
+	b->seen_after = rsv_system_nr_blocked(sys);
+	return 0;
+}
+
+Test(watchdog, blocked_threads_are_counted_from_what_they_wait_on)
+{
+	struct rsv_system *sys = test_system(RSV_BACKEND_SIM, 512, 1);
+	struct blocked_test b = { 0 };
+
+	rsv_mutex_init(&b.m, "m");
+	rsv_task_create(sys, "holder", m_holder, &b);
+	rsv_task_create(sys, "contender", m_contender, &b);
+	rsv_task_create(sys, "observer", m_observer, &b);
+	cr_assert_eq(rsv_system_run(sys), RSV_RUN_DONE);
+	cr_assert_eq(b.seen_blocked, 1, "the contender; not the sleeping holder, not kswapd");
+	cr_assert_eq(b.seen_after, 0);
+	teardown_whole(sys);
+}

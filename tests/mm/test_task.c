@@ -1,5 +1,6 @@
 /* Task context: scope nesting, gfp context, io_flusher, attach rules. */
 #include <sys/prctl.h>
+#include <stddef.h>
 #include "helpers.h"
 
 /* Criterion 2.4 ignores --timeout: every suite carries its own. */
@@ -174,4 +175,87 @@ Test(task, mlock_arena)
 	sys = test_system(RSV_BACKEND_OS, 256, 1);
 	cr_assert_eq(rsv_system_mlocked(sys), 0, "not asked, not locked");
 	teardown_whole(sys);
+}
+
+/* The flags form of the scopes, several bits at once, with the same nesting rule. */
+Test(task, memalloc_flags_save_owns_only_the_bits_it_set)
+{
+	struct rsv_system *sys = attached(RSV_BACKEND_SIM);
+	unsigned outer = rsv_memalloc_flags_save(RSV_PF_MEMALLOC_NOFS);
+	unsigned both = rsv_memalloc_flags_save(RSV_PF_MEMALLOC_NOIO | RSV_PF_MEMALLOC_NOFS);
+
+	cr_assert_eq(both, RSV_PF_MEMALLOC_NOIO, "NOFS was already set");
+	rsv_memalloc_flags_restore(both);
+	cr_assert_eq(flags() & RSV_PF_SCOPE_MASK, RSV_PF_MEMALLOC_NOFS);
+	rsv_memalloc_flags_restore(outer);
+	cr_assert_eq(flags() & RSV_PF_SCOPE_MASK, 0);
+	rsv_task_detach();
+	teardown_whole(sys);
+}
+
+/* A service task does not keep a run going, sees rsv_kthread_should_stop() when the system
+ * goes, and an object added to the system is destroyed with it, after the kthreads stop. */
+struct kthread_test {
+	_Atomic int loops, stopped, destroyed_after_stop;
+	struct rsv_system_object obj;
+};
+
+static struct kthread_test *kt_of(struct rsv_system_object *o)
+{
+	return (struct kthread_test *)((char *)o - offsetof(struct kthread_test, obj));
+}
+
+static void kt_destroy(struct rsv_system_object *o)
+{
+	atomic_store(&kt_of(o)->destroyed_after_stop, atomic_load(&kt_of(o)->stopped));
+}
+
+static int service(void *arg)
+{
+	struct kthread_test *k = arg;
+
+	while (!rsv_kthread_should_stop()) {
+		atomic_fetch_add(&k->loops, 1);
+		rsv_msleep(1);
+	}
+	atomic_store(&k->stopped, 1);
+	return 0;
+}
+
+static int short_worker(void *arg)
+{
+	(void)arg;
+	rsv_msleep(5);
+	return 0;
+}
+
+static void kthreads_and_objects(enum rsv_backend backend)
+{
+	struct rsv_system *sys = test_system(backend, 256, 1);
+	struct kthread_test k = { 0 };
+	struct rsv_task *kt;
+
+	k.obj.destroy = kt_destroy;
+	rsv_system_add_object(sys, &k.obj);
+	kt = rsv_kthread_create(sys, "service", service, &k);
+	cr_assert_not_null(kt);
+	cr_assert(rsv_task_flags(kt) & RSV_PF_KTHREAD);
+	rsv_task_create(sys, "worker", short_worker, NULL);
+	cr_assert_eq(rsv_system_run(sys), RSV_RUN_DONE, "the service task keeps no run going");
+	cr_assert_gt(k.loops, 0);
+	cr_assert(!rsv_kthread_should_stop(), "outside a kthread: false");
+	rsv_system_destroy(sys);
+	if (backend == RSV_BACKEND_OS)
+		cr_assert(k.stopped, "it saw should_stop and returned");
+	cr_assert_eq(k.destroyed_after_stop, k.stopped, "objects go after the kthreads stop");
+}
+
+Test(task, kthreads_stop_with_the_system_and_objects_go_with_it_on_the_simulator)
+{
+	kthreads_and_objects(RSV_BACKEND_SIM);
+}
+
+Test(task, kthreads_stop_with_the_system_and_objects_go_with_it_on_real_threads)
+{
+	kthreads_and_objects(RSV_BACKEND_OS);
 }

@@ -383,3 +383,18 @@ Test(slab, stress_os)
 {
 	stress(RSV_BACKEND_OS, 200000);
 }
+
+Test(slab, a_cache_knows_its_name_and_size)
+{
+	struct rsv_system *sys = test_system(RSV_BACKEND_SIM, 256, 1);
+	struct rsv_kmem_cache *c;
+
+	rsv_task_attach(sys, "t");
+	c = rsv_kmem_cache_create(sys, "dentry", 192, 0, 0, NULL);
+	cr_assert_str_eq(rsv_kmem_cache_name(c), "dentry");
+	cr_assert_eq(rsv_kmem_cache_size(c), 192);
+	cr_assert_str_eq(rsv_kmem_cache_name(NULL), "(null)");
+	cr_assert_eq(rsv_kmem_cache_destroy(c), 0);
+	rsv_task_detach();
+	teardown_whole(sys);
+}

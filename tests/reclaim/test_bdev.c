@@ -139,3 +139,58 @@ Test(bdev, double_completion_and_bad_requests)
 	rsv_task_detach();
 	teardown_whole(sys);
 }
+
+/* ---- a device implemented outside the library ---- */
+
+struct echo_dev {
+	struct rsv_bdev bdev;
+	int submitted, destroyed;
+};
+
+static int echo_submit(struct rsv_bdev *bdev, struct rsv_request *req)
+{
+	((struct echo_dev *)bdev)->submitted++;
+	rsv_request_complete(req, req->op == RSV_REQ_READ ? -EIO : 0);
+	return 0;
+}
+
+static void echo_destroy(struct rsv_bdev *bdev)
+{
+	((struct echo_dev *)bdev)->destroyed++;
+}
+
+static const struct rsv_bdev_ops echo_ops = { .submit = echo_submit, .destroy = echo_destroy };
+
+static int echo_user(void *arg)
+{
+	struct echo_dev *d = arg;
+	struct rsv_page *p = rsv_alloc_pages(RSV_GFP_KERNEL, 0);
+	struct rsv_request wr = { .bdev = &d->bdev, .op = RSV_REQ_WRITE, .sector = 1, .page = p };
+	struct rsv_request rd = { .bdev = &d->bdev, .op = RSV_REQ_READ, .sector = 1, .page = p };
+
+	d->submitted = rsv_submit_request(&wr) || rsv_request_wait(&wr) ? -100 : d->submitted;
+	if (rsv_submit_request(&rd) || rsv_request_wait(&rd) != -EIO)
+		d->submitted = -200;
+	rsv_free_pages(p, 0);
+	return 0;
+}
+
+Test(bdev, a_registered_device_serves_requests_and_goes_with_the_system)
+{
+	struct rsv_system *sys = test_system(RSV_BACKEND_SIM, 256, 1);
+	static struct echo_dev d; /* its destroy runs inside rsv_system_destroy() */
+
+	memset(&d, 0, sizeof(d));
+	cr_assert_eq(rsv_bdev_register(&d.bdev, sys, "echo", NULL, 8, 0), -EINVAL, "no ops");
+	cr_assert_eq(rsv_bdev_register(&d.bdev, NULL, "echo", &echo_ops, 8, 0), -EINVAL);
+	cr_assert_eq(rsv_bdev_register(&d.bdev, sys, "echo", &echo_ops, 0, 0), -EINVAL,
+		     "no sectors");
+	cr_assert_eq(rsv_bdev_register(&d.bdev, sys, "echo", &echo_ops, 8, 0), 0);
+	cr_assert_str_eq(d.bdev.name, "echo");
+	rsv_task_create(sys, "user", echo_user, &d);
+	cr_assert_eq(rsv_system_run(sys), RSV_RUN_DONE);
+	cr_assert_eq(d.submitted, 2, "the write and the read, each completed (the read with EIO)");
+	cr_assert_eq(atomic_load(&d.bdev.completed), 2);
+	teardown_whole(sys);
+	cr_assert_eq(d.destroyed, 1);
+}

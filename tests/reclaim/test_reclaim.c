@@ -300,3 +300,51 @@ Test(reclaim, nofs_scope_keeps_shrinkers_out_of_the_fs, .timeout = 10)
 	cr_assert_eq(rsv_system_check(sys, 0), 0, "%s", rsv_system_error(sys));
 	rsv_system_destroy(sys);
 }
+
+/* ---- a referenced page survives one more scan ---- */
+
+struct touch_test {
+	struct rsv_mapping *file;
+	unsigned long reclaimed;
+};
+
+static int reclaim_touched(void *arg)
+{
+	struct touch_test *t = arg;
+
+	t->reclaimed = rsv_try_to_free_pages(RSV_GFP_KERNEL, 0);
+	return 0;
+}
+
+Test(reclaim, touched_pages_are_rotated_before_untouched_ones_go, .timeout = 10)
+{
+	struct rsv_system *sys = test_system(RSV_BACKEND_SIM, 1024, 5);
+	struct rsv_bdev *disk = rsv_ramdev_create(sys, "disk", 1024, RSV_NSEC_PER_MSEC, 0);
+	struct touch_test t = { 0 };
+	struct rsv_page *plain;
+
+	rsv_task_attach(sys, "setup");
+	t.file = rsv_mapping_create(sys, RSV_MAPPING_FILE, "file", disk, RSV_MAPPING_FS);
+	/* Added first, so the oldest on the LRU: without the touch they would go first. */
+	for (int i = 0; i < 64; i++) {
+		struct rsv_page *p = rsv_mapping_add_page(t.file, RSV_GFP_KERNEL, (uint64_t)i);
+
+		cr_assert_not_null(p);
+		if (i < 32)
+			cr_assert_eq(rsv_page_touch(p), 0);
+	}
+	plain = rsv_alloc_pages(RSV_GFP_KERNEL, 0);
+	cr_assert_eq(rsv_page_touch(plain), -EINVAL, "not a page of a mapping");
+	rsv_free_pages(plain, 0);
+	rsv_task_detach();
+	rsv_task_create(sys, "reclaimer", reclaim_touched, &t);
+	cr_assert_eq(rsv_system_run(sys), RSV_RUN_DONE);
+	cr_assert_gt(t.reclaimed, 0);
+	cr_assert_geq(rsv_stats_get(sys, RSV_STAT_PGROTATED), 1);
+	cr_assert_geq(rsv_mapping_nr_pages(t.file), 32, "%lu reclaimed, a touched page among them",
+		      t.reclaimed);
+	rsv_task_attach(sys, "teardown");
+	rsv_mapping_destroy(t.file);
+	rsv_task_detach();
+	teardown_whole(sys);
+}
