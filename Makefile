@@ -7,6 +7,8 @@
 #   make stress   SECONDS=N (default 60) of every allocator at once on real threads
 #   make models   the mempool model checked with spin (part of make check)
 #   make fuzz     SECONDS=N (default 60) of the libFuzzer harness (clang)
+#   make format-check  the lines the last commit (or the uncommitted change) touched, against
+#                 .clang-format and the 100-column limit (part of make check)
 #   make clean
 
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
@@ -14,7 +16,8 @@ CMAKE    ?= cmake
 WERROR   := $(if $(CI),ON,OFF)
 CONFIG    = -DCMAKE_BUILD_TYPE=Release -DRSV_WERROR=$(WERROR)
 
-.PHONY: all build check check-release check-asan check-tsan models demo bench stress fuzz deps clean
+.PHONY: all build check check-release check-asan check-tsan models demo bench stress fuzz deps \
+	format-check clean
 
 SECONDS ?= 60
 
@@ -33,12 +36,16 @@ build-asan/.configured:
 	@touch $@
 
 check: deps
+	@$(MAKE) --no-print-directory format-check
 	@$(MAKE) --no-print-directory check-release
 	@$(MAKE) --no-print-directory check-asan
 	@$(MAKE) --no-print-directory check-tsan
 	@$(MAKE) --no-print-directory models
 	@$(MAKE) --no-print-directory stress SECONDS=10
 	@$(MAKE) --no-print-directory fuzz SECONDS=20
+
+format-check:
+	@scripts/format-check.sh
 
 check-release: build
 	@echo "== tests: release build =="

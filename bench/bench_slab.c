@@ -263,7 +263,8 @@ int main(int argc, char **argv)
 
 	for (int r = 0; r < ROUNDS; r++) {
 		for (i = 0; i < nr_entries; i++) {
-			double ns = i < singles ? pairs(&entries[i], n) : handoff(&entries[i], n / 4);
+			double ns = i < singles ? pairs(&entries[i], n)
+						: handoff(&entries[i], n / 4);
 
 			if (ns < entries[i].best)
 				entries[i].best = ns;
@@ -271,7 +272,8 @@ int main(int argc, char **argv)
 	}
 	printf("\none task, alloc/free pairs (ns per pair)\n");
 	for (i = 0; i < singles; i++) {
-		const struct entry *m = find(entries[i].size == 256 ? "mimalloc 256" : "mimalloc 64");
+		const struct entry *m = find(entries[i].size == 256 ? "mimalloc 256"
+								    : "mimalloc 64");
 
 		printf("  %-26s %7.2f ns", entries[i].label, entries[i].best);
 		if (m)

@@ -4,8 +4,9 @@
 set -euo pipefail
 
 need=(cmake make gcc pkg-config libcriterion-dev binutils gnuplot-nox spin clang libclang-rt-14-dev
-      python3 libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4) # python3: cli_test.sh reads JSON;
-      # the last three: bench_slab's rivals
+      python3 libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 clang-format git)
+      # python3: cli_test.sh reads JSON; the allocators: bench_slab's rivals; clang-format and
+      # git: scripts/format-check.sh
 
 missing=()
 for pkg in "${need[@]}"; do

@@ -134,10 +134,17 @@ static int cache_worker(void *arg)
 static int reclaim_workload(enum rsv_backend backend, uint64_t seed)
 {
 	static const enum rsv_stat_item shown[] = {
-		RSV_STAT_KSWAPD_WAKEUP, RSV_STAT_KSWAPD_RECLAIM, RSV_STAT_DIRECT_RECLAIM,
-		RSV_STAT_PGSCAN, RSV_STAT_PGSTEAL, RSV_STAT_THROTTLE_DIRECT,
-		RSV_STAT_THROTTLE_WRITEBACK, RSV_STAT_THROTTLE_ISOLATED, RSV_STAT_THROTTLE_NOPROGRESS,
-		RSV_STAT_THROTTLE_CONGESTED, RSV_STAT_OOM_KILL,
+		RSV_STAT_KSWAPD_WAKEUP,
+		RSV_STAT_KSWAPD_RECLAIM,
+		RSV_STAT_DIRECT_RECLAIM,
+		RSV_STAT_PGSCAN,
+		RSV_STAT_PGSTEAL,
+		RSV_STAT_THROTTLE_DIRECT,
+		RSV_STAT_THROTTLE_WRITEBACK,
+		RSV_STAT_THROTTLE_ISOLATED,
+		RSV_STAT_THROTTLE_NOPROGRESS,
+		RSV_STAT_THROTTLE_CONGESTED,
+		RSV_STAT_OOM_KILL,
 	};
 	struct rsv_system *sys = rsv_system_create(&(struct rsv_system_config){
 		.nr_pages = 4096, .backend = backend, .seed = seed });
@@ -232,7 +239,8 @@ static int find_deadlock(void)
 	for (int seed = 0; seed < 1000; seed++)
 		if (run_abba((uint64_t)seed, &hash, 0) == RSV_RUN_DEADLOCK && deadlocks++ == 0)
 			first = seed;
-	printf("\nABBA between a writer and a shrinker, 1000 seeds on the simulator: %d deadlock.\n",
+	printf("\nABBA between a writer and a shrinker, 1000 seeds on the simulator: "
+	       "%d deadlock.\n",
 	       deadlocks);
 	if (first < 0)
 		return 1;

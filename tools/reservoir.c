@@ -48,10 +48,13 @@ int rsv_tool_parse_uint(const char *opt, const char *s, uint64_t min, uint64_t m
 	v = *s >= '0' && *s <= '9' ? strtoull(s, &end, 0) : 0;
 	if (*s < '0' || *s > '9' || errno || *end || v < min || v > max) {
 		if (max == UINT64_MAX)
-			fprintf(stderr, "reservoir: %s: '%s' is not a non-negative integer\n", opt, s);
+			fprintf(stderr, "reservoir: %s: '%s' is not a non-negative integer\n", opt,
+				s);
 		else
-			fprintf(stderr, "reservoir: %s: '%s' is not an integer in %" PRIu64 "..%" PRIu64
-				"\n", opt, s, min, max);
+			fprintf(stderr,
+				"reservoir: %s: '%s' is not an integer in %" PRIu64 "..%" PRIu64
+				"\n",
+				opt, s, min, max);
 		return -1;
 	}
 	*out = v;
@@ -89,8 +92,10 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "stress"))
 		return rsv_tool_stress(argc - 2, argv + 2);
 	if (strcmp(argv[1], "demo")) {
-		fprintf(stderr, "reservoir: unknown command '%s' (valid: list, run, replay, matrix, stress, "
-			"demo, version, help)\n", argv[1]);
+		fprintf(stderr,
+			"reservoir: unknown command '%s' (valid: list, run, replay, matrix, "
+			"stress, demo, version, help)\n",
+			argv[1]);
 		return 2;
 	}
 	for (int i = 2; i < argc; i++) {
@@ -98,7 +103,8 @@ int main(int argc, char **argv)
 			if (rsv_tool_parse_seed(argv[++i], &seed))
 				return 2;
 		} else {
-			fprintf(stderr, "reservoir: unknown option '%s' (valid: --seed N)\n", argv[i]);
+			fprintf(stderr, "reservoir: unknown option '%s' (valid: --seed N)\n",
+				argv[i]);
 			return 2;
 		}
 	}

@@ -191,7 +191,8 @@ static void print_result(const struct run_args *a, const struct rsv_scenario_res
 		printf("}, \"report\": ");
 		json_string(stdout, r->report);
 		if (again)
-			printf(", \"replay\": {\"trace_hash\": \"%016" PRIx64 "\", \"identical\": %s}",
+			printf(", \"replay\": {\"trace_hash\": \"%016" PRIx64
+			       "\", \"identical\": %s}",
 			       again->trace_hash,
 			       r->trace_hash == again->trace_hash ? "true" : "false");
 		printf("}\n");
@@ -313,7 +314,8 @@ static void add_cells(struct matrix *m, const struct rsv_scenario *s)
 			if (a < nkeys)
 				cell->opts.policy.value[rsv_scenario_key(s, a)] = (unsigned char)v;
 			else if (n > 1)
-				cell->opts.params[a - nkeys] = rsv_scenario_param(s, a - nkeys)->min + v;
+				cell->opts.params[a - nkeys] =
+					rsv_scenario_param(s, a - nkeys)->min + v;
 		}
 	}
 }
@@ -472,7 +474,8 @@ static const struct cell *worst_cell(const struct matrix *m, const struct rsv_sc
 	const struct cell *w = NULL;
 
 	for (unsigned i = 0; i < m->nr_cells; i++)
-		if (m->cells[i].s == s && !m->cells[i].errors && (!w || m->cells[i].worst > w->worst))
+		if (m->cells[i].s == s && !m->cells[i].errors &&
+		    (!w || m->cells[i].worst > w->worst))
 			w = &m->cells[i];
 	return w;
 }
@@ -485,9 +488,11 @@ static const struct cell *fixed_cell(const struct matrix *m, const struct cell *
 
 	for (unsigned i = 0; i < m->nr_cells; i++) {
 		const struct cell *c = &m->cells[i];
-		bool same_variant = !memcmp(c->opts.params, bad->opts.params, sizeof(c->opts.params));
+		bool same_variant = !memcmp(c->opts.params, bad->opts.params,
+					    sizeof(c->opts.params));
 
-		if (c->s != bad->s || !same_variant || c->worst != RSV_VERDICT_PROGRESS || c->errors)
+		if (c->s != bad->s || !same_variant || c->worst != RSV_VERDICT_PROGRESS ||
+		    c->errors)
 			continue;
 		if (!memcmp(&c->opts.policy, &RSV_POLICY_DEFAULT, sizeof(c->opts.policy)))
 			return c;
@@ -564,7 +569,8 @@ static int write_report(const struct matrix *m, const char *dir)
 
 		snprintf(path, sizeof(path), "%s/matrix.%s", dir, formats[f]);
 		if (!(out = fopen(path, "w"))) {
-			fprintf(stderr, "reservoir: cannot write '%s': %s\n", path, strerror(errno));
+			fprintf(stderr, "reservoir: cannot write '%s': %s\n", path,
+				strerror(errno));
 			return 1;
 		}
 		write_matrix(out, m, formats[f]);
@@ -604,9 +610,10 @@ int rsv_tool_matrix(int argc, char **argv)
 			if (!(only = find_scenario(val)))
 				return 2;
 		} else {
-			return bad("unknown option '%s'", opt,
-				   "--seeds N, --jobs J, --scenario NAME, --format text|md|json|csv, "
-				   "--out DIR");
+			return bad(
+				"unknown option '%s'", opt,
+				"--seeds N, --jobs J, --scenario NAME, --format text|md|json|csv, "
+				"--out DIR");
 		}
 	}
 	if (dir && (status = prepare_report(dir)))

@@ -87,7 +87,8 @@ static void verify(struct stress *st, const struct block *b)
 	for (size_t i = 0; i < b->size / 8; i++) {
 		if (w[i] != pattern_word(st->seed, b->addr, b->size, i)) {
 			atomic_fetch_add(&st->corrupt, 1);
-			report_error(st, "block %p (%zu bytes) corrupted while held", b->addr, b->size);
+			report_error(st, "block %p (%zu bytes) corrupted while held", b->addr,
+				     b->size);
 			return;
 		}
 	}
@@ -100,7 +101,8 @@ static bool alloc_block(struct stress *st, uint64_t r, struct block *b, unsigned
 {
 	rsv_gfp_t gfp = (r & 1) ? RSV_GFP_NOWAIT : RSV_GFP_KERNEL | RSV___GFP_NORETRY;
 
-	*b = (struct block){ .kind = st->only < NR_KINDS ? st->only : (enum kind)((r >> 1) % NR_KINDS) };
+	*b = (struct block){ .kind = st->only < NR_KINDS ? st->only
+							 : (enum kind)((r >> 1) % NR_KINDS) };
 	switch (b->kind) {
 	case K_PAGES:
 		b->order = (unsigned)((r >> 8) % 4);
@@ -299,8 +301,10 @@ static int parse(int argc, char **argv, unsigned *seconds, unsigned *tasks, uint
 			for (*only = 0; *only < NR_KINDS && strcmp(kind_names[*only], argv[i + 1]);)
 				(*only)++;
 			if (*only == NR_KINDS) {
-				fprintf(stderr, "reservoir: stress: unknown kind '%s' (valid: pages, "
-						"kmalloc, cache, pool)\n", argv[i + 1]);
+				fprintf(stderr,
+					"reservoir: stress: unknown kind '%s' (valid: pages, "
+					"kmalloc, cache, pool)\n",
+					argv[i + 1]);
 				return 2;
 			}
 			continue;
@@ -317,8 +321,10 @@ static int parse(int argc, char **argv, unsigned *seconds, unsigned *tasks, uint
 			if (rsv_tool_parse_seed(argv[i + 1], seed))
 				return 2;
 		} else {
-			fprintf(stderr, "reservoir: stress: unknown option '%s' (valid: --seconds "
-					"1..86400, --tasks 1..64, --seed N, --only KIND)\n", argv[i]);
+			fprintf(stderr,
+				"reservoir: stress: unknown option '%s' (valid: --seconds "
+				"1..86400, --tasks 1..64, --seed N, --only KIND)\n",
+				argv[i]);
 			return 2;
 		}
 	}
@@ -344,8 +350,8 @@ int rsv_tool_stress(int argc, char **argv)
 		return status ? status : 1;
 	st->seed = seed;
 	st->only = only;
-	st->sys = rsv_system_create(&(struct rsv_system_config){ .nr_pages = 4096,
-								  .backend = RSV_BACKEND_OS, .seed = seed });
+	st->sys = rsv_system_create(&(struct rsv_system_config){
+		.nr_pages = 4096, .backend = RSV_BACKEND_OS, .seed = seed });
 	if (!st->sys) {
 		perror("reservoir: stress: cannot make the system");
 		return 1;

@@ -100,7 +100,8 @@ int rsv_tool_check_writable(const char *opt, const char *path)
 	}
 	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		fprintf(stderr, "reservoir: %s: cannot write '%s': %s\n", opt, path, strerror(errno));
+		fprintf(stderr, "reservoir: %s: cannot write '%s': %s\n", opt, path,
+			strerror(errno));
 		return 2;
 	}
 	close(fd);

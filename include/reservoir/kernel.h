@@ -5,8 +5,8 @@
  * GFP_KERNEL, struct page, mempool_t). Everything maps onto the rsv_ API of the task that
  * makes the call: kmem_cache_create() and friends that take no system use the current
  * task's. `struct page` is an incomplete type naming the same object as struct rsv_page;
- * page_to_rsv()/rsv_to_page() convert at the boundary. `current` is a struct task_struct pointer to the
- * calling task, and the accessors kernel code uses on it are functions here (current->flags
+ * page_to_rsv()/rsv_to_page() convert at the boundary. `current` is a struct task_struct pointer to
+ * the calling task, and the accessors kernel code uses on it are functions here (current->flags
  * becomes current_flags()). Kernel code that sleeps must run in a task, as everywhere. */
 #ifndef RESERVOIR_KERNEL_H
 #define RESERVOIR_KERNEL_H

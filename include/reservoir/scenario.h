@@ -15,7 +15,8 @@
 enum rsv_verdict {
 	RSV_VERDICT_PROGRESS,         /* the work finished */
 	RSV_VERDICT_STALL,            /* it progressed, below the scenario's rate floor */
-	RSV_VERDICT_RESERVE_DEPLETED, /* free pages driven to zero by callers reserves were not for */
+	RSV_VERDICT_RESERVE_DEPLETED, /* free pages driven to zero by callers reserves were not for
+				       */
 	RSV_VERDICT_NEEDLESS_OOM,     /* a kill the policy should have avoided */
 	RSV_VERDICT_LIVELOCK,         /* tasks ran, the progress counter stalled for 30 virtual s */
 	RSV_VERDICT_DEADLOCK,         /* no task could make progress again */

@@ -94,13 +94,25 @@ RSV_API bool rsv_task_is_oom_victim(const struct rsv_task *t);
 RSV_API unsigned rsv_memalloc_flags_save(unsigned flags);
 RSV_API void rsv_memalloc_flags_restore(unsigned saved);
 
-static inline unsigned rsv_memalloc_noio_save(void) { return rsv_memalloc_flags_save(RSV_PF_MEMALLOC_NOIO); }
+static inline unsigned rsv_memalloc_noio_save(void)
+{
+	return rsv_memalloc_flags_save(RSV_PF_MEMALLOC_NOIO);
+}
 static inline void rsv_memalloc_noio_restore(unsigned s) { rsv_memalloc_flags_restore(s); }
-static inline unsigned rsv_memalloc_nofs_save(void) { return rsv_memalloc_flags_save(RSV_PF_MEMALLOC_NOFS); }
+static inline unsigned rsv_memalloc_nofs_save(void)
+{
+	return rsv_memalloc_flags_save(RSV_PF_MEMALLOC_NOFS);
+}
 static inline void rsv_memalloc_nofs_restore(unsigned s) { rsv_memalloc_flags_restore(s); }
-static inline unsigned rsv_memalloc_noreclaim_save(void) { return rsv_memalloc_flags_save(RSV_PF_MEMALLOC); }
+static inline unsigned rsv_memalloc_noreclaim_save(void)
+{
+	return rsv_memalloc_flags_save(RSV_PF_MEMALLOC);
+}
 static inline void rsv_memalloc_noreclaim_restore(unsigned s) { rsv_memalloc_flags_restore(s); }
-static inline unsigned rsv_memalloc_pin_save(void) { return rsv_memalloc_flags_save(RSV_PF_MEMALLOC_PIN); }
+static inline unsigned rsv_memalloc_pin_save(void)
+{
+	return rsv_memalloc_flags_save(RSV_PF_MEMALLOC_PIN);
+}
 static inline void rsv_memalloc_pin_restore(unsigned s) { rsv_memalloc_flags_restore(s); }
 
 /* PR_SET_IO_FLUSHER for the calling task: sets (or clears) PF_MEMALLOC_NOIO and

@@ -43,7 +43,7 @@ enum rsv_watchdog_event {
 };
 
 struct rsv_watchdog_config {
-	uint64_t period_ns;           /* how often to look; 0 = a hundredth of the smallest timeout */
+	uint64_t period_ns; /* how often to look; 0 = a hundredth of the smallest timeout */
 	uint64_t progress_timeout_ns; /* registered counters must advance within this; 0 = off */
 	uint64_t hung_timeout_ns;     /* blocked uninterruptibly this long is hung; 0 = off */
 	bool stop_run;                /* on the simulator, end the run when it fires */

@@ -132,8 +132,10 @@ static void report(struct fault_attr *fa, enum rsv_fault_attr a, const struct rs
 {
 	if (!fa->cfg.verbose)
 		return;
-	fprintf(stderr, "reservoir: FAULT_INJECTION: forcing a failure (%s, task \"%s\", %zu "
-			"bytes%s)", attr_names[a], t ? t->name : "?", size, nth ? ", fail-nth" : "");
+	fprintf(stderr,
+		"reservoir: FAULT_INJECTION: forcing a failure (%s, task \"%s\", %zu "
+		"bytes%s)",
+		attr_names[a], t ? t->name : "?", size, nth ? ", fail-nth" : "");
 	if (fa->cfg.verbose > 1)
 		fprintf(stderr, ": %lu calls, %lu injected", (unsigned long)atomic_load(&fa->calls),
 			(unsigned long)atomic_load(&fa->injected));

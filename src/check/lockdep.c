@@ -230,7 +230,8 @@ bool rsv_lockdep_ordered(struct rsv_system *sys, const char *before, const char 
 		if (!strcmp(ld->name[i], after))
 			b = (int)i;
 	}
-	found = a >= 0 && b >= 0 && a != b && reaches(ld, (unsigned)a, (unsigned)b, &seen, path, &len);
+	found = a >= 0 && b >= 0 && a != b &&
+		reaches(ld, (unsigned)a, (unsigned)b, &seen, path, &len);
 	rsv_spin_unlock(&ld->lock);
 	return found;
 }

@@ -82,8 +82,8 @@ static void update_parked(struct rsv_watchdog *wd)
 		if (!watched(t))
 			continue;
 		kind = atomic_load(&t->wait_kind);
-		if (kind != RSV_WAIT_MUTEX && kind != RSV_WAIT_SEMAPHORE && kind != RSV_WAIT_QUEUE &&
-		    kind != RSV_WAIT_RETRY)
+		if (kind != RSV_WAIT_MUTEX && kind != RSV_WAIT_SEMAPHORE &&
+		    kind != RSV_WAIT_QUEUE && kind != RSV_WAIT_RETRY)
 			all = false;
 		n++;
 	}
@@ -115,12 +115,11 @@ static void check_progress(struct rsv_watchdog *wd, uint64_t now)
 		 * Nothing a task does can end it: a deadlock the timed waits disguise. */
 		deadlock = wd->looks && 4 * wd->parked_looks >= 3 * wd->looks;
 		snprintf(why, sizeof(why),
-			 deadlock ? "watchdog: progress counter \"%s\" stuck at %llu for %.3f s while "
-				    "every task waited on a lock or a queue (deadlock: "
-				    "its waits time out and begin again)\n"
-				  : "watchdog: progress counter \"%s\" stuck at %llu for %.3f s while "
-				    "tasks ran (livelock)\n",
-			 c->name, (unsigned long long)v, (double)(now - c->changed_at) / 1e9);
+			 "watchdog: progress counter \"%s\" stuck at %llu for %.3f s while %s\n",
+			 c->name, (unsigned long long)v, (double)(now - c->changed_at) / 1e9,
+			 deadlock ? "every task waited on a lock or a queue (deadlock: its waits "
+				    "time out and begin again)"
+				  : "tasks ran (livelock)");
 		rsv_spin_unlock(&wd->lock);
 		fire(wd, deadlock ? RSV_WATCHDOG_DEADLOCK : RSV_WATCHDOG_LIVELOCK, why);
 		rsv_spin_lock(&wd->lock);
@@ -166,7 +165,8 @@ static void check_hung(struct rsv_watchdog *wd, uint64_t now)
 			len += (size_t)snprintf(why + len, sizeof(why) - len,
 						"watchdog: task \"%s\" (#%u) blocked for more than "
 						"%.3f s\n",
-						t->name, t->id, (double)wd->cfg.hung_timeout_ns / 1e9);
+						t->name, t->id,
+						(double)wd->cfg.hung_timeout_ns / 1e9);
 	}
 	rsv_spin_unlock(&p->threads_lock);
 	if (len)

@@ -9,7 +9,10 @@
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
 static inline void rsv__asan_poison(const void *p, size_t n) { ASAN_POISON_MEMORY_REGION(p, n); }
-static inline void rsv__asan_unpoison(const void *p, size_t n) { ASAN_UNPOISON_MEMORY_REGION(p, n); }
+static inline void rsv__asan_unpoison(const void *p, size_t n)
+{
+	ASAN_UNPOISON_MEMORY_REGION(p, n);
+}
 #else
 static inline void rsv__asan_poison(const void *p, size_t n) { (void)p, (void)n; }
 static inline void rsv__asan_unpoison(const void *p, size_t n) { (void)p, (void)n; }

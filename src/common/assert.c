@@ -7,7 +7,8 @@ void rsv__assert_fail(const char *what, const char *file, int line, const char *
 {
 	const struct rsv_thread *self = rsv_thread_self();
 
-	fprintf(stderr, "reservoir: bug: assertion \"%s\" failed in %s() at %s:%d (thread \"%s\")\n",
-		what, func, file, line, rsv_thread_name(self));
+	fprintf(stderr,
+		"reservoir: bug: assertion \"%s\" failed in %s() at %s:%d (thread \"%s\")\n", what,
+		func, file, line, rsv_thread_name(self));
 	abort();
 }

@@ -10,7 +10,8 @@
 static inline void rsv_list_init(struct rsv_list *h) { h->next = h->prev = h; }
 static inline bool rsv_list_empty(const struct rsv_list *h) { return h->next == h; }
 
-static inline void rsv__list_insert(struct rsv_list *n, struct rsv_list *prev, struct rsv_list *next)
+static inline void rsv__list_insert(struct rsv_list *n, struct rsv_list *prev,
+				    struct rsv_list *next)
 {
 	next->prev = n;
 	n->next = next;
@@ -18,8 +19,14 @@ static inline void rsv__list_insert(struct rsv_list *n, struct rsv_list *prev, s
 	prev->next = n;
 }
 
-static inline void rsv_list_add(struct rsv_list *n, struct rsv_list *h) { rsv__list_insert(n, h, h->next); }
-static inline void rsv_list_add_tail(struct rsv_list *n, struct rsv_list *h) { rsv__list_insert(n, h->prev, h); }
+static inline void rsv_list_add(struct rsv_list *n, struct rsv_list *h)
+{
+	rsv__list_insert(n, h, h->next);
+}
+static inline void rsv_list_add_tail(struct rsv_list *n, struct rsv_list *h)
+{
+	rsv__list_insert(n, h->prev, h);
+}
 
 static inline void rsv_list_del(struct rsv_list *n)
 {

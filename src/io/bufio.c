@@ -2,10 +2,11 @@
  * threads fought over (spec G).
  *
  * The client mutex covers the buffers; a buffer being written is waited for with the mutex
- * held, as __make_buffer_clean() does (so no other path sees it mid-write). So a shrinker that takes the mutex and writes dirty
- * buffers makes reclaim wait for the device below, and if that device is a loop device whose
- * worker needs a filesystem lock or memory, reclaim waits for itself. Policy `bufio` decides
- * which reclaim contexts may do that: those with __GFP_IO (before 9d28eb12447e), those with
+ * held, as __make_buffer_clean() does (so no other path sees it mid-write). So a shrinker that
+ * takes the mutex and writes dirty buffers makes reclaim wait for the device below, and if that
+ * device is a loop device whose worker needs a filesystem lock or memory, reclaim waits for itself.
+ * Policy `bufio` decides which reclaim contexts may do that: those with __GFP_IO (before
+ * 9d28eb12447e), those with
  * __GFP_FS (after it), or none, the scan only handing the work to the client's worker (v5.9).
  * A scan visits the clean list, then the dirty one, each from its cold end. */
 #include <errno.h>
@@ -125,7 +126,8 @@ static unsigned long scan_lists(struct rsv_bufio_client *c, unsigned long nr, bo
 		struct rsv_list *pos = c->lru[l].prev;
 
 		if (l == LIST_DIRTY && pos != &c->lru[l])
-			atomic_fetch_add(&c->dirty_reached, 1); /* whether it may write them or not */
+			atomic_fetch_add(&c->dirty_reached,
+					 1); /* whether it may write them or not */
 		while (pos != &c->lru[l]) {
 			struct rsv_buffer *b = rsv_container_of(pos, struct rsv_buffer, lru);
 
@@ -212,7 +214,8 @@ static void client_destroy(struct rsv_system_object *o)
 	/* The pages go with the arena; a deadlocked run may have left a scan half done. */
 	for (unsigned l = 0; l < NR_LISTS; l++) {
 		while (!rsv_list_empty(&c->lru[l])) {
-			struct rsv_buffer *b = rsv_container_of(c->lru[l].next, struct rsv_buffer, lru);
+			struct rsv_buffer *b = rsv_container_of(c->lru[l].next, struct rsv_buffer,
+								lru);
 
 			rsv_list_del(&b->lru);
 			free(b);

@@ -190,8 +190,9 @@ void rsv_crypt_stats(struct rsv_bdev *bdev, struct rsv_crypt_stats *out)
 {
 	struct crypt_dev *cd = (struct crypt_dev *)bdev;
 	static const enum rsv_stat_item throttles[] = {
-		RSV_STAT_THROTTLE_VM_WRITEOUT, RSV_STAT_THROTTLE_WRITEBACK, RSV_STAT_THROTTLE_NOPROGRESS,
-		RSV_STAT_THROTTLE_ISOLATED, RSV_STAT_THROTTLE_CONGESTED, RSV_STAT_THROTTLE_DIRECT,
+		RSV_STAT_THROTTLE_VM_WRITEOUT, RSV_STAT_THROTTLE_WRITEBACK,
+		RSV_STAT_THROTTLE_NOPROGRESS,  RSV_STAT_THROTTLE_ISOLATED,
+		RSV_STAT_THROTTLE_CONGESTED,   RSV_STAT_THROTTLE_DIRECT,
 	};
 	struct rsv_mempool_stats io, page;
 	uint64_t throttled = 0;

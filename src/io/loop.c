@@ -68,7 +68,8 @@ static int loop_worker(void *arg)
 			return 0;
 		take_batch(lo, &batch);
 		if (noio)
-			saved = rsv_memalloc_flags_save(RSV_PF_MEMALLOC_NOIO | RSV_PF_LOCAL_THROTTLE);
+			saved = rsv_memalloc_flags_save(RSV_PF_MEMALLOC_NOIO |
+							RSV_PF_LOCAL_THROTTLE);
 		rsv_lockdep_acquire(lo->bdev.sys, lo->bdev.io_class);
 		while (!rsv_list_empty(&batch)) {
 			struct rsv_request *req =

@@ -25,7 +25,8 @@ static int walk_blocks(struct rsv_system *sys, struct census *c)
 		unsigned state = rsv__page_state(p);
 
 		if (state == RSV_PAGE_TAIL || state > RSV_PAGE_ALLOC)
-			return FAIL(sys, "page %lu: state %u where a block should start", pfn, state);
+			return FAIL(sys, "page %lu: state %u where a block should start", pfn,
+				    state);
 		if (p->order > RSV_MAX_ORDER || (pfn & (size - 1)) || pfn + size > sys->nr_pages)
 			return FAIL(sys, "page %lu: order %u block is misaligned or overruns", pfn,
 				    p->order);
@@ -52,22 +53,23 @@ static int walk_list(struct rsv_system *sys, const struct rsv_pfn_list *l, unsig
 		const struct rsv_page *p;
 
 		if (pfn >= sys->nr_pages || *blocks > sys->nr_pages)
-			return FAIL(sys, "free list of order %u is corrupt near page %u", order, pfn);
+			return FAIL(sys, "free list of order %u is corrupt near page %u", order,
+				    pfn);
 		p = &sys->memmap[pfn];
 		if (rsv__page_state(p) != state || p->order != order || p->prev != prev)
 			return FAIL(sys, "page %u on an order-%u %s list has state %u order %u",
 				    pfn, order, state == RSV_PAGE_BUDDY ? "buddy" : "task-cache",
 				    rsv__page_state(p), p->order);
 		if (state == RSV_PAGE_PCP && p->owner != owner)
-			return FAIL(sys, "page %u is in task %u's cache but owned by %u", pfn, owner,
-				    p->owner);
+			return FAIL(sys, "page %u is in task %u's cache but owned by %u", pfn,
+				    owner, p->owner);
 		(*blocks)++;
 		*pages += 1UL << order;
 		prev = pfn;
 	}
 	if (l->tail != prev)
-		return FAIL(sys, "an order-%u list ends at page %u but its tail says %u", order, prev,
-			    l->tail);
+		return FAIL(sys, "an order-%u list ends at page %u but its tail says %u", order,
+			    prev, l->tail);
 	return 0;
 }
 
@@ -78,7 +80,8 @@ static int check_buddy(struct rsv_system *sys, const struct census *c)
 
 	for (unsigned o = 0; o < RSV_NR_ORDERS; o++) {
 		unsigned long before = blocks;
-		int err = walk_list(sys, &z->free_area[o].list, RSV_PAGE_BUDDY, o, 0, &blocks, &pages);
+		int err = walk_list(sys, &z->free_area[o].list, RSV_PAGE_BUDDY, o, 0, &blocks,
+				    &pages);
 
 		if (err)
 			return err;
@@ -98,10 +101,11 @@ static int check_buddy(struct rsv_system *sys, const struct census *c)
 		unsigned long buddy = pfn ^ (1UL << p->order);
 
 		if (rsv__page_state(p) == RSV_PAGE_BUDDY && p->order < RSV_MAX_ORDER &&
-		    buddy < sys->nr_pages && rsv__page_state(&sys->memmap[buddy]) == RSV_PAGE_BUDDY &&
+		    buddy < sys->nr_pages &&
+		    rsv__page_state(&sys->memmap[buddy]) == RSV_PAGE_BUDDY &&
 		    sys->memmap[buddy].order == p->order)
-			return FAIL(sys, "free buddies %lu and %lu of order %u were not merged", pfn,
-				    buddy, p->order);
+			return FAIL(sys, "free buddies %lu and %lu of order %u were not merged",
+				    pfn, buddy, p->order);
 	}
 	return 0;
 }

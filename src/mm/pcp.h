@@ -60,7 +60,8 @@ static inline void rsv__pcp_push(const struct rsv_system *sys, struct rsv_task *
 	rsv__pcp_count_add(pcp, 1 << order);
 }
 
-static inline uint32_t rsv__pcp_pop(const struct rsv_system *sys, struct rsv_pcp *pcp, unsigned order)
+static inline uint32_t rsv__pcp_pop(const struct rsv_system *sys, struct rsv_pcp *pcp,
+				    unsigned order)
 {
 	uint32_t pfn = pcp->lists[order].head;
 

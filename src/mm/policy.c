@@ -50,7 +50,8 @@ static int lookup_key(const char *word, size_t len)
 	for (int k = 0; k < RSV_NR_POLICY_KEYS; k++) {
 		const char *alias = policy_table[k].alias;
 
-		if ((strlen(policy_table[k].key) == len && !strncmp(policy_table[k].key, word, len)) ||
+		if ((strlen(policy_table[k].key) == len &&
+		     !strncmp(policy_table[k].key, word, len)) ||
 		    (alias && strlen(alias) == len && !strncmp(alias, word, len)))
 			return k;
 	}

@@ -9,7 +9,10 @@
 #include "common/asan.h"
 
 static void no_wake_kswapd(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order) {}
-static unsigned long no_direct_reclaim(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order) { return 0; }
+static unsigned long no_direct_reclaim(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order)
+{
+	return 0;
+}
 static unsigned long no_reclaimable(struct rsv_system *sys) { return 0; }
 static enum rsv_oom_result no_oom(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order)
 {
@@ -64,7 +67,8 @@ static int map_arena(struct rsv_system *sys)
 	bool reused;
 
 	sys->arena_bytes = sys->nr_pages << RSV_PAGE_SHIFT;
-	sys->arena = rsv__workspace_map(sys->cfg.workspace, sys->arena_bytes, RSV_WS_ARENA, &reused);
+	sys->arena = rsv__workspace_map(sys->cfg.workspace, sys->arena_bytes, RSV_WS_ARENA,
+					&reused);
 	if (!sys->arena)
 		return -ENOMEM;
 	sys->memmap_bytes = sys->nr_pages * sizeof(struct rsv_page);

@@ -97,7 +97,8 @@ static void describe_thread(struct rsv_thread *t, uint64_t now, FILE *out)
 		kind = RSV_WAIT_NONE; /* about to run */
 	switch (kind) {
 	case RSV_WAIT_MUTEX:
-		fprintf(out, "waits for mutex \"%s\", held by ", ((const struct rsv_mutex *)obj)->name);
+		fprintf(out, "waits for mutex \"%s\", held by ",
+			((const struct rsv_mutex *)obj)->name);
 		if (holder)
 			fprintf(out, "\"%s\" (#%u)", holder->name, holder->id);
 		else
@@ -118,7 +119,8 @@ static void describe_thread(struct rsv_thread *t, uint64_t now, FILE *out)
 		fprintf(out, "sleeps");
 		break;
 	case RSV_WAIT_RETRY:
-		fprintf(out, "retries, waiting on \"%s\"", ((const struct rsv_waitqueue *)obj)->name);
+		fprintf(out, "retries, waiting on \"%s\"",
+			((const struct rsv_waitqueue *)obj)->name);
 		break;
 	case RSV_WAIT_THROTTLE:
 		fprintf(out, "is throttled on \"%s\"", ((const struct rsv_waitqueue *)obj)->name);

@@ -273,8 +273,9 @@ static void sim_park(struct rsv_thread *self, uint64_t deadline)
 	struct sim_thread *st = to_st(self);
 
 	if (st->sstate != SIM_RUNNABLE) {
-		fprintf(stderr, "reservoir: thread \"%s\" would block outside the simulator's run "
-				"(on the sim backend only threads started by the platform may sleep)\n",
+		fprintf(stderr,
+			"reservoir: thread \"%s\" would block outside the simulator's run "
+			"(on the sim backend only threads started by the platform may sleep)\n",
 			self->name);
 		abort();
 	}

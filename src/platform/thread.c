@@ -188,7 +188,8 @@ struct rsv_thread *rsv__thread_self_or_adopt(void)
 	}
 	t = calloc(1, sizeof(*t));
 	if (!t) {
-		fprintf(stderr, "reservoir: cannot allocate a thread record for a foreign thread\n");
+		fprintf(stderr,
+			"reservoir: cannot allocate a thread record for a foreign thread\n");
 		abort();
 	}
 	rsv__thread_init(t, NULL, &rsv__os_thread_ops, "foreign");

@@ -116,11 +116,12 @@ static void wake_common(struct rsv_waitqueue *wq, bool all)
 	if (atomic_load_explicit(&wq->nr_waiters, memory_order_relaxed)) {
 		rsv_spin_lock(&wq->lock);
 		rsv_list_for_each_safe(pos, tmp, &wq->head) {
-			struct rsv_wait_entry *e = rsv_container_of(pos, struct rsv_wait_entry, node);
+			struct rsv_wait_entry *e = rsv_container_of(pos, struct rsv_wait_entry,
+								    node);
 			bool exclusive = e->flags & RSV_WQ_EXCLUSIVE;
 
-			/* Like autoremove_wake_function: only a successful wake dequeues, and only a
-			 * successful exclusive wake counts against the one allowed. */
+			/* Like autoremove_wake_function: only a successful wake dequeues, and only
+			 * a successful exclusive wake counts against the one allowed. */
 			if (!rsv__try_wake(e->thread, RSV_TASK_UNINTERRUPTIBLE | RSV_TASK_KILLABLE))
 				continue;
 			dequeue(wq, e);

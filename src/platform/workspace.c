@@ -47,8 +47,8 @@ void *rsv__workspace_map(struct rsv_workspace *w, size_t bytes, int kind, bool *
 		*reused = true;
 		return addr;
 	}
-	addr = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-		    -1, 0);
+	addr = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	return addr == MAP_FAILED ? NULL : addr;
 }
 

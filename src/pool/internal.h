@@ -307,10 +307,12 @@ static inline struct rsv_pool_slot *rsv__pool_slot(struct rsv_task *t, struct rs
 	struct rsv_pool_slot *chunk, *s;
 
 	if (rsv_likely(tp && pool->id < RSV_POOL_MAX_IDS) &&
-	    rsv_likely((chunk = atomic_load_explicit(&tp->chunk[pool->id / RSV_POOL_SLOTS_PER_CHUNK],
-						     memory_order_relaxed)) != NULL)) {
+	    rsv_likely(
+		    (chunk = atomic_load_explicit(&tp->chunk[pool->id / RSV_POOL_SLOTS_PER_CHUNK],
+						  memory_order_relaxed)) != NULL)) {
 		s = &chunk[pool->id % RSV_POOL_SLOTS_PER_CHUNK];
-		if (rsv_likely(atomic_load_explicit(&s->serial, memory_order_relaxed) == pool->serial))
+		if (rsv_likely(atomic_load_explicit(&s->serial, memory_order_relaxed) ==
+			       pool->serial))
 			return s;
 	}
 	return rsv__pool_slot_slow(t, pool);

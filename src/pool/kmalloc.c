@@ -59,8 +59,9 @@ static void *kmalloc_large(struct rsv_task *t, size_t size, rsv_gfp_t gfp)
 
 	/* Before any rounding: size + PAGE_SIZE - 1 wraps to a page or none near SIZE_MAX. */
 	if (size > RSV_KMALLOC_MAX_SIZE) {
-		rsv__misuse(t->sys, "rsv_kmalloc(%zu) by task \"%s\": larger than an order-%u block",
-			    size, t->name, RSV_MAX_ORDER);
+		rsv__misuse(t->sys,
+			    "rsv_kmalloc(%zu) by task \"%s\": larger than an order-%u block", size,
+			    t->name, RSV_MAX_ORDER);
 		return errno = EINVAL, NULL;
 	}
 	pages = (size + RSV_PAGE_SIZE - 1) >> RSV_PAGE_SHIFT;

@@ -59,8 +59,10 @@ static void check_poison(struct rsv_mempool *pool, void *e)
 
 	for (size_t i = 0; i < pool->elem_size; i++)
 		if (b[i] != POISON_POOL) {
-			rsv__misuse(pool->sys, "mempool \"%s\": element %p was written while it sat in "
-				    "the pool (byte %zu)", pool->name, e, i);
+			rsv__misuse(pool->sys,
+				    "mempool \"%s\": element %p was written while it sat in "
+				    "the pool (byte %zu)",
+				    pool->name, e, i);
 			return;
 		}
 #else
@@ -161,7 +163,8 @@ static bool may_refill(struct rsv_mempool *pool)
 {
 	atomic_thread_fence(memory_order_acquire);
 	return atomic_load_explicit(&pool->curr_nr, memory_order_relaxed) < pool->min_nr ||
-	       (pool->min_nr == 0 && atomic_load_explicit(&pool->curr_nr, memory_order_relaxed) == 0);
+	       (pool->min_nr == 0 &&
+		atomic_load_explicit(&pool->curr_nr, memory_order_relaxed) == 0);
 }
 
 /* ---- validation ---- */
@@ -203,7 +206,7 @@ static const char *foreign_element(struct rsv_mempool *pool, void *e)
 	case BACKING_SLAB:
 		p = rsv__addr_page(pool->sys, e);
 		return p && p->slab_cache == pool->pool_data ? NULL
-								 : "not an object of the pool's cache";
+							     : "not an object of the pool's cache";
 	case BACKING_KMALLOC:
 		return rsv_ksize(e) >= (size_t)(uintptr_t)pool->pool_data
 			       ? NULL : "not a kmalloc block of the pool's size";
@@ -412,8 +415,9 @@ void *rsv_mempool_alloc(struct rsv_mempool *pool, rsv_gfp_t gfp)
 		return handed_out(pool, s, e);
 	}
 	e = backing_alloc(pool, t, s,
-			  backing_gfp(pool, t, policy, adjust_gfp(gfp, policy) &
-							    ~(RSV___GFP_DIRECT_RECLAIM | RSV___GFP_IO)));
+			  backing_gfp(pool, t, policy,
+				      adjust_gfp(gfp, policy) &
+					      ~(RSV___GFP_DIRECT_RECLAIM | RSV___GFP_IO)));
 	if (rsv_likely(e != NULL))
 		return handed_out(pool, s, e);
 	return alloc_slow(pool, gfp, true);
@@ -454,7 +458,8 @@ unsigned rsv_mempool_alloc_bulk(struct rsv_mempool *pool, void **elems, unsigned
 		for (unsigned i = 0; i < count; i++) {
 			if (elems[i])
 				continue;
-			if (!forced && (elems[i] = backing_alloc(pool, t, rsv__pool_slot(t, pool), fast)))
+			if (!forced &&
+			    (elems[i] = backing_alloc(pool, t, rsv__pool_slot(t, pool), fast)))
 				filled++;
 			else
 				missing++;
@@ -657,9 +662,10 @@ void rsv_mempool_exit(struct rsv_mempool *pool)
 		return;
 	out = rsv__pool_outstanding(pool);
 	if (out)
-		rsv__misuse(t->sys, "mempool \"%s\" torn down by task \"%s\" with %ld elements still "
-			    "out: freeing them into it later is a use after free", pool->name,
-			    t->name, out);
+		rsv__misuse(t->sys,
+			    "mempool \"%s\" torn down by task \"%s\" with %ld elements still "
+			    "out: freeing them into it later is a use after free",
+			    pool->name, t->name, out);
 	free_elements(pool);
 	free(pool->elements);
 	pool->elements = NULL;

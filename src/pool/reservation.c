@@ -513,7 +513,8 @@ int rsv__reservation_check(struct rsv_system *sys)
 	}
 	rsv_spin_unlock(&sys->tasks_lock);
 	if (!err && pinned != rp->pinned) {
-		rsv__set_error(sys, "reservations: %lu pages held back, %lu counted", pinned, rp->pinned);
+		rsv__set_error(sys, "reservations: %lu pages held back, %lu counted", pinned,
+			       rp->pinned);
 		err = -EUCLEAN;
 	}
 	rsv_spin_unlock(&rp->lock);

@@ -858,7 +858,8 @@ int rsv_kmem_cache_destroy(struct rsv_kmem_cache *c)
 		unsigned long inuse = c->inuse;
 
 		rsv_spin_unlock(&c->lock);
-		rsv__set_error(c->sys, "rsv_kmem_cache_destroy(\"%s\"): %lu objects still allocated",
+		rsv__set_error(c->sys,
+			       "rsv_kmem_cache_destroy(\"%s\"): %lu objects still allocated",
 			       c->name, inuse);
 		return -EBUSY;
 	}
@@ -897,7 +898,8 @@ unsigned long rsv__slab_shrink_count(struct rsv_shrinker *s, struct rsv_shrink_c
 		/* Under each cache's lock: at most once a jiffy, so exact costs little. */
 		rsv_spin_lock(&c->lock);
 		pages += (c->nr[SLAB_EMPTY] << c->order) +
-			 ((unsigned long)c->nr_depot_full * c->mag_size / c->objperslab << c->order);
+			 ((unsigned long)c->nr_depot_full * c->mag_size / c->objperslab
+			  << c->order);
 		rsv_spin_unlock(&c->lock);
 	}
 	rsv_spin_unlock(&pl->lock);

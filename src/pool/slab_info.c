@@ -113,8 +113,10 @@ static int check_slab(struct rsv_kmem_cache *c, struct rsv_page *head, unsigned 
 	for (char *obj = head->freelist; obj;) {
 		if (obj < base || obj >= base + ((size_t)RSV_PAGE_SIZE << c->order) ||
 		    (size_t)(obj - base) % c->stride || ++nfree > c->objperslab)
-			return FAIL(c->sys, "cache \"%s\": the free list of the slab at page %u is "
-				    "corrupt near %p", c->name, rsv__pfn(c->sys, head), (void *)obj);
+			return FAIL(c->sys,
+				    "cache \"%s\": the free list of the slab at page %u is "
+				    "corrupt near %p",
+				    c->name, rsv__pfn(c->sys, head), (void *)obj);
 		obj = rsv__slab_link_load(c, obj);
 	}
 	if (nfree + head->inuse != c->objperslab)
@@ -138,7 +140,8 @@ static int check_cache(struct rsv_kmem_cache *c)
 		     pfn = rsv__pfn_page(c->sys, pfn)->next, n++)
 			err = check_slab(c, rsv__pfn_page(c->sys, pfn), l, &inuse);
 		if (!err && n != c->nr[l])
-			err = FAIL(c->sys, "cache \"%s\": list %u holds %lu slabs, its count says %lu",
+			err = FAIL(c->sys,
+				   "cache \"%s\": list %u holds %lu slabs, its count says %lu",
 				   c->name, l, n, c->nr[l]);
 	}
 	if (!err && inuse != c->inuse)
@@ -149,8 +152,10 @@ static int check_cache(struct rsv_kmem_cache *c)
 		return err;
 	info(c, &i, &cached);
 	if (cached > c->inuse)
-		return FAIL(c->sys, "cache \"%s\": %lu objects cached in magazines, only %lu out of "
-			    "the slabs", c->name, cached, c->inuse);
+		return FAIL(c->sys,
+			    "cache \"%s\": %lu objects cached in magazines, only %lu out of "
+			    "the slabs",
+			    c->name, cached, c->inuse);
 	return 0;
 }
 

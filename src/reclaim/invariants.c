@@ -15,20 +15,23 @@ static int walk_lru(struct rsv_system *sys, enum rsv_lru_type t, struct lru_cens
 	uint32_t prev = RSV_NIL;
 	unsigned long n = 0;
 
-	for (uint32_t pfn = r->lru[t].list.head; pfn != RSV_NIL; pfn = rsv__pfn_page(sys, pfn)->next) {
+	for (uint32_t pfn = r->lru[t].list.head; pfn != RSV_NIL;
+	     pfn = rsv__pfn_page(sys, pfn)->next) {
 		struct rsv_page *p = rsv__pfn_page(sys, pfn);
 		unsigned f = rsv__page_flags(p);
 		struct rsv_mapping *m = rsv__page_mapping(p);
 
 		if (pfn >= sys->nr_pages || ++n > sys->nr_pages)
-			return FAIL(sys, "%s LRU is corrupt near page %u", t ? "file" : "anon", pfn);
+			return FAIL(sys, "%s LRU is corrupt near page %u", t ? "file" : "anon",
+				    pfn);
 		if (rsv__page_state(p) != RSV_PAGE_ALLOC || p->order || !(f & PG_lru) ||
 		    !(f & PG_mapping) || !m || p->prev != prev)
 			return FAIL(sys, "page %u on the %s LRU: state %u order %u flags %#x",
 				    pfn, t ? "file" : "anon", rsv__page_state(p), p->order, f);
 		if ((m->kind == RSV_MAPPING_ANON) != (t == RSV_LRU_ANON) ||
 		    !(f & PG_anon) != (t == RSV_LRU_FILE))
-			return FAIL(sys, "page %u of mapping \"%s\" is on the wrong LRU", pfn, m->name);
+			return FAIL(sys, "page %u of mapping \"%s\" is on the wrong LRU", pfn,
+				    m->name);
 		c->pages++;
 		c->dirty += !!(f & PG_dirty);
 		c->writeback += !!(f & PG_writeback);
@@ -82,7 +85,8 @@ int rsv__reclaim_check(struct rsv_system *sys)
 		return FAIL(sys, "%ld pages isolated by reclaimers at a quiescent point",
 			    rsv__vm_get(r, RSV_NR_ISOLATED));
 	if (anon.pages != rsv__vm_get(r, RSV_NR_ANON) || file.pages != rsv__vm_get(r, RSV_NR_FILE))
-		return FAIL(sys, "LRUs hold %ld anon and %ld file pages, the counters say %ld and %ld",
+		return FAIL(sys,
+			    "LRUs hold %ld anon and %ld file pages, the counters say %ld and %ld",
 			    anon.pages, file.pages, rsv__vm_get(r, RSV_NR_ANON),
 			    rsv__vm_get(r, RSV_NR_FILE));
 	if (anon.dirty + file.dirty != rsv__vm_get(r, RSV_NR_DIRTY))

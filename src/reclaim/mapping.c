@@ -147,7 +147,8 @@ static void truncate_mapping(struct rsv_mapping *m)
 
 		rsv_wait_event(&r->writeback_wait, !atomic_load(&m->nr_inflight));
 		rsv_spin_lock(&r->lru_lock);
-		for (uint32_t pfn = r->lru[lru_of(m)].list.head; pfn != RSV_NIL && n < TRUNCATE_BATCH;) {
+		for (uint32_t pfn = r->lru[lru_of(m)].list.head;
+		     pfn != RSV_NIL && n < TRUNCATE_BATCH;) {
 			struct rsv_page *p = rsv__pfn_page(sys, pfn);
 
 			pfn = p->next;
@@ -177,7 +178,8 @@ void rsv__mappings_release_task(struct rsv_system *sys, struct rsv_task *t)
 		rsv_list_for_each(pos, &r->mappings) {
 			struct rsv_mapping *m = rsv_container_of(pos, struct rsv_mapping, node);
 
-			if (m->kind == RSV_MAPPING_ANON && m->owner == t && atomic_load(&m->nr_pages)) {
+			if (m->kind == RSV_MAPPING_ANON && m->owner == t &&
+			    atomic_load(&m->nr_pages)) {
 				mine = m;
 				break;
 			}

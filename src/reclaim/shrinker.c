@@ -99,7 +99,8 @@ static unsigned long do_shrink_slab(struct rsv_system *sys, struct rsv_shrink_co
 	if (total > freeable * 2)
 		total = freeable * 2;
 	while (total >= (unsigned long)batch || total >= freeable) {
-		unsigned long ret, to_scan = total < (unsigned long)batch ? total : (unsigned long)batch;
+		unsigned long ret,
+			to_scan = total < (unsigned long)batch ? total : (unsigned long)batch;
 
 		if (!to_scan)
 			break;

@@ -59,7 +59,8 @@ static void wb_request_free(struct rsv_reclaim *r, struct wb_request *w)
 void rsv__writeback_requests_free(struct rsv_reclaim *r)
 {
 	while (!rsv_list_empty(&r->wb_inflight)) {
-		struct wb_request *w = rsv_container_of(r->wb_inflight.next, struct wb_request, node);
+		struct wb_request *w = rsv_container_of(r->wb_inflight.next, struct wb_request,
+							node);
 
 		rsv_list_del(&w->node);
 		free(w);

@@ -110,8 +110,8 @@ void rsv__wb_wakeup_delayed(struct rsv_system *sys)
 	struct rsv_reclaim *r = rsv__reclaim(sys);
 	uint64_t none = 0;
 
-	if (r->flusher &&
-	    atomic_compare_exchange_strong(&r->kupdate_at, &none, rsv_now() + r->dirty_writeback_ns))
+	if (r->flusher && atomic_compare_exchange_strong(&r->kupdate_at, &none,
+							 rsv_now() + r->dirty_writeback_ns))
 		rsv_wake_up(&r->flusher_wait); /* to sleep again, with the timer */
 }
 

@@ -340,13 +340,16 @@ static void judge_run(struct rsv_scenario_run *r, enum rsv_run_result run)
 		rsv__scenario_verdict(r, RSV_VERDICT_PANIC, "%s", rsv_system_panicked(r->sys));
 	else if (run == RSV_RUN_DEADLOCK || wd == RSV_WATCHDOG_DEADLOCK)
 		rsv__scenario_verdict(r, RSV_VERDICT_DEADLOCK, "%s%s",
-				      run == RSV_RUN_DEADLOCK ? "no task can run"
-							      : "every task parked in lock or queue waits",
-				      rsv_system_abandoned(r->sys) ? "; its tasks were abandoned" : "");
+				      run == RSV_RUN_DEADLOCK
+					      ? "no task can run"
+					      : "every task parked in lock or queue waits",
+				      rsv_system_abandoned(r->sys) ? "; its tasks were abandoned"
+								   : "");
 	else if (wd == RSV_WATCHDOG_LIVELOCK || run == RSV_RUN_TIME_LIMIT)
-		rsv__scenario_verdict(r, RSV_VERDICT_LIVELOCK, "no progress for %.3g %ss while tasks "
-				      "ran%s", (double)r->window_ns / 1e9,
-				      sim ? "virtual " : "",
+		rsv__scenario_verdict(r, RSV_VERDICT_LIVELOCK,
+				      "no progress for %.3g %ss while tasks "
+				      "ran%s",
+				      (double)r->window_ns / 1e9, sim ? "virtual " : "",
 				      rsv_system_abandoned(r->sys) ? "; they were abandoned" : "");
 	else
 		rsv__scenario_verdict(r, RSV_VERDICT_PROGRESS, "the work finished");

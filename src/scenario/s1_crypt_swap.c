@@ -1,8 +1,8 @@
 /* s1-crypt-swap-reserves (seeds 000 and 002: f9054c70d28b against its revert; spec I, S1).
  *
  * Anonymous memory swaps out to a swap area on dm-crypt on a disk with a 5 ms latency, while
- * two hogs keep memory short. Reclaim (kswapd, and the hogs' direct reclaim: PF_MEMALLOC both) swaps
- * pages out; each swap-out allocates a crypt io with GFP_NOIO, and kcryptd a bounce page.
+ * two hogs keep memory short. Reclaim (kswapd, and the hogs' direct reclaim: PF_MEMALLOC both)
+ * swaps pages out; each swap-out allocates a crypt io with GFP_NOIO, and kcryptd a bounce page.
  * Under mempool=2016 a reclaimer whose io pool is empty may take its io from the reserves
  * below min, so swap-outs pile up in flight on reserve memory until free memory is gone. */
 #include <errno.h>
@@ -153,12 +153,13 @@ static void judge(struct rsv_scenario_run *run)
 	/* The seed's situation: a swap-out found a crypt pool empty, so that the policy had to
 	 * choose between waiting for it and the reserves. */
 	if (!(cs.io_pool_waits + cs.page_pool_waits + cs.io_pool_grants + cs.page_pool_grants)) {
-		rsv__scenario_invalid(run, "the crypt pools never ran dry (%lu swap-outs; pool=%ld, "
+		rsv__scenario_invalid(run,
+				      "the crypt pools never ran dry (%lu swap-outs; pool=%ld, "
 				      "io_ms=%ld, free=%ld, hogs=%ld, anon_pages=%ld): no mempool "
 				      "allocation had to wait or take the reserves",
-				      (unsigned long)atomic_load(&s->disk->completed), run->p[P_POOL],
-				      run->p[P_IO_MS], run->p[P_FREE], run->p[P_HOGS],
-				      run->p[P_ANON]);
+				      (unsigned long)atomic_load(&s->disk->completed),
+				      run->p[P_POOL], run->p[P_IO_MS], run->p[P_FREE],
+				      run->p[P_HOGS], run->p[P_ANON]);
 		return;
 	}
 	if (run->res->verdict != RSV_VERDICT_PROGRESS)

@@ -147,15 +147,20 @@ static bool situation(struct rsv_scenario_run *run, const struct rsv_crypt_stats
 		return false;
 	}
 	if (s->min_free_over >= s->min_wmark) {
-		rsv__scenario_invalid(run, "free memory stayed at %ld pages or more, not below min "
-				      "(%ld), while writeback was high (free=%ld): kcryptd never had "
-				      "to reclaim", s->min_free_over, s->min_wmark, p[P_FREE]);
+		rsv__scenario_invalid(
+			run,
+			"free memory stayed at %ld pages or more, not below min "
+			"(%ld), while writeback was high (free=%ld): kcryptd never had "
+			"to reclaim",
+			s->min_free_over, s->min_wmark, p[P_FREE]);
 		return false;
 	}
 	if (cs->page_pool_low_water > 0) {
-		rsv__scenario_invalid(run, "kcryptd's bounce-page pool never ran dry (it kept %ld of "
-				      "pool=%ld for pages=%ld): its allocations never had to reclaim",
-				      cs->page_pool_low_water, p[P_POOL], p[P_PAGES]);
+		rsv__scenario_invalid(
+			run,
+			"kcryptd's bounce-page pool never ran dry (it kept %ld of "
+			"pool=%ld for pages=%ld): its allocations never had to reclaim",
+			cs->page_pool_low_water, p[P_POOL], p[P_PAGES]);
 		return false;
 	}
 	return true;
@@ -187,10 +192,11 @@ static void judge(struct rsv_scenario_run *run)
 	 * taken at most half as long. */
 	if (run->res->verdict == RSV_VERDICT_PROGRESS && took &&
 	    2 * cs.worker_throttled_ns >= took)
-		rsv__scenario_verdict(run, RSV_VERDICT_STALL, "kcryptd, which the writeback waits "
-				      "for, slept %.3f s of the %.3f s it took in reclaim throttles "
-				      "(%lu sleeps)", (double)cs.worker_throttled_ns / 1e9,
-				      (double)took / 1e9, (unsigned long)cs.worker_throttles);
+		rsv__scenario_verdict(run, RSV_VERDICT_STALL,
+				      "kcryptd, which the writeback waits for, slept %.3f s of "
+				      "the %.3f s it took in reclaim throttles (%lu sleeps)",
+				      (double)cs.worker_throttled_ns / 1e9, (double)took / 1e9,
+				      (unsigned long)cs.worker_throttles);
 	else if (run->res->verdict == RSV_VERDICT_PROGRESS)
 		rsv__scenario_verdict(run, RSV_VERDICT_PROGRESS, "%lu pages written in %.3f s; "
 				      "kcryptd slept %.3f s of it throttled (%lu sleeps)",

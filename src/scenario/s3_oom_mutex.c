@@ -170,9 +170,10 @@ static void caller_bug(struct rsv_scenario_run *run)
 
 	rsv__scenario_counter(run, "caller_bug", element_then_b && b_then_reclaim);
 	if (element_then_b && b_then_reclaim)
-		rsv__scenario_note(run, "caller bug: A took mutex b holding an element of mempool "
-				   "a, and B holds b across GFP_KERNEL reclaim, which may need that "
-				   "element back (Weiner, Hocko)");
+		rsv__scenario_note(run,
+				   "caller bug: A took mutex b holding an element of mempool a, "
+				   "and B holds b across GFP_KERNEL reclaim, which may need "
+				   "that element back (Weiner, Hocko)");
 }
 
 static void judge(struct rsv_scenario_run *run)
@@ -198,10 +199,13 @@ static void judge(struct rsv_scenario_run *run)
 		return;
 	}
 	if (atomic_load(&s->c_served_at_once)) {
-		rsv__scenario_invalid(run, "C, once killed, got its element from the page allocator "
-				      "above min at once, neither waiting, nor below min, nor helped "
-				      "by the reaper (free=%ld): memory was not exhausted when it "
-				      "asked", run->p[P_FREE]);
+		rsv__scenario_invalid(
+			run,
+			"C, once killed, got its element from the page allocator "
+			"above min at once, neither waiting, nor below min, nor helped "
+			"by the reaper (free=%ld): memory was not exhausted when it "
+			"asked",
+			run->p[P_FREE]);
 		return;
 	}
 	if (run->res->verdict == RSV_VERDICT_PROGRESS)

@@ -225,21 +225,26 @@ static void judge(struct rsv_scenario_run *run)
 	 * could have had (v5.9's shrinker hands them to its worker and frees nothing itself,
 	 * so direct reclaim sees no progress): whatever else happened, that kill was needless. */
 	if (run->res->verdict == RSV_VERDICT_PROGRESS && s->buffers_at_kill > 0) {
-		rsv__scenario_verdict(run, RSV_VERDICT_NEEDLESS_OOM, "the OOM killer took the filler "
-				      "(the rest of the machine) while the bufio cache still held %ld "
-				      "buffers that reclaim could have freed", s->buffers_at_kill);
+		rsv__scenario_verdict(
+			run, RSV_VERDICT_NEEDLESS_OOM,
+			"the OOM killer took the filler "
+			"(the rest of the machine) while the bufio cache still held %ld "
+			"buffers that reclaim could have freed",
+			s->buffers_at_kill);
 		return;
 	}
 	/* The seed's situation: while memory was short, reclaim (or the worker it hands the
 	 * shrinking to) got past the clean buffers to a dirty one, which had to be written to
 	 * loop or left. A stuck run's filler holds on: whatever was reached counts. */
 	if (!(atomic_load(&s->released) ? s->dirty_reached_short : bs.dirty_reached)) {
-		rsv__scenario_invalid(run, "no scan got past the clean buffers to a dirty one while "
-				      "memory was short (buffers=%ld, dirty=%ld, "
-				      "free=%ld, hold_ms=%ld, need=%ld): nothing had to be written to "
-				      "loop under pressure", run->p[P_BUFFERS],
-				      run->p[P_DIRTY], run->p[P_FREE], run->p[P_HOLD_MS],
-				      run->p[P_NEED]);
+		rsv__scenario_invalid(
+			run,
+			"no scan got past the clean buffers to a dirty one while "
+			"memory was short (buffers=%ld, dirty=%ld, "
+			"free=%ld, hold_ms=%ld, need=%ld): nothing had to be written to "
+			"loop under pressure",
+			run->p[P_BUFFERS], run->p[P_DIRTY], run->p[P_FREE], run->p[P_HOLD_MS],
+			run->p[P_NEED]);
 		return;
 	}
 	if (run->res->verdict == RSV_VERDICT_PROGRESS && s->sync_err)

@@ -505,8 +505,8 @@ static unsigned sweep(unsigned from, unsigned to)
 		unsigned n = 1;
 
 		while (run_nth(i, n)) {
-			cr_assert_lt(n, MAX_SITES, "%s: more than %d fault sites?", scenarios[i].name,
-				     MAX_SITES);
+			cr_assert_lt(n, MAX_SITES, "%s: more than %d fault sites?",
+				     scenarios[i].name, MAX_SITES);
 			n++;
 		}
 		sites += n - 1;

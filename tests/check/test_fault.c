@@ -1,6 +1,6 @@
 /* Fault injection: the kernel's knobs in the kernel's order, fail-nth, the mempool
- * attributes that force a mempool onto its elements, and RSV_FAIL. Each test runs in an attached task:
- * the decisions are the calling task's. */
+ * attributes that force a mempool onto its elements, and RSV_FAIL. Each test runs in an attached
+ * task: the decisions are the calling task's. */
 #include <stdlib.h>
 #include "helpers.h"
 
@@ -243,8 +243,8 @@ Test(fault, the_environment_sets_the_knobs)
 	rsv_system_destroy(sys);
 	setenv("RSV_FAIL", "fail_slab:sometimes=1", 1);
 	errno = 0;
-	cr_assert_null(rsv_system_create(&(struct rsv_system_config){ .nr_pages = 1024,
-								       .backend = RSV_BACKEND_SIM }));
+	cr_assert_null(rsv_system_create(
+		&(struct rsv_system_config){ .nr_pages = 1024, .backend = RSV_BACKEND_SIM }));
 	cr_assert_eq(errno, EINVAL);
 	unsetenv("RSV_FAIL");
 }

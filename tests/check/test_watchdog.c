@@ -78,7 +78,8 @@ Test(watchdog, hung_task_in_d_state)
 	cr_assert(strstr(r, "watchdog: task \"writer\""), "%s", r);
 	cr_assert(strstr(r, "waits for mutex \"i_mutex\", held by \"holder\""), "%s", r);
 	cr_assert(strstr(r, "run stopped at virtual time 1"), "not stopped at ~10 s: %s", r);
-	cr_assert_null(strstr(r, "kswapd0\" (#1) blocked"), "an idle service thread was hung: %s", r);
+	cr_assert_null(strstr(r, "kswapd0\" (#1) blocked"), "an idle service thread was hung: %s",
+		       r);
 	rsv_system_destroy(sys);
 }
 

@@ -81,7 +81,8 @@ Test(buddy, odd_sized_arena_lays_out_and_recovers)
 	struct rsv_page *big;
 
 	for (unsigned o = 0; o < RSV_NR_ORDERS; o++)
-		cr_assert_eq(atomic_load(&sys->zone.free_area[o].nr_free), expect[o], "order %u", o);
+		cr_assert_eq(atomic_load(&sys->zone.free_area[o].nr_free), expect[o], "order %u",
+			     o);
 	rsv_task_attach(sys, "setup");
 	cr_assert_null(rsv_alloc_pages(RSV_GFP_ATOMIC, 10), "no order-10 block exists");
 	big = rsv_alloc_pages(RSV_GFP_ATOMIC, 9);

@@ -53,7 +53,8 @@ Test(gfp, unknown_and_contradictory_refused)
 		{ RSV_GFP_KERNEL | RSV___GFP_NOFAIL | RSV___GFP_NORETRY, 0, "may-fail" },
 		{ RSV_GFP_KERNEL | RSV___GFP_NOFAIL | RSV___GFP_RETRY_MAYFAIL, 0, "may-fail" },
 		{ RSV_GFP_KERNEL | RSV___GFP_NOFAIL, 2, "above order 1" },
-		{ RSV_GFP_KERNEL | RSV___GFP_NORETRY | RSV___GFP_RETRY_MAYFAIL, 0, "__GFP_NORETRY with" },
+		{ RSV_GFP_KERNEL | RSV___GFP_NORETRY | RSV___GFP_RETRY_MAYFAIL, 0,
+		  "__GFP_NORETRY with" },
 		{ RSV_GFP_KERNEL, 11, "order above 10" },
 	};
 
@@ -92,16 +93,20 @@ Test(gfp, to_alloc_flags_table)
 		{ RSV_GFP_KERNEL, 0, RSV_ALLOC_KSWAPD, false },
 		{ RSV_GFP_NOIO, 0, RSV_ALLOC_KSWAPD, false },
 		{ RSV___GFP_DIRECT_RECLAIM, 0, 0, false },
-		{ RSV_GFP_KERNEL | RSV___GFP_HIGH, 0, RSV_ALLOC_KSWAPD | RSV_ALLOC_MIN_RESERVE, false },
+		{ RSV_GFP_KERNEL | RSV___GFP_HIGH, 0, RSV_ALLOC_KSWAPD | RSV_ALLOC_MIN_RESERVE,
+		  false },
 		{ RSV_GFP_NOWAIT, 0, RSV_ALLOC_KSWAPD | RSV_ALLOC_NON_BLOCK, false },
-		{ RSV_GFP_ATOMIC, 0, RSV_ALLOC_KSWAPD | RSV_ALLOC_NON_BLOCK | RSV_ALLOC_MIN_RESERVE, true },
+		{ RSV_GFP_ATOMIC, 0, RSV_ALLOC_KSWAPD | RSV_ALLOC_NON_BLOCK | RSV_ALLOC_MIN_RESERVE,
+		  true },
 		{ RSV_GFP_ATOMIC, 2,
-		  RSV_ALLOC_KSWAPD | RSV_ALLOC_NON_BLOCK | RSV_ALLOC_MIN_RESERVE | RSV_ALLOC_HIGHATOMIC,
+		  RSV_ALLOC_KSWAPD | RSV_ALLOC_NON_BLOCK | RSV_ALLOC_MIN_RESERVE |
+			  RSV_ALLOC_HIGHATOMIC,
 		  true },
 		{ RSV_GFP_NOWAIT, 2, RSV_ALLOC_KSWAPD | RSV_ALLOC_NON_BLOCK, false },
 		/* NOMEMALLOC removes the non-blocking bonus (and with it HIGHATOMIC) */
 		{ RSV_GFP_NOWAIT | RSV___GFP_NOMEMALLOC, 0, RSV_ALLOC_KSWAPD, false },
-		{ RSV_GFP_ATOMIC | RSV___GFP_NOMEMALLOC, 2, RSV_ALLOC_KSWAPD | RSV_ALLOC_MIN_RESERVE, true },
+		{ RSV_GFP_ATOMIC | RSV___GFP_NOMEMALLOC, 2,
+		  RSV_ALLOC_KSWAPD | RSV_ALLOC_MIN_RESERVE, true },
 		{ 0, 0, RSV_ALLOC_NON_BLOCK, false },
 	};
 
@@ -125,8 +130,10 @@ Test(gfp, pfmemalloc_precedence)
 		unsigned expect;
 	} rows[] = {
 		{ RSV_GFP_KERNEL, false, false, false, 0 },
-		{ RSV_GFP_KERNEL | RSV___GFP_MEMALLOC, false, false, false, RSV_ALLOC_NO_WATERMARKS },
-		{ RSV_GFP_KERNEL | RSV___GFP_MEMALLOC | RSV___GFP_NOMEMALLOC, false, false, false, 0 },
+		{ RSV_GFP_KERNEL | RSV___GFP_MEMALLOC, false, false, false,
+		  RSV_ALLOC_NO_WATERMARKS },
+		{ RSV_GFP_KERNEL | RSV___GFP_MEMALLOC | RSV___GFP_NOMEMALLOC, false, false, false,
+		  0 },
 		{ RSV_GFP_KERNEL, true, false, false, RSV_ALLOC_NO_WATERMARKS },
 		{ RSV_GFP_KERNEL | RSV___GFP_NOMEMALLOC, true, false, false, 0 },
 		{ RSV_GFP_KERNEL | RSV___GFP_NOMEMALLOC | RSV___GFP_MEMALLOC, true, true, true, 0 },
@@ -134,14 +141,15 @@ Test(gfp, pfmemalloc_precedence)
 		{ RSV_GFP_KERNEL, false, true, true, RSV_ALLOC_NO_WATERMARKS },
 		{ RSV_GFP_KERNEL, true, true, false, RSV_ALLOC_NO_WATERMARKS },
 		{ RSV_GFP_KERNEL | RSV___GFP_NOMEMALLOC, false, true, false, 0 },
-		{ RSV_GFP_ATOMIC | RSV___GFP_MEMALLOC, false, true, false, RSV_ALLOC_NO_WATERMARKS },
+		{ RSV_GFP_ATOMIC | RSV___GFP_MEMALLOC, false, true, false,
+		  RSV_ALLOC_NO_WATERMARKS },
 	};
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		struct rsv_system *sys = rsv_system_create(&(struct rsv_system_config){
 			.backend = RSV_BACKEND_SIM,
-			.policy.value[RSV_POLICY_MEMDIE] = rows[i].memdie_full ? RSV_MEMDIE_FULL
-									       : RSV_MEMDIE_PARTIAL });
+			.policy.value[RSV_POLICY_MEMDIE] =
+				rows[i].memdie_full ? RSV_MEMDIE_FULL : RSV_MEMDIE_PARTIAL });
 		struct rsv_task *t = rsv_task_attach(sys, "ctx");
 		unsigned got;
 
@@ -150,7 +158,8 @@ Test(gfp, pfmemalloc_precedence)
 		if (rows[i].victim)
 			rsv_task_mark_oom_victim(t);
 		got = rsv__gfp_pfmemalloc_flags(sys, t, rows[i].gfp);
-		cr_assert_eq(got, rows[i].expect, "row %zu: got %#x want %#x", i, got, rows[i].expect);
+		cr_assert_eq(got, rows[i].expect, "row %zu: got %#x want %#x", i, got,
+			     rows[i].expect);
 		rsv_task_detach();
 		teardown_whole(sys);
 	}

@@ -51,12 +51,16 @@ Test(policy, empty_items_and_repeated_keys_refused_and_policy_unchanged)
 {
 	struct rsv_policy p = RSV_POLICY_DEFAULT;
 	char err[256];
-	static const char *const bad[] = { "mempool=2016,", ",mempool=2016", "mempool=2016,,oom=reaper",
-					   "", "mempool=2016,mempool=revert",
+	static const char *const bad[] = { "mempool=2016,",
+					   ",mempool=2016",
+					   "mempool=2016,,oom=reaper",
+					   "",
+					   "mempool=2016,mempool=revert",
 					   "mempool=2016,oom=nope" };
 
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		cr_assert_eq(rsv_policy_parse(&p, bad[i], err, sizeof(err)), -EINVAL, "'%s'", bad[i]);
+		cr_assert_eq(rsv_policy_parse(&p, bad[i], err, sizeof(err)), -EINVAL, "'%s'",
+			     bad[i]);
 		cr_assert(!memcmp(&p, &RSV_POLICY_DEFAULT, sizeof(p)), "'%s' changed the policy",
 			  bad[i]);
 	}

@@ -57,7 +57,8 @@ Test(reserves, ladder)
 	cr_assert_eq(rsv_stats_get(sys, RSV_STAT_BELOW_MIN_ATOMIC), 0);
 
 	cr_assert_eq(grab(held, &n, RSV_GFP_NOWAIT), 0, "GFP_NOWAIT gets no reserve");
-	cr_assert_eq(grab(held, &n, RSV_GFP_KERNEL | RSV___GFP_HIGH), 64, "__GFP_HIGH: half of min");
+	cr_assert_eq(grab(held, &n, RSV_GFP_KERNEL | RSV___GFP_HIGH), 64,
+		     "__GFP_HIGH: half of min");
 	cr_assert_eq(rsv_system_free_pages(sys), 64);
 	cr_assert_eq(grab(held, &n, RSV_GFP_ATOMIC), 16, "GFP_ATOMIC: a further quarter");
 	cr_assert_eq(rsv_system_free_pages(sys), 48);
@@ -228,7 +229,8 @@ Test(reserves, nofail_below_min_is_accounted)
 	grab(held, &n, RSV_GFP_KERNEL);
 	cr_assert_eq(rsv_system_free_pages(sys), 128);
 	for (int i = 0; i < 100; i++)
-		cr_assert_not_null(held[n++] = rsv_alloc_pages(RSV_GFP_KERNEL | RSV___GFP_NOFAIL, 0));
+		cr_assert_not_null(
+			held[n++] = rsv_alloc_pages(RSV_GFP_KERNEL | RSV___GFP_NOFAIL, 0));
 	cr_assert_eq(rsv_system_free_pages(sys), 28);
 	cr_assert_eq(rsv_stats_get(sys, RSV_STAT_BELOW_MIN_NOFAIL), 100);
 	cr_assert_eq(rsv_stats_get(sys, RSV_STAT_GRANT_NO_WATERMARKS), 100);

@@ -62,8 +62,8 @@ Test(watermark, formula_across_sizes)
 
 Test(watermark, bad_config_refused)
 {
-	cr_assert_null(rsv_system_create(&(struct rsv_system_config){ .nr_pages = 4,
-								       .backend = RSV_BACKEND_SIM }));
+	cr_assert_null(rsv_system_create(
+		&(struct rsv_system_config){ .nr_pages = 4, .backend = RSV_BACKEND_SIM }));
 	cr_assert_eq(errno, EINVAL);
 	cr_assert_null(rsv_system_create(&(struct rsv_system_config){
 		.nr_pages = 4096, .watermark_scale_factor = 3001, .backend = RSV_BACKEND_SIM }));
@@ -137,9 +137,11 @@ Test(watermark, every_flag_combination_order0)
 			unsigned f = eff_rows[r].flags | (unsigned)m;
 
 			cr_assert(!rsv__zone_watermark_ok(&z, 0, mark, f, eff),
-				  "flags %#x mark %lu: passed with free == effective min %ld", f, mark, eff);
+				  "flags %#x mark %lu: passed with free == effective min %ld", f,
+				  mark, eff);
 			cr_assert(rsv__zone_watermark_ok(&z, 0, mark, f, eff + 1),
-				  "flags %#x mark %lu: failed with free == effective min + 1", f, mark);
+				  "flags %#x mark %lu: failed with free == effective min + 1", f,
+				  mark);
 			cr_assert_eq(rsv__zone_watermark_fast(&z, 0, mark, f), false);
 		}
 	}

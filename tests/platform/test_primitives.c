@@ -300,8 +300,10 @@ Test(primitives, the_thread_dump_names_what_each_waits_on)
 	out = open_memstream(&buf, &len);
 	rsv_platform_dump_threads(p, out);
 	fclose(out);
-	cr_assert(strstr(buf, "\"wanter\" (#2) waits for mutex \"contended\", held by \"holder\"") &&
-		  strstr(buf, "never woken"), "%s", buf);
+	cr_assert(strstr(buf,
+			 "\"wanter\" (#2) waits for mutex \"contended\", held by \"holder\"") &&
+			  strstr(buf, "never woken"),
+		  "%s", buf);
 	free(buf);
 	rsv_platform_destroy(p);
 }

@@ -121,11 +121,14 @@ Test(sim, abba_deadlock_named, .timeout = 10)
 	rsv_thread_create(p, "task_B", take_ba, NULL);
 	cr_assert_eq(rsv_platform_run(p), RSV_RUN_DEADLOCK);
 	r = rsv_platform_report(p);
-	cr_assert(strstr(r, "thread \"task_A\" (#1) waits for mutex \"lock_b\", held by \"task_B\""),
+	cr_assert(strstr(r,
+			 "thread \"task_A\" (#1) waits for mutex \"lock_b\", held by \"task_B\""),
 		  "report: %s", r);
-	cr_assert(strstr(r, "thread \"task_B\" (#2) waits for mutex \"lock_a\", held by \"task_A\""),
+	cr_assert(strstr(r,
+			 "thread \"task_B\" (#2) waits for mutex \"lock_a\", held by \"task_A\""),
 		  "report: %s", r);
-	cr_assert(strstr(r, "wait-for cycle: \"task_A\" -> \"task_B\" -> \"task_A\""), "report: %s", r);
+	cr_assert(strstr(r, "wait-for cycle: \"task_A\" -> \"task_B\" -> \"task_A\""), "report: %s",
+		  r);
 	rsv_platform_destroy(p);
 }
 
@@ -172,7 +175,8 @@ Test(sim, abba_found_by_some_seeds_and_replayed, .timeout = 10)
 		uint64_t h1, h2;
 		enum rsv_run_result r = run_abba_fast(seed, &h1);
 
-		cr_assert_eq(run_abba_fast(seed, &h2), r, "seed %lu did not replay", (unsigned long)seed);
+		cr_assert_eq(run_abba_fast(seed, &h2), r, "seed %lu did not replay",
+			     (unsigned long)seed);
 		cr_assert_eq(h1, h2);
 		deadlocks += r == RSV_RUN_DEADLOCK;
 		clean += r == RSV_RUN_DONE;
@@ -217,8 +221,8 @@ Test(sim, semaphore_deadlock_names_last_holder, .timeout = 10)
 	rsv_sema_init(&sem, "reservation_sem", 1);
 	rsv_thread_create(p, "writer", down_twice, NULL);
 	cr_assert_eq(rsv_platform_run(p), RSV_RUN_DEADLOCK);
-	cr_assert(strstr(rsv_platform_report(p),
-			 "waits for semaphore \"reservation_sem\" (count 0), last taken by \"writer\""),
+	cr_assert(strstr(rsv_platform_report(p), "waits for semaphore \"reservation_sem\" "
+						 "(count 0), last taken by \"writer\""),
 		  "%s", rsv_platform_report(p));
 	rsv_platform_destroy(p);
 }

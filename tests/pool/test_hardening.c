@@ -21,7 +21,8 @@ Test(hardening, a_late_double_free_in_a_poisoned_cache, .signal = SIGABRT)
 	struct rsv_system *sys = aborting();
 	struct rsv_kmem_cache *c = rsv_kmem_cache_create(sys, "poisoned", 64, 0, RSV_SLAB_POISON,
 							  NULL);
-	void *x = rsv_kmem_cache_alloc(c, RSV_GFP_KERNEL), *y = rsv_kmem_cache_alloc(c, RSV_GFP_KERNEL);
+	void *x = rsv_kmem_cache_alloc(c, RSV_GFP_KERNEL),
+	     *y = rsv_kmem_cache_alloc(c, RSV_GFP_KERNEL);
 
 	rsv_kmem_cache_free(c, x);
 	rsv_kmem_cache_free(c, y); /* x is no longer the last freed: only the poison tells */

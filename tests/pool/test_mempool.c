@@ -156,7 +156,8 @@ static int greedy_holder(void *arg)
 {
 	struct weiner *w = arg;
 	void *a = rsv_mempool_alloc(&w->pool, RSV_GFP_NOIO);
-	void *b = rsv_mempool_alloc(&w->pool, RSV_GFP_NOIO); /* breaks the contract: waits forever */
+	void *b = rsv_mempool_alloc(&w->pool,
+				    RSV_GFP_NOIO); /* breaks the contract: waits forever */
 
 	rsv_progress_inc(&w->progress);
 

@@ -118,7 +118,8 @@ static int writer(void *arg)
 	for (unsigned k = 0; k < s->sections; k++)
 		section(s, k == 0);
 	/* fsync: the run ends with no I/O in flight. */
-	while (atomic_load(&s->written) + atomic_load(&s->failed) < WRITERS * s->sections * s->pages)
+	while (atomic_load(&s->written) + atomic_load(&s->failed) <
+	       WRITERS * s->sections * s->pages)
 		rsv_msleep(1);
 	atomic_fetch_add(&s->done, 1);
 	return 0;
@@ -230,7 +231,8 @@ Test(reservations, per_thread_pages_pin_a_reservation_per_writer_for_the_same_wo
 
 Test(reservations, a_section_needing_more_than_the_reservation_deadlocks)
 {
-	struct rsv_system *sys = reservation_system(RSV_RESERVATION_GLOBAL_POOL, 1, RSV_BACKEND_SIM);
+	struct rsv_system *sys = reservation_system(RSV_RESERVATION_GLOBAL_POOL, 1,
+						    RSV_BACKEND_SIM);
 	struct s4 s = { .sections = 1, .pages = RESERVATION + 1, .hold_until_end = true };
 	struct rsv_reservation_stats st;
 

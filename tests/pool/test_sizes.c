@@ -27,15 +27,22 @@ Test(sizes, kmalloc_near_size_max_is_refused_not_wrapped)
 	struct rsv_system *sys = setup();
 	unsigned long free0 = rsv_system_free_pages(sys);
 	uint64_t misuse0 = rsv_stats_get(sys, RSV_STAT_MISUSE);
-	const size_t bad[] = { SIZE_MAX, SIZE_MAX - 1, SIZE_MAX - 4094, SIZE_MAX - 4095,
-			       SIZE_MAX - RSV_PAGE_SIZE, SIZE_MAX / 2 + 1, RSV_KMALLOC_MAX_SIZE + 1 };
+	const size_t bad[] = { SIZE_MAX,
+			       SIZE_MAX - 1,
+			       SIZE_MAX - 4094,
+			       SIZE_MAX - 4095,
+			       SIZE_MAX - RSV_PAGE_SIZE,
+			       SIZE_MAX / 2 + 1,
+			       RSV_KMALLOC_MAX_SIZE + 1 };
 
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		errno = 0;
-		cr_assert_null(rsv_kmalloc(bad[i], RSV_GFP_KERNEL), "kmalloc(%zu) succeeded", bad[i]);
+		cr_assert_null(rsv_kmalloc(bad[i], RSV_GFP_KERNEL), "kmalloc(%zu) succeeded",
+			       bad[i]);
 		cr_assert_eq(errno, EINVAL, "kmalloc(%zu): errno %d", bad[i], errno);
 		errno = 0;
-		cr_assert_null(rsv_kzalloc(bad[i], RSV_GFP_KERNEL), "kzalloc(%zu) succeeded", bad[i]);
+		cr_assert_null(rsv_kzalloc(bad[i], RSV_GFP_KERNEL), "kzalloc(%zu) succeeded",
+			       bad[i]);
 		cr_assert_eq(errno, EINVAL);
 	}
 	cr_assert(strstr(rsv_system_error(sys), "larger than an order-10 block"), "%s",

@@ -45,7 +45,8 @@ Test(slab, objects_are_distinct_aligned_and_counted)
 	}
 	for (int n = 0; n < 500; n++)
 		for (int k = 0; k < 100; k++)
-			cr_assert_eq(((unsigned char *)objs[n])[k], n & 0xff, "object %d overlaps", n);
+			cr_assert_eq(((unsigned char *)objs[n])[k], n & 0xff, "object %d overlaps",
+				     n);
 	rsv_kmem_cache_info(c, &i);
 	cr_assert_eq(i.objsize, 128);
 	cr_assert_eq(i.allocated, 500);

@@ -9,7 +9,7 @@ TestSuite(oom, .timeout = 60);
 #define NR_OWNERS 3
 
 struct oom_test {
-	struct rsv_mutex stuck;         /* held by the blocker: a victim that takes it cannot exit */
+	struct rsv_mutex stuck; /* held by the blocker: a victim that takes it cannot exit */
 	struct rsv_waitqueue never;     /* nobody wakes it: only a fatal signal ends the wait */
 	struct rsv_task *owner[NR_OWNERS];
 	long size[NR_OWNERS];
@@ -95,9 +95,13 @@ static int allocator_main(void *arg)
 
 static struct rsv_system *oom_system(enum rsv_oom_policy policy, uint64_t seed, uint64_t limit_ns)
 {
-	struct rsv_system *sys = rsv_system_create(&(struct rsv_system_config){
-		.nr_pages = 2048, .backend = RSV_BACKEND_SIM, .seed = seed, .time_limit_ns = limit_ns,
-		.misuse = RSV_MISUSE_RETURN, .policy.value[RSV_POLICY_OOM] = policy });
+	struct rsv_system *sys = rsv_system_create(
+		&(struct rsv_system_config){ .nr_pages = 2048,
+					     .backend = RSV_BACKEND_SIM,
+					     .seed = seed,
+					     .time_limit_ns = limit_ns,
+					     .misuse = RSV_MISUSE_RETURN,
+					     .policy.value[RSV_POLICY_OOM] = policy });
 
 	cr_assert_not_null(sys);
 	return sys;
@@ -177,7 +181,8 @@ Test(oom, reaper_frees_a_stuck_victim_within_two_seconds)
 		cr_assert_eq(t.allocator_failures, 0);
 		cr_assert_gt(t.killed_at, 0);
 		cr_assert_gt(rsv_stats_get(sys, RSV_STAT_OOM_REAPED), 0);
-		cr_assert_leq(t.reaped_at - t.killed_at, 2 * RSV_NSEC_PER_SEC + 10 * RSV_NSEC_PER_MSEC,
+		cr_assert_leq(t.reaped_at - t.killed_at,
+			      2 * RSV_NSEC_PER_SEC + 10 * RSV_NSEC_PER_MSEC,
 			      "reaped %.3f s after the kill",
 			      (double)(t.reaped_at - t.killed_at) / 1e9);
 		cr_assert_eq(rsv_task_rss(t.owner[1]), 0);
@@ -203,10 +208,12 @@ Test(oom, without_the_reaper_a_stuck_victim_stalls_everyone)
 	cr_assert(strstr(rsv_platform_report(rsv_system_platform(sys)),
 			 "progress counter \"allocations\" stuck"));
 	cr_assert(!t.allocator_done);
-	cr_assert_eq(rsv_stats_get(sys, RSV_STAT_OOM_KILL), 1, "the killer must wait for its victim");
+	cr_assert_eq(rsv_stats_get(sys, RSV_STAT_OOM_KILL), 1,
+		     "the killer must wait for its victim");
 	cr_assert_eq(rsv_stats_get(sys, RSV_STAT_OOM_REAPED), 0);
 	cr_assert_eq(rsv_task_rss(t.owner[1]), 800);
-	cr_assert(strstr(rsv_platform_report(rsv_system_platform(sys)), "waits for mutex \"stuck_lock\""),
+	cr_assert(strstr(rsv_platform_report(rsv_system_platform(sys)),
+			 "waits for mutex \"stuck_lock\""),
 		  "%s", rsv_platform_report(rsv_system_platform(sys)));
 	rsv_system_destroy(sys);
 }

@@ -228,7 +228,8 @@ Test(reclaim, kswapd_wakes_at_low_and_stops_at_high, .timeout = 10)
 	cr_assert_eq(rsv_stats_get(sys, RSV_STAT_KSWAPD_WAKEUP), 1);
 	cr_assert_gt(rsv_stats_get(sys, RSV_STAT_KSWAPD_RECLAIM), 0);
 	cr_assert_geq(k.free_after, w.high, "kswapd stopped below high: %lu", k.free_after);
-	cr_assert_lt(k.free_after, w.high + 64, "kswapd reclaimed far past high: %lu", k.free_after);
+	cr_assert_lt(k.free_after, w.high + 64, "kswapd reclaimed far past high: %lu",
+		     k.free_after);
 	cr_assert_eq(rsv_stats_get(sys, RSV_STAT_DIRECT_RECLAIM), 0);
 	cr_assert_eq(rsv_stats_get(sys, RSV_STAT_KSWAPD_FAILURE), 0);
 	rsv_task_attach(sys, "teardown");

@@ -159,9 +159,12 @@ static int crowd_main(void *arg)
 
 static struct rsv_system *crowded(enum rsv_throttle_policy policy, struct crowd *c)
 {
-	struct rsv_system *sys = rsv_system_create(&(struct rsv_system_config){
-		.nr_pages = 4096, .backend = RSV_BACKEND_SIM, .seed = 9, .misuse = RSV_MISUSE_RETURN,
-		.policy.value[RSV_POLICY_THROTTLE] = policy });
+	struct rsv_system *sys = rsv_system_create(
+		&(struct rsv_system_config){ .nr_pages = 4096,
+					     .backend = RSV_BACKEND_SIM,
+					     .seed = 9,
+					     .misuse = RSV_MISUSE_RETURN,
+					     .policy.value[RSV_POLICY_THROTTLE] = policy });
 
 	rsv_task_attach(sys, "setup");
 	c->file = rsv_mapping_create(sys, RSV_MAPPING_FILE, "file", NULL, 0);
@@ -198,7 +201,8 @@ Test(throttle, too_many_isolated_stops_fs_io_callers_first)
 	cr_assert_geq(rsv_task_stat(kernel, RSV_STAT_THROTTLE_NS),
 		      rsv_task_stat(kernel, RSV_STAT_THROTTLE_ISOLATED) * (RSV_NSEC_PER_SEC / 50));
 	cr_assert_eq(rsv_task_stat(nofs, RSV_STAT_THROTTLE_ISOLATED), 0);
-	cr_assert_lt(c.reclaimers[0].elapsed, RSV_NSEC_PER_SEC, "it gave up, it did not wait it out");
+	cr_assert_lt(c.reclaimers[0].elapsed, RSV_NSEC_PER_SEC,
+		     "it gave up, it did not wait it out");
 	crowd_teardown(sys, &c);
 }
 

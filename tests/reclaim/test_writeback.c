@@ -33,7 +33,8 @@ static int writer_main(void *arg)
 	rsv_sleep_ns(w->start_delay_ns);
 	start = rsv_now();
 	for (; w->written < w->pages && !rsv_fatal_signal_pending(); w->written++) {
-		struct rsv_page *p = rsv_mapping_add_page(w->m, RSV_GFP_KERNEL, (uint64_t)w->written);
+		struct rsv_page *p = rsv_mapping_add_page(w->m, RSV_GFP_KERNEL,
+							  (uint64_t)w->written);
 		long dirty;
 
 		if (!p || rsv_page_mark_dirty(p))

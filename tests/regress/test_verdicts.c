@@ -55,7 +55,8 @@ Test(regress_verdicts, s2_no_periodic_writeback_below_the_background_limit)
 	cr_assert_eq(r.verdict, RSV_VERDICT_INVALID_SETUP, "%s", r.why);
 	cr_assert(strstr(r.why, "thresh=800"), "%s", r.why);
 	cr_assert_eq(rsv_scenario_counter(&r, "written"), 400);
-	cr_assert_gt(rsv_scenario_counter(&r, "flusher_kupdate_pages"), 0, "not the periodic round");
+	cr_assert_gt(rsv_scenario_counter(&r, "flusher_kupdate_pages"), 0,
+		     "not the periodic round");
 }
 
 /* B's allocation succeeded without a kill and C waited for one for ever: a livelock under

@@ -39,7 +39,8 @@ static void run_on_os(const struct failing *f)
 	o.progress_timeout_ns = WINDOW_NS;
 	cr_assert_eq(rsv_policy_parse(&o.policy, f->policy, err, sizeof(err)), 0, "%s", err);
 	if (f->param)
-		cr_assert_eq(rsv_scenario_set_param(s, &o, f->param, err, sizeof(err)), 0, "%s", err);
+		cr_assert_eq(rsv_scenario_set_param(s, &o, f->param, err, sizeof(err)), 0, "%s",
+			     err);
 	start = rsv_now();
 	cr_assert_eq(rsv_scenario_run(s, &o, r), 0, "%s", r->why);
 	cr_assert(f->verdicts & V(r->verdict), "%s %s on os: %s (%s)\n%s", f->scenario, f->policy,
@@ -89,7 +90,8 @@ Test(os_stuck, s4_watermarks_alone_deadlock)
 Test(os_stuck, s5_case_a_gfp_io_deadlocks)
 {
 	run_on_os(&(struct failing){ "s5-nofs-bufio-loop", "bufio=gfp-io,loop=noio", "case=0",
-				     V(RSV_VERDICT_DEADLOCK), true, "thread \"F\"", "bufio_scans" });
+				     V(RSV_VERDICT_DEADLOCK), true, "thread \"F\"",
+				     "bufio_scans" });
 }
 
 Test(os_stuck, s5_case_b_gfp_fs_on_a_plain_loop_deadlocks)

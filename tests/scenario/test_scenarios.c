@@ -88,15 +88,18 @@ Test(scenario, s3_upstream_with_the_reaper_finishes_without_reserves)
 
 static void one_pool_user(const struct rsv_scenario_result *r, uint64_t seed)
 {
-	cr_assert_leq(rsv_scenario_counter(r, "pool_used_peak"), 8, "seed %lu", (unsigned long)seed);
-	cr_assert_eq(rsv_scenario_counter(r, "pool_users_peak"), 1, "seed %lu", (unsigned long)seed);
+	cr_assert_leq(rsv_scenario_counter(r, "pool_used_peak"), 8, "seed %lu",
+		      (unsigned long)seed);
+	cr_assert_eq(rsv_scenario_counter(r, "pool_users_peak"), 1, "seed %lu",
+		     (unsigned long)seed);
 	cr_assert_eq(rsv_scenario_counter(r, "pinned_peak"), 8);
 	cr_assert_eq(rsv_scenario_counter(r, "pages_written"), 8 * 4 * 8);
 }
 
 static void pins_per_writer(const struct rsv_scenario_result *r, uint64_t seed)
 {
-	cr_assert_eq(rsv_scenario_counter(r, "pinned_peak"), 8 * 8, "seed %lu", (unsigned long)seed);
+	cr_assert_eq(rsv_scenario_counter(r, "pinned_peak"), 8 * 8, "seed %lu",
+		     (unsigned long)seed);
 	cr_assert_eq(rsv_scenario_counter(r, "pages_written"), 8 * 4 * 8);
 }
 
@@ -124,8 +127,11 @@ Test(scenario, s4_watermarks_alone_do_not_progress_4) { run_seeds(&watermarks, 1
 
 Test(scenario, s4_a_section_needing_more_than_r_pages_deadlocks)
 {
-	run_seeds(&(struct expect){ "s4-global-reserve-pool", "reservation=global-pool",
-				    { "writers=1", "need=9", "hold=1" }, V(RSV_VERDICT_DEADLOCK), NULL },
+	run_seeds(&(struct expect){ "s4-global-reserve-pool",
+				    "reservation=global-pool",
+				    { "writers=1", "need=9", "hold=1" },
+				    V(RSV_VERDICT_DEADLOCK),
+				    NULL },
 		  0, SEEDS);
 }
 
@@ -382,8 +388,9 @@ Test(scenario, fixed_policies_progress_on_the_os_backend)
 		o.backend = RSV_BACKEND_OS;
 		cr_assert_eq(rsv_policy_parse(&o.policy, runs[i][1], err, sizeof(err)), 0);
 		cr_assert_eq(rsv_scenario_run(s, &o, r), 0, "%s", r->why);
-		cr_assert_eq(r->verdict, RSV_VERDICT_PROGRESS, "%s %s on os: %s (%s)\n%s", runs[i][0],
-			     runs[i][1], rsv_verdict_name(r->verdict), r->why, r->report);
+		cr_assert_eq(r->verdict, RSV_VERDICT_PROGRESS, "%s %s on os: %s (%s)\n%s",
+			     runs[i][0], runs[i][1], rsv_verdict_name(r->verdict), r->why,
+			     r->report);
 	}
 	free(r);
 }

@@ -35,22 +35,24 @@ static void sweep(const char *scenario, const struct point *pts, unsigned n)
 		struct rsv_scenario_opts o;
 
 		rsv_scenario_opts_init(s, &o);
-		cr_assert_eq(rsv_policy_parse(&o.policy, pt->policy, err, sizeof(err)), 0, "%s", err);
+		cr_assert_eq(rsv_policy_parse(&o.policy, pt->policy, err, sizeof(err)), 0, "%s",
+			     err);
 		for (unsigned k = 0; k < 3 && pt->params[k]; k++)
-			cr_assert_eq(rsv_scenario_set_param(s, &o, pt->params[k], err, sizeof(err)), 0,
-				     "%s", err);
+			cr_assert_eq(rsv_scenario_set_param(s, &o, pt->params[k], err, sizeof(err)),
+				     0, "%s", err);
 		for (o.seed = 0; o.seed < SEEDS; o.seed++) {
 			cr_assert_eq(rsv_scenario_run(s, &o, r), 0, "%s", r->why);
 			cr_assert(pt->verdicts & (1u << r->verdict),
-				  "%s %s %s %s seed %lu: %s (%s), expected because %s\n%s", scenario,
-				  pt->params[0], pt->params[1] ? pt->params[1] : "", pt->policy,
-				  (unsigned long)o.seed, rsv_verdict_name(r->verdict), r->why, pt->why,
-				  r->report);
+				  "%s %s %s %s seed %lu: %s (%s), expected because %s\n%s",
+				  scenario, pt->params[0], pt->params[1] ? pt->params[1] : "",
+				  pt->policy, (unsigned long)o.seed, rsv_verdict_name(r->verdict),
+				  r->why, pt->why, r->report);
 			if (r->verdict == RSV_VERDICT_DEADLOCK && pt->deadlock_via)
 				cr_assert(strstr(r->report, "wait-for cycle") &&
 						  strstr(strstr(r->report, "wait-for cycle"),
 							 pt->deadlock_via),
-					  "a deadlock not through %s:\n%s", pt->deadlock_via, r->report);
+					  "a deadlock not through %s:\n%s", pt->deadlock_via,
+					  r->report);
 			/* An invalid set-up names a parameter in its reason. */
 			if (r->verdict == RSV_VERDICT_INVALID_SETUP)
 				cr_assert(strchr(r->why, '='), "%s", r->why);
@@ -111,8 +113,9 @@ Test(sweep, s1_crypt_swap_reserves) { SWEEP("s1-crypt-swap-reserves", s1); }
 
 /* ---- s2: throttle_vm_writeout stalls kcryptd; reclaim_throttle (v5.16) does not ---- */
 
-#define S2_BOTH(p, vold, vnew, why) \
-	PT("throttle=throttle-vm-writeout", vold, why, p), PT("throttle=reclaim-throttle", vnew, why, p)
+#define S2_BOTH(p, vold, vnew, why)                                                                \
+	PT("throttle=throttle-vm-writeout", vold, why, p),                                         \
+		PT("throttle=reclaim-throttle", vnew, why, p)
 
 static const struct point s2[] = {
 	S2_BOTH("pages=1", INVALID, INVALID, "one page never exceeds the limit plus 10%"),
@@ -186,9 +189,10 @@ Test(sweep, s3_oom_mutex_livelock) { SWEEP("s3-oom-mutex-livelock", s3); }
 
 /* ---- s4: Arcangeli's global pool against per-thread pages and zone reserves alone ---- */
 
-#define S4_ALL(p1, p2, vwm, vglobal, vthread, why)                                         \
-	PT("reservation=watermarks", vwm, why, p1, p2), PT("reservation=global-pool", vglobal, why, p1, p2), \
-	PT("reservation=per-thread", vthread, why, p1, p2)
+#define S4_ALL(p1, p2, vwm, vglobal, vthread, why)                                                 \
+	PT("reservation=watermarks", vwm, why, p1, p2),                                            \
+		PT("reservation=global-pool", vglobal, why, p1, p2),                               \
+		PT("reservation=per-thread", vthread, why, p1, p2)
 
 static const struct point s4[] = {
 	S4_ALL("writers=1", NULL, V(DEADLOCK), V(PROGRESS), V(PROGRESS), "one writer"),
@@ -336,11 +340,14 @@ static void unlisted_keys_change_nothing(const char *name, const char *variant)
 				o.policy.value[key] = (unsigned char)v;
 				cr_assert_eq(rsv_scenario_run(s, &o, r), 0, "%s", r->why);
 				rsv_policy_format(&o.policy, policy, sizeof(policy));
-				cr_assert_eq(r->verdict, base, "%s %s [%s]: %s, %s without %s=%s: key %s "
-					     "changes the outcome but the scenario does not list it",
+				cr_assert_eq(r->verdict, base,
+					     "%s %s [%s]: %s, %s without %s=%s: key %s "
+					     "changes the outcome but the scenario does not "
+					     "list it",
 					     name, variant ? variant : "", policy,
 					     rsv_verdict_name(r->verdict), rsv_verdict_name(base),
-					     rsv_policy_key_name(key), rsv_policy_value_name(key, v),
+					     rsv_policy_key_name(key),
+					     rsv_policy_value_name(key, v),
 					     rsv_policy_key_name(key));
 			}
 			o.policy = cell;

@@ -112,7 +112,8 @@ static enum outcome run_one(const struct shim_test *t)
 	if (t->signal) {
 		if (WIFSIGNALED(status) && WTERMSIG(status) == t->signal)
 			return PASSED;
-		fprintf(stderr, "[FAIL] %s::%s: expected signal %d\n", t->suite, t->name, t->signal);
+		fprintf(stderr, "[FAIL] %s::%s: expected signal %d\n", t->suite, t->name,
+			t->signal);
 		return FAILED;
 	}
 	if (WIFEXITED(status) && !WEXITSTATUS(status))
@@ -144,7 +145,8 @@ int main(int argc, char **argv)
 		clock_gettime(CLOCK_MONOTONIC, &b);
 		if (o != SKIPPED)
 			fprintf(stderr, "[%s] %s (%.2f s)\n", o == PASSED ? "PASS" : "FAIL", full,
-				(double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9);
+				(double)(b.tv_sec - a.tv_sec) +
+					(double)(b.tv_nsec - a.tv_nsec) / 1e9);
 		counts[o]++;
 	}
 	printf("tsan tests: %u passed, %u failed, %u skipped (simulator systems)\n",
