@@ -34,9 +34,13 @@ struct rsv_mempool_stats {
 	long low_water;            /* the fewest elements the pool has held */
 };
 
-/* Fields are the pool's; read them through the functions below. */
+/* The fields mempool_t has in the kernel, which kernel-style code may read; the library's own
+ * bookkeeping (counts per task, statistics, its name and system) sits behind an opaque area
+ * of fixed size, so that it can change without changing this struct. Embed one and call
+ * rsv_mempool_init(), as with mempool_init(), or let rsv_mempool_create() allocate it. */
+#define RSV_MEMPOOL_PRIVATE_BYTES 256
+
 struct rsv_mempool {
-	unsigned magic;
 	struct rsv_spinlock lock;
 	int min_nr;
 	_Atomic int curr_nr;
@@ -45,18 +49,10 @@ struct rsv_mempool {
 	rsv_mempool_alloc_t alloc;
 	rsv_mempool_free_t free;
 	struct rsv_waitqueue wait;
-	struct rsv_system *sys;
-	size_t elem_size; /* for poisoning in debug builds; 0 when unknown */
-	unsigned char backing; /* which of the library's allocators backs it, if any */
-	char name[32];
-	/* Elements out and backing hits are counted per task (pool/pool_counts.c) under
-	 * (id, serial); these take what a task without a slot does. */
-	unsigned id;
-	uint64_t serial;
-	_Atomic long outstanding;
-	_Atomic uint64_t st_backing, st_pool, st_waits, st_wait_ns, st_reclaims,
-		st_reclaim_with, st_grants, st_returned;
-	_Atomic long low_water;
+	union {
+		unsigned char bytes[RSV_MEMPOOL_PRIVATE_BYTES];
+		uint64_t align;
+	} rsv__private;
 };
 
 #define RSV_MEMPOOL_MAX_MIN_NR (1 << 20)

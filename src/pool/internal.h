@@ -81,6 +81,43 @@ struct rsv_reservation_pool {
 	struct rsv_reservation_stats st;
 };
 
+/* A mempool's bookkeeping, in the opaque area of struct rsv_mempool (the public header keeps
+ * only mempool_t's own fields). */
+struct rsv_mempool_private {
+	unsigned magic;
+	struct rsv_system *sys;
+	size_t elem_size;      /* for poisoning in debug builds; 0 when unknown */
+	unsigned char backing; /* which of the library's allocators backs it, if any */
+	char name[32];
+	/* Elements out and backing hits are counted per task (pool/pool_counts.c) under
+	 * (id, serial); these take what a task without a slot does. */
+	unsigned id;
+	uint64_t serial;
+	_Atomic long outstanding;
+	_Atomic uint64_t st_backing, st_pool, st_waits, st_wait_ns, st_reclaims, st_reclaim_with,
+		st_grants, st_returned;
+	_Atomic long low_water;
+};
+
+_Static_assert(sizeof(struct rsv_mempool_private) <= RSV_MEMPOOL_PRIVATE_BYTES,
+	       "a mempool's bookkeeping must fit the public struct's opaque area");
+_Static_assert(_Alignof(struct rsv_mempool_private) <= _Alignof(uint64_t),
+	       "the opaque area is aligned for uint64_t only");
+
+static inline struct rsv_mempool_private *rsv__mp_mut(struct rsv_mempool *pool)
+{
+	return (struct rsv_mempool_private *)pool->rsv__private.bytes;
+}
+
+static inline const struct rsv_mempool_private *rsv__mp_const(const struct rsv_mempool *pool)
+{
+	return (const struct rsv_mempool_private *)pool->rsv__private.bytes;
+}
+
+/* The bookkeeping of @pool, const if @pool is. */
+#define rsv__mp(pool)                                                                              \
+	_Generic((pool), const struct rsv_mempool * : rsv__mp_const, default : rsv__mp_mut)(pool)
+
 /* One task's counts for one mempool, written by that task alone with plain (relaxed) loads
  * and stores, and summed by readers: a mempool's fast path then writes no shared line. A
  * slot belongs to the pool whose serial it holds; serials are never reused, so a slot left
@@ -306,13 +343,13 @@ static inline struct rsv_pool_slot *rsv__pool_slot(struct rsv_task *t, struct rs
 	struct rsv_task_pools *tp = atomic_load_explicit(&t->mempools, memory_order_relaxed);
 	struct rsv_pool_slot *chunk, *s;
 
-	if (rsv_likely(tp && pool->id < RSV_POOL_MAX_IDS) &&
-	    rsv_likely(
-		    (chunk = atomic_load_explicit(&tp->chunk[pool->id / RSV_POOL_SLOTS_PER_CHUNK],
-						  memory_order_relaxed)) != NULL)) {
-		s = &chunk[pool->id % RSV_POOL_SLOTS_PER_CHUNK];
+	if (rsv_likely(tp && rsv__mp(pool)->id < RSV_POOL_MAX_IDS) &&
+	    rsv_likely((chunk = atomic_load_explicit(&tp->chunk[rsv__mp(pool)->id /
+								RSV_POOL_SLOTS_PER_CHUNK],
+						     memory_order_relaxed)) != NULL)) {
+		s = &chunk[rsv__mp(pool)->id % RSV_POOL_SLOTS_PER_CHUNK];
 		if (rsv_likely(atomic_load_explicit(&s->serial, memory_order_relaxed) ==
-			       pool->serial))
+			       rsv__mp(pool)->serial))
 			return s;
 	}
 	return rsv__pool_slot_slow(t, pool);

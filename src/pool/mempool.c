@@ -42,27 +42,27 @@ static void *elem_addr(const struct rsv_mempool *pool, void *e)
  * ASan until it is handed out again. */
 static void poison(struct rsv_mempool *pool, void *e)
 {
-	if (!pool->elem_size)
+	if (!rsv__mp(pool)->elem_size)
 		return;
 #ifdef RSV_DEBUG
-	memset(elem_addr(pool, e), POISON_POOL, pool->elem_size);
+	memset(elem_addr(pool, e), POISON_POOL, rsv__mp(pool)->elem_size);
 #endif
-	rsv__asan_poison(elem_addr(pool, e), pool->elem_size);
+	rsv__asan_poison(elem_addr(pool, e), rsv__mp(pool)->elem_size);
 }
 
 static void check_poison(struct rsv_mempool *pool, void *e)
 {
-	if (pool->elem_size)
-		rsv__asan_unpoison(elem_addr(pool, e), pool->elem_size);
+	if (rsv__mp(pool)->elem_size)
+		rsv__asan_unpoison(elem_addr(pool, e), rsv__mp(pool)->elem_size);
 #ifdef RSV_DEBUG
 	const unsigned char *b = elem_addr(pool, e);
 
-	for (size_t i = 0; i < pool->elem_size; i++)
+	for (size_t i = 0; i < rsv__mp(pool)->elem_size; i++)
 		if (b[i] != POISON_POOL) {
-			rsv__misuse(pool->sys,
+			rsv__misuse(rsv__mp(pool)->sys,
 				    "mempool \"%s\": element %p was written while it sat in "
 				    "the pool (byte %zu)",
-				    pool->name, e, i);
+				    rsv__mp(pool)->name, e, i);
 			return;
 		}
 #else
@@ -110,7 +110,8 @@ static bool add_element(struct rsv_mempool *pool, void *e)
 	atomic_store_explicit(&pool->curr_nr, n + 1, memory_order_release);
 	return true;
 twice:
-	rsv__misuse(pool->sys, "mempool \"%s\": element %p returned twice", pool->name, e);
+	rsv__misuse(rsv__mp(pool)->sys, "mempool \"%s\": element %p returned twice",
+		    rsv__mp(pool)->name, e);
 	return false;
 }
 
@@ -124,8 +125,8 @@ static void *remove_element(struct rsv_mempool *pool)
 	e = pool->elements[n];
 
 	atomic_store_explicit(&pool->curr_nr, n, memory_order_relaxed);
-	if (n < atomic_load_explicit(&pool->low_water, memory_order_relaxed))
-		atomic_store_explicit(&pool->low_water, n, memory_order_relaxed);
+	if (n < atomic_load_explicit(&rsv__mp(pool)->low_water, memory_order_relaxed))
+		atomic_store_explicit(&rsv__mp(pool)->low_water, n, memory_order_relaxed);
 	check_poison(pool, e);
 	return e;
 }
@@ -142,7 +143,7 @@ static void *handed_out(struct rsv_mempool *pool, struct rsv_pool_slot *s, void 
 		if (rsv_unlikely(s->last_freed == e))
 			s->last_freed = NULL;
 	} else {
-		rsv__shared_add(&pool->outstanding, 1);
+		rsv__shared_add(&rsv__mp(pool)->outstanding, 1);
 	}
 	return e;
 }
@@ -156,7 +157,7 @@ static void count_out(struct rsv_mempool *pool, struct rsv_task *t, long n)
 	if (rsv_likely(s != NULL))
 		rsv__owner_add(&s->out, n);
 	else
-		rsv__shared_add(&pool->outstanding, n);
+		rsv__shared_add(&rsv__mp(pool)->outstanding, n);
 }
 
 static bool may_refill(struct rsv_mempool *pool)
@@ -177,7 +178,7 @@ static struct rsv_task *pool_task(struct rsv_mempool *pool, const char *what)
 		errno = EPERM;
 		return NULL;
 	}
-	if (!pool || pool->magic != RSV_MEMPOOL_MAGIC || pool->sys != t->sys) {
+	if (!pool || rsv__mp(pool)->magic != RSV_MEMPOOL_MAGIC || rsv__mp(pool)->sys != t->sys) {
 		rsv__misuse(t->sys, "%s: %p is not an initialised mempool of task \"%s\"'s system",
 			    what, (void *)pool, t->name);
 		errno = EINVAL;
@@ -204,7 +205,7 @@ static const char *foreign_element(struct rsv_mempool *pool, void *e)
 
 	switch (backing_of(pool)) {
 	case BACKING_SLAB:
-		p = rsv__addr_page(pool->sys, e);
+		p = rsv__addr_page(rsv__mp(pool)->sys, e);
 		return p && p->slab_cache == pool->pool_data ? NULL
 							     : "not an object of the pool's cache";
 	case BACKING_KMALLOC:
@@ -212,10 +213,13 @@ static const char *foreign_element(struct rsv_mempool *pool, void *e)
 			       ? NULL : "not a kmalloc block of the pool's size";
 	case BACKING_PAGES:
 		p = e;
-		return p >= pool->sys->memmap && p < pool->sys->memmap + pool->sys->nr_pages &&
-			       rsv__page_state(p) == RSV_PAGE_ALLOC &&
-			       p->order == (unsigned)(uintptr_t)pool->pool_data
-			       ? NULL : "not an allocated block of the pool's order";
+		return p >= rsv__mp(pool)->sys->memmap &&
+				       p < rsv__mp(pool)->sys->memmap +
+						       rsv__mp(pool)->sys->nr_pages &&
+				       rsv__page_state(p) == RSV_PAGE_ALLOC &&
+				       p->order == (unsigned)(uintptr_t)pool->pool_data
+			       ? NULL
+			       : "not an allocated block of the pool's order";
 	default:
 		return NULL;
 	}
@@ -229,12 +233,12 @@ static RSV_NOINLINE void count_slow_path(struct rsv_mempool *pool,
 					 const struct rsv_alloc_cost *cost, bool had_elements)
 {
 	if (cost->direct_reclaims) {
-		rsv__shared_add(&pool->st_reclaims, cost->direct_reclaims);
+		rsv__shared_add(&rsv__mp(pool)->st_reclaims, cost->direct_reclaims);
 		if (had_elements)
-			rsv__shared_add(&pool->st_reclaim_with, cost->direct_reclaims);
+			rsv__shared_add(&rsv__mp(pool)->st_reclaim_with, cost->direct_reclaims);
 	}
 	if (cost->grants)
-		rsv__shared_add(&pool->st_grants, cost->grants);
+		rsv__shared_add(&rsv__mp(pool)->st_grants, cost->grants);
 }
 
 /* pool->alloc(), with what it cost counted: direct reclaim entered, reserves granted. A
@@ -260,7 +264,7 @@ static inline void *backing_alloc(struct rsv_mempool *pool, struct rsv_task *t,
 		if (rsv_likely(s != NULL))
 			rsv__owner_add(&s->backing, 1);
 		else
-			rsv__shared_add(&pool->st_backing, 1);
+			rsv__shared_add(&rsv__mp(pool)->st_backing, 1);
 	}
 	return e;
 }
@@ -274,7 +278,7 @@ static void *take_from_pool(struct rsv_mempool *pool)
 		e = remove_element(pool);
 	rsv_spin_unlock(&pool->lock);
 	if (e)
-		rsv__shared_add(&pool->st_pool, 1);
+		rsv__shared_add(&rsv__mp(pool)->st_pool, 1);
 	return e;
 }
 
@@ -292,8 +296,8 @@ static void wait_for_element(struct rsv_mempool *pool, struct rsv_task *t)
 	rsv_schedule_timeout(POOL_WAIT_NS);
 	rsv_finish_wait(&pool->wait, &we);
 	t->doing = prev;
-	rsv__shared_add(&pool->st_waits, 1);
-	rsv__shared_add(&pool->st_wait_ns, rsv_now() - start);
+	rsv__shared_add(&rsv__mp(pool)->st_waits, 1);
+	rsv__shared_add(&rsv__mp(pool)->st_wait_ns, rsv_now() - start);
 }
 
 /* The gfp the backing allocator sees on this pass. */
@@ -334,8 +338,10 @@ static void *alloc_slow_body(struct rsv_mempool *pool, struct rsv_task *t, rsv_g
 	void *e;
 
 	if (gfp & (RSV___GFP_ZERO | RSV___GFP_NOMEMALLOC)) {
-		rsv__misuse(t->sys, "rsv_mempool_alloc(\"%s\"): gfp %#x: pool elements are not "
-			    "zeroed and the pool decides on __GFP_NOMEMALLOC", pool->name, gfp);
+		rsv__misuse(t->sys,
+			    "rsv_mempool_alloc(\"%s\"): gfp %#x: pool elements are not "
+			    "zeroed and the pool decides on __GFP_NOMEMALLOC",
+			    rsv__mp(pool)->name, gfp);
 		gfp &= ~(RSV___GFP_ZERO | RSV___GFP_NOMEMALLOC);
 	}
 	policy = rsv_policy_get(&t->sys->policy, RSV_POLICY_MEMPOOL);
@@ -355,7 +361,7 @@ static void *alloc_slow_body(struct rsv_mempool *pool, struct rsv_task *t, rsv_g
 		if (atomic_load_explicit(&pool->curr_nr, memory_order_relaxed) > 0) {
 			e = remove_element(pool);
 			rsv_spin_unlock(&pool->lock);
-			rsv__shared_add(&pool->st_pool, 1);
+			rsv__shared_add(&rsv__mp(pool)->st_pool, 1);
 			return handed_out(pool, s, e);
 		}
 		if (temp != gfp) { /* now with direct reclaim and I/O allowed */
@@ -400,7 +406,8 @@ void *rsv_mempool_alloc(struct rsv_mempool *pool, rsv_gfp_t gfp)
 	unsigned policy;
 	void *e;
 
-	if (rsv_unlikely(!t || !pool || pool->magic != RSV_MEMPOOL_MAGIC || pool->sys != t->sys) ||
+	if (rsv_unlikely(!t || !pool || rsv__mp(pool)->magic != RSV_MEMPOOL_MAGIC ||
+			 rsv__mp(pool)->sys != t->sys) ||
 	    rsv_unlikely(gfp & (RSV___GFP_ZERO | RSV___GFP_NOMEMALLOC)) ||
 	    rsv_unlikely(atomic_load_explicit(&t->alloc_hooks, memory_order_relaxed)) ||
 	    rsv_unlikely(!(s = rsv__pool_slot(t, pool))))
@@ -409,7 +416,7 @@ void *rsv_mempool_alloc(struct rsv_mempool *pool, rsv_gfp_t gfp)
 	if (rsv_unlikely(policy == RSV_MEMPOOL_POOL_FIRST))
 		return alloc_slow(pool, gfp, false);
 	/* A slab cache's hit never reaches the page allocator: nothing to count but the hit. */
-	if (pool->backing == BACKING_SLAB &&
+	if (rsv__mp(pool)->backing == BACKING_SLAB &&
 	    rsv_likely((e = rsv__slab_alloc_hit(t, pool->pool_data)) != NULL)) {
 		rsv__owner_add(&s->backing, 1);
 		return handed_out(pool, s, e);
@@ -446,8 +453,10 @@ unsigned rsv_mempool_alloc_bulk(struct rsv_mempool *pool, void **elems, unsigned
 	if (!t)
 		return 0;
 	if (count > (unsigned)pool->min_nr) {
-		rsv__misuse(t->sys, "rsv_mempool_alloc_bulk(\"%s\", %u): more than min_nr (%d) "
-			    "could wait forever", pool->name, count, pool->min_nr);
+		rsv__misuse(t->sys,
+			    "rsv_mempool_alloc_bulk(\"%s\", %u): more than min_nr (%d) "
+			    "could wait forever",
+			    rsv__mp(pool)->name, count, pool->min_nr);
 		return 0;
 	}
 	forced = atomic_load_explicit(&t->alloc_hooks, memory_order_relaxed) &&
@@ -472,7 +481,7 @@ unsigned rsv_mempool_alloc_bulk(struct rsv_mempool *pool, void **elems, unsigned
 				if (!elems[i])
 					elems[i] = remove_element(pool);
 			rsv_spin_unlock(&pool->lock);
-			rsv__shared_add(&pool->st_pool, missing);
+			rsv__shared_add(&rsv__mp(pool)->st_pool, missing);
 			filled += missing;
 			break;
 		}
@@ -504,13 +513,14 @@ static inline bool taken_back_as(struct rsv_mempool *pool, struct rsv_task *t, v
 			return true;
 		}
 		if (!s) {
-			atomic_fetch_sub_explicit(&pool->outstanding, 1, memory_order_relaxed);
+			atomic_fetch_sub_explicit(&rsv__mp(pool)->outstanding, 1,
+						  memory_order_relaxed);
 			return true;
 		}
 		why = "freed twice (it is among the pool's elements already)";
 	}
-	rsv__misuse(t->sys, "rsv_mempool_free(%p, \"%s\") by task \"%s\": %s", e, pool->name,
-		    t->name, why);
+	rsv__misuse(t->sys, "rsv_mempool_free(%p, \"%s\") by task \"%s\": %s", e,
+		    rsv__mp(pool)->name, t->name, why);
 	return false;
 }
 
@@ -537,11 +547,11 @@ static void wake_waiters(struct rsv_mempool *pool)
  * there). A user's allocator answers nothing, and is taken at its word. */
 static int backing_release(struct rsv_mempool *pool, void *e)
 {
-	if (pool->backing == BACKING_SLAB && pool->free == rsv_mempool_free_slab)
+	if (rsv__mp(pool)->backing == BACKING_SLAB && pool->free == rsv_mempool_free_slab)
 		return rsv__slab_free_checked(pool->pool_data, e, "rsv_kmem_cache_free");
-	if (pool->backing == BACKING_KMALLOC && pool->free == rsv_mempool_kfree)
+	if (rsv__mp(pool)->backing == BACKING_KMALLOC && pool->free == rsv_mempool_kfree)
 		return rsv__kfree(e);
-	if (pool->backing == BACKING_PAGES && pool->free == rsv_mempool_free_pages)
+	if (rsv__mp(pool)->backing == BACKING_PAGES && pool->free == rsv_mempool_free_pages)
 		return rsv_free_pages(e, (unsigned)(uintptr_t)pool->pool_data);
 	pool->free(e, pool->pool_data);
 	return 0;
@@ -558,7 +568,7 @@ static void backing_free(struct rsv_mempool *pool, struct rsv_task *t, void *e)
 	if ((s = rsv__pool_slot(t, pool)))
 		rsv__owner_add(&s->out, 1);
 	else
-		rsv__shared_add(&pool->outstanding, 1);
+		rsv__shared_add(&rsv__mp(pool)->outstanding, 1);
 }
 
 static RSV_NOINLINE void free_slow(void *element, struct rsv_mempool *pool)
@@ -574,7 +584,7 @@ static RSV_NOINLINE void free_slow(void *element, struct rsv_mempool *pool)
 			kept = add_element(pool, element);
 		rsv_spin_unlock(&pool->lock);
 		if (kept) {
-			rsv__shared_add(&pool->st_returned, 1);
+			rsv__shared_add(&rsv__mp(pool)->st_returned, 1);
 			wake_waiters(pool);
 		}
 		if (refill) /* kept, or already in the pool: a double free, reported */
@@ -593,8 +603,9 @@ void rsv_mempool_free(void *element, struct rsv_mempool *pool)
 
 	if (rsv_unlikely(!element))
 		return;
-	if (rsv_likely(t && pool && pool->magic == RSV_MEMPOOL_MAGIC && pool->sys == t->sys) &&
-	    pool->backing == BACKING_SLAB && (c = pool->pool_data) &&
+	if (rsv_likely(t && pool && rsv__mp(pool)->magic == RSV_MEMPOOL_MAGIC &&
+		       rsv__mp(pool)->sys == t->sys) &&
+	    rsv__mp(pool)->backing == BACKING_SLAB && (c = pool->pool_data) &&
 	    rsv_likely(rsv__slab_own_object(c, element)) &&
 	    rsv_likely((s = rsv__pool_slot(t, pool)) != NULL) &&
 	    rsv_likely(s->last_freed != element) && rsv_likely(!may_refill(pool))) {
@@ -622,7 +633,7 @@ unsigned rsv_mempool_free_bulk(struct rsv_mempool *pool, void **elems, unsigned 
 		rsv_spin_unlock(&pool->lock);
 	}
 	if (kept) {
-		rsv__shared_add(&pool->st_returned, kept);
+		rsv__shared_add(&rsv__mp(pool)->st_returned, kept);
 		wake_waiters(pool);
 	}
 	for (; i < count; i++)
@@ -656,7 +667,7 @@ void rsv_mempool_exit(struct rsv_mempool *pool)
 	struct rsv_task *t;
 	long out;
 
-	if (!pool || pool->magic != RSV_MEMPOOL_MAGIC)
+	if (!pool || rsv__mp(pool)->magic != RSV_MEMPOOL_MAGIC)
 		return; /* a zeroed pool, as mempool_exit() allows */
 	if (!(t = pool_task(pool, "rsv_mempool_exit")))
 		return;
@@ -665,12 +676,12 @@ void rsv_mempool_exit(struct rsv_mempool *pool)
 		rsv__misuse(t->sys,
 			    "mempool \"%s\" torn down by task \"%s\" with %ld elements still "
 			    "out: freeing them into it later is a use after free",
-			    pool->name, t->name, out);
+			    rsv__mp(pool)->name, t->name, out);
 	free_elements(pool);
 	free(pool->elements);
 	pool->elements = NULL;
 	rsv__pool_unregister(pool);
-	pool->magic = 0;
+	rsv__mp(pool)->magic = 0;
 }
 
 int rsv_mempool_init(struct rsv_mempool *pool, int min_nr, rsv_mempool_alloc_t alloc,
@@ -686,26 +697,26 @@ int rsv_mempool_init(struct rsv_mempool *pool, int min_nr, rsv_mempool_alloc_t a
 	memset(pool, 0, sizeof(*pool));
 	rsv_spin_init(&pool->lock);
 	rsv_waitqueue_init(&pool->wait, "mempool");
-	snprintf(pool->name, sizeof(pool->name), "mempool@%p", (void *)pool);
-	pool->sys = t->sys;
+	snprintf(rsv__mp(pool)->name, sizeof(rsv__mp(pool)->name), "mempool@%p", (void *)pool);
+	rsv__mp(pool)->sys = t->sys;
 	pool->min_nr = min_nr;
 	pool->alloc = alloc;
 	pool->free = free_fn;
 	pool->pool_data = pool_data;
-	pool->backing = (unsigned char)backing_of(pool);
+	rsv__mp(pool)->backing = (unsigned char)backing_of(pool);
 	switch (backing_of(pool)) {
 	case BACKING_SLAB:
-		pool->elem_size = rsv_kmem_cache_size(pool_data);
+		rsv__mp(pool)->elem_size = rsv_kmem_cache_size(pool_data);
 		break;
 	case BACKING_KMALLOC:
-		pool->elem_size = (size_t)(uintptr_t)pool_data;
-		if (!pool->elem_size || pool->elem_size > RSV_KMALLOC_MAX_SIZE)
+		rsv__mp(pool)->elem_size = (size_t)(uintptr_t)pool_data;
+		if (!rsv__mp(pool)->elem_size || rsv__mp(pool)->elem_size > RSV_KMALLOC_MAX_SIZE)
 			return -EINVAL; /* no element could ever be made */
 		break;
 	case BACKING_PAGES:
 		if ((uintptr_t)pool_data > RSV_MAX_ORDER)
 			return -EINVAL;
-		pool->elem_size = (size_t)RSV_PAGE_SIZE << (uintptr_t)pool_data;
+		rsv__mp(pool)->elem_size = (size_t)RSV_PAGE_SIZE << (uintptr_t)pool_data;
 		break;
 	default:
 		break;
@@ -713,7 +724,7 @@ int rsv_mempool_init(struct rsv_mempool *pool, int min_nr, rsv_mempool_alloc_t a
 	pool->elements = calloc((size_t)capacity, sizeof(void *));
 	if (!pool->elements)
 		return -ENOMEM;
-	pool->magic = RSV_MEMPOOL_MAGIC;
+	rsv__mp(pool)->magic = RSV_MEMPOOL_MAGIC;
 	rsv__pool_register(pool);
 	while (atomic_load(&pool->curr_nr) < capacity) {
 		void *e = alloc(RSV_GFP_KERNEL, pool_data);
@@ -722,14 +733,14 @@ int rsv_mempool_init(struct rsv_mempool *pool, int min_nr, rsv_mempool_alloc_t a
 			free_elements(pool);
 			free(pool->elements);
 			rsv__pool_unregister(pool);
-			pool->magic = 0;
+			rsv__mp(pool)->magic = 0;
 			return -ENOMEM;
 		}
 		rsv_spin_lock(&pool->lock);
 		add_element(pool, e);
 		rsv_spin_unlock(&pool->lock);
 	}
-	atomic_store(&pool->low_water, capacity);
+	atomic_store(&rsv__mp(pool)->low_water, capacity);
 	return 0;
 }
 
@@ -761,7 +772,7 @@ void rsv_mempool_destroy(struct rsv_mempool *pool)
 void rsv_mempool_set_name(struct rsv_mempool *pool, const char *name)
 {
 	if (pool && name)
-		snprintf(pool->name, sizeof(pool->name), "%s", name);
+		snprintf(rsv__mp(pool)->name, sizeof(rsv__mp(pool)->name), "%s", name);
 }
 
 /* Shrinking frees the surplus with the lock dropped around each free; growing swaps in a
@@ -779,7 +790,7 @@ int rsv_mempool_resize(struct rsv_mempool *pool, int new_min_nr)
 	out = rsv__pool_outstanding(pool);
 	if (new_min_nr < out) {
 		rsv__set_error(t->sys, "rsv_mempool_resize(\"%s\", %d): %ld elements are out",
-			       pool->name, new_min_nr, out);
+			       rsv__mp(pool)->name, new_min_nr, out);
 		return -EBUSY;
 	}
 	rsv_spin_lock(&pool->lock);
@@ -831,14 +842,14 @@ void rsv_mempool_stats(const struct rsv_mempool *pool, struct rsv_mempool_stats 
 {
 	*out = (struct rsv_mempool_stats){
 		.from_backing = rsv__pool_backing((struct rsv_mempool *)pool),
-		.from_pool = atomic_load(&pool->st_pool),
-		.waits = atomic_load(&pool->st_waits),
-		.wait_ns = atomic_load(&pool->st_wait_ns),
-		.direct_reclaims = atomic_load(&pool->st_reclaims),
-		.reclaim_with_elements = atomic_load(&pool->st_reclaim_with),
-		.reserves_granted = atomic_load(&pool->st_grants),
-		.returned_to_pool = atomic_load(&pool->st_returned),
-		.low_water = atomic_load(&pool->low_water),
+		.from_pool = atomic_load(&rsv__mp(pool)->st_pool),
+		.waits = atomic_load(&rsv__mp(pool)->st_waits),
+		.wait_ns = atomic_load(&rsv__mp(pool)->st_wait_ns),
+		.direct_reclaims = atomic_load(&rsv__mp(pool)->st_reclaims),
+		.reclaim_with_elements = atomic_load(&rsv__mp(pool)->st_reclaim_with),
+		.reserves_granted = atomic_load(&rsv__mp(pool)->st_grants),
+		.returned_to_pool = atomic_load(&rsv__mp(pool)->st_returned),
+		.low_water = atomic_load(&rsv__mp(pool)->low_water),
 	};
 }
 

@@ -13,7 +13,7 @@ static struct rsv_pool_slot *claim(struct rsv_pool_slot *s, const struct rsv_mem
 	atomic_store_explicit(&s->backing, 0, memory_order_relaxed);
 	s->last_freed = NULL;
 	/* Release: a reader that sees the serial sees the zeroed counts. */
-	atomic_store_explicit(&s->serial, pool->serial, memory_order_release);
+	atomic_store_explicit(&s->serial, rsv__mp(pool)->serial, memory_order_release);
 	return s;
 }
 
@@ -21,9 +21,9 @@ struct rsv_pool_slot *rsv__pool_slot_slow(struct rsv_task *t, struct rsv_mempool
 {
 	struct rsv_task_pools *tp = atomic_load_explicit(&t->mempools, memory_order_relaxed);
 	struct rsv_pool_slot *chunk;
-	unsigned c = pool->id / RSV_POOL_SLOTS_PER_CHUNK;
+	unsigned c = rsv__mp(pool)->id / RSV_POOL_SLOTS_PER_CHUNK;
 
-	if (pool->id >= RSV_POOL_MAX_IDS)
+	if (rsv__mp(pool)->id >= RSV_POOL_MAX_IDS)
 		return NULL;
 	if (!tp) {
 		if (!(tp = calloc(1, sizeof(*tp))))
@@ -36,22 +36,22 @@ struct rsv_pool_slot *rsv__pool_slot_slow(struct rsv_task *t, struct rsv_mempool
 			return NULL;
 		atomic_store_explicit(&tp->chunk[c], chunk, memory_order_release);
 	}
-	return claim(&chunk[pool->id % RSV_POOL_SLOTS_PER_CHUNK], pool);
+	return claim(&chunk[rsv__mp(pool)->id % RSV_POOL_SLOTS_PER_CHUNK], pool);
 }
 
 void rsv__pool_register(struct rsv_mempool *pool)
 {
-	struct rsv_pool_layer *pl = rsv__pool_layer(pool->sys);
+	struct rsv_pool_layer *pl = rsv__pool_layer(rsv__mp(pool)->sys);
 
 	rsv_spin_lock(&pl->lock);
-	pool->serial = ++pl->next_pool_serial;
-	pool->id = NO_ID;
+	rsv__mp(pool)->serial = ++pl->next_pool_serial;
+	rsv__mp(pool)->id = NO_ID;
 	for (unsigned w = 0; w < RSV_POOL_CHUNKS; w++) {
 		if (~pl->pool_ids[w]) {
 			unsigned bit = (unsigned)__builtin_ctzll(~pl->pool_ids[w]);
 
 			pl->pool_ids[w] |= 1ull << bit;
-			pool->id = w * 64 + bit;
+			rsv__mp(pool)->id = w * 64 + bit;
 			break;
 		}
 	}
@@ -60,14 +60,14 @@ void rsv__pool_register(struct rsv_mempool *pool)
 
 void rsv__pool_unregister(struct rsv_mempool *pool)
 {
-	struct rsv_pool_layer *pl = rsv__pool_layer(pool->sys);
+	struct rsv_pool_layer *pl = rsv__pool_layer(rsv__mp(pool)->sys);
 
-	if (pool->id >= RSV_POOL_MAX_IDS)
+	if (rsv__mp(pool)->id >= RSV_POOL_MAX_IDS)
 		return;
 	rsv_spin_lock(&pl->lock);
-	pl->pool_ids[pool->id / 64] &= ~(1ull << (pool->id % 64));
+	pl->pool_ids[rsv__mp(pool)->id / 64] &= ~(1ull << (rsv__mp(pool)->id % 64));
 	rsv_spin_unlock(&pl->lock);
-	pool->id = NO_ID;
+	rsv__mp(pool)->id = NO_ID;
 }
 
 static const struct rsv_pool_slot *find(const struct rsv_task *t, const struct rsv_mempool *pool)
@@ -76,20 +76,22 @@ static const struct rsv_pool_slot *find(const struct rsv_task *t, const struct r
 	struct rsv_pool_slot *chunk;
 	const struct rsv_pool_slot *s;
 
-	if (!tp || pool->id >= RSV_POOL_MAX_IDS)
+	if (!tp || rsv__mp(pool)->id >= RSV_POOL_MAX_IDS)
 		return NULL;
-	chunk = atomic_load_explicit(&tp->chunk[pool->id / RSV_POOL_SLOTS_PER_CHUNK],
+	chunk = atomic_load_explicit(&tp->chunk[rsv__mp(pool)->id / RSV_POOL_SLOTS_PER_CHUNK],
 				     memory_order_acquire);
 	if (!chunk)
 		return NULL;
-	s = &chunk[pool->id % RSV_POOL_SLOTS_PER_CHUNK];
-	return atomic_load_explicit(&s->serial, memory_order_acquire) == pool->serial ? s : NULL;
+	s = &chunk[rsv__mp(pool)->id % RSV_POOL_SLOTS_PER_CHUNK];
+	return atomic_load_explicit(&s->serial, memory_order_acquire) == rsv__mp(pool)->serial
+		       ? s
+		       : NULL;
 }
 
 /* Sums one field of every task's slot for @pool. */
 static long sum(struct rsv_mempool *pool, bool backing)
 {
-	struct rsv_system *sys = pool->sys;
+	struct rsv_system *sys = rsv__mp(pool)->sys;
 	struct rsv_list *pos;
 	long n = 0;
 
@@ -108,13 +110,14 @@ static long sum(struct rsv_mempool *pool, bool backing)
 
 long rsv__pool_outstanding(struct rsv_mempool *pool)
 {
-	return sum(pool, false) + atomic_load_explicit(&pool->outstanding, memory_order_relaxed);
+	return sum(pool, false) +
+	       atomic_load_explicit(&rsv__mp(pool)->outstanding, memory_order_relaxed);
 }
 
 uint64_t rsv__pool_backing(struct rsv_mempool *pool)
 {
 	return (uint64_t)sum(pool, true) +
-	       atomic_load_explicit(&pool->st_backing, memory_order_relaxed);
+	       atomic_load_explicit(&rsv__mp(pool)->st_backing, memory_order_relaxed);
 }
 
 /* For the blocked-chain reports: the pool's state and a task that took elements it has not
@@ -124,7 +127,7 @@ void rsv__pool_describe_wait(const void *obj, const struct rsv_task *waiter, cha
 			     size_t len, struct rsv_task **holder)
 {
 	const struct rsv_mempool *pool = obj;
-	struct rsv_system *sys = pool->sys;
+	struct rsv_system *sys = rsv__mp(pool)->sys;
 	struct rsv_list *pos;
 
 	*holder = NULL;
@@ -141,7 +144,7 @@ void rsv__pool_describe_wait(const void *obj, const struct rsv_task *waiter, cha
 	}
 	rsv_spin_unlock(&sys->tasks_lock);
 	snprintf(buf, len, "for an element of mempool \"%s\" (%d of %d elements in the pool)%s%s%s",
-		 pool->name, atomic_load_explicit(&pool->curr_nr, memory_order_relaxed),
+		 rsv__mp(pool)->name, atomic_load_explicit(&pool->curr_nr, memory_order_relaxed),
 		 pool->min_nr, *holder ? ", taken by \"" : "", *holder ? (*holder)->name : "",
 		 *holder ? "\"" : "");
 }
