@@ -69,7 +69,7 @@ struct excl {
 	struct rsv_spinlock spin;
 	struct rsv_mutex mutex;
 	long spun, locked;
-	int trylock_failures;
+	_Atomic int trylock_failures;
 	_Atomic int owner_right;
 };
 
@@ -88,7 +88,7 @@ static int exclude(void *arg)
 		rsv_sched_point(); /* the simulator may switch while the mutex is held */
 		rsv_mutex_unlock(&e->mutex);
 		if (!rsv_mutex_trylock(&e->mutex)) {
-			e->trylock_failures++; /* not counted under any lock: only a statistic */
+			atomic_fetch_add(&e->trylock_failures, 1); /* outside the lock */
 			continue;
 		}
 		e->locked++;
