@@ -51,6 +51,7 @@ check-release: build
 	@echo "== tests: release build =="
 	@timeout 1200 build/tests/rsv_tests --jobs $(JOBS)
 	@tests/check_exports.sh build/lib/libreservoir.so
+	@tests/check_headers.sh
 	@tests/cli_test.sh build/bin/reservoir
 
 check-asan: build-asan/.configured

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-#include <reservoir.h>
+#include <reservoir/harness.h>
 #include "bench.h"
 
 #define ROUNDS 7

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "reservoir.h"
+#include "reservoir/harness.h"
 
 #define SLOTS 64
 

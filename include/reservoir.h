@@ -1,10 +1,15 @@
 /* reservoir: the Linux kernel's memory forward-progress machinery in userspace.
- * The umbrella header; each subsystem also has its own under reservoir/. */
+ *
+ * The core: locks and wait queues, GFP rules and policies, systems and tasks, the page
+ * allocator, reclaim and block devices, slab caches, mempools and reservations; what a
+ * program that allocates through reservoir needs. The harness (platforms and threads driven
+ * directly, the seed scenarios, the I/O models and the checkers) is reservoir/harness.h.
+ * Each subsystem also has its own header under reservoir/. */
 #ifndef RESERVOIR_H
 #define RESERVOIR_H
 
 #include "reservoir/defs.h"
-#include "reservoir/platform.h"
+#include "reservoir/sync.h"
 #include "reservoir/gfp.h"
 #include "reservoir/policy.h"
 #include "reservoir/system.h"
@@ -13,13 +18,9 @@
 #include "reservoir/stats.h"
 #include "reservoir/bdev.h"
 #include "reservoir/reclaim.h"
-#include "reservoir/watchdog.h"
 #include "reservoir/slab.h"
 #include "reservoir/mempool.h"
 #include "reservoir/reservation.h"
-#include "reservoir/scenario.h"
-#include "reservoir/bio.h"
-#include "reservoir/fault.h"
 
 #define RSV_VERSION "0.1.0"
 

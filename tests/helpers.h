@@ -7,7 +7,7 @@
 #include <signal.h>
 #include <string.h>
 #include <stdatomic.h>
-#include <reservoir.h>
+#include <reservoir/harness.h>
 
 static inline struct rsv_system *test_system(enum rsv_backend backend, unsigned long pages,
 					     uint64_t seed)

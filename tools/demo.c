@@ -7,7 +7,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <reservoir.h>
+#include <reservoir/harness.h>
 #include "tool.h"
 
 #define SLOTS 512

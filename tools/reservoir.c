@@ -19,7 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <reservoir.h>
+#include <reservoir/harness.h>
 #include "tool.h"
 
 static int usage(FILE *out)

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <reservoir.h>
+#include <reservoir/harness.h>
 #include "tool.h"
 
 /* ---- options ---- */

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "reservoir.h"
+#include "reservoir/harness.h"
 #include "tool.h"
 
 enum kind { K_PAGES, K_KMALLOC, K_CACHE, K_POOL, NR_KINDS };

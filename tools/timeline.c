@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "reservoir.h"
+#include "reservoir/harness.h"
 #include "tool.h"
 
 #define SAMPLE_NS RSV_NSEC_PER_MSEC

@@ -4,7 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include "reservoir.h"
+#include "reservoir/harness.h"
 
 int rsv_tool_demo(uint64_t seed);
 int rsv_tool_parse_seed(const char *s, uint64_t *seed);

@@ -6,7 +6,7 @@
 #define RESERVOIR_BDEV_H
 
 #include "defs.h"
-#include "platform.h"
+#include "sync.h"
 
 struct rsv_system;
 struct rsv_page;

@@ -8,10 +8,9 @@
  * sweep raises N until a call succeeds without the fault firing.
  *
  * fail_page_alloc and fail_slab make the allocation return NULL; fail_mempool_alloc and
- * fail_mempool_alloc_bulk make the pool's backing allocator fail, so the pool's elements are used.
- * A
- * __GFP_NOFAIL allocation is never failed; with ignore_gfp_wait (the default, as in the
- * kernel) neither is one that may sleep.
+ * fail_mempool_alloc_bulk make the pool's backing allocator fail, so the pool's elements are
+ * used. A __GFP_NOFAIL allocation is never failed; with ignore_gfp_wait (the default, as in
+ * the kernel) neither is one that may sleep.
  *
  * Knobs are set through rsv_fault_set() or rsv_fault_parse(), which also reads the
  * RSV_FAIL environment variable at rsv_system_create():

@@ -15,7 +15,7 @@
 
 #include "defs.h"
 #include "gfp.h"
-#include "platform.h"
+#include "sync.h"
 
 struct rsv_system;
 struct rsv_kmem_cache;

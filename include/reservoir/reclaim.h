@@ -11,7 +11,7 @@
 
 #include "defs.h"
 #include "gfp.h"
-#include "platform.h"
+#include "sync.h"
 
 struct rsv_system;
 struct rsv_page;

@@ -4,7 +4,7 @@
 #define RESERVOIR_SYSTEM_H
 
 #include "defs.h"
-#include "platform.h"
+#include "sync.h"
 #include "policy.h"
 
 struct rsv_system;

@@ -9,7 +9,7 @@
 
 #include <errno.h>
 #include "defs.h"
-#include "platform.h"
+#include "sync.h"
 
 struct rsv_system;
 struct rsv_task;

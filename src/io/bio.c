@@ -1,7 +1,7 @@
 /* Bios and biosets: a slab cache of bios with the user's front padding, behind a mempool. */
 #include <errno.h>
 #include <string.h>
-#include "reservoir.h"
+#include "reservoir/harness.h"
 
 static void bio_done(struct rsv_request *req)
 {

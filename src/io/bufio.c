@@ -12,7 +12,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include "reservoir.h"
+#include "reservoir/harness.h"
 #include "common/list.h"
 
 enum { LIST_CLEAN, LIST_DIRTY, NR_LISTS };

@@ -9,7 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include "reservoir.h"
+#include "reservoir/harness.h"
 #include "common/list.h"
 
 struct rsv_fs {

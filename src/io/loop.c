@@ -9,7 +9,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include "reservoir.h"
+#include "reservoir/harness.h"
 #include "common/list.h"
 
 struct loop_dev {

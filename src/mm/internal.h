@@ -5,7 +5,7 @@
 
 #include <errno.h>
 #include <stdatomic.h>
-#include <reservoir.h>
+#include <reservoir/harness.h>
 #include "common/counter.h"
 #include "common/list.h"
 #include "platform/internal.h"

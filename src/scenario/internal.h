@@ -2,7 +2,7 @@
 #ifndef RSV_SCENARIO_INTERNAL_H
 #define RSV_SCENARIO_INTERNAL_H
 
-#include "reservoir.h"
+#include "reservoir/harness.h"
 
 struct rsv_scenario_run {
 	struct rsv_system *sys;

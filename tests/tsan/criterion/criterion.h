@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <reservoir.h>
+#include <reservoir/harness.h>
 
 struct shim_suite {
 	const char *name;
