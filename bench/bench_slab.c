@@ -233,7 +233,7 @@ int main(int argc, char **argv)
 	if (!sys || !rsv_task_attach(sys, "bench"))
 		return 1;
 	cache64 = rsv_kmem_cache_create(sys, "bench-64", 64, 0, 0, NULL);
-	pool64 = rsv_mempool_create_slab_pool(16, cache64);
+	pool64 = rsv_mempool_create_slab_pool(sys, 16, cache64);
 	if (!cache64 || !pool64)
 		return 1;
 	add(K_KMALLOC, 64, NULL, "rsv_kmalloc 64");

@@ -170,7 +170,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	require(m.sys != NULL);
 	rsv_task_attach(m.sys, "fuzz");
 	m.cache = rsv_kmem_cache_create(m.sys, "fuzz", 96, 0, 0, NULL);
-	m.pool = rsv_mempool_create_kmalloc_pool(3, 200);
+	m.pool = rsv_mempool_create_kmalloc_pool(m.sys, 3, 200);
 	require(m.cache && m.pool);
 	while (m.pos < m.len)
 		step(&m);

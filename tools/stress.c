@@ -361,7 +361,7 @@ int rsv_tool_stress(int argc, char **argv)
 	pthread_mutex_init(&st->shared_lock, NULL);
 	rsv_task_attach(st->sys, "stress setup");
 	st->cache = rsv_kmem_cache_create(st->sys, "stress", 200, 0, 0, NULL);
-	st->pool = rsv_mempool_create_kmalloc_pool(16, 512);
+	st->pool = rsv_mempool_create_kmalloc_pool(st->sys, 16, 512);
 	st->deadline_ns = rsv_now() + (uint64_t)seconds * RSV_NSEC_PER_SEC;
 	rsv_task_detach();
 	/* Faults only once the shared cache and pool exist: the run is about what follows. */

@@ -157,9 +157,10 @@ static inline void *kmem_cache_zalloc(struct kmem_cache *c, gfp_t gfp)
 
 /* ---- mempool ---- */
 
-#define mempool_init rsv_mempool_init
+/* The kernel has one system: a pool made by kernel-style code belongs to the calling task's. */
+#define mempool_init(pool, ...) rsv_mempool_init((pool), rsv_task_system(current), __VA_ARGS__)
 #define mempool_exit rsv_mempool_exit
-#define mempool_create rsv_mempool_create
+#define mempool_create(...) rsv_mempool_create(rsv_task_system(current), __VA_ARGS__)
 #define mempool_destroy rsv_mempool_destroy
 #define mempool_resize rsv_mempool_resize
 #define mempool_alloc rsv_mempool_alloc
@@ -173,9 +174,12 @@ static inline void *kmem_cache_zalloc(struct kmem_cache *c, gfp_t gfp)
 #define mempool_kfree rsv_mempool_kfree
 #define mempool_alloc_pages rsv_mempool_alloc_pages
 #define mempool_free_pages rsv_mempool_free_pages
-#define mempool_create_slab_pool rsv_mempool_create_slab_pool
-#define mempool_create_kmalloc_pool rsv_mempool_create_kmalloc_pool
-#define mempool_create_page_pool rsv_mempool_create_page_pool
+#define mempool_create_slab_pool(...)                                                              \
+	rsv_mempool_create_slab_pool(rsv_task_system(current), __VA_ARGS__)
+#define mempool_create_kmalloc_pool(...)                                                           \
+	rsv_mempool_create_kmalloc_pool(rsv_task_system(current), __VA_ARGS__)
+#define mempool_create_page_pool(...)                                                              \
+	rsv_mempool_create_page_pool(rsv_task_system(current), __VA_ARGS__)
 #define mempool_is_saturated(pool) (rsv_mempool_curr_nr(pool) >= rsv_mempool_min_nr(pool))
 
 /* ---- reservations (Arcangeli's names, seed 003) ---- */

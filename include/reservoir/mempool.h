@@ -57,14 +57,18 @@ struct rsv_mempool {
 
 #define RSV_MEMPOOL_MAX_MIN_NR (1 << 20)
 
-/* mempool_init(): @min_nr 0..RSV_MEMPOOL_MAX_MIN_NR elements preallocated with GFP_KERNEL
- * (a zero-minimum pool keeps one). 0, -EINVAL, -EPERM (not a task) or -ENOMEM. */
-RSV_API int rsv_mempool_init(struct rsv_mempool *pool, int min_nr, rsv_mempool_alloc_t alloc,
-			     rsv_mempool_free_t free, void *pool_data);
+/* mempool_init(), for a pool of @sys: @min_nr 0..RSV_MEMPOOL_MAX_MIN_NR elements
+ * preallocated with GFP_KERNEL (a zero-minimum pool keeps one) by the calling task, which must
+ * be one of @sys. 0, -EINVAL (bad arguments, another system's task or slab cache), -EPERM
+ * (not a task) or -ENOMEM. As every object of a system (caches, mappings, devices,
+ * reservations), a pool names its system; allocating and freeing use the calling task's. */
+RSV_API int rsv_mempool_init(struct rsv_mempool *pool, struct rsv_system *sys, int min_nr,
+			     rsv_mempool_alloc_t alloc, rsv_mempool_free_t free, void *pool_data);
 /* Frees the pool's elements. A zeroed pool is fine. Elements still out are a misuse (named). */
 RSV_API void rsv_mempool_exit(struct rsv_mempool *pool);
-RSV_API struct rsv_mempool *rsv_mempool_create(int min_nr, rsv_mempool_alloc_t alloc,
-					       rsv_mempool_free_t free, void *pool_data);
+RSV_API struct rsv_mempool *rsv_mempool_create(struct rsv_system *sys, int min_nr,
+					       rsv_mempool_alloc_t alloc, rsv_mempool_free_t free,
+					       void *pool_data);
 RSV_API void rsv_mempool_destroy(struct rsv_mempool *pool); /* NULL is a no-op */
 RSV_API void rsv_mempool_set_name(struct rsv_mempool *pool, const char *name);
 /* Shrinking frees the surplus; growing refills best-effort (later frees top it up). 0,
@@ -94,8 +98,11 @@ RSV_API void *rsv_mempool_kmalloc(rsv_gfp_t gfp, void *pool_data);
 RSV_API void rsv_mempool_kfree(void *element, void *pool_data);
 RSV_API void *rsv_mempool_alloc_pages(rsv_gfp_t gfp, void *pool_data);
 RSV_API void rsv_mempool_free_pages(void *element, void *pool_data);
-RSV_API struct rsv_mempool *rsv_mempool_create_slab_pool(int min_nr, struct rsv_kmem_cache *c);
-RSV_API struct rsv_mempool *rsv_mempool_create_kmalloc_pool(int min_nr, size_t size);
-RSV_API struct rsv_mempool *rsv_mempool_create_page_pool(int min_nr, unsigned order);
+RSV_API struct rsv_mempool *rsv_mempool_create_slab_pool(struct rsv_system *sys, int min_nr,
+							 struct rsv_kmem_cache *c);
+RSV_API struct rsv_mempool *rsv_mempool_create_kmalloc_pool(struct rsv_system *sys, int min_nr,
+							    size_t size);
+RSV_API struct rsv_mempool *rsv_mempool_create_page_pool(struct rsv_system *sys, int min_nr,
+							 unsigned order);
 
 #endif

@@ -21,10 +21,13 @@ static inline int rsv_free_page(struct rsv_page *page) { return rsv_free_pages(p
 RSV_API void *rsv_get_free_pages(rsv_gfp_t gfp, unsigned order);
 RSV_API int rsv_free_pages_addr(void *addr, unsigned order);
 
+/* Translations within the calling task's system, as allocation and freeing are: the address
+ * of @page, NULL if it is not one of its pages; the page descriptor of @addr, NULL if it is
+ * not in its arena; the page number of @page, RSV_NO_PFN if it is not one of its pages. */
 RSV_API void *rsv_page_address(const struct rsv_page *page);
-/* The page descriptor for an address in @sys's arena, NULL if it is not one. */
-RSV_API struct rsv_page *rsv_virt_to_page(struct rsv_system *sys, const void *addr);
-RSV_API unsigned long rsv_page_to_pfn(const struct rsv_system *sys, const struct rsv_page *page);
+RSV_API struct rsv_page *rsv_virt_to_page(const void *addr);
+#define RSV_NO_PFN (~0ul)
+RSV_API unsigned long rsv_page_to_pfn(const struct rsv_page *page);
 
 /* Returns the calling task's cached pages to the buddy allocator. */
 RSV_API void rsv_drain_local_pages(void);

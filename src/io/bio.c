@@ -23,7 +23,7 @@ int rsv_bioset_init(struct rsv_bioset *bs, struct rsv_system *sys, const char *n
 					  NULL);
 	if (!bs->cache)
 		return -ENOMEM;
-	bs->pool = rsv_mempool_create_slab_pool(pool_size, bs->cache);
+	bs->pool = rsv_mempool_create_slab_pool(sys, pool_size, bs->cache);
 	if (!bs->pool) {
 		rsv_kmem_cache_destroy(bs->cache);
 		bs->cache = NULL;

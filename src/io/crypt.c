@@ -173,7 +173,7 @@ struct rsv_bdev *rsv_crypt_create(struct rsv_system *sys, const char *name,
 	rsv_waitqueue_init(&cd->wait, "kcryptd queue");
 	if (rsv_bioset_init(&cd->bs, sys, "crypt_io", c.io_pool,
 			    CRYPT_IO_BYTES - sizeof(struct rsv_bio)) ||
-	    !(cd->page_pool = rsv_mempool_create_page_pool(c.page_pool, 0))) {
+	    !(cd->page_pool = rsv_mempool_create_page_pool(sys, c.page_pool, 0))) {
 		rsv_bioset_exit(&cd->bs);
 		free(cd);
 		return errno = ENOMEM, NULL;

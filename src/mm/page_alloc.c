@@ -538,7 +538,7 @@ int rsv_free_pages_addr(void *addr, unsigned order)
 		return -EPERM;
 	if (!addr)
 		return 0;
-	page = rsv_virt_to_page(tsk->sys, addr);
+	page = rsv__addr_page(tsk->sys, addr);
 	if (!page || ((uintptr_t)addr & (RSV_PAGE_SIZE - 1)))
 		return rsv__misuse(tsk->sys, "rsv_free_pages_addr(%p, order %u) by task \"%s\": %s",
 				   addr, order, tsk->name,
@@ -557,13 +557,20 @@ void *rsv_page_address(const struct rsv_page *page)
 	return rsv__page_addr(sys, page);
 }
 
-struct rsv_page *rsv_virt_to_page(struct rsv_system *sys, const void *addr)
+struct rsv_page *rsv_virt_to_page(const void *addr)
 {
-	return sys ? rsv__addr_page(sys, addr) : NULL;
+	struct rsv_task *tsk = rsv__task_current();
+
+	return tsk ? rsv__addr_page(tsk->sys, addr) : NULL;
 }
 
-unsigned long rsv_page_to_pfn(const struct rsv_system *sys, const struct rsv_page *page)
+unsigned long rsv_page_to_pfn(const struct rsv_page *page)
 {
+	struct rsv_task *tsk = rsv__task_current();
+	struct rsv_system *sys = tsk ? tsk->sys : NULL;
+
+	if (!sys || page < sys->memmap || page >= sys->memmap + sys->nr_pages)
+		return RSV_NO_PFN;
 	return (unsigned long)(page - sys->memmap);
 }
 

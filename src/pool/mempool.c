@@ -684,21 +684,36 @@ void rsv_mempool_exit(struct rsv_mempool *pool)
 	rsv__mp(pool)->magic = 0;
 }
 
-int rsv_mempool_init(struct rsv_mempool *pool, int min_nr, rsv_mempool_alloc_t alloc,
-		     rsv_mempool_free_t free_fn, void *pool_data)
+/* The pool belongs to @sys, named explicitly as every object of a system is; its elements are
+ * preallocated in the calling task's context, which must be a task of @sys. */
+int rsv_mempool_init(struct rsv_mempool *pool, struct rsv_system *sys, int min_nr,
+		     rsv_mempool_alloc_t alloc, rsv_mempool_free_t free_fn, void *pool_data)
 {
 	struct rsv_task *t = rsv__task_current();
 	int capacity = min_nr > 1 ? min_nr : 1;
 
 	if (!t)
 		return -EPERM;
-	if (!pool || !alloc || !free_fn || min_nr < 0 || min_nr > RSV_MEMPOOL_MAX_MIN_NR)
+	if (!pool || !sys || !alloc || !free_fn || min_nr < 0 || min_nr > RSV_MEMPOOL_MAX_MIN_NR)
 		return -EINVAL;
+	if (sys != t->sys) {
+		rsv__misuse(t->sys, "rsv_mempool_init() by task \"%s\" for another system",
+			    t->name);
+		return -EINVAL;
+	}
+	if (alloc == rsv_mempool_alloc_slab &&
+	    (!pool_data || ((struct rsv_kmem_cache *)pool_data)->sys != sys)) {
+		rsv__misuse(sys,
+			    "rsv_mempool_init() by task \"%s\": the slab pool's cache is "
+			    "not a cache of its system",
+			    t->name);
+		return -EINVAL;
+	}
 	memset(pool, 0, sizeof(*pool));
 	rsv_spin_init(&pool->lock);
 	rsv_waitqueue_init(&pool->wait, "mempool");
 	snprintf(rsv__mp(pool)->name, sizeof(rsv__mp(pool)->name), "mempool@%p", (void *)pool);
-	rsv__mp(pool)->sys = t->sys;
+	rsv__mp(pool)->sys = sys;
 	pool->min_nr = min_nr;
 	pool->alloc = alloc;
 	pool->free = free_fn;
@@ -744,15 +759,16 @@ int rsv_mempool_init(struct rsv_mempool *pool, int min_nr, rsv_mempool_alloc_t a
 	return 0;
 }
 
-struct rsv_mempool *rsv_mempool_create(int min_nr, rsv_mempool_alloc_t alloc,
-				       rsv_mempool_free_t free_fn, void *pool_data)
+struct rsv_mempool *rsv_mempool_create(struct rsv_system *sys, int min_nr,
+				       rsv_mempool_alloc_t alloc, rsv_mempool_free_t free_fn,
+				       void *pool_data)
 {
 	struct rsv_mempool *pool = calloc(1, sizeof(*pool));
 	int err;
 
 	if (!pool)
 		return errno = ENOMEM, NULL;
-	err = rsv_mempool_init(pool, min_nr, alloc, free_fn, pool_data);
+	err = rsv_mempool_init(pool, sys, min_nr, alloc, free_fn, pool_data);
 	if (err) {
 		free(pool);
 		errno = -err;
@@ -886,22 +902,23 @@ void rsv_mempool_free_pages(void *element, void *pool_data)
 	rsv_free_pages(element, (unsigned)(uintptr_t)pool_data);
 }
 
-struct rsv_mempool *rsv_mempool_create_slab_pool(int min_nr, struct rsv_kmem_cache *c)
+struct rsv_mempool *rsv_mempool_create_slab_pool(struct rsv_system *sys, int min_nr,
+						 struct rsv_kmem_cache *c)
 {
 	if (!c || c->ctor) /* the kernel's rule: an element from the pool skips the ctor */
 		return errno = EINVAL, NULL;
-	return rsv_mempool_create(min_nr, rsv_mempool_alloc_slab, rsv_mempool_free_slab, c);
+	return rsv_mempool_create(sys, min_nr, rsv_mempool_alloc_slab, rsv_mempool_free_slab, c);
 }
 
 /* Sizes and orders no element could have are refused by rsv_mempool_init(). */
-struct rsv_mempool *rsv_mempool_create_kmalloc_pool(int min_nr, size_t size)
+struct rsv_mempool *rsv_mempool_create_kmalloc_pool(struct rsv_system *sys, int min_nr, size_t size)
 {
-	return rsv_mempool_create(min_nr, rsv_mempool_kmalloc, rsv_mempool_kfree,
+	return rsv_mempool_create(sys, min_nr, rsv_mempool_kmalloc, rsv_mempool_kfree,
 				  (void *)(uintptr_t)size);
 }
 
-struct rsv_mempool *rsv_mempool_create_page_pool(int min_nr, unsigned order)
+struct rsv_mempool *rsv_mempool_create_page_pool(struct rsv_system *sys, int min_nr, unsigned order)
 {
-	return rsv_mempool_create(min_nr, rsv_mempool_alloc_pages, rsv_mempool_free_pages,
+	return rsv_mempool_create(sys, min_nr, rsv_mempool_alloc_pages, rsv_mempool_free_pages,
 				  (void *)(uintptr_t)order);
 }

@@ -190,7 +190,7 @@ static void pool_use(struct rsv_mempool *pool, rsv_gfp_t gfp, int n)
 
 static void pool_kmalloc(struct rsv_system *sys)
 {
-	struct rsv_mempool *pool = rsv_mempool_create_kmalloc_pool(4, 128);
+	struct rsv_mempool *pool = rsv_mempool_create_kmalloc_pool(sys, 4, 128);
 
 	if (!pool)
 		return;
@@ -200,7 +200,7 @@ static void pool_kmalloc(struct rsv_system *sys)
 
 static void pool_pages(struct rsv_system *sys)
 {
-	struct rsv_mempool *pool = rsv_mempool_create_page_pool(3, 1);
+	struct rsv_mempool *pool = rsv_mempool_create_page_pool(sys, 3, 1);
 
 	if (!pool)
 		return;
@@ -211,7 +211,7 @@ static void pool_pages(struct rsv_system *sys)
 static void pool_slab(struct rsv_system *sys)
 {
 	struct rsv_kmem_cache *c = rsv_kmem_cache_create(sys, "pooled", 256, 0, 0, NULL);
-	struct rsv_mempool *pool = c ? rsv_mempool_create_slab_pool(4, c) : NULL;
+	struct rsv_mempool *pool = c ? rsv_mempool_create_slab_pool(sys, 4, c) : NULL;
 
 	if (pool) {
 		pool_use(pool, RSV_GFP_NOFS, 4);
@@ -223,7 +223,7 @@ static void pool_slab(struct rsv_system *sys)
 
 static void pool_nowait(struct rsv_system *sys)
 {
-	struct rsv_mempool *pool = rsv_mempool_create_kmalloc_pool(2, 64);
+	struct rsv_mempool *pool = rsv_mempool_create_kmalloc_pool(sys, 2, 64);
 
 	if (!pool)
 		return;
@@ -233,7 +233,7 @@ static void pool_nowait(struct rsv_system *sys)
 
 static void pool_resize(struct rsv_system *sys)
 {
-	struct rsv_mempool *pool = rsv_mempool_create_kmalloc_pool(2, 64);
+	struct rsv_mempool *pool = rsv_mempool_create_kmalloc_pool(sys, 2, 64);
 	int err;
 
 	if (!pool)
@@ -249,7 +249,7 @@ static void pool_resize(struct rsv_system *sys)
 
 static void pool_bulk(struct rsv_system *sys)
 {
-	struct rsv_mempool *pool = rsv_mempool_create_kmalloc_pool(4, 512);
+	struct rsv_mempool *pool = rsv_mempool_create_kmalloc_pool(sys, 4, 512);
 	void *e[4] = { 0 };
 
 	if (!pool)
@@ -263,7 +263,7 @@ static void pool_bulk(struct rsv_system *sys)
 
 static void pool_prealloc(struct rsv_system *sys)
 {
-	struct rsv_mempool *pool = rsv_mempool_create_page_pool(2, 0);
+	struct rsv_mempool *pool = rsv_mempool_create_page_pool(sys, 2, 0);
 	void *a, *b;
 
 	if (!pool)
@@ -279,8 +279,8 @@ static void pool_prealloc(struct rsv_system *sys)
 
 static void pool_wrapper_alloc(struct rsv_system *sys)
 {
-	struct rsv_mempool *pool = rsv_mempool_create(3, rsv_mempool_kmalloc, rsv_mempool_kfree,
-						      (void *)(uintptr_t)1000);
+	struct rsv_mempool *pool = rsv_mempool_create(sys, 3, rsv_mempool_kmalloc,
+						      rsv_mempool_kfree, (void *)(uintptr_t)1000);
 
 	if (!pool)
 		return;

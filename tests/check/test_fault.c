@@ -176,7 +176,7 @@ Test(fault, task_filter_fails_only_marked_tasks)
 Test(fault, fail_mempool_alloc_forces_the_pools_elements)
 {
 	struct rsv_system *sys = fault_system();
-	struct rsv_mempool *pool = rsv_mempool_create_kmalloc_pool(4, 256);
+	struct rsv_mempool *pool = rsv_mempool_create_kmalloc_pool(sys, 4, 256);
 	struct rsv_mempool_stats st;
 	void *e[4];
 

@@ -87,7 +87,7 @@ Test(buddy, odd_sized_arena_lays_out_and_recovers)
 	cr_assert_null(rsv_alloc_pages(RSV_GFP_ATOMIC, 10), "no order-10 block exists");
 	big = rsv_alloc_pages(RSV_GFP_ATOMIC, 9);
 	cr_assert_not_null(big);
-	cr_assert_eq(rsv_page_to_pfn(sys, big), 0);
+	cr_assert_eq(rsv_page_to_pfn(big), 0);
 	cr_assert_eq(rsv_free_pages(big, 9), 0);
 	rsv_task_detach();
 	teardown_whole(sys);
@@ -158,3 +158,33 @@ static void drain_os(bool locked)
 
 Test(buddy, os_drain_asymmetric, .timeout = 10) { drain_os(false); }
 Test(buddy, os_drain_locked, .timeout = 10) { drain_os(true); }
+
+/* Address translations work within the calling task's system, as allocation does. */
+Test(buddy, translations_belong_to_the_callers_system)
+{
+	struct rsv_system *sys = test_system(RSV_BACKEND_SIM, 256, 1);
+	struct rsv_system *other = test_system(RSV_BACKEND_SIM, 256, 1);
+	struct rsv_page *p;
+	void *addr;
+
+	rsv_task_attach(sys, "t");
+	p = rsv_alloc_pages(RSV_GFP_KERNEL, 0);
+	addr = rsv_page_address(p);
+	cr_assert_eq(rsv_virt_to_page(addr), p);
+	cr_assert_eq(rsv_virt_to_page((char *)addr + 100), p, "any byte of the page");
+	cr_assert_lt(rsv_page_to_pfn(p), 256);
+	cr_assert_null(rsv_virt_to_page(&addr), "not in the arena");
+	rsv_task_detach();
+	cr_assert_null(rsv_virt_to_page(addr), "not a task");
+	cr_assert_eq(rsv_page_to_pfn(p), RSV_NO_PFN);
+	rsv_task_attach(other, "o");
+	cr_assert_null(rsv_page_address(p), "a page of another system");
+	cr_assert_null(rsv_virt_to_page(addr));
+	cr_assert_eq(rsv_page_to_pfn(p), RSV_NO_PFN);
+	rsv_task_detach();
+	rsv_task_attach(sys, "t");
+	rsv_free_pages(p, 0);
+	rsv_task_detach();
+	teardown_whole(sys);
+	teardown_whole(other);
+}

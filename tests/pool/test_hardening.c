@@ -58,8 +58,8 @@ Test(hardening, a_kfree_of_memory_it_does_not_own, .signal = SIGABRT)
 Test(hardening, a_foreign_element_freed_to_a_mempool, .signal = SIGABRT)
 {
 	struct rsv_system *sys = aborting();
-	struct rsv_mempool *p = rsv_mempool_create_kmalloc_pool(2, 64);
-	struct rsv_mempool *q = rsv_mempool_create_page_pool(2, 0);
+	struct rsv_mempool *p = rsv_mempool_create_kmalloc_pool(sys, 2, 64);
+	struct rsv_mempool *q = rsv_mempool_create_page_pool(sys, 2, 0);
 
 	(void)sys;
 	rsv_mempool_free(rsv_mempool_alloc(q, RSV_GFP_KERNEL), p);
@@ -138,7 +138,7 @@ Test(hardening, asan_sees_a_parked_element_touched, .signal = SIGABRT)
 	volatile char *e;
 
 	rsv_task_attach(sys, "user");
-	pool = rsv_mempool_create_kmalloc_pool(1, 64);
+	pool = rsv_mempool_create_kmalloc_pool(sys, 1, 64);
 	e = rsv_mempool_alloc_preallocated(pool);
 	rsv_mempool_free((void *)e, pool); /* back into the pool: parked */
 	e[8] = 3;

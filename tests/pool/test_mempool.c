@@ -74,7 +74,8 @@ static enum rsv_run_result weiner_run(enum rsv_backend be, enum rsv_mempool_poli
 	memset(w, 0, sizeof(*w));
 	w->cycles = cycles;
 	rsv_task_attach(sys, "setup");
-	cr_assert_eq(rsv_mempool_init(&w->pool, min_nr, heap_alloc, heap_free, &w->backing), 0);
+	cr_assert_eq(rsv_mempool_init(&w->pool, sys, min_nr, heap_alloc, heap_free, &w->backing),
+		     0);
 	rsv_task_detach();
 	atomic_store(&w->backing.fail, true);
 	for (int i = 0; i < tasks; i++)
@@ -174,7 +175,7 @@ Test(mempool, holding_two_elements_of_a_one_element_pool_is_reported_as_a_deadlo
 	const char *report;
 
 	rsv_task_attach(sys, "setup");
-	cr_assert_eq(rsv_mempool_init(&w->pool, 1, heap_alloc, heap_free, &w->backing), 0);
+	cr_assert_eq(rsv_mempool_init(&w->pool, sys, 1, heap_alloc, heap_free, &w->backing), 0);
 	rsv_mempool_set_name(&w->pool, "bio_pool");
 	rsv_task_detach();
 	atomic_store(&w->backing.fail, true);
@@ -216,7 +217,7 @@ Test(mempool, a_caller_that_may_not_block_gets_null_only_when_both_are_empty)
 {
 	struct rsv_system *sys = attached();
 	struct backing b = { 0 };
-	struct rsv_mempool *pool = rsv_mempool_create(2, heap_alloc, heap_free, &b);
+	struct rsv_mempool *pool = rsv_mempool_create(sys, 2, heap_alloc, heap_free, &b);
 	void *e[3];
 	struct rsv_mempool_stats st;
 
@@ -243,9 +244,9 @@ Test(mempool, helper_pools_resize_bulk_and_preallocated)
 {
 	struct rsv_system *sys = attached();
 	struct rsv_kmem_cache *c = rsv_kmem_cache_create(sys, "bio", 192, 0, 0, NULL);
-	struct rsv_mempool *slab = rsv_mempool_create_slab_pool(4, c);
-	struct rsv_mempool *km = rsv_mempool_create_kmalloc_pool(2, 300);
-	struct rsv_mempool *pages = rsv_mempool_create_page_pool(2, 1);
+	struct rsv_mempool *slab = rsv_mempool_create_slab_pool(sys, 4, c);
+	struct rsv_mempool *km = rsv_mempool_create_kmalloc_pool(sys, 2, 300);
+	struct rsv_mempool *pages = rsv_mempool_create_page_pool(sys, 2, 1);
 	void *set[4] = { 0 };
 	struct rsv_page *pg;
 
@@ -281,14 +282,15 @@ Test(mempool, bad_input_is_named)
 	struct rsv_system *sys = attached();
 	struct backing b = { 0 };
 	struct rsv_mempool pool;
-	struct rsv_mempool *km = rsv_mempool_create_kmalloc_pool(1, 64);
+	struct rsv_mempool *km = rsv_mempool_create_kmalloc_pool(sys, 1, 64);
 	void *e, *other;
 
-	cr_assert_eq(rsv_mempool_init(&pool, -1, heap_alloc, heap_free, &b), -EINVAL);
-	cr_assert_eq(rsv_mempool_init(&pool, RSV_MEMPOOL_MAX_MIN_NR + 1, heap_alloc, heap_free, &b),
+	cr_assert_eq(rsv_mempool_init(&pool, sys, -1, heap_alloc, heap_free, &b), -EINVAL);
+	cr_assert_eq(rsv_mempool_init(&pool, sys, RSV_MEMPOOL_MAX_MIN_NR + 1, heap_alloc, heap_free,
+				      &b),
 		     -EINVAL);
-	cr_assert_eq(rsv_mempool_init(&pool, 1, NULL, heap_free, &b), -EINVAL);
-	cr_assert_null(rsv_mempool_create_kmalloc_pool(1, 0));
+	cr_assert_eq(rsv_mempool_init(&pool, sys, 1, NULL, heap_free, &b), -EINVAL);
+	cr_assert_null(rsv_mempool_create_kmalloc_pool(sys, 1, 0));
 	rsv_mempool_set_name(km, "km64");
 	rsv_mempool_free(NULL, km);
 	other = rsv_kmalloc(8, RSV_GFP_KERNEL);
@@ -307,4 +309,35 @@ Test(mempool, bad_input_is_named)
 		  rsv_system_error(sys));
 	rsv_kfree(e);
 	finish(sys);
+}
+
+/* The context rule: a pool names its system, as caches and reservations do; its elements
+ * are made in the calling task's context, which must be a task of that system. */
+Test(mempool, a_pool_for_another_system_or_over_its_cache_is_refused)
+{
+	struct rsv_system *sys = test_system(RSV_BACKEND_SIM, 256, 1);
+	struct rsv_system *other = test_system(RSV_BACKEND_SIM, 256, 1);
+	struct rsv_kmem_cache *foreign;
+	struct rsv_mempool pool;
+
+	cr_assert_eq(rsv_mempool_init(&pool, sys, 1, rsv_mempool_kmalloc, rsv_mempool_kfree,
+				      (void *)(uintptr_t)64),
+		     -EPERM, "not a task");
+	rsv_task_attach(other, "other");
+	foreign = rsv_kmem_cache_create(other, "foreign", 64, 0, 0, NULL);
+	cr_assert_null(rsv_mempool_create_kmalloc_pool(sys, 1, 64), "a task of another system");
+	cr_assert(strstr(rsv_system_error(other), "for another system"), "%s",
+		  rsv_system_error(other));
+	rsv_task_detach();
+	rsv_task_attach(sys, "setup");
+	cr_assert_null(rsv_mempool_create_slab_pool(sys, 1, foreign), "another system's cache");
+	cr_assert(strstr(rsv_system_error(sys), "not a cache of its system"), "%s",
+		  rsv_system_error(sys));
+	cr_assert_null(rsv_mempool_create_kmalloc_pool(NULL, 1, 64));
+	rsv_task_detach();
+	rsv_task_attach(other, "other");
+	cr_assert_eq(rsv_kmem_cache_destroy(foreign), 0);
+	rsv_task_detach();
+	teardown_whole(sys);
+	teardown_whole(other);
 }

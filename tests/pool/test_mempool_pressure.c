@@ -84,8 +84,8 @@ static void run_pressure(enum rsv_mempool_policy policy, rsv_mempool_alloc_t bac
 		if (i % 4)
 			rsv_page_mark_dirty(pg);
 	}
-	p.pool = backing ? rsv_mempool_create(POOL_MIN, backing, rsv_mempool_free_pages, NULL)
-			 : rsv_mempool_create_page_pool(POOL_MIN, 0);
+	p.pool = backing ? rsv_mempool_create(sys, POOL_MIN, backing, rsv_mempool_free_pages, NULL)
+			 : rsv_mempool_create_page_pool(sys, POOL_MIN, 0);
 	cr_assert_not_null(p.pool);
 	rsv_task_detach();
 	for (int i = 0; i < HOGS; i++)

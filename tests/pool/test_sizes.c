@@ -106,15 +106,18 @@ Test(sizes, kmalloc_pool_of_an_impossible_size_is_refused_at_creation)
 
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		errno = 0;
-		cr_assert_null(rsv_mempool_create_kmalloc_pool(2, bad[i]), "size %zu", bad[i]);
+		cr_assert_null(rsv_mempool_create_kmalloc_pool(sys, 2, bad[i]), "size %zu", bad[i]);
 		cr_assert_eq(errno, EINVAL);
-		cr_assert_eq(rsv_mempool_init(&pool, 2, rsv_mempool_kmalloc, rsv_mempool_kfree,
-					      (void *)(uintptr_t)bad[i]), -EINVAL);
+		cr_assert_eq(rsv_mempool_init(&pool, sys, 2, rsv_mempool_kmalloc, rsv_mempool_kfree,
+					      (void *)(uintptr_t)bad[i]),
+			     -EINVAL);
 	}
-	cr_assert_eq(rsv_mempool_init(&pool, 1, rsv_mempool_alloc_pages, rsv_mempool_free_pages,
-				      (void *)(uintptr_t)(RSV_MAX_ORDER + 1)), -EINVAL);
-	cr_assert_null(rsv_mempool_create_page_pool(1, RSV_MAX_ORDER + 1));
-	cr_assert_null(rsv_mempool_create_page_pool(1, UINT32_MAX));
+	cr_assert_eq(rsv_mempool_init(&pool, sys, 1, rsv_mempool_alloc_pages,
+				      rsv_mempool_free_pages,
+				      (void *)(uintptr_t)(RSV_MAX_ORDER + 1)),
+		     -EINVAL);
+	cr_assert_null(rsv_mempool_create_page_pool(sys, 1, RSV_MAX_ORDER + 1));
+	cr_assert_null(rsv_mempool_create_page_pool(sys, 1, UINT32_MAX));
 	cr_assert_eq(rsv_system_free_pages(sys), free0, "a refused pool took pages");
 	finish(sys);
 }
@@ -122,7 +125,7 @@ Test(sizes, kmalloc_pool_of_an_impossible_size_is_refused_at_creation)
 Test(sizes, kmalloc_pool_at_the_limit_works)
 {
 	struct rsv_system *sys = setup();
-	struct rsv_mempool *pool = rsv_mempool_create_kmalloc_pool(1, RSV_KMALLOC_MAX_SIZE);
+	struct rsv_mempool *pool = rsv_mempool_create_kmalloc_pool(sys, 1, RSV_KMALLOC_MAX_SIZE);
 	void *e;
 
 	cr_assert_not_null(pool);
@@ -141,9 +144,9 @@ Test(sizes, mempool_min_nr_and_bulk_counts_out_of_range_are_refused)
 	void *elems[4];
 
 	errno = 0;
-	cr_assert_null(rsv_mempool_create_kmalloc_pool(-1, 64));
-	cr_assert_null(rsv_mempool_create_kmalloc_pool(INT32_MAX, 64));
-	pool = rsv_mempool_create_kmalloc_pool(2, 64);
+	cr_assert_null(rsv_mempool_create_kmalloc_pool(sys, -1, 64));
+	cr_assert_null(rsv_mempool_create_kmalloc_pool(sys, INT32_MAX, 64));
+	pool = rsv_mempool_create_kmalloc_pool(sys, 2, 64);
 	cr_assert_not_null(pool);
 	cr_assert_eq(rsv_mempool_resize(pool, -1), -EINVAL);
 	cr_assert_eq(rsv_mempool_resize(pool, INT32_MAX), -EINVAL);

@@ -24,7 +24,7 @@ static void finish(struct rsv_system *sys)
 
 static bool in_arena(struct rsv_system *sys, const void *p)
 {
-	return rsv_virt_to_page(sys, p) != NULL;
+	return rsv_virt_to_page(p) != NULL;
 }
 
 Test(slab, objects_are_distinct_aligned_and_counted)

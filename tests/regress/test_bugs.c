@@ -69,7 +69,7 @@ Test(regress, recycled_mempool_element_freed_by_another_task_refused_as_double_f
 
 	rsv_task_attach(sys, "setup");
 	atomic_store(&backing_dry, false);
-	r.pool = rsv_mempool_create(1, dry_alloc, heap_free, NULL);
+	r.pool = rsv_mempool_create(sys, 1, dry_alloc, heap_free, NULL);
 	cr_assert_not_null(r.pool);
 	atomic_store(&backing_dry, true);
 	rsv_task_detach();
