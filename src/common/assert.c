@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "common/assert.h"
+#include <reservoir/platform.h>
 
 void rsv__assert_fail(const char *what, const char *file, int line, const char *func)
 {

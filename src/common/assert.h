@@ -18,7 +18,7 @@
 
 #include <stdbool.h>
 #include <reservoir/defs.h>
-#include <reservoir/platform.h>
+#include <reservoir/sync.h>
 
 RSV_NORETURN void rsv__assert_fail(const char *what, const char *file, int line,
 				   const char *func);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <reservoir/harness.h>
+#include "common/assert.h"
 #include "common/counter.h"
 #include "common/list.h"
 #include "platform/internal.h"

@@ -133,13 +133,14 @@ void rsv__pcp_setup(struct rsv_system *sys)
 #endif
 }
 
-/* Moves up to @nr pages from @pcp to the buddy; called with the pcp lock held, takes the
- * zone lock. Blocks leave from the list heads, and orders are visited from high to low so
- * the largest blocks (the costliest to rebuild) go back first. */
+/* Moves up to @nr pages from @pcp to the buddy; the caller owns the lists (rsv__pcp_owned()),
+ * and it takes the zone lock. Blocks leave from the list heads, and orders are visited from
+ * high to low so the largest blocks (the costliest to rebuild) go back first. */
 static int pcp_free_bulk(struct rsv_system *sys, struct rsv_pcp *pcp, int nr)
 {
 	int freed = 0;
 
+	rsv_assert(rsv__pcp_owned(pcp));
 	rsv_spin_lock(&sys->zone.lock);
 	for (int o = RSV_PCP_MAX_ORDER; o >= 0 && freed < nr; o--) {
 		while (pcp->lists[o].head != RSV_NIL && freed < nr) {

@@ -18,6 +18,15 @@ static inline int rsv__pcp_count(const struct rsv_pcp *pcp)
 	return atomic_load_explicit(&pcp->count, memory_order_relaxed);
 }
 
+/* Whether someone holds @pcp's lists under the protocol: its owner inside a section (the lock
+ * word, or the busy flag in asymmetric mode), a drainer holding the lock, or a drain of many
+ * caches that froze it. A debug check: it cannot say who. */
+static inline bool rsv__pcp_owned(const struct rsv_pcp *pcp)
+{
+	return atomic_load_explicit(&pcp->lock.v, memory_order_relaxed) ||
+	       atomic_load_explicit(&pcp->busy, memory_order_relaxed) || pcp->frozen;
+}
+
 /* Only whoever holds the cache under its protocol writes the count. */
 static inline void rsv__pcp_count_add(struct rsv_pcp *pcp, int n)
 {
@@ -53,6 +62,7 @@ static inline void rsv__pcp_push(const struct rsv_system *sys, struct rsv_task *
 	struct rsv_pcp *pcp = &tsk->pcp;
 	struct rsv_page *p = rsv__pfn_page(sys, pfn);
 
+	rsv_assert(rsv__pcp_owned(pcp) && order <= RSV_PCP_MAX_ORDER);
 	rsv__set_page_state(p, RSV_PAGE_PCP);
 	p->order = (uint8_t)order;
 	p->owner = tsk->id;
@@ -65,6 +75,7 @@ static inline uint32_t rsv__pcp_pop(const struct rsv_system *sys, struct rsv_pcp
 {
 	uint32_t pfn = pcp->lists[order].head;
 
+	rsv_assert(rsv__pcp_owned(pcp) && pfn != RSV_NIL);
 	rsv__pfn_list_del(sys, &pcp->lists[order], pfn);
 	rsv__pcp_count_add(pcp, -(1 << order));
 	return pfn;

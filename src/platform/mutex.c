@@ -71,6 +71,8 @@ static bool take_or_flag(struct rsv_mutex *m, struct rsv_thread *self)
 {
 	uintptr_t cur = atomic_load_explicit(&m->owner, memory_order_relaxed);
 
+	rsv_assert_held(&m->wait_lock);
+	rsv_assert((cur & ~(uintptr_t)MUTEX_WAITERS) != (uintptr_t)self); /* not recursive */
 	for (;;) {
 		uintptr_t want;
 

@@ -286,10 +286,13 @@ static void *take_from_pool(struct rsv_mempool *pool)
  * that refills the pool after we looked cannot miss us (Heo, 2011). */
 static void wait_for_element(struct rsv_mempool *pool, struct rsv_task *t)
 {
-	struct rsv_task_doing prev = rsv__doing_begin(t, RSV_DOING_MEMPOOL, pool);
+	struct rsv_task_doing prev;
 	struct rsv_wait_entry we;
-	uint64_t start = t->doing.since;
+	uint64_t start;
 
+	rsv_assert_held(&pool->lock);
+	prev = rsv__doing_begin(t, RSV_DOING_MEMPOOL, pool);
+	start = t->doing.since;
 	rsv_wait_entry_init(&we);
 	rsv_prepare_to_wait(&pool->wait, &we, RSV_TASK_UNINTERRUPTIBLE);
 	rsv_spin_unlock(&pool->lock);

@@ -89,10 +89,14 @@ static const char *not_an_object(const struct rsv_kmem_cache *c, const void *obj
 	return NULL;
 }
 
+/* Under the cache lock: @head from the list its flags name to list @to. */
 static void list_move(struct rsv_kmem_cache *c, struct rsv_page *head, unsigned to)
 {
 	unsigned f = rsv__page_flags(head), from = rsv__slab_list(head);
 	uint32_t pfn = rsv__pfn(c->sys, head);
+
+	rsv_assert_held(&c->lock);
+	rsv_assert(from < NR_SLAB_LISTS && to < NR_SLAB_LISTS && c->nr[from] > 0);
 
 	rsv__pfn_list_del(c->sys, &c->lists[from], pfn);
 	c->nr[from]--;
@@ -175,7 +179,11 @@ static bool in_slab(const struct rsv_kmem_cache *c, const struct rsv_page *head,
 static void *slab_pop(struct rsv_kmem_cache *c, struct rsv_page *head)
 {
 	void *obj = head->freelist;
-	void *next = rsv__slab_link_load(c, obj);
+	void *next;
+
+	rsv_assert_held(&c->lock);
+	rsv_assert(obj && head->inuse < c->objperslab && head->slab_cache == c);
+	next = rsv__slab_link_load(c, obj);
 
 	if (next && !in_slab(c, head, next)) {
 		rsv__misuse(c->sys, "cache \"%s\": free object %p was overwritten (its free-list "
@@ -196,6 +204,8 @@ static void slab_push(struct rsv_kmem_cache *c, void *obj, struct rsv_page **dis
 	struct rsv_page *head = obj_slab(c, obj);
 	void *next = head->freelist;
 
+	rsv_assert_held(&c->lock);
+	rsv_assert(head->inuse > 0 && c->inuse > 0 && head->slab_cache == c);
 	if (c->flags & RSV_SLAB_POISON)
 		memset(obj, POISON_FREE, c->stride);
 	link_store(c, obj, next);
@@ -217,6 +227,7 @@ static unsigned take_from_slabs(struct rsv_kmem_cache *c, void **objs, unsigned 
 {
 	unsigned n = 0;
 
+	rsv_assert_held(&c->lock);
 	for (unsigned l = SLAB_PARTIAL; l <= SLAB_EMPTY && n < want; l++) {
 		while (n < want && c->lists[l].head != RSV_NIL) {
 			struct rsv_page *head = rsv__pfn_page(c->sys, c->lists[l].head);
