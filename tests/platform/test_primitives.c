@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "helpers.h"
+#include "platform/internal.h" /* rsv__membarrier*(): internal, tested here */
 
 TestSuite(primitives, .timeout = 60);
 
@@ -324,4 +325,65 @@ Test(primitives, the_generator_repeats_for_a_seed_and_differs_across_seeds)
 		same_as_c += x == rsv_rand_next(&c);
 	}
 	cr_assert_eq(same_as_c, 0);
+}
+
+/* ---- a workspace lends its mappings to one system after another ---- */
+
+static int touch_pages(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 50; i++) {
+		struct rsv_page *p = rsv_alloc_pages(RSV_GFP_KERNEL, (unsigned)(i % 3));
+
+		rsv_sched_point();
+		rsv_free_pages(p, (unsigned)(i % 3));
+	}
+	return 0;
+}
+
+static uint64_t run_in(struct rsv_workspace *ws, void **arena)
+{
+	struct rsv_system *sys = rsv_system_create(&(struct rsv_system_config){
+		.nr_pages = 512, .backend = RSV_BACKEND_SIM, .seed = 9, .workspace = ws });
+	struct rsv_page *p;
+	uint64_t hash;
+
+	cr_assert_not_null(sys);
+	rsv_task_attach(sys, "probe");
+	p = rsv_alloc_pages(RSV_GFP_KERNEL, 0);
+	*arena = (char *)rsv_page_address(p) - RSV_PAGE_SIZE * rsv_page_to_pfn(p);
+	rsv_free_pages(p, 0);
+	rsv_task_detach();
+	rsv_task_create(sys, "toucher", touch_pages, NULL);
+	cr_assert_eq(rsv_system_run(sys), RSV_RUN_DONE);
+	hash = rsv_platform_trace_hash(rsv_system_platform(sys));
+	teardown_whole(sys);
+	return hash;
+}
+
+Test(primitives, a_workspace_lends_the_same_arena_to_each_system_in_turn)
+{
+	struct rsv_workspace *ws = rsv_workspace_create();
+	void *first, *second, *alone;
+	uint64_t h1, h2, h3;
+
+	cr_assert_not_null(ws);
+	h1 = run_in(ws, &first);
+	h2 = run_in(ws, &second);
+	h3 = run_in(NULL, &alone);
+	cr_assert_eq(first, second, "the second system got the first one's arena back");
+	cr_assert_eq(h1, h2, "and ran the same run");
+	cr_assert_eq(h1, h3, "as a system without a workspace does");
+	rsv_workspace_destroy(ws);
+}
+
+/* ---- membarrier, the slow side of the page caches' asymmetric fence ---- */
+
+Test(primitives, membarrier_is_probed_once_and_usable_when_offered)
+{
+	bool offered = rsv__membarrier_available();
+
+	cr_assert_eq(rsv__membarrier_available(), offered, "the probe's answer is stable");
+	if (offered)
+		rsv__membarrier(); /* must return: a failure after registration aborts */
 }
