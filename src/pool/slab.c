@@ -293,10 +293,12 @@ static struct rsv_magazine *mag_new(const struct rsv_kmem_cache *c)
 
 /* Under the cache lock. The list heads are stored atomically (relaxed) because load_full()
  * peeks at depot_full without the lock. */
-static struct rsv_magazine *depot_get(struct rsv_magazine **list, unsigned *nr)
+static struct rsv_magazine *depot_get(struct rsv_kmem_cache *c, struct rsv_magazine **list,
+				      unsigned *nr)
 {
 	struct rsv_magazine *m = *list;
 
+	rsv_assert_held(&c->lock);
 	if (m) {
 		__atomic_store_n(list, m->next, __ATOMIC_RELAXED);
 		(*nr)--;
@@ -304,8 +306,10 @@ static struct rsv_magazine *depot_get(struct rsv_magazine **list, unsigned *nr)
 	return m;
 }
 
-static void depot_put(struct rsv_magazine **list, unsigned *nr, struct rsv_magazine *m)
+static void depot_put(struct rsv_kmem_cache *c, struct rsv_magazine **list, unsigned *nr,
+		      struct rsv_magazine *m)
 {
+	rsv_assert_held(&c->lock);
 	m->next = *list;
 	__atomic_store_n(list, m, __ATOMIC_RELAXED);
 	(*nr)++;
@@ -357,9 +361,9 @@ static bool load_full(struct rsv_kmem_cache *c, struct rsv_task_cache *tc)
 	if (!__atomic_load_n(&c->depot_full, __ATOMIC_RELAXED)) /* a peek: the lock decides */
 		return false;
 	rsv_spin_lock(&c->lock);
-	full = depot_get(&c->depot_full, &c->nr_depot_full);
+	full = depot_get(c, &c->depot_full, &c->nr_depot_full);
 	if (full)
-		depot_put(&c->depot_empty, &c->nr_depot_empty, tc->loaded);
+		depot_put(c, &c->depot_empty, &c->nr_depot_empty, tc->loaded);
 	rsv_spin_unlock(&c->lock);
 	if (full)
 		tc->loaded = full;
@@ -383,9 +387,9 @@ static bool make_room(struct rsv_kmem_cache *c, struct rsv_task_cache *tc)
 	if (tc->prev && c->nr_depot_full >= DEPOT_MAX_FULL)
 		spill = tc->prev;
 	else if (tc->prev)
-		depot_put(&c->depot_full, &c->nr_depot_full, tc->prev);
+		depot_put(c, &c->depot_full, &c->nr_depot_full, tc->prev);
 	if (!spill)
-		empty = depot_get(&c->depot_empty, &c->nr_depot_empty);
+		empty = depot_get(c, &c->depot_empty, &c->nr_depot_empty);
 	rsv_spin_unlock(&c->lock);
 	if (spill) {
 		return_to_slabs(c, spill->objs, spill->count);
@@ -667,9 +671,9 @@ static void depot_flush(struct rsv_kmem_cache *c)
 		struct rsv_magazine *m;
 
 		rsv_spin_lock(&c->lock);
-		m = depot_get(&c->depot_full, &c->nr_depot_full);
+		m = depot_get(c, &c->depot_full, &c->nr_depot_full);
 		if (!m)
-			m = depot_get(&c->depot_empty, &c->nr_depot_empty);
+			m = depot_get(c, &c->depot_empty, &c->nr_depot_empty);
 		rsv_spin_unlock(&c->lock);
 		if (!m)
 			return;
@@ -965,10 +969,12 @@ void rsv__slab_exit(struct rsv_system *sys)
 		struct rsv_kmem_cache *c = rsv_container_of(pos, struct rsv_kmem_cache, node);
 		struct rsv_magazine *m;
 
-		while ((m = depot_get(&c->depot_full, &c->nr_depot_full)))
+		rsv_spin_lock(&c->lock); /* nobody else runs now: for the contract's sake */
+		while ((m = depot_get(c, &c->depot_full, &c->nr_depot_full)))
 			free(m);
-		while ((m = depot_get(&c->depot_empty, &c->nr_depot_empty)))
+		while ((m = depot_get(c, &c->depot_empty, &c->nr_depot_empty)))
 			free(m);
+		rsv_spin_unlock(&c->lock);
 		free(c);
 	}
 	free(pl->by_id);

@@ -101,6 +101,7 @@ enum rsv_oom_result rsv__out_of_memory(struct rsv_system *sys, rsv_gfp_t gfp, un
 {
 	struct rsv_task *self = rsv__task_current(), *victim;
 
+	rsv_assert_held(&sys->oom_lock);
 	/* A task already dying just needs its access to the reserves to get out. */
 	if (self && atomic_load(&self->fatal_signal) && killable(self)) {
 		if (!atomic_load(&self->oom_victim)) {
