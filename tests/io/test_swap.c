@@ -13,9 +13,9 @@ struct swap_test {
 static int reclaimer(void *arg)
 {
 	struct swap_test *t = arg;
+	struct rsv_system *sys = rsv_task_system(rsv_task_current());
 
-	for (int i = 0; i < 20 && rsv_vm_counter(rsv_task_system(rsv_task_current()),
-						 RSV_NR_SWAPPED) < 4; i++) {
+	for (int i = 0; i < 400 && rsv_vm_counter(sys, RSV_NR_SWAPPED) < 4; i++) {
 		t->reclaimed_first += rsv_try_to_free_pages(RSV_GFP_KERNEL, 0);
 		rsv_msleep(5);
 	}
@@ -24,9 +24,9 @@ static int reclaimer(void *arg)
 	return 0;
 }
 
-Test(swap, a_full_area_stops_anonymous_reclaim)
+static void a_full_area_stops_anonymous_reclaim(enum rsv_backend backend)
 {
-	struct rsv_system *sys = test_system(RSV_BACKEND_SIM, 1024, 2);
+	struct rsv_system *sys = test_system(backend, 1024, 2);
 	struct swap_test t = { 0 };
 	struct rsv_swap_stats st;
 
@@ -47,4 +47,14 @@ Test(swap, a_full_area_stops_anonymous_reclaim)
 	cr_assert_eq(rsv_vm_counter(sys, RSV_NR_SWAPPED), 4);
 	cr_assert_eq(t.reclaimed_full, 0, "a full area: nothing left to reclaim");
 	teardown_whole(sys);
+}
+
+Test(swap, a_full_area_stops_anonymous_reclaim_on_the_simulator)
+{
+	a_full_area_stops_anonymous_reclaim(RSV_BACKEND_SIM);
+}
+
+Test(swap, a_full_area_stops_anonymous_reclaim_on_real_threads)
+{
+	a_full_area_stops_anonymous_reclaim(RSV_BACKEND_OS);
 }
