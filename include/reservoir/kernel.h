@@ -11,21 +11,22 @@
 #ifndef RESERVOIR_KERNEL_H
 #define RESERVOIR_KERNEL_H
 
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include "../reservoir.h"
 
 /* ---- types ---- */
 
 typedef rsv_gfp_t gfp_t;
 typedef struct rsv_mempool mempool_t;
-typedef rsv_mempool_alloc_t mempool_alloc_t;
-typedef rsv_mempool_free_t mempool_free_t;
+/* Function types, as the kernel's: a mempool_alloc_t * is what rsv_mempool_alloc_t is. */
+typedef void *(mempool_alloc_t)(gfp_t gfp_mask, void *pool_data);
+typedef void(mempool_free_t)(void *element, void *pool_data);
 typedef struct rsv_spinlock spinlock_t;
 #define kmem_cache rsv_kmem_cache
 #define task_struct rsv_task
-#define mutex rsv_mutex
-#define semaphore rsv_semaphore
-#define shrinker rsv_shrinker
-#define shrink_control rsv_shrink_control
 
 struct page; /* the kernel's name for a struct rsv_page */
 
@@ -159,14 +160,52 @@ static inline void *kmem_cache_zalloc(struct kmem_cache *c, gfp_t gfp)
 
 /* The kernel has one system: a pool made by kernel-style code belongs to the calling task's. */
 #define mempool_init(pool, ...) rsv_mempool_init((pool), rsv_task_system(current), __VA_ARGS__)
+static inline int mempool_init_slab_pool(mempool_t *pool, int min_nr, struct kmem_cache *c)
+{
+	return rsv_mempool_init(pool, rsv_task_system(current), min_nr, rsv_mempool_alloc_slab,
+				rsv_mempool_free_slab, c);
+}
+static inline int mempool_init_kmalloc_pool(mempool_t *pool, int min_nr, size_t size)
+{
+	return rsv_mempool_init(pool, rsv_task_system(current), min_nr, rsv_mempool_kmalloc,
+				rsv_mempool_kfree, (void *)size);
+}
+static inline int mempool_init_page_pool(mempool_t *pool, int min_nr, int order)
+{
+	return rsv_mempool_init(pool, rsv_task_system(current), min_nr, rsv_mempool_alloc_pages,
+				rsv_mempool_free_pages, (void *)(long)order);
+}
+static inline bool mempool_initialized(const mempool_t *pool)
+{
+	return pool->elements != NULL;
+}
+/* One node here: @gfp_mask (for the pool's own memory, from the C heap) and @node_id mean
+ * nothing. */
+static inline mempool_t *mempool_create_node(int min_nr, mempool_alloc_t *alloc_fn,
+					     mempool_free_t *free_fn, void *pool_data,
+					     gfp_t gfp_mask, int node_id)
+{
+	(void)gfp_mask;
+	(void)node_id;
+	return rsv_mempool_create(rsv_task_system(current), min_nr, alloc_fn, free_fn, pool_data);
+}
 #define mempool_exit rsv_mempool_exit
 #define mempool_create(...) rsv_mempool_create(rsv_task_system(current), __VA_ARGS__)
 #define mempool_destroy rsv_mempool_destroy
 #define mempool_resize rsv_mempool_resize
 #define mempool_alloc rsv_mempool_alloc
 #define mempool_alloc_preallocated rsv_mempool_alloc_preallocated
-#define mempool_alloc_bulk rsv_mempool_alloc_bulk
-#define mempool_free_bulk rsv_mempool_free_bulk
+/* Fills the NULL slots of @elems[0..count); @allocated (how many are filled already) is only
+ * a hint here, as the slots say it. Always 0, as the kernel's. */
+static inline int mempool_alloc_bulk(mempool_t *pool, void **elems, unsigned int count,
+				     unsigned int allocated)
+{
+	(void)allocated;
+	rsv_mempool_alloc_bulk(pool, elems, count);
+	return 0;
+}
+/* Keeps elems[0..n) while the pool is short and returns n; the caller frees the rest. */
+#define mempool_free_bulk rsv_mempool_keep_bulk
 #define mempool_free rsv_mempool_free
 #define mempool_alloc_slab rsv_mempool_alloc_slab
 #define mempool_free_slab rsv_mempool_free_slab
@@ -189,36 +228,279 @@ static inline void *kmem_cache_zalloc(struct kmem_cache *c, gfp_t gfp)
 #define enable_reserved_pages_pool rsv_reservation_enable
 #define disable_reserved_pages_pool rsv_reservation_disable
 
-/* ---- reclaim ---- */
+/* ---- reclaim: the shrinker API of 6.7 and later ---- */
 
-#define register_shrinker(s) rsv_register_shrinker(rsv_task_system(rsv_task_current()), (s))
-#define unregister_shrinker(s) rsv_unregister_shrinker(rsv_task_system(rsv_task_current()), (s))
 #define SHRINK_STOP RSV_SHRINK_STOP
 #define SHRINK_EMPTY RSV_SHRINK_EMPTY
+#define DEFAULT_SEEKS RSV_DEFAULT_SEEKS
 #define try_to_free_pages rsv_try_to_free_pages
 
-/* ---- sleeping and locks ---- */
+struct shrink_control {
+	gfp_t gfp_mask;
+	int nid; /* one node: always 0 */
+	unsigned long nr_to_scan;
+	unsigned long nr_scanned;
+};
+
+struct shrinker {
+	unsigned long (*count_objects)(struct shrinker *, struct shrink_control *sc);
+	unsigned long (*scan_objects)(struct shrinker *, struct shrink_control *sc);
+	long batch;
+	int seeks;
+	unsigned flags;
+	void *private_data;
+	/* reservoir's: the shrinker it registers, and the system it registered with. */
+	struct rsv_shrinker rsv;
+	struct rsv_system *sys;
+	char name[32];
+};
+
+static inline struct shrinker *rsv__kshrinker(struct rsv_shrinker *s)
+{
+	return (struct shrinker *)((char *)s - offsetof(struct shrinker, rsv));
+}
+
+static inline unsigned long rsv__kshrink_call(struct rsv_shrinker *s,
+					      struct rsv_shrink_control *rsc, bool scan)
+{
+	struct shrinker *k = rsv__kshrinker(s);
+	struct shrink_control sc = { .gfp_mask = rsc->gfp_mask,
+				     .nr_to_scan = rsc->nr_to_scan,
+				     .nr_scanned = rsc->nr_scanned };
+	unsigned long ret = scan ? k->scan_objects(k, &sc) : k->count_objects(k, &sc);
+
+	rsc->nr_scanned = sc.nr_scanned;
+	return ret;
+}
+
+static inline unsigned long rsv__kshrink_count(struct rsv_shrinker *s,
+					       struct rsv_shrink_control *sc)
+{
+	return rsv__kshrink_call(s, sc, false);
+}
+
+static inline unsigned long rsv__kshrink_scan(struct rsv_shrinker *s, struct rsv_shrink_control *sc)
+{
+	return rsv__kshrink_call(s, sc, true);
+}
+
+/* shrinker_alloc(): zeroed, named from @fmt, not yet registered; NULL without memory. The
+ * kernel's flags (SHRINKER_MEMCG_AWARE, SHRINKER_NUMA_AWARE) mean nothing here. */
+static inline RSV_PRINTF(2, 3) struct shrinker *shrinker_alloc(unsigned int flags, const char *fmt,
+							       ...)
+{
+	struct shrinker *k = calloc(1, sizeof(*k));
+	va_list ap;
+
+	if (!k)
+		return NULL;
+	k->flags = flags;
+	va_start(ap, fmt);
+	vsnprintf(k->name, sizeof(k->name), fmt, ap);
+	va_end(ap);
+	return k;
+}
+
+/* Registers with the calling task's system; the callbacks must be set. */
+static inline void shrinker_register(struct shrinker *k)
+{
+	k->sys = rsv_task_system(current);
+	k->rsv = (struct rsv_shrinker){ .count_objects = rsv__kshrink_count,
+					.scan_objects = rsv__kshrink_scan,
+					.batch = k->batch,
+					.seeks = k->seeks,
+					.name = k->name,
+					.private_data = k->private_data };
+	if (!k->sys || rsv_register_shrinker(k->sys, &k->rsv))
+		k->sys = NULL;
+}
+
+/* Unregisters (waiting for scans in progress) and frees; NULL is a no-op. */
+static inline void shrinker_free(struct shrinker *k)
+{
+	if (!k)
+		return;
+	if (k->sys)
+		rsv_unregister_shrinker(k->sys, &k->rsv);
+	free(k);
+}
+
+/* ---- compiler ---- */
+
+/* One access, never torn or merged by the compiler, and seen as atomic by TSan. */
+#define READ_ONCE(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define WRITE_ONCE(x, val) __atomic_store_n(&(x), (val), __ATOMIC_RELAXED)
+#define likely(x) rsv_likely(x)
+#define unlikely(x) rsv_unlikely(x)
+
+/* ---- time ---- */
 
 #define HZ RSV_HZ
-#define jiffies (rsv_now() / RSV_JIFFY_NS)
+#define jiffies ((unsigned long)(rsv_now() / RSV_JIFFY_NS))
+#define MAX_SCHEDULE_TIMEOUT LONG_MAX
+static inline unsigned long msecs_to_jiffies(unsigned int m)
+{
+	return ((unsigned long)m * HZ + 999) / 1000;
+}
+static inline unsigned int jiffies_to_msecs(unsigned long j)
+{
+	return (unsigned int)(j * 1000 / HZ);
+}
 #define msleep rsv_msleep
-#define schedule_timeout(j) rsv_schedule_timeout((uint64_t)(j) * RSV_JIFFY_NS)
-#define io_schedule_timeout schedule_timeout
 #define cond_resched rsv_sched_point
 #define might_sleep() ((void)0)
+
+/* ---- sleeping: task states, schedule_timeout(), wait queues ---- */
+
+#define TASK_RUNNING RSV_TASK_RUNNING
+#define TASK_UNINTERRUPTIBLE RSV_TASK_UNINTERRUPTIBLE
+#define TASK_KILLABLE RSV_TASK_KILLABLE
+#define set_current_state(state) rsv_set_current_state(state)
+#define __set_current_state(state) rsv_set_current_state(state)
+
+/* Sleeps @timeout jiffies, or until woken if the task state was set first; returns the
+ * jiffies left (0 when it timed out), MAX_SCHEDULE_TIMEOUT sleeping until woken. In
+ * TASK_RUNNING it returns at once with @timeout, as the kernel's does. */
+static inline long schedule_timeout(long timeout)
+{
+	uint64_t left;
+
+	if (timeout == MAX_SCHEDULE_TIMEOUT) {
+		rsv_schedule();
+		return MAX_SCHEDULE_TIMEOUT;
+	}
+	if (timeout < 0)
+		timeout = 0;
+	left = rsv_schedule_timeout((uint64_t)timeout * RSV_JIFFY_NS);
+	return (long)((left + RSV_JIFFY_NS - 1) / RSV_JIFFY_NS);
+}
+static inline long schedule_timeout_uninterruptible(long timeout)
+{
+	set_current_state(TASK_UNINTERRUPTIBLE);
+	return schedule_timeout(timeout);
+}
+static inline long schedule_timeout_killable(long timeout)
+{
+	set_current_state(TASK_KILLABLE);
+	return schedule_timeout(timeout);
+}
+#define io_schedule_timeout schedule_timeout
+#define schedule rsv_schedule
+
+typedef struct rsv_waitqueue wait_queue_head_t;
+struct wait_queue_entry {
+	struct rsv_wait_entry rsv;
+};
+#define DECLARE_WAIT_QUEUE_HEAD(name) wait_queue_head_t name = RSV_WAITQUEUE_INIT(name, #name)
+#define init_waitqueue_head(wq) rsv_waitqueue_init((wq), #wq)
+#define DEFINE_WAIT(name)                                                                          \
+	struct wait_queue_entry name = {                                                           \
+		.rsv = { { &name.rsv.node, &name.rsv.node }, NULL, 0, false }                      \
+	}
+static inline void prepare_to_wait(wait_queue_head_t *wq, struct wait_queue_entry *e, int state)
+{
+	rsv_prepare_to_wait(wq, &e->rsv, (enum rsv_sleep_state)state);
+}
+static inline void prepare_to_wait_exclusive(wait_queue_head_t *wq, struct wait_queue_entry *e,
+					     int state)
+{
+	rsv_prepare_to_wait_exclusive(wq, &e->rsv, (enum rsv_sleep_state)state);
+}
+static inline void finish_wait(wait_queue_head_t *wq, struct wait_queue_entry *e)
+{
+	rsv_finish_wait(wq, &e->rsv);
+}
+#define wake_up(wq) rsv_wake_up(wq)
+#define wake_up_all(wq) rsv_wake_up_all(wq)
+#define waitqueue_active(wq) rsv_waitqueue_active(wq)
+#define wq_has_sleeper(wq) rsv_waitqueue_active(wq)
+/* The kernel's take the queue itself, not its address. */
+#define wait_event(wq_head, condition) rsv_wait_event(&(wq_head), condition)
+#define wait_event_timeout(wq_head, condition, timeout)                                            \
+	({                                                                                         \
+		long __left = (timeout);                                                           \
+		DEFINE_WAIT(__w);                                                                  \
+		for (;;) {                                                                         \
+			prepare_to_wait(&(wq_head), &__w, TASK_UNINTERRUPTIBLE);                   \
+			if (condition) {                                                           \
+				__left = __left ? __left : 1;                                      \
+				break;                                                             \
+			}                                                                          \
+			if (!__left)                                                               \
+				break;                                                             \
+			__left = schedule_timeout(__left);                                         \
+			if (!__left && (condition))                                                \
+				__left = 1;                                                        \
+			if (!__left)                                                               \
+				break;                                                             \
+		}                                                                                  \
+		finish_wait(&(wq_head), &__w);                                                     \
+		__left;                                                                            \
+	})
+
+/* ---- locks ---- */
+
+#define DEFINE_SPINLOCK(x) spinlock_t x = RSV_SPINLOCK_INIT
 #define spin_lock_init rsv_spin_init
 #define spin_lock rsv_spin_lock
 #define spin_trylock rsv_spin_trylock
 #define spin_unlock rsv_spin_unlock
-#define spin_lock_irqsave(l, f) ((void)(f), rsv_spin_lock(l))
-#define spin_unlock_irqrestore(l, f) ((void)(f), rsv_spin_unlock(l))
-#define mutex_init(m) rsv_mutex_init((m), #m)
-#define mutex_lock rsv_mutex_lock
-#define mutex_trylock rsv_mutex_trylock
-#define mutex_unlock rsv_mutex_unlock
-#define sema_init(s, n) rsv_sema_init((s), #s, (n))
-#define down rsv_down
-#define down_trylock(s) (!rsv_down_trylock(s)) /* the kernel's: 0 when taken */
-#define up rsv_up
+/* No interrupts here: the irq and bh variants are the plain lock, and the saved flags are
+ * 0, written so that code which reads them reads something defined. */
+#define spin_lock_irqsave(l, flags)                                                                \
+	do {                                                                                       \
+		(flags) = 0;                                                                       \
+		rsv_spin_lock(l);                                                                  \
+	} while (0)
+#define spin_unlock_irqrestore(l, flags)                                                           \
+	do {                                                                                       \
+		(void)(flags);                                                                     \
+		rsv_spin_unlock(l);                                                                \
+	} while (0)
+#define spin_lock_irq rsv_spin_lock
+#define spin_unlock_irq rsv_spin_unlock
+#define spin_lock_bh rsv_spin_lock
+#define spin_unlock_bh rsv_spin_unlock
+
+struct mutex {
+	struct rsv_mutex rsv;
+};
+#define DEFINE_MUTEX(x) struct mutex x = { RSV_MUTEX_INIT(x.rsv, #x) }
+#define mutex_init(m) rsv_mutex_init(&(m)->rsv, #m)
+static inline void mutex_lock(struct mutex *m)
+{
+	rsv_mutex_lock(&m->rsv);
+}
+static inline int mutex_trylock(struct mutex *m)
+{
+	return rsv_mutex_trylock(&m->rsv);
+}
+static inline void mutex_unlock(struct mutex *m)
+{
+	rsv_mutex_unlock(&m->rsv);
+}
+static inline bool mutex_is_locked(struct mutex *m)
+{
+	return rsv_mutex_owner(&m->rsv) != NULL;
+}
+
+struct semaphore {
+	struct rsv_semaphore rsv;
+};
+#define DEFINE_SEMAPHORE(x, n) struct semaphore x = { RSV_SEMAPHORE_INIT(x.rsv, #x, n) }
+#define sema_init(s, n) rsv_sema_init(&(s)->rsv, #s, (n))
+static inline void down(struct semaphore *s)
+{
+	rsv_down(&s->rsv);
+}
+/* The kernel's: 0 when taken, 1 when not. */
+static inline int down_trylock(struct semaphore *s)
+{
+	return !rsv_down_trylock(&s->rsv);
+}
+static inline void up(struct semaphore *s)
+{
+	rsv_up(&s->rsv);
+}
 
 #endif

@@ -84,6 +84,10 @@ RSV_API void *rsv_mempool_alloc_preallocated(struct rsv_mempool *pool);
 RSV_API unsigned rsv_mempool_alloc_bulk(struct rsv_mempool *pool, void **elems, unsigned count);
 /* Refills the pool from @elems first; returns how many it kept (the rest were freed). */
 RSV_API unsigned rsv_mempool_free_bulk(struct rsv_mempool *pool, void **elems, unsigned count);
+/* The kernel's mempool_free_bulk(): takes all @count elements back, keeps elems[0..n) while
+ * the pool is short and returns n; the caller frees elems[n..count) to the backing allocator
+ * itself. A NULL or refused element (named as a misuse) ends the kept prefix. */
+RSV_API unsigned rsv_mempool_keep_bulk(struct rsv_mempool *pool, void **elems, unsigned count);
 RSV_API void rsv_mempool_free(void *element, struct rsv_mempool *pool); /* NULL ignored */
 
 RSV_API int rsv_mempool_curr_nr(const struct rsv_mempool *pool);

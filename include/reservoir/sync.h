@@ -81,6 +81,25 @@ struct rsv_wait_entry {
 
 #define RSV_WQ_EXCLUSIVE 0x1u
 
+/* Static initialisers, for objects defined at file scope (DEFINE_MUTEX() and friends): the
+ * same state the rsv_*_init() functions give. @x is the object being defined. */
+#define RSV_SPINLOCK_INIT                                                                          \
+	{                                                                                          \
+		0                                                                                  \
+	}
+#define RSV_MUTEX_INIT(x, nm)                                                                      \
+	{                                                                                          \
+		0, RSV_SPINLOCK_INIT, { &(x).waiters, &(x).waiters }, (nm)                         \
+	}
+#define RSV_SEMAPHORE_INIT(x, nm, n)                                                               \
+	{                                                                                          \
+		RSV_SPINLOCK_INIT, (n), { &(x).waiters, &(x).waiters }, 0, (nm)                    \
+	}
+#define RSV_WAITQUEUE_INIT(x, nm)                                                                  \
+	{                                                                                          \
+		RSV_SPINLOCK_INIT, { &(x).head, &(x).head }, 0, (nm)                               \
+	}
+
 /* Sleep states, as the kernel's TASK_UNINTERRUPTIBLE and TASK_KILLABLE. */
 enum rsv_sleep_state {
 	RSV_TASK_RUNNING = 0,
@@ -127,6 +146,10 @@ RSV_API void rsv_finish_wait(struct rsv_waitqueue *wq, struct rsv_wait_entry *e)
 /* Sleeps until woken or @timeout_ns passes; returns the time left (0 on timeout).
  * Returns at once if a wake-up came between prepare_to_wait and this call. */
 RSV_API uint64_t rsv_schedule_timeout(uint64_t timeout_ns);
+/* set_current_state(): the caller's sleep state for its next rsv_schedule_timeout(), which
+ * then sleeps until the timeout or an rsv_wake_thread() matching @state; RUNNING undoes it.
+ * The wait queues' prepare_to_wait() does this itself. */
+RSV_API void rsv_set_current_state(enum rsv_sleep_state state);
 RSV_API void rsv_schedule(void);
 RSV_API void rsv_wake_up(struct rsv_waitqueue *wq);     /* all non-exclusive + one exclusive */
 RSV_API void rsv_wake_up_all(struct rsv_waitqueue *wq);

@@ -217,6 +217,21 @@ bool rsv__try_wake(struct rsv_thread *t, unsigned state_mask)
 	return true;
 }
 
+void rsv_set_current_state(enum rsv_sleep_state state)
+{
+	struct rsv_thread *self = rsv__thread_self_or_adopt();
+
+	if (state == RSV_TASK_RUNNING) {
+		atomic_store_explicit(&self->state, RSV_TASK_RUNNING, memory_order_relaxed);
+		rsv__clear_waiting(self);
+		return;
+	}
+	rsv__set_waiting(self, RSV_WAIT_SLEEP, NULL);
+	/* As prepare_to_wait(): a waker that reads the state after this sees it. */
+	atomic_store_explicit(&self->state, state,
+			      self->sim ? memory_order_relaxed : memory_order_seq_cst);
+}
+
 bool rsv_wake_thread(struct rsv_thread *t, unsigned state_mask)
 {
 	return rsv__try_wake(t, state_mask);

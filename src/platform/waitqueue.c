@@ -92,8 +92,12 @@ uint64_t rsv_schedule_timeout(uint64_t timeout_ns)
 	struct rsv_thread *self = rsv__thread_self_or_adopt();
 	uint64_t now = self->ops->now(self);
 	uint64_t deadline = timeout_ns == UINT64_MAX ? 0 : now + timeout_ns;
+	bool woken = rsv__sleep_until(self, deadline ? deadline : 0);
 
-	if (!rsv__sleep_until(self, deadline ? deadline : 0))
+	/* A sleep set up by rsv_set_current_state() ends here; a queue's ends at finish_wait. */
+	if (atomic_load_explicit(&self->wait_kind, memory_order_relaxed) == RSV_WAIT_SLEEP)
+		rsv__clear_waiting(self);
+	if (!woken)
 		return 0;
 	if (!deadline)
 		return UINT64_MAX;

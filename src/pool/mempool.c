@@ -645,6 +645,43 @@ unsigned rsv_mempool_free_bulk(struct rsv_mempool *pool, void **elems, unsigned 
 	return kept;
 }
 
+/* mempool_free_bulk() as the kernel has it (blk-crypto's fallback frees the remainder
+ * itself): every element is taken back from its holder, a prefix of them is kept while the
+ * pool is short, and the count kept is returned; elems[kept..count) are the caller's to free
+ * to the backing allocator. A NULL or refused element ends the prefix there, named. */
+unsigned rsv_mempool_keep_bulk(struct rsv_mempool *pool, void **elems, unsigned count)
+{
+	struct rsv_task *t = pool_task(pool, "rsv_mempool_keep_bulk");
+	unsigned kept = 0, i = 0;
+	bool refused = false;
+
+	if (!t)
+		return 0;
+	if (may_refill(pool)) {
+		rsv_spin_lock(&pool->lock);
+		while (i < count && may_refill(pool)) {
+			if (!elems[i] || !taken_back_locked(pool, t, elems[i])) {
+				refused = true;
+				break;
+			}
+			kept += add_element(pool, elems[i++]);
+		}
+		rsv_spin_unlock(&pool->lock);
+	}
+	if (kept) {
+		rsv__shared_add(&rsv__mp(pool)->st_returned, kept);
+		wake_waiters(pool);
+	}
+	if (refused && !elems[i])
+		rsv__misuse(t->sys, "rsv_mempool_keep_bulk(\"%s\"): element %u of %u is NULL",
+			    rsv__mp(pool)->name, i, count);
+	/* The rest go back to the backing allocator by the caller's hand: no longer out. */
+	for (i += refused; i < count; i++)
+		if (elems[i])
+			taken_back(pool, t, elems[i]);
+	return kept;
+}
+
 /* ---- lifecycle ---- */
 
 /* At exit no one else uses the pool, but the element array is the lock's all the same; the
