@@ -1,13 +1,14 @@
-/* reservoir/kernel.h: the kernel's spellings, opt-in, so that a function written for
- * mm/mempool.c's callers compiles unchanged against reservoir.
+/* reservoir/kernel.h: the kernel's spellings, opt-in, so that a function written for Linux
+ * 6.12 or later compiles unchanged against reservoir.
  *
- * Include it last, in files that want it; it claims short global names (current, kmalloc,
- * GFP_KERNEL, struct page, mempool_t). Everything maps onto the rsv_ API of the task that
- * makes the call: kmem_cache_create() and friends that take no system use the current
- * task's. `struct page` is an incomplete type naming the same object as struct rsv_page;
- * page_to_rsv()/rsv_to_page() convert at the boundary. `current` is a struct task_struct pointer to
- * the calling task, and the accessors kernel code uses on it are functions here (current->flags
- * becomes current_flags()). Kernel code that sleeps must run in a task, as everywhere. */
+ * Include it last, in files that want it; it claims the kernel's short global names. Every
+ * name here behaves as the same name does in the kernel (argument types and count, units,
+ * ownership of memory, return value); a name whose meaning would differ is left undefined, so
+ * that a port fails to compile instead of misbehaving. Calls that name no system act for the
+ * calling task's. `struct page` is an incomplete type naming the same object as struct
+ * rsv_page; page_to_rsv()/rsv_to_page() convert at the boundary. Kernel code that sleeps must
+ * run in a task, as everywhere. docs/kernel-h.md lists every name against the kernel header it
+ * comes from, and what is left out and why. */
 #ifndef RESERVOIR_KERNEL_H
 #define RESERVOIR_KERNEL_H
 
@@ -15,6 +16,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "../reservoir.h"
 
 /* ---- types ---- */
@@ -58,6 +60,18 @@ static inline struct page *rsv_to_page(struct rsv_page *p) { return (struct page
 #define GFP_ATOMIC RSV_GFP_ATOMIC
 #define GFP_NOWAIT RSV_GFP_NOWAIT
 #define GFP_USER RSV_GFP_USER
+#define GFP_KERNEL_ACCOUNT (RSV_GFP_KERNEL | RSV___GFP_ACCOUNT)
+/* One zone, one node, no highmem, and every block is one object: these select nothing here
+ * and are accepted as 0, so that code passing them keeps its meaning. */
+#define __GFP_COMP 0u
+#define __GFP_HIGHMEM 0u
+#define __GFP_THISNODE 0u
+#define __GFP_DMA 0u
+#define __GFP_DMA32 0u
+#define GFP_DMA __GFP_DMA
+#define GFP_DMA32 __GFP_DMA32
+#define GFP_HIGHUSER (GFP_USER | __GFP_HIGHMEM)
+#define NUMA_NO_NODE (-1)
 
 #define PF_WQ_WORKER RSV_PF_WQ_WORKER
 #define PF_MEMALLOC RSV_PF_MEMALLOC
@@ -81,6 +95,8 @@ static inline bool fatal_signal_pending(struct task_struct *t)
 	return t == rsv_task_current() && rsv_fatal_signal_pending();
 }
 static inline bool tsk_is_oom_victim(struct task_struct *t) { return rsv_task_is_oom_victim(t); }
+#define memalloc_flags_save rsv_memalloc_flags_save
+#define memalloc_flags_restore rsv_memalloc_flags_restore
 #define memalloc_noio_save rsv_memalloc_noio_save
 #define memalloc_noio_restore rsv_memalloc_noio_restore
 #define memalloc_nofs_save rsv_memalloc_nofs_save
@@ -100,6 +116,16 @@ static inline struct page *alloc_pages(gfp_t gfp, unsigned order)
 	return rsv_to_page(rsv_alloc_pages(gfp, order));
 }
 static inline struct page *alloc_page(gfp_t gfp) { return alloc_pages(gfp, 0); }
+/* One node: @nid (a node or NUMA_NO_NODE) selects nothing. */
+static inline struct page *alloc_pages_node(int nid, gfp_t gfp, unsigned order)
+{
+	(void)nid;
+	return alloc_pages(gfp, order);
+}
+static inline struct page *virt_to_page(const void *addr)
+{
+	return rsv_to_page(rsv_virt_to_page(addr));
+}
 static inline void __free_pages(struct page *p, unsigned order)
 {
 	rsv_free_pages(page_to_rsv(p), order);
@@ -127,11 +153,12 @@ static inline void free_page(unsigned long addr) { free_pages(addr, 0); }
 
 /* ---- slab ---- */
 
+typedef unsigned int slab_flags_t;
 #define SLAB_HWCACHE_ALIGN RSV_SLAB_HWCACHE_ALIGN
 #define SLAB_POISON RSV_SLAB_POISON
 
 static inline struct kmem_cache *kmem_cache_create(const char *name, size_t size, size_t align,
-						   unsigned flags, void (*ctor)(void *))
+						   slab_flags_t flags, void (*ctor)(void *))
 {
 	struct rsv_task *t = rsv_task_current();
 
@@ -148,13 +175,76 @@ static inline void *kmem_cache_zalloc(struct kmem_cache *c, gfp_t gfp)
 #define kmem_cache_shrink rsv_kmem_cache_shrink
 #define kmem_cache_alloc_bulk rsv_kmem_cache_alloc_bulk
 #define kmem_cache_free_bulk rsv_kmem_cache_free_bulk
-#define kmalloc rsv_kmalloc
-#define kzalloc rsv_kzalloc
-#define kmalloc_array rsv_kmalloc_array
-#define kcalloc rsv_kcalloc
+#define KMEM_CACHE(s, flags)                                                                       \
+	kmem_cache_create(#s, sizeof(struct s), __alignof__(struct s), (flags), NULL)
+
+/* kmalloc(0) is ZERO_SIZE_PTR, which kfree() takes and nothing may dereference. */
+#define ZERO_SIZE_PTR ((void *)16)
+#define ZERO_OR_NULL_PTR(x) ((unsigned long)(x) <= (unsigned long)ZERO_SIZE_PTR)
 #define KMALLOC_MAX_SIZE RSV_KMALLOC_MAX_SIZE
-#define kfree rsv_kfree
-#define ksize rsv_ksize
+static inline void *kmalloc(size_t size, gfp_t gfp)
+{
+	return size ? rsv_kmalloc(size, gfp) : ZERO_SIZE_PTR;
+}
+static inline void *kzalloc(size_t size, gfp_t gfp)
+{
+	return kmalloc(size, gfp | __GFP_ZERO);
+}
+static inline void *kmalloc_array(size_t n, size_t size, gfp_t gfp)
+{
+	if (size && n > SIZE_MAX / size)
+		return NULL;
+	return n && size ? rsv_kmalloc_array(n, size, gfp) : ZERO_SIZE_PTR;
+}
+static inline void *kcalloc(size_t n, size_t size, gfp_t gfp)
+{
+	return kmalloc_array(n, size, gfp | __GFP_ZERO);
+}
+static inline void kfree(const void *p)
+{
+	if (!ZERO_OR_NULL_PTR(p))
+		rsv_kfree(p);
+}
+static inline size_t ksize(const void *p)
+{
+	return ZERO_OR_NULL_PTR(p) ? 0 : rsv_ksize(p);
+}
+/* In place while the block is large enough, else a new block with the old contents (the
+ * rest zeroed with __GFP_ZERO), the old one freed; new_size 0 frees and gives ZERO_SIZE_PTR;
+ * NULL on failure, leaving @p as it was. */
+static inline void *krealloc(const void *p, size_t new_size, gfp_t gfp)
+{
+	size_t old = ksize(p);
+	void *n;
+
+	if (!new_size) {
+		kfree(p);
+		return ZERO_SIZE_PTR;
+	}
+	if (old >= new_size)
+		return (void *)p;
+	n = kmalloc(new_size, gfp);
+	if (!n)
+		return NULL;
+	if (old)
+		memcpy(n, p, old);
+	kfree(p);
+	return n;
+}
+/* No vmalloc here: kvmalloc() is kmalloc(), up to KMALLOC_MAX_SIZE. */
+#define kvmalloc kmalloc
+#define kvzalloc kzalloc
+#define kvcalloc kcalloc
+#define kvfree kfree
+static inline char *kstrdup(const char *s, gfp_t gfp)
+{
+	size_t len = s ? strlen(s) + 1 : 0;
+	char *d = len ? kmalloc(len, gfp) : NULL;
+
+	if (d)
+		memcpy(d, s, len);
+	return d;
+}
 
 /* ---- mempool ---- */
 
@@ -325,6 +415,193 @@ static inline void shrinker_free(struct shrinker *k)
 	free(k);
 }
 
+/* ---- errors, messages, assertions ---- */
+
+#define MAX_ERRNO 4095
+static inline void *ERR_PTR(long error)
+{
+	return (void *)error;
+}
+static inline long PTR_ERR(const void *ptr)
+{
+	return (long)ptr;
+}
+static inline bool IS_ERR(const void *ptr)
+{
+	return (unsigned long)ptr >= (unsigned long)-MAX_ERRNO;
+}
+static inline bool IS_ERR_OR_NULL(const void *ptr)
+{
+	return !ptr || IS_ERR(ptr);
+}
+static inline int PTR_ERR_OR_ZERO(const void *ptr)
+{
+	return IS_ERR(ptr) ? (int)PTR_ERR(ptr) : 0;
+}
+
+/* printk's levels, to stderr: this is the caller's code printing, not the library. */
+#define pr_emerg(fmt, ...) fprintf(stderr, fmt, ##__VA_ARGS__)
+#define pr_alert(fmt, ...) fprintf(stderr, fmt, ##__VA_ARGS__)
+#define pr_crit(fmt, ...) fprintf(stderr, fmt, ##__VA_ARGS__)
+#define pr_err(fmt, ...) fprintf(stderr, fmt, ##__VA_ARGS__)
+#define pr_warn(fmt, ...) fprintf(stderr, fmt, ##__VA_ARGS__)
+#define pr_notice(fmt, ...) fprintf(stderr, fmt, ##__VA_ARGS__)
+#define pr_info(fmt, ...) fprintf(stderr, fmt, ##__VA_ARGS__)
+#define pr_debug(fmt, ...) ((void)0)
+
+/* WARN_ON() says where and goes on, returning the condition; BUG_ON() stops the process. */
+#define WARN_ON(cond)                                                                              \
+	({                                                                                         \
+		bool __c = !!(cond);                                                               \
+		if (__c)                                                                           \
+			fprintf(stderr, "WARNING: %s at %s:%d\n", #cond, __FILE__, __LINE__);      \
+		__c;                                                                               \
+	})
+#define WARN_ON_ONCE(cond)                                                                         \
+	({                                                                                         \
+		static bool __warned;                                                              \
+		bool __c = !!(cond);                                                               \
+		if (__c && !__warned) {                                                            \
+			__warned = true;                                                           \
+			fprintf(stderr, "WARNING: %s at %s:%d\n", #cond, __FILE__, __LINE__);      \
+		}                                                                                  \
+		__c;                                                                               \
+	})
+#define BUG_ON(cond)                                                                               \
+	do {                                                                                       \
+		if (cond) {                                                                        \
+			fprintf(stderr, "BUG: %s at %s:%d\n", #cond, __FILE__, __LINE__);          \
+			abort();                                                                   \
+		}                                                                                  \
+	} while (0)
+#define BUG() BUG_ON(1)
+
+/* ---- lists ---- */
+
+struct list_head {
+	struct list_head *next, *prev;
+};
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+#define LIST_HEAD_INIT(name)                                                                       \
+	{                                                                                          \
+		&(name), &(name)                                                                   \
+	}
+#define LIST_HEAD(name) struct list_head name = LIST_HEAD_INIT(name)
+static inline void INIT_LIST_HEAD(struct list_head *h)
+{
+	h->next = h->prev = h;
+}
+static inline void __list_add(struct list_head *n, struct list_head *prev, struct list_head *next)
+{
+	next->prev = n;
+	n->next = next;
+	n->prev = prev;
+	prev->next = n;
+}
+static inline void list_add(struct list_head *n, struct list_head *h)
+{
+	__list_add(n, h, h->next);
+}
+static inline void list_add_tail(struct list_head *n, struct list_head *h)
+{
+	__list_add(n, h->prev, h);
+}
+static inline void list_del(struct list_head *e)
+{
+	e->next->prev = e->prev;
+	e->prev->next = e->next;
+	e->next = e->prev = NULL; /* the kernel poisons; a use after deletion faults either way */
+}
+static inline void list_del_init(struct list_head *e)
+{
+	e->next->prev = e->prev;
+	e->prev->next = e->next;
+	INIT_LIST_HEAD(e);
+}
+static inline void list_move_tail(struct list_head *e, struct list_head *h)
+{
+	list_del_init(e);
+	list_add_tail(e, h);
+}
+static inline bool list_empty(const struct list_head *h)
+{
+	return h->next == h;
+}
+#define list_entry(ptr, type, member) container_of(ptr, type, member)
+#define list_first_entry(ptr, type, member) list_entry((ptr)->next, type, member)
+#define list_first_entry_or_null(ptr, type, member)                                                \
+	(list_empty(ptr) ? NULL : list_first_entry(ptr, type, member))
+#define list_next_entry(pos, member) list_entry((pos)->member.next, __typeof__(*(pos)), member)
+#define list_for_each(pos, head) for (pos = (head)->next; pos != (head); pos = pos->next)
+#define list_for_each_entry(pos, head, member)                                                     \
+	for (pos = list_first_entry(head, __typeof__(*pos), member); &pos->member != (head);       \
+	     pos = list_next_entry(pos, member))
+#define list_for_each_entry_safe(pos, n, head, member)                                             \
+	for (pos = list_first_entry(head, __typeof__(*pos), member),                               \
+	    n = list_next_entry(pos, member);                                                      \
+	     &pos->member != (head); pos = n, n = list_next_entry(n, member))
+
+/* ---- atomics ---- */
+
+typedef struct {
+	int counter;
+} atomic_t;
+#define ATOMIC_INIT(i)                                                                             \
+	{                                                                                          \
+		(i)                                                                                \
+	}
+static inline int atomic_read(const atomic_t *v)
+{
+	return __atomic_load_n(&v->counter, __ATOMIC_RELAXED);
+}
+static inline void atomic_set(atomic_t *v, int i)
+{
+	__atomic_store_n(&v->counter, i, __ATOMIC_RELAXED);
+}
+static inline void atomic_add(int i, atomic_t *v)
+{
+	__atomic_fetch_add(&v->counter, i, __ATOMIC_RELAXED);
+}
+static inline void atomic_sub(int i, atomic_t *v)
+{
+	__atomic_fetch_sub(&v->counter, i, __ATOMIC_RELAXED);
+}
+static inline void atomic_inc(atomic_t *v)
+{
+	atomic_add(1, v);
+}
+static inline void atomic_dec(atomic_t *v)
+{
+	atomic_sub(1, v);
+}
+/* The value-returning operations are fully ordered, as the kernel's are. */
+static inline int atomic_add_return(int i, atomic_t *v)
+{
+	return __atomic_add_fetch(&v->counter, i, __ATOMIC_SEQ_CST);
+}
+static inline int atomic_sub_return(int i, atomic_t *v)
+{
+	return __atomic_sub_fetch(&v->counter, i, __ATOMIC_SEQ_CST);
+}
+static inline int atomic_inc_return(atomic_t *v)
+{
+	return atomic_add_return(1, v);
+}
+static inline int atomic_dec_return(atomic_t *v)
+{
+	return atomic_sub_return(1, v);
+}
+static inline bool atomic_dec_and_test(atomic_t *v)
+{
+	return atomic_sub_return(1, v) == 0;
+}
+static inline int atomic_cmpxchg(atomic_t *v, int old, int new_value)
+{
+	__atomic_compare_exchange_n(&v->counter, &old, new_value, false, __ATOMIC_SEQ_CST,
+				    __ATOMIC_SEQ_CST);
+	return old;
+}
+
 /* ---- compiler ---- */
 
 /* One access, never torn or merged by the compiler, and seen as atomic by TSan. */
@@ -437,6 +714,89 @@ static inline void finish_wait(wait_queue_head_t *wq, struct wait_queue_entry *e
 		finish_wait(&(wq_head), &__w);                                                     \
 		__left;                                                                            \
 	})
+
+/* ---- completions ---- */
+
+struct completion {
+	unsigned int done; /* UINT_MAX: completed for good (complete_all()) */
+	wait_queue_head_t wait;
+};
+#define COMPLETION_INITIALIZER(x)                                                                  \
+	{                                                                                          \
+		0, RSV_WAITQUEUE_INIT((x).wait, #x)                                                \
+	}
+#define DECLARE_COMPLETION(x) struct completion x = COMPLETION_INITIALIZER(x)
+#define DECLARE_COMPLETION_ONSTACK(x) DECLARE_COMPLETION(x)
+static inline void init_completion(struct completion *x)
+{
+	x->done = 0;
+	rsv_waitqueue_init(&x->wait, "completion");
+}
+static inline void reinit_completion(struct completion *x)
+{
+	WRITE_ONCE(x->done, 0);
+}
+static inline void complete(struct completion *x)
+{
+	unsigned int d = READ_ONCE(x->done);
+
+	while (d != UINT_MAX && !__atomic_compare_exchange_n(&x->done, &d, d + 1, false,
+							     __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+		;
+	rsv_wake_up(&x->wait);
+}
+static inline void complete_all(struct completion *x)
+{
+	__atomic_store_n(&x->done, UINT_MAX, __ATOMIC_SEQ_CST);
+	rsv_wake_up_all(&x->wait);
+}
+/* Takes one completion if there is one (none is taken after complete_all()). */
+static inline bool try_wait_for_completion(struct completion *x)
+{
+	unsigned int d = __atomic_load_n(&x->done, __ATOMIC_ACQUIRE);
+
+	while (d && d != UINT_MAX)
+		if (__atomic_compare_exchange_n(&x->done, &d, d - 1, false, __ATOMIC_ACQUIRE,
+						__ATOMIC_ACQUIRE))
+			return true;
+	return d == UINT_MAX;
+}
+static inline bool completion_done(struct completion *x)
+{
+	return READ_ONCE(x->done) != 0;
+}
+static inline void wait_for_completion(struct completion *x)
+{
+	rsv_wait_event(&x->wait, try_wait_for_completion(x));
+}
+#define wait_for_completion_io wait_for_completion
+/* 0 if it timed out, else the jiffies left (at least 1). */
+static inline unsigned long wait_for_completion_timeout(struct completion *x, unsigned long timeout)
+{
+	return (unsigned long)wait_event_timeout(x->wait, try_wait_for_completion(x),
+						 (long)timeout);
+}
+
+/* ---- kthreads ---- */
+
+/* kthread_run(): a service task of the calling task's system, started at once (the kernel's
+ * kthread_create(), which leaves it stopped until woken, is not provided: it would not be the
+ * same). ERR_PTR(-ENOMEM), never NULL, when it cannot be made. */
+static inline RSV_PRINTF(3, 4) struct task_struct *kthread_run(int (*fn)(void *), void *data,
+							       const char *namefmt, ...)
+{
+	char name[32];
+	struct task_struct *t;
+	va_list ap;
+
+	va_start(ap, namefmt);
+	vsnprintf(name, sizeof(name), namefmt, ap);
+	va_end(ap);
+	t = rsv_kthread_create(rsv_task_system(current), name, fn, data);
+	return t ? t : (struct task_struct *)ERR_PTR(-ENOMEM);
+}
+#define kthread_should_stop rsv_kthread_should_stop
+#define kthread_stop rsv_kthread_stop
 
 /* ---- locks ---- */
 

@@ -36,6 +36,10 @@ RSV_API struct rsv_task *rsv_task_create(struct rsv_system *sys, const char *nam
 RSV_API struct rsv_task *rsv_kthread_create(struct rsv_system *sys, const char *name,
 					    int (*fn)(void *arg), void *arg);
 RSV_API bool rsv_kthread_should_stop(void);
+/* kthread_stop(): asks service task @t (of the caller's system) to return, waits until it has
+ * and returns its exit code. -EPERM from a thread that is not a task; -EINVAL, the misuse
+ * named, for anything but another kthread of the caller's system. */
+RSV_API int rsv_kthread_stop(struct rsv_task *t);
 /* Makes the calling thread a task of @sys (a daemon's own threads; on the simulator, the
  * set-up code before rsv_system_run(), which may allocate but not sleep). */
 RSV_API struct rsv_task *rsv_task_attach(struct rsv_system *sys, const char *name);

@@ -209,6 +209,7 @@ struct rsv_task {
 	unsigned nr_dirtied;       /* pages dirtied since balance_dirty_pages last looked */
 	_Atomic bool started;      /* ->thread is set: others may signal it (release/acquire) */
 	_Atomic bool exited;
+	_Atomic bool should_stop; /* rsv_kthread_stop() asked this kthread to return */
 	bool attached;
 	int exit_code;
 	int (*fn)(void *);

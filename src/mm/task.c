@@ -119,7 +119,32 @@ bool rsv_kthread_should_stop(void)
 {
 	struct rsv_task *t = rsv__task_current();
 
-	return t && atomic_load(&t->sys->kthreads_stop);
+	return t && (atomic_load(&t->sys->kthreads_stop) || atomic_load(&t->should_stop));
+}
+
+/* kthread_stop(): tells @t to return, wakes it out of any sleep until it has, and returns
+ * what it returned. The caller, a task of the same system, sleeps meanwhile (a millisecond
+ * at a time: the kthread may be between its check and its sleep when first woken). */
+int rsv_kthread_stop(struct rsv_task *t)
+{
+	struct rsv_task *self = rsv__task_current();
+
+	if (!self)
+		return -EPERM;
+	if (!t || t->sys != self->sys || t == self || !(rsv__task_flags(t) & RSV_PF_KTHREAD)) {
+		rsv__misuse(self->sys, "rsv_kthread_stop() by task \"%s\": %s", self->name,
+			    !t || t->sys != self->sys ? "not a task of its system"
+			    : t == self               ? "a kthread cannot stop itself"
+						      : "not a kthread");
+		return -EINVAL;
+	}
+	atomic_store(&t->should_stop, true);
+	while (!atomic_load(&t->exited)) {
+		if (atomic_load(&t->started))
+			rsv_wake_thread(t->thread, RSV_TASK_UNINTERRUPTIBLE | RSV_TASK_KILLABLE);
+		rsv_msleep(1);
+	}
+	return t->exit_code;
 }
 
 static bool wake_kthreads(struct rsv_system *sys)

@@ -259,3 +259,25 @@ Test(task, kthreads_stop_with_the_system_and_objects_go_with_it_on_real_threads)
 {
 	kthreads_and_objects(RSV_BACKEND_OS);
 }
+
+/* kthread_stop() of anything but another kthread of the caller's system is refused, named. */
+static int plain_task(void *arg)
+{
+	(void)arg;
+	return 0;
+}
+
+Test(task, kthread_stop_refuses_what_is_not_a_kthread)
+{
+	struct rsv_system *sys = test_system(RSV_BACKEND_SIM, 256, 1);
+	struct rsv_task *plain = rsv_task_create(sys, "plain", plain_task, NULL);
+
+	cr_assert_eq(rsv_kthread_stop(plain), -EPERM, "not a task");
+	rsv_task_attach(sys, "stopper");
+	cr_assert_eq(rsv_kthread_stop(plain), -EINVAL);
+	cr_assert(strstr(rsv_system_error(sys), "not a kthread"), "%s", rsv_system_error(sys));
+	cr_assert_eq(rsv_kthread_stop(NULL), -EINVAL);
+	rsv_task_detach();
+	cr_assert_eq(rsv_system_run(sys), RSV_RUN_DONE);
+	teardown_whole(sys);
+}
