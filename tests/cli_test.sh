@@ -147,5 +147,21 @@ else
 	pass
 fi
 
+# --lockdep: case A of seed 004 is a cycle in the counters and the report; a fixed policy has
+# none; the flag takes no value.
+cycles() {
+	"$bin" run "$@" --format json | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+c = j["counters"].get("lockdep_cycles")
+print("missing" if c is None else "some" if c > 0 else "none", "io:loop0" in j["report"])'
+}
+got=$(cycles s5-nofs-bufio-loop --policy bufio=gfp-io,loop=noio --lockdep)
+[ "$got" = "some True" ] && pass || fail "--lockdep on case A gave '$got'"
+got=$(cycles s1-crypt-swap-reserves --lockdep --seed 2)
+[ "$got" = "none False" ] && pass || fail "--lockdep on s1's fixed policy gave '$got'"
+got=$(cycles s1-crypt-swap-reserves --seed 2)
+[ "$got" = "missing False" ] && pass || fail "without --lockdep the counter is there: '$got'"
+
 echo "cli: $passes checks passed, $fails failed"
 [ $fails -eq 0 ]

@@ -11,7 +11,8 @@
  *                                              injected failures, patterns and invariant checks
  *   reservoir version
  * run and replay take --policy key=value[,...], --param name=value, --seed N,
- * --backend sim|os, --timeout SECONDS (the progress watchdog's window, 30 by default) and
+ * --backend sim|os, --timeout SECONDS (the progress watchdog's window, 30 by default),
+ * --lockdep (the dependency checker on: its cycles in the counters and the report) and
  * --format text|json. Bad input: one line naming it, exit status 2. */
 #include <errno.h>
 #include <inttypes.h>
@@ -27,7 +28,7 @@ static int usage(FILE *out)
 	fprintf(out, "usage: reservoir list [--verbose]\n"
 		     "       reservoir run|replay SCENARIO [--policy key=value[,...]] "
 		     "[--param name=value] [--seed N] [--backend sim|os] [--timeout S] "
-		     "[--format text|json]\n"
+		     "[--lockdep] [--format text|json]\n"
 		     "       reservoir matrix [--seeds N] [--jobs J] [--format text|md|json|csv] "
 		     "[--out DIR]\n"
 		     "       reservoir demo [--seed N]\n"

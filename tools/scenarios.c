@@ -68,6 +68,10 @@ static int parse_run(int argc, char **argv, struct run_args *a)
 	for (int i = 1; i < argc; i++) {
 		const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
 
+		if (!strcmp(opt, "--lockdep")) { /* the one flag without a value */
+			a->o.lockdep = true;
+			continue;
+		}
 		if (!val)
 			return bad("option '%s' needs a value", opt, NULL);
 		i++;
@@ -106,7 +110,7 @@ static int parse_run(int argc, char **argv, struct run_args *a)
 		} else {
 			return bad("unknown option '%s'", opt,
 				   "--policy key=value, --param name=value, --seed N, "
-				   "--backend sim|os, --timeout SECONDS, --trace FILE, "
+				   "--backend sim|os, --timeout SECONDS, --lockdep, --trace FILE, "
 				   "--plot FILE.svg|.png, --format text|json");
 		}
 	}

@@ -70,6 +70,10 @@ struct rsv_scenario_opts {
 	 * this long after its last progress with its verdict and report (its tasks frozen and
 	 * abandoned). */
 	uint64_t progress_timeout_ns;
+	/* The lockdep checker on for the run (reservoir/lockdep.h): the counter "lockdep_cycles"
+	 * and, if any, the first cycle in the report. It forces every allocation through the
+	 * checkers' hooks, so a checked run is not the unchecked run's trace. */
+	bool lockdep;
 };
 
 #define RSV_SCENARIO_PROGRESS_TIMEOUT_NS (30 * RSV_NSEC_PER_SEC)

@@ -6,16 +6,19 @@
  * pseudo-locks:
  *   fs_reclaim  held by reclaim that may enter filesystems (kswapd, and direct reclaim with
  *               __GFP_FS by a task not already PF_MEMALLOC), and taken and dropped by every
- *               allocation that could so reclaim (might_alloc), which records "this lock was
- *               held while allocating";
- *   io:DEV      held by a device's worker while it serves requests, and "waited for" by a
- *               task that waits on I/O to DEV.
- * Only pseudo-locks follow a wait: a task that waits for DEV's I/O while in fs_reclaim records
- * fs_reclaim -> io:DEV, but real locks held across the wait record nothing, as the kernel's
- * lockdep tracks no dependency through an I/O completion. There is no pseudo-lock for
- * __GFP_IO reclaim either. So a device worker that enters FS reclaim while FS reclaim waits
- * for its I/O is reported (the 2019 bufio/loop deadlock), and Patocka's NOFS-then-I/O
- * recursion through the filesystem lock is not: the gap spec H names. */
+ *               allocation that could so reclaim (might_alloc()): "this lock was held while
+ *               allocating";
+ *   io_reclaim  the same for reclaim that may start I/O but not enter filesystems (__GFP_IO
+ *               without __GFP_FS), which the kernel's lockdep has no pseudo-lock for. Reclaim
+ *               with __GFP_FS may do all that reclaim with __GFP_IO alone may, so the edge
+ *               fs_reclaim -> io_reclaim is there from the start;
+ *   io:DEV      held by a device's worker while it serves requests, and taken and dropped by
+ *               a task that waits for I/O to DEV: waiting for another task's work is, for
+ *               deadlock, taking what that task holds while it works.
+ * So Patocka's case A (a filesystem lock held across a GFP_NOFS allocation whose reclaim
+ * writes through dm-bufio to a loop device, whose worker needs that lock) is the cycle
+ * fs lock -> io_reclaim -> bufio mutex -> io:loop0 -> fs lock, seen from runs of each path
+ * that did not deadlock; the kernel's lockdep misses it. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,11 +40,18 @@ struct lockdep {
 	const char *name[MAX_CLASSES];
 	bool pseudo[MAX_CLASSES];
 	uint64_t after[MAX_CLASSES];          /* after[a] bit b: b was taken holding a */
-	char edge_by[MAX_CLASSES][MAX_CLASSES][24]; /* the first task to record each edge */
+	/* Where each edge was first recorded: the task and what it was doing. */
+	char edge_by[MAX_CLASSES][MAX_CLASSES][64];
 	struct held_stack held[MAX_THREADS];
 	unsigned nr_cycles;
-	char report[1024];
+	char report[2048];
+	bool report_new; /* written, not yet handed to the hook (outside the lock) */
+	void (*hook)(void *arg, const char *report); /* NULL: print it */
+	void *hook_arg;
 };
+
+static const char fs_reclaim[] = "fs_reclaim";
+static const char io_reclaim[] = "io_reclaim";
 
 static struct lockdep *lockdep_of(struct rsv_system *sys)
 {
@@ -96,8 +106,9 @@ static bool reaches(struct lockdep *ld, unsigned from, unsigned to, uint64_t *se
 	return false;
 }
 
-/* @path: how @taken already reaches @held. */
-static void report_cycle(struct lockdep *ld, unsigned held, unsigned taken, const char *who,
+/* A new edge @held -> @taken closes a cycle: @path says how @taken already reaches @held.
+ * Both chains go in the report, each edge with who recorded it first and how. */
+static void report_cycle(struct lockdep *ld, unsigned held, unsigned taken, const char *by,
 			 const unsigned *path, unsigned len)
 {
 	size_t n;
@@ -105,15 +116,16 @@ static void report_cycle(struct lockdep *ld, unsigned held, unsigned taken, cons
 	if (ld->nr_cycles++)
 		return;
 	n = (size_t)snprintf(ld->report, sizeof(ld->report),
-			     "possible deadlock: %s takes %s while holding %s, but", who,
-			     ld->name[taken], ld->name[held]);
+			     "possible deadlock: %s -> %s (%s), but %s already leads to %s:",
+			     ld->name[held], ld->name[taken], by, ld->name[taken], ld->name[held]);
 	for (unsigned i = 0; i + 1 < len && n < sizeof(ld->report); i++)
-		n += (size_t)snprintf(ld->report + n, sizeof(ld->report) - n, "%s %s took %s "
-				      "holding %s", i ? ";" : "", ld->edge_by[path[i]][path[i + 1]],
-				      ld->name[path[i + 1]], ld->name[path[i]]);
+		n += (size_t)snprintf(ld->report + n, sizeof(ld->report) - n, "%s %s -> %s (%s)",
+				      i ? ";" : "", ld->name[path[i]], ld->name[path[i + 1]],
+				      ld->edge_by[path[i]][path[i + 1]]);
+	ld->report_new = true;
 }
 
-static void add_edge(struct lockdep *ld, unsigned a, unsigned b, const char *who)
+static void add_edge(struct lockdep *ld, unsigned a, unsigned b, const char *by)
 {
 	unsigned path[MAX_CLASSES + 1], len = 0;
 	uint64_t seen = 0;
@@ -121,16 +133,36 @@ static void add_edge(struct lockdep *ld, unsigned a, unsigned b, const char *who
 	if (a == b || (ld->after[a] >> b & 1))
 		return;
 	if (reaches(ld, b, a, &seen, path, &len))
-		report_cycle(ld, a, b, who, path, len);
+		report_cycle(ld, a, b, by, path, len);
 	ld->after[a] |= 1ull << b;
-	snprintf(ld->edge_by[a][b], sizeof(ld->edge_by[a][b]), "%s", who);
+	snprintf(ld->edge_by[a][b], sizeof(ld->edge_by[a][b]), "%s", by);
+}
+
+/* Hands a new report to the hook, or prints it: outside the lock, the hook may do anything. */
+static void deliver(struct lockdep *ld)
+{
+	char report[sizeof(ld->report)];
+	bool fresh;
+
+	rsv_spin_lock(&ld->lock);
+	fresh = ld->report_new;
+	ld->report_new = false;
+	if (fresh)
+		memcpy(report, ld->report, sizeof(report));
+	rsv_spin_unlock(&ld->lock);
+	if (!fresh)
+		return;
+	if (ld->hook)
+		ld->hook(ld->hook_arg, report);
+	else
+		fprintf(stderr, "reservoir: lockdep: %s\n", report);
 }
 
 /* @record: the acquisition can block, so it orders after everything held. @push: it stays
- * held until released (a wait is a take-and-drop). @only_pseudo: a wait, which only the
- * pseudo-locks follow. */
+ * held until released (a wait is a take-and-drop). @how: what the task did, for the report
+ * ("took it", "waited for it", "allocated with GFP_NOFS"). */
 static void acquire(struct lockdep *ld, const char *name, bool pseudo, bool record, bool push,
-		    bool only_pseudo)
+		    const char *how)
 {
 	struct held_stack *h;
 	int c;
@@ -139,15 +171,16 @@ static void acquire(struct lockdep *ld, const char *name, bool pseudo, bool reco
 	h = my_stack(ld);
 	c = find_class(ld, name, pseudo);
 	if (h && c >= 0) {
-		const char *who = rsv_thread_name(rsv_thread_self());
+		char by[64];
 
+		snprintf(by, sizeof(by), "%s %s", rsv_thread_name(rsv_thread_self()), how);
 		for (unsigned i = 0; record && i < h->nr; i++)
-			if (!only_pseudo || ld->pseudo[h->cls[i]])
-				add_edge(ld, h->cls[i], (unsigned)c, who);
+			add_edge(ld, h->cls[i], (unsigned)c, by);
 		if (push && h->nr < MAX_HELD)
 			h->cls[h->nr++] = (unsigned char)c;
 	}
 	rsv_spin_unlock(&ld->lock);
+	deliver(ld);
 }
 
 static void release(struct lockdep *ld, const char *name)
@@ -175,7 +208,7 @@ static void lock_hook(void *arg, enum rsv_lock_event ev, const char *name, const
 	if (ev == RSV_LOCK_RELEASE)
 		release(ld, name);
 	else
-		acquire(ld, name, false, ev == RSV_LOCK_ACQUIRE, true, false);
+		acquire(ld, name, false, ev == RSV_LOCK_ACQUIRE, true, "took it");
 }
 
 int rsv_lockdep_enable(struct rsv_system *sys)
@@ -189,6 +222,9 @@ int rsv_lockdep_enable(struct rsv_system *sys)
 	if (!(ld = calloc(1, sizeof(*ld))))
 		return -ENOMEM;
 	rsv_spin_init(&ld->lock);
+	find_class(ld, fs_reclaim, true);
+	find_class(ld, io_reclaim, true);
+	add_edge(ld, 0, 1, "reclaim with __GFP_FS may do all that __GFP_IO reclaim does");
 	sys->lockdep_data = ld;
 	rsv__platform_set_lock_hook(sys->plat, lock_hook, ld);
 	rsv__arm_alloc_hooks(sys); /* might_alloc() on every allocation */
@@ -241,7 +277,7 @@ void rsv_lockdep_acquire(struct rsv_system *sys, const char *cls)
 	struct lockdep *ld = lockdep_of(sys);
 
 	if (ld && cls)
-		acquire(ld, cls, true, true, true, false);
+		acquire(ld, cls, true, true, true, "held it");
 }
 
 void rsv_lockdep_release(struct rsv_system *sys, const char *cls)
@@ -257,43 +293,67 @@ void rsv_lockdep_wait(struct rsv_system *sys, const char *cls)
 	struct lockdep *ld = lockdep_of(sys);
 
 	if (ld && cls)
-		acquire(ld, cls, true, true, false, true);
+		acquire(ld, cls, true, true, false, "waited for it");
 }
 
-/* ---- fs_reclaim, for the allocator and reclaim ---- */
-
-static const char fs_reclaim[] = "fs_reclaim";
-
-static bool fs_reclaim_context(const struct rsv_task *t, rsv_gfp_t gfp)
+void rsv_lockdep_set_report_hook(struct rsv_system *sys, void (*fn)(void *arg, const char *report),
+				 void *arg)
 {
-	return (gfp & RSV___GFP_DIRECT_RECLAIM) && (gfp & RSV___GFP_FS) &&
-	       !(gfp & RSV___GFP_NOLOCKDEP) && !(rsv__task_flags(t) & RSV_PF_MEMALLOC);
+	struct lockdep *ld = lockdep_of(sys);
+
+	if (!ld)
+		return;
+	rsv_spin_lock(&ld->lock);
+	ld->hook = fn;
+	ld->hook_arg = arg;
+	rsv_spin_unlock(&ld->lock);
+}
+
+/* ---- fs_reclaim and io_reclaim, for the allocator and reclaim ---- */
+
+/* The pseudo-lock reclaim in context @gfp holds, or NULL: none without direct reclaim or for
+ * a task already in reclaim (PF_MEMALLOC), fs_reclaim with __GFP_FS, io_reclaim with only
+ * __GFP_IO. @gfp has the task's scopes applied. */
+static const char *reclaim_class(const struct rsv_task *t, rsv_gfp_t gfp)
+{
+	if (!(gfp & RSV___GFP_DIRECT_RECLAIM) || (gfp & RSV___GFP_NOLOCKDEP) ||
+	    (rsv__task_flags(t) & RSV_PF_MEMALLOC))
+		return NULL;
+	return gfp & RSV___GFP_FS ? fs_reclaim : gfp & RSV___GFP_IO ? io_reclaim : NULL;
 }
 
 void rsv__lockdep_might_alloc(struct rsv_system *sys, struct rsv_task *t, rsv_gfp_t gfp)
 {
 	struct lockdep *ld = lockdep_of(sys);
+	const char *cls = ld ? reclaim_class(t, gfp) : NULL;
 
-	if (ld && fs_reclaim_context(t, gfp)) {
-		acquire(ld, fs_reclaim, true, true, true, false);
-		release(ld, fs_reclaim);
+	if (cls) {
+		char flags[32], how[48];
+
+		rsv_gfp_format(gfp, flags, sizeof(flags));
+		snprintf(how, sizeof(how), "allocated with %s", flags);
+		acquire(ld, cls, true, true, true, how);
+		release(ld, cls);
 	}
 }
 
-bool rsv__lockdep_reclaim_enter(struct rsv_system *sys, struct rsv_task *t, rsv_gfp_t gfp)
+const char *rsv__lockdep_reclaim_enter(struct rsv_system *sys, struct rsv_task *t, rsv_gfp_t gfp)
 {
 	struct lockdep *ld = lockdep_of(sys);
+	const char *cls;
 
-	if (!ld || !((rsv__task_flags(t) & RSV_PF_KSWAPD) || fs_reclaim_context(t, gfp)))
-		return false;
-	acquire(ld, fs_reclaim, true, true, true, false);
-	return true;
+	if (!ld)
+		return NULL;
+	cls = (rsv__task_flags(t) & RSV_PF_KSWAPD) ? fs_reclaim : reclaim_class(t, gfp);
+	if (cls)
+		acquire(ld, cls, true, true, true, "reclaimed");
+	return cls;
 }
 
-void rsv__lockdep_reclaim_exit(struct rsv_system *sys, bool entered)
+void rsv__lockdep_reclaim_exit(struct rsv_system *sys, const char *held)
 {
-	if (entered)
-		release(lockdep_of(sys), fs_reclaim);
+	if (held)
+		release(lockdep_of(sys), held);
 }
 
 void rsv__lockdep_exit(struct rsv_system *sys)

@@ -481,10 +481,11 @@ void rsv__kthreads_stop(struct rsv_system *sys);
 /* check/watchdog.c */
 void rsv__watchdog_exit(struct rsv_system *sys);
 
-/* check/lockdep.c: the fs_reclaim pseudo-lock; no-ops unless rsv_lockdep_enable() ran. */
+/* check/lockdep.c: the fs_reclaim and io_reclaim pseudo-locks; no-ops unless
+ * rsv_lockdep_enable() ran. reclaim_enter() returns what reclaim_exit() releases. */
 void rsv__lockdep_might_alloc(struct rsv_system *sys, struct rsv_task *t, rsv_gfp_t gfp);
-bool rsv__lockdep_reclaim_enter(struct rsv_system *sys, struct rsv_task *t, rsv_gfp_t gfp);
-void rsv__lockdep_reclaim_exit(struct rsv_system *sys, bool entered);
+const char *rsv__lockdep_reclaim_enter(struct rsv_system *sys, struct rsv_task *t, rsv_gfp_t gfp);
+void rsv__lockdep_reclaim_exit(struct rsv_system *sys, const char *held);
 void rsv__lockdep_exit(struct rsv_system *sys);
 
 /* task.c: every task, and every task to come, takes its allocations past the checkers. */

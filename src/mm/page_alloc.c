@@ -138,7 +138,7 @@ static struct rsv_page *direct_reclaim(struct rsv_system *sys, struct rsv_task *
 {
 	struct rsv_page *page;
 	unsigned noreclaim;
-	bool lockdep;
+	const char *lockdep;
 
 	rsv__task_stat_add(tsk, RSV_STAT_DIRECT_RECLAIM, 1);
 	if (tsk->alloc_cost)

@@ -92,7 +92,7 @@ static int kswapd_main(void *arg)
 	rsv_wait_event(&r->kswapd_wait, woken_or_stopped(r));
 	atomic_store(&r->kswapd_sleeping, false);
 	while (!rsv_kthread_should_stop()) {
-		bool lockdep;
+		const char *lockdep;
 
 		atomic_store(&r->kswapd_woken, false);
 		lockdep = rsv__lockdep_reclaim_enter(sys, rsv__task_current(), RSV_GFP_KERNEL);

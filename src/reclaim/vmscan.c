@@ -421,7 +421,7 @@ unsigned long rsv_try_to_free_pages(rsv_gfp_t gfp, unsigned order)
 	struct rsv_task *tsk = rsv__task_current();
 	unsigned long reclaimed;
 	unsigned noreclaim;
-	bool lockdep;
+	const char *lockdep;
 
 	if (!tsk || rsv_gfp_check(gfp, order))
 		return 0;

@@ -64,6 +64,9 @@ void rsv__scenario_invalid(struct rsv_scenario_run *r, const char *fmt, ...) RSV
 /* A line for the result's report, after the blocked chain if there is one (a checker's
  * finding, say). */
 void rsv__scenario_note(struct rsv_scenario_run *r, const char *text);
+/* The lockdep checker on for this run (once, whoever asks first: the scenario or --lockdep);
+ * its cycles are read by the judge, not printed. 0 or -ENOMEM. */
+int rsv__scenario_lockdep(struct rsv_scenario_run *r);
 /* rsv_task_create() for a scenario's setup: 0, or -errno with the result's reason naming the
  * task, so that a run missing one of its tasks is an error rather than a verdict. */
 int rsv__scenario_task(struct rsv_scenario_run *r, const char *name, int (*fn)(void *arg),

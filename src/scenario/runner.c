@@ -258,6 +258,30 @@ void rsv__scenario_note(struct rsv_scenario_run *r, const char *text)
 		 n && r->res->report[n - 1] != '\n' ? "\n" : "", text);
 }
 
+static bool counted(const struct rsv_scenario_result *res, const char *name)
+{
+	for (unsigned i = 0; i < res->nr_counters; i++)
+		if (!strcmp(res->counters[i].name, name))
+			return true;
+	return false;
+}
+
+static void lockdep_quiet(void *arg, const char *report)
+{
+	(void)arg;
+	(void)report; /* the run's judge reads it with rsv_lockdep_report() */
+}
+
+int rsv__scenario_lockdep(struct rsv_scenario_run *r)
+{
+	int err = rsv_lockdep_enable(r->sys);
+
+	if (err && err != -EBUSY)
+		return err;
+	rsv_lockdep_set_report_hook(r->sys, lockdep_quiet, NULL);
+	return 0;
+}
+
 int64_t rsv_scenario_counter(const struct rsv_scenario_result *r, const char *name)
 {
 	for (unsigned i = 0; i < r->nr_counters; i++)
@@ -356,6 +380,14 @@ static void judge_run(struct rsv_scenario_run *r, enum rsv_run_result run)
 	if (r->res->verdict != RSV_VERDICT_PROGRESS && report)
 		snprintf(r->res->report, sizeof(r->res->report), "%s", report);
 	r->s->judge(r);
+	if (r->opts->lockdep && !counted(r->res, "lockdep_cycles")) {
+		char cycle[2048];
+
+		rsv__scenario_counter(r, "lockdep_cycles",
+				      rsv_lockdep_report(r->sys, cycle, sizeof(cycle)));
+		if (*cycle)
+			rsv__scenario_note(r, cycle);
+	}
 }
 
 /* A panic is an outcome the judge reads from the system: nothing to do when it happens. */
@@ -389,7 +421,9 @@ int rsv_scenario_run(const struct rsv_scenario *s, const struct rsv_scenario_opt
 	}
 	rsv_progress_register(r.sys, &r.progress, "work");
 	rsv_task_attach(r.sys, "setup");
-	err = s->setup(&r);
+	err = o->lockdep ? rsv__scenario_lockdep(&r) : 0;
+	if (!err)
+		err = s->setup(&r);
 	rsv_task_detach();
 	if (err) {
 		if (!res->why[0])

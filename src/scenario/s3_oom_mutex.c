@@ -153,7 +153,7 @@ static int setup(struct rsv_scenario_run *run)
 	run->data = s;
 	s->run = run;
 	rsv_mutex_init(&s->b, "b");
-	if (rsv_lockdep_enable(run->sys) || !(s->a = rsv_mempool_create_page_pool(run->sys, 1, 0)))
+	if (rsv__scenario_lockdep(run) || !(s->a = rsv_mempool_create_page_pool(run->sys, 1, 0)))
 		return -ENOMEM;
 	rsv_mempool_set_name(s->a, "a");
 	return rsv__scenario_task(run, "C", task_c, s) ?:

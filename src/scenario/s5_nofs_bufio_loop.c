@@ -16,7 +16,8 @@
  *   case B (Junxiao Bi): P1 (or kswapd) reclaims with GFP_KERNEL, holds the client mutex and
  *     waits for a dirty buffer's write on loop; the loop worker's GFP_KERNEL allocation
  *     reclaims and calls the same shrinker, which wants the mutex.
- * The lockdep-style checker (fs_reclaim pseudo-lock only) sees case B and misses case A. */
+ * The lockdep-style checker sees case B through fs_reclaim and case A through io_reclaim, the
+ * pseudo-lock the kernel's lockdep lacks. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,7 +186,7 @@ static int setup(struct rsv_scenario_run *run)
 	s->run = run;
 	s->buffers_at_kill = -1;
 	rsv_waitqueue_init(&s->hold, "filler hold");
-	if (rsv_lockdep_enable(run->sys))
+	if (rsv__scenario_lockdep(run))
 		return -ENOMEM;
 	s->disk = rsv_ramdev_create(run->sys, "disk", 4096,
 				    (uint64_t)p[P_IO_MS] * RSV_NSEC_PER_MSEC, 0);

@@ -7,7 +7,17 @@ TestSuite(lockdep, .timeout = 60);
 struct ld_test {
 	struct rsv_mutex a, b;
 	bool reverse_done;
+	int reports; /* what the report hook heard */
+	char last[2048];
 };
+
+static void heard(void *arg, const char *report)
+{
+	struct ld_test *t = arg;
+
+	t->reports++;
+	snprintf(t->last, sizeof(t->last), "%s", report);
+}
 
 /* A then B, and later (never at the same time) B then A: no deadlock, one cycle. */
 static int a_then_b(void *arg)
@@ -54,6 +64,7 @@ static struct rsv_system *ld_system(struct ld_test *t)
 	rsv_mutex_init(&t->b, "lock_b");
 	cr_assert_eq(rsv_lockdep_enable(sys), 0);
 	cr_assert_eq(rsv_lockdep_enable(sys), -EBUSY);
+	rsv_lockdep_set_report_hook(sys, heard, t);
 	return sys;
 }
 
@@ -67,8 +78,10 @@ Test(lockdep, an_abba_order_is_reported_without_deadlocking)
 	rsv_task_create(sys, "second", b_then_a, &t);
 	cr_assert_eq(rsv_system_run(sys), RSV_RUN_DONE);
 	cr_assert_eq(rsv_lockdep_report(sys, buf, sizeof(buf)), 1);
-	cr_assert(strstr(buf, "second takes lock_a while holding lock_b"), "%s", buf);
-	cr_assert(strstr(buf, "first took lock_b holding lock_a"), "%s", buf);
+	cr_assert(strstr(buf, "lock_b -> lock_a (second took it)"), "%s", buf);
+	cr_assert(strstr(buf, "lock_a -> lock_b (first took it)"), "%s", buf);
+	cr_assert_eq(t.reports, 1, "the hook hears a cycle once");
+	cr_assert_str_eq(t.last, buf);
 	rsv_system_destroy(sys);
 }
 
@@ -167,7 +180,8 @@ Test(lockdep, disabled_it_reports_nothing)
 }
 
 /* Pseudo-locks: a region held across a lock taken inside it orders them; a wait on a class
- * orders only the pseudo-locks the waiter holds before it, not its mutexes. */
+ * orders what the waiter holds before it, mutexes included: waiting for a device's I/O is
+ * taking what its worker holds. */
 static int pseudo_regions(void *arg)
 {
 	struct ld_test *t = arg;
@@ -178,7 +192,7 @@ static int pseudo_regions(void *arg)
 	rsv_mutex_unlock(&t->a);
 	rsv_lockdep_release(sys, "io:disk");
 	rsv_mutex_lock(&t->b); /* after the region ended: not ordered after io:disk */
-	rsv_lockdep_wait(sys, "io:disk"); /* only a mutex held: the wait orders nothing */
+	rsv_lockdep_wait(sys, "io:disk"); /* lock_b held: lock_b -> io:disk */
 	rsv_mutex_unlock(&t->b);
 	rsv_lockdep_acquire(sys, "io:loop");
 	rsv_lockdep_wait(sys, "io:disk"); /* io:loop held: io:disk ordered after it */
@@ -196,8 +210,168 @@ Test(lockdep, pseudo_lock_regions_and_waits_order_what_they_cover)
 	cr_assert(rsv_lockdep_ordered(sys, "io:disk", "lock_a"), "taken inside the region");
 	cr_assert(!rsv_lockdep_ordered(sys, "io:disk", "lock_b"), "taken after it was released");
 	cr_assert(rsv_lockdep_ordered(sys, "io:loop", "io:disk"), "waited for while held");
-	cr_assert(!rsv_lockdep_ordered(sys, "lock_b", "io:disk"), "a wait orders no mutex");
+	cr_assert(rsv_lockdep_ordered(sys, "lock_b", "io:disk"), "a wait orders the mutex held");
 	cr_assert(!rsv_lockdep_ordered(sys, "lock_a", "io:disk"));
 	cr_assert(!rsv_lockdep_ordered(sys, "io:loop", "lock_b"));
 	rsv_system_destroy(sys);
+}
+
+/* ---- seed 004: predicted from runs of each path that do not deadlock ---- */
+
+struct stack_test {
+	struct rsv_fs *fs;
+	struct rsv_bufio_client *bufio;
+	rsv_gfp_t reclaim_gfp;
+	bool fs_path;
+	int reports;
+	char report[2048];
+};
+
+static void stack_heard(void *arg, const char *report)
+{
+	struct stack_test *t = arg;
+
+	t->reports++;
+	snprintf(t->report, sizeof(t->report), "%s", report);
+}
+
+/* One task, one path after the other: F's transaction allocating under the filesystem lock
+ * (case A's first half), dirty buffers, then reclaim that meets them. */
+static int stack_driver(void *arg)
+{
+	struct stack_test *t = arg;
+
+	if (t->fs_path) {
+		struct rsv_page *p;
+
+		rsv_mutex_lock(rsv_fs_lock(t->fs));
+		p = rsv_alloc_pages(RSV_GFP_NOFS, 0);
+		rsv_mutex_unlock(rsv_fs_lock(t->fs));
+		rsv_free_pages(p, 0);
+	}
+	for (uint64_t b = 0; b < 4; b++) {
+		struct rsv_buffer *buf = rsv_bufio_new(t->bufio, b, RSV_GFP_NOIO);
+
+		rsv_bufio_mark_dirty(buf);
+		rsv_bufio_release(buf);
+	}
+	rsv_try_to_free_pages(t->reclaim_gfp, 0);
+	return 0;
+}
+
+static int stack_cycles(const char *policy, rsv_gfp_t reclaim_gfp, bool fs_path,
+			struct stack_test *t)
+{
+	struct rsv_system_config cfg = {
+		.nr_pages = 2048, .backend = RSV_BACKEND_SIM, .seed = 4, .misuse = RSV_MISUSE_RETURN
+	};
+	struct rsv_system *sys;
+	struct rsv_bdev *disk, *loop;
+
+	memset(t, 0, sizeof(*t));
+	t->reclaim_gfp = reclaim_gfp;
+	t->fs_path = fs_path;
+	cr_assert_eq(rsv_policy_parse(&cfg.policy, policy, NULL, 0), 0);
+	sys = rsv_system_create(&cfg);
+	cr_assert_eq(rsv_lockdep_enable(sys), 0);
+	rsv_lockdep_set_report_hook(sys, stack_heard, t);
+	rsv_task_attach(sys, "setup");
+	disk = rsv_ramdev_create(sys, "disk", 1024, RSV_NSEC_PER_MSEC, RSV_RAMDEV_NULL);
+	t->fs = rsv_fs_create(sys, "loop.img", disk);
+	loop = rsv_loop_create(sys, "loop0", t->fs, 1024);
+	t->bufio = rsv_bufio_create(sys, "bufio", loop);
+	cr_assert(t->fs && loop && t->bufio);
+	rsv_task_detach();
+	rsv_task_create(sys, "F", stack_driver, t);
+	cr_assert_eq(rsv_system_run(sys), RSV_RUN_DONE, "the paths, run apart, do not deadlock");
+	rsv_system_destroy(sys);
+	return t->reports;
+}
+
+Test(lockdep, case_a_is_predicted_from_its_paths_run_apart)
+{
+	struct stack_test t;
+
+	cr_assert_eq(stack_cycles("bufio=gfp-io,loop=noio", RSV_GFP_NOFS, true, &t), 1);
+	cr_assert(strstr(t.report, "fs lock -> io_reclaim (F allocated with GFP_NOFS)") &&
+			  strstr(t.report, "io_reclaim -> bufio client mutex") &&
+			  strstr(t.report, "bufio client mutex -> io:loop0 (F waited for it)") &&
+			  strstr(t.report, "io:loop0 -> fs lock (loop0 took it)"),
+		  "%s", t.report);
+}
+
+/* 9d28eb12447e gates the blocking scan on __GFP_FS; v5.9 defers it to a worker: silent. */
+Test(lockdep, case_a_is_silent_under_the_fixed_bufio_policies)
+{
+	struct stack_test t;
+
+	cr_assert_eq(stack_cycles("bufio=gfp-fs,loop=noio", RSV_GFP_NOFS, true, &t), 0, "%s",
+		     t.report);
+	cr_assert_eq(stack_cycles("bufio=workqueue,loop=noio", RSV_GFP_NOFS, true, &t), 0, "%s",
+		     t.report);
+}
+
+/* Case B: the loop worker allocates while it serves; FS reclaim waits for its I/O. */
+Test(lockdep, case_b_is_predicted_and_silent_under_loop_noio)
+{
+	struct stack_test t;
+
+	cr_assert_eq(stack_cycles("bufio=gfp-fs,loop=plain", RSV_GFP_KERNEL, false, &t), 1);
+	cr_assert(strstr(t.report, "io:loop0") && strstr(t.report, "fs_reclaim") &&
+			  strstr(t.report, "loop0 allocated with"),
+		  "%s", t.report);
+	cr_assert_eq(stack_cycles("bufio=gfp-fs,loop=noio", RSV_GFP_KERNEL, false, &t), 0, "%s",
+		     t.report);
+}
+
+/* ---- the classic case, and the scope that silences it ---- */
+
+static int alloc_under_a_in_nofs_scope(void *arg)
+{
+	struct ld_test *t = arg;
+	struct rsv_page *p;
+	unsigned nofs;
+
+	rsv_mutex_lock(&t->a);
+	nofs = rsv_memalloc_nofs_save();
+	p = rsv_alloc_pages(RSV_GFP_KERNEL, 0);
+	rsv_memalloc_nofs_restore(nofs);
+	rsv_mutex_unlock(&t->a);
+	rsv_free_pages(p, 0);
+	if (t->reverse_done) { /* after the scope: a GFP_KERNEL allocation under a again */
+		rsv_mutex_lock(&t->a);
+		p = rsv_alloc_pages(RSV_GFP_KERNEL, 0);
+		rsv_mutex_unlock(&t->a);
+		rsv_free_pages(p, 0);
+	}
+	return 0;
+}
+
+static unsigned scoped_cycles(bool after_scope)
+{
+	struct ld_test t;
+	struct rsv_system *sys = ld_system(&t);
+	struct rsv_shrinker s = { .count_objects = count_one,
+				  .scan_objects = scan_locking,
+				  .seeks = 0,
+				  .batch = 1,
+				  .name = "locking",
+				  .private_data = &t };
+	char buf[2048];
+	unsigned n;
+
+	t.reverse_done = after_scope;
+	cr_assert_eq(rsv_register_shrinker(sys, &s), 0);
+	rsv_task_create(sys, "holder", alloc_under_a_in_nofs_scope, &t);
+	rsv_task_create(sys, "reclaimer", reclaim_with, (void *)(uintptr_t)RSV_GFP_KERNEL);
+	cr_assert_eq(rsv_system_run(sys), RSV_RUN_DONE);
+	n = rsv_lockdep_report(sys, buf, sizeof(buf));
+	teardown_whole(sys);
+	return n;
+}
+
+Test(lockdep, a_nofs_scope_silences_the_classic_case_and_ends_exactly)
+{
+	cr_assert_eq(scoped_cycles(false), 0, "inside memalloc_nofs_save(): no FS reclaim");
+	cr_assert_eq(scoped_cycles(true), 1, "after the scope GFP_KERNEL is GFP_KERNEL again");
 }
