@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../reservoir.h"
+#include "lockdep.h"
 
 /* ---- types ---- */
 
@@ -95,6 +96,9 @@ static inline bool fatal_signal_pending(struct task_struct *t)
 	return t == rsv_task_current() && rsv_fatal_signal_pending();
 }
 static inline bool tsk_is_oom_victim(struct task_struct *t) { return rsv_task_is_oom_victim(t); }
+#define might_alloc rsv_might_alloc
+#define fs_reclaim_acquire rsv_reclaim_acquire
+#define fs_reclaim_release rsv_reclaim_release
 #define memalloc_flags_save rsv_memalloc_flags_save
 #define memalloc_flags_restore rsv_memalloc_flags_restore
 #define memalloc_noio_save rsv_memalloc_noio_save

@@ -5,6 +5,7 @@
 #define RESERVOIR_LOCKDEP_H
 
 #include "defs.h"
+#include "gfp.h"
 
 struct rsv_system;
 
@@ -27,6 +28,13 @@ RSV_API void rsv_lockdep_wait(struct rsv_system *sys, const char *cls);
 /* Who hears of a cycle, once, when it is first seen: @fn with the report (both chains, each
  * edge with the task that recorded it first and what it did). Without a hook the report is
  * printed to stderr. */
+/* might_alloc(): what an allocation in the calling task's context @gfp would record, without
+ * allocating. And fs_reclaim_acquire()/release(): the reclaim pseudo-lock (fs_reclaim or
+ * io_reclaim) that reclaim in context @gfp holds, for code that reclaims by itself. No-ops
+ * without the checker or for a context that cannot reclaim. */
+RSV_API void rsv_might_alloc(rsv_gfp_t gfp);
+RSV_API void rsv_reclaim_acquire(rsv_gfp_t gfp);
+RSV_API void rsv_reclaim_release(rsv_gfp_t gfp);
 RSV_API void rsv_lockdep_set_report_hook(struct rsv_system *sys,
 					 void (*fn)(void *arg, const char *report), void *arg);
 

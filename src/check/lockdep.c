@@ -322,11 +322,17 @@ static const char *reclaim_class(const struct rsv_task *t, rsv_gfp_t gfp)
 	return gfp & RSV___GFP_FS ? fs_reclaim : gfp & RSV___GFP_IO ? io_reclaim : NULL;
 }
 
+/* might_alloc(): at every allocation's entry (pages, slab objects, mempool elements), after
+ * the task's scopes, which it applies itself as the kernel's fs_reclaim_acquire() does. */
 void rsv__lockdep_might_alloc(struct rsv_system *sys, struct rsv_task *t, rsv_gfp_t gfp)
 {
 	struct lockdep *ld = lockdep_of(sys);
-	const char *cls = ld ? reclaim_class(t, gfp) : NULL;
+	const char *cls;
 
+	if (!ld)
+		return;
+	gfp = rsv__task_gfp_context(t, gfp);
+	cls = reclaim_class(t, gfp);
 	if (cls) {
 		char flags[32], how[48];
 
@@ -354,6 +360,36 @@ void rsv__lockdep_reclaim_exit(struct rsv_system *sys, const char *held)
 {
 	if (held)
 		release(lockdep_of(sys), held);
+}
+
+void rsv_might_alloc(rsv_gfp_t gfp)
+{
+	struct rsv_task *t = rsv__task_current();
+
+	if (t)
+		rsv__lockdep_might_alloc(t->sys, t, gfp);
+}
+
+/* The kernel's fs_reclaim_acquire()/release() pair, for code that reclaims by itself: the
+ * pseudo-lock reclaim in the calling task's context @gfp would hold. */
+void rsv_reclaim_acquire(rsv_gfp_t gfp)
+{
+	struct rsv_task *t = rsv__task_current();
+	struct lockdep *ld = t ? lockdep_of(t->sys) : NULL;
+	const char *cls = ld ? reclaim_class(t, rsv__task_gfp_context(t, gfp)) : NULL;
+
+	if (cls)
+		acquire(ld, cls, true, true, true, "reclaimed");
+}
+
+void rsv_reclaim_release(rsv_gfp_t gfp)
+{
+	struct rsv_task *t = rsv__task_current();
+	struct lockdep *ld = t ? lockdep_of(t->sys) : NULL;
+	const char *cls = ld ? reclaim_class(t, rsv__task_gfp_context(t, gfp)) : NULL;
+
+	if (cls)
+		release(ld, cls);
 }
 
 void rsv__lockdep_exit(struct rsv_system *sys)

@@ -225,6 +225,15 @@ static const char *foreign_element(struct rsv_mempool *pool, void *e)
 	}
 }
 
+/* The checkers watching this task: might_alloc() with the caller's gfp, as mempool_alloc()
+ * does before anything, then fail_mempool_alloc(_bulk), which forces the pool's elements. */
+static RSV_NOINLINE bool checkers_refuse(struct rsv_task *t, rsv_gfp_t gfp,
+					 enum rsv_fault_attr attr, size_t count)
+{
+	rsv__lockdep_might_alloc(t->sys, t, gfp);
+	return rsv__should_fail(t->sys, t, attr, gfp, 0, count);
+}
+
 /* ---- allocation ---- */
 
 /* What a backing allocation cost, counted only when it reached the page allocator's slow
@@ -352,7 +361,7 @@ static void *alloc_slow_body(struct rsv_mempool *pool, struct rsv_task *t, rsv_g
 	temp = gfp & ~(RSV___GFP_DIRECT_RECLAIM | RSV___GFP_IO);
 	/* fail_mempool_alloc: the backing allocator is skipped, the pool's elements are used. */
 	forced = atomic_load_explicit(&t->alloc_hooks, memory_order_relaxed) &&
-		 rsv__should_fail(t->sys, t, RSV_FAIL_MEMPOOL_ALLOC, gfp, 0, 1);
+		 checkers_refuse(t, gfp, RSV_FAIL_MEMPOOL_ALLOC, 1);
 	if ((policy == RSV_MEMPOOL_POOL_FIRST || forced) && (e = take_from_pool(pool)))
 		return handed_out(pool, s, e);
 	for (;;) {
@@ -463,7 +472,7 @@ unsigned rsv_mempool_alloc_bulk(struct rsv_mempool *pool, void **elems, unsigned
 		return 0;
 	}
 	forced = atomic_load_explicit(&t->alloc_hooks, memory_order_relaxed) &&
-		 rsv__should_fail(t->sys, t, RSV_FAIL_MEMPOOL_ALLOC_BULK, fast, 0, count);
+		 checkers_refuse(t, RSV_GFP_KERNEL, RSV_FAIL_MEMPOOL_ALLOC_BULK, count);
 	for (;;) {
 		unsigned missing = 0;
 

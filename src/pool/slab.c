@@ -448,6 +448,14 @@ static void *alloc_direct(struct rsv_kmem_cache *c, rsv_gfp_t gfp)
 	return prepare(c, obj, gfp, sizeof(void *));
 }
 
+/* The checkers watching this task: might_alloc() for lockdep, then fail_slab. */
+static RSV_NOINLINE bool checkers_refuse(struct rsv_kmem_cache *c, struct rsv_task *t,
+					 rsv_gfp_t gfp)
+{
+	rsv__lockdep_might_alloc(c->sys, t, gfp);
+	return rsv__should_fail(c->sys, t, RSV_FAIL_SLAB, gfp, 0, c->size);
+}
+
 static RSV_NOINLINE void *alloc_slow(struct rsv_kmem_cache *c, struct rsv_task *t,
 				      rsv_gfp_t gfp)
 {
@@ -464,7 +472,7 @@ static RSV_NOINLINE void *alloc_slow(struct rsv_kmem_cache *c, struct rsv_task *
 		return errno = EINVAL, NULL;
 	}
 	if (atomic_load_explicit(&t->alloc_hooks, memory_order_relaxed) &&
-	    rsv__should_fail(sys, t, RSV_FAIL_SLAB, gfp, 0, c->size))
+	    checkers_refuse(c, t, gfp))
 		return errno = ENOMEM, NULL;
 	if (!rsv__pcp_enter(sys, &t->pcp))
 		return alloc_direct(c, gfp);

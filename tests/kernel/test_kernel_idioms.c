@@ -293,3 +293,41 @@ Test(kernel_idioms, free_bulk_leaves_the_rest_to_the_caller)
 	rsv_task_detach();
 	teardown_whole(sys);
 }
+
+/* might_alloc() and fs_reclaim_acquire(): a lock held across a GFP_NOFS might_alloc(), and
+ * taken inside an fs_reclaim_acquire(GFP_NOFS) region, is a cycle through io_reclaim; the
+ * checker hears it without anything being allocated. */
+static DEFINE_MUTEX(journal_lock);
+
+static void journal_reserve(void)
+{
+	mutex_lock(&journal_lock);
+	might_alloc(GFP_NOFS);
+	mutex_unlock(&journal_lock);
+}
+
+static void journal_shrink(void)
+{
+	fs_reclaim_acquire(GFP_NOFS);
+	mutex_lock(&journal_lock);
+	mutex_unlock(&journal_lock);
+	fs_reclaim_release(GFP_NOFS);
+}
+
+Test(kernel_idioms, might_alloc_and_fs_reclaim_acquire_feed_the_checker)
+{
+	struct rsv_system *sys = test_system(RSV_BACKEND_SIM, 256, 1);
+	char report[2048];
+
+	cr_assert_eq(rsv_lockdep_enable(sys), 0);
+	rsv_lockdep_set_report_hook(sys, NULL, NULL);
+	rsv_task_attach(sys, "journal");
+	journal_reserve();
+	cr_assert_eq(rsv_lockdep_report(sys, report, sizeof(report)), 0);
+	journal_shrink();
+	cr_assert_eq(rsv_lockdep_report(sys, report, sizeof(report)), 1);
+	cr_assert(strstr(report, "journal_lock -> io_reclaim (journal allocated with GFP_NOFS)"),
+		  "%s", report);
+	rsv_task_detach();
+	teardown_whole(sys);
+}
