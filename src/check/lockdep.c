@@ -45,7 +45,7 @@ struct lockdep {
 	struct held_stack held[MAX_THREADS];
 	unsigned nr_cycles;
 	char report[2048];
-	bool report_new; /* written, not yet handed to the hook (outside the lock) */
+	_Atomic bool report_new; /* written, not yet handed to the hook (outside the lock) */
 	void (*hook)(void *arg, const char *report); /* NULL: print it */
 	void *hook_arg;
 };
@@ -122,7 +122,7 @@ static void report_cycle(struct lockdep *ld, unsigned held, unsigned taken, cons
 		n += (size_t)snprintf(ld->report + n, sizeof(ld->report) - n, "%s %s -> %s (%s)",
 				      i ? ";" : "", ld->name[path[i]], ld->name[path[i + 1]],
 				      ld->edge_by[path[i]][path[i + 1]]);
-	ld->report_new = true;
+	atomic_store_explicit(&ld->report_new, true, memory_order_relaxed);
 }
 
 static void add_edge(struct lockdep *ld, unsigned a, unsigned b, const char *by)
@@ -144,9 +144,10 @@ static void deliver(struct lockdep *ld)
 	char report[sizeof(ld->report)];
 	bool fresh;
 
+	if (rsv_likely(!atomic_load_explicit(&ld->report_new, memory_order_relaxed)))
+		return; /* the common case: no lock taken twice per acquisition */
 	rsv_spin_lock(&ld->lock);
-	fresh = ld->report_new;
-	ld->report_new = false;
+	fresh = atomic_exchange_explicit(&ld->report_new, false, memory_order_relaxed);
 	if (fresh)
 		memcpy(report, ld->report, sizeof(report));
 	rsv_spin_unlock(&ld->lock);
