@@ -703,17 +703,17 @@ static inline void finish_wait(wait_queue_head_t *wq, struct wait_queue_entry *e
 		DEFINE_WAIT(__w);                                                                  \
 		for (;;) {                                                                         \
 			prepare_to_wait(&(wq_head), &__w, TASK_UNINTERRUPTIBLE);                   \
-			if (condition) {                                                           \
+			if (condition) { /* evaluated once per pass: it may consume */             \
 				__left = __left ? __left : 1;                                      \
 				break;                                                             \
 			}                                                                          \
 			if (!__left)                                                               \
 				break;                                                             \
 			__left = schedule_timeout(__left);                                         \
-			if (!__left && (condition))                                                \
-				__left = 1;                                                        \
-			if (!__left)                                                               \
+			if (!__left) { /* timed out: one last look, as the kernel's */             \
+				__left = (condition) ? 1 : 0;                                      \
 				break;                                                             \
+			}                                                                          \
 		}                                                                                  \
 		finish_wait(&(wq_head), &__w);                                                     \
 		__left;                                                                            \

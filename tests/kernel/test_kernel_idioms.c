@@ -331,3 +331,31 @@ Test(kernel_idioms, might_alloc_and_fs_reclaim_acquire_feed_the_checker)
 	rsv_task_detach();
 	teardown_whole(sys);
 }
+
+/* Completions count: two complete()s let two waits through, each taking one, and a wait
+ * with nothing completed times out with 0. */
+static int completion_counter(void *arg)
+{
+	struct completion *c = arg;
+	unsigned long first, second, third;
+
+	complete(c);
+	complete(c);
+	first = wait_for_completion_timeout(c, 10);
+	second = wait_for_completion_timeout(c, 10);
+	third = wait_for_completion_timeout(c, 10);
+	return first > 0 && second > 0 && third == 0 && !completion_done(c) ? 0 : 1;
+}
+
+Test(kernel_idioms, completions_count_and_time_out)
+{
+	struct rsv_system *sys = test_system(RSV_BACKEND_SIM, 256, 1);
+	struct completion c;
+	struct rsv_task *t;
+
+	init_completion(&c);
+	t = rsv_task_create(sys, "counter", completion_counter, &c);
+	cr_assert_eq(rsv_system_run(sys), RSV_RUN_DONE);
+	cr_assert_eq(rsv_task_exit_code(t), 0);
+	teardown_whole(sys);
+}
