@@ -1,10 +1,10 @@
 /* A lockdep-style dependency checker: lock classes, the order tasks take them in, and cycles.
  *
  * Like the kernel's lockdep it reports what could deadlock, from the orders it has seen,
- * whether or not this run deadlocked. Classes are lock names: every mutex of a name is one
- * class, as every lock initialised at one site is in the kernel. Besides the mutexes it knows
- * pseudo-locks:
- *   fs_reclaim  held by reclaim that may enter filesystems (kswapd, and direct reclaim with
+ * whether or not this run deadlocked. Classes are lock names: every mutex or semaphore of a
+ * name is one class, as every lock initialised at one site is in the kernel. Besides the mutexes it
+ * knows pseudo-locks: fs_reclaim  held by reclaim that may enter filesystems (kswapd, and direct
+ * reclaim with
  *               __GFP_FS by a task not already PF_MEMALLOC), and taken and dropped by every
  *               allocation that could so reclaim (might_alloc()): "this lock was held while
  *               allocating";
@@ -184,6 +184,20 @@ static void acquire(struct lockdep *ld, const char *name, bool pseudo, bool reco
 	deliver(ld);
 }
 
+static bool pop_class(struct held_stack *h, int c)
+{
+	for (unsigned i = h->nr; i-- > 0;) {
+		if (h->cls[i] != c)
+			continue;
+		memmove(&h->cls[i], &h->cls[i + 1], h->nr - i - 1);
+		h->nr--;
+		return true;
+	}
+	return false;
+}
+
+/* A semaphore may be released by another task than the one that took it (the up() of a
+ * completion-like use): then the class leaves the stack of a task that holds it. */
 static void release(struct lockdep *ld, const char *name)
 {
 	struct held_stack *h;
@@ -192,13 +206,9 @@ static void release(struct lockdep *ld, const char *name)
 	rsv_spin_lock(&ld->lock);
 	h = my_stack(ld);
 	c = lookup_class(ld, name);
-	for (unsigned i = h && c >= 0 ? h->nr : 0; i-- > 0;) {
-		if (h->cls[i] != c)
-			continue;
-		memmove(&h->cls[i], &h->cls[i + 1], h->nr - i - 1);
-		h->nr--;
-		break;
-	}
+	if (c >= 0 && !(h && pop_class(h, c)))
+		for (unsigned t = 0; t < MAX_THREADS && !pop_class(&ld->held[t], c); t++)
+			;
 	rsv_spin_unlock(&ld->lock);
 }
 

@@ -68,6 +68,14 @@ enum rsv_lock_event { RSV_LOCK_ACQUIRE, RSV_LOCK_TRYLOCKED, RSV_LOCK_RELEASE };
 typedef void (*rsv_lock_hook_t)(void *arg, enum rsv_lock_event ev, const char *name,
 				const void *lock);
 void rsv__platform_set_lock_hook(struct rsv_platform *p, rsv_lock_hook_t fn, void *arg);
+/* Mutexes and semaphores tell the hook; a semaphore's up() may come from another task than
+ * its down(), which the hook must allow for. */
+#define rsv__lock_event(self, ev, name, lock)                                                      \
+	do {                                                                                       \
+		struct rsv_platform *__p = (self)->plat;                                           \
+		if (rsv_unlikely(__p && __p->lock_hook))                                           \
+			__p->lock_hook(__p->lock_hook_arg, (ev), (name), (lock));                  \
+	} while (0)
 /* What an upper layer knows of a blocked thread, for reports: words to add to its line ("in
  * the page allocator (GFP_KERNEL, order 0)") and the thread it waits for when that is not a
  * mutex owner (the task serving its I/O, the OOM victim it waits on), which blocked chains

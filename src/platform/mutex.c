@@ -40,10 +40,7 @@ bool rsv__mutex_held(const struct rsv_mutex *m)
 static inline void lock_event(struct rsv_thread *self, enum rsv_lock_event ev,
 			      const struct rsv_mutex *m)
 {
-	struct rsv_platform *p = self->plat;
-
-	if (rsv_unlikely(p && p->lock_hook))
-		p->lock_hook(p->lock_hook_arg, ev, m->name, m);
+	rsv__lock_event(self, ev, m->name, m);
 }
 
 void rsv__platform_set_lock_hook(struct rsv_platform *p, rsv_lock_hook_t fn, void *arg)

@@ -30,6 +30,8 @@ bool rsv_down_trylock(struct rsv_semaphore *s)
 		taken = true;
 	}
 	rsv_spin_unlock(&s->lock);
+	if (taken)
+		rsv__lock_event(self, RSV_LOCK_TRYLOCKED, s->name, s);
 	return taken;
 }
 
@@ -38,6 +40,7 @@ void rsv_down(struct rsv_semaphore *s)
 	struct rsv_thread *self = rsv__thread_self_or_adopt();
 	struct sema_waiter w = { .thread = self };
 
+	rsv__lock_event(self, RSV_LOCK_ACQUIRE, s->name, s);
 	self->ops->sched_point(self);
 	rsv_spin_lock(&s->lock);
 	if (s->count > 0) {
@@ -66,6 +69,7 @@ void rsv_up(struct rsv_semaphore *s)
 	struct rsv_thread *self = rsv__thread_self_or_adopt();
 	struct rsv_thread *heir = NULL;
 
+	rsv__lock_event(self, RSV_LOCK_RELEASE, s->name, s);
 	rsv_spin_lock(&s->lock);
 	if (rsv_list_empty(&s->waiters)) {
 		s->count++;

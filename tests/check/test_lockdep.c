@@ -375,3 +375,76 @@ Test(lockdep, a_nofs_scope_silences_the_classic_case_and_ends_exactly)
 	cr_assert_eq(scoped_cycles(false), 0, "inside memalloc_nofs_save(): no FS reclaim");
 	cr_assert_eq(scoped_cycles(true), 1, "after the scope GFP_KERNEL is GFP_KERNEL again");
 }
+
+/* ---- semaphores are lock classes too ---- */
+
+struct sem_test {
+	struct rsv_semaphore s, signal;
+	struct rsv_mutex m;
+};
+
+static int sem_then_mutex(void *arg)
+{
+	struct sem_test *t = arg;
+
+	rsv_down(&t->s);
+	rsv_mutex_lock(&t->m);
+	rsv_mutex_unlock(&t->m);
+	rsv_up(&t->s);
+	return 0;
+}
+
+static int mutex_then_sem(void *arg)
+{
+	struct sem_test *t = arg;
+
+	rsv_msleep(10);
+	rsv_mutex_lock(&t->m);
+	rsv_down(&t->s);
+	rsv_up(&t->s);
+	rsv_mutex_unlock(&t->m);
+	return 0;
+}
+
+/* A semaphore used as a signal: downed by the waiter, upped by another task. The waiter does
+ * not hold it afterwards, so what it takes next is not ordered after it. */
+static int signal_waiter(void *arg)
+{
+	struct sem_test *t = arg;
+
+	rsv_down(&t->signal);
+	rsv_mutex_lock(&t->m);
+	rsv_mutex_unlock(&t->m);
+	return 0;
+}
+
+static int signaller(void *arg)
+{
+	struct sem_test *t = arg;
+
+	rsv_msleep(5);
+	rsv_up(&t->signal);
+	return 0;
+}
+
+Test(lockdep, semaphores_are_ordered_and_a_signal_is_not_held)
+{
+	struct rsv_system *sys = test_system(RSV_BACKEND_SIM, 1024, 1);
+	struct sem_test t;
+	char buf[2048];
+
+	rsv_sema_init(&t.s, "sem_s", 1);
+	rsv_sema_init(&t.signal, "sem_signal", 0);
+	rsv_mutex_init(&t.m, "mutex_m");
+	cr_assert_eq(rsv_lockdep_enable(sys), 0);
+	rsv_lockdep_set_report_hook(sys, stack_heard, &(struct stack_test){ 0 });
+	rsv_task_create(sys, "waiter", signal_waiter, &t);
+	rsv_task_create(sys, "signaller", signaller, &t);
+	rsv_task_create(sys, "first", sem_then_mutex, &t);
+	rsv_task_create(sys, "second", mutex_then_sem, &t);
+	cr_assert_eq(rsv_system_run(sys), RSV_RUN_DONE);
+	cr_assert_eq(rsv_lockdep_report(sys, buf, sizeof(buf)), 1);
+	cr_assert(strstr(buf, "sem_s") && strstr(buf, "mutex_m"), "%s", buf);
+	cr_assert(!rsv_lockdep_ordered(sys, "sem_signal", "mutex_m"), "the signal was let go");
+	teardown_whole(sys);
+}
