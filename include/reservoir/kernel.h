@@ -96,9 +96,18 @@ static inline bool fatal_signal_pending(struct task_struct *t)
 	return t == rsv_task_current() && rsv_fatal_signal_pending();
 }
 static inline bool tsk_is_oom_victim(struct task_struct *t) { return rsv_task_is_oom_victim(t); }
-#define might_alloc rsv_might_alloc
-#define fs_reclaim_acquire rsv_reclaim_acquire
-#define fs_reclaim_release rsv_reclaim_release
+static inline void might_alloc(gfp_t gfp)
+{
+	rsv_might_alloc(gfp);
+}
+static inline void fs_reclaim_acquire(gfp_t gfp)
+{
+	rsv_reclaim_acquire(gfp);
+}
+static inline void fs_reclaim_release(gfp_t gfp)
+{
+	rsv_reclaim_release(gfp);
+}
 #define memalloc_flags_save rsv_memalloc_flags_save
 #define memalloc_flags_restore rsv_memalloc_flags_restore
 #define memalloc_noio_save rsv_memalloc_noio_save
@@ -176,9 +185,21 @@ static inline void *kmem_cache_zalloc(struct kmem_cache *c, gfp_t gfp)
 {
 	return rsv_kmem_cache_alloc(c, gfp | __GFP_ZERO);
 }
-#define kmem_cache_shrink rsv_kmem_cache_shrink
-#define kmem_cache_alloc_bulk rsv_kmem_cache_alloc_bulk
-#define kmem_cache_free_bulk rsv_kmem_cache_free_bulk
+/* 0, as the kernel's; what it freed is reservoir's to count. */
+static inline int kmem_cache_shrink(struct kmem_cache *c)
+{
+	rsv_kmem_cache_shrink(c);
+	return 0;
+}
+/* All or nothing: @size, or 0 with nothing allocated. */
+static inline int kmem_cache_alloc_bulk(struct kmem_cache *c, gfp_t gfp, size_t size, void **p)
+{
+	return (int)rsv_kmem_cache_alloc_bulk(c, gfp, size, p);
+}
+static inline void kmem_cache_free_bulk(struct kmem_cache *c, size_t size, void **p)
+{
+	rsv_kmem_cache_free_bulk(c, size, p);
+}
 #define KMEM_CACHE(s, flags)                                                                       \
 	kmem_cache_create(#s, sizeof(struct s), __alignof__(struct s), (flags), NULL)
 
@@ -327,7 +348,6 @@ static inline int mempool_alloc_bulk(mempool_t *pool, void **elems, unsigned int
 #define SHRINK_STOP RSV_SHRINK_STOP
 #define SHRINK_EMPTY RSV_SHRINK_EMPTY
 #define DEFAULT_SEEKS RSV_DEFAULT_SEEKS
-#define try_to_free_pages rsv_try_to_free_pages
 
 struct shrink_control {
 	gfp_t gfp_mask;
@@ -627,8 +647,16 @@ static inline unsigned int jiffies_to_msecs(unsigned long j)
 {
 	return (unsigned int)(j * 1000 / HZ);
 }
-#define msleep rsv_msleep
-#define cond_resched rsv_sched_point
+static inline void msleep(unsigned int msecs)
+{
+	rsv_msleep(msecs);
+}
+/* A scheduling point; 0, as the kernel's when it did not reschedule is all callers test. */
+static inline int cond_resched(void)
+{
+	rsv_sched_point();
+	return 0;
+}
 #define might_sleep() ((void)0)
 
 /* ---- sleeping: task states, schedule_timeout(), wait queues ---- */
@@ -665,8 +693,14 @@ static inline long schedule_timeout_killable(long timeout)
 	set_current_state(TASK_KILLABLE);
 	return schedule_timeout(timeout);
 }
-#define io_schedule_timeout schedule_timeout
-#define schedule rsv_schedule
+static inline long io_schedule_timeout(long timeout)
+{
+	return schedule_timeout(timeout);
+}
+static inline void schedule(void)
+{
+	rsv_schedule();
+}
 
 typedef struct rsv_waitqueue wait_queue_head_t;
 struct wait_queue_entry {
@@ -773,7 +807,10 @@ static inline void wait_for_completion(struct completion *x)
 {
 	rsv_wait_event(&x->wait, try_wait_for_completion(x));
 }
-#define wait_for_completion_io wait_for_completion
+static inline void wait_for_completion_io(struct completion *x)
+{
+	wait_for_completion(x);
+}
 /* 0 if it timed out, else the jiffies left (at least 1). */
 static inline unsigned long wait_for_completion_timeout(struct completion *x, unsigned long timeout)
 {
@@ -799,8 +836,14 @@ static inline RSV_PRINTF(3, 4) struct task_struct *kthread_run(int (*fn)(void *)
 	t = rsv_kthread_create(rsv_task_system(current), name, fn, data);
 	return t ? t : (struct task_struct *)ERR_PTR(-ENOMEM);
 }
-#define kthread_should_stop rsv_kthread_should_stop
-#define kthread_stop rsv_kthread_stop
+static inline bool kthread_should_stop(void)
+{
+	return rsv_kthread_should_stop();
+}
+static inline int kthread_stop(struct task_struct *k)
+{
+	return rsv_kthread_stop(k);
+}
 
 /* ---- locks ---- */
 

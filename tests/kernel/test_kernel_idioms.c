@@ -359,3 +359,38 @@ Test(kernel_idioms, completions_count_and_time_out)
 	cr_assert_eq(rsv_task_exit_code(t), 0);
 	teardown_whole(sys);
 }
+
+/* kernel.h renames no identifier: members and variables may be called as kernel functions
+ * and types are (a struct's mutex, a counter called up, an op called schedule). */
+struct io_sched_ops {
+	void (*schedule)(struct io_sched_ops *ops);
+	int up, down;
+	struct mutex mutex;
+	struct semaphore semaphore;
+};
+
+static void count_schedule(struct io_sched_ops *ops)
+{
+	mutex_lock(&ops->mutex);
+	ops->up++;
+	mutex_unlock(&ops->mutex);
+	down(&ops->semaphore);
+	ops->down++;
+	up(&ops->semaphore);
+}
+
+Test(kernel_idioms, no_identifier_is_renamed)
+{
+	struct rsv_system *sys = test_system(RSV_BACKEND_SIM, 256, 1);
+	struct io_sched_ops ops = { .schedule = count_schedule };
+
+	mutex_init(&ops.mutex);
+	sema_init(&ops.semaphore, 1);
+	rsv_task_attach(sys, "ops");
+	ops.schedule(&ops);
+	ops.schedule(&ops);
+	rsv_task_detach();
+	cr_assert_eq(ops.up, 2);
+	cr_assert_eq(ops.down, 2);
+	teardown_whole(sys);
+}
