@@ -354,14 +354,17 @@ void rsv__lockdep_might_alloc(struct rsv_system *sys, struct rsv_task *t, rsv_gf
 	}
 }
 
+/* What reclaim by @t in context @gfp holds: kswapd always reclaims with FS. */
+static const char *reclaim_held(const struct rsv_task *t, rsv_gfp_t gfp)
+{
+	return (rsv__task_flags(t) & RSV_PF_KSWAPD) ? fs_reclaim : reclaim_class(t, gfp);
+}
+
 const char *rsv__lockdep_reclaim_enter(struct rsv_system *sys, struct rsv_task *t, rsv_gfp_t gfp)
 {
 	struct lockdep *ld = lockdep_of(sys);
-	const char *cls;
+	const char *cls = ld ? reclaim_held(t, gfp) : NULL;
 
-	if (!ld)
-		return NULL;
-	cls = (rsv__task_flags(t) & RSV_PF_KSWAPD) ? fs_reclaim : reclaim_class(t, gfp);
 	if (cls)
 		acquire(ld, cls, true, true, true, "reclaimed");
 	return cls;
@@ -386,21 +389,17 @@ void rsv_might_alloc(rsv_gfp_t gfp)
 void rsv_reclaim_acquire(rsv_gfp_t gfp)
 {
 	struct rsv_task *t = rsv__task_current();
-	struct lockdep *ld = t ? lockdep_of(t->sys) : NULL;
-	const char *cls = ld ? reclaim_class(t, rsv__task_gfp_context(t, gfp)) : NULL;
 
-	if (cls)
-		acquire(ld, cls, true, true, true, "reclaimed");
+	if (t)
+		rsv__lockdep_reclaim_enter(t->sys, t, rsv__task_gfp_context(t, gfp));
 }
 
 void rsv_reclaim_release(rsv_gfp_t gfp)
 {
 	struct rsv_task *t = rsv__task_current();
-	struct lockdep *ld = t ? lockdep_of(t->sys) : NULL;
-	const char *cls = ld ? reclaim_class(t, rsv__task_gfp_context(t, gfp)) : NULL;
 
-	if (cls)
-		release(ld, cls);
+	if (t && lockdep_of(t->sys))
+		rsv__lockdep_reclaim_exit(t->sys, reclaim_held(t, rsv__task_gfp_context(t, gfp)));
 }
 
 void rsv__lockdep_exit(struct rsv_system *sys)
