@@ -7,7 +7,9 @@ TestSuite(bufio, .timeout = 60);
 
 #define BUFFERS 6
 
-static struct rsv_system *bufio_system(enum rsv_backend backend, const char *policy)
+/* A system under @policy with a bufio client over a RAM device, in *@client. */
+static struct rsv_system *bufio_system(enum rsv_backend backend, const char *policy,
+				       struct rsv_bufio_client **client)
 {
 	struct rsv_system_config cfg = { .nr_pages = 512, .backend = backend, .seed = 8,
 					 .misuse = RSV_MISUSE_RETURN };
@@ -16,6 +18,10 @@ static struct rsv_system *bufio_system(enum rsv_backend backend, const char *pol
 	cr_assert_eq(rsv_policy_parse(&cfg.policy, policy, NULL, 0), 0);
 	sys = rsv_system_create(&cfg);
 	cr_assert_not_null(sys);
+	rsv_task_attach(sys, "setup");
+	*client = rsv_bufio_create(sys, "client", rsv_ramdev_create(sys, "ram0", 64, 0, 0));
+	cr_assert_not_null(*client);
+	rsv_task_detach();
 	return sys;
 }
 
@@ -82,13 +88,9 @@ static int fs_reclaimer(void *arg)
 
 static void gfp_fs_gates_eviction(enum rsv_backend backend)
 {
-	struct rsv_system *sys = bufio_system(backend, "bufio=gfp-fs");
 	struct fs_test t = { 0 };
+	struct rsv_system *sys = bufio_system(backend, "bufio=gfp-fs", &t.c);
 
-	rsv_task_attach(sys, "setup");
-	t.c = rsv_bufio_create(sys, "client", rsv_ramdev_create(sys, "ram0", 64, 0, 0));
-	cr_assert_not_null(t.c);
-	rsv_task_detach();
 	rsv_task_create(sys, "reclaimer", fs_reclaimer, &t);
 	cr_assert_eq(rsv_system_run(sys), RSV_RUN_DONE);
 	cr_assert_eq(t.filled.buffers, BUFFERS);
@@ -133,13 +135,9 @@ static int reclaimer(void *arg)
 
 static void workqueue_defers_to_the_worker(enum rsv_backend backend)
 {
-	struct rsv_system *sys = bufio_system(backend, "bufio=workqueue");
 	struct wq_test t = { 0 };
+	struct rsv_system *sys = bufio_system(backend, "bufio=workqueue", &t.c);
 
-	rsv_task_attach(sys, "setup");
-	t.c = rsv_bufio_create(sys, "client", rsv_ramdev_create(sys, "ram0", 64, 0, 0));
-	cr_assert_not_null(t.c);
-	rsv_task_detach();
 	rsv_task_create(sys, "reclaimer", reclaimer, &t);
 	cr_assert_eq(rsv_system_run(sys), RSV_RUN_DONE);
 	cr_assert_gt(t.after_scan.scans, 0);

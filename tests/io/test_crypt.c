@@ -81,13 +81,9 @@ Test(crypt, data_round_trips_through_the_worker_on_real_threads) { round_trip(RS
 
 Test(crypt, bad_devices_are_refused)
 {
-	struct rsv_system *sys = test_system(RSV_BACKEND_SIM, 256, 1);
-	struct rsv_system *other = test_system(RSV_BACKEND_SIM, 256, 1);
-	struct rsv_bdev *ram, *foreign;
+	struct rsv_system *sys = test_system(RSV_BACKEND_SIM, 256, 1), *other;
+	struct rsv_bdev *foreign = foreign_ramdev(&other), *ram;
 
-	rsv_task_attach(other, "other");
-	foreign = rsv_ramdev_create(other, "ram1", 8, 0, 0);
-	rsv_task_detach();
 	rsv_task_attach(sys, "setup");
 	ram = rsv_ramdev_create(sys, "ram0", 8, 0, 0);
 	errno = 0;

@@ -84,14 +84,9 @@ Test(fs, writes_wait_for_the_lock_and_transactions_keep_nothing_on_real_threads)
 
 Test(fs, bad_filesystems_are_refused)
 {
-	struct rsv_system *sys = test_system(RSV_BACKEND_SIM, 256, 1);
-	struct rsv_system *other = test_system(RSV_BACKEND_SIM, 256, 1);
-	struct rsv_bdev *foreign, *ram;
+	struct rsv_system *sys = test_system(RSV_BACKEND_SIM, 256, 1), *other;
+	struct rsv_bdev *foreign = foreign_ramdev(&other), *ram;
 
-	rsv_task_attach(other, "other");
-	foreign = rsv_ramdev_create(other, "ram1", 8, 0, 0);
-	rsv_task_detach();
-	ram = NULL;
 	errno = 0;
 	cr_assert_null(rsv_fs_create(sys, "file", foreign), "not a task");
 	rsv_task_attach(sys, "setup");

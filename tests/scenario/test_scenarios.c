@@ -16,6 +16,36 @@ struct expect {
 
 #define V(v) (1u << (v))
 
+/* Each scenario's fixed policies, those upstream chose or the thread argued for, under which
+ * every run progresses: s5 in both cases. */
+static const struct fixed_run {
+	const char *scenario, *policy, *param;
+} fixed[] = {
+	{ "s1-crypt-swap-reserves", "mempool=upstream", NULL },
+	{ "s2-writeout-throttle", "throttle=reclaim-throttle", NULL },
+	{ "s3-oom-mutex-livelock", "mempool=upstream,oom=reaper", NULL },
+	{ "s4-global-reserve-pool", "reservation=global-pool", NULL },
+	{ "s4-global-reserve-pool", "reservation=per-thread", NULL },
+	{ "s5-nofs-bufio-loop", "bufio=workqueue,loop=noio", "case=0" },
+	{ "s5-nofs-bufio-loop", "bufio=gfp-fs,loop=noio", "case=1" },
+};
+#define NR_FIXED (sizeof(fixed) / sizeof(fixed[0]))
+
+/* The options for @f at seed 0 on the simulator; its scenario. */
+static const struct rsv_scenario *fixed_opts(const struct fixed_run *f, struct rsv_scenario_opts *o)
+{
+	const struct rsv_scenario *s = rsv_scenario_find(f->scenario);
+	char err[128];
+
+	cr_assert_not_null(s, "no scenario %s", f->scenario);
+	rsv_scenario_opts_init(s, o);
+	cr_assert_eq(rsv_policy_parse(&o->policy, f->policy, err, sizeof(err)), 0, "%s", err);
+	if (f->param)
+		cr_assert_eq(rsv_scenario_set_param(s, o, f->param, err, sizeof(err)), 0, "%s",
+			     err);
+	return s;
+}
+
 static void run_seeds(const struct expect *e, uint64_t from, uint64_t to)
 {
 	const struct rsv_scenario *s = rsv_scenario_find(e->scenario);
@@ -359,32 +389,18 @@ Test(scenario, s5_lockdep_catches_case_a)
  * cases), over a few seeds, reports nothing. */
 Test(scenario, lockdep_is_silent_on_every_fixed_policy)
 {
-	static const char *const runs[][3] = {
-		{ "s1-crypt-swap-reserves", "mempool=upstream", NULL },
-		{ "s2-writeout-throttle", "throttle=reclaim-throttle", NULL },
-		{ "s3-oom-mutex-livelock", "mempool=upstream,oom=reaper", NULL },
-		{ "s4-global-reserve-pool", "reservation=global-pool", NULL },
-		{ "s4-global-reserve-pool", "reservation=per-thread", NULL },
-		{ "s5-nofs-bufio-loop", "bufio=workqueue,loop=noio", "case=0" },
-		{ "s5-nofs-bufio-loop", "bufio=workqueue,loop=noio", "case=1" },
-	};
 	struct rsv_scenario_result *r = malloc(sizeof(*r));
 
-	for (unsigned i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
-		const struct rsv_scenario *s = rsv_scenario_find(runs[i][0]);
+	for (unsigned i = 0; i < NR_FIXED; i++) {
+		const struct rsv_scenario *s;
 		struct rsv_scenario_opts o;
-		char err[128];
 
-		rsv_scenario_opts_init(s, &o);
+		s = fixed_opts(&fixed[i], &o);
 		o.lockdep = true;
-		cr_assert_eq(rsv_policy_parse(&o.policy, runs[i][1], err, sizeof(err)), 0);
-		if (runs[i][2])
-			cr_assert_eq(rsv_scenario_set_param(s, &o, runs[i][2], err, sizeof(err)),
-				     0);
 		for (o.seed = 0; o.seed < 5; o.seed++) {
 			cr_assert_eq(rsv_scenario_run(s, &o, r), 0, "%s", r->why);
 			cr_assert_eq(rsv_scenario_counter(r, "lockdep_cycles"), 0,
-				     "%s %s seed %lu: %s", runs[i][0], runs[i][1],
+				     "%s %s seed %lu: %s", fixed[i].scenario, fixed[i].policy,
 				     (unsigned long)o.seed, r->report);
 		}
 	}
@@ -411,28 +427,19 @@ S5(workqueue, noio, workqueue, 1)
 
 Test(scenario, fixed_policies_progress_on_the_os_backend)
 {
-	static const char *const runs[][2] = {
-		{ "s1-crypt-swap-reserves", "mempool=upstream" },
-		{ "s2-writeout-throttle", "throttle=reclaim-throttle" },
-		{ "s3-oom-mutex-livelock", "mempool=upstream,oom=reaper" },
-		{ "s4-global-reserve-pool", "reservation=global-pool" },
-		{ "s4-global-reserve-pool", "reservation=per-thread" },
-		{ "s5-nofs-bufio-loop", "bufio=workqueue,loop=noio" },
-	};
 	struct rsv_scenario_result *r = malloc(sizeof(*r));
 
-	for (unsigned i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
-		const struct rsv_scenario *s = rsv_scenario_find(runs[i][0]);
+	for (unsigned i = 0; i < NR_FIXED; i++) {
+		const struct rsv_scenario *s;
 		struct rsv_scenario_opts o;
-		char err[128];
 
-		rsv_scenario_opts_init(s, &o);
+		s = fixed_opts(&fixed[i], &o);
 		o.backend = RSV_BACKEND_OS;
-		cr_assert_eq(rsv_policy_parse(&o.policy, runs[i][1], err, sizeof(err)), 0);
 		cr_assert_eq(rsv_scenario_run(s, &o, r), 0, "%s", r->why);
-		cr_assert_eq(r->verdict, RSV_VERDICT_PROGRESS, "%s %s on os: %s (%s)\n%s",
-			     runs[i][0], runs[i][1], rsv_verdict_name(r->verdict), r->why,
-			     r->report);
+		cr_assert_eq(r->verdict, RSV_VERDICT_PROGRESS, "%s %s %s on os: %s (%s)\n%s",
+			     fixed[i].scenario, fixed[i].policy,
+			     fixed[i].param ? fixed[i].param : "", rsv_verdict_name(r->verdict),
+			     r->why, r->report);
 	}
 	free(r);
 }
