@@ -13,6 +13,7 @@
 #define RESERVOIR_KERNEL_H
 
 #include <limits.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +30,6 @@ typedef void *(mempool_alloc_t)(gfp_t gfp_mask, void *pool_data);
 typedef void(mempool_free_t)(void *element, void *pool_data);
 typedef struct rsv_spinlock spinlock_t;
 #define kmem_cache rsv_kmem_cache
-#define task_struct rsv_task
 
 struct page; /* the kernel's name for a struct rsv_page */
 
@@ -89,13 +89,43 @@ static inline struct page *rsv_to_page(struct rsv_page *p) { return (struct page
 
 /* ---- current ---- */
 
-#define current (rsv_task_current())
-static inline unsigned current_flags(void) { return rsv_task_flags(rsv_task_current()); }
+/* The kernel's task_struct as far as kernel code touches it directly: its PF_* flags (the
+ * task writes its own, as in the kernel; `current->flags |= PF_MEMALLOC` is one atomic
+ * update) and its name. The rest of the task is reservoir's, reached with task_to_rsv(). */
+#define TASK_COMM_LEN RSV_TASK_COMM_LEN
+struct task_struct {
+	_Atomic unsigned int flags;
+	char comm[TASK_COMM_LEN];
+};
+_Static_assert(sizeof(struct task_struct) == sizeof(struct rsv_task_head) &&
+		       offsetof(struct task_struct, flags) ==
+			       offsetof(struct rsv_task_head, flags) &&
+		       offsetof(struct task_struct, comm) == offsetof(struct rsv_task_head, comm),
+	       "struct task_struct must be laid out as struct rsv_task_head");
+static inline struct rsv_task *task_to_rsv(struct task_struct *t)
+{
+	return (struct rsv_task *)(void *)t;
+}
+static inline struct task_struct *rsv_to_task(struct rsv_task *t)
+{
+	return (struct task_struct *)(void *)rsv_task_head(t);
+}
+
+#define current (rsv_to_task(rsv_task_current()))
+/* Clears @flags in current->flags, then sets those of them that were set in @orig_flags. */
+static inline void current_restore_flags(unsigned long orig_flags, unsigned long flags)
+{
+	current->flags &= ~(unsigned int)flags;
+	current->flags |= (unsigned int)(orig_flags & flags);
+}
 static inline bool fatal_signal_pending(struct task_struct *t)
 {
-	return t == rsv_task_current() && rsv_fatal_signal_pending();
+	return task_to_rsv(t) == rsv_task_current() && rsv_fatal_signal_pending();
 }
-static inline bool tsk_is_oom_victim(struct task_struct *t) { return rsv_task_is_oom_victim(t); }
+static inline bool tsk_is_oom_victim(struct task_struct *t)
+{
+	return rsv_task_is_oom_victim(task_to_rsv(t));
+}
 static inline void might_alloc(gfp_t gfp)
 {
 	rsv_might_alloc(gfp);
@@ -274,21 +304,23 @@ static inline char *kstrdup(const char *s, gfp_t gfp)
 /* ---- mempool ---- */
 
 /* The kernel has one system: a pool made by kernel-style code belongs to the calling task's. */
-#define mempool_init(pool, ...) rsv_mempool_init((pool), rsv_task_system(current), __VA_ARGS__)
+#define mempool_init(pool, ...)                                                                    \
+	rsv_mempool_init((pool), rsv_task_system(rsv_task_current()), __VA_ARGS__)
 static inline int mempool_init_slab_pool(mempool_t *pool, int min_nr, struct kmem_cache *c)
 {
-	return rsv_mempool_init(pool, rsv_task_system(current), min_nr, rsv_mempool_alloc_slab,
-				rsv_mempool_free_slab, c);
+	return rsv_mempool_init(pool, rsv_task_system(rsv_task_current()), min_nr,
+				rsv_mempool_alloc_slab, rsv_mempool_free_slab, c);
 }
 static inline int mempool_init_kmalloc_pool(mempool_t *pool, int min_nr, size_t size)
 {
-	return rsv_mempool_init(pool, rsv_task_system(current), min_nr, rsv_mempool_kmalloc,
-				rsv_mempool_kfree, (void *)size);
+	return rsv_mempool_init(pool, rsv_task_system(rsv_task_current()), min_nr,
+				rsv_mempool_kmalloc, rsv_mempool_kfree, (void *)size);
 }
 static inline int mempool_init_page_pool(mempool_t *pool, int min_nr, int order)
 {
-	return rsv_mempool_init(pool, rsv_task_system(current), min_nr, rsv_mempool_alloc_pages,
-				rsv_mempool_free_pages, (void *)(long)order);
+	return rsv_mempool_init(pool, rsv_task_system(rsv_task_current()), min_nr,
+				rsv_mempool_alloc_pages, rsv_mempool_free_pages,
+				(void *)(long)order);
 }
 static inline bool mempool_initialized(const mempool_t *pool)
 {
@@ -302,10 +334,11 @@ static inline mempool_t *mempool_create_node(int min_nr, mempool_alloc_t *alloc_
 {
 	(void)gfp_mask;
 	(void)node_id;
-	return rsv_mempool_create(rsv_task_system(current), min_nr, alloc_fn, free_fn, pool_data);
+	return rsv_mempool_create(rsv_task_system(rsv_task_current()), min_nr, alloc_fn, free_fn,
+				  pool_data);
 }
 #define mempool_exit rsv_mempool_exit
-#define mempool_create(...) rsv_mempool_create(rsv_task_system(current), __VA_ARGS__)
+#define mempool_create(...) rsv_mempool_create(rsv_task_system(rsv_task_current()), __VA_ARGS__)
 #define mempool_destroy rsv_mempool_destroy
 #define mempool_resize rsv_mempool_resize
 #define mempool_alloc rsv_mempool_alloc
@@ -329,11 +362,11 @@ static inline int mempool_alloc_bulk(mempool_t *pool, void **elems, unsigned int
 #define mempool_alloc_pages rsv_mempool_alloc_pages
 #define mempool_free_pages rsv_mempool_free_pages
 #define mempool_create_slab_pool(...)                                                              \
-	rsv_mempool_create_slab_pool(rsv_task_system(current), __VA_ARGS__)
+	rsv_mempool_create_slab_pool(rsv_task_system(rsv_task_current()), __VA_ARGS__)
 #define mempool_create_kmalloc_pool(...)                                                           \
-	rsv_mempool_create_kmalloc_pool(rsv_task_system(current), __VA_ARGS__)
+	rsv_mempool_create_kmalloc_pool(rsv_task_system(rsv_task_current()), __VA_ARGS__)
 #define mempool_create_page_pool(...)                                                              \
-	rsv_mempool_create_page_pool(rsv_task_system(current), __VA_ARGS__)
+	rsv_mempool_create_page_pool(rsv_task_system(rsv_task_current()), __VA_ARGS__)
 #define mempool_is_saturated(pool) (rsv_mempool_curr_nr(pool) >= rsv_mempool_min_nr(pool))
 
 /* ---- reservations (Arcangeli's names, seed 003) ---- */
@@ -418,7 +451,7 @@ static inline RSV_PRINTF(2, 3) struct shrinker *shrinker_alloc(unsigned int flag
 /* Registers with the calling task's system; the callbacks must be set. */
 static inline void shrinker_register(struct shrinker *k)
 {
-	k->sys = rsv_task_system(current);
+	k->sys = rsv_task_system(rsv_task_current());
 	k->rsv = (struct rsv_shrinker){ .count_objects = rsv__kshrink_count,
 					.scan_objects = rsv__kshrink_scan,
 					.batch = k->batch,
@@ -827,14 +860,14 @@ static inline RSV_PRINTF(3, 4) struct task_struct *kthread_run(int (*fn)(void *)
 							       const char *namefmt, ...)
 {
 	char name[32];
-	struct task_struct *t;
+	struct rsv_task *t;
 	va_list ap;
 
 	va_start(ap, namefmt);
 	vsnprintf(name, sizeof(name), namefmt, ap);
 	va_end(ap);
-	t = rsv_kthread_create(rsv_task_system(current), name, fn, data);
-	return t ? t : (struct task_struct *)ERR_PTR(-ENOMEM);
+	t = rsv_kthread_create(rsv_task_system(rsv_task_current()), name, fn, data);
+	return t ? rsv_to_task(t) : (struct task_struct *)ERR_PTR(-ENOMEM);
 }
 static inline bool kthread_should_stop(void)
 {
@@ -842,7 +875,7 @@ static inline bool kthread_should_stop(void)
 }
 static inline int kthread_stop(struct task_struct *k)
 {
-	return rsv_kthread_stop(k);
+	return rsv_kthread_stop(task_to_rsv(k));
 }
 
 /* ---- locks ---- */

@@ -14,6 +14,22 @@
 struct rsv_system;
 struct rsv_task;
 
+/* The fields of a task that kernel code reads and writes directly (`current->flags`,
+ * `current->comm`): every struct rsv_task begins with one. The flags are the task's PF_*
+ * bits, written only by the task itself (set the scope bits through the scopes below); the
+ * atomic type makes `current->flags |= PF_MEMALLOC` one atomic update and a read by another
+ * task (the OOM killer, a report) no data race. @comm is the name, cut at 15 bytes as the
+ * kernel's TASK_COMM_LEN cuts it. */
+#define RSV_TASK_COMM_LEN 16
+struct rsv_task_head {
+	_Atomic unsigned flags;
+	char comm[RSV_TASK_COMM_LEN];
+};
+static inline struct rsv_task_head *rsv_task_head(struct rsv_task *t)
+{
+	return (struct rsv_task_head *)(void *)t;
+}
+
 /* The kernel's PF_* values. */
 #define RSV_PF_WQ_WORKER 0x00000020u     /* a workqueue worker: sleeps instead of spinning */
 #define RSV_PF_MEMALLOC 0x00000800u      /* "I am freeing memory": reserves, no reclaim */

@@ -195,11 +195,11 @@ struct rsv_alloc_cost {
 };
 
 struct rsv_task {
+	struct rsv_task_head head; /* first: rsv_task_head() casts; flags written by the task */
 	struct rsv_system *sys;
 	struct rsv_thread *thread;
 	unsigned id;
 	char name[32];
-	_Atomic unsigned flags;    /* PF_*: written by the task itself */
 	_Atomic bool oom_victim;   /* tsk_is_oom_victim */
 	_Atomic bool fatal_signal; /* SIGKILL pending: seen at allocation and killable waits */
 	_Atomic bool oom_skip;     /* MMF_OOM_SKIP: reaped or gone, the killer looks elsewhere */
@@ -229,6 +229,8 @@ struct rsv_task {
 	struct rsv_list node; /* in sys->tasks, until the system is destroyed */
 	_Atomic uint64_t stat[RSV_NR_STATS];
 };
+
+_Static_assert(offsetof(struct rsv_task, head) == 0, "rsv_task_head() casts a task to its head");
 
 /* ---- the pool layer's hooks (slab caches keep per-task magazines) ---- */
 
@@ -311,7 +313,7 @@ static inline struct rsv_task *rsv__task_current(void)
 
 static inline unsigned rsv__task_flags(const struct rsv_task *t)
 {
-	return atomic_load_explicit(&t->flags, memory_order_relaxed);
+	return atomic_load_explicit(&t->head.flags, memory_order_relaxed);
 }
 
 /* Only the task itself writes its counters. */

@@ -14,7 +14,8 @@ static struct rsv_task *task_alloc(struct rsv_system *sys, const char *name)
 	t->sys = sys;
 	atomic_init(&t->alloc_hooks, atomic_load(&sys->alloc_hooks));
 	snprintf(t->name, sizeof(t->name), "%s", name ? name : "task");
-	atomic_init(&t->flags, 0);
+	memcpy(t->head.comm, t->name, sizeof(t->head.comm) - 1); /* cut as TASK_COMM_LEN cuts */
+	atomic_init(&t->head.flags, 0);
 	atomic_init(&t->oom_victim, false);
 	atomic_init(&t->started, false);
 	atomic_init(&t->exited, false);
@@ -91,7 +92,7 @@ static struct rsv_task *task_start(struct rsv_system *sys, const char *name,
 	t->fn = fn;
 	t->arg = arg;
 	if (kthread)
-		atomic_init(&t->flags, RSV_PF_KTHREAD);
+		atomic_init(&t->head.flags, RSV_PF_KTHREAD);
 	/* t->thread is set before the thread runs: the task is on the system's list already,
 	 * and the OOM killer may pick it (and wake its thread) the moment it runs. */
 	if (!rsv__thread_create_ctx(sys->plat, t->name, task_main, t, t,
@@ -231,7 +232,7 @@ int rsv_task_exit_code(const struct rsv_task *t) { return t->exit_code; }
 
 static void set_own_flags(struct rsv_task *t, unsigned flags)
 {
-	atomic_store_explicit(&t->flags, flags, memory_order_relaxed);
+	atomic_store_explicit(&t->head.flags, flags, memory_order_relaxed);
 }
 
 int rsv_task_set_flags(unsigned set, unsigned clear)

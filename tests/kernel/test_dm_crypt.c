@@ -80,7 +80,7 @@ static int swap_writepage(struct crypt_config *cc, struct page *page, unsigned l
 	struct dm_crypt_io *io;
 	int err;
 
-	if (!(current_flags() & PF_MEMALLOC) || tsk_is_oom_victim(current) ||
+	if (!(current->flags & PF_MEMALLOC) || tsk_is_oom_victim(current) ||
 	    fatal_signal_pending(current)) {
 		memalloc_noreclaim_restore(noreclaim);
 		return -EINTR;
@@ -123,7 +123,7 @@ Test(kernel_style, a_dm_crypt_write_path_compiles_unchanged_and_runs)
 	for (unsigned long s = 0; s < 100; s++)
 		cr_assert_eq(swap_writepage(&cc, page, s), 0);
 	cr_assert_eq(cc.writes, 100);
-	cr_assert_eq(current_flags() & PF_MEMALLOC, 0, "the scope ended");
+	cr_assert_eq(current->flags & PF_MEMALLOC, 0, "the scope ended");
 	rsv_mempool_stats(cc.page_pool, &st);
 	cr_assert_eq(st.from_backing + st.from_pool, 100);
 	cr_assert_eq(rsv_mempool_curr_nr(cc.page_pool), 16, "the pool is whole again");

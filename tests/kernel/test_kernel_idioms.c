@@ -105,6 +105,23 @@ static gfp_t nested_scopes(gfp_t *inside_nofs, gfp_t *after)
 	return inner;
 }
 
+/* A reclaim-path helper that marks itself as freeing memory for one allocation, the way
+ * swap-over-network code does, and restores the caller's bit exactly; and tests the scope
+ * bits as kernel code does, by reading current->flags. */
+static void *alloc_as_memalloc(size_t size, bool *was_nofs, bool *inside, char *comm)
+{
+	unsigned int pflags = current->flags & PF_MEMALLOC;
+	void *p;
+
+	*was_nofs = current->flags & PF_MEMALLOC_NOFS;
+	current->flags |= PF_MEMALLOC;
+	*inside = current->flags & PF_MEMALLOC;
+	p = kmalloc(size, GFP_KERNEL);
+	current_restore_flags(pflags, PF_MEMALLOC);
+	memcpy(comm, current->comm, TASK_COMM_LEN);
+	return p;
+}
+
 static DECLARE_WAIT_QUEUE_HEAD(done_wq);
 static DEFINE_MUTEX(done_lock);
 static DEFINE_SEMAPHORE(done_sem, 1);
@@ -140,6 +157,8 @@ struct idioms {
 	unsigned long objs_after_nofs, objs_after_kernel;
 	gfp_t inner, inside_nofs, after;
 	int woke;
+	bool was_nofs, memalloc_inside, memalloc_after, lib_saw_memalloc;
+	char comm[TASK_COMM_LEN];
 };
 
 static int timer_task(void *arg)
@@ -195,12 +214,25 @@ static int shrink_task(void *arg)
 
 	if (obj_cache_init(&oc, 1000))
 		return 1;
-	rsv_shrink_slab(rsv_task_system(current), GFP_NOFS, 0);
+	rsv_shrink_slab(rsv_task_system(task_to_rsv(current)), GFP_NOFS, 0);
 	t->objs_after_nofs = oc.nr;
-	rsv_shrink_slab(rsv_task_system(current), GFP_KERNEL, 0);
+	rsv_shrink_slab(rsv_task_system(task_to_rsv(current)), GFP_KERNEL, 0);
 	t->objs_after_kernel = oc.nr;
 	shrinker_free(oc.shrinker);
 	t->inner = nested_scopes(&t->inside_nofs, &t->after);
+	/* The library's scope is what current->flags shows, and what the code writes there is
+	 * what the library sees. */
+	{
+		unsigned int nofs = memalloc_nofs_save();
+		void *p = alloc_as_memalloc(64, &t->was_nofs, &t->memalloc_inside, t->comm);
+
+		memalloc_nofs_restore(nofs);
+		t->memalloc_after = current->flags & PF_MEMALLOC;
+		current->flags |= PF_MEMALLOC;
+		t->lib_saw_memalloc = rsv_task_flags(rsv_task_current()) & RSV_PF_MEMALLOC;
+		current->flags &= ~PF_MEMALLOC;
+		kfree(p);
+	}
 	return 0;
 }
 
@@ -233,7 +265,7 @@ static void idioms_on(enum rsv_backend backend)
 	rsv_task_create(sys, "timer", timer_task, &t);
 	rsv_task_create(sys, "waker", waker_task, &t);
 	rsv_task_create(sys, "bulk", bulk_task, &t);
-	rsv_task_create(sys, "shrink", shrink_task, &t);
+	rsv_task_create(sys, "shrink-and-flags", shrink_task, &t);
 	rsv_task_create(sys, "waiter", waiter_task, &t);
 	rsv_task_create(sys, "signaller", signaller_task, &t);
 	cr_assert_eq(rsv_system_run(sys), RSV_RUN_DONE);
@@ -255,6 +287,11 @@ static void idioms_on(enum rsv_backend backend)
 	cr_assert_eq(t.inside_nofs, GFP_NOFS);
 	cr_assert_eq(t.inner, GFP_NOIO, "NOIO inside NOFS");
 	cr_assert_eq(t.after, GFP_KERNEL, "nested scopes restore exactly");
+
+	cr_assert(t.was_nofs, "memalloc_nofs_save() shows in current->flags");
+	cr_assert(t.memalloc_inside && !t.memalloc_after, "current_restore_flags() restores");
+	cr_assert(t.lib_saw_memalloc, "a bit set in current->flags is the task's");
+	cr_assert_str_eq(t.comm, "shrink-and-flag", "comm is the name cut at TASK_COMM_LEN");
 
 	cr_assert(t.woke && done);
 	rsv_task_attach(sys, "teardown");
