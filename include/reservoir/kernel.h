@@ -943,4 +943,6 @@ static inline void up(struct semaphore *s)
 	rsv_up(&s->rsv);
 }
 
+#include "kernel/blk.h"
+
 #endif
