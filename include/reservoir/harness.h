@@ -17,5 +17,6 @@
 #include "watchdog.h"
 #include "lockdep.h"
 #include "fault.h"
+#include "workqueue.h"
 
 #endif

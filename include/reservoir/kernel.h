@@ -944,5 +944,6 @@ static inline void up(struct semaphore *s)
 }
 
 #include "kernel/blk.h"
+#include "kernel/workqueue.h"
 
 #endif

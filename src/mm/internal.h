@@ -279,6 +279,7 @@ struct rsv_system {
 	void *pool_data;
 	void *watchdog_data; /* src/check/watchdog.c */
 	void *lockdep_data;  /* src/check/lockdep.c */
+	void *wq_pool;       /* src/io/workqueue.c: its worker pool, from the first workqueue */
 	void *fault_data;    /* src/check/fault.c */
 	_Atomic bool alloc_hooks; /* rsv__arm_alloc_hooks() ran: new tasks start with it */
 	struct rsv_mutex oom_lock;
