@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <reservoir.h>
+#include <reservoir/lockdep.h>
 #include "bench.h"
 
 #define ROUNDS 7
@@ -230,6 +231,9 @@ int main(int argc, char **argv)
 
 	sys = rsv_system_create(&(struct rsv_system_config){ .nr_pages = 16384,
 							     .backend = RSV_BACKEND_OS });
+	/* RSV_BENCH_LOCKDEP=1: the dependency checker on, to price it (docs/design.md). */
+	if (sys && getenv("RSV_BENCH_LOCKDEP") && rsv_lockdep_enable(sys))
+		return 1;
 	if (!sys || !rsv_task_attach(sys, "bench"))
 		return 1;
 	cache64 = rsv_kmem_cache_create(sys, "bench-64", 64, 0, 0, NULL);

@@ -125,13 +125,32 @@ static void report_cycle(struct lockdep *ld, unsigned held, unsigned taken, cons
 	atomic_store_explicit(&ld->report_new, true, memory_order_relaxed);
 }
 
-static void add_edge(struct lockdep *ld, unsigned a, unsigned b, const char *by)
+/* Who recorded an edge and how: words made only for an edge that is new, since almost every
+ * acquisition repeats an edge already known and must not pay for formatting. */
+struct edge_why {
+	const char *how; /* after the recording thread's name */
+	bool with_gfp;   /* instead: "allocated with" and @gfp in words */
+	rsv_gfp_t gfp;
+	bool bare; /* @how alone: an edge no thread recorded */
+};
+
+static void add_edge(struct lockdep *ld, unsigned a, unsigned b, const struct edge_why *why)
 {
 	unsigned path[MAX_CLASSES + 1], len = 0;
 	uint64_t seen = 0;
+	char by[64], flags[32];
 
 	if (a == b || (ld->after[a] >> b & 1))
 		return;
+	if (why->with_gfp) {
+		rsv_gfp_format(why->gfp, flags, sizeof(flags));
+		snprintf(by, sizeof(by), "%s allocated with %s", rsv_thread_name(rsv_thread_self()),
+			 flags);
+	} else if (why->bare) {
+		snprintf(by, sizeof(by), "%s", why->how);
+	} else {
+		snprintf(by, sizeof(by), "%s %s", rsv_thread_name(rsv_thread_self()), why->how);
+	}
 	if (reaches(ld, b, a, &seen, path, &len))
 		report_cycle(ld, a, b, by, path, len);
 	ld->after[a] |= 1ull << b;
@@ -163,7 +182,7 @@ static void deliver(struct lockdep *ld)
  * held until released (a wait is a take-and-drop). @how: what the task did, for the report
  * ("took it", "waited for it", "allocated with GFP_NOFS"). */
 static void acquire(struct lockdep *ld, const char *name, bool pseudo, bool record, bool push,
-		    const char *how)
+		    const struct edge_why *why)
 {
 	struct held_stack *h;
 	int c;
@@ -172,11 +191,8 @@ static void acquire(struct lockdep *ld, const char *name, bool pseudo, bool reco
 	h = my_stack(ld);
 	c = find_class(ld, name, pseudo);
 	if (h && c >= 0) {
-		char by[64];
-
-		snprintf(by, sizeof(by), "%s %s", rsv_thread_name(rsv_thread_self()), how);
 		for (unsigned i = 0; record && i < h->nr; i++)
-			add_edge(ld, h->cls[i], (unsigned)c, by);
+			add_edge(ld, h->cls[i], (unsigned)c, why);
 		if (push && h->nr < MAX_HELD)
 			h->cls[h->nr++] = (unsigned char)c;
 	}
@@ -219,7 +235,8 @@ static void lock_hook(void *arg, enum rsv_lock_event ev, const char *name, const
 	if (ev == RSV_LOCK_RELEASE)
 		release(ld, name);
 	else
-		acquire(ld, name, false, ev == RSV_LOCK_ACQUIRE, true, "took it");
+		acquire(ld, name, false, ev == RSV_LOCK_ACQUIRE, true,
+			&(struct edge_why){ .how = "took it" });
 }
 
 int rsv_lockdep_enable(struct rsv_system *sys)
@@ -235,7 +252,10 @@ int rsv_lockdep_enable(struct rsv_system *sys)
 	rsv_spin_init(&ld->lock);
 	find_class(ld, fs_reclaim, true);
 	find_class(ld, io_reclaim, true);
-	add_edge(ld, 0, 1, "reclaim with __GFP_FS may do all that __GFP_IO reclaim does");
+	add_edge(ld, 0, 1,
+		 &(struct edge_why){ .how = "reclaim with __GFP_FS may do all that __GFP_IO "
+					    "reclaim does",
+				     .bare = true });
 	sys->lockdep_data = ld;
 	rsv__platform_set_lock_hook(sys->plat, lock_hook, ld);
 	rsv__arm_alloc_hooks(sys); /* might_alloc() on every allocation */
@@ -288,7 +308,7 @@ void rsv_lockdep_acquire(struct rsv_system *sys, const char *cls)
 	struct lockdep *ld = lockdep_of(sys);
 
 	if (ld && cls)
-		acquire(ld, cls, true, true, true, "held it");
+		acquire(ld, cls, true, true, true, &(struct edge_why){ .how = "held it" });
 }
 
 void rsv_lockdep_release(struct rsv_system *sys, const char *cls)
@@ -304,7 +324,7 @@ void rsv_lockdep_wait(struct rsv_system *sys, const char *cls)
 	struct lockdep *ld = lockdep_of(sys);
 
 	if (ld && cls)
-		acquire(ld, cls, true, true, false, "waited for it");
+		acquire(ld, cls, true, true, false, &(struct edge_why){ .how = "waited for it" });
 }
 
 void rsv_lockdep_set_report_hook(struct rsv_system *sys, void (*fn)(void *arg, const char *report),
@@ -345,11 +365,8 @@ void rsv__lockdep_might_alloc(struct rsv_system *sys, struct rsv_task *t, rsv_gf
 	gfp = rsv__task_gfp_context(t, gfp);
 	cls = reclaim_class(t, gfp);
 	if (cls) {
-		char flags[32], how[48];
-
-		rsv_gfp_format(gfp, flags, sizeof(flags));
-		snprintf(how, sizeof(how), "allocated with %s", flags);
-		acquire(ld, cls, true, true, true, how);
+		acquire(ld, cls, true, true, true,
+			&(struct edge_why){ .with_gfp = true, .gfp = gfp });
 		release(ld, cls);
 	}
 }
@@ -366,7 +383,7 @@ const char *rsv__lockdep_reclaim_enter(struct rsv_system *sys, struct rsv_task *
 	const char *cls = ld ? reclaim_held(t, gfp) : NULL;
 
 	if (cls)
-		acquire(ld, cls, true, true, true, "reclaimed");
+		acquire(ld, cls, true, true, true, &(struct edge_why){ .how = "reclaimed" });
 	return cls;
 }
 
