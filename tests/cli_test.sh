@@ -131,7 +131,7 @@ for field in '"scenario": ' '"policy": ' '"seed": ' '"verdict": "livelock"' '"tr
 done
 json=$("$bin" matrix --seeds 2 --jobs 2 --format json)
 for field in '"scenario": ' '"policy": "mempool=' '"runs": 2' '"deadlock": ' \
-	'"verdict": ' '"first_bad_seed": '; do
+	'"verdict": ' '"first_bad_seed": ' '"checker": "predicted"' '"checker": "silent"'; do
 	if [[ $json != *"$field"* ]]; then fail "matrix JSON lacks $field"; else pass; fi
 done
 
@@ -162,6 +162,21 @@ got=$(cycles s1-crypt-swap-reserves --lockdep --seed 2)
 [ "$got" = "none False" ] && pass || fail "--lockdep on s1's fixed policy gave '$got'"
 got=$(cycles s1-crypt-swap-reserves --seed 2)
 [ "$got" = "missing False" ] && pass || fail "without --lockdep the counter is there: '$got'"
+
+# --predict: the paths apart, which finish, and in which the checker finds case A's cycle.
+got=$(cycles s5-nofs-bufio-loop --policy bufio=gfp-io,loop=noio --predict)
+[ "$got" = "some True" ] && pass || fail "--predict on case A gave '$got'"
+got=$(cycles s5-nofs-bufio-loop --policy bufio=gfp-fs,loop=noio --predict)
+[ "$got" = "none False" ] && pass || fail "--predict on case A's fix gave '$got'"
+# The matrix's checker column: no cell's paths apart is a false alarm, and every s5 deadlock
+# was predicted.
+csv=$("$bin" matrix --seeds 2 --jobs 2 --format csv)
+if [[ $(head -1 <<<"$csv") != *",checker" ]] || grep -q ',false-alarm$' <<<"$csv" ||
+	grep '^s5-nofs-bufio-loop,.*,deadlock,' <<<"$csv" | grep -qv ',predicted$'; then
+	fail "matrix checker column: $(grep -E 'false-alarm|^s5.*deadlock' <<<"$csv")"
+else
+	pass
+fi
 
 echo "cli: $passes checks passed, $fails failed"
 [ $fails -eq 0 ]

@@ -12,8 +12,10 @@
  *   reservoir version
  * run and replay take --policy key=value[,...], --param name=value, --seed N,
  * --backend sim|os, --timeout SECONDS (the progress watchdog's window, 30 by default),
- * --lockdep (the dependency checker on: its cycles in the counters and the report) and
- * --format text|json. Bad input: one line naming it, exit status 2. */
+ * --lockdep (the dependency checker on: its cycles in the counters and the report),
+ * --predict (the scenario's paths run apart with the checker: what it predicts from runs that
+ * cannot deadlock; the matrix's checker column) and --format text|json. Bad input: one line
+ * naming it, exit status 2. */
 #include <errno.h>
 #include <inttypes.h>
 #include <malloc.h>
@@ -28,7 +30,7 @@ static int usage(FILE *out)
 	fprintf(out, "usage: reservoir list [--verbose]\n"
 		     "       reservoir run|replay SCENARIO [--policy key=value[,...]] "
 		     "[--param name=value] [--seed N] [--backend sim|os] [--timeout S] "
-		     "[--lockdep] [--format text|json]\n"
+		     "[--lockdep] [--predict] [--format text|json]\n"
 		     "       reservoir matrix [--seeds N] [--jobs J] [--format text|md|json|csv] "
 		     "[--out DIR]\n"
 		     "       reservoir demo [--seed N]\n"

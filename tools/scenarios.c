@@ -68,8 +68,8 @@ static int parse_run(int argc, char **argv, struct run_args *a)
 	for (int i = 1; i < argc; i++) {
 		const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
 
-		if (!strcmp(opt, "--lockdep")) { /* the one flag without a value */
-			a->o.lockdep = true;
+		if (!strcmp(opt, "--lockdep") || !strcmp(opt, "--predict")) { /* flags */
+			*(opt[2] == 'l' ? &a->o.lockdep : &a->o.predict) = true;
 			continue;
 		}
 		if (!val)
@@ -110,8 +110,8 @@ static int parse_run(int argc, char **argv, struct run_args *a)
 		} else {
 			return bad("unknown option '%s'", opt,
 				   "--policy key=value, --param name=value, --seed N, "
-				   "--backend sim|os, --timeout SECONDS, --lockdep, --trace FILE, "
-				   "--plot FILE.svg|.png, --format text|json");
+				   "--backend sim|os, --timeout SECONDS, --lockdep, --predict, "
+				   "--trace FILE, --plot FILE.svg|.png, --format text|json");
 		}
 	}
 	if (rsv_scenario_check(a->s, &a->o, err, sizeof(err)))
@@ -262,6 +262,7 @@ struct cell {
 	int64_t first_bad_seed;
 	unsigned long errors;   /* runs that could not be set up: no verdict */
 	char error[300];        /* the first one's reason (seed, then why) */
+	int64_t predicted;      /* cycles the checker found in the paths apart; -1: none run */
 };
 
 struct matrix {
@@ -269,7 +270,7 @@ struct matrix {
 	unsigned nr_cells;
 	unsigned seeds;
 	_Atomic unsigned long next, done;
-	unsigned long total, errors;
+	unsigned long total, errors, predict_failures;
 	bool progress_bar;
 	pthread_mutex_t lock;
 };
@@ -309,7 +310,7 @@ static void add_cells(struct matrix *m, const struct rsv_scenario *s)
 		struct cell *cell = &m->cells[m->nr_cells++];
 		unsigned rest = c;
 
-		*cell = (struct cell){ .s = s, .first_bad_seed = -1 };
+		*cell = (struct cell){ .s = s, .first_bad_seed = -1, .predicted = -1 };
 		rsv_scenario_opts_init(s, &cell->opts);
 		for (unsigned a = 0; a < nr_axes(s); a++) {
 			unsigned n = axis_size(s, a), v = rest % n;
@@ -340,12 +341,28 @@ static void *matrix_worker(void *arg)
 	int err;
 
 	while (r && (job = atomic_fetch_add(&m->next, 1)) < m->total) {
-		struct cell *cell = &m->cells[job / m->seeds];
+		bool predict = job >= (unsigned long)m->nr_cells * m->seeds;
+		struct cell *cell = predict ? &m->cells[job - (unsigned long)m->nr_cells * m->seeds]
+					    : &m->cells[job / m->seeds];
 		struct rsv_scenario_opts o = cell->opts;
 
-		o.seed = job % m->seeds;
+		/* The last nr_cells jobs: each cell's paths apart, with the checker. */
+		o.seed = predict ? 1 : job % m->seeds;
+		o.predict = predict;
 		o.workspace = ws;
 		err = rsv_scenario_run(cell->s, &o, r);
+		if (predict) {
+			pthread_mutex_lock(&m->lock);
+			if (!err && r->verdict == RSV_VERDICT_PROGRESS)
+				cell->predicted = rsv_scenario_counter(r, "lockdep_cycles");
+			else if (!err)
+				m->predict_failures++; /* the paths apart must finish */
+			else
+				m->errors++;
+			show_progress(m, atomic_fetch_add(&m->done, 1) + 1);
+			pthread_mutex_unlock(&m->lock);
+			continue;
+		}
 		pthread_mutex_lock(&m->lock);
 		if (err) {
 			if (!cell->errors++)
@@ -414,6 +431,20 @@ void rsv_tool_scenario_policy(const struct rsv_scenario *s, const struct rsv_sce
 		snprintf(buf + n, len - n, " %s", variant);
 }
 
+/* What the checker made of the cell's paths apart: for a failing cell, whether it predicted
+ * the failure (found a cycle in a fixed interleaving that did not fail); for one that
+ * progressed, whether it stayed silent. */
+static const char *checker_word(const struct cell *c)
+{
+	bool failing = c->worst != RSV_VERDICT_PROGRESS && c->worst != RSV_VERDICT_INVALID_SETUP;
+
+	if (c->predicted < 0)
+		return "-";
+	if (failing)
+		return c->predicted ? "predicted" : "missed";
+	return c->predicted ? "false-alarm" : "silent";
+}
+
 static void write_matrix(FILE *out, const struct matrix *m, const char *format)
 {
 	bool md = !strcmp(format, "md"), json = !strcmp(format, "json"),
@@ -421,10 +452,10 @@ static void write_matrix(FILE *out, const struct matrix *m, const char *format)
 	char policy[256], variant[128], name[192];
 
 	if (md)
-		fprintf(out, "| scenario | policy | verdict | runs | first bad seed |\n"
-			     "|---|---|---|---|---|\n");
+		fprintf(out, "| scenario | policy | verdict | runs | first bad seed | checker |\n"
+			     "|---|---|---|---|---|---|\n");
 	else if (csv)
-		fprintf(out, "scenario,variant,policy,verdict,runs,first_bad_seed\n");
+		fprintf(out, "scenario,variant,policy,verdict,runs,first_bad_seed,checker\n");
 	else if (json)
 		fprintf(out, "[\n");
 	for (unsigned i = 0; i < m->nr_cells; i++) {
@@ -441,23 +472,26 @@ static void write_matrix(FILE *out, const struct matrix *m, const char *format)
 			for (unsigned v = 0; v < RSV_NR_VERDICTS; v++)
 				fprintf(out, ", \"%s\": %lu", rsv_verdict_name(v), c->counts[v]);
 			fprintf(out, ", \"errors\": %lu", c->errors);
-			fprintf(out, ", \"verdict\": \"%s\", \"first_bad_seed\": %" PRId64 "}%s\n",
+			fprintf(out,
+				", \"verdict\": \"%s\", \"first_bad_seed\": %" PRId64
+				", \"checker\": \"%s\", \"checker_cycles\": %" PRId64 "}%s\n",
 				c->errors ? "error" : rsv_verdict_name(c->worst), c->first_bad_seed,
-				i + 1 < m->nr_cells ? "," : "");
+				checker_word(c), c->predicted, i + 1 < m->nr_cells ? "," : "");
 		} else if (md) {
 			fprintf(out, "| %s | `%s` | %s | %u |", name, policy,
 				c->errors ? "error" : rsv_verdict_name(c->worst), m->seeds);
 			if (c->first_bad_seed >= 0)
-				fprintf(out, " %" PRId64 " |\n", c->first_bad_seed);
+				fprintf(out, " %" PRId64 " |", c->first_bad_seed);
 			else
-				fprintf(out, " |\n");
+				fprintf(out, " |");
+			fprintf(out, " %s |\n", checker_word(c));
 		} else if (csv) {
-			fprintf(out, "%s,%s,\"%s\",%s,%u,%" PRId64 "\n", rsv_scenario_name(c->s),
+			fprintf(out, "%s,%s,\"%s\",%s,%u,%" PRId64 ",%s\n", rsv_scenario_name(c->s),
 				variant, policy, c->errors ? "error" : rsv_verdict_name(c->worst),
-				m->seeds, c->first_bad_seed);
+				m->seeds, c->first_bad_seed, checker_word(c));
 		} else {
-			fprintf(out, "%-33s %-58s %-16s", name, policy,
-				c->errors ? "error" : rsv_verdict_name(c->worst));
+			fprintf(out, "%-33s %-58s %-16s %-11s", name, policy,
+				c->errors ? "error" : rsv_verdict_name(c->worst), checker_word(c));
 			if (c->errors)
 				fprintf(out, " %lu/%u runs could not be set up (%s)", c->errors,
 					m->seeds, c->error);
@@ -631,7 +665,7 @@ int rsv_tool_matrix(int argc, char **argv)
 	for (unsigned i = 0; i < rsv_scenario_count(); i++)
 		if (!only || only == rsv_scenario_at(i))
 			add_cells(&m, rsv_scenario_at(i));
-	m.total = (unsigned long)m.nr_cells * m.seeds;
+	m.total = (unsigned long)m.nr_cells * (m.seeds + 1);
 	pthread_mutex_init(&m.lock, NULL);
 	for (unsigned j = 0; j < jobs; j++)
 		pthread_create(&threads[j], NULL, matrix_worker, &m);
@@ -645,6 +679,13 @@ int rsv_tool_matrix(int argc, char **argv)
 	if (m.errors) {
 		fprintf(stderr, "reservoir: matrix: %lu of %lu runs could not be set up; their "
 			"cells say error\n", m.errors, m.total);
+		status = 1;
+	}
+	if (m.predict_failures) {
+		fprintf(stderr,
+			"reservoir: matrix: %lu cells' paths apart did not finish; their "
+			"checker column says -\n",
+			m.predict_failures);
 		status = 1;
 	}
 	free(threads);

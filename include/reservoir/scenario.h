@@ -74,6 +74,13 @@ struct rsv_scenario_opts {
 	 * and, if any, the first cycle in the report. It forces every allocation through the
 	 * checkers' hooks, so a checked run is not the unchecked run's trace. */
 	bool lockdep;
+	/* Instead of the scenario, its paths apart: the same objects under the same policy and
+	 * parameters, each of the seed's paths run to its end before the next starts, each
+	 * followed by a reclaim pass in its own allocation context, with the checker on. This
+	 * fixed interleaving cannot deadlock, so the counter "lockdep_cycles" says whether the
+	 * checker predicts the scenario's failure from runs that do not fail (and the report
+	 * has the cycle). The verdict is progress when the paths finished. */
+	bool predict;
 };
 
 #define RSV_SCENARIO_PROGRESS_TIMEOUT_NS (30 * RSV_NSEC_PER_SEC)

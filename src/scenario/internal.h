@@ -12,6 +12,8 @@ struct rsv_scenario_run {
 	struct rsv_progress progress;   /* the work's counter: the watchdog watches it */
 	const struct rsv_scenario_opts *opts;
 	void *data;                     /* the scenario's state, on the C heap */
+	struct rsv__scenario_paths *paths; /* predict's, freed by the runner */
+	bool paths_apart; /* predict: setup builds the objects and creates no task */
 	uint64_t next_observe, next_sample; /* the monitor's schedule (runner.c) */
 	uint64_t window_ns;             /* the progress watchdog's (runner.c) */
 };
@@ -32,6 +34,12 @@ struct rsv_scenario {
 	void (*configure)(struct rsv_system_config *cfg, const long *p);
 	/* In an attached setup task: build the system's objects, create the tasks. */
 	int (*setup)(struct rsv_scenario_run *r);
+	/* rsv_scenario_opts.predict: as setup, but create tasks that run the scenario's paths
+	 * one after another, nothing exhausted, each followed by a reclaim pass in its
+	 * allocation context (rsv_try_to_free_pages()): every dependency the paths have is
+	 * recorded while nothing waits for anything that cannot come. The same run->data as
+	 * setup's, for teardown. */
+	int (*predict)(struct rsv_scenario_run *r);
 	/* After the run: add counters, and judge a run that neither deadlocked nor stalled. */
 	void (*judge)(struct rsv_scenario_run *r);
 	/* Every virtual millisecond, from the watchdog's monitor, never as a task (so that
@@ -74,6 +82,17 @@ int rsv__scenario_task(struct rsv_scenario_run *r, const char *name, int (*fn)(v
 /* The reason a setup step failed, for the result (printf-style); returns @err. */
 int rsv__scenario_setup_error(struct rsv_scenario_run *r, int err, const char *fmt, ...)
 	RSV_PRINTF(3, 4);
+/* One of a scenario's paths, for predict: a task named @name runs @fn(arg), then reclaims
+ * once in context @reclaim (0: not at all). */
+struct rsv_scenario_path {
+	const char *name;
+	void (*fn)(void *arg);
+	rsv_gfp_t reclaim;
+};
+/* Predict's fixed interleaving: a task per path, each starting when the one before has
+ * returned. 0, or -errno as rsv__scenario_task(). */
+int rsv__scenario_paths(struct rsv_scenario_run *r, const struct rsv_scenario_path *paths,
+			unsigned n, void *arg);
 /* A system-wide counter from the allocator's statistics, added under its own name. */
 void rsv__scenario_stat(struct rsv_scenario_run *r, enum rsv_stat_item item);
 

@@ -220,6 +220,49 @@ int rsv__scenario_task(struct rsv_scenario_run *r, const char *name, int (*fn)(v
 					 name);
 }
 
+struct rsv__scenario_paths {
+	_Atomic unsigned turn; /* the path whose turn it is */
+	unsigned n;
+	void *arg;
+	struct path_task {
+		struct rsv__scenario_paths *all;
+		const struct rsv_scenario_path *path;
+		unsigned index;
+	} task[];
+};
+
+static int path_task(void *arg)
+{
+	struct path_task *t = arg;
+	struct rsv__scenario_paths *all = t->all;
+
+	while (atomic_load(&all->turn) != t->index)
+		rsv_msleep(1);
+	t->path->fn(all->arg);
+	if (t->path->reclaim)
+		rsv_try_to_free_pages(t->path->reclaim, 0);
+	atomic_store(&all->turn, t->index + 1);
+	return 0;
+}
+
+int rsv__scenario_paths(struct rsv_scenario_run *r, const struct rsv_scenario_path *paths,
+			unsigned n, void *arg)
+{
+	struct rsv__scenario_paths *all = calloc(1, sizeof(*all) + n * sizeof(all->task[0]));
+	int err = 0;
+
+	if (!all)
+		return -ENOMEM;
+	r->paths = all;
+	all->n = n;
+	all->arg = arg;
+	for (unsigned i = 0; i < n && !err; i++) {
+		all->task[i] = (struct path_task){ .all = all, .path = &paths[i], .index = i };
+		err = rsv__scenario_task(r, paths[i].name, path_task, &all->task[i]);
+	}
+	return err;
+}
+
 void rsv__scenario_stat(struct rsv_scenario_run *r, enum rsv_stat_item item)
 {
 	rsv__scenario_counter(r, rsv_stat_name(item), (int64_t)rsv_stats_get(r->sys, item));
@@ -379,8 +422,15 @@ static void judge_run(struct rsv_scenario_run *r, enum rsv_run_result run)
 		rsv__scenario_verdict(r, RSV_VERDICT_PROGRESS, "the work finished");
 	if (r->res->verdict != RSV_VERDICT_PROGRESS && report)
 		snprintf(r->res->report, sizeof(r->res->report), "%s", report);
-	r->s->judge(r);
-	if (r->opts->lockdep && !counted(r->res, "lockdep_cycles")) {
+	if (!r->opts->predict) { /* the scenario's judge reads its own run, not the paths */
+		r->s->judge(r);
+	} else { /* what the paths' reclaim passes reached, to show they ran */
+		rsv__scenario_stat(r, RSV_STAT_PGSCAN);
+		rsv__scenario_stat(r, RSV_STAT_PSWPOUT);
+		rsv__scenario_stat(r, RSV_STAT_PGWRITEBACK);
+		rsv__scenario_stat(r, RSV_STAT_SLABS_SCANNED);
+	}
+	if ((r->opts->lockdep || r->opts->predict) && !counted(r->res, "lockdep_cycles")) {
 		char cycle[2048];
 
 		rsv__scenario_counter(r, "lockdep_cycles",
@@ -407,11 +457,16 @@ int rsv_scenario_run(const struct rsv_scenario *s, const struct rsv_scenario_opt
 	struct rsv_scenario_run r = { .s = s, .p = o->params, .res = res, .opts = o };
 	enum rsv_run_result run;
 	uint64_t start;
+	bool abandoned;
 	int err;
 
 	memset(res, 0, sizeof(*res));
 	if ((err = rsv_scenario_check(s, o, res->why, sizeof(res->why))))
 		return err;
+	if (o->predict && !s->predict) {
+		snprintf(res->why, sizeof(res->why), "%s: no run of its paths apart", s->name);
+		return -EOPNOTSUPP;
+	}
 	if (s->configure)
 		s->configure(&cfg, o->params);
 	r.window_ns = progress_timeout(o, &cfg);
@@ -421,9 +476,9 @@ int rsv_scenario_run(const struct rsv_scenario *s, const struct rsv_scenario_opt
 	}
 	rsv_progress_register(r.sys, &r.progress, "work");
 	rsv_task_attach(r.sys, "setup");
-	err = o->lockdep ? rsv__scenario_lockdep(&r) : 0;
+	err = o->lockdep || o->predict ? rsv__scenario_lockdep(&r) : 0;
 	if (!err)
-		err = s->setup(&r);
+		err = o->predict ? s->predict(&r) : s->setup(&r);
 	rsv_task_detach();
 	if (err) {
 		if (!res->why[0])
@@ -431,6 +486,7 @@ int rsv_scenario_run(const struct rsv_scenario *s, const struct rsv_scenario_opt
 		if (s->teardown)
 			s->teardown(&r);
 		rsv_system_destroy(r.sys);
+		free(r.paths);
 		return err;
 	}
 	rsv_watchdog_start(r.sys, &(struct rsv_watchdog_config){
@@ -448,9 +504,12 @@ int rsv_scenario_run(const struct rsv_scenario *s, const struct rsv_scenario_opt
 	judge_run(&r, run);
 	/* On real threads a stuck run leaves its tasks frozen inside the scenario's state and
 	 * the system: both are abandoned with them (rsv_system_run()). */
-	if (s->teardown && !rsv_system_abandoned(r.sys))
+	abandoned = rsv_system_abandoned(r.sys);
+	if (s->teardown && !abandoned)
 		s->teardown(&r);
 	rsv_task_detach();
 	rsv_system_destroy(r.sys);
+	if (!abandoned) /* else its frozen tasks still read it */
+		free(r.paths);
 	return 0;
 }

@@ -117,12 +117,36 @@ static int setup(struct rsv_scenario_run *run)
 		if (!rsv_mapping_add_page(s->anon, RSV_GFP_KERNEL, (uint64_t)i))
 			return rsv__scenario_setup_error(run, -ENOMEM, "setup: anonymous page %ld "
 							 "of anon_pages=%ld", i, p[P_ANON]);
+	if (run->paths_apart)
+		return 0;
 	if ((err = rsv__scenario_task(run, "filler", filler, s)))
 		return err;
 	for (long i = 0; i < p[P_HOGS]; i++)
 		if ((err = rsv__scenario_task(run, "hog", hog, s)))
 			return err;
 	return 0;
+}
+
+/* A hog's path apart: a GFP_KERNEL allocation, then reclaim in that context swaps the
+ * anonymous pages out through dm-crypt, whose worker takes bounce pages from its pool. */
+static void hog_path(void *arg)
+{
+	struct s1 *s = arg;
+	struct rsv_page *p = rsv_alloc_pages(RSV_GFP_KERNEL, 0);
+
+	if (p)
+		rsv_free_pages(p, 0);
+	atomic_store(&s->hogs_done, 1);
+}
+
+static int predict(struct rsv_scenario_run *run)
+{
+	static const struct rsv_scenario_path hog = { "hog", hog_path, RSV_GFP_KERNEL };
+	int err;
+
+	run->paths_apart = true;
+	err = setup(run);
+	return err ?: rsv__scenario_paths(run, &hog, 1, run->data);
 }
 
 static void judge(struct rsv_scenario_run *run)
@@ -203,6 +227,7 @@ const struct rsv_scenario rsv__s1_crypt_swap = {
 	.nr_keys = sizeof(keys) / sizeof(keys[0]),
 	.nr_pages = 4096,
 	.setup = setup,
+	.predict = predict,
 	.observe = observe,
 	.judge = judge,
 	.pools = pools,

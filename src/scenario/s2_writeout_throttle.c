@@ -129,7 +129,31 @@ static int setup(struct rsv_scenario_run *run)
 		if (!(s->pages[i] = rsv_mapping_add_page(s->file, RSV_GFP_KERNEL, (uint64_t)i)))
 			return rsv__scenario_setup_error(run, -ENOMEM, "setup: file page %ld of "
 							 "pages=%ld", i, p[P_PAGES]);
-	return rsv__scenario_task(run, "writer", writer, s);
+	return run->paths_apart ? 0 : rsv__scenario_task(run, "writer", writer, s);
+}
+
+/* The writer's path apart, memory to spare: dirty the file, let writeback take it through
+ * dm-crypt and wait for it to drain; then reclaim in GFP_KERNEL context. */
+static void writer_path(void *arg)
+{
+	struct s2 *s = arg;
+	struct rsv_system *sys = s->run->sys;
+
+	for (long i = 0; i < s->run->p[P_PAGES]; i++)
+		rsv_page_mark_dirty(s->pages[i]);
+	rsv_balance_dirty_pages_ratelimited(s->file);
+	while (rsv_vm_counter(sys, RSV_NR_WRITEBACK) > 0 || rsv_vm_counter(sys, RSV_NR_DIRTY) > 0)
+		rsv_msleep(1);
+}
+
+static int predict(struct rsv_scenario_run *run)
+{
+	static const struct rsv_scenario_path w = { "writer", writer_path, RSV_GFP_KERNEL };
+	int err;
+
+	run->paths_apart = true;
+	err = setup(run);
+	return err ?: rsv__scenario_paths(run, &w, 1, run->data);
 }
 
 /* The seed's situation, from what the run did: writeback over the limit while memory was
@@ -237,6 +261,7 @@ const struct rsv_scenario rsv__s2_writeout_throttle = {
 	.nr_pages = 4096,
 	.configure = configure,
 	.setup = setup,
+	.predict = predict,
 	.observe = observe,
 	.judge = judge,
 	.pools = pools,

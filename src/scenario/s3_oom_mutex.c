@@ -156,9 +156,59 @@ static int setup(struct rsv_scenario_run *run)
 	if (rsv__scenario_lockdep(run) || !(s->a = rsv_mempool_create_page_pool(run->sys, 1, 0)))
 		return -ENOMEM;
 	rsv_mempool_set_name(s->a, "a");
+	if (run->paths_apart)
+		return 0;
 	return rsv__scenario_task(run, "C", task_c, s) ?:
 	       rsv__scenario_task(run, "filler", filler, s) ?:
 	       rsv__scenario_task(run, "B", task_b, s) ?: rsv__scenario_task(run, "A", task_a, s);
+}
+
+/* The three paths apart, memory to spare, each followed by reclaim in GFP_KERNEL context:
+ * A takes an element and then the mutex; B allocates holding the mutex; C, as if chosen,
+ * takes an element of `a`. */
+static void path_a(void *arg)
+{
+	struct s3 *s = arg;
+	void *e = rsv_mempool_alloc(s->a, RSV_GFP_KERNEL);
+
+	rsv_lockdep_acquire(s->run->sys, element_of_a);
+	rsv_mutex_lock(&s->b);
+	rsv_mutex_unlock(&s->b);
+	rsv_mempool_free(e, s->a);
+	rsv_lockdep_release(s->run->sys, element_of_a);
+}
+
+static void path_b(void *arg)
+{
+	struct s3 *s = arg;
+	struct rsv_page *p;
+
+	rsv_mutex_lock(&s->b);
+	p = rsv_alloc_pages(RSV_GFP_KERNEL, 0);
+	rsv_mutex_unlock(&s->b);
+	if (p)
+		rsv_free_pages(p, 0);
+}
+
+static void path_c(void *arg)
+{
+	struct s3 *s = arg;
+
+	rsv_mempool_free(rsv_mempool_alloc(s->a, RSV_GFP_KERNEL), s->a);
+}
+
+static int predict(struct rsv_scenario_run *run)
+{
+	static const struct rsv_scenario_path paths[] = {
+		{ "A", path_a, RSV_GFP_KERNEL },
+		{ "B", path_b, RSV_GFP_KERNEL },
+		{ "C", path_c, RSV_GFP_KERNEL },
+	};
+	int err;
+
+	run->paths_apart = true;
+	err = setup(run);
+	return err ?: rsv__scenario_paths(run, paths, 3, run->data);
 }
 
 /* Weiner and Hocko: whatever the policy, A holding an element while it takes a lock that is
@@ -245,6 +295,7 @@ const struct rsv_scenario rsv__s3_oom_mutex = {
 	.nr_keys = sizeof(keys) / sizeof(keys[0]),
 	.nr_pages = 4096,
 	.setup = setup,
+	.predict = predict,
 	.judge = judge,
 	.pools = pools,
 	.teardown = teardown,

@@ -163,10 +163,34 @@ static int setup(struct rsv_scenario_run *run)
 	s->held = calloc((size_t)(p[P_WRITERS] * p[P_NEED]), sizeof(*s->held));
 	if (!s->disk || !s->r || !s->held)
 		return -ENOMEM;
+	if (run->paths_apart)
+		return 0;
 	for (long i = 0; i < p[P_WRITERS]; i++)
 		if ((err = rsv__scenario_task(run, "fs_writer", writer, s)))
 			return err;
 	return rsv__scenario_task(run, "hog", hog, s);
+}
+
+/* A writer's path apart, memory to spare: one section that allocates with GFP_NOFS and
+ * writes its pages, waited for; then reclaim in GFP_NOFS context. */
+static void writer_path(void *arg)
+{
+	struct s4 *s = arg;
+	unsigned total = (unsigned)s->run->p[P_NEED];
+
+	section(s, s->held, false);
+	while (atomic_load(&s->written) + atomic_load(&s->failed) < total)
+		rsv_msleep(1);
+}
+
+static int predict(struct rsv_scenario_run *run)
+{
+	static const struct rsv_scenario_path w = { "fs_writer", writer_path, RSV_GFP_NOFS };
+	int err;
+
+	run->paths_apart = true;
+	err = setup(run);
+	return err ?: rsv__scenario_paths(run, &w, 1, run->data);
 }
 
 static void judge(struct rsv_scenario_run *run)
@@ -227,6 +251,7 @@ const struct rsv_scenario rsv__s4_reservations = {
 	.nr_keys = sizeof(keys) / sizeof(keys[0]),
 	.nr_pages = 4096,
 	.setup = setup,
+	.predict = predict,
 	.judge = judge,
 	.pools = pools,
 	.teardown = teardown,

@@ -175,7 +175,8 @@ static int validate(const long *p, char *err, size_t errlen)
 	return -EINVAL;
 }
 
-static int setup(struct rsv_scenario_run *run)
+/* The stack and a full cache, for setup and predict. */
+static int build(struct rsv_scenario_run *run)
 {
 	const long *p = run->p;
 	struct s5 *s = calloc(1, sizeof(*s));
@@ -194,10 +195,38 @@ static int setup(struct rsv_scenario_run *run)
 	    !(s->loop = rsv_loop_create(run->sys, "loop0", s->fs, 4096)) ||
 	    !(s->bufio = rsv_bufio_create(run->sys, "bufio", s->loop)))
 		return -ENOMEM;
-	if (fill_cache(s))
-		return -ENOMEM;
-	return rsv__scenario_task(run, "filler", filler, s) ?:
-	       rsv__scenario_task(run, p[P_CASE] == 0 ? "F" : "P1", worker, s);
+	return fill_cache(s);
+}
+
+static int setup(struct rsv_scenario_run *run)
+{
+	int err = build(run);
+	struct s5 *s = run->data;
+
+	return err ?: rsv__scenario_task(run, "filler", filler, s) ?:
+		      rsv__scenario_task(run, run->p[P_CASE] == 0 ? "F" : "P1", worker, s);
+}
+
+/* The paths apart: F's transaction (or P1's allocations) with memory to spare, then reclaim
+ * in the same context meets the dirty buffers, which the shrinker writes to loop or leaves,
+ * as the policy says; loop's worker serves the writes through the filesystem. */
+static void path_f(void *arg)
+{
+	case_a(arg);
+}
+
+static void path_p1(void *arg)
+{
+	case_b(arg);
+}
+
+static int predict(struct rsv_scenario_run *run)
+{
+	static const struct rsv_scenario_path f = { "F", path_f, RSV_GFP_NOFS },
+					      p1 = { "P1", path_p1, RSV_GFP_KERNEL };
+	int err = build(run);
+
+	return err ?: rsv__scenario_paths(run, run->p[P_CASE] == 0 ? &f : &p1, 1, run->data);
 }
 
 static void judge(struct rsv_scenario_run *run)
@@ -269,6 +298,7 @@ const struct rsv_scenario rsv__s5_nofs_bufio_loop = {
 	.nr_pages = 4096,
 	.validate = validate,
 	.setup = setup,
+	.predict = predict,
 	.judge = judge,
 	.teardown = teardown,
 };

@@ -407,6 +407,64 @@ Test(scenario, lockdep_is_silent_on_every_fixed_policy)
 	free(r);
 }
 
+/* The matrix's checker column: the paths apart of every fixed policy finish and the checker
+ * stays silent on them; of s5's lock-cycle deadlocks (case A under gfp-io, case B with a
+ * GFP_KERNEL loop worker) it finds the cycle, in a run that did not deadlock. */
+Test(scenario, predict_runs_the_paths_apart_silent_when_fixed)
+{
+	struct rsv_scenario_result *r = malloc(sizeof(*r));
+
+	for (unsigned i = 0; i < NR_FIXED; i++) {
+		const struct rsv_scenario *s;
+		struct rsv_scenario_opts o;
+
+		s = fixed_opts(&fixed[i], &o);
+		o.predict = true;
+		cr_assert_eq(rsv_scenario_run(s, &o, r), 0, "%s", r->why);
+		cr_assert_eq(r->verdict, RSV_VERDICT_PROGRESS, "%s %s: %s", fixed[i].scenario,
+			     fixed[i].policy, r->why);
+		cr_assert_eq(r->run, RSV_RUN_DONE);
+		cr_assert_eq(rsv_scenario_counter(r, "lockdep_cycles"), 0, "%s %s: %s",
+			     fixed[i].scenario, fixed[i].policy, r->report);
+	}
+	free(r);
+}
+
+static int64_t predicted_cycles(const char *policy, const char *kase, char *report, size_t len)
+{
+	const struct fixed_run f = { "s5-nofs-bufio-loop", policy, kase };
+	struct rsv_scenario_result *r = malloc(sizeof(*r));
+	struct rsv_scenario_opts o;
+	const struct rsv_scenario *s = fixed_opts(&f, &o);
+	int64_t cycles;
+
+	o.predict = true;
+	cr_assert_eq(rsv_scenario_run(s, &o, r), 0, "%s", r->why);
+	cr_assert_eq(r->run, RSV_RUN_DONE, "the paths apart cannot deadlock: %s", r->why);
+	cycles = rsv_scenario_counter(r, "lockdep_cycles");
+	snprintf(report, len, "%s", r->report);
+	free(r);
+	return cycles;
+}
+
+Test(scenario, predict_finds_s5s_lock_cycles_before_they_deadlock)
+{
+	char rep[4096];
+
+	cr_assert_gt(predicted_cycles("bufio=gfp-io,loop=noio", "case=0", rep, sizeof(rep)), 0);
+	cr_assert(strstr(rep, "fs lock -> io_reclaim (F allocated with GFP_NOFS)") &&
+			  strstr(rep, "io:loop0 -> fs lock (loop0 took it)"),
+		  "%s", rep);
+	cr_assert_gt(predicted_cycles("bufio=gfp-io,loop=plain", "case=0", rep, sizeof(rep)), 0);
+	cr_assert_gt(predicted_cycles("bufio=gfp-fs,loop=plain", "case=1", rep, sizeof(rep)), 0);
+	cr_assert(strstr(rep, "io:loop0 -> fs_reclaim (loop0 allocated with GFP_KERNEL)"), "%s",
+		  rep);
+	cr_assert_gt(predicted_cycles("bufio=gfp-io,loop=plain", "case=1", rep, sizeof(rep)), 0);
+	/* v5.9's workqueue shrinker kills needlessly but closes no lock cycle. */
+	cr_assert_eq(predicted_cycles("bufio=workqueue,loop=plain", "case=1", rep, sizeof(rep)), 0,
+		     "%s", rep);
+}
+
 #define S5(bufio, loop, cname, kase)                                                        \
 	Test(scenario, s5_##cname##_##loop##_case_##kase) { s5_cell(#bufio, #loop, kase); }
 
