@@ -52,6 +52,7 @@ check-release: build
 	@timeout 1200 build/tests/rsv_tests --jobs $(JOBS)
 	@tests/check_exports.sh build/lib/libreservoir.so
 	@tests/check_headers.sh
+	@tests/kernel/check_mismatches.sh
 	@tests/cli_test.sh build/bin/reservoir
 
 check-asan: build-asan/.configured
