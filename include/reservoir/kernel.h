@@ -174,6 +174,26 @@ static inline void __free_pages(struct page *p, unsigned order)
 	rsv_free_pages(page_to_rsv(p), order);
 }
 static inline void __free_page(struct page *p) { __free_pages(p, 0); }
+/* References (linux/mm.h): a block from alloc_pages() has one; get_page() adds one and
+ * put_page() or __free_pages() drop one, the last freeing the whole block (every block here is
+ * one object, as a compound page). Slab, kmalloc and page-cache pages keep their references
+ * in their layer: get_page() on one is refused as a misuse. */
+static inline void get_page(struct page *p)
+{
+	rsv_get_page(page_to_rsv(p));
+}
+static inline void put_page(struct page *p)
+{
+	rsv_put_page(page_to_rsv(p));
+}
+static inline int page_count(const struct page *p)
+{
+	return rsv_page_count((const struct rsv_page *)p);
+}
+static inline int page_ref_count(const struct page *p)
+{
+	return page_count(p);
+}
 static inline void *page_address(const struct page *p)
 {
 	return rsv_page_address((const struct rsv_page *)p);

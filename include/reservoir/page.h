@@ -18,6 +18,14 @@ static inline struct rsv_page *rsv_alloc_page(rsv_gfp_t gfp) { return rsv_alloc_
 RSV_API int rsv_free_pages(struct rsv_page *page, unsigned order);
 static inline int rsv_free_page(struct rsv_page *page) { return rsv_free_pages(page, 0); }
 
+/* References, as get_page()/put_page(): an allocated block has one, its allocator's;
+ * rsv_get_page() adds one, and rsv_put_page() or rsv_free_pages() drop one, the last freeing
+ * the block. Only for blocks from rsv_alloc_pages() that no layer holds (not slab, kmalloc or
+ * page-cache pages): anything else is a misuse, -EINVAL. rsv_page_count() is 0 for those. */
+RSV_API int rsv_get_page(struct rsv_page *page);
+RSV_API int rsv_put_page(struct rsv_page *page);
+RSV_API int rsv_page_count(const struct rsv_page *page);
+
 RSV_API void *rsv_get_free_pages(rsv_gfp_t gfp, unsigned order);
 RSV_API int rsv_free_pages_addr(void *addr, unsigned order);
 

@@ -49,7 +49,10 @@ struct rsv_page {
 			void *freelist;         /* the head's first free object, or NULL */
 		};
 		uint64_t kmalloc_size;          /* RSV_PAGE_KMALLOC alone: a large block's size */
-		uint64_t layer_words[2];        /* cleared when the block changes hands */
+		_Atomic uint32_t extra_refs;    /* a block no layer holds: get_page()'s references
+						 * beyond the allocator's one (page_alloc.c) */
+		uint64_t layer_words[2];        /* cleared when the block changes hands, and by a
+						 * layer before it frees the block */
 	};
 };
 

@@ -503,6 +503,77 @@ static const char *free_misuse(struct rsv_system *sys, const struct rsv_page *pa
 	}
 }
 
+/* Pages a layer holds (slab, large kmalloc, a mapping) keep their references in the layer;
+ * get_page() counts only for blocks handed out plain. */
+#define LAYER_FLAGS (RSV_PAGE_SLAB | RSV_PAGE_KMALLOC | PG_mapping)
+
+/* Why @page cannot take another reference, or NULL. */
+static const char *ref_misuse(struct rsv_system *sys, const struct rsv_page *page)
+{
+	if (page < sys->memmap || page >= sys->memmap + sys->nr_pages ||
+	    ((uintptr_t)page - (uintptr_t)sys->memmap) % sizeof(*page))
+		return "not a page of this system";
+	if (rsv__page_state(page) == RSV_PAGE_TAIL)
+		return "not the first page of an allocation";
+	if (rsv__page_state(page) != RSV_PAGE_ALLOC)
+		return "the page is free: it has no reference to take or drop";
+	if (rsv__page_flags(page) & LAYER_FLAGS)
+		return "a page of the slab, kmalloc or page cache: reservoir counts references "
+		       "only on pages from alloc_pages()";
+	return NULL;
+}
+
+int rsv_get_page(struct rsv_page *page)
+{
+	struct rsv_task *tsk = rsv__task_current();
+	const char *why;
+
+	if (!tsk)
+		return -EPERM;
+	if ((why = page ? ref_misuse(tsk->sys, page) : "NULL page"))
+		return rsv__misuse(tsk->sys, "get_page(%p) by task \"%s\": %s", (const void *)page,
+				   tsk->name, why);
+	atomic_fetch_add_explicit(&page->extra_refs, 1, memory_order_relaxed);
+	return 0;
+}
+
+/* Drops one of @page's extra references if it has one: true then, and the block stays. The
+ * release pairs with the freeing side's acquire, so that what another holder wrote before
+ * its put is written before the block goes back, as put_page_testzero()'s ordering. */
+static bool put_extra_ref(struct rsv_page *page)
+{
+	uint32_t refs = atomic_load_explicit(&page->extra_refs, memory_order_acquire);
+
+	while (refs)
+		if (atomic_compare_exchange_weak_explicit(&page->extra_refs, &refs, refs - 1,
+							  memory_order_acq_rel,
+							  memory_order_acquire))
+			return true;
+	return false;
+}
+
+int rsv_put_page(struct rsv_page *page)
+{
+	struct rsv_task *tsk = rsv__task_current();
+	const char *why;
+
+	if (!tsk)
+		return -EPERM;
+	if ((why = page ? ref_misuse(tsk->sys, page) : "NULL page"))
+		return rsv__misuse(tsk->sys, "put_page(%p) by task \"%s\": %s", (const void *)page,
+				   tsk->name, why);
+	return put_extra_ref(page) ? 0 : rsv_free_pages(page, page->order);
+}
+
+int rsv_page_count(const struct rsv_page *page)
+{
+	struct rsv_task *tsk = rsv__task_current();
+
+	if (!tsk || !page || ref_misuse(tsk->sys, page))
+		return 0;
+	return 1 + (int)atomic_load_explicit(&page->extra_refs, memory_order_relaxed);
+}
+
 int rsv_free_pages(struct rsv_page *page, unsigned order)
 {
 	struct rsv_task *tsk = rsv__task_current();
@@ -518,6 +589,9 @@ int rsv_free_pages(struct rsv_page *page, unsigned order)
 	if (rsv_unlikely(why))
 		return rsv__misuse(sys, "rsv_free_pages(page %p, order %u) by task \"%s\": %s",
 				   (const void *)page, order, tsk->name, why);
+	/* __free_pages(): the caller's reference goes; the block only with the last one. */
+	if (rsv_unlikely(!(rsv__page_flags(page) & LAYER_FLAGS) && put_extra_ref(page)))
+		return 0;
 	rsv__task_stat_add(tsk, RSV_STAT_FREE, 1);
 	if (rsv_unlikely(atomic_load_explicit(&page->flags, memory_order_relaxed) &
 			 RSV_PAGE_ACCOUNTED))

@@ -144,6 +144,7 @@ int rsv__kfree(const void *p)
 	    !((uintptr_t)p & (RSV_PAGE_SIZE - 1))) {
 		atomic_fetch_and_explicit(&page->flags, (uint16_t)~RSV_PAGE_KMALLOC,
 					  memory_order_relaxed);
+		page->kmalloc_size = 0; /* the layer's words go with the layer: see extra_refs */
 		return rsv_free_pages(page, page->order);
 	}
 	rsv__misuse(t->sys, "rsv_kfree(%p) by task \"%s\": %s", p, t->name,
