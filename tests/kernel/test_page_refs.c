@@ -57,10 +57,10 @@ static int submit_task(void *arg)
 	struct refs_run *r = arg;
 	struct rsv_system *sys = rsv_task_system(rsv_task_current());
 
-	rsv_drain_local_pages();
+	rsv_drain_all_pages(sys);
 	r->free_before = rsv_system_free_pages(sys);
 	r->err = submitter(&r->io, &r->count_shared);
-	rsv_drain_local_pages();
+	rsv_drain_all_pages(sys); /* whoever freed it may cache it */
 	r->free_after = rsv_system_free_pages(sys);
 	return 0;
 }
