@@ -2,9 +2,9 @@
  *
  * Like the kernel's lockdep it reports what could deadlock, from the orders it has seen,
  * whether or not this run deadlocked. Classes are lock names: every mutex or semaphore of a
- * name is one class, as every lock initialised at one site is in the kernel. Besides the mutexes it
- * knows pseudo-locks: fs_reclaim  held by reclaim that may enter filesystems (kswapd, and direct
- * reclaim with
+ * name is one class, as every lock initialised at one site is in the kernel. Beside them it
+ * knows pseudo-locks:
+ *   fs_reclaim  held by reclaim that may enter filesystems (kswapd, and direct reclaim with
  *               __GFP_FS by a task not already PF_MEMALLOC), and taken and dropped by every
  *               allocation that could so reclaim (might_alloc()): "this lock was held while
  *               allocating";
@@ -18,12 +18,17 @@
  * So Patocka's case A (a filesystem lock held across a GFP_NOFS allocation whose reclaim
  * writes through dm-bufio to a loop device, whose worker needs that lock) is the cycle
  * fs lock -> io_reclaim -> bufio mutex -> io:loop0 -> fs lock, seen from runs of each path
- * that did not deadlock; the kernel's lockdep misses it. */
+ * that did not deadlock; the kernel's lockdep misses it.
+ *
+ * Built with RSV_LOCKDEP=OFF (RSV_NO_LOCKDEP) the library has none of it: the allocator's
+ * hooks are empty inlines, and the API below says -EOPNOTSUPP or nothing. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "mm/internal.h"
+
+#ifndef RSV_NO_LOCKDEP
 
 #define MAX_CLASSES 64
 #define MAX_THREADS 256
@@ -427,3 +432,62 @@ void rsv__lockdep_exit(struct rsv_system *sys)
 	free(sys->lockdep_data);
 	sys->lockdep_data = NULL;
 }
+
+#else /* RSV_NO_LOCKDEP: compiled out */
+
+int rsv_lockdep_enable(struct rsv_system *sys)
+{
+	return sys ? -EOPNOTSUPP : -EINVAL;
+}
+
+unsigned rsv_lockdep_report(struct rsv_system *sys, char *buf, size_t len)
+{
+	(void)sys;
+	if (buf && len)
+		buf[0] = 0;
+	return 0;
+}
+
+bool rsv_lockdep_ordered(struct rsv_system *sys, const char *before, const char *after)
+{
+	(void)sys, (void)before, (void)after;
+	return false;
+}
+
+void rsv_lockdep_acquire(struct rsv_system *sys, const char *cls)
+{
+	(void)sys, (void)cls;
+}
+
+void rsv_lockdep_release(struct rsv_system *sys, const char *cls)
+{
+	(void)sys, (void)cls;
+}
+
+void rsv_lockdep_wait(struct rsv_system *sys, const char *cls)
+{
+	(void)sys, (void)cls;
+}
+
+void rsv_lockdep_set_report_hook(struct rsv_system *sys, void (*fn)(void *arg, const char *report),
+				 void *arg)
+{
+	(void)sys, (void)fn, (void)arg;
+}
+
+void rsv_might_alloc(rsv_gfp_t gfp)
+{
+	(void)gfp;
+}
+
+void rsv_reclaim_acquire(rsv_gfp_t gfp)
+{
+	(void)gfp;
+}
+
+void rsv_reclaim_release(rsv_gfp_t gfp)
+{
+	(void)gfp;
+}
+
+#endif

@@ -488,11 +488,35 @@ void rsv__kthreads_stop(struct rsv_system *sys);
 void rsv__watchdog_exit(struct rsv_system *sys);
 
 /* check/lockdep.c: the fs_reclaim and io_reclaim pseudo-locks; no-ops unless
- * rsv_lockdep_enable() ran. reclaim_enter() returns what reclaim_exit() releases. */
+ * rsv_lockdep_enable() ran, and nothing at all in a build without the checker
+ * (RSV_LOCKDEP=OFF), as the kernel's without CONFIG_LOCKDEP. reclaim_enter() returns what
+ * reclaim_exit() releases. */
+#ifndef RSV_NO_LOCKDEP
 void rsv__lockdep_might_alloc(struct rsv_system *sys, struct rsv_task *t, rsv_gfp_t gfp);
 const char *rsv__lockdep_reclaim_enter(struct rsv_system *sys, struct rsv_task *t, rsv_gfp_t gfp);
 void rsv__lockdep_reclaim_exit(struct rsv_system *sys, const char *held);
 void rsv__lockdep_exit(struct rsv_system *sys);
+#else
+static inline void rsv__lockdep_might_alloc(struct rsv_system *sys, struct rsv_task *t,
+					    rsv_gfp_t gfp)
+{
+	(void)sys, (void)t, (void)gfp;
+}
+static inline const char *rsv__lockdep_reclaim_enter(struct rsv_system *sys, struct rsv_task *t,
+						     rsv_gfp_t gfp)
+{
+	(void)sys, (void)t, (void)gfp;
+	return NULL;
+}
+static inline void rsv__lockdep_reclaim_exit(struct rsv_system *sys, const char *held)
+{
+	(void)sys, (void)held;
+}
+static inline void rsv__lockdep_exit(struct rsv_system *sys)
+{
+	(void)sys;
+}
+#endif
 
 /* task.c: every task, and every task to come, takes its allocations past the checkers. */
 void rsv__arm_alloc_hooks(struct rsv_system *sys);

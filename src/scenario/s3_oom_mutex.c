@@ -147,13 +147,16 @@ static int filler(void *arg)
 static int setup(struct rsv_scenario_run *run)
 {
 	struct s3 *s = calloc(1, sizeof(*s));
+	int err;
 
 	if (!s)
 		return -ENOMEM;
 	run->data = s;
 	s->run = run;
 	rsv_mutex_init(&s->b, "b");
-	if (rsv__scenario_lockdep(run) || !(s->a = rsv_mempool_create_page_pool(run->sys, 1, 0)))
+	if ((err = rsv__scenario_lockdep(run)))
+		return err;
+	if (!(s->a = rsv_mempool_create_page_pool(run->sys, 1, 0)))
 		return -ENOMEM;
 	rsv_mempool_set_name(s->a, "a");
 	if (run->paths_apart)

@@ -180,6 +180,7 @@ static int build(struct rsv_scenario_run *run)
 {
 	const long *p = run->p;
 	struct s5 *s = calloc(1, sizeof(*s));
+	int err;
 
 	if (!s)
 		return -ENOMEM;
@@ -187,8 +188,8 @@ static int build(struct rsv_scenario_run *run)
 	s->run = run;
 	s->buffers_at_kill = -1;
 	rsv_waitqueue_init(&s->hold, "filler hold");
-	if (rsv__scenario_lockdep(run))
-		return -ENOMEM;
+	if ((err = rsv__scenario_lockdep(run)))
+		return err;
 	s->disk = rsv_ramdev_create(run->sys, "disk", 4096,
 				    (uint64_t)p[P_IO_MS] * RSV_NSEC_PER_MSEC, 0);
 	if (!s->disk || !(s->fs = rsv_fs_create(run->sys, "loop.img", s->disk)) ||
