@@ -660,6 +660,65 @@ static bool barrier_done(struct wq_barrier *b)
 	return done;
 }
 
+/* For reports: who a flusher waits for. Only tries the pool's lock (the reporter may run
+ * while the system is stuck with it held). */
+static void describe_flush(const void *obj, char *buf, size_t len, struct rsv_task **holder)
+{
+	const struct wq_barrier *b = obj;
+	const struct rsv_work *target = b->work.barrier_for;
+	struct wq_pool *pool = b->pool;
+	struct worker *ex = NULL;
+	int n;
+
+	n = snprintf(buf, len, "in flush_work() of %s on workqueue \"%s\"",
+		     target->lock_class ? target->lock_class : "an item", b->work.wq->name);
+	if (n < 0 || (size_t)n >= len || !rsv_spin_trylock(&pool->lock))
+		return;
+	if ((ex = find_executing(pool, target)) && ex->task) {
+		*holder = ex->task;
+		snprintf(buf + n, len - (size_t)n, ", run by \"%s\"", rsv_task_name(ex->task));
+	} else if (pool->creating) {
+		snprintf(buf + n, len - (size_t)n,
+			 ", queued: no worker idle, one in the making "
+			 "for %.3f s%s",
+			 (double)(rsv_now() - pool->creating_since) / 1e9,
+			 b->work.wq->rescuer ? "" : " (no rescuer)");
+	} else {
+		snprintf(buf + n, len - (size_t)n, ", queued");
+	}
+	rsv_spin_unlock(&pool->lock);
+}
+
+/* check_flush_dependency(): reclaim (PF_MEMALLOC), or an item of a WQ_MEM_RECLAIM workqueue,
+ * that waits for work without a rescuer waits for the pool to make a worker, which may need
+ * the very memory it is freeing. The kernel warns; this is counted and said as a misuse, and
+ * the flush goes on. */
+static void check_flush_dependency(struct wq_pool *pool, struct rsv_workqueue *target)
+{
+	struct rsv_task *t = rsv__task_current();
+	struct rsv_workqueue *from = NULL;
+	struct worker *w;
+
+	if (!t || target->rescuer)
+		return;
+	rsv_spin_lock(&pool->lock);
+	if ((w = current_worker(pool)) && w->current_work && !is_barrier(w->current_work))
+		from = w->current_work->wq;
+	rsv_spin_unlock(&pool->lock);
+	if (rsv__task_flags(t) & RSV_PF_MEMALLOC)
+		rsv__misuse(pool->sys,
+			    "PF_MEMALLOC task \"%s\" is flushing !WQ_MEM_RECLAIM "
+			    "workqueue \"%s\": it waits for a worker that may need "
+			    "the memory it is freeing",
+			    t->name, target->name);
+	else if (from && from->rescuer)
+		rsv__misuse(pool->sys,
+			    "WQ_MEM_RECLAIM workqueue \"%s\" is flushing "
+			    "!WQ_MEM_RECLAIM workqueue \"%s\": its rescue may wait "
+			    "for a worker that cannot be made",
+			    from->name, target->name);
+}
+
 static void barrier_fn(struct rsv_work *work)
 {
 	struct wq_barrier *b = rsv_container_of(work, struct wq_barrier, work);
@@ -674,6 +733,8 @@ static void barrier_fn(struct rsv_work *work)
 bool rsv_flush_work(struct rsv_work *work)
 {
 	struct rsv_workqueue *wq = work->wq;
+	struct rsv_task *t = rsv__task_current();
+	struct rsv_task_doing prev;
 	struct wq_barrier b;
 	struct wq_pool *pool;
 	struct worker *ex;
@@ -681,6 +742,7 @@ bool rsv_flush_work(struct rsv_work *work)
 	if (!wq)
 		return false; /* never queued */
 	pool = wq->pool;
+	check_flush_dependency(pool, wq);
 	rsv_init_work(&b.work, barrier_fn, NULL);
 	b.work.barrier_for = work;
 	b.work.wq = wq;
@@ -709,7 +771,13 @@ bool rsv_flush_work(struct rsv_work *work)
 	rsv_lockdep_wait(pool->sys, work->lock_class);
 	if (wq->rescuer || wq->max_active == 1)
 		rsv_lockdep_wait(pool->sys, wq->lock_class);
+	if (t) {
+		prev = rsv__doing_begin(t, RSV_DOING_LAYER, &b);
+		t->doing.describe = describe_flush;
+	}
 	rsv_wait_event(&pool->flushed, barrier_done(&b));
+	if (t)
+		t->doing = prev;
 	return true;
 }
 

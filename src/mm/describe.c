@@ -64,6 +64,10 @@ void rsv__describe_task(void *arg, struct rsv_thread *thread, uint64_t now,
 			note->waits_for = holder ? holder->thread : NULL;
 		}
 		break;
+	case RSV_DOING_LAYER:
+		t->doing.describe(t->doing.obj, note->text, sizeof(note->text), &holder);
+		note->waits_for = holder ? holder->thread : NULL;
+		break;
 	case RSV_DOING_IO:
 		dev = t->doing.obj;
 		snprintf(note->text, sizeof(note->text), "for I/O to \"%s\"%s%s%s", dev->name,

@@ -179,11 +179,19 @@ enum rsv_doing {
 	RSV_DOING_ALLOC,   /* in the page allocator's slow path */
 	RSV_DOING_MEMPOOL, /* waiting for an element of obj, a mempool */
 	RSV_DOING_IO,      /* waiting for a request to obj, a block device */
+	RSV_DOING_LAYER,   /* waiting on obj of a layer above mm, which describe() puts in words */
 };
+
+/* A layer's words for a task waiting on @obj, and the task it waits for (or NULL). Called by
+ * a reporter while the task is parked, or on real threads while the system is stuck: it may
+ * only try locks. */
+typedef void (*rsv_doing_describe_t)(const void *obj, char *buf, size_t len,
+				     struct rsv_task **holder);
 
 struct rsv_task_doing {
 	enum rsv_doing what;
 	const void *obj;
+	rsv_doing_describe_t describe; /* RSV_DOING_LAYER */
 	rsv_gfp_t gfp;
 	unsigned order;
 	uint64_t since;

@@ -323,3 +323,91 @@ Test(workqueue, flushing_work_that_takes_a_held_lock_is_a_reported_cycle)
 	cr_assert(strstr(buf, "work:takes_dev_lock") && strstr(buf, "dev_lock"), "%s", buf);
 	teardown_whole(sys);
 }
+
+/* ---- what a report says, and the kernel's flush-dependency warning ---- */
+
+static struct rsv_waitqueue never;
+static struct rsv_work stuck_work;
+
+static void waits_forever(struct rsv_work *w)
+{
+	(void)w;
+	rsv_wait_event(&never, false);
+}
+
+static int flush_stuck(void *arg)
+{
+	struct rsv_workqueue *wq = rsv_alloc_workqueue(arg, "stuck", 0, 0, NULL);
+
+	rsv_init_work(&stuck_work, waits_forever, "work:waits_forever");
+	rsv_queue_work(wq, &stuck_work);
+	rsv_flush_work(&stuck_work);
+	return 0;
+}
+
+Test(workqueue, a_deadlocked_flush_names_the_item_and_the_worker_running_it)
+{
+	struct rsv_system *sys = test_system(RSV_BACKEND_SIM, 512, 1);
+	const char *rep;
+
+	rsv_waitqueue_init(&never, "never");
+	rsv_task_create(sys, "flusher", flush_stuck, sys);
+	cr_assert_eq(rsv_system_run(sys), RSV_RUN_DEADLOCK);
+	rep = rsv_platform_report(rsv_system_platform(sys));
+	cr_assert(rep && strstr(rep, "in flush_work() of work:waits_forever on workqueue "
+				     "\"stuck\", run by \"kworker/u:"),
+		  "%s", rep ? rep : "(no report)");
+	rsv_system_destroy(sys);
+}
+
+struct dependency {
+	bool reclaim_wq;
+	char error[256];
+	unsigned long misuse;
+};
+
+static void nothing(struct rsv_work *w)
+{
+	(void)w;
+}
+
+static int memalloc_flusher(void *arg)
+{
+	struct dependency *d = arg;
+	struct rsv_system *sys = rsv_task_system(rsv_task_current());
+	struct rsv_workqueue *wq =
+		rsv_alloc_workqueue(sys, "target", d->reclaim_wq ? RSV_WQ_MEM_RECLAIM : 0, 0, NULL);
+	struct rsv_work w;
+	unsigned noreclaim;
+
+	rsv_init_work(&w, nothing, NULL);
+	rsv_queue_work(wq, &w);
+	noreclaim = rsv_memalloc_noreclaim_save(); /* as reclaim runs: PF_MEMALLOC */
+	rsv_flush_work(&w);
+	rsv_memalloc_noreclaim_restore(noreclaim);
+	snprintf(d->error, sizeof(d->error), "%s", rsv_system_error(sys));
+	d->misuse = rsv_stats_get(sys, RSV_STAT_MISUSE);
+	rsv_destroy_workqueue(wq);
+	return 0;
+}
+
+Test(workqueue, reclaim_flushing_a_queue_without_a_rescuer_is_a_misuse)
+{
+	struct dependency d = { .reclaim_wq = false };
+	struct rsv_system *sys = test_system(RSV_BACKEND_SIM, 512, 1);
+
+	rsv_task_create(sys, "reclaimer", memalloc_flusher, &d);
+	cr_assert_eq(rsv_system_run(sys), RSV_RUN_DONE, "the flush still goes on");
+	cr_assert_eq(d.misuse, 1);
+	cr_assert(strstr(d.error, "PF_MEMALLOC task \"reclaimer\" is flushing !WQ_MEM_RECLAIM "
+				  "workqueue \"target\""),
+		  "%s", d.error);
+	teardown_whole(sys);
+
+	d = (struct dependency){ .reclaim_wq = true };
+	sys = test_system(RSV_BACKEND_SIM, 512, 1);
+	rsv_task_create(sys, "reclaimer", memalloc_flusher, &d);
+	cr_assert_eq(rsv_system_run(sys), RSV_RUN_DONE);
+	cr_assert_eq(d.misuse, 0, "%s", d.error);
+	teardown_whole(sys);
+}
