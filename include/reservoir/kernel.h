@@ -219,14 +219,29 @@ static inline void free_page(unsigned long addr) { free_pages(addr, 0); }
 typedef unsigned int slab_flags_t;
 #define SLAB_HWCACHE_ALIGN RSV_SLAB_HWCACHE_ALIGN
 #define SLAB_POISON RSV_SLAB_POISON
+/* Creation failing is fatal, as the kernel's panic(). */
+#define SLAB_PANIC ((slab_flags_t)0x00040000u)
+/* Mean nothing here, and so 0: there is no memory cgroup to charge (SLAB_ACCOUNT), no
+ * reclaimable-slab counter (SLAB_RECLAIM_ACCOUNT), and caches are never merged
+ * (SLAB_NO_MERGE). SLAB_TYPESAFE_BY_RCU is not defined: there is no RCU to defer frees to. */
+#define SLAB_ACCOUNT ((slab_flags_t)0)
+#define SLAB_RECLAIM_ACCOUNT ((slab_flags_t)0)
+#define SLAB_NO_MERGE ((slab_flags_t)0)
 
 static inline struct kmem_cache *kmem_cache_create(const char *name, size_t size, size_t align,
 						   slab_flags_t flags, void (*ctor)(void *))
 {
 	struct rsv_task *t = rsv_task_current();
+	struct kmem_cache *c = t ? rsv_kmem_cache_create(rsv_task_system(t), name, size, align,
+							 flags & ~SLAB_PANIC, ctor)
+				 : NULL;
 
-	return t ? rsv_kmem_cache_create(rsv_task_system(t), name, size, align, flags, ctor)
-		 : NULL;
+	if (!c && (flags & SLAB_PANIC)) {
+		fprintf(stderr, "kmem_cache_create: Failed to create slab '%s'. Error %d\n", name,
+			t ? -errno : -EPERM);
+		abort();
+	}
+	return c;
 }
 static inline void kmem_cache_destroy(struct kmem_cache *c) { (void)rsv_kmem_cache_destroy(c); }
 #define kmem_cache_alloc rsv_kmem_cache_alloc

@@ -45,6 +45,8 @@ refused flush_workqueue 'flush_workqueue(0);'
 refused INIT_DELAYED_WORK 'struct delayed_work w; INIT_DELAYED_WORK(&w, 0);'
 refused REQ_NOWAIT 'blk_opf_t op = REQ_OP_WRITE | REQ_NOWAIT; (void)op;'
 refused bio_alloc 'struct bio *b = bio_alloc(0, 1, REQ_OP_READ, GFP_NOIO); (void)b;'
+# No RCU here to defer a slab's frees to.
+refused SLAB_TYPESAFE_BY_RCU 'slab_flags_t f = SLAB_TYPESAFE_BY_RCU; (void)f;'
 
 echo "kernel.h: $passes names refused at compile time, $fails failed"
 [ $fails -eq 0 ]

@@ -431,3 +431,37 @@ Test(kernel_idioms, no_identifier_is_renamed)
 	cr_assert_eq(ops.down, 2);
 	teardown_whole(sys);
 }
+
+/* SLAB_PANIC: a cache that cannot be made takes the process down, as the kernel's panics;
+ * the flags that mean nothing here make an ordinary cache. */
+struct io_ctx {
+	unsigned long sector;
+	void *private;
+};
+
+Test(kernel_idioms, slab_flags_that_mean_nothing_make_an_ordinary_cache)
+{
+	struct rsv_system *sys = test_system(RSV_BACKEND_SIM, 256, 1);
+	struct kmem_cache *c;
+	struct io_ctx *x;
+
+	rsv_task_attach(sys, "t");
+	c = kmem_cache_create("io_ctx", sizeof(struct io_ctx), 0,
+			      SLAB_ACCOUNT | SLAB_RECLAIM_ACCOUNT | SLAB_NO_MERGE | SLAB_PANIC,
+			      NULL);
+	cr_assert(c);
+	x = kmem_cache_zalloc(c, GFP_KERNEL);
+	cr_assert(x && !x->sector);
+	kmem_cache_free(c, x);
+	kmem_cache_destroy(c);
+	rsv_task_detach();
+	teardown_whole(sys);
+}
+
+Test(kernel_idioms, slab_panic_aborts_when_the_cache_cannot_be_made, .signal = SIGABRT)
+{
+	struct rsv_system *sys = test_system(RSV_BACKEND_SIM, 256, 1);
+
+	rsv_task_attach(sys, "t");
+	kmem_cache_create("too_aligned", 64, 2 * PAGE_SIZE, SLAB_PANIC, NULL);
+}
