@@ -21,6 +21,7 @@ struct rsv_platform_config {
 	uint64_t tick_ns;       /* sim: virtual time one scheduling decision costs; 0 = 1 us */
 	size_t stack_size;      /* sim: coroutine stack; 0 = default */
 	struct rsv_workspace *workspace; /* sim: stacks come from it and go back to it */
+	struct rsv_sched_config sched;   /* sim: the strategy; all zero: random */
 };
 
 /* splitmix64 seeding a xoshiro256** generator. */
@@ -39,6 +40,11 @@ RSV_API void rsv_platform_stop(struct rsv_platform *p);
 /* sim: hash of every scheduling event so far; equal seeds give equal hashes. */
 RSV_API uint64_t rsv_platform_trace_hash(const struct rsv_platform *p);
 RSV_API uint64_t rsv_platform_decisions(const struct rsv_platform *p);
+/* sim, with sched.record: the thread id chosen at each decision so far, in @ids (valid until
+ * the platform goes); how many. */
+RSV_API size_t rsv_platform_schedule(const struct rsv_platform *p, const uint32_t **ids);
+/* sim: how many decisions followed sched.replay before it ended or diverged. */
+RSV_API size_t rsv_platform_replayed(const struct rsv_platform *p);
 /* The report of the last deadlock or time limit: every blocked thread, what it waits on,
  * who holds that, and any wait-for cycle. Empty string when there is none. */
 RSV_API const char *rsv_platform_report(const struct rsv_platform *p);

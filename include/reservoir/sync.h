@@ -38,6 +38,34 @@ struct rsv_platform;
 struct rsv_thread;
 
 /* Intrusive doubly linked list node, used inside the embeddable structures below. */
+/* sim: how the scheduler picks who runs next at each decision. */
+enum rsv_sched_strategy {
+	RSV_SCHED_RANDOM, /* uniformly among the runnable threads, from the seed */
+	/* Probabilistic concurrency testing (Burckhardt, Kothari, Musuvathi, Nagarakatte, ASPLOS
+	 * 2010): each thread gets a distinct random priority at its start, d-1 change points are
+	 * drawn over the first k decisions, and the runnable thread of highest priority runs; at
+	 * the i-th change point the running thread drops to priority i, below every thread's
+	 * start. A bug of depth d is then found with probability at least 1/(n k^(d-1)) per run,
+	 * for n threads. One deviation: a thread chosen RSV_PCT_SPIN_LIMIT times in a row while
+	 * others could run (a spin that never sleeps) drops below all, or it would starve them. */
+	RSV_SCHED_PCT,
+	RSV_NR_SCHED_STRATEGIES
+};
+#define RSV_PCT_MAX_DEPTH 16
+#define RSV_PCT_SPIN_LIMIT 10000
+
+struct rsv_sched_config {
+	enum rsv_sched_strategy strategy;
+	unsigned pct_depth; /* PCT's d, 1..RSV_PCT_MAX_DEPTH (0 = 1) */
+	uint64_t pct_steps; /* PCT's k: change points fall in decisions 1..k (0 = 10,000) */
+	/* A schedule to follow first: the thread id chosen at each decision of an earlier run
+	 * (rsv_platform_schedule()). Past its end the strategy above goes on; a recorded thread
+	 * that cannot run at its decision ends the replay there (rsv_platform_replayed()). */
+	const uint32_t *replay;
+	size_t nr_replay;
+	bool record; /* keep every decision, for rsv_platform_schedule() */
+};
+
 struct rsv_list {
 	struct rsv_list *next, *prev;
 };

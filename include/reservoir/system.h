@@ -47,6 +47,7 @@ struct rsv_system_config {
 	void (*panic)(void *arg, const char *msg);
 	void *panic_arg;
 	struct rsv_policy policy;
+	struct rsv_sched_config sched;   /* sim: who runs next (reservoir/platform.h); 0: random */
 	struct rsv_workspace *workspace; /* mappings lent for this system's life (platform.h) */
 };
 

@@ -116,12 +116,17 @@ struct rsv_system *rsv__mm_system_create(const struct rsv_system_config *cfg)
 	rsv_mutex_init(&sys->drain_lock, "pcpu_drain_mutex");
 	rsv_spin_init(&sys->zone.lock);
 	rsv_waitqueue_init(&sys->zone.free_wait, "zone free pages");
-	sys->plat = rsv_platform_create(&(struct rsv_platform_config){
-		.backend = c.backend, .seed = c.seed, .time_limit_ns = c.time_limit_ns,
-		.workspace = c.workspace });
+	sys->plat = rsv_platform_create(
+		&(struct rsv_platform_config){ .backend = c.backend,
+					       .seed = c.seed,
+					       .time_limit_ns = c.time_limit_ns,
+					       .workspace = c.workspace,
+					       .sched = c.sched });
 	if (!sys->plat || map_arena(sys)) {
+		int e = sys->plat ? ENOMEM : errno; /* a bad strategy is EINVAL */
+
 		rsv__mm_system_destroy(sys);
-		errno = ENOMEM;
+		errno = e;
 		return NULL;
 	}
 	rsv__platform_set_describe_hook(sys->plat, rsv__describe_task, sys);

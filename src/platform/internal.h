@@ -144,6 +144,10 @@ struct rsv_platform {
 
 extern _Thread_local struct rsv_thread *rsv__self __attribute__((tls_model("initial-exec")));
 
+/* sim.c: rsv_platform_schedule() and rsv_platform_replayed() on the simulator. */
+size_t rsv__sim_schedule(const struct rsv_platform *p, const uint32_t **ids);
+size_t rsv__sim_replayed(const struct rsv_platform *p);
+
 uint64_t rsv__os_clock_ns(void);
 void rsv__os_sleep_ns(uint64_t ns); /* the calling OS thread, whatever backend it serves */
 /* Asks the host kernel to treat the calling thread as an I/O flusher (PR_SET_IO_FLUSHER):

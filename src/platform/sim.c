@@ -8,6 +8,9 @@
  * also costs tick_ns of virtual time, so a thread that spins without sleeping still moves the
  * clock and a time limit ends a livelock.
  *
+ * Who runs next is the strategy's choice (rsv_sched_config): uniformly at random, or PCT's
+ * priorities; a recorded schedule can be followed first, and every choice can be recorded.
+ *
  * Determinism: everything the scheduler does depends on the seed and on the order of calls
  * made by the threads, which in turn depends only on the scheduler's earlier choices. */
 #include <errno.h>
@@ -30,6 +33,7 @@ struct sim_thread {
 	uint64_t deadline;  /* absolute virtual ns, 0 = no timer */
 	unsigned run_idx;   /* position in runnable[] while runnable */
 	unsigned heap_idx;  /* position in heap[] while a timer is armed */
+	int64_t prio;       /* PCT: the runnable thread of highest priority runs */
 	struct rsv_sim_fiber fiber;
 };
 
@@ -47,6 +51,18 @@ struct sim_platform {
 	struct rsv_sim_ctx main_ctx;
 	struct rsv_sim_fiber main_fiber;
 	struct rsv_thread *main_self; /* rsv__self of the caller of run */
+	/* The strategy (rsv_sched_config). */
+	struct rsv_sched_config sched;
+	struct rsv_rand pct_rng;            /* PCT's draws, apart from the random walk's */
+	uint64_t change[RSV_PCT_MAX_DEPTH]; /* PCT's change points, ascending */
+	unsigned nr_change, next_change;
+	int64_t spin_low;        /* the next priority for a demoted spinner */
+	struct sim_thread *last; /* chosen at the previous decision */
+	uint64_t same_run;       /* ...and how many times in a row */
+	size_t replayed;         /* decisions that followed sched.replay */
+	bool replay_over;
+	uint32_t *log; /* sched.record: the thread chosen, each time */
+	size_t nr_log, cap_log;
 };
 
 #define NO_IDX (~0u)
@@ -192,9 +208,87 @@ static void advance_to(struct sim_platform *sp, uint64_t deadline)
 		sp->now = deadline;
 }
 
+/* ---- choosing ---- */
+
+static struct sim_thread *runnable_by_id(struct sim_platform *sp, uint32_t id)
+{
+	for (unsigned i = 0; i < sp->nr_runnable; i++)
+		if (sp->runnable[i]->base.id == id)
+			return sp->runnable[i];
+	return NULL;
+}
+
+static struct sim_thread *highest_priority(struct sim_platform *sp)
+{
+	struct sim_thread *best = sp->runnable[0];
+
+	for (unsigned i = 1; i < sp->nr_runnable; i++) {
+		struct sim_thread *t = sp->runnable[i];
+
+		if (t->prio > best->prio || (t->prio == best->prio && t->base.id < best->base.id))
+			best = t;
+	}
+	return best;
+}
+
+/* PCT at decision @n (from 1), @self the thread that ran the step before it (or NULL). */
+static struct sim_thread *pct_pick(struct sim_platform *sp, struct sim_thread *self, uint64_t n)
+{
+	struct sim_thread *next;
+
+	while (sp->next_change < sp->nr_change && sp->change[sp->next_change] <= n) {
+		if (self && sp->change[sp->next_change] == n)
+			self->prio = (int64_t)sp->next_change + 1; /* below every start priority */
+		sp->next_change++;
+	}
+	next = highest_priority(sp);
+	if (next == sp->last && sp->nr_runnable > 1 && ++sp->same_run >= RSV_PCT_SPIN_LIMIT) {
+		next->prio = sp->spin_low--; /* a spinner that would starve the rest */
+		next = highest_priority(sp);
+	}
+	return next;
+}
+
+static struct sim_thread *choose(struct sim_platform *sp, struct sim_thread *self)
+{
+	uint64_t n = sp->base.decisions + 1;
+	struct sim_thread *next = NULL;
+
+	if (!sp->replay_over && sp->replayed < sp->sched.nr_replay) {
+		if ((next = runnable_by_id(sp, sp->sched.replay[sp->replayed])))
+			sp->replayed++;
+		else
+			sp->replay_over = true; /* diverged: the strategy takes over from here */
+	}
+	if (!next && sp->sched.strategy == RSV_SCHED_PCT)
+		next = pct_pick(sp, self, n);
+	if (!next)
+		next = sp->runnable[sp->nr_runnable == 1
+					    ? 0
+					    : rsv_rand_below(&sp->rng, sp->nr_runnable)];
+	if (next != sp->last)
+		sp->same_run = 0;
+	sp->last = next;
+	if (sp->sched.record) {
+		if (sp->nr_log == sp->cap_log) {
+			size_t cap = sp->cap_log ? 2 * sp->cap_log : 4096;
+			uint32_t *log = realloc(sp->log, cap * sizeof(*log));
+
+			if (!log) {
+				fprintf(stderr, "reservoir: sim schedule record out of memory\n");
+				abort();
+			}
+			sp->log = log;
+			sp->cap_log = cap;
+		}
+		sp->log[sp->nr_log++] = next->base.id;
+	}
+	return next;
+}
+
 /* Picks who runs next, advancing virtual time when nobody can run. NULL ends the run, with
- * sp->result saying why. */
-static struct sim_thread *pick_next(struct sim_platform *sp)
+ * sp->result saying why. @self: the thread that ran until now, NULL at the start. */
+static struct sim_thread *pick_next(struct sim_platform *sp, struct sim_thread *self)
 {
 	struct sim_thread *next;
 	uint64_t limit = sp->base.cfg.time_limit_ns;
@@ -228,7 +322,7 @@ static struct sim_thread *pick_next(struct sim_platform *sp)
 		sp->result = RSV_RUN_TIME_LIMIT;
 		return NULL;
 	}
-	next = sp->runnable[sp->nr_runnable == 1 ? 0 : rsv_rand_below(&sp->rng, sp->nr_runnable)];
+	next = choose(sp, self);
 	sp->base.decisions++;
 	sp->now += sp->base.cfg.tick_ns;
 	rsv__trace_mix(&sp->base, next->base.id);
@@ -251,7 +345,7 @@ static void switch_to(struct sim_platform *sp, struct sim_thread *from, struct s
 /* The running thread has changed its own state; hand the CPU to whoever is next. */
 static void reschedule(struct sim_platform *sp, struct sim_thread *self, bool dies)
 {
-	struct sim_thread *next = pick_next(sp);
+	struct sim_thread *next = pick_next(sp, self);
 
 	if (next == self)
 		return;
@@ -365,6 +459,8 @@ static int sim_thread_start(struct rsv_platform *p, struct rsv_thread *t)
 
 	if (!t->daemon)
 		sp->nr_live++;
+	/* PCT: a distinct random start priority, above every change point's (1..d-1). */
+	to_st(t)->prio = RSV_PCT_MAX_DEPTH + (int64_t)(rsv_rand_next(&sp->pct_rng) >> 2);
 	runnable_add(sp, to_st(t));
 	rsv__trace_mix(p, ((uint64_t)t->id << 32) ^ 0x57a7);
 	return 0;
@@ -396,7 +492,7 @@ static enum rsv_run_result sim_run(struct rsv_platform *p)
 	sp->main_self = rsv__self;
 	rsv__sim_fiber_init_main(&sp->main_fiber);
 	rsv__report_reset(p);
-	first = pick_next(sp);
+	first = pick_next(sp, NULL);
 	if (first)
 		switch_to(sp, NULL, first, false);
 	rsv__self = sp->main_self;
@@ -421,7 +517,37 @@ static struct rsv_platform *sim_create(const struct rsv_platform_config *cfg)
 	if (!sp)
 		return NULL;
 	rsv_rand_seed(&sp->rng, cfg->seed);
+	sp->sched = cfg->sched;
+	rsv_rand_seed(&sp->pct_rng, cfg->seed ^ 0x9c7d5a3b1e2f4c68ull);
+	if (cfg->sched.strategy == RSV_SCHED_PCT) {
+		unsigned d = cfg->sched.pct_depth ? cfg->sched.pct_depth : 1;
+		uint64_t k = cfg->sched.pct_steps ? cfg->sched.pct_steps : 10000;
+
+		/* d-1 change points, uniform over 1..k, in order (ties are one point). */
+		for (unsigned i = 0; i + 1 < d; i++)
+			sp->change[sp->nr_change++] = 1 + rsv_rand_below(&sp->pct_rng, k);
+		for (unsigned i = 1; i < sp->nr_change; i++)
+			for (unsigned j = i; j && sp->change[j - 1] > sp->change[j]; j--) {
+				uint64_t x = sp->change[j];
+
+				sp->change[j] = sp->change[j - 1];
+				sp->change[j - 1] = x;
+			}
+	}
 	return &sp->base;
+}
+
+size_t rsv__sim_schedule(const struct rsv_platform *p, const uint32_t **ids)
+{
+	const struct sim_platform *sp = rsv_container_of(p, struct sim_platform, base);
+
+	*ids = sp->log;
+	return sp->nr_log;
+}
+
+size_t rsv__sim_replayed(const struct rsv_platform *p)
+{
+	return rsv_container_of(p, struct sim_platform, base)->replayed;
 }
 
 static void sim_destroy(struct rsv_platform *p)
@@ -441,6 +567,7 @@ static void sim_destroy(struct rsv_platform *p)
 	}
 	free(sp->runnable);
 	free(sp->heap);
+	free(sp->log);
 	free(sp);
 }
 

@@ -23,6 +23,14 @@ struct rsv_platform *rsv_platform_create(const struct rsv_platform_config *cfg)
 		errno = EINVAL;
 		return NULL;
 	}
+	/* A strategy is the simulator's; real threads are scheduled by the host. */
+	if ((unsigned)c.sched.strategy >= RSV_NR_SCHED_STRATEGIES ||
+	    c.sched.pct_depth > RSV_PCT_MAX_DEPTH || (c.sched.nr_replay && !c.sched.replay) ||
+	    (c.backend != RSV_BACKEND_SIM &&
+	     (c.sched.strategy != RSV_SCHED_RANDOM || c.sched.nr_replay || c.sched.record))) {
+		errno = EINVAL;
+		return NULL;
+	}
 	be = backends[c.backend];
 	if (!c.tick_ns)
 		c.tick_ns = 1000;
@@ -74,6 +82,15 @@ int rsv__platform_set_monitor(struct rsv_platform *p, uint64_t period_ns,
 }
 uint64_t rsv_platform_trace_hash(const struct rsv_platform *p) { return p->trace_hash; }
 uint64_t rsv_platform_decisions(const struct rsv_platform *p) { return p->decisions; }
+size_t rsv_platform_schedule(const struct rsv_platform *p, const uint32_t **ids)
+{
+	*ids = NULL;
+	return p->cfg.backend == RSV_BACKEND_SIM ? rsv__sim_schedule(p, ids) : 0;
+}
+size_t rsv_platform_replayed(const struct rsv_platform *p)
+{
+	return p->cfg.backend == RSV_BACKEND_SIM ? rsv__sim_replayed(p) : 0;
+}
 const char *rsv_platform_report(const struct rsv_platform *p) { return p->report ? p->report : ""; }
 
 const char *rsv_run_result_name(enum rsv_run_result r)
