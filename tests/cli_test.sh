@@ -178,5 +178,29 @@ else
 	pass
 fi
 
+# explore: bad input refused in one line; a failing cell's failures counted and told apart;
+# a fixed cell has none.
+bad_input "random, pct:d=D" explore s1-crypt-swap-reserves --strategy swarmy --runs 10
+bad_input "pct:d: '0' is not an integer in 1..16" explore s1-crypt-swap-reserves \
+	--strategy pct:d=0 --runs 10
+bad_input "unknown setting 'q=1' of pct" explore s1-crypt-swap-reserves --strategy pct:q=1 \
+	--runs 10
+bad_input "needs --runs N" explore s1-crypt-swap-reserves --strategy random
+bad_input "needs --strategy" explore s1-crypt-swap-reserves --runs 5
+bad_input "--runs: '0' is not an integer" explore s1-crypt-swap-reserves --strategy random \
+	--runs 0
+bad_input "nosuch" explore nosuch --strategy random --runs 5
+explored() {
+	"$bin" explore "$@" --format json | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+print(j["runs"], j["failures"], len(j["distinct"]), j["runs_to_first_failure"],
+      "pct_bound" in j)'
+}
+got=$(explored s5-nofs-bufio-loop --policy bufio=gfp-io,loop=noio --strategy pct:d=2 --runs 40)
+[[ $got == "40 40 "[12]" 1 True" ]] && pass || fail "explore of case A under PCT gave '$got'"
+got=$(explored s5-nofs-bufio-loop --policy bufio=gfp-fs,loop=noio --strategy random --runs 40)
+[ "$got" = "40 0 0 -1 False" ] && pass || fail "explore of case A's fix gave '$got'"
+
 echo "cli: $passes checks passed, $fails failed"
 [ $fails -eq 0 ]

@@ -4,6 +4,10 @@
  *   reservoir run SCENARIO [options]           one run: verdict, counters, trace hash, report
  *   reservoir replay SCENARIO [options]        the same run twice: the trace hashes agree
  *   reservoir matrix [--seeds N] [--jobs J] [--format text|md|json|csv] [--out DIR]
+ *   reservoir explore SCENARIO [--policy ...] [--param ...] --strategy random|pct:d=D[,k=K]
+ *                     --runs N [--jobs J] [--format text|json]
+ *                                              failure rate, first failure and distinct
+ *                                              failures under a scheduling strategy
  *   reservoir demo [--seed N]                  the allocator under pressure on both backends,
  *                                              and a deadlock found, explained and replayed
  *   reservoir stress [--seconds N] [--tasks N] [--seed N]
@@ -33,6 +37,8 @@ static int usage(FILE *out)
 		     "[--lockdep] [--predict] [--format text|json]\n"
 		     "       reservoir matrix [--seeds N] [--jobs J] [--format text|md|json|csv] "
 		     "[--out DIR]\n"
+		     "       reservoir explore SCENARIO [--policy k=v[,...]] [--param n=v] "
+		     "--strategy random|pct:d=D[,k=K] --runs N [--jobs J] [--format text|json]\n"
 		     "       reservoir demo [--seed N]\n"
 		     "       reservoir stress [--seconds N] [--tasks N] [--seed N]\n"
 		     "       reservoir version\n");
@@ -92,12 +98,14 @@ int main(int argc, char **argv)
 		return rsv_tool_run(argc - 2, argv + 2, !strcmp(argv[1], "replay"));
 	if (!strcmp(argv[1], "matrix"))
 		return rsv_tool_matrix(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "explore"))
+		return rsv_tool_explore(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "stress"))
 		return rsv_tool_stress(argc - 2, argv + 2);
 	if (strcmp(argv[1], "demo")) {
 		fprintf(stderr,
 			"reservoir: unknown command '%s' (valid: list, run, replay, matrix, "
-			"stress, demo, version, help)\n",
+			"explore, stress, demo, version, help)\n",
 			argv[1]);
 		return 2;
 	}

@@ -40,7 +40,7 @@ static void scenario_names(char *buf, size_t len)
 				      rsv_scenario_name(rsv_scenario_at(i)));
 }
 
-static const struct rsv_scenario *find_scenario(const char *name)
+const struct rsv_scenario *rsv_tool_find_scenario(const char *name)
 {
 	const struct rsv_scenario *s = rsv_scenario_find(name);
 	char names[512];
@@ -52,15 +52,34 @@ static const struct rsv_scenario *find_scenario(const char *name)
 	return s;
 }
 
+int rsv_tool_scenario_option(const struct rsv_scenario *s, struct rsv_scenario_opts *o,
+			     const char *opt, const char *val)
+{
+	char err[512];
+
+	if (!strcmp(opt, "--policy")) {
+		if (rsv_policy_parse(&o->policy, val, err, sizeof(err)))
+			return bad("%s", err, NULL);
+		return 0;
+	}
+	if (!strcmp(opt, "--param")) {
+		if (rsv_scenario_set_param(s, o, val, err, sizeof(err)))
+			return bad("%s", err, NULL);
+		return 0;
+	}
+	return -1;
+}
+
 /* Parses what follows "run SCENARIO"; 0 or an exit status. */
 static int parse_run(int argc, char **argv, struct run_args *a)
 {
 	char err[512];
 	uint64_t n;
+	int r;
 
 	if (argc < 1)
 		return bad("%s", "run needs a scenario", NULL);
-	if (!(a->s = find_scenario(argv[0])))
+	if (!(a->s = rsv_tool_find_scenario(argv[0])))
 		return 2;
 	rsv_scenario_opts_init(a->s, &a->o);
 	a->format = "text";
@@ -75,12 +94,9 @@ static int parse_run(int argc, char **argv, struct run_args *a)
 		if (!val)
 			return bad("option '%s' needs a value", opt, NULL);
 		i++;
-		if (!strcmp(opt, "--policy")) {
-			if (rsv_policy_parse(&a->o.policy, val, err, sizeof(err)))
-				return bad("%s", err, NULL);
-		} else if (!strcmp(opt, "--param")) {
-			if (rsv_scenario_set_param(a->s, &a->o, val, err, sizeof(err)))
-				return bad("%s", err, NULL);
+		if ((r = rsv_tool_scenario_option(a->s, &a->o, opt, val)) >= 0) {
+			if (r)
+				return r;
 		} else if (!strcmp(opt, "--seed")) {
 			if (rsv_tool_parse_seed(val, &a->o.seed))
 				return 2;
@@ -645,7 +661,7 @@ int rsv_tool_matrix(int argc, char **argv)
 		} else if (!strcmp(opt, "--out")) {
 			dir = val;
 		} else if (!strcmp(opt, "--scenario")) {
-			if (!(only = find_scenario(val)))
+			if (!(only = rsv_tool_find_scenario(val)))
 				return 2;
 		} else {
 			return bad(

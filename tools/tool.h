@@ -13,6 +13,13 @@ int rsv_tool_parse_uint(const char *opt, const char *s, uint64_t min, uint64_t m
 int rsv_tool_list(int argc, char **argv);
 int rsv_tool_run(int argc, char **argv, bool replay);
 int rsv_tool_matrix(int argc, char **argv);
+/* explore.c: reservoir explore SCENARIO ... --strategy S --runs N */
+int rsv_tool_explore(int argc, char **argv);
+/* The scenario named @name, or NULL with the valid names said. */
+const struct rsv_scenario *rsv_tool_find_scenario(const char *name);
+/* --policy and --param for @s: 0 (taken), 2 (bad, said), or -1 (not one of them). */
+int rsv_tool_scenario_option(const struct rsv_scenario *s, struct rsv_scenario_opts *o,
+			     const char *opt, const char *val);
 /* The policy keys @s reads and its variant parameters, as "key=value,...". */
 void rsv_tool_scenario_policy(const struct rsv_scenario *s, const struct rsv_scenario_opts *o,
 			      char *buf, size_t len);

@@ -81,6 +81,11 @@ struct rsv_scenario_opts {
 	 * checker predicts the scenario's failure from runs that do not fail (and the report
 	 * has the cycle). The verdict is progress when the paths finished. */
 	bool predict;
+	/* sim: how the scheduler chooses (reservoir/sync.h); all zero: the seeded random walk.
+	 * With sched.record, @schedule hears the run's decisions before the system goes. */
+	struct rsv_sched_config sched;
+	void (*schedule)(void *arg, const uint32_t *ids, size_t n);
+	void *schedule_arg;
 };
 
 #define RSV_SCENARIO_PROGRESS_TIMEOUT_NS (30 * RSV_NSEC_PER_SEC)
@@ -94,6 +99,7 @@ struct rsv_scenario_result {
 	enum rsv_verdict verdict;
 	enum rsv_run_result run;
 	uint64_t trace_hash, decisions, virtual_ns;
+	unsigned threads; /* threads the run started, tasks and services: PCT's n */
 	unsigned nr_counters;
 	struct rsv_scenario_counter counters[RSV_SCENARIO_MAX_COUNTERS];
 	char why[256];     /* one line: what decided the verdict */

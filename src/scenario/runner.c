@@ -457,11 +457,15 @@ static void panicked(void *arg, const char *msg)
 int rsv_scenario_run(const struct rsv_scenario *s, const struct rsv_scenario_opts *o,
 		     struct rsv_scenario_result *res)
 {
-	struct rsv_system_config cfg = { .nr_pages = s->nr_pages, .backend = o->backend,
-					 .seed = o->seed, .time_limit_ns = s->time_limit_ns,
-					 .misuse = RSV_MISUSE_RETURN, .policy = o->policy,
+	struct rsv_system_config cfg = { .nr_pages = s->nr_pages,
+					 .backend = o->backend,
+					 .seed = o->seed,
+					 .time_limit_ns = s->time_limit_ns,
+					 .misuse = RSV_MISUSE_RETURN,
+					 .policy = o->policy,
 					 .panic = panicked,
-					 .workspace = o->workspace };
+					 .workspace = o->workspace,
+					 .sched = o->sched };
 	struct rsv_scenario_run r = { .s = s, .p = o->params, .res = res, .opts = o };
 	enum rsv_run_result run;
 	uint64_t start;
@@ -478,6 +482,12 @@ int rsv_scenario_run(const struct rsv_scenario *s, const struct rsv_scenario_opt
 	if (s->configure)
 		s->configure(&cfg, o->params);
 	r.window_ns = progress_timeout(o, &cfg);
+	if (o->backend != RSV_BACKEND_SIM && (o->sched.strategy || o->sched.nr_replay)) {
+		snprintf(res->why, sizeof(res->why),
+			 "a scheduling strategy or a schedule is the "
+			 "simulator's: real threads are the host's to schedule");
+		return -EINVAL;
+	}
 	if (!(r.sys = rsv_system_create(&cfg))) {
 		snprintf(res->why, sizeof(res->why), "system: %s", strerror(errno));
 		return -errno;
@@ -507,6 +517,13 @@ int rsv_scenario_run(const struct rsv_scenario *s, const struct rsv_scenario_opt
 	res->run = run;
 	res->trace_hash = rsv_platform_trace_hash(rsv_system_platform(r.sys));
 	res->decisions = rsv_platform_decisions(rsv_system_platform(r.sys));
+	res->threads = rsv_platform_threads(rsv_system_platform(r.sys));
+	if (o->sched.record && o->schedule) {
+		const uint32_t *ids;
+		size_t n = rsv_platform_schedule(rsv_system_platform(r.sys), &ids);
+
+		o->schedule(o->schedule_arg, ids, n);
+	}
 	rsv_task_attach(r.sys, "judge"); /* the judge reads the clock and may free as a task */
 	res->virtual_ns = rsv_now() - start;
 	judge_run(&r, run);

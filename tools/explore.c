@@ -1,0 +1,429 @@
+/* reservoir explore: one scenario cell over many seeds under a scheduling strategy, as a bug
+ * finder: how often it fails (with a 95 % interval), after how many runs first, and which
+ * distinct failures it found, told apart by the signature of their blocked chain.
+ *
+ *   reservoir explore SCENARIO [--policy k=v,...] [--param n=v] --strategy S --runs N
+ *                     [--jobs J] [--format text|json]
+ *   S: random | pct:d=D[,k=K]  (PCT's depth, and its k; without k, the decisions of a first
+ *                               random run of the cell)
+ * Run i uses seed i. Bad input: one line naming it, exit status 2. */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "tool.h"
+
+#define MAX_SIGNATURES 64
+#define SIGNATURE_LEN 1024
+
+struct failure {
+	char signature[SIGNATURE_LEN]; /* verdict, then the blocked chain, numbers removed */
+	char example[512];             /* the first run's why */
+	enum rsv_verdict verdict;
+	unsigned long count;
+	uint64_t first_seed;
+};
+
+struct explore {
+	const struct rsv_scenario *s;
+	struct rsv_scenario_opts o;
+	const char *strategy;
+	unsigned long runs;
+	_Atomic unsigned long next;
+	pthread_mutex_t lock;
+	unsigned long failures, invalid, errors;
+	int64_t first_failing_seed;
+	unsigned max_threads;
+	struct failure sig[MAX_SIGNATURES];
+	unsigned nr_sig;
+	unsigned long other_signatures; /* failures past MAX_SIGNATURES distinct ones */
+	char error[300];
+};
+
+/* "random", "pct", "pct:d=D", "pct:d=D,k=K": 0, or 2 with the reason said. */
+static int parse_strategy(const char *v, struct rsv_sched_config *sc)
+{
+	const char *valid = "random, pct:d=D[,k=K] with D in 1..16";
+	char word[64];
+	uint64_t n;
+
+	memset(sc, 0, sizeof(*sc));
+	if (!strcmp(v, "random"))
+		return 0;
+	if (strncmp(v, "pct", 3) || (v[3] && v[3] != ':')) {
+		fprintf(stderr, "reservoir: --strategy: unknown strategy '%s' (valid: %s)\n", v,
+			valid);
+		return 2;
+	}
+	sc->strategy = RSV_SCHED_PCT;
+	sc->pct_depth = 1;
+	for (const char *p = v[3] ? v + 4 : v + 3; *p;) {
+		size_t len = strcspn(p, ",");
+
+		snprintf(word, sizeof(word), "%.*s", (int)len, p);
+		if (!strncmp(word, "d=", 2)) {
+			if (rsv_tool_parse_uint("--strategy pct:d", word + 2, 1, RSV_PCT_MAX_DEPTH,
+						&n))
+				return 2;
+			sc->pct_depth = (unsigned)n;
+		} else if (!strncmp(word, "k=", 2)) {
+			if (rsv_tool_parse_uint("--strategy pct:k", word + 2, 1, UINT32_MAX, &n))
+				return 2;
+			sc->pct_steps = n;
+		} else {
+			fprintf(stderr,
+				"reservoir: --strategy: unknown setting '%s' of pct (valid: "
+				"d=D, k=K)\n",
+				word);
+			return 2;
+		}
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+/* One line of a report with its numbers folded to N (ids, times, counts): comparable across
+ * runs. */
+static void fold_numbers(const char *p, size_t l, char *d, size_t len)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < l && k + 2 < len; i++) {
+		if (p[i] >= '0' && p[i] <= '9') {
+			if (!k || d[k - 1] != 'N')
+				d[k++] = 'N';
+			continue;
+		}
+		d[k++] = p[i];
+	}
+	d[k] = 0;
+}
+
+/* What tells failures apart: the verdict, then the blocked chain of the report, numbers
+ * folded and lines sorted. With a wait-for cycle, only the cycle and its threads (the idle
+ * service threads around it are the same in every run); without a report, the why. */
+static void signature(const struct rsv_scenario_result *r, char *out, size_t len)
+{
+	char lines[32][200], cycle[200] = "";
+	unsigned nr = 0, kept = 0;
+	size_t n;
+
+	for (const char *p = r->report; *p && nr < 32;) {
+		const char *end = strchr(p, '\n');
+		size_t l = end ? (size_t)(end - p) : strlen(p);
+
+		if (!strncmp(p, "  thread \"", 10))
+			fold_numbers(p + 2, l - 2, lines[nr++], sizeof(lines[0]));
+		else if (!strncmp(p, "  wait-for cycle: ", 18))
+			fold_numbers(p + 2, l - 2, cycle, sizeof(cycle));
+		p += l + (end ? 1 : 0);
+	}
+	for (unsigned i = 0; i < nr; i++) {
+		char name[80];
+		const char *q = strchr(lines[i] + 8, '"');
+
+		snprintf(name, sizeof(name), "%.*s", q ? (int)(q - lines[i] - 7) : 0, lines[i] + 7);
+		if (!*cycle || strstr(cycle, name))
+			memmove(lines[kept++], lines[i], sizeof(lines[0]));
+	}
+	for (unsigned i = 1; i < kept; i++)
+		for (unsigned j = i; j && strcmp(lines[j - 1], lines[j]) > 0; j--) {
+			char tmp[200];
+
+			memcpy(tmp, lines[j], sizeof(tmp));
+			memcpy(lines[j], lines[j - 1], sizeof(tmp));
+			memcpy(lines[j - 1], tmp, sizeof(tmp));
+		}
+	n = (size_t)snprintf(out, len, "%s", rsv_verdict_name(r->verdict));
+	if (*cycle && n < len)
+		n += (size_t)snprintf(out + n, len - n, "\n%s", cycle);
+	for (unsigned i = 0; i < kept && n < len; i++)
+		n += (size_t)snprintf(out + n, len - n, "\n%s", lines[i]);
+	if (!nr && n < len) { /* no blocked chain: the why, folded */
+		char why[200];
+
+		fold_numbers(r->why, strlen(r->why), why, sizeof(why));
+		snprintf(out + n, len - n, "\n%s", why);
+	}
+}
+
+static void count_failure(struct explore *e, const struct rsv_scenario_result *r, uint64_t seed)
+{
+	char sig[SIGNATURE_LEN];
+	unsigned i;
+
+	signature(r, sig, sizeof(sig));
+	e->failures++;
+	if (e->first_failing_seed < 0 || (int64_t)seed < e->first_failing_seed)
+		e->first_failing_seed = (int64_t)seed;
+	for (i = 0; i < e->nr_sig && strcmp(e->sig[i].signature, sig); i++)
+		;
+	if (i == e->nr_sig) {
+		if (e->nr_sig == MAX_SIGNATURES) {
+			e->other_signatures++;
+			return;
+		}
+		e->nr_sig++;
+		snprintf(e->sig[i].signature, sizeof(e->sig[i].signature), "%s", sig);
+		e->sig[i].verdict = r->verdict;
+		e->sig[i].first_seed = seed;
+	}
+	e->sig[i].count++;
+	if (seed <= e->sig[i].first_seed) {
+		e->sig[i].first_seed = seed;
+		snprintf(e->sig[i].example, sizeof(e->sig[i].example), "%s", r->why);
+	}
+}
+
+static void *explore_worker(void *arg)
+{
+	struct explore *e = arg;
+	struct rsv_scenario_result *r = malloc(sizeof(*r));
+	struct rsv_workspace *ws = rsv_workspace_create();
+	unsigned long seed;
+
+	while (r && (seed = atomic_fetch_add(&e->next, 1)) < e->runs) {
+		struct rsv_scenario_opts o = e->o;
+		int err;
+
+		o.seed = seed;
+		o.workspace = ws;
+		err = rsv_scenario_run(e->s, &o, r);
+		pthread_mutex_lock(&e->lock);
+		if (err) {
+			if (!e->errors++)
+				snprintf(e->error, sizeof(e->error), "seed %lu: %s", seed, r->why);
+		} else if (r->verdict == RSV_VERDICT_INVALID_SETUP) {
+			e->invalid++;
+		} else if (r->verdict != RSV_VERDICT_PROGRESS) {
+			count_failure(e, r, seed);
+		}
+		if (!err && r->threads > e->max_threads)
+			e->max_threads = r->threads;
+		pthread_mutex_unlock(&e->lock);
+	}
+	rsv_workspace_destroy(ws);
+	free(r);
+	return NULL;
+}
+
+/* Wilson's score interval for @k successes in @n trials, at 95 %. */
+static void wilson(unsigned long k, unsigned long n, double *lo, double *hi)
+{
+	const double z = 1.959964;
+	double p = (double)k / (double)n, z2n = z * z / (double)n;
+	double centre = (p + z2n / 2) / (1 + z2n);
+	double half = z * sqrt(p * (1 - p) / (double)n + z2n / (4 * (double)n)) / (1 + z2n);
+
+	*lo = centre - half < 0 ? 0 : centre - half;
+	*hi = centre + half > 1 ? 1 : centre + half;
+}
+
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if (*s == '\n')
+			fputs("\\n", stdout);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", *s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+static void print_explore(const struct explore *e, bool json)
+{
+	char policy[256], strategy[64];
+	double lo, hi, bound = -1;
+	const struct rsv_sched_config *sc = &e->o.sched;
+	unsigned long judged = e->runs - e->errors - e->invalid;
+
+	rsv_tool_scenario_policy(e->s, &e->o, policy, sizeof(policy));
+	if (sc->strategy == RSV_SCHED_PCT) {
+		snprintf(strategy, sizeof(strategy), "pct:d=%u,k=%" PRIu64, sc->pct_depth,
+			 sc->pct_steps);
+		bound = 1.0 / (double)(e->max_threads ? e->max_threads : 1);
+		for (unsigned i = 1; i < sc->pct_depth; i++)
+			bound /= (double)sc->pct_steps;
+	} else {
+		snprintf(strategy, sizeof(strategy), "random");
+	}
+	wilson(e->failures, judged ? judged : 1, &lo, &hi);
+	if (json) {
+		printf("{\"scenario\": ");
+		json_str(rsv_scenario_name(e->s));
+		printf(", \"policy\": ");
+		json_str(policy);
+		printf(", \"strategy\": \"%s\", \"runs\": %lu, \"failures\": %lu, "
+		       "\"invalid_setup\": %lu, \"errors\": %lu, \"rate\": %.6f, "
+		       "\"interval95\": [%.6f, %.6f], \"runs_to_first_failure\": %" PRId64
+		       ", \"threads\": %u",
+		       strategy, e->runs, e->failures, e->invalid, e->errors,
+		       judged ? (double)e->failures / (double)judged : 0.0, lo, hi,
+		       e->first_failing_seed < 0 ? -1 : e->first_failing_seed + 1, e->max_threads);
+		if (bound >= 0)
+			printf(", \"pct_bound\": %.9f", bound);
+		printf(", \"distinct\": [");
+		for (unsigned i = 0; i < e->nr_sig; i++) {
+			printf("%s{\"verdict\": \"%s\", \"count\": %lu, \"first_seed\": %" PRIu64
+			       ", \"why\": ",
+			       i ? ", " : "", rsv_verdict_name(e->sig[i].verdict), e->sig[i].count,
+			       e->sig[i].first_seed);
+			json_str(e->sig[i].example);
+			printf(", \"signature\": ");
+			json_str(e->sig[i].signature);
+			putchar('}');
+		}
+		printf("]}\n");
+		return;
+	}
+	printf("%s [%s] under %s: %lu runs\n", rsv_scenario_name(e->s), policy, strategy, e->runs);
+	printf("  failures      %lu (%.3f %%, 95 %% interval %.3f..%.3f %%)\n", e->failures,
+	       judged ? 100.0 * (double)e->failures / (double)judged : 0.0, 100 * lo, 100 * hi);
+	if (e->first_failing_seed >= 0)
+		printf("  first failure at run %" PRId64 " (seed %" PRId64 ")\n",
+		       e->first_failing_seed + 1, e->first_failing_seed);
+	if (bound >= 0)
+		printf("  PCT bound     1/(n k^(d-1)) = %.3g %% (n = %u threads, k = %" PRIu64
+		       ", d = %u)\n",
+		       100 * bound, e->max_threads, sc->pct_steps, sc->pct_depth);
+	if (e->invalid)
+		printf("  invalid-setup %lu (not the seed thread's situation: no verdict)\n",
+		       e->invalid);
+	printf("  distinct failures: %u%s\n", e->nr_sig,
+	       e->other_signatures ? " (and more, not kept)" : "");
+	for (unsigned i = 0; i < e->nr_sig; i++) {
+		const char *chain = strchr(e->sig[i].signature, '\n');
+
+		printf("    %s x%lu, first seed %" PRIu64 ": %s\n",
+		       rsv_verdict_name(e->sig[i].verdict), e->sig[i].count, e->sig[i].first_seed,
+		       e->sig[i].example);
+		for (const char *p = chain; p && *p;) {
+			const char *end = strchr(p + 1, '\n');
+
+			printf("      %.*s\n", (int)(end ? end - p - 1 : (long)strlen(p + 1)),
+			       p + 1);
+			p = end;
+		}
+	}
+}
+
+int rsv_tool_explore(int argc, char **argv)
+{
+	struct explore *e;
+	const char *format = "text";
+	unsigned jobs = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+	bool have_strategy = false, have_runs = false;
+	pthread_t *threads;
+	uint64_t n;
+	int status = 0;
+
+	if (argc < 1) {
+		fprintf(stderr, "reservoir: explore needs a scenario\n");
+		return 2;
+	}
+	if (!(e = calloc(1, sizeof(*e))))
+		return 1;
+	e->first_failing_seed = -1;
+	if (!(e->s = rsv_tool_find_scenario(argv[0]))) {
+		free(e);
+		return 2;
+	}
+	rsv_scenario_opts_init(e->s, &e->o);
+	for (int i = 1; i < argc && !status; i++) {
+		const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+		int r;
+
+		if (!val) {
+			fprintf(stderr, "reservoir: option '%s' needs a value\n", opt);
+			status = 2;
+			break;
+		}
+		i++;
+		if ((r = rsv_tool_scenario_option(e->s, &e->o, opt, val)) >= 0) {
+			status = r;
+		} else if (!strcmp(opt, "--strategy")) {
+			status = parse_strategy(val, &e->o.sched);
+			e->strategy = val;
+			have_strategy = true;
+		} else if (!strcmp(opt, "--runs") || !strcmp(opt, "--jobs")) {
+			if (rsv_tool_parse_uint(opt, val, 1, 100000000, &n))
+				status = 2;
+			else if (!strcmp(opt, "--runs"))
+				e->runs = n, have_runs = true;
+			else
+				jobs = (unsigned)n;
+		} else if (!strcmp(opt, "--format")) {
+			if (strcmp(val, "text") && strcmp(val, "json")) {
+				fprintf(stderr,
+					"reservoir: unknown format '%s' (valid: text, json)\n",
+					val);
+				status = 2;
+			}
+			format = val;
+		} else {
+			fprintf(stderr,
+				"reservoir: unknown option '%s' (valid: --policy key=value, "
+				"--param name=value, --strategy S, --runs N, --jobs J, "
+				"--format text|json)\n",
+				opt);
+			status = 2;
+		}
+	}
+	if (!status && (!have_strategy || !have_runs)) {
+		fprintf(stderr, "reservoir: explore needs %s\n",
+			!have_strategy ? "--strategy random|pct:d=D[,k=K]" : "--runs N");
+		status = 2;
+	}
+	if (!status && rsv_scenario_check(e->s, &e->o, e->error, sizeof(e->error))) {
+		fprintf(stderr, "reservoir: %s\n", e->error);
+		status = 2;
+	}
+	if (status) {
+		free(e);
+		return status;
+	}
+	/* PCT's k, if not given: the length of a first run of the cell. */
+	if (e->o.sched.strategy == RSV_SCHED_PCT && !e->o.sched.pct_steps) {
+		struct rsv_scenario_opts first = e->o;
+		struct rsv_scenario_result *r = malloc(sizeof(*r));
+
+		first.sched = (struct rsv_sched_config){ 0 };
+		first.seed = 0;
+		if (!r || rsv_scenario_run(e->s, &first, r)) {
+			fprintf(stderr,
+				"reservoir: explore: the first run could not be set up: %s\n",
+				r ? r->why : "out of memory");
+			free(r);
+			free(e);
+			return 1;
+		}
+		e->o.sched.pct_steps = r->decisions ? r->decisions : 1;
+		free(r);
+	}
+	pthread_mutex_init(&e->lock, NULL);
+	threads = calloc(jobs, sizeof(*threads));
+	for (unsigned j = 0; threads && j < jobs; j++)
+		pthread_create(&threads[j], NULL, explore_worker, e);
+	for (unsigned j = 0; threads && j < jobs; j++)
+		pthread_join(threads[j], NULL);
+	print_explore(e, !strcmp(format, "json"));
+	if (e->errors) {
+		fprintf(stderr, "reservoir: explore: %lu runs could not be set up (%s)\n",
+			e->errors, e->error);
+		status = 1;
+	}
+	free(threads);
+	free(e);
+	return status;
+}
