@@ -25,6 +25,9 @@
 #define RSV_VERSION "0.1.0"
 
 RSV_API const char *rsv_version(void);
+/* A hash of the library's sources: two builds with the same id schedule the same run the same
+ * way, so a recorded schedule is only replayed by a build of its id. */
+RSV_API const char *rsv_build_id(void);
 RSV_API const char *rsv_strerror(int err); /* for the negative errno values returned here */
 
 #endif

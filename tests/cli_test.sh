@@ -202,5 +202,50 @@ got=$(explored s5-nofs-bufio-loop --policy bufio=gfp-io,loop=noio --strategy pct
 got=$(explored s5-nofs-bufio-loop --policy bufio=gfp-fs,loop=noio --strategy random --runs 40)
 [ "$got" = "40 0 0 -1 False" ] && pass || fail "explore of case A's fix gave '$got'"
 
+# Schedule files: a failing run written down replays to the same trace; cut short it goes on
+# as the run it was cut from; another build's, or a broken file, is refused in one line.
+sched=$tmp/case-a.sched
+"$bin" run s5-nofs-bufio-loop --policy bufio=gfp-io,loop=noio --strategy pct:d=2 --seed 3 \
+	--save-schedule "$sched" >/dev/null
+if out=$("$bin" replay --schedule "$sched") && [[ $out == *"(identical)"* ]]; then
+	pass
+else
+	fail "replay of a saved schedule: $out"
+fi
+python3 - "$sched" "$tmp/half.sched" <<'PY'
+import sys
+lines = open(sys.argv[1]).read().split("\n")
+ids = []
+for l in lines:
+    if l.startswith("ids "):
+        for t in l[4:].split():
+            i, _, c = t.partition("*")
+            ids += [i] * int(c or 1)
+half = ids[: len(ids) // 2]
+out = [l for l in lines if not l.startswith(("ids ", "decisions ", "end")) and l]
+out += ["decisions %d" % len(half), "ids " + " ".join(half), "end", ""]
+open(sys.argv[2], "w").write("\n".join(out))
+PY
+if out=$("$bin" replay --schedule "$tmp/half.sched") &&
+	[[ $out == *"then the seed's strategy"*"(identical)"* ]]; then
+	pass
+else
+	fail "a schedule cut in half did not go on as its run: $out"
+fi
+sed 's/^build .*/build 0000000000000000/' "$sched" >"$tmp/other.sched"
+bad_input "recorded by build 0000000000000000" replay --schedule "$tmp/other.sched"
+if "$bin" replay --schedule "$tmp/other.sched" --force >/dev/null; then pass; else
+	fail "--force did not replay another build's schedule"; fi
+grep -v '^end$' "$sched" >"$tmp/truncated.sched"
+bad_input "truncated: no 'end' line" replay --schedule "$tmp/truncated.sched"
+sed 's/^ids \([0-9]*\)/ids x\1/' "$sched" >"$tmp/bad-id.sched"
+bad_input "not a thread id 'x" replay --schedule "$tmp/bad-id.sched"
+sed 's/^strategy .*/strategy pct:d=0/' "$sched" >"$tmp/bad-strategy.sched"
+bad_input "pct:d: '0' is not an integer in 1..16" replay --schedule "$tmp/bad-strategy.sched"
+printf 'hello\n' >"$tmp/junk.sched"
+bad_input "not a reservoir schedule" replay --schedule "$tmp/junk.sched"
+bad_input "cannot read schedule" replay --schedule "$tmp/missing.sched"
+bad_input "need the simulator" run s5-nofs-bufio-loop --backend os --strategy pct:d=2
+
 echo "cli: $passes checks passed, $fails failed"
 [ $fails -eq 0 ]

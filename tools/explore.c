@@ -3,10 +3,11 @@
  * distinct failures it found, told apart by the signature of their blocked chain.
  *
  *   reservoir explore SCENARIO [--policy k=v,...] [--param n=v] --strategy S --runs N
- *                     [--jobs J] [--format text|json]
+ *                     [--jobs J] [--save-schedule FILE] [--format text|json]
  *   S: random | pct:d=D[,k=K]  (PCT's depth, and its k; without k, the decisions of a first
  *                               random run of the cell)
- * Run i uses seed i. Bad input: one line naming it, exit status 2. */
+ * Run i uses seed i. --save-schedule writes the first failure's schedule (tools/schedule.c).
+ * Bad input: one line naming it, exit status 2. */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -44,44 +45,44 @@ struct explore {
 	char error[300];
 };
 
-/* "random", "pct", "pct:d=D", "pct:d=D,k=K": 0, or 2 with the reason said. */
-static int parse_strategy(const char *v, struct rsv_sched_config *sc)
+int rsv_tool_parse_strategy(const char *v, struct rsv_sched_config *sc, char *err, size_t len)
 {
 	const char *valid = "random, pct:d=D[,k=K] with D in 1..16";
-	char word[64];
-	uint64_t n;
+	char word[64], *end;
+	unsigned long long n;
 
 	memset(sc, 0, sizeof(*sc));
 	if (!strcmp(v, "random"))
 		return 0;
 	if (strncmp(v, "pct", 3) || (v[3] && v[3] != ':')) {
-		fprintf(stderr, "reservoir: --strategy: unknown strategy '%s' (valid: %s)\n", v,
-			valid);
+		snprintf(err, len, "unknown strategy '%s' (valid: %s)", v, valid);
 		return 2;
 	}
 	sc->strategy = RSV_SCHED_PCT;
 	sc->pct_depth = 1;
 	for (const char *p = v[3] ? v + 4 : v + 3; *p;) {
-		size_t len = strcspn(p, ",");
+		size_t l = strcspn(p, ",");
+		bool d;
 
-		snprintf(word, sizeof(word), "%.*s", (int)len, p);
-		if (!strncmp(word, "d=", 2)) {
-			if (rsv_tool_parse_uint("--strategy pct:d", word + 2, 1, RSV_PCT_MAX_DEPTH,
-						&n))
-				return 2;
-			sc->pct_depth = (unsigned)n;
-		} else if (!strncmp(word, "k=", 2)) {
-			if (rsv_tool_parse_uint("--strategy pct:k", word + 2, 1, UINT32_MAX, &n))
-				return 2;
-			sc->pct_steps = n;
-		} else {
-			fprintf(stderr,
-				"reservoir: --strategy: unknown setting '%s' of pct (valid: "
-				"d=D, k=K)\n",
-				word);
+		snprintf(word, sizeof(word), "%.*s", (int)l, p);
+		d = !strncmp(word, "d=", 2);
+		if (!d && strncmp(word, "k=", 2)) {
+			snprintf(err, len, "unknown setting '%s' of pct (valid: d=D, k=K)", word);
 			return 2;
 		}
-		p += len;
+		errno = 0;
+		n = word[2] >= '0' && word[2] <= '9' ? strtoull(word + 2, &end, 10) : 0;
+		if (word[2] < '0' || word[2] > '9' || *end || errno || !n ||
+		    n > (d ? RSV_PCT_MAX_DEPTH : UINT32_MAX)) {
+			snprintf(err, len, "pct:%c: '%s' is not an integer in 1..%u", word[0],
+				 word + 2, d ? RSV_PCT_MAX_DEPTH : UINT32_MAX);
+			return 2;
+		}
+		if (d)
+			sc->pct_depth = (unsigned)n;
+		else
+			sc->pct_steps = n;
+		p += l;
 		if (*p == ',')
 			p++;
 	}
@@ -321,7 +322,7 @@ static void print_explore(const struct explore *e, bool json)
 int rsv_tool_explore(int argc, char **argv)
 {
 	struct explore *e;
-	const char *format = "text";
+	const char *format = "text", *save = NULL;
 	unsigned jobs = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 	bool have_strategy = false, have_runs = false;
 	pthread_t *threads;
@@ -353,7 +354,9 @@ int rsv_tool_explore(int argc, char **argv)
 		if ((r = rsv_tool_scenario_option(e->s, &e->o, opt, val)) >= 0) {
 			status = r;
 		} else if (!strcmp(opt, "--strategy")) {
-			status = parse_strategy(val, &e->o.sched);
+			if ((status = rsv_tool_parse_strategy(val, &e->o.sched, e->error,
+							      sizeof(e->error))))
+				fprintf(stderr, "reservoir: --strategy: %s\n", e->error);
 			e->strategy = val;
 			have_strategy = true;
 		} else if (!strcmp(opt, "--runs") || !strcmp(opt, "--jobs")) {
@@ -363,6 +366,10 @@ int rsv_tool_explore(int argc, char **argv)
 				e->runs = n, have_runs = true;
 			else
 				jobs = (unsigned)n;
+		} else if (!strcmp(opt, "--save-schedule")) {
+			if (rsv_tool_check_writable("--save-schedule", val))
+				status = 2;
+			save = val;
 		} else if (!strcmp(opt, "--format")) {
 			if (strcmp(val, "text") && strcmp(val, "json")) {
 				fprintf(stderr,
@@ -375,7 +382,7 @@ int rsv_tool_explore(int argc, char **argv)
 			fprintf(stderr,
 				"reservoir: unknown option '%s' (valid: --policy key=value, "
 				"--param name=value, --strategy S, --runs N, --jobs J, "
-				"--format text|json)\n",
+				"--save-schedule FILE, --format text|json)\n",
 				opt);
 			status = 2;
 		}
@@ -418,6 +425,25 @@ int rsv_tool_explore(int argc, char **argv)
 	for (unsigned j = 0; threads && j < jobs; j++)
 		pthread_join(threads[j], NULL);
 	print_explore(e, !strcmp(format, "json"));
+	/* The first failure, run again to record its schedule. */
+	if (save && e->first_failing_seed >= 0) {
+		struct rsv_tool_recording rec = { 0 };
+		struct rsv_scenario_opts o = e->o;
+		struct rsv_scenario_result *r = malloc(sizeof(*r));
+
+		o.seed = (uint64_t)e->first_failing_seed;
+		o.sched.record = true;
+		o.schedule = rsv_tool_record;
+		o.schedule_arg = &rec;
+		if (!r || rsv_scenario_run(e->s, &o, r) ||
+		    rsv_tool_schedule_write(save, e->s, &o, r, rec.ids, rec.n))
+			status = 1;
+		else if (strcmp(format, "json"))
+			printf("  schedule of the first failure (seed %" PRIu64 ") written to %s\n",
+			       o.seed, save);
+		free(rec.ids);
+		free(r);
+	}
 	if (e->errors) {
 		fprintf(stderr, "reservoir: explore: %lu runs could not be set up (%s)\n",
 			e->errors, e->error);

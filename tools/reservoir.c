@@ -5,7 +5,7 @@
  *   reservoir replay SCENARIO [options]        the same run twice: the trace hashes agree
  *   reservoir matrix [--seeds N] [--jobs J] [--format text|md|json|csv] [--out DIR]
  *   reservoir explore SCENARIO [--policy ...] [--param ...] --strategy random|pct:d=D[,k=K]
- *                     --runs N [--jobs J] [--format text|json]
+ *                     --runs N [--jobs J] [--save-schedule FILE] [--format text|json]
  *                                              failure rate, first failure and distinct
  *                                              failures under a scheduling strategy
  *   reservoir demo [--seed N]                  the allocator under pressure on both backends,
@@ -14,7 +14,10 @@
  *                                              every allocator at once on real threads, with
  *                                              injected failures, patterns and invariant checks
  *   reservoir version
+ *   reservoir replay --schedule FILE [--force] [--format text|json]
+ *                                              a saved schedule run again, bit for bit
  * run and replay take --policy key=value[,...], --param name=value, --seed N,
+ * --strategy random|pct:d=D[,k=K], --save-schedule FILE,
  * --backend sim|os, --timeout SECONDS (the progress watchdog's window, 30 by default),
  * --lockdep (the dependency checker on: its cycles in the counters and the report),
  * --predict (the scenario's paths run apart with the checker: what it predicts from runs that
@@ -34,11 +37,14 @@ static int usage(FILE *out)
 	fprintf(out, "usage: reservoir list [--verbose]\n"
 		     "       reservoir run|replay SCENARIO [--policy key=value[,...]] "
 		     "[--param name=value] [--seed N] [--backend sim|os] [--timeout S] "
-		     "[--lockdep] [--predict] [--format text|json]\n"
+		     "[--lockdep] [--predict] [--strategy S] [--save-schedule FILE] "
+		     "[--format text|json]\n"
 		     "       reservoir matrix [--seeds N] [--jobs J] [--format text|md|json|csv] "
 		     "[--out DIR]\n"
 		     "       reservoir explore SCENARIO [--policy k=v[,...]] [--param n=v] "
-		     "--strategy random|pct:d=D[,k=K] --runs N [--jobs J] [--format text|json]\n"
+		     "--strategy random|pct:d=D[,k=K] --runs N [--jobs J] [--save-schedule FILE] "
+		     "[--format text|json]\n"
+		     "       reservoir replay --schedule FILE [--force] [--format text|json]\n"
 		     "       reservoir demo [--seed N]\n"
 		     "       reservoir stress [--seconds N] [--tasks N] [--seed N]\n"
 		     "       reservoir version\n");

@@ -18,6 +18,7 @@ struct run_args {
 	struct rsv_scenario_opts o;
 	const char *format;
 	const char *trace, *plot;
+	const char *save; /* --save-schedule */
 };
 
 static int bad(const char *fmt, const char *word, const char *valid)
@@ -83,7 +84,7 @@ static int parse_run(int argc, char **argv, struct run_args *a)
 		return 2;
 	rsv_scenario_opts_init(a->s, &a->o);
 	a->format = "text";
-	a->trace = a->plot = NULL;
+	a->trace = a->plot = a->save = NULL;
 	for (int i = 1; i < argc; i++) {
 		const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
 
@@ -100,6 +101,13 @@ static int parse_run(int argc, char **argv, struct run_args *a)
 		} else if (!strcmp(opt, "--seed")) {
 			if (rsv_tool_parse_seed(val, &a->o.seed))
 				return 2;
+		} else if (!strcmp(opt, "--strategy")) {
+			if (rsv_tool_parse_strategy(val, &a->o.sched, err, sizeof(err)))
+				return bad("--strategy: %s", err, NULL);
+		} else if (!strcmp(opt, "--save-schedule")) {
+			if (rsv_tool_check_writable("--save-schedule", val))
+				return 2;
+			a->save = val;
 		} else if (!strcmp(opt, "--backend")) {
 			if (!strcmp(val, "sim"))
 				a->o.backend = RSV_BACKEND_SIM;
@@ -127,11 +135,16 @@ static int parse_run(int argc, char **argv, struct run_args *a)
 			return bad("unknown option '%s'", opt,
 				   "--policy key=value, --param name=value, --seed N, "
 				   "--backend sim|os, --timeout SECONDS, --lockdep, --predict, "
-				   "--trace FILE, --plot FILE.svg|.png, --format text|json");
+				   "--strategy S, --save-schedule FILE, --trace FILE, "
+				   "--plot FILE.svg|.png, --format text|json");
 		}
 	}
 	if (rsv_scenario_check(a->s, &a->o, err, sizeof(err)))
 		return bad("%s", err, NULL);
+	if ((a->save || a->o.sched.strategy) && a->o.backend != RSV_BACKEND_SIM)
+		return bad("%s",
+			   "--strategy and --save-schedule need the simulator (--backend sim)",
+			   NULL);
 	return 0;
 }
 
@@ -236,14 +249,86 @@ static void print_result(const struct run_args *a, const struct rsv_scenario_res
 		       r->trace_hash == again->trace_hash ? "identical" : "DIFFERENT");
 }
 
+/* reservoir replay --schedule FILE [--force] [--format text|json]: the recorded run again,
+ * by its schedule; 0 if it gives the same trace, 1 if not, 2 for a bad file or option. */
+static int replay_schedule(int argc, char **argv)
+{
+	const char *path = NULL;
+	struct run_args a = { .format = "text" };
+	struct rsv_tool_schedule sch;
+	struct rsv_scenario_result *r;
+	bool force = false, same;
+	int status;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--force")) {
+			force = true;
+		} else if (i + 1 < argc && !strcmp(argv[i], "--schedule")) {
+			path = argv[++i];
+		} else if (i + 1 < argc && !strcmp(argv[i], "--format")) {
+			a.format = argv[++i];
+			if (strcmp(a.format, "text") && strcmp(a.format, "json"))
+				return bad("unknown format '%s'", a.format, "text, json");
+		} else {
+			return bad("unknown option '%s' of replay --schedule", argv[i],
+				   "--schedule FILE, --force, --format text|json");
+		}
+	}
+	if (!path)
+		return bad("%s", "replay needs a scenario, or --schedule FILE", NULL);
+	if ((status = rsv_tool_schedule_read(path, &sch, force)))
+		return status;
+	if (!(r = malloc(sizeof(*r)))) {
+		free(sch.ids);
+		return 1;
+	}
+	a.s = sch.s;
+	a.o = sch.o;
+	a.o.sched.replay = sch.ids;
+	a.o.sched.nr_replay = sch.n;
+	if (rsv_scenario_run(a.s, &a.o, r)) {
+		fprintf(stderr, "reservoir: replay: %s\n", r->why);
+		free(r);
+		free(sch.ids);
+		return 1;
+	}
+	same = r->trace_hash == sch.trace_hash &&
+	       !strcmp(rsv_verdict_name(r->verdict), sch.verdict);
+	print_result(&a, r, NULL);
+	if (!strcmp(a.format, "text"))
+		printf("schedule: %zu of %zu decisions followed%s; recorded %s, "
+		       "trace hash %016" PRIx64 " (%s)\n",
+		       r->replayed, sch.n,
+		       r->replayed < r->decisions ? ", then the seed's strategy" : "", sch.verdict,
+		       sch.trace_hash, same ? "identical" : "DIFFERENT");
+	else
+		printf("{\"schedule\": {\"followed\": %zu, \"recorded\": %zu, \"verdict\": "
+		       "\"%s\", \"trace_hash\": \"%016" PRIx64 "\", \"identical\": %s}}\n",
+		       r->replayed, sch.n, sch.verdict, sch.trace_hash, same ? "true" : "false");
+	free(r);
+	free(sch.ids);
+	return same ? 0 : 1;
+}
+
 int rsv_tool_run(int argc, char **argv, bool replay)
 {
 	struct run_args a;
-	struct rsv_scenario_result *r = malloc(sizeof(*r)), *again = malloc(sizeof(*again));
-	int status = parse_run(argc, argv, &a);
+	struct rsv_scenario_result *r, *again;
+	struct rsv_tool_recording rec = { 0 };
+	int status;
 
+	if (replay && argc > 0 && !strcmp(argv[0], "--schedule"))
+		return replay_schedule(argc, argv);
+	r = malloc(sizeof(*r));
+	again = malloc(sizeof(*again));
+	status = parse_run(argc, argv, &a);
 	if (status || !r || !again)
 		goto out;
+	if (a.save) {
+		a.o.sched.record = true;
+		a.o.schedule = rsv_tool_record;
+		a.o.schedule_arg = &rec;
+	}
 	if (replay && a.o.backend != RSV_BACKEND_SIM) {
 		status = bad("%s", "replay needs the simulator (--backend sim)", NULL);
 		goto out;
@@ -262,7 +347,10 @@ int rsv_tool_run(int argc, char **argv, bool replay)
 	print_result(&a, r, replay ? again : NULL);
 	if (replay)
 		status = r->trace_hash != again->trace_hash;
+	if (a.save && !status)
+		status = rsv_tool_schedule_write(a.save, a.s, &a.o, r, rec.ids, rec.n);
 out:
+	free(rec.ids);
 	free(r);
 	free(again);
 	return status;

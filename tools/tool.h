@@ -15,6 +15,32 @@ int rsv_tool_run(int argc, char **argv, bool replay);
 int rsv_tool_matrix(int argc, char **argv);
 /* explore.c: reservoir explore SCENARIO ... --strategy S --runs N */
 int rsv_tool_explore(int argc, char **argv);
+/* "random", "pct", "pct:d=D[,k=K]" into @sc: 0, or 2 with the reason in @err. */
+int rsv_tool_parse_strategy(const char *v, struct rsv_sched_config *sc, char *err, size_t len);
+void rsv_tool_strategy_format(const struct rsv_sched_config *sc, char *buf, size_t len);
+
+/* schedule.c: a recorded run, as a file. */
+struct rsv_tool_schedule {
+	char build[64], verdict[32];
+	const struct rsv_scenario *s;
+	struct rsv_scenario_opts o; /* policy, every parameter, seed, strategy */
+	uint64_t trace_hash;
+	uint32_t *ids; /* the thread chosen at each decision (free() it) */
+	size_t n, expected;
+};
+/* 0, or 1 with the reason said. */
+int rsv_tool_schedule_write(const char *path, const struct rsv_scenario *s,
+			    const struct rsv_scenario_opts *o, const struct rsv_scenario_result *r,
+			    const uint32_t *ids, size_t n);
+/* 0, or 2 with one line naming the file, the line and what is wrong; a schedule of another
+ * build is refused unless @force. */
+int rsv_tool_schedule_read(const char *path, struct rsv_tool_schedule *sch, bool force);
+/* A schedule's decisions kept by a run with sched.record (rsv_scenario_opts.schedule). */
+struct rsv_tool_recording {
+	uint32_t *ids;
+	size_t n;
+};
+void rsv_tool_record(void *arg, const uint32_t *ids, size_t n);
 /* The scenario named @name, or NULL with the valid names said. */
 const struct rsv_scenario *rsv_tool_find_scenario(const char *name);
 /* --policy and --param for @s: 0 (taken), 2 (bad, said), or -1 (not one of them). */

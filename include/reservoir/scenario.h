@@ -100,6 +100,7 @@ struct rsv_scenario_result {
 	enum rsv_run_result run;
 	uint64_t trace_hash, decisions, virtual_ns;
 	unsigned threads; /* threads the run started, tasks and services: PCT's n */
+	size_t replayed;  /* decisions that followed opts.sched.replay */
 	unsigned nr_counters;
 	struct rsv_scenario_counter counters[RSV_SCENARIO_MAX_COUNTERS];
 	char why[256];     /* one line: what decided the verdict */

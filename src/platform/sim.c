@@ -249,23 +249,28 @@ static struct sim_thread *pct_pick(struct sim_platform *sp, struct sim_thread *s
 	return next;
 }
 
+/* The strategy chooses at every decision, even while a schedule is followed, so that its state
+ * (the random walk's draws, PCT's change points) stays that of the recorded run: a schedule cut
+ * short then goes on exactly as the run it was cut from. */
 static struct sim_thread *choose(struct sim_platform *sp, struct sim_thread *self)
 {
 	uint64_t n = sp->base.decisions + 1;
-	struct sim_thread *next = NULL;
+	struct sim_thread *next, *replayed;
 
-	if (!sp->replay_over && sp->replayed < sp->sched.nr_replay) {
-		if ((next = runnable_by_id(sp, sp->sched.replay[sp->replayed])))
-			sp->replayed++;
-		else
-			sp->replay_over = true; /* diverged: the strategy takes over from here */
-	}
-	if (!next && sp->sched.strategy == RSV_SCHED_PCT)
+	if (sp->sched.strategy == RSV_SCHED_PCT)
 		next = pct_pick(sp, self, n);
-	if (!next)
+	else
 		next = sp->runnable[sp->nr_runnable == 1
 					    ? 0
 					    : rsv_rand_below(&sp->rng, sp->nr_runnable)];
+	if (!sp->replay_over && sp->replayed < sp->sched.nr_replay) {
+		if ((replayed = runnable_by_id(sp, sp->sched.replay[sp->replayed]))) {
+			next = replayed;
+			sp->replayed++;
+		} else {
+			sp->replay_over = true; /* diverged: the strategy takes over from here */
+		}
+	}
 	if (next != sp->last)
 		sp->same_run = 0;
 	sp->last = next;

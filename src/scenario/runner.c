@@ -518,6 +518,7 @@ int rsv_scenario_run(const struct rsv_scenario *s, const struct rsv_scenario_opt
 	res->trace_hash = rsv_platform_trace_hash(rsv_system_platform(r.sys));
 	res->decisions = rsv_platform_decisions(rsv_system_platform(r.sys));
 	res->threads = rsv_platform_threads(rsv_system_platform(r.sys));
+	res->replayed = rsv_platform_replayed(rsv_system_platform(r.sys));
 	if (o->sched.record && o->schedule) {
 		const uint32_t *ids;
 		size_t n = rsv_platform_schedule(rsv_system_platform(r.sys), &ids);

@@ -155,6 +155,18 @@ Test(sched, a_recorded_schedule_replays_to_the_same_trace)
 	}
 	rsv_platform_destroy(p);
 
+	/* Cut short under its own strategy and seed, it goes on exactly as the run it came from. */
+	{
+		struct rsv_sched_config cut = rec;
+		struct outcome o;
+
+		cut.record = false;
+		cut.replay = log;
+		cut.nr_replay = n / 3;
+		o = run_race(11, &cut, NULL, NULL);
+		cr_assert_eq(o.hash, first.hash, "a prefix and the seed give the whole run");
+	}
+
 	/* A thread that is not there: the replay ends at once and the run goes on. */
 	log[0] = 999;
 	p = rsv_platform_create(
