@@ -246,6 +246,10 @@ printf 'hello\n' >"$tmp/junk.sched"
 bad_input "not a reservoir schedule" replay --schedule "$tmp/junk.sched"
 bad_input "cannot read schedule" replay --schedule "$tmp/missing.sched"
 bad_input "need the simulator" run s5-nofs-bufio-loop --backend os --strategy pct:d=2
+if out=$("$bin" run s3-oom-mutex-livelock --strategy pct:d=2 --check-determinism) &&
+	[[ $out == "determinism: two runs, the same "* ]]; then pass; else
+	fail "--check-determinism on a scenario: $out"; fi
+bad_input "need the simulator" run s3-oom-mutex-livelock --backend os --check-determinism
 
 echo "cli: $passes checks passed, $fails failed"
 [ $fails -eq 0 ]

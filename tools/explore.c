@@ -442,6 +442,7 @@ int rsv_tool_explore(int argc, char **argv)
 			printf("  schedule of the first failure (seed %" PRIu64 ") written to %s\n",
 			       o.seed, save);
 		free(rec.ids);
+		free(rec.hashes);
 		free(r);
 	}
 	if (e->errors) {

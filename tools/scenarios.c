@@ -19,6 +19,7 @@ struct run_args {
 	const char *format;
 	const char *trace, *plot;
 	const char *save; /* --save-schedule */
+	bool determinism; /* --check-determinism */
 };
 
 static int bad(const char *fmt, const char *word, const char *valid)
@@ -85,11 +86,16 @@ static int parse_run(int argc, char **argv, struct run_args *a)
 	rsv_scenario_opts_init(a->s, &a->o);
 	a->format = "text";
 	a->trace = a->plot = a->save = NULL;
+	a->determinism = false;
 	for (int i = 1; i < argc; i++) {
 		const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
 
 		if (!strcmp(opt, "--lockdep") || !strcmp(opt, "--predict")) { /* flags */
 			*(opt[2] == 'l' ? &a->o.lockdep : &a->o.predict) = true;
+			continue;
+		}
+		if (!strcmp(opt, "--check-determinism")) {
+			a->determinism = true;
 			continue;
 		}
 		if (!val)
@@ -135,15 +141,16 @@ static int parse_run(int argc, char **argv, struct run_args *a)
 			return bad("unknown option '%s'", opt,
 				   "--policy key=value, --param name=value, --seed N, "
 				   "--backend sim|os, --timeout SECONDS, --lockdep, --predict, "
-				   "--strategy S, --save-schedule FILE, --trace FILE, "
-				   "--plot FILE.svg|.png, --format text|json");
+				   "--strategy S, --save-schedule FILE, --check-determinism, "
+				   "--trace FILE, --plot FILE.svg|.png, --format text|json");
 		}
 	}
 	if (rsv_scenario_check(a->s, &a->o, err, sizeof(err)))
 		return bad("%s", err, NULL);
-	if ((a->save || a->o.sched.strategy) && a->o.backend != RSV_BACKEND_SIM)
+	if ((a->save || a->o.sched.strategy || a->determinism) && a->o.backend != RSV_BACKEND_SIM)
 		return bad("%s",
-			   "--strategy and --save-schedule need the simulator (--backend sim)",
+			   "--strategy, --save-schedule and --check-determinism need the simulator "
+			   "(--backend sim)",
 			   NULL);
 	return 0;
 }
@@ -324,6 +331,27 @@ int rsv_tool_run(int argc, char **argv, bool replay)
 	status = parse_run(argc, argv, &a);
 	if (status || !r || !again)
 		goto out;
+	if (a.determinism) {
+		struct rsv_tool_divergence d;
+		int e = rsv_tool_determinism(a.s, &a.o, r, &d);
+
+		if (e < 0) {
+			fprintf(stderr, "reservoir: %s\n", r->why);
+			status = 1;
+		} else if (e) {
+			printf("determinism: the two runs differ at decision %ld: the first "
+			       "ran thread #%u, the second #%u (%zu and %zu decisions in "
+			       "all). Something outside the run decided: the wall clock, an "
+			       "unseeded PRNG, an address, or state left by an earlier run\n",
+			       d.decision, d.thread[0], d.thread[1], d.n[0], d.n[1]);
+			status = 1;
+		} else {
+			printf("determinism: two runs, the same %zu decisions and trace hash "
+			       "%016" PRIx64 "\n",
+			       d.n[0], r->trace_hash);
+		}
+		goto out;
+	}
 	if (a.save) {
 		a.o.sched.record = true;
 		a.o.schedule = rsv_tool_record;
@@ -351,6 +379,7 @@ int rsv_tool_run(int argc, char **argv, bool replay)
 		status = rsv_tool_schedule_write(a.save, a.s, &a.o, r, rec.ids, rec.n);
 out:
 	free(rec.ids);
+	free(rec.hashes);
 	free(r);
 	free(again);
 	return status;

@@ -25,14 +25,18 @@
 
 #define SCHEDULE_MAGIC "reservoir-schedule 1"
 
-void rsv_tool_record(void *arg, const uint32_t *ids, size_t n)
+void rsv_tool_record(void *arg, const uint32_t *ids, const uint64_t *hashes, size_t n)
 {
 	struct rsv_tool_recording *rec = arg;
 
 	free(rec->ids);
+	free(rec->hashes);
 	rec->n = 0;
-	if ((rec->ids = malloc((n ? n : 1) * sizeof(*ids)))) {
+	rec->ids = malloc((n ? n : 1) * sizeof(*ids));
+	rec->hashes = malloc((n ? n : 1) * sizeof(*hashes));
+	if (rec->ids && rec->hashes) {
 		memcpy(rec->ids, ids, n * sizeof(*ids));
+		memcpy(rec->hashes, hashes, n * sizeof(*hashes));
 		rec->n = n;
 	}
 }
@@ -252,4 +256,38 @@ int rsv_tool_schedule_read(const char *path, struct rsv_tool_schedule *sch, bool
 		sch->ids = NULL;
 	}
 	return status;
+}
+
+int rsv_tool_determinism(const struct rsv_scenario *s, const struct rsv_scenario_opts *o,
+			 struct rsv_scenario_result *r, struct rsv_tool_divergence *d)
+{
+	struct rsv_tool_recording rec[2] = { { 0 } };
+	struct rsv_scenario_opts twice = *o;
+	int err = 0;
+
+	memset(d, 0, sizeof(*d));
+	d->decision = -1;
+	twice.sched.record = true;
+	twice.schedule = rsv_tool_record;
+	for (unsigned i = 0; i < 2 && !err; i++) {
+		twice.schedule_arg = &rec[i];
+		err = rsv_scenario_run(s, &twice, r);
+		d->n[i] = rec[i].n;
+	}
+	if (!err) {
+		size_t n = rec[0].n < rec[1].n ? rec[0].n : rec[1].n, i;
+
+		for (i = 0; i < n && rec[0].hashes[i] == rec[1].hashes[i]; i++)
+			;
+		if (i < n || rec[0].n != rec[1].n) {
+			d->decision = (long)i + 1;
+			d->thread[0] = i < rec[0].n ? rec[0].ids[i] : 0;
+			d->thread[1] = i < rec[1].n ? rec[1].ids[i] : 0;
+		}
+	}
+	for (unsigned i = 0; i < 2; i++) {
+		free(rec[i].ids);
+		free(rec[i].hashes);
+	}
+	return err ? err : d->decision >= 0;
 }

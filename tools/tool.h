@@ -38,9 +38,21 @@ int rsv_tool_schedule_read(const char *path, struct rsv_tool_schedule *sch, bool
 /* A schedule's decisions kept by a run with sched.record (rsv_scenario_opts.schedule). */
 struct rsv_tool_recording {
 	uint32_t *ids;
+	uint64_t *hashes;
 	size_t n;
 };
-void rsv_tool_record(void *arg, const uint32_t *ids, size_t n);
+void rsv_tool_record(void *arg, const uint32_t *ids, const uint64_t *hashes, size_t n);
+/* --check-determinism: @s run twice with @o, compared decision by decision. 0: the same;
+ * 1: they differ first at d->decision (from 1), where the first chose thread d->thread[0]
+ * and the second d->thread[1] (0: it had ended); -errno: a run could not be set up (@r's
+ * why says why). @r holds the second run. */
+struct rsv_tool_divergence {
+	long decision;
+	uint32_t thread[2];
+	size_t n[2];
+};
+int rsv_tool_determinism(const struct rsv_scenario *s, const struct rsv_scenario_opts *o,
+			 struct rsv_scenario_result *r, struct rsv_tool_divergence *d);
 /* The scenario named @name, or NULL with the valid names said. */
 const struct rsv_scenario *rsv_tool_find_scenario(const char *name);
 /* --policy and --param for @s: 0 (taken), 2 (bad, said), or -1 (not one of them). */

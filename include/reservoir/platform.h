@@ -45,6 +45,12 @@ RSV_API unsigned rsv_platform_threads(const struct rsv_platform *p);
 /* sim, with sched.record: the thread id chosen at each decision so far, in @ids (valid until
  * the platform goes); how many. */
 RSV_API size_t rsv_platform_schedule(const struct rsv_platform *p, const uint32_t **ids);
+/* sim, with sched.record: the trace hash just after each decision. Two runs that should be
+ * the same and are not first differ at the first decision whose hashes do: a thread that read
+ * the wall clock or an unseeded PRNG, or any state that lives outside the run, and acted on it
+ * in a way the scheduler sees (it slept, blocked, woke someone or started a thread, or chose
+ * at another count of scheduling points). */
+RSV_API size_t rsv_platform_schedule_hashes(const struct rsv_platform *p, const uint64_t **hashes);
 /* sim: how many decisions followed sched.replay before it ended or diverged. */
 RSV_API size_t rsv_platform_replayed(const struct rsv_platform *p);
 /* The report of the last deadlock or time limit: every blocked thread, what it waits on,

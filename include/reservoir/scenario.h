@@ -82,9 +82,10 @@ struct rsv_scenario_opts {
 	 * has the cycle). The verdict is progress when the paths finished. */
 	bool predict;
 	/* sim: how the scheduler chooses (reservoir/sync.h); all zero: the seeded random walk.
-	 * With sched.record, @schedule hears the run's decisions before the system goes. */
+	 * With sched.record, @schedule hears the run's decisions before the system goes: the
+	 * thread chosen at each, and the trace hash just after it. */
 	struct rsv_sched_config sched;
-	void (*schedule)(void *arg, const uint32_t *ids, size_t n);
+	void (*schedule)(void *arg, const uint32_t *ids, const uint64_t *hashes, size_t n);
 	void *schedule_arg;
 };
 

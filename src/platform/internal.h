@@ -145,7 +145,8 @@ struct rsv_platform {
 extern _Thread_local struct rsv_thread *rsv__self __attribute__((tls_model("initial-exec")));
 
 /* sim.c: rsv_platform_schedule() and rsv_platform_replayed() on the simulator. */
-size_t rsv__sim_schedule(const struct rsv_platform *p, const uint32_t **ids);
+size_t rsv__sim_schedule(const struct rsv_platform *p, const uint32_t **ids,
+			 const uint64_t **hashes);
 size_t rsv__sim_replayed(const struct rsv_platform *p);
 
 uint64_t rsv__os_clock_ns(void);

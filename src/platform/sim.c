@@ -61,7 +61,8 @@ struct sim_platform {
 	uint64_t same_run;       /* ...and how many times in a row */
 	size_t replayed;         /* decisions that followed sched.replay */
 	bool replay_over;
-	uint32_t *log; /* sched.record: the thread chosen, each time */
+	uint32_t *log;  /* sched.record: the thread chosen, each time */
+	uint64_t *hlog; /* ...and the trace hash just after */
 	size_t nr_log, cap_log;
 };
 
@@ -274,21 +275,28 @@ static struct sim_thread *choose(struct sim_platform *sp, struct sim_thread *sel
 	if (next != sp->last)
 		sp->same_run = 0;
 	sp->last = next;
-	if (sp->sched.record) {
-		if (sp->nr_log == sp->cap_log) {
-			size_t cap = sp->cap_log ? 2 * sp->cap_log : 4096;
-			uint32_t *log = realloc(sp->log, cap * sizeof(*log));
-
-			if (!log) {
-				fprintf(stderr, "reservoir: sim schedule record out of memory\n");
-				abort();
-			}
-			sp->log = log;
-			sp->cap_log = cap;
-		}
-		sp->log[sp->nr_log++] = next->base.id;
-	}
 	return next;
+}
+
+/* sched.record: the thread chosen and the trace hash with this decision in it, which two runs
+ * that should be the same compare decision by decision (rsv_platform_schedule_hashes()). */
+static void record_decision(struct sim_platform *sp, struct sim_thread *next)
+{
+	if (sp->nr_log == sp->cap_log) {
+		size_t cap = sp->cap_log ? 2 * sp->cap_log : 4096;
+		uint32_t *log = realloc(sp->log, cap * sizeof(*log));
+		uint64_t *hlog = log ? realloc(sp->hlog, cap * sizeof(*hlog)) : NULL;
+
+		if (!log || !hlog) {
+			fprintf(stderr, "reservoir: sim schedule record out of memory\n");
+			abort();
+		}
+		sp->log = log;
+		sp->hlog = hlog;
+		sp->cap_log = cap;
+	}
+	sp->log[sp->nr_log] = next->base.id;
+	sp->hlog[sp->nr_log++] = sp->base.trace_hash;
 }
 
 /* Picks who runs next, advancing virtual time when nobody can run. NULL ends the run, with
@@ -331,6 +339,8 @@ static struct sim_thread *pick_next(struct sim_platform *sp, struct sim_thread *
 	sp->base.decisions++;
 	sp->now += sp->base.cfg.tick_ns;
 	rsv__trace_mix(&sp->base, next->base.id);
+	if (sp->sched.record)
+		record_decision(sp, next);
 	return next;
 }
 
@@ -542,11 +552,15 @@ static struct rsv_platform *sim_create(const struct rsv_platform_config *cfg)
 	return &sp->base;
 }
 
-size_t rsv__sim_schedule(const struct rsv_platform *p, const uint32_t **ids)
+size_t rsv__sim_schedule(const struct rsv_platform *p, const uint32_t **ids,
+			 const uint64_t **hashes)
 {
 	const struct sim_platform *sp = rsv_container_of(p, struct sim_platform, base);
 
-	*ids = sp->log;
+	if (ids)
+		*ids = sp->log;
+	if (hashes)
+		*hashes = sp->hlog;
 	return sp->nr_log;
 }
 
@@ -573,6 +587,7 @@ static void sim_destroy(struct rsv_platform *p)
 	free(sp->runnable);
 	free(sp->heap);
 	free(sp->log);
+	free(sp->hlog);
 	free(sp);
 }
 

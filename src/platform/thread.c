@@ -89,7 +89,12 @@ unsigned rsv_platform_threads(const struct rsv_platform *p)
 size_t rsv_platform_schedule(const struct rsv_platform *p, const uint32_t **ids)
 {
 	*ids = NULL;
-	return p->cfg.backend == RSV_BACKEND_SIM ? rsv__sim_schedule(p, ids) : 0;
+	return p->cfg.backend == RSV_BACKEND_SIM ? rsv__sim_schedule(p, ids, NULL) : 0;
+}
+size_t rsv_platform_schedule_hashes(const struct rsv_platform *p, const uint64_t **hashes)
+{
+	*hashes = NULL;
+	return p->cfg.backend == RSV_BACKEND_SIM ? rsv__sim_schedule(p, NULL, hashes) : 0;
 }
 size_t rsv_platform_replayed(const struct rsv_platform *p)
 {

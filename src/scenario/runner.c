@@ -521,9 +521,11 @@ int rsv_scenario_run(const struct rsv_scenario *s, const struct rsv_scenario_opt
 	res->replayed = rsv_platform_replayed(rsv_system_platform(r.sys));
 	if (o->sched.record && o->schedule) {
 		const uint32_t *ids;
+		const uint64_t *hashes;
 		size_t n = rsv_platform_schedule(rsv_system_platform(r.sys), &ids);
 
-		o->schedule(o->schedule_arg, ids, n);
+		rsv_platform_schedule_hashes(rsv_system_platform(r.sys), &hashes);
+		o->schedule(o->schedule_arg, ids, hashes, n);
 	}
 	rsv_task_attach(r.sys, "judge"); /* the judge reads the clock and may free as a task */
 	res->virtual_ns = rsv_now() - start;

@@ -244,3 +244,64 @@ Test(sched, bad_strategies_are_refused)
 		.sched = { .strategy = RSV_SCHED_PCT, .pct_depth = 99 } }));
 	cr_assert_eq(errno, EINVAL, "the system says why");
 }
+
+/* ---- the determinism self-check's raw material ---- */
+
+#include <time.h>
+
+static int clock_reader(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 64; i++) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts); /* outside the run: breaks replay */
+		rsv_sleep_ns(1000 + (uint64_t)ts.tv_nsec % 5000);
+	}
+	return 0;
+}
+
+static int plain_yielder(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 64; i++)
+		rsv_sleep_ns(2000);
+	return 0;
+}
+
+/* Two runs of one seed, compared decision by decision: the index of the first difference,
+ * or -1 when they are the same. */
+static long first_difference(int (*fn)(void *))
+{
+	uint64_t *h[2];
+	size_t n[2];
+	long first = -1;
+
+	for (int r = 0; r < 2; r++) {
+		struct rsv_platform *p = rsv_platform_create(&(struct rsv_platform_config){
+			.backend = RSV_BACKEND_SIM, .seed = 5, .sched = { .record = true } });
+		const uint64_t *hashes;
+
+		rsv_thread_create(p, "suspect", fn, NULL);
+		rsv_thread_create(p, "other", plain_yielder, NULL);
+		cr_assert_eq(rsv_platform_run(p), RSV_RUN_DONE);
+		n[r] = rsv_platform_schedule_hashes(p, &hashes);
+		h[r] = malloc(n[r] * sizeof(*hashes));
+		memcpy(h[r], hashes, n[r] * sizeof(*hashes));
+		rsv_platform_destroy(p);
+	}
+	for (size_t i = 0; first < 0 && i < (n[0] < n[1] ? n[0] : n[1]); i++)
+		if (h[0][i] != h[1][i])
+			first = (long)i;
+	if (first < 0 && n[0] != n[1])
+		first = (long)(n[0] < n[1] ? n[0] : n[1]);
+	free(h[0]);
+	free(h[1]);
+	return first;
+}
+
+Test(sched, two_runs_of_a_seed_differ_only_when_a_thread_reads_the_wall_clock)
+{
+	cr_assert_eq(first_difference(plain_yielder), -1);
+	cr_assert_geq(first_difference(clock_reader), 0, "the clock decided the schedule");
+}
