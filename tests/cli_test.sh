@@ -246,6 +246,23 @@ printf 'hello\n' >"$tmp/junk.sched"
 bad_input "not a reservoir schedule" replay --schedule "$tmp/junk.sched"
 bad_input "cannot read schedule" replay --schedule "$tmp/missing.sched"
 bad_input "need the simulator" run s5-nofs-bufio-loop --backend os --strategy pct:d=2
+# shrink: the shrunk schedule fails the same way and replays exactly; a schedule that does not
+# fail is refused.
+if out=$("$bin" shrink "$sched" --out "$tmp/shrunk.sched" --format json) &&
+	python3 -c '
+import json, sys
+j = json.loads(sys.argv[1])
+assert j["verdict"] == "deadlock", j
+assert j["after"]["decisions"] <= j["before"]["decisions"], j
+assert j["after"]["preemptions"] <= j["before"]["preemptions"], j' "$out" &&
+	again=$("$bin" replay --schedule "$tmp/shrunk.sched") && [[ $again == *"(identical)"* ]] &&
+	[[ $("$bin" replay --schedule "$tmp/shrunk.sched" --format json) == *'"verdict": "deadlock"'* ]]
+then pass; else fail "shrink: $out / $again"; fi
+"$bin" run s5-nofs-bufio-loop --policy bufio=gfp-fs,loop=noio --save-schedule "$tmp/ok.sched" \
+	>/dev/null
+bad_input "does not fail (progress): nothing to shrink" shrink "$tmp/ok.sched"
+bad_input "needs a schedule file" shrink
+bad_input "--budget: '0' is not an integer" shrink "$sched" --budget 0
 if out=$("$bin" run s3-oom-mutex-livelock --strategy pct:d=2 --check-determinism) &&
 	[[ $out == "determinism: two runs, the same "* ]]; then pass; else
 	fail "--check-determinism on a scenario: $out"; fi

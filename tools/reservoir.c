@@ -16,6 +16,8 @@
  *   reservoir version
  *   reservoir replay --schedule FILE [--force] [--format text|json]
  *                                              a saved schedule run again, bit for bit
+ *   reservoir shrink FILE [--out FILE] [--budget SECONDS] [--force] [--format text|json]
+ *                                              a failing schedule made small, failing alike
  * run and replay take --policy key=value[,...], --param name=value, --seed N,
  * --strategy random|pct:d=D[,k=K], --save-schedule FILE,
  * --backend sim|os, --timeout SECONDS (the progress watchdog's window, 30 by default),
@@ -45,6 +47,8 @@ static int usage(FILE *out)
 		     "--strategy random|pct:d=D[,k=K] --runs N [--jobs J] [--save-schedule FILE] "
 		     "[--format text|json]\n"
 		     "       reservoir replay --schedule FILE [--force] [--format text|json]\n"
+		     "       reservoir shrink FILE [--out FILE] [--budget SECONDS] [--force] "
+		     "[--format text|json]\n"
 		     "       reservoir demo [--seed N]\n"
 		     "       reservoir stress [--seconds N] [--tasks N] [--seed N]\n"
 		     "       reservoir version\n");
@@ -106,12 +110,14 @@ int main(int argc, char **argv)
 		return rsv_tool_matrix(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "explore"))
 		return rsv_tool_explore(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "shrink"))
+		return rsv_tool_shrink(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "stress"))
 		return rsv_tool_stress(argc - 2, argv + 2);
 	if (strcmp(argv[1], "demo")) {
 		fprintf(stderr,
 			"reservoir: unknown command '%s' (valid: list, run, replay, matrix, "
-			"explore, stress, demo, version, help)\n",
+			"explore, shrink, stress, demo, version, help)\n",
 			argv[1]);
 		return 2;
 	}

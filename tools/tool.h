@@ -53,6 +53,11 @@ struct rsv_tool_divergence {
 };
 int rsv_tool_determinism(const struct rsv_scenario *s, const struct rsv_scenario_opts *o,
 			 struct rsv_scenario_result *r, struct rsv_tool_divergence *d);
+/* What tells failures apart (explore, shrink): the verdict, then the blocked chain with its
+ * numbers folded, reduced to the wait-for cycle and its threads when there is one. */
+void rsv_tool_signature(const struct rsv_scenario_result *r, char *out, size_t len);
+/* shrink.c: reservoir shrink FILE [--out FILE] [--budget SECONDS] [--format text|json] */
+int rsv_tool_shrink(int argc, char **argv);
 /* The scenario named @name, or NULL with the valid names said. */
 const struct rsv_scenario *rsv_tool_find_scenario(const char *name);
 /* --policy and --param for @s: 0 (taken), 2 (bad, said), or -1 (not one of them). */

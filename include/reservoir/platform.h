@@ -40,6 +40,8 @@ RSV_API void rsv_platform_stop(struct rsv_platform *p);
 /* sim: hash of every scheduling event so far; equal seeds give equal hashes. */
 RSV_API uint64_t rsv_platform_trace_hash(const struct rsv_platform *p);
 RSV_API uint64_t rsv_platform_decisions(const struct rsv_platform *p);
+/* sim: decisions that switched away from a thread that could have gone on running. */
+RSV_API uint64_t rsv_platform_preemptions(const struct rsv_platform *p);
 /* Threads created on @p so far. */
 RSV_API unsigned rsv_platform_threads(const struct rsv_platform *p);
 /* sim, with sched.record: the thread id chosen at each decision so far, in @ids (valid until

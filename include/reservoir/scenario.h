@@ -102,6 +102,7 @@ struct rsv_scenario_result {
 	uint64_t trace_hash, decisions, virtual_ns;
 	unsigned threads; /* threads the run started, tasks and services: PCT's n */
 	size_t replayed;  /* decisions that followed opts.sched.replay */
+	uint64_t preemptions; /* sim: switches away from a task that could have run on */
 	unsigned nr_counters;
 	struct rsv_scenario_counter counters[RSV_SCENARIO_MAX_COUNTERS];
 	char why[256];     /* one line: what decided the verdict */

@@ -63,6 +63,9 @@ struct rsv_sched_config {
 	 * that cannot run at its decision ends the replay there (rsv_platform_replayed()). */
 	const uint32_t *replay;
 	size_t nr_replay;
+	/* A recorded thread that cannot run is passed over, and the schedule goes on with the
+	 * next one it names, instead of ending: for shrinking, which drops decisions. */
+	bool replay_skip;
 	bool record; /* keep every decision, for rsv_platform_schedule() */
 };
 

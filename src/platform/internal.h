@@ -119,6 +119,7 @@ struct rsv_platform {
 	unsigned nr_threads;
 	uint64_t trace_hash;
 	uint64_t decisions;
+	uint64_t preemptions; /* sim: decisions that switched away from a thread that could run */
 	_Atomic bool stop_requested;
 	/* os: the run was stopped with tasks still in it, which freeze at their next park
 	 * (platform threads only; attached ones such as a judge go on). */

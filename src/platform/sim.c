@@ -264,13 +264,16 @@ static struct sim_thread *choose(struct sim_platform *sp, struct sim_thread *sel
 		next = sp->runnable[sp->nr_runnable == 1
 					    ? 0
 					    : rsv_rand_below(&sp->rng, sp->nr_runnable)];
-	if (!sp->replay_over && sp->replayed < sp->sched.nr_replay) {
+	while (!sp->replay_over && sp->replayed < sp->sched.nr_replay) {
 		if ((replayed = runnable_by_id(sp, sp->sched.replay[sp->replayed]))) {
 			next = replayed;
 			sp->replayed++;
-		} else {
-			sp->replay_over = true; /* diverged: the strategy takes over from here */
+			break;
 		}
+		if (sp->sched.replay_skip)
+			sp->replayed++; /* passed over: the next one it names */
+		else
+			sp->replay_over = true; /* diverged: the strategy takes over from here */
 	}
 	if (next != sp->last)
 		sp->same_run = 0;
@@ -336,6 +339,8 @@ static struct sim_thread *pick_next(struct sim_platform *sp, struct sim_thread *
 		return NULL;
 	}
 	next = choose(sp, self);
+	if (self && self->sstate == SIM_RUNNABLE && next != self)
+		sp->base.preemptions++; /* it could have gone on */
 	sp->base.decisions++;
 	sp->now += sp->base.cfg.tick_ns;
 	rsv__trace_mix(&sp->base, next->base.id);

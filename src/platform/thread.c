@@ -82,6 +82,10 @@ int rsv__platform_set_monitor(struct rsv_platform *p, uint64_t period_ns,
 }
 uint64_t rsv_platform_trace_hash(const struct rsv_platform *p) { return p->trace_hash; }
 uint64_t rsv_platform_decisions(const struct rsv_platform *p) { return p->decisions; }
+uint64_t rsv_platform_preemptions(const struct rsv_platform *p)
+{
+	return p->preemptions;
+}
 unsigned rsv_platform_threads(const struct rsv_platform *p)
 {
 	return p->nr_threads;

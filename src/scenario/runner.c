@@ -519,6 +519,7 @@ int rsv_scenario_run(const struct rsv_scenario *s, const struct rsv_scenario_opt
 	res->decisions = rsv_platform_decisions(rsv_system_platform(r.sys));
 	res->threads = rsv_platform_threads(rsv_system_platform(r.sys));
 	res->replayed = rsv_platform_replayed(rsv_system_platform(r.sys));
+	res->preemptions = rsv_platform_preemptions(rsv_system_platform(r.sys));
 	if (o->sched.record && o->schedule) {
 		const uint32_t *ids;
 		const uint64_t *hashes;

@@ -1,0 +1,281 @@
+/* reservoir shrink FILE: a failing schedule made small while it keeps failing the same way,
+ * with the same verdict and the same blocked-chain signature (rsv_tool_signature()).
+ *
+ *   reservoir shrink FILE [--out FILE] [--budget SECONDS] [--force] [--format text|json]
+ *
+ * First fewer preemptions: at each switch of the schedule the thread that ran before is kept
+ * on instead, and the rest of the schedule follows as far as it fits. Then fewer decisions:
+ * delta debugging (Zeller and Hildebrandt, "Simplifying and isolating failure-inducing input",
+ * TSE 2002) over the schedule's entries. A candidate is replayed with replay_skip (an entry
+ * whose thread cannot run is passed over; past the end the recorded strategy goes on from its
+ * seed), what the run then did is recorded, and it becomes the schedule when it fails the same
+ * way with fewer preemptions, or as many and fewer decisions. The shrunk schedule is that
+ * recorded run, so a plain replay of it reproduces it exactly. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "tool.h"
+
+struct shrink {
+	struct rsv_tool_schedule sch;
+	char target[1024]; /* the failure's signature */
+	struct rsv_scenario_result *r;
+	/* The best so far: its schedule and what its run did. */
+	uint32_t *ids;
+	size_t n;
+	uint64_t preemptions, virtual_ns;
+	unsigned long tries, accepted;
+	double deadline;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Runs @ids leniently, recording what the run did in @rec and its result in sh->r: 0 or the
+ * error of a run that could not be set up. */
+static int run_leniently(struct shrink *sh, const uint32_t *ids, size_t n,
+			 struct rsv_tool_recording *rec)
+{
+	struct rsv_scenario_opts o = sh->sch.o;
+
+	o.sched.replay = ids;
+	o.sched.nr_replay = n;
+	o.sched.replay_skip = true;
+	o.sched.record = true;
+	o.schedule = rsv_tool_record;
+	o.schedule_arg = rec;
+	sh->tries++;
+	return rsv_scenario_run(sh->sch.s, &o, sh->r);
+}
+
+/* True if @ids, run leniently, fails as the original did. */
+static bool same_failure(struct shrink *sh, const uint32_t *ids, size_t n,
+			 struct rsv_tool_recording *rec)
+{
+	char sig[1024];
+
+	if (run_leniently(sh, ids, n, rec))
+		return false;
+	rsv_tool_signature(sh->r, sig, sizeof(sig));
+	return !strcmp(sig, sh->target);
+}
+
+/* Tries a candidate; keeps it if it is smaller. */
+static bool try_candidate(struct shrink *sh, const uint32_t *ids, size_t n)
+{
+	struct rsv_tool_recording rec = { 0 };
+	bool better = false;
+
+	if (now_s() < sh->deadline && same_failure(sh, ids, n, &rec) &&
+	    (sh->r->preemptions < sh->preemptions ||
+	     (sh->r->preemptions == sh->preemptions && rec.n < sh->n))) {
+		free(sh->ids);
+		sh->ids = rec.ids;
+		rec.ids = NULL;
+		sh->n = rec.n;
+		sh->preemptions = sh->r->preemptions;
+		sh->virtual_ns = sh->r->virtual_ns;
+		sh->accepted++;
+		better = true;
+	}
+	free(rec.ids);
+	free(rec.hashes);
+	return better;
+}
+
+/* At each switch, the thread before it runs on instead; start over after each success. */
+static void fewer_preemptions(struct shrink *sh)
+{
+	uint32_t *cand = malloc((sh->n ? sh->n : 1) * sizeof(*cand));
+	bool again = true;
+
+	while (cand && again && now_s() < sh->deadline) {
+		again = false;
+		for (size_t i = 1; i < sh->n && !again; i++) {
+			if (sh->ids[i] == sh->ids[i - 1])
+				continue;
+			memcpy(cand, sh->ids, sh->n * sizeof(*cand));
+			cand[i] = cand[i - 1];
+			again = try_candidate(sh, cand, sh->n);
+			if (again) {
+				uint32_t *grown = realloc(cand, sh->n * sizeof(*cand));
+
+				if (!grown)
+					break;
+				cand = grown;
+			}
+		}
+	}
+	free(cand);
+}
+
+/* ddmin over the entries: remove one of @parts chunks at a time; on success go on with the
+ * smaller schedule and one part fewer, else split finer. */
+static void fewer_decisions(struct shrink *sh)
+{
+	size_t parts = 2;
+	uint32_t *cand = NULL;
+
+	while (sh->n >= 2 && now_s() < sh->deadline) {
+		size_t chunk = (sh->n + parts - 1) / parts;
+		bool reduced = false;
+
+		free(cand);
+		if (!(cand = malloc(sh->n * sizeof(*cand))))
+			break;
+		for (size_t start = 0; start < sh->n && !reduced; start += chunk) {
+			size_t end = start + chunk < sh->n ? start + chunk : sh->n;
+
+			memcpy(cand, sh->ids, start * sizeof(*cand));
+			memcpy(cand + start, sh->ids + end, (sh->n - end) * sizeof(*cand));
+			reduced = try_candidate(sh, cand, sh->n - (end - start));
+		}
+		if (reduced)
+			parts = parts > 2 ? parts - 1 : 2;
+		else if (parts < sh->n)
+			parts = parts * 2 < sh->n ? parts * 2 : sh->n;
+		else
+			break;
+	}
+	free(cand);
+}
+
+int rsv_tool_shrink(int argc, char **argv)
+{
+	const char *in = NULL, *out = NULL, *format = "text";
+	char outbuf[4096];
+	uint64_t budget = 60, n;
+	bool force = false, json;
+	struct shrink sh = { 0 };
+	struct rsv_tool_recording rec = { 0 };
+	uint64_t before_pre, before_ns;
+	size_t before_n;
+	double start;
+	int status = 0;
+
+	for (int i = 0; i < argc; i++) {
+		const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!strcmp(opt, "--force")) {
+			force = true;
+		} else if (opt[0] != '-' && !in) {
+			in = opt;
+		} else if (!val) {
+			fprintf(stderr, "reservoir: option '%s' needs a value\n", opt);
+			return 2;
+		} else if (!strcmp(opt, "--out")) {
+			if (rsv_tool_check_writable("--out", val))
+				return 2;
+			out = val;
+			i++;
+		} else if (!strcmp(opt, "--budget")) {
+			if (rsv_tool_parse_uint("--budget", val, 1, 86400, &budget))
+				return 2;
+			i++;
+		} else if (!strcmp(opt, "--format")) {
+			if (strcmp(val, "text") && strcmp(val, "json")) {
+				fprintf(stderr,
+					"reservoir: unknown format '%s' (valid: text, json)\n",
+					val);
+				return 2;
+			}
+			format = val;
+			i++;
+		} else {
+			fprintf(stderr,
+				"reservoir: unknown option '%s' of shrink (valid: --out FILE, "
+				"--budget SECONDS, --force, --format text|json)\n",
+				opt);
+			return 2;
+		}
+	}
+	if (!in) {
+		fprintf(stderr, "reservoir: shrink needs a schedule file (reservoir run ... "
+				"--save-schedule FILE)\n");
+		return 2;
+	}
+	json = !strcmp(format, "json");
+	if (!out) {
+		snprintf(outbuf, sizeof(outbuf), "%s.shrunk", in);
+		out = outbuf;
+	}
+	if ((status = rsv_tool_schedule_read(in, &sh.sch, force)))
+		return status;
+	if (!(sh.r = malloc(sizeof(*sh.r)))) {
+		free(sh.sch.ids);
+		return 1;
+	}
+	/* The failure to keep: the schedule replayed as it is. */
+	if (run_leniently(&sh, sh.sch.ids, sh.sch.n, &rec)) {
+		fprintf(stderr, "reservoir: shrink: %s\n", sh.r->why);
+		status = 1;
+		goto out;
+	}
+	rsv_tool_signature(sh.r, sh.target, sizeof(sh.target));
+	if (sh.r->verdict == RSV_VERDICT_PROGRESS || sh.r->verdict == RSV_VERDICT_INVALID_SETUP) {
+		fprintf(stderr, "reservoir: schedule '%s' does not fail (%s): nothing to shrink\n",
+			in, rsv_verdict_name(sh.r->verdict));
+		status = 2;
+		goto out;
+	}
+	sh.ids = rec.ids;
+	sh.n = rec.n;
+	rec.ids = NULL;
+	sh.preemptions = before_pre = sh.r->preemptions;
+	sh.virtual_ns = before_ns = sh.r->virtual_ns;
+	before_n = sh.n;
+	start = now_s();
+	sh.deadline = start + (double)budget;
+	fewer_preemptions(&sh);
+	fewer_decisions(&sh);
+	fewer_preemptions(&sh);
+	/* The shrunk run once more, plainly, for its report and to write it down. */
+	{
+		struct rsv_scenario_opts o = sh.sch.o;
+
+		o.sched.replay = sh.ids;
+		o.sched.nr_replay = sh.n;
+		if (rsv_scenario_run(sh.sch.s, &o, sh.r) ||
+		    rsv_tool_schedule_write(out, sh.sch.s, &sh.sch.o, sh.r, sh.ids, sh.n)) {
+			status = 1;
+			goto out;
+		}
+	}
+	n = (uint64_t)((now_s() - start) * 1000);
+	if (json) {
+		printf("{\"verdict\": \"%s\", \"before\": {\"preemptions\": %" PRIu64
+		       ", \"decisions\": %zu, \"virtual_s\": %.6f}, "
+		       "\"after\": {\"preemptions\": %" PRIu64
+		       ", \"decisions\": %zu, \"virtual_s\": %.6f}, \"candidates\": %lu, "
+		       "\"accepted\": %lu, \"ms\": %" PRIu64 ", \"out\": \"%s\"}\n",
+		       rsv_verdict_name(sh.r->verdict), before_pre, before_n,
+		       (double)before_ns / 1e9, sh.r->preemptions, sh.n,
+		       (double)sh.r->virtual_ns / 1e9, sh.tries, sh.accepted, n, out);
+	} else {
+		printf("shrink %s seed %" PRIu64 ": %s\n", rsv_scenario_name(sh.sch.s),
+		       sh.sch.o.seed, rsv_verdict_name(sh.r->verdict));
+		printf("  before  %" PRIu64 " preemptions, %zu decisions, %.6f virtual s\n",
+		       before_pre, before_n, (double)before_ns / 1e9);
+		printf("  after   %" PRIu64 " preemptions, %zu decisions, %.6f virtual s "
+		       "(%lu candidates, %lu kept, %.1f s)\n",
+		       sh.r->preemptions, sh.n, (double)sh.r->virtual_ns / 1e9, sh.tries,
+		       sh.accepted, (double)n / 1000);
+		printf("  written to %s\n", out);
+		if (sh.r->report[0])
+			printf("\n%s", sh.r->report);
+	}
+out:
+	free(rec.ids);
+	free(rec.hashes);
+	free(sh.ids);
+	free(sh.sch.ids);
+	free(sh.r);
+	return status;
+}
