@@ -246,6 +246,20 @@ printf 'hello\n' >"$tmp/junk.sched"
 bad_input "not a reservoir schedule" replay --schedule "$tmp/junk.sched"
 bad_input "cannot read schedule" replay --schedule "$tmp/missing.sched"
 bad_input "need the simulator" run s5-nofs-bufio-loop --backend os --strategy pct:d=2
+# Coverage and "sometimes" properties: an exploration that never sees one exits 1 naming it.
+if out=$("$bin" explore s5-nofs-bufio-loop --param free=1000 --strategy random --runs 5 2>&1); then
+	fail "an exploration that reached no sometimes property exited 0"
+elif [[ $out != *'"reclaim reaches a dirty buffer" never happened in 5 runs'* ]]; then
+	fail "unreached property not named: $out"
+else
+	pass
+fi
+got=$("$bin" explore s3-oom-mutex-livelock --strategy random --runs 5 --format json | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+print(j["coverage"]["oom_kill"]["runs"], j["sometimes"]["the OOM killer chooses a victim"])')
+[ "$got" = "5 5" ] && pass || fail "explore coverage of s3: '$got'"
+
 # shrink: the shrunk schedule fails the same way and replays exactly; a schedule that does not
 # fail is refused.
 if out=$("$bin" shrink "$sched" --out "$tmp/shrunk.sched" --format json) &&

@@ -43,6 +43,10 @@ struct explore {
 	unsigned nr_sig;
 	unsigned long other_signatures; /* failures past MAX_SIGNATURES distinct ones */
 	char error[300];
+	/* Coverage: runs in which each item happened, and how often in all. */
+	unsigned long cov_runs[RSV_SCENARIO_MAX_COVERAGE];
+	uint64_t cov_total[RSV_SCENARIO_MAX_COVERAGE];
+	unsigned long prop_runs[16]; /* runs reaching each sometimes property */
 };
 
 int rsv_tool_parse_strategy(const char *v, struct rsv_sched_config *sc, char *err, size_t len)
@@ -142,6 +146,18 @@ static void *explore_worker(void *arg)
 		}
 		if (!err && r->threads > e->max_threads)
 			e->max_threads = r->threads;
+		if (!err) {
+			const enum rsv_stat_item *items;
+			unsigned nr = rsv_scenario_coverage_items(&items);
+
+			for (unsigned i = 0; i < nr; i++) {
+				e->cov_runs[i] += r->coverage[i] > 0;
+				e->cov_total[i] += r->coverage[i];
+			}
+			for (unsigned i = 0; i < rsv_scenario_nr_sometimes(e->s) && i < 16; i++)
+				e->prop_runs[i] +=
+					rsv_scenario_reached(r, rsv_scenario_sometimes(e->s, i));
+		}
 		pthread_mutex_unlock(&e->lock);
 	}
 	rsv_workspace_destroy(ws);
@@ -175,6 +191,40 @@ static void json_str(const char *s)
 			putchar(*s);
 	}
 	putchar('"');
+}
+
+static void print_coverage_json(const struct explore *e)
+{
+	const enum rsv_stat_item *items;
+	unsigned nr = rsv_scenario_coverage_items(&items);
+
+	for (unsigned i = 0; i < nr; i++)
+		printf("%s\"%s\": {\"runs\": %lu, \"total\": %" PRIu64 "}", i ? ", " : "",
+		       rsv_stat_name(items[i]), e->cov_runs[i], e->cov_total[i]);
+	printf("}, \"sometimes\": {");
+	for (unsigned i = 0; i < rsv_scenario_nr_sometimes(e->s) && i < 16; i++)
+		printf("%s\"%s\": %lu", i ? ", " : "", rsv_scenario_sometimes(e->s, i)->what,
+		       e->prop_runs[i]);
+}
+
+static void print_coverage_text(const struct explore *e)
+{
+	const enum rsv_stat_item *items;
+	unsigned nr = rsv_scenario_coverage_items(&items), shown = 0;
+
+	printf("  coverage (runs where it happened / times in all):\n");
+	for (unsigned i = 0; i < nr; i++) {
+		if (!e->cov_runs[i])
+			continue;
+		printf("    %-24s %lu / %" PRIu64 "\n", rsv_stat_name(items[i]), e->cov_runs[i],
+		       e->cov_total[i]);
+		shown++;
+	}
+	if (!shown)
+		printf("    none of the events counted happened\n");
+	for (unsigned i = 0; i < rsv_scenario_nr_sometimes(e->s) && i < 16; i++)
+		printf("  sometimes: %s: %lu runs%s\n", rsv_scenario_sometimes(e->s, i)->what,
+		       e->prop_runs[i], e->prop_runs[i] ? "" : " (NEVER REACHED)");
 }
 
 static void print_explore(const struct explore *e, bool json)
@@ -220,7 +270,9 @@ static void print_explore(const struct explore *e, bool json)
 			json_str(e->sig[i].signature);
 			putchar('}');
 		}
-		printf("]}\n");
+		printf("], \"coverage\": {");
+		print_coverage_json(e);
+		printf("}}\n");
 		return;
 	}
 	printf("%s [%s] under %s: %lu runs\n", rsv_scenario_name(e->s), policy, strategy, e->runs);
@@ -252,6 +304,7 @@ static void print_explore(const struct explore *e, bool json)
 			p = end;
 		}
 	}
+	print_coverage_text(e);
 }
 
 int rsv_tool_explore(int argc, char **argv)
@@ -385,6 +438,12 @@ int rsv_tool_explore(int argc, char **argv)
 			e->errors, e->error);
 		status = 1;
 	}
+	for (unsigned i = 0; i < rsv_scenario_nr_sometimes(e->s) && i < 16; i++)
+		if (!e->prop_runs[i] && e->runs > e->errors) {
+			fprintf(stderr, "reservoir: explore: \"%s\" never happened in %lu runs\n",
+				rsv_scenario_sometimes(e->s, i)->what, e->runs);
+			status = 1;
+		}
 	free(threads);
 	free(e);
 	return status;

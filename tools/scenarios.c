@@ -185,6 +185,9 @@ int rsv_tool_list(int argc, char **argv)
 			printf("    --param %s=%ld   %s (%ld..%ld)\n", pp->name, pp->def, pp->doc,
 			       pp->min, pp->max);
 		}
+		for (unsigned p = 0; p < rsv_scenario_nr_sometimes(s); p++)
+			printf("    sometimes: %s (%s > 0)\n", rsv_scenario_sometimes(s, p)->what,
+			       rsv_scenario_sometimes(s, p)->counter);
 	}
 	return 0;
 }
@@ -396,6 +399,7 @@ struct cell {
 	unsigned long errors;   /* runs that could not be set up: no verdict */
 	char error[300];        /* the first one's reason (seed, then why) */
 	int64_t predicted;      /* cycles the checker found in the paths apart; -1: none run */
+	unsigned long cov_runs[RSV_SCENARIO_MAX_COVERAGE]; /* runs where each item happened */
 };
 
 struct matrix {
@@ -507,6 +511,8 @@ static void *matrix_worker(void *arg)
 			continue;
 		}
 		cell->counts[r->verdict]++;
+		for (unsigned i = 0; i < RSV_SCENARIO_MAX_COVERAGE; i++)
+			cell->cov_runs[i] += r->coverage[i] > 0;
 		if (r->verdict > cell->worst)
 			cell->worst = r->verdict;
 		if (r->verdict != RSV_VERDICT_PROGRESS &&
@@ -582,6 +588,8 @@ static void write_matrix(FILE *out, const struct matrix *m, const char *format)
 {
 	bool md = !strcmp(format, "md"), json = !strcmp(format, "json"),
 	     csv = !strcmp(format, "csv");
+	const enum rsv_stat_item *cov;
+	unsigned nr_cov = rsv_scenario_coverage_items(&cov);
 	char policy[256], variant[128], name[192];
 
 	if (md)
@@ -607,9 +615,14 @@ static void write_matrix(FILE *out, const struct matrix *m, const char *format)
 			fprintf(out, ", \"errors\": %lu", c->errors);
 			fprintf(out,
 				", \"verdict\": \"%s\", \"first_bad_seed\": %" PRId64
-				", \"checker\": \"%s\", \"checker_cycles\": %" PRId64 "}%s\n",
+				", \"checker\": \"%s\", \"checker_cycles\": %" PRId64
+				", \"coverage\": {",
 				c->errors ? "error" : rsv_verdict_name(c->worst), c->first_bad_seed,
-				checker_word(c), c->predicted, i + 1 < m->nr_cells ? "," : "");
+				checker_word(c), c->predicted);
+			for (unsigned k = 0; k < nr_cov; k++)
+				fprintf(out, "%s\"%s\": %lu", k ? ", " : "", rsv_stat_name(cov[k]),
+					c->cov_runs[k]);
+			fprintf(out, "}}%s\n", i + 1 < m->nr_cells ? "," : "");
 		} else if (md) {
 			fprintf(out, "| %s | `%s` | %s | %u |", name, policy,
 				c->errors ? "error" : rsv_verdict_name(c->worst), m->seeds);

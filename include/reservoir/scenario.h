@@ -10,6 +10,7 @@
 #include "defs.h"
 #include "platform.h"
 #include "policy.h"
+#include "stats.h"
 
 /* Verdicts, from best to worst (a matrix cell shows the worst seen). */
 enum rsv_verdict {
@@ -39,6 +40,7 @@ struct rsv_scenario_param {
 
 #define RSV_SCENARIO_MAX_PARAMS 16
 #define RSV_SCENARIO_MAX_COUNTERS 24
+#define RSV_SCENARIO_MAX_COVERAGE 24
 
 /* One point of a run's timeline. */
 struct rsv_scenario_sample {
@@ -105,6 +107,8 @@ struct rsv_scenario_result {
 	uint64_t preemptions; /* sim: switches away from a task that could have run on */
 	unsigned nr_counters;
 	struct rsv_scenario_counter counters[RSV_SCENARIO_MAX_COUNTERS];
+	/* The run's coverage: how often each of rsv_scenario_coverage_items() happened. */
+	uint64_t coverage[RSV_SCENARIO_MAX_COVERAGE];
 	char why[256];     /* one line: what decided the verdict */
 	char report[4096]; /* on a deadlock or livelock, who waits on what, held by whom; and
 			    * what the scenario's checkers found */
@@ -137,6 +141,28 @@ RSV_API int rsv_scenario_check(const struct rsv_scenario *s, const struct rsv_sc
 RSV_API int rsv_scenario_run(const struct rsv_scenario *s, const struct rsv_scenario_opts *o,
 			     struct rsv_scenario_result *r);
 RSV_API int64_t rsv_scenario_counter(const struct rsv_scenario_result *r, const char *name);
+
+/* Coverage: the mm events a reviewer asks about, counted in every run from the allocator's
+ * statistics: the reserve tiers dipped into (below min for PF_MEMALLOC, __GFP_MEMALLOC, an
+ * OOM victim, __GFP_HIGH, a non-blocking caller, __GFP_NOFAIL), watermarks failed, OOM kills
+ * and pages reaped, mempool waits ended by a free or by the 5 s timeout, and throttle sleeps
+ * by reason. The items, in the order of rsv_scenario_result.coverage; how many. */
+RSV_API unsigned rsv_scenario_coverage_items(const enum rsv_stat_item **items);
+
+/* A scenario's "sometimes" properties: things an exploration of it should see happen in at
+ * least one run (a pool waiter woken by a free, say), each a counter of the run (the
+ * scenario's own or a coverage item's name) that the run must raise above 0. An exploration
+ * that never reaches one says so (reservoir explore exits 1). */
+struct rsv_scenario_property {
+	const char *what;
+	const char *counter;
+};
+RSV_API unsigned rsv_scenario_nr_sometimes(const struct rsv_scenario *s);
+RSV_API const struct rsv_scenario_property *rsv_scenario_sometimes(const struct rsv_scenario *s,
+								   unsigned i);
+/* Whether run @r reached @p. */
+RSV_API bool rsv_scenario_reached(const struct rsv_scenario_result *r,
+				  const struct rsv_scenario_property *p);
 RSV_API const char *rsv_verdict_name(enum rsv_verdict v);
 
 #endif

@@ -75,7 +75,11 @@ struct rsv_system;
 	  "of those, pages of files dirty longer than dirty_expire_centisecs")                     \
 	X(DIRTY_THROTTLE, "dirty_throttle", "balance_dirty_pages pauses")                          \
 	X(DIRTY_THROTTLE_NS, "dirty_throttle_ns",                                                  \
-	  "nanoseconds writers paused in balance_dirty_pages")
+	  "nanoseconds writers paused in balance_dirty_pages")                                     \
+	X(MEMPOOL_WAIT_WOKEN, "mempool_wait_woken",                                                \
+	  "mempool_alloc() waits ended by a free to the pool")                                     \
+	X(MEMPOOL_WAIT_TIMEOUT, "mempool_wait_timeout",                                            \
+	  "mempool_alloc() waits ended by their 5 s timeout (the re-poll)")
 
 enum rsv_stat_item {
 #define RSV_STAT_ENUM(id, name, doc) RSV_STAT_##id,

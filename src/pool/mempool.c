@@ -298,6 +298,7 @@ static void wait_for_element(struct rsv_mempool *pool, struct rsv_task *t)
 	struct rsv_task_doing prev;
 	struct rsv_wait_entry we;
 	uint64_t start;
+	bool woken;
 
 	rsv_assert_held(&pool->lock);
 	prev = rsv__doing_begin(t, RSV_DOING_MEMPOOL, pool);
@@ -305,9 +306,11 @@ static void wait_for_element(struct rsv_mempool *pool, struct rsv_task *t)
 	rsv_wait_entry_init(&we);
 	rsv_prepare_to_wait(&pool->wait, &we, RSV_TASK_UNINTERRUPTIBLE);
 	rsv_spin_unlock(&pool->lock);
-	rsv_schedule_timeout(POOL_WAIT_NS);
+	woken = rsv_schedule_timeout(POOL_WAIT_NS) != 0;
 	rsv_finish_wait(&pool->wait, &we);
 	t->doing = prev;
+	rsv__task_stat_add(t, woken ? RSV_STAT_MEMPOOL_WAIT_WOKEN : RSV_STAT_MEMPOOL_WAIT_TIMEOUT,
+			   1);
 	rsv__shared_add(&rsv__mp(pool)->st_waits, 1);
 	rsv__shared_add(&rsv__mp(pool)->st_wait_ns, rsv_now() - start);
 }

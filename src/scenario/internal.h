@@ -48,6 +48,9 @@ struct rsv_scenario {
 	void (*observe)(struct rsv_scenario_run *r, uint64_t now);
 	/* The fill and size of the scenario's mempools, for timelines (may be NULL). */
 	void (*pools)(struct rsv_scenario_run *r, long *fill, long *size);
+	/* What an exploration should see happen in some run (may be NULL). */
+	const struct rsv_scenario_property *sometimes;
+	unsigned nr_sometimes;
 	/* Free what setup put on the C heap; the system is still there on a finished run. */
 	void (*teardown)(struct rsv_scenario_run *r);
 };

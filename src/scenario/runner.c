@@ -78,6 +78,56 @@ const struct rsv_scenario_param *rsv_scenario_param(const struct rsv_scenario *s
 	return i < s->nr_params ? &s->params[i] : NULL;
 }
 
+static const enum rsv_stat_item coverage_items[] = {
+	RSV_STAT_BELOW_MIN_PF_MEMALLOC,
+	RSV_STAT_BELOW_MIN_GFP_MEMALLOC,
+	RSV_STAT_BELOW_MIN_OOM_VICTIM,
+	RSV_STAT_BELOW_MIN_ATOMIC,
+	RSV_STAT_BELOW_MIN_NONBLOCK,
+	RSV_STAT_BELOW_MIN_NOFAIL,
+	RSV_STAT_WMARK_FAIL_MIN,
+	RSV_STAT_WMARK_FAIL_LOW,
+	RSV_STAT_WMARK_FAIL_HIGH,
+	RSV_STAT_OOM_KILL,
+	RSV_STAT_OOM_REAPED,
+	RSV_STAT_MEMPOOL_WAIT_WOKEN,
+	RSV_STAT_MEMPOOL_WAIT_TIMEOUT,
+	RSV_STAT_THROTTLE_DIRECT,
+	RSV_STAT_THROTTLE_VM_WRITEOUT,
+	RSV_STAT_THROTTLE_WRITEBACK,
+	RSV_STAT_THROTTLE_NOPROGRESS,
+	RSV_STAT_THROTTLE_ISOLATED,
+	RSV_STAT_THROTTLE_CONGESTED,
+	RSV_STAT_DIRTY_THROTTLE,
+};
+_Static_assert(sizeof(coverage_items) / sizeof(coverage_items[0]) <= RSV_SCENARIO_MAX_COVERAGE,
+	       "rsv_scenario_result.coverage is too small");
+
+unsigned rsv_scenario_coverage_items(const enum rsv_stat_item **items)
+{
+	*items = coverage_items;
+	return sizeof(coverage_items) / sizeof(coverage_items[0]);
+}
+
+unsigned rsv_scenario_nr_sometimes(const struct rsv_scenario *s)
+{
+	return s->nr_sometimes;
+}
+
+const struct rsv_scenario_property *rsv_scenario_sometimes(const struct rsv_scenario *s, unsigned i)
+{
+	return i < s->nr_sometimes ? &s->sometimes[i] : NULL;
+}
+
+bool rsv_scenario_reached(const struct rsv_scenario_result *r,
+			  const struct rsv_scenario_property *p)
+{
+	for (unsigned i = 0; i < sizeof(coverage_items) / sizeof(coverage_items[0]); i++)
+		if (!strcmp(rsv_stat_name(coverage_items[i]), p->counter))
+			return r->coverage[i] > 0;
+	return rsv_scenario_counter(r, p->counter) > 0;
+}
+
 unsigned rsv_scenario_nr_keys(const struct rsv_scenario *s)
 {
 	return s->nr_keys;
@@ -405,8 +455,15 @@ static uint64_t progress_timeout(const struct rsv_scenario_opts *o,
 							   : RSV_SCENARIO_PROGRESS_TIMEOUT_NS;
 }
 
+static void count_coverage(struct rsv_scenario_run *r)
+{
+	for (unsigned i = 0; i < sizeof(coverage_items) / sizeof(coverage_items[0]); i++)
+		r->res->coverage[i] = rsv_stats_get(r->sys, coverage_items[i]);
+}
+
 static void judge_run(struct rsv_scenario_run *r, enum rsv_run_result run)
 {
+	count_coverage(r);
 	enum rsv_watchdog_event wd = rsv_watchdog_fired(r->sys);
 	const char *report = rsv_platform_report(rsv_system_platform(r->sys));
 	bool sim = r->opts->backend == RSV_BACKEND_SIM;

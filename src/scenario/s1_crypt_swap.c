@@ -217,6 +217,12 @@ static void teardown(struct rsv_scenario_run *run)
 	free(run->data);
 }
 
+/* What an exploration should see happen in some run, whatever the policy. */
+static const struct rsv_scenario_property sometimes[] = {
+	{ "memory falls below min while swap-outs fly", "wmark_fail_min" },
+	{ "reclaim swaps pages out through dm-crypt", "swap_outs" },
+};
+
 const struct rsv_scenario rsv__s1_crypt_swap = {
 	.name = "s1-crypt-swap-reserves",
 	.summary = "swap over dm-crypt under memory pressure: may a reclaimer's mempool "
@@ -232,4 +238,6 @@ const struct rsv_scenario rsv__s1_crypt_swap = {
 	.judge = judge,
 	.pools = pools,
 	.teardown = teardown,
+	.sometimes = sometimes,
+	.nr_sometimes = sizeof(sometimes) / sizeof(sometimes[0]),
 };

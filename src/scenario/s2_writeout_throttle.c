@@ -250,6 +250,12 @@ static void teardown(struct rsv_scenario_run *run)
 	free(s);
 }
 
+/* What an exploration should see happen in some run, whatever the policy. */
+static const struct rsv_scenario_property sometimes[] = {
+	{ "memory falls below min during writeback", "wmark_fail_min" },
+	{ "writeback through dm-crypt completes pages", "written" },
+};
+
 const struct rsv_scenario rsv__s2_writeout_throttle = {
 	.name = "s2-writeout-throttle",
 	.summary = "writeback through dm-crypt under memory pressure: does reclaim throttling "
@@ -266,4 +272,6 @@ const struct rsv_scenario rsv__s2_writeout_throttle = {
 	.judge = judge,
 	.pools = pools,
 	.teardown = teardown,
+	.sometimes = sometimes,
+	.nr_sometimes = sizeof(sometimes) / sizeof(sometimes[0]),
 };

@@ -288,6 +288,12 @@ static void teardown(struct rsv_scenario_run *run)
 	free(s);
 }
 
+/* What an exploration should see happen in some run, whatever the policy. */
+static const struct rsv_scenario_property sometimes[] = {
+	{ "the OOM killer chooses a victim", "oom_kill" },
+	{ "A holds an element of a while it takes the mutex B holds across reclaim", "caller_bug" },
+};
+
 const struct rsv_scenario rsv__s3_oom_mutex = {
 	.name = "s3-oom-mutex-livelock",
 	.summary = "A holds the pool's last element and wants B's mutex; B's allocation kills C; "
@@ -302,4 +308,6 @@ const struct rsv_scenario rsv__s3_oom_mutex = {
 	.judge = judge,
 	.pools = pools,
 	.teardown = teardown,
+	.sometimes = sometimes,
+	.nr_sometimes = sizeof(sometimes) / sizeof(sometimes[0]),
 };

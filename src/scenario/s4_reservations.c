@@ -241,6 +241,12 @@ static void teardown(struct rsv_scenario_run *run)
 	free(s);
 }
 
+/* What an exploration should see happen in some run, whatever the policy. */
+static const struct rsv_scenario_property sometimes[] = {
+	{ "writers allocate below the low watermark", "wmark_fail_low" },
+	{ "a section opens", "sections" },
+};
+
 const struct rsv_scenario rsv__s4_reservations = {
 	.name = "s4-global-reserve-pool",
 	.summary = "writers needing R pages each against exhausted memory: Arcangeli's global "
@@ -255,4 +261,6 @@ const struct rsv_scenario rsv__s4_reservations = {
 	.judge = judge,
 	.pools = pools,
 	.teardown = teardown,
+	.sometimes = sometimes,
+	.nr_sometimes = sizeof(sometimes) / sizeof(sometimes[0]),
 };

@@ -288,6 +288,12 @@ static void teardown(struct rsv_scenario_run *run)
 	free(run->data);
 }
 
+/* What an exploration should see happen in some run, whatever the policy. */
+static const struct rsv_scenario_property sometimes[] = {
+	{ "memory falls below min", "wmark_fail_min" },
+	{ "reclaim reaches a dirty buffer", "bufio_dirty_reached" },
+};
+
 const struct rsv_scenario rsv__s5_nofs_bufio_loop = {
 	.name = "s5-nofs-bufio-loop",
 	.summary = "dm-bufio on loop on a filesystem: may a NOFS allocation (case A) or the loop "
@@ -302,4 +308,6 @@ const struct rsv_scenario rsv__s5_nofs_bufio_loop = {
 	.predict = predict,
 	.judge = judge,
 	.teardown = teardown,
+	.sometimes = sometimes,
+	.nr_sometimes = sizeof(sometimes) / sizeof(sometimes[0]),
 };

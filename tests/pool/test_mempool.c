@@ -341,3 +341,70 @@ Test(mempool, a_pool_for_another_system_or_over_its_cache_is_refused)
 	teardown_whole(sys);
 	teardown_whole(other);
 }
+
+/* Coverage counts how each wait of mempool_alloc() ended: by a free to the pool, or by the
+ * 5 s re-poll timeout (the allocator then tries again, and here succeeds once the holder
+ * has let go directly to the page allocator). */
+struct wait_ends {
+	struct rsv_mempool *pool;
+	void *held[2];
+	_Atomic int stage;
+};
+
+static int holder(void *arg)
+{
+	struct wait_ends *w = arg;
+
+	w->held[0] = rsv_mempool_alloc(w->pool, RSV_GFP_KERNEL | RSV___GFP_NOMEMALLOC);
+	w->held[1] = rsv_mempool_alloc(w->pool, RSV_GFP_KERNEL | RSV___GFP_NOMEMALLOC);
+	atomic_store(&w->stage, 1);
+	rsv_msleep(7000); /* past the waiter's first 5 s re-poll: a timeout, then... */
+	rsv_mempool_free(w->held[0], w->pool); /* ...this wakes it: woken */
+	return 0;
+}
+
+static int waiter(void *arg)
+{
+	struct wait_ends *w = arg;
+	void *e;
+
+	while (!atomic_load(&w->stage))
+		rsv_msleep(1);
+	e = rsv_mempool_alloc(w->pool, RSV_GFP_NOWAIT);
+	cr_assert_null(e, "the pool is empty and the arena too tight for the backing allocator");
+	e = rsv_mempool_alloc(w->pool, RSV_GFP_NOIO);
+	rsv_mempool_free(e, w->pool);
+	return 0;
+}
+
+Test(mempool, waits_are_counted_by_how_they_ended)
+{
+	struct rsv_system *sys = test_system(RSV_BACKEND_SIM, 512, 1);
+	struct wait_ends w = { 0 };
+	struct rsv_page *fill[512];
+	unsigned n = 0;
+
+	rsv_task_attach(sys, "setup");
+	w.pool = rsv_mempool_create_page_pool(sys, 2, 0);
+	cr_assert(w.pool);
+	rsv_task_detach();
+	rsv_task_attach(sys, "filler");
+	/* No free page left for the backing allocator: waiting on the pool is the only way. */
+	while (n < 512 &&
+	       (fill[n] = rsv_alloc_pages(RSV_GFP_NOWAIT | RSV___GFP_NOMEMALLOC | RSV___GFP_NOWARN,
+					  0)))
+		n++;
+	rsv_task_detach();
+	rsv_task_create(sys, "holder", holder, &w);
+	rsv_task_create(sys, "waiter", waiter, &w);
+	cr_assert_eq(rsv_system_run(sys), RSV_RUN_DONE);
+	cr_assert_eq(rsv_stats_get(sys, RSV_STAT_MEMPOOL_WAIT_TIMEOUT), 1);
+	cr_assert_eq(rsv_stats_get(sys, RSV_STAT_MEMPOOL_WAIT_WOKEN), 1);
+	rsv_task_attach(sys, "teardown");
+	rsv_mempool_free(w.held[1], w.pool);
+	while (n)
+		rsv_free_pages(fill[--n], 0);
+	rsv_mempool_destroy(w.pool);
+	rsv_task_detach();
+	teardown_whole(sys);
+}
