@@ -180,7 +180,7 @@ fi
 
 # explore: bad input refused in one line; a failing cell's failures counted and told apart;
 # a fixed cell has none.
-bad_input "random, pct:d=D" explore s1-crypt-swap-reserves --strategy swarmy --runs 10
+bad_input "random, swarm, pct:d=D" explore s1-crypt-swap-reserves --strategy swarmy --runs 10
 bad_input "pct:d: '0' is not an integer in 1..16" explore s1-crypt-swap-reserves \
 	--strategy pct:d=0 --runs 10
 bad_input "unknown setting 'q=1' of pct" explore s1-crypt-swap-reserves --strategy pct:q=1 \

@@ -51,13 +51,17 @@ struct explore {
 
 int rsv_tool_parse_strategy(const char *v, struct rsv_sched_config *sc, char *err, size_t len)
 {
-	const char *valid = "random, pct:d=D[,k=K] with D in 1..16";
+	const char *valid = "random, swarm, pct:d=D[,k=K] with D in 1..16";
 	char word[64], *end;
 	unsigned long long n;
 
 	memset(sc, 0, sizeof(*sc));
 	if (!strcmp(v, "random"))
 		return 0;
+	if (!strcmp(v, "swarm")) {
+		sc->strategy = RSV_SCHED_SWARM;
+		return 0;
+	}
 	if (strncmp(v, "pct", 3) || (v[3] && v[3] != ':')) {
 		snprintf(err, len, "unknown strategy '%s' (valid: %s)", v, valid);
 		return 2;
@@ -242,7 +246,7 @@ static void print_explore(const struct explore *e, bool json)
 		for (unsigned i = 1; i < sc->pct_depth; i++)
 			bound /= (double)sc->pct_steps;
 	} else {
-		snprintf(strategy, sizeof(strategy), "random");
+		rsv_tool_strategy_format(sc, strategy, sizeof(strategy));
 	}
 	wilson(e->failures, judged ? judged : 1, &lo, &hi);
 	if (json) {
@@ -377,7 +381,7 @@ int rsv_tool_explore(int argc, char **argv)
 	}
 	if (!status && (!have_strategy || !have_runs)) {
 		fprintf(stderr, "reservoir: explore needs %s\n",
-			!have_strategy ? "--strategy random|pct:d=D[,k=K]" : "--runs N");
+			!have_strategy ? "--strategy random|swarm|pct:d=D[,k=K]" : "--runs N");
 		status = 2;
 	}
 	if (!status && rsv_scenario_check(e->s, &e->o, e->error, sizeof(e->error))) {

@@ -4,7 +4,7 @@
  *   reservoir run SCENARIO [options]           one run: verdict, counters, trace hash, report
  *   reservoir replay SCENARIO [options]        the same run twice: the trace hashes agree
  *   reservoir matrix [--seeds N] [--jobs J] [--format text|md|json|csv] [--out DIR]
- *   reservoir explore SCENARIO [--policy ...] [--param ...] --strategy random|pct:d=D[,k=K]
+ *   reservoir explore SCENARIO [--policy ...] [--param ...] --strategy random|swarm|pct:d=D[,k=K]
  *                     --runs N [--jobs J] [--save-schedule FILE] [--format text|json]
  *                                              failure rate, first failure and distinct
  *                                              failures under a scheduling strategy
@@ -19,7 +19,7 @@
  *   reservoir shrink FILE [--out FILE] [--budget SECONDS] [--force] [--format text|json]
  *                                              a failing schedule made small, failing alike
  * run and replay take --policy key=value[,...], --param name=value, --seed N,
- * --strategy random|pct:d=D[,k=K], --save-schedule FILE,
+ * --strategy random|swarm|pct:d=D[,k=K], --save-schedule FILE,
  * --backend sim|os, --timeout SECONDS (the progress watchdog's window, 30 by default),
  * --lockdep (the dependency checker on: its cycles in the counters and the report),
  * --predict (the scenario's paths run apart with the checker: what it predicts from runs that
@@ -36,22 +36,23 @@
 
 static int usage(FILE *out)
 {
-	fprintf(out, "usage: reservoir list [--verbose]\n"
-		     "       reservoir run|replay SCENARIO [--policy key=value[,...]] "
-		     "[--param name=value] [--seed N] [--backend sim|os] [--timeout S] "
-		     "[--lockdep] [--predict] [--strategy S] [--save-schedule FILE] "
-		     "[--format text|json]\n"
-		     "       reservoir matrix [--seeds N] [--jobs J] [--format text|md|json|csv] "
-		     "[--out DIR]\n"
-		     "       reservoir explore SCENARIO [--policy k=v[,...]] [--param n=v] "
-		     "--strategy random|pct:d=D[,k=K] --runs N [--jobs J] [--save-schedule FILE] "
-		     "[--format text|json]\n"
-		     "       reservoir replay --schedule FILE [--force] [--format text|json]\n"
-		     "       reservoir shrink FILE [--out FILE] [--budget SECONDS] [--force] "
-		     "[--format text|json]\n"
-		     "       reservoir demo [--seed N]\n"
-		     "       reservoir stress [--seconds N] [--tasks N] [--seed N]\n"
-		     "       reservoir version\n");
+	fprintf(out,
+		"usage: reservoir list [--verbose]\n"
+		"       reservoir run|replay SCENARIO [--policy key=value[,...]] "
+		"[--param name=value] [--seed N] [--backend sim|os] [--timeout S] "
+		"[--lockdep] [--predict] [--strategy S] [--save-schedule FILE] "
+		"[--format text|json]\n"
+		"       reservoir matrix [--seeds N] [--jobs J] [--format text|md|json|csv] "
+		"[--out DIR]\n"
+		"       reservoir explore SCENARIO [--policy k=v[,...]] [--param n=v] "
+		"--strategy random|swarm|pct:d=D[,k=K] --runs N [--jobs J] [--save-schedule FILE] "
+		"[--format text|json]\n"
+		"       reservoir replay --schedule FILE [--force] [--format text|json]\n"
+		"       reservoir shrink FILE [--out FILE] [--budget SECONDS] [--force] "
+		"[--format text|json]\n"
+		"       reservoir demo [--seed N]\n"
+		"       reservoir stress [--seconds N] [--tasks N] [--seed N]\n"
+		"       reservoir version\n");
 	return out == stderr ? 2 : 0;
 }
 

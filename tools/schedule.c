@@ -46,6 +46,8 @@ void rsv_tool_strategy_format(const struct rsv_sched_config *sc, char *buf, size
 	if (sc->strategy == RSV_SCHED_PCT)
 		snprintf(buf, len, "pct:d=%u,k=%" PRIu64, sc->pct_depth ? sc->pct_depth : 1,
 			 sc->pct_steps ? sc->pct_steps : 10000);
+	else if (sc->strategy == RSV_SCHED_SWARM)
+		snprintf(buf, len, "swarm");
 	else
 		snprintf(buf, len, "random");
 }

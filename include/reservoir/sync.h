@@ -49,6 +49,11 @@ enum rsv_sched_strategy {
 	 * for n threads. One deviation: a thread chosen RSV_PCT_SPIN_LIMIT times in a row while
 	 * others could run (a spin that never sleeps) drops below all, or it would starve them. */
 	RSV_SCHED_PCT,
+	/* Swarm testing's scheduling half (Groce, Zhang, Eide, Chen, Regehr, ISSTA 2012): each
+	 * run draws its own biases, a weight of 1, 8 or 64 for every thread as it starts, and
+	 * the random walk picks among the runnable threads in proportion to them, so that each
+	 * run favours and starves a different subset. */
+	RSV_SCHED_SWARM,
 	RSV_NR_SCHED_STRATEGIES
 };
 #define RSV_PCT_MAX_DEPTH 16

@@ -33,7 +33,7 @@ struct sim_thread {
 	uint64_t deadline;  /* absolute virtual ns, 0 = no timer */
 	unsigned run_idx;   /* position in runnable[] while runnable */
 	unsigned heap_idx;  /* position in heap[] while a timer is armed */
-	int64_t prio;       /* PCT: the runnable thread of highest priority runs */
+	int64_t prio;       /* PCT: the runnable thread of highest priority runs; swarm: weight */
 	struct rsv_sim_fiber fiber;
 };
 
@@ -250,6 +250,22 @@ static struct sim_thread *pct_pick(struct sim_platform *sp, struct sim_thread *s
 	return next;
 }
 
+/* Swarm: the random walk weighted by each thread's bias. */
+static struct sim_thread *swarm_pick(struct sim_platform *sp)
+{
+	uint64_t total = 0, r;
+
+	for (unsigned i = 0; i < sp->nr_runnable; i++)
+		total += (uint64_t)sp->runnable[i]->prio;
+	r = rsv_rand_below(&sp->rng, total);
+	for (unsigned i = 0; i < sp->nr_runnable; i++) {
+		if (r < (uint64_t)sp->runnable[i]->prio)
+			return sp->runnable[i];
+		r -= (uint64_t)sp->runnable[i]->prio;
+	}
+	return sp->runnable[sp->nr_runnable - 1];
+}
+
 /* The strategy chooses at every decision, even while a schedule is followed, so that its state
  * (the random walk's draws, PCT's change points) stays that of the recorded run: a schedule cut
  * short then goes on exactly as the run it was cut from. */
@@ -260,6 +276,8 @@ static struct sim_thread *choose(struct sim_platform *sp, struct sim_thread *sel
 
 	if (sp->sched.strategy == RSV_SCHED_PCT)
 		next = pct_pick(sp, self, n);
+	else if (sp->sched.strategy == RSV_SCHED_SWARM)
+		next = swarm_pick(sp);
 	else
 		next = sp->runnable[sp->nr_runnable == 1
 					    ? 0
@@ -479,8 +497,12 @@ static int sim_thread_start(struct rsv_platform *p, struct rsv_thread *t)
 
 	if (!t->daemon)
 		sp->nr_live++;
-	/* PCT: a distinct random start priority, above every change point's (1..d-1). */
-	to_st(t)->prio = RSV_PCT_MAX_DEPTH + (int64_t)(rsv_rand_next(&sp->pct_rng) >> 2);
+	/* PCT: a distinct random start priority, above every change point's (1..d-1); swarm:
+	 * a weight of 1, 8 or 64. */
+	if (sp->sched.strategy == RSV_SCHED_SWARM)
+		to_st(t)->prio = (int64_t)1 << (3 * rsv_rand_below(&sp->pct_rng, 3));
+	else
+		to_st(t)->prio = RSV_PCT_MAX_DEPTH + (int64_t)(rsv_rand_next(&sp->pct_rng) >> 2);
 	runnable_add(sp, to_st(t));
 	rsv__trace_mix(p, ((uint64_t)t->id << 32) ^ 0x57a7);
 	return 0;

@@ -96,6 +96,18 @@ Test(sched, pct_finds_a_depth_one_bug_as_often_as_its_bound_and_random_does_not)
 	cr_assert_eq(by_random, 0, "random found it in %u of 1000 runs", by_random);
 }
 
+/* Swarm's biases make some runs starve the reader for the whole of the writer's steps. */
+Test(sched, swarm_biases_reach_what_the_even_walk_does_not)
+{
+	struct rsv_sched_config swarm = { .strategy = RSV_SCHED_SWARM };
+	unsigned found = count_bugs(&swarm, 1000, false);
+
+	cr_assert_geq(found, 50, "swarm found the depth-1 bug in %u of 1000 runs", found);
+	for (uint64_t seed = 0; seed < 20; seed++)
+		cr_assert_eq(run_race(seed, &swarm, NULL, NULL).hash,
+			     run_race(seed, &swarm, NULL, NULL).hash);
+}
+
 Test(sched, pct_finds_a_depth_two_bug_above_its_bound)
 {
 	/* k close to the run's length: the bound is 1/(n k) = 1/(2 * 48). */
