@@ -572,7 +572,7 @@ void rsv_tool_scenario_policy(const struct rsv_scenario *s, const struct rsv_sce
 
 /* What the checker made of the cell's paths apart: for a failing cell, whether it predicted
  * the failure (found a cycle in a fixed interleaving that did not fail); for one that
- * progressed, whether it stayed silent. */
+ * progressed, whether it stayed silent or warned. */
 static const char *checker_word(const struct cell *c)
 {
 	bool failing = c->worst != RSV_VERDICT_PROGRESS && c->worst != RSV_VERDICT_INVALID_SETUP;
@@ -581,7 +581,8 @@ static const char *checker_word(const struct cell *c)
 		return "-";
 	if (failing)
 		return c->predicted ? "predicted" : "missed";
-	return c->predicted ? "false-alarm" : "silent";
+	/* A cycle no seed of the cell ran into: a false alarm, or a race these seeds missed. */
+	return c->predicted ? "warned" : "silent";
 }
 
 static void write_matrix(FILE *out, const struct matrix *m, const char *format)

@@ -239,7 +239,6 @@ Test(sweep, s4_global_reserve_pool) { SWEEP("s4-global-reserve-pool", s4); }
 	PT("bufio=gfp-io,loop=noio", vio_noio, why, "case=1", p1, p2),                     \
 	PT("bufio=workqueue,loop=plain", (vwq) | ((vwq) & KILL ? P : 0), why, "case=1", p1, p2)
 
-
 static const struct point s5[] = {
 	/* Case A: gfp-io deadlocks (F's NOFS reclaim writes to loop under the fs lock); gfp-fs
 	 * and the workqueue pass; with loop=plain kswapd can still close case B's cycle. */
@@ -280,6 +279,15 @@ static const struct point s5[] = {
 	S5B("hold_ms=20000", NULL, D, P, P, KILL, "the seed's, for longer"),
 	S5B("io_ms=0", NULL, D, P, P, KILL, "instant I/O"),
 	S5B("io_ms=1000", NULL, D, P, P, KILL, "slow I/O"),
+	/* Case 2: case A racing kswapd, memory 6 pages above min (free is not read): gfp-io
+	 * deadlocks only on the schedules where F's transaction outruns kswapd; the fixes never
+	 * do, and loop=plain under gfp-fs may close case B's cycle through kswapd, as in case A. */
+	PT("bufio=gfp-io,loop=noio", D | P, "the race", "case=2"),
+	PT("bufio=gfp-fs,loop=noio", P, "the fix holds on every schedule", "case=2"),
+	PT("bufio=workqueue,loop=noio", P, "the fix holds on every schedule", "case=2"),
+	PT("bufio=gfp-io,loop=noio", D | P, "the race, with one page", "case=2", "need=1"),
+	PT("bufio=gfp-io,loop=noio", D | P, "the race, with every buffer dirty", "case=2",
+	   "dirty=64"),
 };
 
 Test(sweep, s5_nofs_bufio_loop) { SWEEP("s5-nofs-bufio-loop", s5); }
