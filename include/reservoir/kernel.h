@@ -823,19 +823,27 @@ static inline void finish_wait(wait_queue_head_t *wq, struct wait_queue_entry *e
 
 /* ---- completions ---- */
 
+/* A waiter returns only once no complete() is still at work on the completion: the
+ * kernel's complete() wakes holding the wait queue's lock, which the waiter takes to see
+ * `done`, so an on-stack completion may go out of scope as soon as wait_for_completion()
+ * returns. Here wake-ups are not made under a lock (they are scheduling points on the
+ * simulator), so @completing counts the complete() calls between their first touch and their
+ * last, and a waiter that has taken `done` waits for it to drop to 0. */
 struct completion {
 	unsigned int done; /* UINT_MAX: completed for good (complete_all()) */
 	wait_queue_head_t wait;
+	unsigned int completing;
 };
 #define COMPLETION_INITIALIZER(x)                                                                  \
 	{                                                                                          \
-		0, RSV_WAITQUEUE_INIT((x).wait, #x)                                                \
+		0, RSV_WAITQUEUE_INIT((x).wait, #x), 0                                             \
 	}
 #define DECLARE_COMPLETION(x) struct completion x = COMPLETION_INITIALIZER(x)
 #define DECLARE_COMPLETION_ONSTACK(x) DECLARE_COMPLETION(x)
 static inline void init_completion(struct completion *x)
 {
 	x->done = 0;
+	x->completing = 0;
 	rsv_waitqueue_init(&x->wait, "completion");
 }
 static inline void reinit_completion(struct completion *x)
@@ -844,20 +852,31 @@ static inline void reinit_completion(struct completion *x)
 }
 static inline void complete(struct completion *x)
 {
-	unsigned int d = READ_ONCE(x->done);
+	unsigned int d;
 
+	__atomic_fetch_add(&x->completing, 1, __ATOMIC_SEQ_CST);
+	d = __atomic_load_n(&x->done, __ATOMIC_RELAXED);
 	while (d != UINT_MAX && !__atomic_compare_exchange_n(&x->done, &d, d + 1, false,
 							     __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
 		;
 	rsv_wake_up(&x->wait);
+	__atomic_fetch_sub(&x->completing, 1, __ATOMIC_RELEASE); /* the last touch */
 }
 static inline void complete_all(struct completion *x)
 {
+	__atomic_fetch_add(&x->completing, 1, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&x->done, UINT_MAX, __ATOMIC_SEQ_CST);
 	rsv_wake_up_all(&x->wait);
+	__atomic_fetch_sub(&x->completing, 1, __ATOMIC_RELEASE);
+}
+/* After a waiter took `done`: until the completer has let go of @x. */
+static inline void __completion_settle(struct completion *x)
+{
+	while (__atomic_load_n(&x->completing, __ATOMIC_ACQUIRE))
+		rsv_yield();
 }
 /* Takes one completion if there is one (none is taken after complete_all()). */
-static inline bool try_wait_for_completion(struct completion *x)
+static inline bool __completion_take(struct completion *x)
 {
 	unsigned int d = __atomic_load_n(&x->done, __ATOMIC_ACQUIRE);
 
@@ -867,13 +886,21 @@ static inline bool try_wait_for_completion(struct completion *x)
 			return true;
 	return d == UINT_MAX;
 }
+static inline bool try_wait_for_completion(struct completion *x)
+{
+	if (!__completion_take(x))
+		return false;
+	__completion_settle(x);
+	return true;
+}
 static inline bool completion_done(struct completion *x)
 {
 	return READ_ONCE(x->done) != 0;
 }
 static inline void wait_for_completion(struct completion *x)
 {
-	rsv_wait_event(&x->wait, try_wait_for_completion(x));
+	rsv_wait_event(&x->wait, __completion_take(x));
+	__completion_settle(x);
 }
 static inline void wait_for_completion_io(struct completion *x)
 {
@@ -882,8 +909,12 @@ static inline void wait_for_completion_io(struct completion *x)
 /* 0 if it timed out, else the jiffies left (at least 1). */
 static inline unsigned long wait_for_completion_timeout(struct completion *x, unsigned long timeout)
 {
-	return (unsigned long)wait_event_timeout(x->wait, try_wait_for_completion(x),
-						 (long)timeout);
+	unsigned long left = (unsigned long)wait_event_timeout(x->wait, __completion_take(x),
+							       (long)timeout);
+
+	if (left)
+		__completion_settle(x);
+	return left;
 }
 
 /* ---- kthreads ---- */

@@ -33,7 +33,9 @@ struct rsv_work {
 	const char *lock_class; /* the checker's class for running and flushing it, or NULL */
 	/* The workqueue code's. */
 	_Atomic bool pending;         /* queued and not yet started */
-	struct rsv_workqueue *wq;     /* where it was last queued */
+	/* Where it was last queued: written under the pool's lock, read by flush and cancel
+	 * before they know which pool's lock to take. */
+	_Atomic(struct rsv_workqueue *) wq;
 	struct rsv_work *barrier_for; /* a flush's barrier: the item it follows, else NULL */
 };
 

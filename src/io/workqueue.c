@@ -70,6 +70,11 @@ struct wq_barrier {
 	bool done; /* pool lock */
 };
 
+static struct rsv_workqueue *wq_of(const struct rsv_work *w)
+{
+	return atomic_load_explicit(&((struct rsv_work *)w)->wq, memory_order_acquire);
+}
+
 static bool is_barrier(const struct rsv_work *w)
 {
 	return w->barrier_for != NULL;
@@ -171,7 +176,7 @@ bool rsv_queue_work(struct rsv_workqueue *wq, struct rsv_work *work)
 	}
 	/* __queue_work(): while draining, only the workqueue's own items may queue on it. */
 	if (wq->draining && (!(self = current_worker(pool)) || !self->current_work ||
-			     self->current_work->wq != wq)) {
+			     wq_of(self->current_work) != wq)) {
 		rsv_spin_unlock(&pool->lock);
 		rsv__misuse(pool->sys,
 			    "queue_work() on workqueue \"%s\" while it is drained or "
@@ -180,7 +185,7 @@ bool rsv_queue_work(struct rsv_workqueue *wq, struct rsv_work *work)
 		return false;
 	}
 	atomic_store(&work->pending, true);
-	work->wq = wq;
+	atomic_store_explicit(&work->wq, wq, memory_order_release);
 	work->barrier_for = NULL;
 	wq->nr_in_flight++;
 	rsv_list_add_tail(&work->entry, &wq->inactive);
@@ -200,7 +205,7 @@ bool rsv_queue_work(struct rsv_workqueue *wq, struct rsv_work *work)
 static void process_one(struct worker *w, struct rsv_work *work)
 {
 	struct wq_pool *pool = w->pool;
-	struct rsv_workqueue *wq = work->wq;
+	struct rsv_workqueue *wq = wq_of(work);
 	bool barrier = is_barrier(work);
 	const char *wq_class = barrier ? NULL : wq->lock_class, *cls = work->lock_class;
 
@@ -371,7 +376,7 @@ static int rescuer_thread(void *arg)
 			rsv_list_for_each(pos, &pool->worklist) {
 				struct rsv_work *x = rsv_container_of(pos, struct rsv_work, entry);
 
-				if (x->wq == wq && !is_barrier(x)) {
+				if (wq_of(x) == wq && !is_barrier(x)) {
 					work = x;
 					break;
 				}
@@ -397,7 +402,7 @@ static unsigned send_mayday(struct wq_pool *pool)
 		if (!wq->rescuer)
 			continue;
 		rsv_list_for_each(p, &pool->worklist) {
-			if (rsv_container_of(p, struct rsv_work, entry)->wq == wq) {
+			if (wq_of(rsv_container_of(p, struct rsv_work, entry)) == wq) {
 				wq->mayday = true;
 				wq->stats.maydays++;
 				called++;
@@ -416,7 +421,7 @@ static bool rescuable_or_done(struct wq_pool *pool)
 	struct rsv_list *p;
 
 	rsv_list_for_each(p, &pool->worklist)
-		wake = wake || rsv_container_of(p, struct rsv_work, entry)->wq->rescuer;
+		wake = wake || wq_of(rsv_container_of(p, struct rsv_work, entry))->rescuer;
 	return wake;
 }
 
@@ -671,7 +676,7 @@ static void describe_flush(const void *obj, char *buf, size_t len, struct rsv_ta
 	int n;
 
 	n = snprintf(buf, len, "in flush_work() of %s on workqueue \"%s\"",
-		     target->lock_class ? target->lock_class : "an item", b->work.wq->name);
+		     target->lock_class ? target->lock_class : "an item", wq_of(&b->work)->name);
 	if (n < 0 || (size_t)n >= len || !rsv_spin_trylock(&pool->lock))
 		return;
 	if ((ex = find_executing(pool, target)) && ex->task) {
@@ -682,7 +687,7 @@ static void describe_flush(const void *obj, char *buf, size_t len, struct rsv_ta
 			 ", queued: no worker idle, one in the making "
 			 "for %.3f s%s",
 			 (double)(rsv_now() - pool->creating_since) / 1e9,
-			 b->work.wq->rescuer ? "" : " (no rescuer)");
+			 wq_of(&b->work)->rescuer ? "" : " (no rescuer)");
 	} else {
 		snprintf(buf + n, len - (size_t)n, ", queued");
 	}
@@ -703,7 +708,7 @@ static void check_flush_dependency(struct wq_pool *pool, struct rsv_workqueue *t
 		return;
 	rsv_spin_lock(&pool->lock);
 	if ((w = current_worker(pool)) && w->current_work && !is_barrier(w->current_work))
-		from = w->current_work->wq;
+		from = wq_of(w->current_work);
 	rsv_spin_unlock(&pool->lock);
 	if (rsv__task_flags(t) & RSV_PF_MEMALLOC)
 		rsv__misuse(pool->sys,
@@ -732,7 +737,7 @@ static void barrier_fn(struct rsv_work *work)
 
 bool rsv_flush_work(struct rsv_work *work)
 {
-	struct rsv_workqueue *wq = work->wq;
+	struct rsv_workqueue *wq = wq_of(work);
 	struct rsv_task *t = rsv__task_current();
 	struct rsv_task_doing prev;
 	struct wq_barrier b;
@@ -745,7 +750,7 @@ bool rsv_flush_work(struct rsv_work *work)
 	check_flush_dependency(pool, wq);
 	rsv_init_work(&b.work, barrier_fn, NULL);
 	b.work.barrier_for = work;
-	b.work.wq = wq;
+	atomic_store_explicit(&b.work.wq, wq, memory_order_relaxed);
 	b.pool = pool;
 	b.done = false;
 	rsv_spin_lock(&pool->lock);
@@ -783,7 +788,7 @@ bool rsv_flush_work(struct rsv_work *work)
 
 bool rsv_cancel_work_sync(struct rsv_work *work)
 {
-	struct rsv_workqueue *wq = work->wq;
+	struct rsv_workqueue *wq = wq_of(work);
 	struct wq_pool *pool;
 	bool was_pending = false, more = false;
 

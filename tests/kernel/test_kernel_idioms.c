@@ -465,3 +465,73 @@ Test(kernel_idioms, slab_panic_aborts_when_the_cache_cannot_be_made, .signal = S
 	rsv_task_attach(sys, "t");
 	kmem_cache_create("too_aligned", 64, 2 * PAGE_SIZE, SLAB_PANIC, NULL);
 }
+
+/* ---- regression: an on-stack completion touched after its waiter had returned ----
+ *
+ * complete() set `done` and then woke the queue: the waiter could see `done`, return and let
+ * the completion go out of scope while complete() was still in the wake-up, reading and
+ * locking the dead queue (TSan saw it in the toy driver, whose requests reuse the memory).
+ * The waiter now waits until complete() has let go. Each completion here is poisoned as soon
+ * as its wait returns, so a late touch reads garbage. */
+
+#define HANDOFFS 3000
+
+struct handoff {
+	struct completion *_Atomic slot;
+	_Atomic int served;
+};
+
+static int completer_task(void *arg)
+{
+	struct handoff *h = arg;
+
+	for (int i = 0; i < HANDOFFS; i++) {
+		struct completion *c;
+
+		while (!(c = atomic_exchange(&h->slot, NULL)))
+			rsv_yield();
+		complete(c);
+		atomic_fetch_add(&h->served, 1);
+	}
+	return 0;
+}
+
+static int waiter_on_stack(void *arg)
+{
+	struct handoff *h = arg;
+
+	for (int i = 0; i < HANDOFFS; i++) {
+		DECLARE_COMPLETION_ONSTACK(io_done);
+
+		atomic_store(&h->slot, &io_done);
+		if (i % 2)
+			wait_for_completion(&io_done);
+		else
+			while (!try_wait_for_completion(&io_done))
+				rsv_yield();
+		memset(&io_done, 0xa5, sizeof(io_done)); /* gone, as its stack frame would be */
+	}
+	return 0;
+}
+
+static void on_stack_completions(enum rsv_backend backend)
+{
+	struct rsv_system *sys = test_system(backend, 256, 4);
+	struct handoff h = { 0 };
+
+	rsv_task_create(sys, "waiter", waiter_on_stack, &h);
+	rsv_task_create(sys, "completer", completer_task, &h);
+	cr_assert_eq(rsv_system_run(sys), RSV_RUN_DONE);
+	cr_assert_eq(atomic_load(&h.served), HANDOFFS);
+	teardown_whole(sys);
+}
+
+Test(kernel_idioms, on_stack_completion_touched_after_its_waiter_returned)
+{
+	on_stack_completions(RSV_BACKEND_OS);
+}
+
+Test(kernel_idioms, on_stack_completion_touched_after_its_waiter_returned_sim)
+{
+	on_stack_completions(RSV_BACKEND_SIM);
+}
