@@ -54,6 +54,7 @@ check-release: build
 	@tests/check_headers.sh
 	@tests/kernel/check_mismatches.sh
 	@tests/cli_test.sh build/bin/reservoir
+	@build/examples/lost_wakeup && build/examples/lost_wakeup --fixed
 
 check-asan: build-asan/.configured
 	@$(CMAKE) --build build-asan -j $(JOBS)

@@ -294,67 +294,26 @@ int rsv_tool_determinism(const struct rsv_scenario *s, const struct rsv_scenario
 	return err ? err : d->decision >= 0;
 }
 
-/* One line of a report with its numbers folded to N (ids, times, counts): comparable across
- * runs. */
-static void fold_numbers(const char *p, size_t l, char *d, size_t len)
-{
-	size_t k = 0;
-
-	for (size_t i = 0; i < l && k + 2 < len; i++) {
-		if (p[i] >= '0' && p[i] <= '9') {
-			if (!k || d[k - 1] != 'N')
-				d[k++] = 'N';
-			continue;
-		}
-		d[k++] = p[i];
-	}
-	d[k] = 0;
-}
-
-/* What tells failures apart: the verdict, then the blocked chain of the report, numbers
- * folded and lines sorted. With a wait-for cycle, only the cycle and its threads (the idle
- * service threads around it are the same in every run); without a report, the why. */
+/* What tells failures apart: the verdict, then the blocked chain (rsv_report_signature()),
+ * or without one the why with its numbers folded. */
 void rsv_tool_signature(const struct rsv_scenario_result *r, char *out, size_t len)
 {
-	char lines[32][200], cycle[200] = "";
-	unsigned nr = 0, kept = 0;
-	size_t n;
+	size_t n = (size_t)snprintf(out, len, "%s\n", rsv_verdict_name(r->verdict));
 
-	for (const char *p = r->report; *p && nr < 32;) {
-		const char *end = strchr(p, '\n');
-		size_t l = end ? (size_t)(end - p) : strlen(p);
+	if (n >= len)
+		return;
+	rsv_report_signature(r->report, out + n, len - n);
+	if (!out[n]) {
+		size_t k = n;
 
-		if (!strncmp(p, "  thread \"", 10))
-			fold_numbers(p + 2, l - 2, lines[nr++], sizeof(lines[0]));
-		else if (!strncmp(p, "  wait-for cycle: ", 18))
-			fold_numbers(p + 2, l - 2, cycle, sizeof(cycle));
-		p += l + (end ? 1 : 0);
-	}
-	for (unsigned i = 0; i < nr; i++) {
-		char name[80];
-		const char *q = strchr(lines[i] + 8, '"');
-
-		snprintf(name, sizeof(name), "%.*s", q ? (int)(q - lines[i] - 7) : 0, lines[i] + 7);
-		if (!*cycle || strstr(cycle, name))
-			memmove(lines[kept++], lines[i], sizeof(lines[0]));
-	}
-	for (unsigned i = 1; i < kept; i++)
-		for (unsigned j = i; j && strcmp(lines[j - 1], lines[j]) > 0; j--) {
-			char tmp[200];
-
-			memcpy(tmp, lines[j], sizeof(tmp));
-			memcpy(lines[j], lines[j - 1], sizeof(tmp));
-			memcpy(lines[j - 1], tmp, sizeof(tmp));
+		for (const char *p = r->why; *p && k + 2 < len; p++) {
+			if (*p >= '0' && *p <= '9') {
+				if (out[k - 1] != 'N')
+					out[k++] = 'N';
+				continue;
+			}
+			out[k++] = *p;
 		}
-	n = (size_t)snprintf(out, len, "%s", rsv_verdict_name(r->verdict));
-	if (*cycle && n < len)
-		n += (size_t)snprintf(out + n, len - n, "\n%s", cycle);
-	for (unsigned i = 0; i < kept && n < len; i++)
-		n += (size_t)snprintf(out + n, len - n, "\n%s", lines[i]);
-	if (!nr && n < len) { /* no blocked chain: the why, folded */
-		char why[200];
-
-		fold_numbers(r->why, strlen(r->why), why, sizeof(why));
-		snprintf(out + n, len - n, "\n%s", why);
+		out[k] = 0;
 	}
 }

@@ -27,7 +27,6 @@ struct shrink {
 	size_t n;
 	uint64_t preemptions, virtual_ns;
 	unsigned long tries, accepted;
-	double deadline;
 };
 
 static double now_s(void)
@@ -67,84 +66,23 @@ static bool same_failure(struct shrink *sh, const uint32_t *ids, size_t n,
 	return !strcmp(sig, sh->target);
 }
 
-/* Tries a candidate; keeps it if it is smaller. */
-static bool try_candidate(struct shrink *sh, const uint32_t *ids, size_t n)
+/* rsv_shrink_schedule()'s candidate: fails alike, and what the run did. */
+static bool scenario_try(void *arg, const uint32_t *ids, size_t n, uint32_t **out, size_t *nout,
+			 uint64_t *preemptions)
 {
+	struct shrink *sh = arg;
 	struct rsv_tool_recording rec = { 0 };
-	bool better = false;
 
-	if (now_s() < sh->deadline && same_failure(sh, ids, n, &rec) &&
-	    (sh->r->preemptions < sh->preemptions ||
-	     (sh->r->preemptions == sh->preemptions && rec.n < sh->n))) {
-		free(sh->ids);
-		sh->ids = rec.ids;
-		rec.ids = NULL;
-		sh->n = rec.n;
-		sh->preemptions = sh->r->preemptions;
-		sh->virtual_ns = sh->r->virtual_ns;
-		sh->accepted++;
-		better = true;
+	if (!same_failure(sh, ids, n, &rec)) {
+		free(rec.ids);
+		free(rec.hashes);
+		return false;
 	}
-	free(rec.ids);
 	free(rec.hashes);
-	return better;
-}
-
-/* At each switch, the thread before it runs on instead; start over after each success. */
-static void fewer_preemptions(struct shrink *sh)
-{
-	uint32_t *cand = malloc((sh->n ? sh->n : 1) * sizeof(*cand));
-	bool again = true;
-
-	while (cand && again && now_s() < sh->deadline) {
-		again = false;
-		for (size_t i = 1; i < sh->n && !again; i++) {
-			if (sh->ids[i] == sh->ids[i - 1])
-				continue;
-			memcpy(cand, sh->ids, sh->n * sizeof(*cand));
-			cand[i] = cand[i - 1];
-			again = try_candidate(sh, cand, sh->n);
-			if (again) {
-				uint32_t *grown = realloc(cand, sh->n * sizeof(*cand));
-
-				if (!grown)
-					break;
-				cand = grown;
-			}
-		}
-	}
-	free(cand);
-}
-
-/* ddmin over the entries: remove one of @parts chunks at a time; on success go on with the
- * smaller schedule and one part fewer, else split finer. */
-static void fewer_decisions(struct shrink *sh)
-{
-	size_t parts = 2;
-	uint32_t *cand = NULL;
-
-	while (sh->n >= 2 && now_s() < sh->deadline) {
-		size_t chunk = (sh->n + parts - 1) / parts;
-		bool reduced = false;
-
-		free(cand);
-		if (!(cand = malloc(sh->n * sizeof(*cand))))
-			break;
-		for (size_t start = 0; start < sh->n && !reduced; start += chunk) {
-			size_t end = start + chunk < sh->n ? start + chunk : sh->n;
-
-			memcpy(cand, sh->ids, start * sizeof(*cand));
-			memcpy(cand + start, sh->ids + end, (sh->n - end) * sizeof(*cand));
-			reduced = try_candidate(sh, cand, sh->n - (end - start));
-		}
-		if (reduced)
-			parts = parts > 2 ? parts - 1 : 2;
-		else if (parts < sh->n)
-			parts = parts * 2 < sh->n ? parts * 2 : sh->n;
-		else
-			break;
-	}
-	free(cand);
+	*out = rec.ids;
+	*nout = rec.n;
+	*preemptions = sh->r->preemptions;
+	return true;
 }
 
 int rsv_tool_shrink(int argc, char **argv)
@@ -232,10 +170,15 @@ int rsv_tool_shrink(int argc, char **argv)
 	sh.virtual_ns = before_ns = sh.r->virtual_ns;
 	before_n = sh.n;
 	start = now_s();
-	sh.deadline = start + (double)budget;
-	fewer_preemptions(&sh);
-	fewer_decisions(&sh);
-	fewer_preemptions(&sh);
+	{
+		size_t kept_n = sh.n;
+
+		sh.tries += rsv_shrink_schedule(scenario_try, &sh, &sh.ids, &kept_n,
+						&sh.preemptions,
+						(uint64_t)((start + (double)budget) * 1e9));
+		sh.accepted = kept_n != sh.n || sh.preemptions != before_pre;
+		sh.n = kept_n;
+	}
 	/* The shrunk run once more, plainly, for its report and to write it down. */
 	{
 		struct rsv_scenario_opts o = sh.sch.o;
@@ -264,9 +207,9 @@ int rsv_tool_shrink(int argc, char **argv)
 		printf("  before  %" PRIu64 " preemptions, %zu decisions, %.6f virtual s\n",
 		       before_pre, before_n, (double)before_ns / 1e9);
 		printf("  after   %" PRIu64 " preemptions, %zu decisions, %.6f virtual s "
-		       "(%lu candidates, %lu kept, %.1f s)\n",
+		       "(%lu candidates in %.1f s)\n",
 		       sh.r->preemptions, sh.n, (double)sh.r->virtual_ns / 1e9, sh.tries,
-		       sh.accepted, (double)n / 1000);
+		       (double)n / 1000);
 		printf("  written to %s\n", out);
 		if (sh.r->report[0])
 			printf("\n%s", sh.r->report);

@@ -18,5 +18,6 @@
 #include "lockdep.h"
 #include "fault.h"
 #include "workqueue.h"
+#include "explore.h"
 
 #endif
