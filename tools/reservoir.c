@@ -81,6 +81,16 @@ int rsv_tool_parse_uint(const char *opt, const char *s, uint64_t min, uint64_t m
 	return 0;
 }
 
+int rsv_tool_bad(const char *fmt, const char *word, const char *valid)
+{
+	fprintf(stderr, "reservoir: ");
+	fprintf(stderr, fmt, word);
+	if (valid)
+		fprintf(stderr, " (valid: %s)", valid);
+	fputc('\n', stderr);
+	return 2;
+}
+
 int rsv_tool_parse_seed(const char *s, uint64_t *seed)
 {
 	return rsv_tool_parse_uint("--seed", s, 0, UINT64_MAX, seed);

@@ -1,4 +1,5 @@
-/* reservoir list | run | replay | matrix: the seed scenarios from the command line. */
+/* reservoir list | run | replay: the seed scenarios from the command line (the matrix is
+ * matrix.c's). */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -22,16 +23,6 @@ struct run_args {
 	bool determinism; /* --check-determinism */
 };
 
-static int bad(const char *fmt, const char *word, const char *valid)
-{
-	fprintf(stderr, "reservoir: ");
-	fprintf(stderr, fmt, word);
-	if (valid)
-		fprintf(stderr, " (valid: %s)", valid);
-	fputc('\n', stderr);
-	return 2;
-}
-
 static void scenario_names(char *buf, size_t len)
 {
 	size_t n = 0;
@@ -49,7 +40,7 @@ const struct rsv_scenario *rsv_tool_find_scenario(const char *name)
 
 	if (!s) {
 		scenario_names(names, sizeof(names));
-		bad("unknown scenario '%s'", name, names);
+		rsv_tool_bad("unknown scenario '%s'", name, names);
 	}
 	return s;
 }
@@ -61,12 +52,12 @@ int rsv_tool_scenario_option(const struct rsv_scenario *s, struct rsv_scenario_o
 
 	if (!strcmp(opt, "--policy")) {
 		if (rsv_policy_parse(&o->policy, val, err, sizeof(err)))
-			return bad("%s", err, NULL);
+			return rsv_tool_bad("%s", err, NULL);
 		return 0;
 	}
 	if (!strcmp(opt, "--param")) {
 		if (rsv_scenario_set_param(s, o, val, err, sizeof(err)))
-			return bad("%s", err, NULL);
+			return rsv_tool_bad("%s", err, NULL);
 		return 0;
 	}
 	return -1;
@@ -80,7 +71,7 @@ static int parse_run(int argc, char **argv, struct run_args *a)
 	int r;
 
 	if (argc < 1)
-		return bad("%s", "run needs a scenario", NULL);
+		return rsv_tool_bad("%s", "run needs a scenario", NULL);
 	if (!(a->s = rsv_tool_find_scenario(argv[0])))
 		return 2;
 	rsv_scenario_opts_init(a->s, &a->o);
@@ -99,7 +90,7 @@ static int parse_run(int argc, char **argv, struct run_args *a)
 			continue;
 		}
 		if (!val)
-			return bad("option '%s' needs a value", opt, NULL);
+			return rsv_tool_bad("option '%s' needs a value", opt, NULL);
 		i++;
 		if ((r = rsv_tool_scenario_option(a->s, &a->o, opt, val)) >= 0) {
 			if (r)
@@ -109,7 +100,7 @@ static int parse_run(int argc, char **argv, struct run_args *a)
 				return 2;
 		} else if (!strcmp(opt, "--strategy")) {
 			if (rsv_tool_parse_strategy(val, &a->o.sched, err, sizeof(err)))
-				return bad("--strategy: %s", err, NULL);
+				return rsv_tool_bad("--strategy: %s", err, NULL);
 		} else if (!strcmp(opt, "--save-schedule")) {
 			if (rsv_tool_check_writable("--save-schedule", val))
 				return 2;
@@ -120,14 +111,14 @@ static int parse_run(int argc, char **argv, struct run_args *a)
 			else if (!strcmp(val, "os"))
 				a->o.backend = RSV_BACKEND_OS;
 			else
-				return bad("unknown backend '%s'", val, "sim, os");
+				return rsv_tool_bad("unknown backend '%s'", val, "sim, os");
 		} else if (!strcmp(opt, "--timeout")) {
 			if (rsv_tool_parse_uint("--timeout", val, 1, 3600, &n))
 				return 2;
 			a->o.progress_timeout_ns = n * RSV_NSEC_PER_SEC;
 		} else if (!strcmp(opt, "--format")) {
 			if (strcmp(val, "text") && strcmp(val, "json"))
-				return bad("unknown format '%s'", val, "text, json");
+				return rsv_tool_bad("unknown format '%s'", val, "text, json");
 			a->format = val;
 		} else if (!strcmp(opt, "--trace")) {
 			if (rsv_tool_check_writable("--trace", val))
@@ -138,20 +129,22 @@ static int parse_run(int argc, char **argv, struct run_args *a)
 				return 2;
 			a->plot = val;
 		} else {
-			return bad("unknown option '%s'", opt,
-				   "--policy key=value, --param name=value, --seed N, "
-				   "--backend sim|os, --timeout SECONDS, --lockdep, --predict, "
-				   "--strategy S, --save-schedule FILE, --check-determinism, "
-				   "--trace FILE, --plot FILE.svg|.png, --format text|json");
+			return rsv_tool_bad(
+				"unknown option '%s'", opt,
+				"--policy key=value, --param name=value, --seed N, "
+				"--backend sim|os, --timeout SECONDS, --lockdep, --predict, "
+				"--strategy S, --save-schedule FILE, --check-determinism, "
+				"--trace FILE, --plot FILE.svg|.png, --format text|json");
 		}
 	}
 	if (rsv_scenario_check(a->s, &a->o, err, sizeof(err)))
-		return bad("%s", err, NULL);
+		return rsv_tool_bad("%s", err, NULL);
 	if ((a->save || a->o.sched.strategy || a->determinism) && a->o.backend != RSV_BACKEND_SIM)
-		return bad("%s",
-			   "--strategy, --save-schedule and --check-determinism need the simulator "
-			   "(--backend sim)",
-			   NULL);
+		return rsv_tool_bad(
+			"%s",
+			"--strategy, --save-schedule and --check-determinism need the simulator "
+			"(--backend sim)",
+			NULL);
 	return 0;
 }
 
@@ -162,7 +155,7 @@ int rsv_tool_list(int argc, char **argv)
 	bool verbose = argc > 0 && !strcmp(argv[0], "--verbose");
 
 	if (argc > (verbose ? 1 : 0))
-		return bad("unknown option '%s'", argv[verbose], "--verbose");
+		return rsv_tool_bad("unknown option '%s'", argv[verbose], "--verbose");
 	for (unsigned i = 0; i < rsv_scenario_count(); i++) {
 		const struct rsv_scenario *s = rsv_scenario_at(i);
 
@@ -278,14 +271,14 @@ static int replay_schedule(int argc, char **argv)
 		} else if (i + 1 < argc && !strcmp(argv[i], "--format")) {
 			a.format = argv[++i];
 			if (strcmp(a.format, "text") && strcmp(a.format, "json"))
-				return bad("unknown format '%s'", a.format, "text, json");
+				return rsv_tool_bad("unknown format '%s'", a.format, "text, json");
 		} else {
-			return bad("unknown option '%s' of replay --schedule", argv[i],
-				   "--schedule FILE, --force, --format text|json");
+			return rsv_tool_bad("unknown option '%s' of replay --schedule", argv[i],
+					    "--schedule FILE, --force, --format text|json");
 		}
 	}
 	if (!path)
-		return bad("%s", "replay needs a scenario, or --schedule FILE", NULL);
+		return rsv_tool_bad("%s", "replay needs a scenario, or --schedule FILE", NULL);
 	if ((status = rsv_tool_schedule_read(path, &sch, force)))
 		return status;
 	if (!(r = malloc(sizeof(*r)))) {
@@ -361,7 +354,7 @@ int rsv_tool_run(int argc, char **argv, bool replay)
 		a.o.schedule_arg = &rec;
 	}
 	if (replay && a.o.backend != RSV_BACKEND_SIM) {
-		status = bad("%s", "replay needs the simulator (--backend sim)", NULL);
+		status = rsv_tool_bad("%s", "replay needs the simulator (--backend sim)", NULL);
 		goto out;
 	}
 	if (a.trace || a.plot ? rsv_tool_timeline_run(a.s, &a.o, r, a.trace, a.plot)
@@ -385,457 +378,5 @@ out:
 	free(rec.hashes);
 	free(r);
 	free(again);
-	return status;
-}
-
-/* ---- matrix ---- */
-
-struct cell {
-	const struct rsv_scenario *s;
-	struct rsv_scenario_opts opts; /* policy and variant; the seed is the job's */
-	unsigned long counts[RSV_NR_VERDICTS];
-	enum rsv_verdict worst;
-	int64_t first_bad_seed;
-	unsigned long errors;   /* runs that could not be set up: no verdict */
-	char error[300];        /* the first one's reason (seed, then why) */
-	int64_t predicted;      /* cycles the checker found in the paths apart; -1: none run */
-	unsigned long cov_runs[RSV_SCENARIO_MAX_COVERAGE]; /* runs where each item happened */
-};
-
-struct matrix {
-	struct cell *cells;
-	unsigned nr_cells;
-	unsigned seeds;
-	_Atomic unsigned long next, done;
-	unsigned long total, errors, predict_failures;
-	bool progress_bar;
-	pthread_mutex_t lock;
-};
-
-/* The matrix's axes: each policy key the scenario reads, then each variant parameter. */
-static unsigned nr_axes(const struct rsv_scenario *s)
-{
-	return rsv_scenario_nr_keys(s) + rsv_scenario_nr_params(s);
-}
-
-/* How many values axis @a takes (1 for a parameter that is not a variant). */
-static unsigned axis_size(const struct rsv_scenario *s, unsigned a)
-{
-	const struct rsv_scenario_param *p;
-
-	if (a < rsv_scenario_nr_keys(s))
-		return rsv_policy_nr_values(rsv_scenario_key(s, a));
-	p = rsv_scenario_param(s, a - rsv_scenario_nr_keys(s));
-	return p->axis ? (unsigned)(p->max - p->min + 1) : 1;
-}
-
-static unsigned nr_combos(const struct rsv_scenario *s)
-{
-	unsigned combos = 1;
-
-	for (unsigned a = 0; a < nr_axes(s); a++)
-		combos *= axis_size(s, a);
-	return combos;
-}
-
-/* Every combination of the scenario's keys and variants, upstream's defaults elsewhere. */
-static void add_cells(struct matrix *m, const struct rsv_scenario *s)
-{
-	unsigned nkeys = rsv_scenario_nr_keys(s);
-
-	for (unsigned c = 0; c < nr_combos(s); c++) {
-		struct cell *cell = &m->cells[m->nr_cells++];
-		unsigned rest = c;
-
-		*cell = (struct cell){ .s = s, .first_bad_seed = -1, .predicted = -1 };
-		rsv_scenario_opts_init(s, &cell->opts);
-		for (unsigned a = 0; a < nr_axes(s); a++) {
-			unsigned n = axis_size(s, a), v = rest % n;
-
-			rest /= n;
-			if (a < nkeys)
-				cell->opts.policy.value[rsv_scenario_key(s, a)] = (unsigned char)v;
-			else if (n > 1)
-				cell->opts.params[a - nkeys] =
-					rsv_scenario_param(s, a - nkeys)->min + v;
-		}
-	}
-}
-
-static void show_progress(struct matrix *m, unsigned long done)
-{
-	if (m->progress_bar && (done % 64 == 0 || done == m->total))
-		fprintf(stderr, "\rmatrix: %lu/%lu runs (%3lu%%)", done, m->total,
-			done * 100 / m->total);
-}
-
-static void *matrix_worker(void *arg)
-{
-	struct matrix *m = arg;
-	struct rsv_scenario_result *r = malloc(sizeof(*r));
-	struct rsv_workspace *ws = rsv_workspace_create();
-	unsigned long job;
-	int err;
-
-	while (r && (job = atomic_fetch_add(&m->next, 1)) < m->total) {
-		bool predict = job >= (unsigned long)m->nr_cells * m->seeds;
-		struct cell *cell = predict ? &m->cells[job - (unsigned long)m->nr_cells * m->seeds]
-					    : &m->cells[job / m->seeds];
-		struct rsv_scenario_opts o = cell->opts;
-
-		/* The last nr_cells jobs: each cell's paths apart, with the checker. */
-		o.seed = predict ? 1 : job % m->seeds;
-		o.predict = predict;
-		o.workspace = ws;
-		err = rsv_scenario_run(cell->s, &o, r);
-		if (predict) {
-			pthread_mutex_lock(&m->lock);
-			if (!err && r->verdict == RSV_VERDICT_PROGRESS)
-				cell->predicted = rsv_scenario_counter(r, "lockdep_cycles");
-			else if (!err)
-				m->predict_failures++; /* the paths apart must finish */
-			else
-				m->errors++;
-			show_progress(m, atomic_fetch_add(&m->done, 1) + 1);
-			pthread_mutex_unlock(&m->lock);
-			continue;
-		}
-		pthread_mutex_lock(&m->lock);
-		if (err) {
-			if (!cell->errors++)
-				snprintf(cell->error, sizeof(cell->error), "seed %" PRIu64 ": %s",
-					 o.seed, r->why);
-			m->errors++;
-			show_progress(m, atomic_fetch_add(&m->done, 1) + 1);
-			pthread_mutex_unlock(&m->lock);
-			continue;
-		}
-		cell->counts[r->verdict]++;
-		for (unsigned i = 0; i < RSV_SCENARIO_MAX_COVERAGE; i++)
-			cell->cov_runs[i] += r->coverage[i] > 0;
-		if (r->verdict > cell->worst)
-			cell->worst = r->verdict;
-		if (r->verdict != RSV_VERDICT_PROGRESS &&
-		    (cell->first_bad_seed < 0 || (int64_t)o.seed < cell->first_bad_seed))
-			cell->first_bad_seed = (int64_t)o.seed;
-		show_progress(m, atomic_fetch_add(&m->done, 1) + 1);
-		pthread_mutex_unlock(&m->lock);
-	}
-	rsv_workspace_destroy(ws);
-	free(r);
-	return NULL;
-}
-
-static void keys_string(const struct rsv_scenario *s, const struct rsv_scenario_opts *o,
-			char *buf, size_t len)
-{
-	size_t n = 0;
-
-	buf[0] = 0;
-	for (unsigned k = 0; k < rsv_scenario_nr_keys(s) && n < len; k++) {
-		enum rsv_policy_key key = rsv_scenario_key(s, k);
-
-		n += (size_t)snprintf(buf + n, len - n, "%s%s=%s", k ? "," : "",
-				      rsv_policy_key_name(key),
-				      rsv_policy_value_name(key, o->policy.value[key]));
-	}
-}
-
-/* The variant parameters' values, "case=1", or "" for a scenario without variants. */
-static void variant_string(const struct rsv_scenario *s, const struct rsv_scenario_opts *o,
-			   char *buf, size_t len)
-{
-	size_t n = 0;
-
-	buf[0] = 0;
-	for (unsigned i = 0; i < rsv_scenario_nr_params(s) && n < len; i++) {
-		const struct rsv_scenario_param *p = rsv_scenario_param(s, i);
-
-		if (p->axis)
-			n += (size_t)snprintf(buf + n, len - n, "%s%s=%ld", n ? "," : "", p->name,
-					      o->params[i]);
-	}
-}
-
-void rsv_tool_scenario_policy(const struct rsv_scenario *s, const struct rsv_scenario_opts *o,
-			      char *buf, size_t len)
-{
-	char variant[128];
-	size_t n;
-
-	keys_string(s, o, buf, len);
-	variant_string(s, o, variant, sizeof(variant));
-	n = strlen(buf);
-	if (*variant && n < len)
-		snprintf(buf + n, len - n, " %s", variant);
-}
-
-/* What the checker made of the cell's paths apart: for a failing cell, whether it predicted
- * the failure (found a cycle in a fixed interleaving that did not fail); for one that
- * progressed, whether it stayed silent or warned. */
-static const char *checker_word(const struct cell *c)
-{
-	bool failing = c->worst != RSV_VERDICT_PROGRESS && c->worst != RSV_VERDICT_INVALID_SETUP;
-
-	if (c->predicted < 0)
-		return "-";
-	if (failing)
-		return c->predicted ? "predicted" : "missed";
-	/* A cycle no seed of the cell ran into: a false alarm, or a race these seeds missed. */
-	return c->predicted ? "warned" : "silent";
-}
-
-static void write_matrix(FILE *out, const struct matrix *m, const char *format)
-{
-	bool md = !strcmp(format, "md"), json = !strcmp(format, "json"),
-	     csv = !strcmp(format, "csv");
-	const enum rsv_stat_item *cov;
-	unsigned nr_cov = rsv_scenario_coverage_items(&cov);
-	char policy[256], variant[128], name[192];
-
-	if (md)
-		fprintf(out, "| scenario | policy | verdict | runs | first bad seed | checker |\n"
-			     "|---|---|---|---|---|---|\n");
-	else if (csv)
-		fprintf(out, "scenario,variant,policy,verdict,runs,first_bad_seed,checker\n");
-	else if (json)
-		fprintf(out, "[\n");
-	for (unsigned i = 0; i < m->nr_cells; i++) {
-		const struct cell *c = &m->cells[i];
-
-		keys_string(c->s, &c->opts, policy, sizeof(policy));
-		variant_string(c->s, &c->opts, variant, sizeof(variant));
-		snprintf(name, sizeof(name), "%s%s%s", rsv_scenario_name(c->s), *variant ? " " : "",
-			 variant);
-		if (json) {
-			fprintf(out, "  {\"scenario\": \"%s\", \"variant\": \"%s\", "
-				"\"policy\": \"%s\", \"runs\": %u",
-				rsv_scenario_name(c->s), variant, policy, m->seeds);
-			for (unsigned v = 0; v < RSV_NR_VERDICTS; v++)
-				fprintf(out, ", \"%s\": %lu", rsv_verdict_name(v), c->counts[v]);
-			fprintf(out, ", \"errors\": %lu", c->errors);
-			fprintf(out,
-				", \"verdict\": \"%s\", \"first_bad_seed\": %" PRId64
-				", \"checker\": \"%s\", \"checker_cycles\": %" PRId64
-				", \"coverage\": {",
-				c->errors ? "error" : rsv_verdict_name(c->worst), c->first_bad_seed,
-				checker_word(c), c->predicted);
-			for (unsigned k = 0; k < nr_cov; k++)
-				fprintf(out, "%s\"%s\": %lu", k ? ", " : "", rsv_stat_name(cov[k]),
-					c->cov_runs[k]);
-			fprintf(out, "}}%s\n", i + 1 < m->nr_cells ? "," : "");
-		} else if (md) {
-			fprintf(out, "| %s | `%s` | %s | %u |", name, policy,
-				c->errors ? "error" : rsv_verdict_name(c->worst), m->seeds);
-			if (c->first_bad_seed >= 0)
-				fprintf(out, " %" PRId64 " |", c->first_bad_seed);
-			else
-				fprintf(out, " |");
-			fprintf(out, " %s |\n", checker_word(c));
-		} else if (csv) {
-			fprintf(out, "%s,%s,\"%s\",%s,%u,%" PRId64 ",%s\n", rsv_scenario_name(c->s),
-				variant, policy, c->errors ? "error" : rsv_verdict_name(c->worst),
-				m->seeds, c->first_bad_seed, checker_word(c));
-		} else {
-			fprintf(out, "%-33s %-58s %-16s %-11s", name, policy,
-				c->errors ? "error" : rsv_verdict_name(c->worst), checker_word(c));
-			if (c->errors)
-				fprintf(out, " %lu/%u runs could not be set up (%s)", c->errors,
-					m->seeds, c->error);
-			else if (c->worst != RSV_VERDICT_PROGRESS)
-				fprintf(out, " %lu/%u runs; first seed %" PRId64,
-					m->seeds - c->counts[RSV_VERDICT_PROGRESS], m->seeds,
-					c->first_bad_seed);
-			fputc('\n', out);
-		}
-	}
-	if (json)
-		fprintf(out, "]\n");
-}
-
-/* The cell to draw as failing: the worst of the scenario's cells. */
-static const struct cell *worst_cell(const struct matrix *m, const struct rsv_scenario *s)
-{
-	const struct cell *w = NULL;
-
-	for (unsigned i = 0; i < m->nr_cells; i++)
-		if (m->cells[i].s == s && !m->cells[i].errors &&
-		    (!w || m->cells[i].worst > w->worst))
-			w = &m->cells[i];
-	return w;
-}
-
-/* ...and as fixed: upstream's policy for the failing cell's variant, else any cell of that
- * variant that always progressed. */
-static const struct cell *fixed_cell(const struct matrix *m, const struct cell *bad)
-{
-	const struct cell *any = NULL;
-
-	for (unsigned i = 0; i < m->nr_cells; i++) {
-		const struct cell *c = &m->cells[i];
-		bool same_variant = !memcmp(c->opts.params, bad->opts.params,
-					    sizeof(c->opts.params));
-
-		if (c->s != bad->s || !same_variant || c->worst != RSV_VERDICT_PROGRESS ||
-		    c->errors)
-			continue;
-		if (!memcmp(&c->opts.policy, &RSV_POLICY_DEFAULT, sizeof(c->opts.policy)))
-			return c;
-		if (!any)
-			any = c;
-	}
-	return any;
-}
-
-static int draw(const struct cell *c, uint64_t seed, const char *dir, const char *label)
-{
-	struct rsv_scenario_opts o = c->opts;
-	struct rsv_scenario_result *r = malloc(sizeof(*r));
-	char path[4096];
-	int err;
-
-	if (!r)
-		return 1;
-	o.seed = seed;
-	snprintf(path, sizeof(path), "%s/%s-%s.svg", dir, rsv_scenario_name(c->s), label);
-	err = rsv_tool_timeline_run(c->s, &o, r, NULL, path);
-	free(r);
-	return err;
-}
-
-/* One timeline per scenario for a failing policy and one for a fixed one. */
-static int draw_timelines(const struct matrix *m, const char *dir)
-{
-	int status = 0;
-
-	for (unsigned i = 0; i < rsv_scenario_count(); i++) {
-		const struct cell *bad = worst_cell(m, rsv_scenario_at(i)), *good;
-
-		if (!bad || bad->worst == RSV_VERDICT_PROGRESS)
-			continue;
-		status |= draw(bad, (uint64_t)bad->first_bad_seed, dir, "failing");
-		if ((good = fixed_cell(m, bad)))
-			status |= draw(good, 0, dir, "fixed");
-	}
-	return status;
-}
-
-static const char *const report_formats[] = { "md", "json", "csv" };
-
-/* Before any run: the report's directory exists (made if need be) and takes its files. */
-static int prepare_report(const char *dir)
-{
-	char path[4096];
-	struct stat st;
-
-	if (mkdir(dir, 0755) && errno != EEXIST) {
-		fprintf(stderr, "reservoir: --out: cannot create '%s': %s\n", dir, strerror(errno));
-		return 2;
-	}
-	if (stat(dir, &st) || !S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "reservoir: --out: '%s' is not a directory\n", dir);
-		return 2;
-	}
-	for (unsigned f = 0; f < 3; f++) {
-		snprintf(path, sizeof(path), "%s/matrix.%s", dir, report_formats[f]);
-		if (rsv_tool_check_writable("--out", path))
-			return 2;
-	}
-	return 0;
-}
-
-static int write_report(const struct matrix *m, const char *dir)
-{
-	const char *const *formats = report_formats;
-	char path[4096];
-
-	for (unsigned f = 0; f < 3; f++) {
-		FILE *out;
-
-		snprintf(path, sizeof(path), "%s/matrix.%s", dir, formats[f]);
-		if (!(out = fopen(path, "w"))) {
-			fprintf(stderr, "reservoir: cannot write '%s': %s\n", path,
-				strerror(errno));
-			return 1;
-		}
-		write_matrix(out, m, formats[f]);
-		fclose(out);
-	}
-	return draw_timelines(m, dir);
-}
-
-int rsv_tool_matrix(int argc, char **argv)
-{
-	struct matrix m = { .seeds = 100, .progress_bar = isatty(2) };
-	const char *format = "text", *dir = NULL;
-	const struct rsv_scenario *only = NULL;
-	unsigned jobs = (unsigned)sysconf(_SC_NPROCESSORS_ONLN), max_cells = 0;
-	pthread_t *threads;
-	uint64_t n;
-	int status = 0;
-
-	for (int i = 0; i < argc; i++) {
-		const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-
-		if (!val)
-			return bad("option '%s' needs a value", opt, NULL);
-		i++;
-		if (!strcmp(opt, "--seeds") || !strcmp(opt, "--jobs")) {
-			if (rsv_tool_parse_uint(opt, val, 1, 1000000, &n))
-				return 2;
-			*(strcmp(opt, "--seeds") ? &jobs : &m.seeds) = (unsigned)n;
-		} else if (!strcmp(opt, "--format")) {
-			if (strcmp(val, "text") && strcmp(val, "md") && strcmp(val, "json") &&
-			    strcmp(val, "csv"))
-				return bad("unknown format '%s'", val, "text, md, json, csv");
-			format = val;
-		} else if (!strcmp(opt, "--out")) {
-			dir = val;
-		} else if (!strcmp(opt, "--scenario")) {
-			if (!(only = rsv_tool_find_scenario(val)))
-				return 2;
-		} else {
-			return bad(
-				"unknown option '%s'", opt,
-				"--seeds N, --jobs J, --scenario NAME, --format text|md|json|csv, "
-				"--out DIR");
-		}
-	}
-	if (dir && (status = prepare_report(dir)))
-		return status;
-	for (unsigned i = 0; i < rsv_scenario_count(); i++)
-		max_cells += nr_combos(rsv_scenario_at(i));
-	m.cells = calloc(max_cells, sizeof(*m.cells));
-	threads = calloc(jobs ? jobs : 1, sizeof(*threads));
-	if (!m.cells || !threads)
-		return 1;
-	for (unsigned i = 0; i < rsv_scenario_count(); i++)
-		if (!only || only == rsv_scenario_at(i))
-			add_cells(&m, rsv_scenario_at(i));
-	m.total = (unsigned long)m.nr_cells * (m.seeds + 1);
-	pthread_mutex_init(&m.lock, NULL);
-	for (unsigned j = 0; j < jobs; j++)
-		pthread_create(&threads[j], NULL, matrix_worker, &m);
-	for (unsigned j = 0; j < jobs; j++)
-		pthread_join(threads[j], NULL);
-	if (m.progress_bar)
-		fputc('\n', stderr);
-	write_matrix(stdout, &m, format);
-	if (dir)
-		status = write_report(&m, dir);
-	if (m.errors) {
-		fprintf(stderr, "reservoir: matrix: %lu of %lu runs could not be set up; their "
-			"cells say error\n", m.errors, m.total);
-		status = 1;
-	}
-	if (m.predict_failures) {
-		fprintf(stderr,
-			"reservoir: matrix: %lu cells' paths apart did not finish; their "
-			"checker column says -\n",
-			m.predict_failures);
-		status = 1;
-	}
-	free(threads);
-	free(m.cells);
 	return status;
 }

@@ -7,6 +7,8 @@
 #include "reservoir/harness.h"
 
 int rsv_tool_demo(uint64_t seed);
+/* One line: "reservoir: " @fmt with @word, then the valid choices if any; returns 2. */
+int rsv_tool_bad(const char *fmt, const char *word, const char *valid);
 int rsv_tool_parse_seed(const char *s, uint64_t *seed);
 int rsv_tool_parse_uint(const char *opt, const char *s, uint64_t min, uint64_t max,
 			uint64_t *out);
