@@ -4,9 +4,11 @@
 set -euo pipefail
 
 need=(cmake make gcc pkg-config libcriterion-dev binutils gnuplot-nox spin clang libclang-rt-14-dev
-      python3 libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 clang-format git)
+      python3 libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 clang-format git
+      libjansson-dev parallel)
       # python3: cli_test.sh reads JSON; the allocators: bench_slab's rivals; clang-format and
-      # git: scripts/format-check.sh
+      # git: scripts/format-check.sh; libjansson-dev: the JSON reservoir merge reads;
+      # parallel: cli_test.sh runs matrix shards under GNU parallel
 
 missing=()
 for pkg in "${need[@]}"; do

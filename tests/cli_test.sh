@@ -282,5 +282,25 @@ if out=$("$bin" run s3-oom-mutex-livelock --strategy pct:d=2 --check-determinism
 	fail "--check-determinism on a scenario: $out"; fi
 bad_input "need the simulator" run s3-oom-mutex-livelock --backend os --check-determinism
 
+# Sharded runs: four shards of the matrix under GNU parallel, merged, print exactly what the
+# unsharded run prints; shards of different runs, a missing or doubled shard, and a bad
+# --shard are refused in one line.
+"$bin" matrix --seeds 6 --jobs 2 --format csv >"$tmp/whole.csv" 2>/dev/null
+parallel --will-cite "\"$bin\" matrix --seeds 6 --jobs 1 --shard {}/4 >\"$tmp/shard{}.json\" \
+	2>/dev/null" ::: 1 2 3 4
+if "$bin" merge "$tmp"/shard{1,2,3,4}.json --format csv >"$tmp/merged.csv" &&
+	cmp -s "$tmp/whole.csv" "$tmp/merged.csv"; then pass; else
+	fail "the merged shards differ from the whole run: $(diff "$tmp/whole.csv" "$tmp/merged.csv" | head -5)"
+fi
+"$bin" matrix --seeds 3 --jobs 2 --shard 2/4 >"$tmp/other.json" 2>/dev/null
+bad_input "shards of different runs" merge "$tmp/shard1.json" "$tmp/other.json" \
+	"$tmp/shard3.json" "$tmp/shard4.json"
+bad_input "shard 4/4 is missing" merge "$tmp"/shard{1,2,3}.json
+bad_input "given twice" merge "$tmp/shard1.json" "$tmp/shard1.json"
+bad_input "is not I/N with 1 <= I <= N" matrix --shard 3/2
+bad_input "is not I/N with 1 <= I <= N" matrix --shard 0/2
+bad_input "is not I/N" matrix --shard half
+bad_input "not a matrix shard" merge "$sched"
+
 echo "cli: $passes checks passed, $fails failed"
 [ $fails -eq 0 ]

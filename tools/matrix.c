@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <jansson.h>
 #include "tool.h"
 
 /* ---- matrix ---- */
@@ -30,6 +31,7 @@ struct matrix {
 	struct cell *cells;
 	unsigned nr_cells;
 	unsigned seeds;
+	unsigned shard, shards; /* --shard I/N: runs the seeds s with s % N == I - 1 (1 of 1) */
 	_Atomic unsigned long next, done;
 	unsigned long total, errors, predict_failures;
 	bool progress_bar;
@@ -107,8 +109,12 @@ static void *matrix_worker(void *arg)
 					    : &m->cells[job / m->seeds];
 		struct rsv_scenario_opts o = cell->opts;
 
-		/* The last nr_cells jobs: each cell's paths apart, with the checker. */
+		/* The last nr_cells jobs: each cell's paths apart, with the checker (shard 1's). */
 		o.seed = predict ? 1 : job % m->seeds;
+		if (predict ? m->shard != 1 : o.seed % m->shards != m->shard - 1) {
+			show_progress(m, atomic_fetch_add(&m->done, 1) + 1);
+			continue;
+		}
 		o.predict = predict;
 		o.workspace = ws;
 		err = rsv_scenario_run(cell->s, &o, r);
@@ -389,9 +395,237 @@ static int write_report(const struct matrix *m, const char *dir)
 	return draw_timelines(m, dir);
 }
 
+/* ---- shards ---- */
+
+#define SHARD_MAGIC "reservoir-matrix-shard"
+
+/* What one shard knows of a cell, for reservoir merge. */
+static json_t *cell_shard_json(const struct matrix *m, const struct cell *c)
+{
+	char policy[256], variant[128];
+	json_t *counts = json_array(), *cov = json_array();
+	const enum rsv_stat_item *items;
+	unsigned nr_cov = rsv_scenario_coverage_items(&items);
+
+	keys_string(c->s, &c->opts, policy, sizeof(policy));
+	variant_string(c->s, &c->opts, variant, sizeof(variant));
+	for (unsigned v = 0; v < RSV_NR_VERDICTS; v++)
+		json_array_append_new(counts, json_integer((json_int_t)c->counts[v]));
+	for (unsigned k = 0; k < nr_cov; k++)
+		json_array_append_new(cov, json_integer((json_int_t)c->cov_runs[k]));
+	(void)m;
+	return json_pack("{s:s, s:s, s:s, s:o, s:I, s:s, s:I, s:I, s:o}", "scenario",
+			 rsv_scenario_name(c->s), "variant", variant, "policy", policy, "counts",
+			 counts, "errors", (json_int_t)c->errors, "error", c->error,
+			 "first_bad_seed", (json_int_t)c->first_bad_seed, "predicted",
+			 (json_int_t)c->predicted, "coverage", cov);
+}
+
+static int write_shard(const struct matrix *m, const struct rsv_scenario *only)
+{
+	json_t *cells = json_array(), *doc;
+	int err;
+
+	for (unsigned i = 0; i < m->nr_cells; i++)
+		json_array_append_new(cells, cell_shard_json(m, &m->cells[i]));
+	doc = json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:I, s:I, s:o}", "format", SHARD_MAGIC,
+			"build", rsv_build_id(), "seeds", (json_int_t)m->seeds, "shard",
+			(json_int_t)m->shard, "of", (json_int_t)m->shards, "only",
+			only ? rsv_scenario_name(only) : "", "errors", (json_int_t)m->errors,
+			"predict_failures", (json_int_t)m->predict_failures, "cells", cells);
+	err = !doc || json_dumpf(doc, stdout, JSON_INDENT(1)) || fputc('\n', stdout) == EOF;
+	json_decref(doc);
+	return err;
+}
+
+/* "I/N" with 1 <= I <= N <= 1000: 0, or 2 with the reason said. */
+static int parse_shard(const char *v, unsigned *shard, unsigned *shards)
+{
+	unsigned long i, n;
+	char *end, *slash;
+
+	errno = 0;
+	i = *v >= '0' && *v <= '9' ? strtoul(v, &slash, 10) : 0;
+	if (*v < '0' || *v > '9' || *slash != '/' || slash[1] < '0' || slash[1] > '9')
+		return rsv_tool_bad("--shard: '%s' is not I/N", v,
+				    "1/2, 2/2, ... with 1 <= I <= N");
+	n = strtoul(slash + 1, &end, 10);
+	if (*end || errno || !i || !n || i > n || n > 1000)
+		return rsv_tool_bad("--shard: '%s' is not I/N with 1 <= I <= N <= 1000", v, NULL);
+	*shard = (unsigned)i;
+	*shards = (unsigned)n;
+	return 0;
+}
+
+/* reservoir merge FILES... [--format text|md|json|csv]: the shards of one matrix run, printed
+ * as that run unsharded would have. Shards of different runs (seeds, scenario, number of
+ * shards, build), one missing or one twice: one line, exit status 2. */
+int rsv_tool_merge(int argc, char **argv)
+{
+	struct matrix m = { .shard = 1, .shards = 1 };
+	const char *format = "text", *first = NULL;
+	const struct rsv_scenario *only = NULL;
+	bool *seen = NULL;
+	unsigned max_cells = 0, nr_files = 0;
+	int status = 0;
+
+	for (int i = 0; i < argc; i++)
+		if (!strcmp(argv[i], "--format")) {
+			if (i + 1 >= argc)
+				return rsv_tool_bad("option '%s' needs a value", argv[i], NULL);
+			format = argv[++i];
+			if (strcmp(format, "text") && strcmp(format, "md") &&
+			    strcmp(format, "json") && strcmp(format, "csv"))
+				return rsv_tool_bad("unknown format '%s'", format,
+						    "text, md, json, csv");
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			return rsv_tool_bad("unknown option '%s' of merge", argv[i],
+					    "--format text|md|json|csv, then shard files");
+		} else {
+			nr_files++;
+		}
+	if (!nr_files)
+		return rsv_tool_bad("%s",
+				    "merge needs the shard files (reservoir matrix --shard I/N)",
+				    NULL);
+	for (unsigned i = 0; i < rsv_scenario_count(); i++)
+		max_cells += nr_combos(rsv_scenario_at(i));
+	if (!(m.cells = calloc(max_cells, sizeof(*m.cells))))
+		return 1;
+	for (int a = 0; a < argc && !status; a++) {
+		json_error_t jerr;
+		json_t *doc, *cells;
+		const char *fmt = NULL, *build = NULL, *only_name = NULL;
+		json_int_t seeds = 0, shard = 0, of = 0, errors = 0, pfail = 0;
+
+		if (!strcmp(argv[a], "--format")) {
+			a++;
+			continue;
+		}
+		if (!(doc = json_load_file(argv[a], 0, &jerr))) {
+			fprintf(stderr,
+				"reservoir: merge: '%s' is not a matrix shard: line %d: %s\n",
+				argv[a], jerr.line, jerr.text);
+			status = 2;
+			break;
+		}
+		if (json_unpack_ex(doc, &jerr, 0, "{s:s, s:s, s:I, s:I, s:I, s:s, s:I, s:I, s:o}",
+				   "format", &fmt, "build", &build, "seeds", &seeds, "shard",
+				   &shard, "of", &of, "only", &only_name, "errors", &errors,
+				   "predict_failures", &pfail, "cells", &cells) ||
+		    strcmp(fmt, SHARD_MAGIC) || !json_is_array(cells) || seeds < 1 || of < 1 ||
+		    shard < 1 || shard > of) {
+			fprintf(stderr, "reservoir: merge: '%s' is not a matrix shard (%s)\n",
+				argv[a], jerr.text[0] ? jerr.text : "bad fields");
+			json_decref(doc);
+			status = 2;
+			break;
+		}
+		if (!first) {
+			first = argv[a];
+			m.seeds = (unsigned)seeds;
+			m.shards = (unsigned)of;
+			if (*only_name && !(only = rsv_tool_find_scenario(only_name))) {
+				json_decref(doc);
+				status = 2;
+				break;
+			}
+			if (strcmp(build, rsv_build_id()))
+				fprintf(stderr,
+					"reservoir: merge: the shards were made by build %s, "
+					"this is %s: the cells are matched by name\n",
+					build, rsv_build_id());
+			for (unsigned i = 0; i < rsv_scenario_count(); i++)
+				if (!only || only == rsv_scenario_at(i))
+					add_cells(&m, rsv_scenario_at(i));
+			seen = calloc(m.shards + 1, sizeof(*seen));
+		}
+		if ((unsigned)seeds != m.seeds || (unsigned)of != m.shards ||
+		    strcmp(only_name, only ? rsv_scenario_name(only) : "") ||
+		    json_array_size(cells) != m.nr_cells) {
+			fprintf(stderr,
+				"reservoir: merge: '%s' and '%s' are shards of different runs "
+				"(seeds %u and %lld, %u and %lld shards, scenario '%s' and '%s')\n",
+				first, argv[a], m.seeds, (long long)seeds, m.shards, (long long)of,
+				only ? rsv_scenario_name(only) : "all",
+				*only_name ? only_name : "all");
+			json_decref(doc);
+			status = 2;
+			break;
+		}
+		if (!seen || seen[shard]) {
+			fprintf(stderr, "reservoir: merge: shard %lld/%u given twice ('%s')\n",
+				(long long)shard, m.shards, argv[a]);
+			json_decref(doc);
+			status = 2;
+			break;
+		}
+		seen[shard] = true;
+		m.errors += (unsigned long)errors;
+		m.predict_failures += (unsigned long)pfail;
+		for (unsigned i = 0; i < m.nr_cells && !status; i++) {
+			struct cell *c = &m.cells[i];
+			json_t *jc = json_array_get(cells, i), *counts, *cov;
+			const char *scen = NULL, *variant = NULL, *policy = NULL, *error = NULL;
+			json_int_t cerr = 0, bad = -1, pred = -1;
+			char p[256], v[128];
+
+			keys_string(c->s, &c->opts, p, sizeof(p));
+			variant_string(c->s, &c->opts, v, sizeof(v));
+			if (json_unpack(jc, "{s:s, s:s, s:s, s:o, s:I, s:s, s:I, s:I, s:o}",
+					"scenario", &scen, "variant", &variant, "policy", &policy,
+					"counts", &counts, "errors", &cerr, "error", &error,
+					"first_bad_seed", &bad, "predicted", &pred, "coverage",
+					&cov) ||
+			    strcmp(scen, rsv_scenario_name(c->s)) || strcmp(variant, v) ||
+			    strcmp(policy, p) || json_array_size(counts) != RSV_NR_VERDICTS) {
+				fprintf(stderr,
+					"reservoir: merge: '%s': cell %u is not %s %s [%s] of "
+					"this build\n",
+					argv[a], i, rsv_scenario_name(c->s), v, p);
+				status = 2;
+				break;
+			}
+			for (unsigned k = 0; k < RSV_NR_VERDICTS; k++) {
+				unsigned long n = (unsigned long)json_integer_value(
+					json_array_get(counts, k));
+
+				c->counts[k] += n;
+				if (n && k > c->worst)
+					c->worst = (enum rsv_verdict)k;
+			}
+			for (unsigned k = 0;
+			     k < json_array_size(cov) && k < RSV_SCENARIO_MAX_COVERAGE; k++)
+				c->cov_runs[k] += (unsigned long)json_integer_value(
+					json_array_get(cov, k));
+			if (cerr && !c->errors)
+				snprintf(c->error, sizeof(c->error), "%s", error);
+			c->errors += (unsigned long)cerr;
+			if (bad >= 0 && (c->first_bad_seed < 0 || bad < c->first_bad_seed))
+				c->first_bad_seed = bad;
+			if (pred >= 0)
+				c->predicted = pred;
+		}
+		json_decref(doc);
+	}
+	for (unsigned i = 1; !status && i <= m.shards; i++)
+		if (!seen[i]) {
+			fprintf(stderr, "reservoir: merge: shard %u/%u is missing\n", i, m.shards);
+			status = 2;
+		}
+	if (!status) {
+		m.total = (unsigned long)m.nr_cells * (m.seeds + 1);
+		write_matrix(stdout, &m, format);
+	}
+	free(seen);
+	free(m.cells);
+	return status;
+}
+
 int rsv_tool_matrix(int argc, char **argv)
 {
-	struct matrix m = { .seeds = 100, .progress_bar = isatty(2) };
+	struct matrix m = { .seeds = 100, .shard = 1, .shards = 1, .progress_bar = isatty(2) };
+	bool sharded = false;
 	const char *format = "text", *dir = NULL;
 	const struct rsv_scenario *only = NULL;
 	unsigned jobs = (unsigned)sysconf(_SC_NPROCESSORS_ONLN), max_cells = 0;
@@ -420,13 +654,22 @@ int rsv_tool_matrix(int argc, char **argv)
 		} else if (!strcmp(opt, "--scenario")) {
 			if (!(only = rsv_tool_find_scenario(val)))
 				return 2;
+		} else if (!strcmp(opt, "--shard")) {
+			if ((status = parse_shard(val, &m.shard, &m.shards)))
+				return status;
+			sharded = true;
 		} else {
 			return rsv_tool_bad(
 				"unknown option '%s'", opt,
 				"--seeds N, --jobs J, --scenario NAME, --format text|md|json|csv, "
-				"--out DIR");
+				"--out DIR, --shard I/N");
 		}
 	}
+	if (sharded && (dir || strcmp(format, "text")))
+		return rsv_tool_bad("%s",
+				    "--shard prints its part for reservoir merge, which "
+				    "takes --format and the report's directory",
+				    NULL);
 	if (dir && (status = prepare_report(dir)))
 		return status;
 	for (unsigned i = 0; i < rsv_scenario_count(); i++)
@@ -446,7 +689,10 @@ int rsv_tool_matrix(int argc, char **argv)
 		pthread_join(threads[j], NULL);
 	if (m.progress_bar)
 		fputc('\n', stderr);
-	write_matrix(stdout, &m, format);
+	if (sharded)
+		status = write_shard(&m, only);
+	else
+		write_matrix(stdout, &m, format);
 	if (dir)
 		status = write_report(&m, dir);
 	if (m.errors) {

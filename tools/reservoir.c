@@ -4,6 +4,9 @@
  *   reservoir run SCENARIO [options]           one run: verdict, counters, trace hash, report
  *   reservoir replay SCENARIO [options]        the same run twice: the trace hashes agree
  *   reservoir matrix [--seeds N] [--jobs J] [--format text|md|json|csv] [--out DIR]
+ *                    [--shard I/N]             one shard's part, for reservoir merge
+ *   reservoir merge SHARD-FILES... [--format text|md|json|csv]
+ *                                              the shards as one unsharded run prints it
  *   reservoir explore SCENARIO [--policy ...] [--param ...] --strategy random|swarm|pct:d=D[,k=K]
  *                     --runs N [--jobs J] [--save-schedule FILE] [--format text|json]
  *                                              failure rate, first failure and distinct
@@ -119,6 +122,8 @@ int main(int argc, char **argv)
 		return rsv_tool_run(argc - 2, argv + 2, !strcmp(argv[1], "replay"));
 	if (!strcmp(argv[1], "matrix"))
 		return rsv_tool_matrix(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "merge"))
+		return rsv_tool_merge(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "explore"))
 		return rsv_tool_explore(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "shrink"))
@@ -127,7 +132,7 @@ int main(int argc, char **argv)
 		return rsv_tool_stress(argc - 2, argv + 2);
 	if (strcmp(argv[1], "demo")) {
 		fprintf(stderr,
-			"reservoir: unknown command '%s' (valid: list, run, replay, matrix, "
+			"reservoir: unknown command '%s' (valid: list, run, replay, matrix, merge, "
 			"explore, shrink, stress, demo, version, help)\n",
 			argv[1]);
 		return 2;

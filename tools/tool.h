@@ -15,6 +15,8 @@ int rsv_tool_parse_uint(const char *opt, const char *s, uint64_t min, uint64_t m
 int rsv_tool_list(int argc, char **argv);
 int rsv_tool_run(int argc, char **argv, bool replay);
 int rsv_tool_matrix(int argc, char **argv);
+/* matrix.c: reservoir merge SHARD-FILES... [--format text|md|json|csv] */
+int rsv_tool_merge(int argc, char **argv);
 /* explore.c: reservoir explore SCENARIO ... --strategy S --runs N */
 int rsv_tool_explore(int argc, char **argv);
 /* "random", "pct", "pct:d=D[,k=K]" into @sc: 0, or 2 with the reason in @err. */
