@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <jansson.h>
 #include "tool.h"
 
 #define MAX_SIGNATURES 64
@@ -181,34 +182,22 @@ static void wilson(unsigned long k, unsigned long n, double *lo, double *hi)
 	*hi = centre + half > 1 ? 1 : centre + half;
 }
 
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			printf("\\%c", *s);
-		else if (*s == '\n')
-			fputs("\\n", stdout);
-		else if ((unsigned char)*s < 0x20)
-			printf("\\u%04x", *s);
-		else
-			putchar(*s);
-	}
-	putchar('"');
-}
-
-static void print_coverage_json(const struct explore *e)
+/* The coverage and the sometimes properties, added to @doc. */
+static void coverage_json(const struct explore *e, json_t *doc)
 {
 	const enum rsv_stat_item *items;
 	unsigned nr = rsv_scenario_coverage_items(&items);
+	json_t *cov = json_object(), *props = json_object();
 
 	for (unsigned i = 0; i < nr; i++)
-		printf("%s\"%s\": {\"runs\": %lu, \"total\": %" PRIu64 "}", i ? ", " : "",
-		       rsv_stat_name(items[i]), e->cov_runs[i], e->cov_total[i]);
-	printf("}, \"sometimes\": {");
+		json_object_set_new(cov, rsv_stat_name(items[i]),
+				    json_pack("{s:I, s:I}", "runs", (json_int_t)e->cov_runs[i],
+					      "total", (json_int_t)e->cov_total[i]));
 	for (unsigned i = 0; i < rsv_scenario_nr_sometimes(e->s) && i < 16; i++)
-		printf("%s\"%s\": %lu", i ? ", " : "", rsv_scenario_sometimes(e->s, i)->what,
-		       e->prop_runs[i]);
+		json_object_set_new(props, rsv_scenario_sometimes(e->s, i)->what,
+				    json_integer((json_int_t)e->prop_runs[i]));
+	json_object_set_new(doc, "coverage", cov);
+	json_object_set_new(doc, "sometimes", props);
 }
 
 static void print_coverage_text(const struct explore *e)
@@ -250,33 +239,36 @@ static void print_explore(const struct explore *e, bool json)
 	}
 	wilson(e->failures, judged ? judged : 1, &lo, &hi);
 	if (json) {
-		printf("{\"scenario\": ");
-		json_str(rsv_scenario_name(e->s));
-		printf(", \"policy\": ");
-		json_str(policy);
-		printf(", \"strategy\": \"%s\", \"runs\": %lu, \"failures\": %lu, "
-		       "\"invalid_setup\": %lu, \"errors\": %lu, \"rate\": %.6f, "
-		       "\"interval95\": [%.6f, %.6f], \"runs_to_first_failure\": %" PRId64
-		       ", \"threads\": %u",
-		       strategy, e->runs, e->failures, e->invalid, e->errors,
-		       judged ? (double)e->failures / (double)judged : 0.0, lo, hi,
-		       e->first_failing_seed < 0 ? -1 : e->first_failing_seed + 1, e->max_threads);
+		json_t *doc =
+			json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:[f, f], s:I, s:I}",
+				  "scenario", rsv_scenario_name(e->s), "policy", policy, "strategy",
+				  strategy, "runs", (json_int_t)e->runs, "failures",
+				  (json_int_t)e->failures, "invalid_setup", (json_int_t)e->invalid,
+				  "errors", (json_int_t)e->errors, "rate",
+				  judged ? (double)e->failures / (double)judged : 0.0, "interval95",
+				  lo, hi, "runs_to_first_failure",
+				  (json_int_t)(e->first_failing_seed < 0
+						       ? -1
+						       : e->first_failing_seed + 1),
+				  "threads", (json_int_t)e->max_threads);
+		json_t *distinct = json_array();
+
 		if (bound >= 0)
-			printf(", \"pct_bound\": %.9f", bound);
-		printf(", \"distinct\": [");
-		for (unsigned i = 0; i < e->nr_sig; i++) {
-			printf("%s{\"verdict\": \"%s\", \"count\": %lu, \"first_seed\": %" PRIu64
-			       ", \"why\": ",
-			       i ? ", " : "", rsv_verdict_name(e->sig[i].verdict), e->sig[i].count,
-			       e->sig[i].first_seed);
-			json_str(e->sig[i].example);
-			printf(", \"signature\": ");
-			json_str(e->sig[i].signature);
-			putchar('}');
-		}
-		printf("], \"coverage\": {");
-		print_coverage_json(e);
-		printf("}}\n");
+			json_object_set_new(doc, "pct_bound", json_real(bound));
+		for (unsigned i = 0; i < e->nr_sig; i++)
+			json_array_append_new(distinct,
+					      json_pack("{s:s, s:I, s:I, s:s, s:s}", "verdict",
+							rsv_verdict_name(e->sig[i].verdict),
+							"count", (json_int_t)e->sig[i].count,
+							"first_seed",
+							(json_int_t)e->sig[i].first_seed, "why",
+							e->sig[i].example, "signature",
+							e->sig[i].signature));
+		json_object_set_new(doc, "distinct", distinct);
+		coverage_json(e, doc);
+		json_dumpf(doc, stdout, JSON_REAL_PRECISION(9));
+		putchar('\n');
+		json_decref(doc);
 		return;
 	}
 	printf("%s [%s] under %s: %lu runs\n", rsv_scenario_name(e->s), policy, strategy, e->runs);

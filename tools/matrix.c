@@ -221,6 +221,7 @@ static void write_matrix(FILE *out, const struct matrix *m, const char *format)
 	     csv = !strcmp(format, "csv");
 	const enum rsv_stat_item *cov;
 	unsigned nr_cov = rsv_scenario_coverage_items(&cov);
+	json_t *arr = NULL;
 	char policy[256], variant[128], name[192];
 
 	if (md)
@@ -229,7 +230,7 @@ static void write_matrix(FILE *out, const struct matrix *m, const char *format)
 	else if (csv)
 		fprintf(out, "scenario,variant,policy,verdict,runs,first_bad_seed,checker\n");
 	else if (json)
-		fprintf(out, "[\n");
+		arr = json_array();
 	for (unsigned i = 0; i < m->nr_cells; i++) {
 		const struct cell *c = &m->cells[i];
 
@@ -238,23 +239,28 @@ static void write_matrix(FILE *out, const struct matrix *m, const char *format)
 		snprintf(name, sizeof(name), "%s%s%s", rsv_scenario_name(c->s), *variant ? " " : "",
 			 variant);
 		if (json) {
-			fprintf(out,
-				"  {\"scenario\": \"%s\", \"variant\": \"%s\", "
-				"\"policy\": \"%s\", \"runs\": %u",
-				rsv_scenario_name(c->s), variant, policy, m->seeds);
+			json_t *o = json_pack("{s:s, s:s, s:s, s:I}", "scenario",
+					      rsv_scenario_name(c->s), "variant", variant, "policy",
+					      policy, "runs", (json_int_t)m->seeds),
+			       *coverage = json_object();
+
 			for (unsigned v = 0; v < RSV_NR_VERDICTS; v++)
-				fprintf(out, ", \"%s\": %lu", rsv_verdict_name(v), c->counts[v]);
-			fprintf(out, ", \"errors\": %lu", c->errors);
-			fprintf(out,
-				", \"verdict\": \"%s\", \"first_bad_seed\": %" PRId64
-				", \"checker\": \"%s\", \"checker_cycles\": %" PRId64
-				", \"coverage\": {",
-				c->errors ? "error" : rsv_verdict_name(c->worst), c->first_bad_seed,
-				checker_word(c), c->predicted);
+				json_object_set_new(o, rsv_verdict_name(v),
+						    json_integer((json_int_t)c->counts[v]));
 			for (unsigned k = 0; k < nr_cov; k++)
-				fprintf(out, "%s\"%s\": %lu", k ? ", " : "", rsv_stat_name(cov[k]),
-					c->cov_runs[k]);
-			fprintf(out, "}}%s\n", i + 1 < m->nr_cells ? "," : "");
+				json_object_set_new(coverage, rsv_stat_name(cov[k]),
+						    json_integer((json_int_t)c->cov_runs[k]));
+			json_object_update_new(o,
+					       json_pack("{s:I, s:s, s:I, s:s, s:I, s:o}", "errors",
+							 (json_int_t)c->errors, "verdict",
+							 c->errors ? "error"
+								   : rsv_verdict_name(c->worst),
+							 "first_bad_seed",
+							 (json_int_t)c->first_bad_seed, "checker",
+							 checker_word(c), "checker_cycles",
+							 (json_int_t)c->predicted, "coverage",
+							 coverage));
+			json_array_append_new(arr, o);
 		} else if (md) {
 			fprintf(out, "| %s | `%s` | %s | %u |", name, policy,
 				c->errors ? "error" : rsv_verdict_name(c->worst), m->seeds);
@@ -280,8 +286,11 @@ static void write_matrix(FILE *out, const struct matrix *m, const char *format)
 			fputc('\n', out);
 		}
 	}
-	if (json)
-		fprintf(out, "]\n");
+	if (json) {
+		json_dumpf(arr, out, JSON_INDENT(1));
+		fputc('\n', out);
+		json_decref(arr);
+	}
 }
 
 /* The cell to draw as failing: the worst of the scenario's cells. */

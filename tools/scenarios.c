@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <jansson.h>
 #include <reservoir/harness.h>
 #include "tool.h"
 
@@ -187,22 +188,6 @@ int rsv_tool_list(int argc, char **argv)
 
 /* ---- run, replay ---- */
 
-static void json_string(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(out, "\\%c", *s);
-		else if (*s == '\n')
-			fputs("\\n", out);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(out, "\\u%04x", *s);
-		else
-			fputc(*s, out);
-	}
-	fputc('"', out);
-}
-
 /* @again: the replay's result, or NULL for a plain run. */
 static void print_result(const struct run_args *a, const struct rsv_scenario_result *r,
 			 const struct rsv_scenario_result *again)
@@ -211,27 +196,31 @@ static void print_result(const struct run_args *a, const struct rsv_scenario_res
 
 	rsv_policy_format(&a->o.policy, policy, sizeof(policy));
 	if (!strcmp(a->format, "json")) {
-		printf("{\"scenario\": ");
-		json_string(stdout, rsv_scenario_name(a->s));
-		printf(", \"policy\": ");
-		json_string(stdout, policy);
-		printf(", \"seed\": %" PRIu64 ", \"backend\": \"%s\", \"verdict\": \"%s\", "
-		       "\"why\": ", a->o.seed, a->o.backend == RSV_BACKEND_SIM ? "sim" : "os",
-		       rsv_verdict_name(r->verdict));
-		json_string(stdout, r->why);
-		printf(", \"trace_hash\": \"%016" PRIx64 "\", \"virtual_s\": %.6f, \"counters\": {",
-		       r->trace_hash, (double)r->virtual_ns / 1e9);
+		json_t *counters = json_object(), *doc;
+		char hash[20], hash2[20];
+
 		for (unsigned i = 0; i < r->nr_counters; i++)
-			printf("%s\"%s\": %" PRId64, i ? ", " : "", r->counters[i].name,
-			       r->counters[i].value);
-		printf("}, \"report\": ");
-		json_string(stdout, r->report);
-		if (again)
-			printf(", \"replay\": {\"trace_hash\": \"%016" PRIx64
-			       "\", \"identical\": %s}",
-			       again->trace_hash,
-			       r->trace_hash == again->trace_hash ? "true" : "false");
-		printf("}\n");
+			json_object_set_new(counters, r->counters[i].name,
+					    json_integer(r->counters[i].value));
+		snprintf(hash, sizeof(hash), "%016" PRIx64, r->trace_hash);
+		doc = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:f, s:I, s:I, s:o, s:s}",
+				"scenario", rsv_scenario_name(a->s), "policy", policy, "seed",
+				(json_int_t)a->o.seed, "backend",
+				a->o.backend == RSV_BACKEND_SIM ? "sim" : "os", "verdict",
+				rsv_verdict_name(r->verdict), "why", r->why, "trace_hash", hash,
+				"virtual_s", (double)r->virtual_ns / 1e9, "decisions",
+				(json_int_t)r->decisions, "preemptions", (json_int_t)r->preemptions,
+				"counters", counters, "report", r->report);
+		if (again) {
+			snprintf(hash2, sizeof(hash2), "%016" PRIx64, again->trace_hash);
+			json_object_set_new(doc, "replay",
+					    json_pack("{s:s, s:b}", "trace_hash", hash2,
+						      "identical",
+						      r->trace_hash == again->trace_hash));
+		}
+		json_dumpf(doc, stdout, JSON_REAL_PRECISION(9));
+		putchar('\n');
+		json_decref(doc);
 		return;
 	}
 	printf("%s [%s] seed %" PRIu64 " on %s: %s (%s)\n", rsv_scenario_name(a->s), policy,
@@ -304,10 +293,18 @@ static int replay_schedule(int argc, char **argv)
 		       r->replayed, sch.n,
 		       r->replayed < r->decisions ? ", then the seed's strategy" : "", sch.verdict,
 		       sch.trace_hash, same ? "identical" : "DIFFERENT");
-	else
-		printf("{\"schedule\": {\"followed\": %zu, \"recorded\": %zu, \"verdict\": "
-		       "\"%s\", \"trace_hash\": \"%016" PRIx64 "\", \"identical\": %s}}\n",
-		       r->replayed, sch.n, sch.verdict, sch.trace_hash, same ? "true" : "false");
+	else {
+		char hash[20];
+		json_t *doc;
+
+		snprintf(hash, sizeof(hash), "%016" PRIx64, sch.trace_hash);
+		doc = json_pack("{s:{s:I, s:I, s:s, s:s, s:b}}", "schedule", "followed",
+				(json_int_t)r->replayed, "recorded", (json_int_t)sch.n, "verdict",
+				sch.verdict, "trace_hash", hash, "identical", same);
+		json_dumpf(doc, stdout, 0);
+		putchar('\n');
+		json_decref(doc);
+	}
 	free(r);
 	free(sch.ids);
 	return same ? 0 : 1;

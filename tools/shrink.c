@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <jansson.h>
 #include "tool.h"
 
 struct shrink {
@@ -193,14 +194,20 @@ int rsv_tool_shrink(int argc, char **argv)
 	}
 	n = (uint64_t)((now_s() - start) * 1000);
 	if (json) {
-		printf("{\"verdict\": \"%s\", \"before\": {\"preemptions\": %" PRIu64
-		       ", \"decisions\": %zu, \"virtual_s\": %.6f}, "
-		       "\"after\": {\"preemptions\": %" PRIu64
-		       ", \"decisions\": %zu, \"virtual_s\": %.6f}, \"candidates\": %lu, "
-		       "\"accepted\": %lu, \"ms\": %" PRIu64 ", \"out\": \"%s\"}\n",
-		       rsv_verdict_name(sh.r->verdict), before_pre, before_n,
-		       (double)before_ns / 1e9, sh.r->preemptions, sh.n,
-		       (double)sh.r->virtual_ns / 1e9, sh.tries, sh.accepted, n, out);
+		json_t *doc =
+			json_pack("{s:s, s:{s:I, s:I, s:f}, s:{s:I, s:I, s:f}, s:I, s:b, s:I, s:s}",
+				  "verdict", rsv_verdict_name(sh.r->verdict), "before",
+				  "preemptions", (json_int_t)before_pre, "decisions",
+				  (json_int_t)before_n, "virtual_s", (double)before_ns / 1e9,
+				  "after", "preemptions", (json_int_t)sh.r->preemptions,
+				  "decisions", (json_int_t)sh.n, "virtual_s",
+				  (double)sh.r->virtual_ns / 1e9, "candidates",
+				  (json_int_t)sh.tries, "shrunk", (int)sh.accepted, "ms",
+				  (json_int_t)n, "out", out);
+
+		json_dumpf(doc, stdout, JSON_REAL_PRECISION(9));
+		putchar('\n');
+		json_decref(doc);
 	} else {
 		printf("shrink %s seed %" PRIu64 ": %s\n", rsv_scenario_name(sh.sch.s),
 		       sh.sch.o.seed, rsv_verdict_name(sh.r->verdict));
