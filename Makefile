@@ -91,9 +91,12 @@ demo: deps build
 # libFuzzer needs clang; the harness is fuzz/fuzz_api.c, its corpus build-fuzz/corpus.
 FUZZ_SRC = $(shell find src -name '*.c') fuzz/fuzz_api.c
 build-fuzz/fuzz_api: $(FUZZ_SRC) $(shell find src include -name '*.h')
-	@mkdir -p build-fuzz/corpus
+	@mkdir -p build-fuzz/corpus build-fuzz/generated
+	@$(CMAKE) -DSRC=$(CURDIR) -DOUT=$(CURDIR)/build-fuzz/generated/build_id.h \
+		-P scripts/build_id.cmake
 	@clang -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-		-D_GNU_SOURCE -std=gnu11 -Iinclude -Isrc $(FUZZ_SRC) -lpthread -o $@
+		-D_GNU_SOURCE -std=gnu11 -Iinclude -Isrc -Ibuild-fuzz/generated $(FUZZ_SRC) \
+		-lpthread -o $@
 
 fuzz: deps build-fuzz/fuzz_api
 	@echo "== fuzz: $(SECONDS) s of API operation streams =="
