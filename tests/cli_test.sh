@@ -301,6 +301,19 @@ bad_input "is not I/N with 1 <= I <= N" matrix --shard 3/2
 bad_input "is not I/N with 1 <= I <= N" matrix --shard 0/2
 bad_input "is not I/N" matrix --shard half
 bad_input "not a matrix shard" merge "$sched"
+# An exploration sharded three ways prints, merged, what the whole one prints.
+"$bin" explore s5-nofs-bufio-loop --policy bufio=gfp-io,loop=noio --param case=2 \
+	--strategy pct:d=2 --runs 120 --jobs 2 >"$tmp/explore-whole.txt"
+parallel --will-cite "\"$bin\" explore s5-nofs-bufio-loop --policy bufio=gfp-io,loop=noio \
+	--param case=2 --strategy pct:d=2 --runs 120 --jobs 1 --shard {}/3 \
+	>\"$tmp/explore{}.json\"" ::: 1 2 3
+if "$bin" merge "$tmp"/explore{1,2,3}.json >"$tmp/explore-merged.txt" &&
+	cmp -s "$tmp/explore-whole.txt" "$tmp/explore-merged.txt"; then pass; else
+	fail "merged exploration differs: $(diff "$tmp/explore-whole.txt" "$tmp/explore-merged.txt" | head -5)"
+fi
+bad_input "shard 3/3 is missing" merge "$tmp"/explore{1,2}.json
+bad_input "--shard prints its part" explore s5-nofs-bufio-loop --strategy random --runs 4 \
+	--shard 1/2 --format json
 
 echo "cli: $passes checks passed, $fails failed"
 [ $fails -eq 0 ]

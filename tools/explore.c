@@ -34,7 +34,8 @@ struct explore {
 	const struct rsv_scenario *s;
 	struct rsv_scenario_opts o;
 	const char *strategy;
-	unsigned long runs;
+	unsigned long runs, ran; /* seeds 0..runs-1; ran: those this process ran */
+	unsigned shard, shards;  /* --shard I/N: the seeds s with s % N == I - 1 */
 	_Atomic unsigned long next;
 	pthread_mutex_t lock;
 	unsigned long failures, invalid, errors;
@@ -137,10 +138,13 @@ static void *explore_worker(void *arg)
 		struct rsv_scenario_opts o = e->o;
 		int err;
 
+		if (seed % e->shards != e->shard - 1)
+			continue;
 		o.seed = seed;
 		o.workspace = ws;
 		err = rsv_scenario_run(e->s, &o, r);
 		pthread_mutex_lock(&e->lock);
+		e->ran++;
 		if (err) {
 			if (!e->errors++)
 				snprintf(e->error, sizeof(e->error), "seed %lu: %s", seed, r->why);
@@ -220,12 +224,22 @@ static void print_coverage_text(const struct explore *e)
 		       e->prop_runs[i], e->prop_runs[i] ? "" : " (NEVER REACHED)");
 }
 
-static void print_explore(const struct explore *e, bool json)
+static int by_first_seed(const void *a, const void *b)
 {
+	const struct failure *x = a, *y = b;
+
+	return x->first_seed < y->first_seed ? -1 : x->first_seed > y->first_seed;
+}
+
+/* Distinct failures in the order of their first seeds, whatever order the workers found them
+ * in: the same exploration prints the same, sharded or not. */
+static void print_explore(struct explore *e, bool json)
+{
+	qsort(e->sig, e->nr_sig, sizeof(e->sig[0]), by_first_seed);
 	char policy[256], strategy[64];
 	double lo, hi, bound = -1;
 	const struct rsv_sched_config *sc = &e->o.sched;
-	unsigned long judged = e->runs - e->errors - e->invalid;
+	unsigned long judged = e->ran - e->errors - e->invalid;
 
 	rsv_tool_scenario_policy(e->s, &e->o, policy, sizeof(policy));
 	if (sc->strategy == RSV_SCHED_PCT) {
@@ -242,7 +256,7 @@ static void print_explore(const struct explore *e, bool json)
 		json_t *doc =
 			json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:[f, f], s:I, s:I}",
 				  "scenario", rsv_scenario_name(e->s), "policy", policy, "strategy",
-				  strategy, "runs", (json_int_t)e->runs, "failures",
+				  strategy, "runs", (json_int_t)e->ran, "failures",
 				  (json_int_t)e->failures, "invalid_setup", (json_int_t)e->invalid,
 				  "errors", (json_int_t)e->errors, "rate",
 				  judged ? (double)e->failures / (double)judged : 0.0, "interval95",
@@ -271,7 +285,7 @@ static void print_explore(const struct explore *e, bool json)
 		json_decref(doc);
 		return;
 	}
-	printf("%s [%s] under %s: %lu runs\n", rsv_scenario_name(e->s), policy, strategy, e->runs);
+	printf("%s [%s] under %s: %lu runs\n", rsv_scenario_name(e->s), policy, strategy, e->ran);
 	printf("  failures      %lu (%.3f %%, 95 %% interval %.3f..%.3f %%)\n", e->failures,
 	       judged ? 100.0 * (double)e->failures / (double)judged : 0.0, 100 * lo, 100 * hi);
 	if (e->first_failing_seed >= 0)
@@ -303,10 +317,244 @@ static void print_explore(const struct explore *e, bool json)
 	print_coverage_text(e);
 }
 
+/* An exploration that never reached one of the scenario's sometimes properties says so. */
+static int check_sometimes(const struct explore *e)
+{
+	int status = 0;
+
+	for (unsigned i = 0; i < rsv_scenario_nr_sometimes(e->s) && i < 16; i++)
+		if (!e->prop_runs[i] && e->ran > e->errors) {
+			fprintf(stderr, "reservoir: explore: \"%s\" never happened in %lu runs\n",
+				rsv_scenario_sometimes(e->s, i)->what, e->ran);
+			status = 1;
+		}
+	return status;
+}
+
+/* ---- shards ---- */
+
+static void params_json(const struct explore *e, json_t *doc)
+{
+	json_t *params = json_object();
+	char policy[256], strategy[64];
+
+	for (unsigned i = 0; i < rsv_scenario_nr_params(e->s); i++)
+		json_object_set_new(params, rsv_scenario_param(e->s, i)->name,
+				    json_integer(e->o.params[i]));
+	rsv_policy_format(&e->o.policy, policy, sizeof(policy));
+	rsv_tool_strategy_format(&e->o.sched, strategy, sizeof(strategy));
+	json_object_set_new(doc, "scenario", json_string(rsv_scenario_name(e->s)));
+	json_object_set_new(doc, "policy", json_string(policy));
+	json_object_set_new(doc, "params", params);
+	json_object_set_new(doc, "strategy", json_string(strategy));
+}
+
+static int write_shard(const struct explore *e)
+{
+	json_t *doc = json_pack("{s:s, s:s}", "format", RSV_TOOL_EXPLORE_SHARD, "build",
+				rsv_build_id()),
+	       *sigs = json_array(), *cov = json_array(), *props = json_array();
+	const enum rsv_stat_item *items;
+	unsigned nr = rsv_scenario_coverage_items(&items);
+	int err;
+
+	params_json(e, doc);
+	for (unsigned i = 0; i < e->nr_sig; i++)
+		json_array_append_new(sigs,
+				      json_pack("{s:s, s:s, s:i, s:I, s:I}", "signature",
+						e->sig[i].signature, "example", e->sig[i].example,
+						"verdict", (int)e->sig[i].verdict, "count",
+						(json_int_t)e->sig[i].count, "first_seed",
+						(json_int_t)e->sig[i].first_seed));
+	for (unsigned i = 0; i < nr; i++)
+		json_array_append_new(cov, json_pack("[I, I]", (json_int_t)e->cov_runs[i],
+						     (json_int_t)e->cov_total[i]));
+	for (unsigned i = 0; i < rsv_scenario_nr_sometimes(e->s) && i < 16; i++)
+		json_array_append_new(props, json_integer((json_int_t)e->prop_runs[i]));
+	json_object_update_new(
+		doc,
+		json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:I, s:I, s:o, "
+			  "s:o, s:o}",
+			  "runs", (json_int_t)e->runs, "shard", (json_int_t)e->shard, "of",
+			  (json_int_t)e->shards, "ran", (json_int_t)e->ran, "failures",
+			  (json_int_t)e->failures, "invalid", (json_int_t)e->invalid, "errors",
+			  (json_int_t)e->errors, "error", e->error, "first_failing_seed",
+			  (json_int_t)e->first_failing_seed, "threads", (json_int_t)e->max_threads,
+			  "other_signatures", (json_int_t)e->other_signatures, "signatures", sigs,
+			  "coverage", cov, "sometimes", props));
+	err = json_dumpf(doc, stdout, JSON_INDENT(1)) || fputc('\n', stdout) == EOF;
+	json_decref(doc);
+	return err;
+}
+
+/* One part into @e (the first sets it up); 0, or 2 with the reason said. */
+static int merge_part(struct explore *e, const char *path, json_t *doc, bool first, bool *seen)
+{
+	const char *fmt, *build, *scen, *policy, *strategy, *error;
+	json_int_t runs, shard, of, ran, failures, invalid, errors, ffs, threads, others;
+	json_t *params, *sigs, *cov, *props;
+	json_error_t jerr;
+	char err[300], mine[256];
+
+	if (json_unpack_ex(doc, &jerr, 0,
+			   "{s:s, s:s, s:s, s:s, s:o, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+			   "s:s, s:I, s:I, s:I, s:o, s:o, s:o}",
+			   "format", &fmt, "build", &build, "scenario", &scen, "policy", &policy,
+			   "params", &params, "strategy", &strategy, "runs", &runs, "shard", &shard,
+			   "of", &of, "ran", &ran, "failures", &failures, "invalid", &invalid,
+			   "errors", &errors, "error", &error, "first_failing_seed", &ffs,
+			   "threads", &threads, "other_signatures", &others, "signatures", &sigs,
+			   "coverage", &cov, "sometimes", &props) ||
+	    strcmp(fmt, RSV_TOOL_EXPLORE_SHARD) || shard < 1 || shard > of) {
+		fprintf(stderr, "reservoir: merge: '%s' is not an exploration shard (%s)\n", path,
+			jerr.text[0] ? jerr.text : "bad fields");
+		return 2;
+	}
+	if (first) {
+		const char *key;
+		json_t *val;
+
+		if (!(e->s = rsv_tool_find_scenario(scen)))
+			return 2;
+		rsv_scenario_opts_init(e->s, &e->o);
+		if (rsv_policy_parse(&e->o.policy, policy, err, sizeof(err)) ||
+		    rsv_tool_parse_strategy(strategy, &e->o.sched, err, sizeof(err))) {
+			fprintf(stderr, "reservoir: merge: '%s': %s\n", path, err);
+			return 2;
+		}
+		json_object_foreach(params, key, val)
+		{
+			char kv[160];
+
+			snprintf(kv, sizeof(kv), "%s=%lld", key,
+				 (long long)json_integer_value(val));
+			if (rsv_scenario_set_param(e->s, &e->o, kv, err, sizeof(err))) {
+				fprintf(stderr, "reservoir: merge: '%s': %s\n", path, err);
+				return 2;
+			}
+		}
+		e->runs = (unsigned long)runs;
+		e->shards = (unsigned)of;
+		e->first_failing_seed = -1;
+	}
+	rsv_policy_format(&e->o.policy, mine, sizeof(mine));
+	if (strcmp(scen, rsv_scenario_name(e->s)) || strcmp(policy, mine) ||
+	    (unsigned long)runs != e->runs || (unsigned)of != e->shards) {
+		fprintf(stderr,
+			"reservoir: merge: '%s' is a shard of a different run (%s, %lld "
+			"runs, %lld shards; the first: %s, %lu runs, %u shards)\n",
+			path, scen, (long long)runs, (long long)of, rsv_scenario_name(e->s),
+			e->runs, e->shards);
+		return 2;
+	}
+	if (seen[shard]) {
+		fprintf(stderr, "reservoir: merge: shard %lld/%u given twice ('%s')\n",
+			(long long)shard, e->shards, path);
+		return 2;
+	}
+	seen[shard] = true;
+	e->ran += (unsigned long)ran;
+	e->failures += (unsigned long)failures;
+	e->invalid += (unsigned long)invalid;
+	if (errors && !e->errors)
+		snprintf(e->error, sizeof(e->error), "%s", error);
+	e->errors += (unsigned long)errors;
+	if (ffs >= 0 && (e->first_failing_seed < 0 || ffs < e->first_failing_seed))
+		e->first_failing_seed = ffs;
+	if ((unsigned)threads > e->max_threads)
+		e->max_threads = (unsigned)threads;
+	e->other_signatures += (unsigned long)others;
+	for (size_t i = 0; i < json_array_size(sigs); i++) {
+		json_t *js = json_array_get(sigs, i);
+		const char *sig = json_string_value(json_object_get(js, "signature"));
+		json_int_t count = json_integer_value(json_object_get(js, "count"));
+		json_int_t seed = json_integer_value(json_object_get(js, "first_seed"));
+		unsigned k;
+
+		if (!sig)
+			continue;
+		for (k = 0; k < e->nr_sig && strcmp(e->sig[k].signature, sig); k++)
+			;
+		if (k == e->nr_sig) {
+			if (e->nr_sig == MAX_SIGNATURES) {
+				e->other_signatures += (unsigned long)count;
+				continue;
+			}
+			e->nr_sig++;
+			snprintf(e->sig[k].signature, sizeof(e->sig[k].signature), "%s", sig);
+			e->sig[k].verdict = (enum rsv_verdict)json_integer_value(
+				json_object_get(js, "verdict"));
+			e->sig[k].first_seed = (uint64_t)seed;
+			e->sig[k].count = 0;
+			e->sig[k].example[0] = 0;
+		}
+		e->sig[k].count += (unsigned long)count;
+		if ((uint64_t)seed <= e->sig[k].first_seed || !e->sig[k].example[0]) {
+			e->sig[k].first_seed = (uint64_t)seed;
+			snprintf(e->sig[k].example, sizeof(e->sig[k].example), "%s",
+				 json_string_value(json_object_get(js, "example")));
+		}
+	}
+	for (size_t i = 0; i < json_array_size(cov) && i < RSV_SCENARIO_MAX_COVERAGE; i++) {
+		e->cov_runs[i] += (unsigned long)json_integer_value(
+			json_array_get(json_array_get(cov, i), 0));
+		e->cov_total[i] += (uint64_t)json_integer_value(
+			json_array_get(json_array_get(cov, i), 1));
+	}
+	for (size_t i = 0; i < json_array_size(props) && i < 16; i++)
+		e->prop_runs[i] += (unsigned long)json_integer_value(json_array_get(props, i));
+	return 0;
+}
+
+int rsv_tool_explore_merge(int argc, char **argv, const char *format)
+{
+	struct explore *e = calloc(1, sizeof(*e));
+	bool seen[1001] = { false }, first = true;
+	int status = 0;
+
+	if (!e)
+		return 1;
+	if (strcmp(format, "text") && strcmp(format, "json")) {
+		free(e);
+		return rsv_tool_bad("unknown format '%s' for an exploration", format, "text, json");
+	}
+	for (int a = 0; a < argc && !status; a++) {
+		json_error_t jerr;
+		json_t *doc;
+
+		if (!strcmp(argv[a], "--format")) {
+			a++;
+			continue;
+		}
+		if (!(doc = json_load_file(argv[a], 0, &jerr))) {
+			fprintf(stderr,
+				"reservoir: merge: '%s' is not an exploration shard: line %d: %s\n",
+				argv[a], jerr.line, jerr.text);
+			status = 2;
+			break;
+		}
+		status = merge_part(e, argv[a], doc, first, seen);
+		first = false;
+		json_decref(doc);
+	}
+	for (unsigned i = 1; !status && i <= e->shards; i++)
+		if (!seen[i]) {
+			fprintf(stderr, "reservoir: merge: shard %u/%u is missing\n", i, e->shards);
+			status = 2;
+		}
+	if (!status) {
+		print_explore(e, !strcmp(format, "json"));
+		status = check_sometimes(e);
+	}
+	free(e);
+	return status;
+}
+
 int rsv_tool_explore(int argc, char **argv)
 {
 	struct explore *e;
 	const char *format = "text", *save = NULL;
+	bool sharded = false;
 	unsigned jobs = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 	bool have_strategy = false, have_runs = false;
 	pthread_t *threads;
@@ -320,6 +568,7 @@ int rsv_tool_explore(int argc, char **argv)
 	if (!(e = calloc(1, sizeof(*e))))
 		return 1;
 	e->first_failing_seed = -1;
+	e->shard = e->shards = 1;
 	if (!(e->s = rsv_tool_find_scenario(argv[0]))) {
 		free(e);
 		return 2;
@@ -354,6 +603,9 @@ int rsv_tool_explore(int argc, char **argv)
 			if (rsv_tool_check_writable("--save-schedule", val))
 				status = 2;
 			save = val;
+		} else if (!strcmp(opt, "--shard")) {
+			status = rsv_tool_parse_shard(val, &e->shard, &e->shards);
+			sharded = true;
 		} else if (!strcmp(opt, "--format")) {
 			if (strcmp(val, "text") && strcmp(val, "json")) {
 				fprintf(stderr,
@@ -366,7 +618,7 @@ int rsv_tool_explore(int argc, char **argv)
 			fprintf(stderr,
 				"reservoir: unknown option '%s' (valid: --policy key=value, "
 				"--param name=value, --strategy S, --runs N, --jobs J, "
-				"--save-schedule FILE, --format text|json)\n",
+				"--save-schedule FILE, --shard I/N, --format text|json)\n",
 				opt);
 			status = 2;
 		}
@@ -374,6 +626,11 @@ int rsv_tool_explore(int argc, char **argv)
 	if (!status && (!have_strategy || !have_runs)) {
 		fprintf(stderr, "reservoir: explore needs %s\n",
 			!have_strategy ? "--strategy random|swarm|pct:d=D[,k=K]" : "--runs N");
+		status = 2;
+	}
+	if (!status && sharded && (save || strcmp(format, "text"))) {
+		fprintf(stderr, "reservoir: --shard prints its part for reservoir merge, which "
+				"takes --format; --save-schedule a failing seed's run\n");
 		status = 2;
 	}
 	if (!status && rsv_scenario_check(e->s, &e->o, e->error, sizeof(e->error))) {
@@ -408,6 +665,10 @@ int rsv_tool_explore(int argc, char **argv)
 		pthread_create(&threads[j], NULL, explore_worker, e);
 	for (unsigned j = 0; threads && j < jobs; j++)
 		pthread_join(threads[j], NULL);
+	if (sharded) {
+		status = write_shard(e);
+		goto out;
+	}
 	print_explore(e, !strcmp(format, "json"));
 	/* The first failure, run again to record its schedule. */
 	if (save && e->first_failing_seed >= 0) {
@@ -434,12 +695,8 @@ int rsv_tool_explore(int argc, char **argv)
 			e->errors, e->error);
 		status = 1;
 	}
-	for (unsigned i = 0; i < rsv_scenario_nr_sometimes(e->s) && i < 16; i++)
-		if (!e->prop_runs[i] && e->runs > e->errors) {
-			fprintf(stderr, "reservoir: explore: \"%s\" never happened in %lu runs\n",
-				rsv_scenario_sometimes(e->s, i)->what, e->runs);
-			status = 1;
-		}
+	status = check_sometimes(e) ?: status;
+out:
 	free(threads);
 	free(e);
 	return status;

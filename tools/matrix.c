@@ -447,8 +447,7 @@ static int write_shard(const struct matrix *m, const struct rsv_scenario *only)
 	return err;
 }
 
-/* "I/N" with 1 <= I <= N <= 1000: 0, or 2 with the reason said. */
-static int parse_shard(const char *v, unsigned *shard, unsigned *shards)
+int rsv_tool_parse_shard(const char *v, unsigned *shard, unsigned *shards)
 {
 	unsigned long i, n;
 	char *end, *slash;
@@ -517,6 +516,13 @@ int rsv_tool_merge(int argc, char **argv)
 				argv[a], jerr.line, jerr.text);
 			status = 2;
 			break;
+		}
+		if (!first && json_is_string(json_object_get(doc, "format")) &&
+		    !strcmp(json_string_value(json_object_get(doc, "format")),
+			    RSV_TOOL_EXPLORE_SHARD)) {
+			json_decref(doc);
+			free(m.cells);
+			return rsv_tool_explore_merge(argc, argv, format);
 		}
 		if (json_unpack_ex(doc, &jerr, 0, "{s:s, s:s, s:I, s:I, s:I, s:s, s:I, s:I, s:o}",
 				   "format", &fmt, "build", &build, "seeds", &seeds, "shard",
@@ -664,7 +670,7 @@ int rsv_tool_matrix(int argc, char **argv)
 			if (!(only = rsv_tool_find_scenario(val)))
 				return 2;
 		} else if (!strcmp(opt, "--shard")) {
-			if ((status = parse_shard(val, &m.shard, &m.shards)))
+			if ((status = rsv_tool_parse_shard(val, &m.shard, &m.shards)))
 				return status;
 			sharded = true;
 		} else {

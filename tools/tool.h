@@ -17,6 +17,12 @@ int rsv_tool_run(int argc, char **argv, bool replay);
 int rsv_tool_matrix(int argc, char **argv);
 /* matrix.c: reservoir merge SHARD-FILES... [--format text|md|json|csv] */
 int rsv_tool_merge(int argc, char **argv);
+/* "I/N" with 1 <= I <= N <= 1000: 0, or 2 with the reason said. */
+int rsv_tool_parse_shard(const char *v, unsigned *shard, unsigned *shards);
+/* explore.c: the parts of a sharded exploration, merged (the files among @argv, --format
+ * given apart); as rsv_tool_merge(). */
+#define RSV_TOOL_EXPLORE_SHARD "reservoir-explore-shard"
+int rsv_tool_explore_merge(int argc, char **argv, const char *format);
 /* explore.c: reservoir explore SCENARIO ... --strategy S --runs N */
 int rsv_tool_explore(int argc, char **argv);
 /* "random", "pct", "pct:d=D[,k=K]" into @sc: 0, or 2 with the reason in @err. */
