@@ -239,7 +239,8 @@ static void print_explore(struct explore *e, bool json)
 	char policy[256], strategy[64];
 	double lo, hi, bound = -1;
 	const struct rsv_sched_config *sc = &e->o.sched;
-	unsigned long judged = e->ran - e->errors - e->invalid;
+	/* A run out of the seed's situation (invalid-setup) did not fail: it counts as a pass. */
+	unsigned long judged = e->ran - e->errors;
 
 	rsv_tool_scenario_policy(e->s, &e->o, policy, sizeof(policy));
 	if (sc->strategy == RSV_SCHED_PCT) {

@@ -19,7 +19,8 @@ struct cell {
 	const struct rsv_scenario *s;
 	struct rsv_scenario_opts opts; /* policy and variant; the seed is the job's */
 	unsigned long counts[RSV_NR_VERDICTS];
-	enum rsv_verdict worst;
+	enum rsv_verdict worst;              /* the failure of highest rank seen (finish_cell()) */
+	int64_t first_seed[RSV_NR_VERDICTS]; /* the first seed of each verdict; -1: none */
 	int64_t first_bad_seed;
 	unsigned long errors; /* runs that could not be set up: no verdict */
 	char error[300];      /* the first one's reason (seed, then why) */
@@ -74,6 +75,8 @@ static void add_cells(struct matrix *m, const struct rsv_scenario *s)
 		unsigned rest = c;
 
 		*cell = (struct cell){ .s = s, .first_bad_seed = -1, .predicted = -1 };
+		for (unsigned v = 0; v < RSV_NR_VERDICTS; v++)
+			cell->first_seed[v] = -1;
 		rsv_scenario_opts_init(s, &cell->opts);
 		for (unsigned a = 0; a < nr_axes(s); a++) {
 			unsigned n = axis_size(s, a), v = rest % n;
@@ -143,11 +146,9 @@ static void *matrix_worker(void *arg)
 		cell->counts[r->verdict]++;
 		for (unsigned i = 0; i < RSV_SCENARIO_MAX_COVERAGE; i++)
 			cell->cov_runs[i] += r->coverage[i] > 0;
-		if (r->verdict > cell->worst)
-			cell->worst = r->verdict;
-		if (r->verdict != RSV_VERDICT_PROGRESS &&
-		    (cell->first_bad_seed < 0 || (int64_t)o.seed < cell->first_bad_seed))
-			cell->first_bad_seed = (int64_t)o.seed;
+		if (cell->first_seed[r->verdict] < 0 ||
+		    (int64_t)o.seed < cell->first_seed[r->verdict])
+			cell->first_seed[r->verdict] = (int64_t)o.seed;
 		show_progress(m, atomic_fetch_add(&m->done, 1) + 1);
 		pthread_mutex_unlock(&m->lock);
 	}
@@ -198,6 +199,24 @@ void rsv_tool_scenario_policy(const struct rsv_scenario *s, const struct rsv_sce
 	n = strlen(buf);
 	if (*variant && n < len)
 		snprintf(buf + n, len - n, " %s", variant);
+}
+
+/* How bad a verdict is, for a cell's worst: a run out of the seed's situation (invalid-setup)
+ * is no failure, so it ranks above progress and below every failure; a racy cell whose other
+ * runs are invalid shows its failure. */
+static unsigned verdict_rank(enum rsv_verdict v)
+{
+	return v == RSV_VERDICT_PROGRESS ? 0 : v == RSV_VERDICT_INVALID_SETUP ? 1 : 2 + (unsigned)v;
+}
+
+/* The cell's worst verdict and its first seed, from the counts (after the runs or a merge). */
+static void finish_cell(struct cell *c)
+{
+	c->worst = RSV_VERDICT_PROGRESS;
+	for (unsigned v = 0; v < RSV_NR_VERDICTS; v++)
+		if (c->counts[v] && verdict_rank((enum rsv_verdict)v) > verdict_rank(c->worst))
+			c->worst = (enum rsv_verdict)v;
+	c->first_bad_seed = c->worst == RSV_VERDICT_PROGRESS ? -1 : c->first_seed[c->worst];
 }
 
 /* What the checker made of the cell's paths apart: for a failing cell, whether it predicted
@@ -281,8 +300,11 @@ static void write_matrix(FILE *out, const struct matrix *m, const char *format)
 					m->seeds, c->error);
 			else if (c->worst != RSV_VERDICT_PROGRESS)
 				fprintf(out, " %lu/%u runs; first seed %" PRId64,
-					m->seeds - c->counts[RSV_VERDICT_PROGRESS], m->seeds,
-					c->first_bad_seed);
+					c->worst == RSV_VERDICT_INVALID_SETUP
+						? c->counts[RSV_VERDICT_INVALID_SETUP]
+						: m->seeds - c->counts[RSV_VERDICT_PROGRESS] -
+							  c->counts[RSV_VERDICT_INVALID_SETUP],
+					m->seeds, c->first_bad_seed);
 			fputc('\n', out);
 		}
 	}
@@ -300,7 +322,7 @@ static const struct cell *worst_cell(const struct matrix *m, const struct rsv_sc
 
 	for (unsigned i = 0; i < m->nr_cells; i++)
 		if (m->cells[i].s == s && !m->cells[i].errors &&
-		    (!w || m->cells[i].worst > w->worst))
+		    (!w || verdict_rank(m->cells[i].worst) > verdict_rank(w->worst)))
 			w = &m->cells[i];
 	return w;
 }
@@ -412,22 +434,23 @@ static int write_report(const struct matrix *m, const char *dir)
 static json_t *cell_shard_json(const struct matrix *m, const struct cell *c)
 {
 	char policy[256], variant[128];
-	json_t *counts = json_array(), *cov = json_array();
+	json_t *counts = json_array(), *cov = json_array(), *firsts = json_array();
 	const enum rsv_stat_item *items;
 	unsigned nr_cov = rsv_scenario_coverage_items(&items);
 
 	keys_string(c->s, &c->opts, policy, sizeof(policy));
 	variant_string(c->s, &c->opts, variant, sizeof(variant));
-	for (unsigned v = 0; v < RSV_NR_VERDICTS; v++)
+	for (unsigned v = 0; v < RSV_NR_VERDICTS; v++) {
 		json_array_append_new(counts, json_integer((json_int_t)c->counts[v]));
+		json_array_append_new(firsts, json_integer((json_int_t)c->first_seed[v]));
+	}
 	for (unsigned k = 0; k < nr_cov; k++)
 		json_array_append_new(cov, json_integer((json_int_t)c->cov_runs[k]));
 	(void)m;
-	return json_pack("{s:s, s:s, s:s, s:o, s:I, s:s, s:I, s:I, s:o}", "scenario",
+	return json_pack("{s:s, s:s, s:s, s:o, s:I, s:s, s:o, s:I, s:o}", "scenario",
 			 rsv_scenario_name(c->s), "variant", variant, "policy", policy, "counts",
-			 counts, "errors", (json_int_t)c->errors, "error", c->error,
-			 "first_bad_seed", (json_int_t)c->first_bad_seed, "predicted",
-			 (json_int_t)c->predicted, "coverage", cov);
+			 counts, "errors", (json_int_t)c->errors, "error", c->error, "first_seeds",
+			 firsts, "predicted", (json_int_t)c->predicted, "coverage", cov);
 }
 
 static int write_shard(const struct matrix *m, const struct rsv_scenario *only)
@@ -580,20 +603,21 @@ int rsv_tool_merge(int argc, char **argv)
 		m.predict_failures += (unsigned long)pfail;
 		for (unsigned i = 0; i < m.nr_cells && !status; i++) {
 			struct cell *c = &m.cells[i];
-			json_t *jc = json_array_get(cells, i), *counts, *cov;
+			json_t *jc = json_array_get(cells, i), *counts, *cov, *firsts;
 			const char *scen = NULL, *variant = NULL, *policy = NULL, *error = NULL;
-			json_int_t cerr = 0, bad = -1, pred = -1;
+			json_int_t cerr = 0, pred = -1;
 			char p[256], v[128];
 
 			keys_string(c->s, &c->opts, p, sizeof(p));
 			variant_string(c->s, &c->opts, v, sizeof(v));
-			if (json_unpack(jc, "{s:s, s:s, s:s, s:o, s:I, s:s, s:I, s:I, s:o}",
+			if (json_unpack(jc, "{s:s, s:s, s:s, s:o, s:I, s:s, s:o, s:I, s:o}",
 					"scenario", &scen, "variant", &variant, "policy", &policy,
 					"counts", &counts, "errors", &cerr, "error", &error,
-					"first_bad_seed", &bad, "predicted", &pred, "coverage",
+					"first_seeds", &firsts, "predicted", &pred, "coverage",
 					&cov) ||
 			    strcmp(scen, rsv_scenario_name(c->s)) || strcmp(variant, v) ||
-			    strcmp(policy, p) || json_array_size(counts) != RSV_NR_VERDICTS) {
+			    strcmp(policy, p) || json_array_size(counts) != RSV_NR_VERDICTS ||
+			    json_array_size(firsts) != RSV_NR_VERDICTS) {
 				fprintf(stderr,
 					"reservoir: merge: '%s': cell %u is not %s %s [%s] of "
 					"this build\n",
@@ -605,9 +629,11 @@ int rsv_tool_merge(int argc, char **argv)
 				unsigned long n = (unsigned long)json_integer_value(
 					json_array_get(counts, k));
 
+				json_int_t f = json_integer_value(json_array_get(firsts, k));
+
 				c->counts[k] += n;
-				if (n && k > c->worst)
-					c->worst = (enum rsv_verdict)k;
+				if (f >= 0 && (c->first_seed[k] < 0 || f < c->first_seed[k]))
+					c->first_seed[k] = f;
 			}
 			for (unsigned k = 0;
 			     k < json_array_size(cov) && k < RSV_SCENARIO_MAX_COVERAGE; k++)
@@ -616,8 +642,6 @@ int rsv_tool_merge(int argc, char **argv)
 			if (cerr && !c->errors)
 				snprintf(c->error, sizeof(c->error), "%s", error);
 			c->errors += (unsigned long)cerr;
-			if (bad >= 0 && (c->first_bad_seed < 0 || bad < c->first_bad_seed))
-				c->first_bad_seed = bad;
 			if (pred >= 0)
 				c->predicted = pred;
 		}
@@ -630,6 +654,8 @@ int rsv_tool_merge(int argc, char **argv)
 		}
 	if (!status) {
 		m.total = (unsigned long)m.nr_cells * (m.seeds + 1);
+		for (unsigned i = 0; i < m.nr_cells; i++)
+			finish_cell(&m.cells[i]);
 		write_matrix(stdout, &m, format);
 	}
 	free(seen);
@@ -704,6 +730,8 @@ int rsv_tool_matrix(int argc, char **argv)
 		pthread_join(threads[j], NULL);
 	if (m.progress_bar)
 		fputc('\n', stderr);
+	for (unsigned i = 0; i < m.nr_cells; i++)
+		finish_cell(&m.cells[i]);
 	if (sharded)
 		status = write_shard(&m, only);
 	else

@@ -6,16 +6,26 @@
  * for it (mempool=2016) or must wait for the pool, and whether the reaper frees C's memory
  * meanwhile (oom=reaper), decides if anyone moves again. Holding an element while taking a
  * lock that a reclaimer holds is the caller bug Weiner and Hocko named; the scenario shows
- * what each policy does about it. */
+ * what each policy does about it.
+ *
+ * race=1 lets A and B go without waiting for each other, B with some way to go before the
+ * mutex: the livelock needs A to take the last element, then B the mutex, before A takes it.
+ * Under the random walk about one schedule in ten does (the others let A through, and C is
+ * served at once: invalid-setup, not the seed's situation); the fixes never livelock. */
 #include <errno.h>
 #include <stdlib.h>
 #include "scenario/internal.h"
 
-enum { P_FREE, P_VICTIM, NR_P };
+enum { P_FREE, P_VICTIM, P_RACE, NR_P };
 
 static const struct rsv_scenario_param params[NR_P] = {
 	[P_FREE] = { "free", 120, 0, 1000, "free pages when A, B and C start (min is 128)" },
 	[P_VICTIM] = { "victim_pages", 500, 1, 3000, "anonymous pages C owns" },
+	[P_RACE] = { "race", 0, 0, 1,
+		     "1: A and B do not wait for each other: the livelock "
+		     "needs A to take the element, then B the mutex, before A "
+		     "takes it",
+		     .axis = true },
 };
 
 /* memdie decides what the victim C may take below min (ALLOC_OOM or all of it), which the
@@ -49,13 +59,15 @@ static void wait_for(_Atomic bool *flag)
 
 static const char element_of_a[] = "an element of mempool a";
 
+#define RACE_STEPS 10
+
 /* A: the pool's last element, then the mutex. */
 static int task_a(void *arg)
 {
 	struct s3 *s = arg;
 	void *e;
 
-	wait_for(&s->b_held);
+	wait_for(s->run->p[P_RACE] ? &s->exhausted : &s->b_held);
 	e = rsv_mempool_alloc(s->a, RSV_GFP_KERNEL);
 	rsv_lockdep_acquire(s->run->sys, element_of_a); /* what A holds, told to the checker */
 	atomic_store(&s->a_has_element, true);
@@ -74,9 +86,14 @@ static int task_b(void *arg)
 	struct rsv_page *p;
 
 	wait_for(&s->exhausted);
+	/* The racy variant: B has some way to go before the mutex (RACE_STEPS scheduling
+	 * points, its work before the allocation), so that most schedules let A through first. */
+	for (int i = 0; s->run->p[P_RACE] && i < RACE_STEPS; i++)
+		rsv_sched_point();
 	rsv_mutex_lock(&s->b);
 	atomic_store(&s->b_held, true);
-	wait_for(&s->a_has_element);
+	if (!s->run->p[P_RACE])
+		wait_for(&s->a_has_element);
 	p = rsv_alloc_pages(RSV_GFP_KERNEL, 0);
 	rsv_mutex_unlock(&s->b);
 	if (p)

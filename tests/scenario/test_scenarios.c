@@ -501,6 +501,32 @@ Test(scenario, s5_racy_case_a_fails_on_some_schedules_and_its_fixes_on_none)
 	cr_assert_eq(failures("bufio=workqueue,loop=noio", pct, 500), 0);
 }
 
+/* The racy s3 (race=1): some seeds livelock without the reaper, none with it. */
+Test(scenario, s3_race_livelocks_on_some_schedules_and_its_fixes_on_none)
+{
+	const struct fixed_run bad = { "s3-oom-mutex-livelock", "mempool=upstream,oom=no-reaper",
+				       "race=1" },
+			       good = { "s3-oom-mutex-livelock", "mempool=upstream,oom=reaper",
+					"race=1" };
+	struct rsv_scenario_result *r = malloc(sizeof(*r));
+	unsigned failed[2] = { 0, 0 };
+
+	for (unsigned k = 0; k < 2; k++) {
+		struct rsv_scenario_opts o;
+		const struct rsv_scenario *s = fixed_opts(k ? &good : &bad, &o);
+
+		for (o.seed = 0; o.seed < 500; o.seed++) {
+			cr_assert_eq(rsv_scenario_run(s, &o, r), 0, "%s", r->why);
+			failed[k] += r->verdict != RSV_VERDICT_PROGRESS &&
+				     r->verdict != RSV_VERDICT_INVALID_SETUP;
+		}
+	}
+	/* 10,000 runs measured 874 (8.7 %). */
+	cr_assert(failed[0] >= 10 && failed[0] <= 100, "%u of 500 livelocked", failed[0]);
+	cr_assert_eq(failed[1], 0);
+	free(r);
+}
+
 #define S5(bufio, loop, cname, kase)                                                        \
 	Test(scenario, s5_##cname##_##loop##_case_##kase) { s5_cell(#bufio, #loop, kase); }
 

@@ -183,6 +183,14 @@ static const struct point s3[] = {
 	   "memdie=full (2016's NO_WATERMARKS) lets C take what ALLOC_OOM would not", "free=60"),
 	PT("mempool=memdie-only,oom=no-reaper,memdie=full", V(PROGRESS),
 	   "Hocko's RFC 1/2, the same reserve access for the victim", "free=60"),
+	/* The racy variant: the livelock on the schedules where B takes the mutex between A's
+	 * element and A's lock; on the others A goes first and C is served at once (not the
+	 * seed's situation). The fixes never livelock. */
+	PT("mempool=upstream,oom=no-reaper", V(LIVELOCK) | INVALID, "the race", "race=1"),
+	PT("mempool=upstream,oom=reaper", V(PROGRESS) | INVALID, "the reaper frees C's memory",
+	   "race=1"),
+	PT("mempool=2016,oom=no-reaper", V(PROGRESS) | INVALID, "C dips into the reserves",
+	   "race=1"),
 };
 
 Test(sweep, s3_oom_mutex_livelock) { SWEEP("s3-oom-mutex-livelock", s3); }
