@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include "scenario/internal.h"
 
-enum { P_WRITERS, P_RESERVATION, P_NEED, P_SECTIONS, P_IO_MS, P_HOLD, NR_P };
+enum { P_WRITERS, P_RESERVATION, P_NEED, P_SECTIONS, P_IO_MS, P_HOLD, P_RACE, NR_P };
 
 static const struct rsv_scenario_param params[NR_P] = {
 	[P_WRITERS] = { "writers", 8, 1, 64, "writer tasks" },
@@ -19,6 +19,10 @@ static const struct rsv_scenario_param params[NR_P] = {
 	[P_SECTIONS] = { "sections", 4, 1, 1000, "sections per writer" },
 	[P_IO_MS] = { "io_ms", 10, 0, 10000, "disk latency, virtual ms" },
 	[P_HOLD] = { "hold", 0, 0, 1, "1: a section submits its pages only at its end" },
+	[P_RACE] = { "race", 0, 0, 1,
+		     "1: the hog does not wait for the writers to be inside "
+		     "their sections, nor they for it",
+		     .axis = true },
 };
 
 static const enum rsv_policy_key keys[] = { RSV_POLICY_RESERVATION };
@@ -30,6 +34,7 @@ struct s4 {
 	struct rsv_reservation *r;
 	struct rsv_bdev *disk;
 	_Atomic unsigned entering, inside, written, failed, done, started;
+	_Atomic unsigned enabling; /* writers in rsv_reservation_enable() now */
 	struct rsv_page **held; /* writers x need: pages a section holds until its end */
 	_Atomic bool exhausted;
 	struct rsv_page *hog[HOG_MAX];
@@ -79,13 +84,16 @@ static void section(struct s4 *s, struct rsv_page **held, bool first)
 
 	if (first)
 		atomic_fetch_add(&s->entering, 1);
+	atomic_fetch_add(&s->enabling, 1);
 	if (rsv_reservation_enable(s->r)) {
+		atomic_fetch_sub(&s->enabling, 1);
 		atomic_fetch_add(&s->failed, 1);
 		return;
 	}
+	atomic_fetch_sub(&s->enabling, 1);
 	if (first) {
 		atomic_fetch_add(&s->inside, 1);
-		while (!atomic_load(&s->exhausted))
+		while (!p[P_RACE] && !atomic_load(&s->exhausted))
 			rsv_msleep(1);
 	}
 	for (long i = 0; i < p[P_NEED]; i++) {
@@ -138,7 +146,7 @@ static int hog(void *arg)
 	struct rsv_system *sys = s->run->sys;
 	struct rsv_watermarks wm;
 
-	while (!writers_in(s))
+	while (!s->run->p[P_RACE] && !writers_in(s))
 		rsv_msleep(1);
 	rsv_system_watermarks(sys, &wm);
 	s->nr_hog = rsv__scenario_exhaust(sys, wm.min, s->hog, HOG_MAX, false);
@@ -212,6 +220,18 @@ static void judge(struct rsv_scenario_run *run)
 	rsv__scenario_stat(run, RSV_STAT_DIRECT_RECLAIM);
 	rsv__scenario_stat(run, RSV_STAT_THROTTLE_NOPROGRESS);
 	rsv__scenario_stat(run, RSV_STAT_ALLOC_SLOW);
+	/* race=1: a writer still opening a section when the hog took the memory waits for a
+	 * reservation nothing can fill. The seed's situation is memory exhausted under
+	 * writers already inside their sections, holding what they reserved. */
+	if (run->p[P_RACE] && run->res->verdict != RSV_VERDICT_PROGRESS &&
+	    atomic_load(&s->enabling)) {
+		rsv__scenario_invalid(run,
+				      "the hog took the memory while %u writers were still "
+				      "reserving theirs (race=1): no reservation can be made from "
+				      "memory that is gone",
+				      atomic_load(&s->enabling));
+		return;
+	}
 	if (run->res->verdict == RSV_VERDICT_PROGRESS && atomic_load(&s->failed))
 		rsv__scenario_verdict(run, RSV_VERDICT_STALL, "%u allocations failed",
 				      atomic_load(&s->failed));

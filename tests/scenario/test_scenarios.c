@@ -527,6 +527,36 @@ Test(scenario, s3_race_livelocks_on_some_schedules_and_its_fixes_on_none)
 	free(r);
 }
 
+/* The racy s4 (race=1): zone reserves alone deadlock on a few seeds, the global pool on
+ * none. */
+Test(scenario, s4_race_deadlocks_on_a_few_schedules_and_the_global_pool_on_none)
+{
+	const struct fixed_run bad = { "s4-global-reserve-pool", "reservation=watermarks",
+				       "race=1" },
+			       good = { "s4-global-reserve-pool", "reservation=global-pool",
+					"race=1" };
+	struct rsv_scenario_result *r = malloc(sizeof(*r));
+	struct rsv_scenario_opts o;
+	unsigned failed[2] = { 0, 0 };
+
+	for (unsigned k = 0; k < 2; k++) {
+		const struct rsv_scenario *s = fixed_opts(k ? &good : &bad, &o);
+
+		/* PCT, where random finds it on 0.56 % of seeds: 10,000 runs measured 1,076. */
+		o.sched = (struct rsv_sched_config){ .strategy = RSV_SCHED_PCT,
+						     .pct_depth = 1,
+						     .pct_steps = 2000 };
+		for (o.seed = 0; o.seed < 300; o.seed++) {
+			cr_assert_eq(rsv_scenario_run(s, &o, r), 0, "%s", r->why);
+			failed[k] += r->verdict != RSV_VERDICT_PROGRESS &&
+				     r->verdict != RSV_VERDICT_INVALID_SETUP;
+		}
+	}
+	cr_assert(failed[0] >= 5 && failed[0] <= 100, "%u of 300 deadlocked", failed[0]);
+	cr_assert_eq(failed[1], 0);
+	free(r);
+}
+
 #define S5(bufio, loop, cname, kase)                                                        \
 	Test(scenario, s5_##cname##_##loop##_case_##kase) { s5_cell(#bufio, #loop, kase); }
 

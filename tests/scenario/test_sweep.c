@@ -222,6 +222,14 @@ static const struct point s4[] = {
 	S4_ALL("io_ms=0", NULL, V(DEADLOCK), V(PROGRESS), V(PROGRESS), "instant I/O"),
 	S4_ALL("io_ms=10000", NULL, V(DEADLOCK), V(PROGRESS), V(PROGRESS), "a 10 s disk"),
 	S4_ALL("hold=1", NULL, V(DEADLOCK), V(PROGRESS), V(PROGRESS), "need = R, held: covered"),
+	/* The racy variant: the hog and the writers do not wait for each other. Zone reserves
+	 * alone deadlock on the schedules where the hog exhausts memory under writers inside
+	 * their sections; the global pool never does; per-thread reservations are invalid-setup
+	 * where the hog took the memory while a writer was still reserving. */
+	PT("reservation=watermarks", V(DEADLOCK) | V(PROGRESS), "the race", "race=1"),
+	PT("reservation=global-pool", V(PROGRESS), "the fix, on every schedule", "race=1"),
+	PT("reservation=per-thread", V(PROGRESS) | INVALID, "the fix, or no reservation to make",
+	   "race=1"),
 };
 
 Test(sweep, s4_global_reserve_pool) { SWEEP("s4-global-reserve-pool", s4); }
