@@ -281,6 +281,9 @@ if out=$("$bin" run s3-oom-mutex-livelock --strategy pct:d=2 --check-determinism
 	[[ $out == "determinism: two runs, the same "* ]]; then pass; else
 	fail "--check-determinism on a scenario: $out"; fi
 bad_input "need the simulator" run s3-oom-mutex-livelock --backend os --check-determinism
+if out=$("$bin" explore s5-nofs-bufio-loop --param case=2 --strategy pct:d=2 --runs 40 \
+	--check-determinism) && [[ $out == *"determinism: every run repeated the same decisions"* ]]
+then pass; else fail "explore --check-determinism: $out"; fi
 
 # Sharded runs: four shards of the matrix under GNU parallel, merged, print exactly what the
 # unsharded run prints; shards of different runs, a missing or doubled shard, and a bad

@@ -36,6 +36,10 @@ struct explore {
 	const char *strategy;
 	unsigned long runs, ran; /* seeds 0..runs-1; ran: those this process ran */
 	unsigned shard, shards;  /* --shard I/N: the seeds s with s % N == I - 1 */
+	bool determinism;        /* --check-determinism: every run twice, compared */
+	unsigned long diverged;  /* runs whose two runs differed */
+	int64_t first_diverged;  /* the first such seed, and where (-1: none) */
+	long first_diverged_at;
 	_Atomic unsigned long next;
 	pthread_mutex_t lock;
 	unsigned long failures, invalid, errors;
@@ -142,7 +146,23 @@ static void *explore_worker(void *arg)
 			continue;
 		o.seed = seed;
 		o.workspace = ws;
-		err = rsv_scenario_run(e->s, &o, r);
+		if (e->determinism) {
+			struct rsv_tool_divergence d;
+
+			err = rsv_tool_determinism(e->s, &o, r, &d);
+			pthread_mutex_lock(&e->lock);
+			if (err > 0) {
+				e->diverged++;
+				if (e->first_diverged < 0 || (int64_t)seed < e->first_diverged) {
+					e->first_diverged = (int64_t)seed;
+					e->first_diverged_at = d.decision;
+				}
+				err = 0;
+			}
+			pthread_mutex_unlock(&e->lock);
+		} else {
+			err = rsv_scenario_run(e->s, &o, r);
+		}
 		pthread_mutex_lock(&e->lock);
 		e->ran++;
 		if (err) {
@@ -316,6 +336,24 @@ static void print_explore(struct explore *e, bool json)
 		}
 	}
 	print_coverage_text(e);
+}
+
+/* --check-determinism's verdict: 1 (said) if any run parted from its repeat. */
+static int report_determinism(const struct explore *e, bool quiet)
+{
+	if (!e->determinism)
+		return 0;
+	if (e->diverged) {
+		fprintf(stderr,
+			"reservoir: explore: %lu runs were not deterministic; the first, seed "
+			"%" PRId64 ", parted at decision %ld (reservoir run ... --seed %" PRId64
+			" --check-determinism)\n",
+			e->diverged, e->first_diverged, e->first_diverged_at, e->first_diverged);
+		return 1;
+	}
+	if (!quiet)
+		printf("  determinism: every run repeated the same decisions\n");
+	return 0;
 }
 
 /* An exploration that never reached one of the scenario's sometimes properties says so. */
@@ -570,6 +608,7 @@ int rsv_tool_explore(int argc, char **argv)
 		return 1;
 	e->first_failing_seed = -1;
 	e->shard = e->shards = 1;
+	e->first_diverged = -1;
 	if (!(e->s = rsv_tool_find_scenario(argv[0]))) {
 		free(e);
 		return 2;
@@ -579,6 +618,10 @@ int rsv_tool_explore(int argc, char **argv)
 		const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
 		int r;
 
+		if (!strcmp(opt, "--check-determinism")) { /* the one flag without a value */
+			e->determinism = true;
+			continue;
+		}
 		if (!val) {
 			fprintf(stderr, "reservoir: option '%s' needs a value\n", opt);
 			status = 2;
@@ -619,7 +662,8 @@ int rsv_tool_explore(int argc, char **argv)
 			fprintf(stderr,
 				"reservoir: unknown option '%s' (valid: --policy key=value, "
 				"--param name=value, --strategy S, --runs N, --jobs J, "
-				"--save-schedule FILE, --shard I/N, --format text|json)\n",
+				"--save-schedule FILE, --shard I/N, --check-determinism, "
+				"--format text|json)\n",
 				opt);
 			status = 2;
 		}
@@ -668,6 +712,7 @@ int rsv_tool_explore(int argc, char **argv)
 		pthread_join(threads[j], NULL);
 	if (sharded) {
 		status = write_shard(e);
+		status = report_determinism(e, true) ?: status;
 		goto out;
 	}
 	print_explore(e, !strcmp(format, "json"));
@@ -696,6 +741,7 @@ int rsv_tool_explore(int argc, char **argv)
 			e->errors, e->error);
 		status = 1;
 	}
+	status = report_determinism(e, !strcmp(format, "json")) ?: status;
 	status = check_sometimes(e) ?: status;
 out:
 	free(threads);

@@ -9,7 +9,7 @@
  *                                              the shards as one unsharded run prints it
  *   reservoir explore SCENARIO [--policy ...] [--param ...] --strategy random|swarm|pct:d=D[,k=K]
  *                     --runs N [--jobs J] [--save-schedule FILE] [--shard I/N]
- *                     [--format text|json]
+ *                     [--check-determinism] [--format text|json]
  *                                              failure rate, first failure and distinct
  *                                              failures under a scheduling strategy
  *   reservoir demo [--seed N]                  the allocator under pressure on both backends,
