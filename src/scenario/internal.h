@@ -18,6 +18,8 @@ struct rsv_scenario_run {
 	uint64_t window_ns;             /* the progress watchdog's (runner.c) */
 };
 
+struct rsv_scenario_path;
+
 struct rsv_scenario {
 	const char *name;
 	const char *summary;
@@ -34,12 +36,13 @@ struct rsv_scenario {
 	void (*configure)(struct rsv_system_config *cfg, const long *p);
 	/* In an attached setup task: build the system's objects, create the tasks. */
 	int (*setup)(struct rsv_scenario_run *r);
-	/* rsv_scenario_opts.predict: as setup, but create tasks that run the scenario's paths
-	 * one after another, nothing exhausted, each followed by a reclaim pass in its
-	 * allocation context (rsv_try_to_free_pages()): every dependency the paths have is
-	 * recorded while nothing waits for anything that cannot come. The same run->data as
-	 * setup's, for teardown. */
-	int (*predict)(struct rsv_scenario_run *r);
+	/* rsv_scenario_opts.predict: the scenario's paths under parameters @p, @n of them
+	 * (NULL: it has no such run). The runner calls setup with paths_apart set, so that it
+	 * builds the objects and creates no task, then starts one task per path, each when the one
+	 * before has returned and each followed by a reclaim pass in its allocation context: every
+	 * dependency the paths have is recorded while nothing waits for anything that cannot
+	 * come. */
+	const struct rsv_scenario_path *(*paths)(const long *p, unsigned *n);
 	/* After the run: add counters, and judge a run that neither deadlocked nor stalled. */
 	void (*judge)(struct rsv_scenario_run *r);
 	/* Every virtual millisecond, from the watchdog's monitor, never as a task (so that
@@ -92,10 +95,6 @@ struct rsv_scenario_path {
 	void (*fn)(void *arg);
 	rsv_gfp_t reclaim;
 };
-/* Predict's fixed interleaving: a task per path, each starting when the one before has
- * returned. 0, or -errno as rsv__scenario_task(). */
-int rsv__scenario_paths(struct rsv_scenario_run *r, const struct rsv_scenario_path *paths,
-			unsigned n, void *arg);
 /* A system-wide counter from the allocator's statistics, added under its own name. */
 void rsv__scenario_stat(struct rsv_scenario_run *r, enum rsv_stat_item item);
 

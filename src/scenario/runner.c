@@ -295,8 +295,10 @@ static int path_task(void *arg)
 	return 0;
 }
 
-int rsv__scenario_paths(struct rsv_scenario_run *r, const struct rsv_scenario_path *paths,
-			unsigned n, void *arg)
+/* Predict's fixed interleaving: a task per path, each starting when the one before has
+ * returned. 0, or -errno as rsv__scenario_task(). */
+static int start_paths(struct rsv_scenario_run *r, const struct rsv_scenario_path *paths,
+		       unsigned n, void *arg)
 {
 	struct rsv__scenario_paths *all = calloc(1, sizeof(*all) + n * sizeof(all->task[0]));
 	int err = 0;
@@ -511,6 +513,20 @@ static void panicked(void *arg, const char *msg)
 	(void)arg, (void)msg;
 }
 
+/* The scenario's objects, then its paths apart (rsv_scenario.paths). */
+static int predict(struct rsv_scenario_run *r)
+{
+	const struct rsv_scenario_path *paths;
+	unsigned n;
+	int err;
+
+	r->paths_apart = true;
+	if ((err = r->s->setup(r)))
+		return err;
+	paths = r->s->paths(r->p, &n);
+	return start_paths(r, paths, n, r->data);
+}
+
 int rsv_scenario_run(const struct rsv_scenario *s, const struct rsv_scenario_opts *o,
 		     struct rsv_scenario_result *res)
 {
@@ -532,7 +548,7 @@ int rsv_scenario_run(const struct rsv_scenario *s, const struct rsv_scenario_opt
 	memset(res, 0, sizeof(*res));
 	if ((err = rsv_scenario_check(s, o, res->why, sizeof(res->why))))
 		return err;
-	if (o->predict && !s->predict) {
+	if (o->predict && !s->paths) {
 		snprintf(res->why, sizeof(res->why), "%s: no run of its paths apart", s->name);
 		return -EOPNOTSUPP;
 	}
@@ -553,7 +569,7 @@ int rsv_scenario_run(const struct rsv_scenario *s, const struct rsv_scenario_opt
 	rsv_task_attach(r.sys, "setup");
 	err = o->lockdep || o->predict ? rsv__scenario_lockdep(&r) : 0;
 	if (!err)
-		err = o->predict ? s->predict(&r) : s->setup(&r);
+		err = o->predict ? predict(&r) : s->setup(&r);
 	rsv_task_detach();
 	if (err) {
 		if (!res->why[0])

@@ -139,14 +139,13 @@ static void hog_path(void *arg)
 	atomic_store(&s->hogs_done, 1);
 }
 
-static int predict(struct rsv_scenario_run *run)
+static const struct rsv_scenario_path *paths(const long *p, unsigned *n)
 {
 	static const struct rsv_scenario_path hog = { "hog", hog_path, RSV_GFP_KERNEL };
-	int err;
 
-	run->paths_apart = true;
-	err = setup(run);
-	return err ?: rsv__scenario_paths(run, &hog, 1, run->data);
+	(void)p;
+	*n = 1;
+	return &hog;
 }
 
 static void judge(struct rsv_scenario_run *run)
@@ -233,7 +232,7 @@ const struct rsv_scenario rsv__s1_crypt_swap = {
 	.nr_keys = sizeof(keys) / sizeof(keys[0]),
 	.nr_pages = 4096,
 	.setup = setup,
-	.predict = predict,
+	.paths = paths,
 	.observe = observe,
 	.judge = judge,
 	.pools = pools,

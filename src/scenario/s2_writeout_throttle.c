@@ -146,14 +146,13 @@ static void writer_path(void *arg)
 		rsv_msleep(1);
 }
 
-static int predict(struct rsv_scenario_run *run)
+static const struct rsv_scenario_path *paths(const long *p, unsigned *n)
 {
 	static const struct rsv_scenario_path w = { "writer", writer_path, RSV_GFP_KERNEL };
-	int err;
 
-	run->paths_apart = true;
-	err = setup(run);
-	return err ?: rsv__scenario_paths(run, &w, 1, run->data);
+	(void)p;
+	*n = 1;
+	return &w;
 }
 
 /* The seed's situation, from what the run did: writeback over the limit while memory was
@@ -267,7 +266,7 @@ const struct rsv_scenario rsv__s2_writeout_throttle = {
 	.nr_pages = 4096,
 	.configure = configure,
 	.setup = setup,
-	.predict = predict,
+	.paths = paths,
 	.observe = observe,
 	.judge = judge,
 	.pools = pools,

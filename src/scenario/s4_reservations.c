@@ -191,14 +191,13 @@ static void writer_path(void *arg)
 		rsv_msleep(1);
 }
 
-static int predict(struct rsv_scenario_run *run)
+static const struct rsv_scenario_path *paths(const long *p, unsigned *n)
 {
 	static const struct rsv_scenario_path w = { "fs_writer", writer_path, RSV_GFP_NOFS };
-	int err;
 
-	run->paths_apart = true;
-	err = setup(run);
-	return err ?: rsv__scenario_paths(run, &w, 1, run->data);
+	(void)p;
+	*n = 1;
+	return &w;
 }
 
 static void judge(struct rsv_scenario_run *run)
@@ -277,7 +276,7 @@ const struct rsv_scenario rsv__s4_reservations = {
 	.nr_keys = sizeof(keys) / sizeof(keys[0]),
 	.nr_pages = 4096,
 	.setup = setup,
-	.predict = predict,
+	.paths = paths,
 	.judge = judge,
 	.pools = pools,
 	.teardown = teardown,

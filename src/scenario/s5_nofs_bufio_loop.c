@@ -226,8 +226,10 @@ static int setup(struct rsv_scenario_run *run)
 	int err = build(run);
 	struct s5 *s = run->data;
 
-	return err ?: rsv__scenario_task(run, "filler", filler, s) ?:
-		      rsv__scenario_task(run, run->p[P_CASE] == 1 ? "P1" : "F", worker, s);
+	if (err || run->paths_apart)
+		return err;
+	return rsv__scenario_task(run, "filler", filler, s)
+		       ?: rsv__scenario_task(run, run->p[P_CASE] == 1 ? "P1" : "F", worker, s);
 }
 
 /* The paths apart: F's transaction (or P1's allocations) with memory to spare, then reclaim
@@ -243,13 +245,13 @@ static void path_p1(void *arg)
 	case_b(arg);
 }
 
-static int predict(struct rsv_scenario_run *run)
+static const struct rsv_scenario_path *paths(const long *p, unsigned *n)
 {
 	static const struct rsv_scenario_path f = { "F", path_f, RSV_GFP_NOFS },
 					      p1 = { "P1", path_p1, RSV_GFP_KERNEL };
-	int err = build(run);
 
-	return err ?: rsv__scenario_paths(run, run->p[P_CASE] == 1 ? &p1 : &f, 1, run->data);
+	*n = 1;
+	return p[P_CASE] == 1 ? &p1 : &f;
 }
 
 static void judge(struct rsv_scenario_run *run)
@@ -327,7 +329,7 @@ const struct rsv_scenario rsv__s5_nofs_bufio_loop = {
 	.nr_pages = 4096,
 	.validate = validate,
 	.setup = setup,
-	.predict = predict,
+	.paths = paths,
 	.judge = judge,
 	.teardown = teardown,
 	.sometimes = sometimes,
