@@ -523,7 +523,8 @@ static const char *ref_misuse(struct rsv_system *sys, const struct rsv_page *pag
 	return NULL;
 }
 
-int rsv_get_page(struct rsv_page *page)
+/* get_page() and put_page()'s checks: 0 if @page may take or drop a reference. */
+static int ref_check(struct rsv_page *page, const char *who)
 {
 	struct rsv_task *tsk = rsv__task_current();
 	const char *why;
@@ -531,10 +532,18 @@ int rsv_get_page(struct rsv_page *page)
 	if (!tsk)
 		return -EPERM;
 	if ((why = page ? ref_misuse(tsk->sys, page) : "NULL page"))
-		return rsv__misuse(tsk->sys, "get_page(%p) by task \"%s\": %s", (const void *)page,
+		return rsv__misuse(tsk->sys, "%s(%p) by task \"%s\": %s", who, (const void *)page,
 				   tsk->name, why);
-	atomic_fetch_add_explicit(&page->extra_refs, 1, memory_order_relaxed);
 	return 0;
+}
+
+int rsv_get_page(struct rsv_page *page)
+{
+	int err = ref_check(page, "get_page");
+
+	if (!err)
+		atomic_fetch_add_explicit(&page->extra_refs, 1, memory_order_relaxed);
+	return err;
 }
 
 /* Drops one of @page's extra references if it has one: true then, and the block stays. The
@@ -554,14 +563,10 @@ static bool put_extra_ref(struct rsv_page *page)
 
 int rsv_put_page(struct rsv_page *page)
 {
-	struct rsv_task *tsk = rsv__task_current();
-	const char *why;
+	int err = ref_check(page, "put_page");
 
-	if (!tsk)
-		return -EPERM;
-	if ((why = page ? ref_misuse(tsk->sys, page) : "NULL page"))
-		return rsv__misuse(tsk->sys, "put_page(%p) by task \"%s\": %s", (const void *)page,
-				   tsk->name, why);
+	if (err)
+		return err;
 	return put_extra_ref(page) ? 0 : rsv_free_pages(page, page->order);
 }
 
