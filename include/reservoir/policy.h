@@ -14,6 +14,7 @@ enum rsv_policy_key {
 	RSV_POLICY_OOM,
 	RSV_POLICY_MEMDIE,
 	RSV_POLICY_RESERVATION,
+	RSV_POLICY_IOWAIT,
 	RSV_NR_POLICY_KEYS
 };
 
@@ -57,6 +58,13 @@ enum rsv_reservation_policy {
 	RSV_RESERVATION_WATERMARKS = 0, /* zone reserves only */
 	RSV_RESERVATION_GLOBAL_POOL,    /* Arcangeli 2004: global pool behind a semaphore */
 	RSV_RESERVATION_PER_THREAD,     /* reiser4: per-thread reserved pages */
+};
+
+/* A userspace storage daemon's I/Os parked for want of a buffer (SPDK's nomem and io_wait
+ * lists): who retries them. */
+enum rsv_iowait_policy {
+	RSV_IOWAIT_TIMED_REPOLL = 0, /* a poller on a timer, besides completions (the fix) */
+	RSV_IOWAIT_COMPLETION_ONLY,  /* a completion on the same channel, nothing else */
 };
 
 struct rsv_policy {

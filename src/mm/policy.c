@@ -10,18 +10,24 @@ static const struct {
 	const char *alias; /* an earlier name, still read, never written */
 	const char *values[MAX_VALUES + 1];
 } policy_table[RSV_NR_POLICY_KEYS] = {
-	[RSV_POLICY_MEMPOOL] = { "mempool", NULL, { "upstream", "revert", "2016", "memdie-only",
-						    "no-direct-reclaim", "pool-first" } },
-	[RSV_POLICY_THROTTLE] = { "throttle", NULL, { "reclaim-throttle", "throttle-vm-writeout",
-						      "less-throttle-exempt" } },
+	[RSV_POLICY_MEMPOOL] = { "mempool",
+				 NULL,
+				 { "upstream", "revert", "2016", "memdie-only", "no-direct-reclaim",
+				   "pool-first" } },
+	[RSV_POLICY_THROTTLE] = { "throttle",
+				  NULL,
+				  { "reclaim-throttle", "throttle-vm-writeout",
+				    "less-throttle-exempt" } },
 	[RSV_POLICY_BUFIO] = { "bufio", NULL, { "workqueue", "gfp-fs", "gfp-io" } },
 	[RSV_POLICY_LOOP] = { "loop", NULL, { "noio", "plain" } },
 	[RSV_POLICY_OOM] = { "oom", NULL, { "reaper", "no-reaper" } },
 	[RSV_POLICY_MEMDIE] = { "memdie", NULL, { "partial", "full" } },
 	/* Critical-section reservations. The key was first spelt "reserve", the word that also
 	 * names the zones' reserves and a mempool's elements; that spelling is still read. */
-	[RSV_POLICY_RESERVATION] = { "reservation", "reserve",
+	[RSV_POLICY_RESERVATION] = { "reservation",
+				     "reserve",
 				     { "watermarks", "global-pool", "per-thread" } },
+	[RSV_POLICY_IOWAIT] = { "iowait", NULL, { "timed-repoll", "completion-only" } },
 };
 
 unsigned rsv_policy_nr_values(enum rsv_policy_key k)

@@ -308,6 +308,38 @@ static const struct point s5[] = {
 
 Test(sweep, s5_nofs_bufio_loop) { SWEEP("s5-nofs-bufio-loop", s5); }
 
+/* ---- s6: SPDK's parked I/Os, retried by their own channel's completions or on a timer ---- */
+
+#define S6_BOTH(p1, p2, vbug, vfix, why)                                                           \
+	PT("iowait=completion-only", vbug, why, p1, p2),                                           \
+		PT("iowait=timed-repoll", vfix, why, p1, p2)
+
+/* The scenario is racy throughout: on the schedules where the client finds a buffer nothing
+ * is parked (invalid-setup); where it does not, completion-only deadlocks and the poller
+ * brings it back. Where the race cannot be lost, every run is invalid-setup. */
+static const struct point s6[] = {
+	S6_BOTH(NULL, NULL, D | INVALID, P | INVALID, "the race at the defaults"),
+	S6_BOTH("bufs=1", NULL, D | INVALID, P | INVALID,
+		"one buffer: the resync's first read takes it"),
+	S6_BOTH("bufs=1024", NULL, INVALID, INVALID,
+		"a burst of 16 never empties 1024 buffers: nothing is parked"),
+	S6_BOTH("burst=1", NULL, INVALID, INVALID, "one read leaves 15 buffers"),
+	S6_BOTH("burst=1024", NULL, D | INVALID, P | INVALID,
+		"the resync's own reads parked too; its completions serve only them"),
+	S6_BOTH("rounds=1", NULL, D | INVALID, P | INVALID, "one chance"),
+	S6_BOTH("rounds=1000", NULL, D | INVALID, P | INVALID, "a thousand chances"),
+	S6_BOTH("io_ms=0", NULL, D | INVALID, P | INVALID,
+		"instant reads: the pool is empty for a few steps only"),
+	S6_BOTH("io_ms=1000", NULL, D | INVALID, P | INVALID, "a slow disk"),
+	S6_BOTH("bufs=1024", "burst=1024", D | INVALID, P | INVALID,
+		"the whole pool in one burst of 1024 reads"),
+};
+
+Test(sweep, s6_daemon_parked_io)
+{
+	SWEEP("s6-daemon-parked-io", s6);
+}
+
 /* ---- the keys a scenario reads ---- */
 
 /* Every policy key that changes a scenario's outcome is one it lists, so that list --verbose
