@@ -272,6 +272,19 @@ assert j["after"]["preemptions"] <= j["before"]["preemptions"], j' "$out" &&
 	again=$("$bin" replay --schedule "$tmp/shrunk.sched") && [[ $again == *"(identical)"* ]] &&
 	[[ $("$bin" replay --schedule "$tmp/shrunk.sched" --format json) == *'"verdict": "deadlock"'* ]]
 then pass; else fail "shrink: $out / $again"; fi
+# shrink_random_walk_to_no_preemption: s6's race lost on a random walk that preempts at
+# most of its ~500 decisions; one preemption-free prefix decides it (96 went to 38 before).
+"$bin" explore s6-daemon-parked-io --policy iowait=completion-only --strategy random --runs 100 \
+	--save-schedule "$tmp/s6.sched" >/dev/null 2>&1
+if out=$("$bin" shrink "$tmp/s6.sched" --out "$tmp/s6-shrunk.sched" --format json) &&
+	python3 -c '
+import json, sys
+j = json.loads(sys.argv[1])
+assert j["verdict"] == "deadlock", j
+assert j["before"]["preemptions"] >= 10, j
+assert j["after"]["preemptions"] <= 2, j' "$out" &&
+	[[ $("$bin" replay --schedule "$tmp/s6-shrunk.sched") == *"(identical)"* ]]
+then pass; else fail "shrink of s6: $out"; fi
 "$bin" run s5-nofs-bufio-loop --policy bufio=gfp-fs,loop=noio --save-schedule "$tmp/ok.sched" \
 	>/dev/null
 bad_input "does not fail (progress): nothing to shrink" shrink "$tmp/ok.sched"

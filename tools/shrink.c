@@ -3,14 +3,15 @@
  *
  *   reservoir shrink FILE [--out FILE] [--budget SECONDS] [--force] [--format text|json]
  *
- * First fewer preemptions: at each switch of the schedule the thread that ran before is kept
- * on instead, and the rest of the schedule follows as far as it fits. Then fewer decisions:
+ * First the shortest prefix of the schedule that still fails alike with no preemption after
+ * it; then fewer preemptions: at each switch of the schedule the thread that ran before is
+ * kept on instead, and the rest of the schedule follows as far as it fits. Then fewer decisions:
  * delta debugging (Zeller and Hildebrandt, "Simplifying and isolating failure-inducing input",
  * TSE 2002) over the schedule's entries. A candidate is replayed with replay_skip (an entry
- * whose thread cannot run is passed over; past the end the recorded strategy goes on from its
- * seed), what the run then did is recorded, and it becomes the schedule when it fails the same
- * way with fewer preemptions, or as many and fewer decisions. The shrunk schedule is that
- * recorded run, so a plain replay of it reproduces it exactly. */
+ * whose thread cannot run is passed over; past the end the thread that ran last runs on while
+ * it can, replay_sticky), what the run then did is recorded, and it becomes the schedule when it
+ * fails the same way with fewer preemptions, or as many and fewer decisions. The shrunk schedule is
+ * that recorded run, so a plain replay of it reproduces it exactly. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,7 @@ static int run_leniently(struct shrink *sh, const uint32_t *ids, size_t n,
 	o.sched.replay = ids;
 	o.sched.nr_replay = n;
 	o.sched.replay_skip = true;
+	o.sched.replay_sticky = true;
 	o.sched.record = true;
 	o.schedule = rsv_tool_record;
 	o.schedule_arg = rec;

@@ -71,6 +71,10 @@ struct rsv_sched_config {
 	/* A recorded thread that cannot run is passed over, and the schedule goes on with the
 	 * next one it names, instead of ending: for shrinking, which drops decisions. */
 	bool replay_skip;
+	/* Past the schedule's end, the thread that ran last runs on while it can, and the
+	 * runnable thread of lowest id when it cannot: no preemption, instead of the strategy
+	 * (for shrinking: a prefix then decides the run alone). */
+	bool replay_sticky;
 	bool record; /* keep every decision, for rsv_platform_schedule() */
 };
 

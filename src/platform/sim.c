@@ -266,6 +266,21 @@ static struct sim_thread *swarm_pick(struct sim_platform *sp)
 	return sp->runnable[sp->nr_runnable - 1];
 }
 
+/* sched.replay_sticky past the schedule: the last thread while it can run, else the
+ * runnable thread of lowest id. */
+static struct sim_thread *sticky_pick(struct sim_platform *sp)
+{
+	struct sim_thread *low = sp->runnable[0];
+
+	for (unsigned i = 0; i < sp->nr_runnable; i++) {
+		if (sp->runnable[i] == sp->last)
+			return sp->last;
+		if (sp->runnable[i]->base.id < low->base.id)
+			low = sp->runnable[i];
+	}
+	return low;
+}
+
 /* The strategy chooses at every decision, even while a schedule is followed, so that its state
  * (the random walk's draws, PCT's change points) stays that of the recorded run: a schedule cut
  * short then goes on exactly as the run it was cut from. */
@@ -293,6 +308,8 @@ static struct sim_thread *choose(struct sim_platform *sp, struct sim_thread *sel
 		else
 			sp->replay_over = true; /* diverged: the strategy takes over from here */
 	}
+	if (sp->sched.replay_sticky && (sp->replay_over || sp->replayed >= sp->sched.nr_replay))
+		next = sticky_pick(sp);
 	if (next != sp->last)
 		sp->same_run = 0;
 	sp->last = next;

@@ -131,6 +131,30 @@ static void fewer_preemptions(struct shrinker *sh)
 	}
 }
 
+/* The shortest prefix that still fails alike, the run going on without preemptions past it
+ * (the candidates run with sched.replay_sticky): by bisection, as if failing were monotone in
+ * the prefix's length, which it mostly is (a race once lost stays lost). A random walk's
+ * failure preempts at most decisions; one prefix can drop nearly all of them at once, where
+ * taking them out one by one meets a failure that needs several of them gone together. */
+static void shortest_prefix(struct shrinker *sh)
+{
+	size_t lo = 0, hi = sh->n;
+	uint32_t *orig = malloc((sh->n ? sh->n : 1) * sizeof(*orig));
+
+	if (!orig)
+		return;
+	memcpy(orig, sh->ids, sh->n * sizeof(*orig));
+	while (hi - lo > 1 && mono_ns() < sh->deadline) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (try_candidate(sh, orig, mid))
+			hi = mid;
+		else
+			lo = mid;
+	}
+	free(orig);
+}
+
 /* ddmin over the entries: leave out one of @parts chunks; on success go on with one part
  * fewer, else split finer, until single entries fail to go. */
 static void fewer_decisions(struct shrinker *sh)
@@ -169,6 +193,7 @@ unsigned long rsv_shrink_schedule(rsv_shrink_try_t try, void *arg, uint32_t **id
 			       .preemptions = *preemptions,
 			       .deadline = deadline_ns };
 
+	shortest_prefix(&sh);
 	fewer_preemptions(&sh);
 	fewer_decisions(&sh);
 	fewer_preemptions(&sh);
@@ -316,6 +341,7 @@ static bool user_try(void *arg, const uint32_t *ids, size_t n, uint32_t **out, s
 	sched.replay = ids;
 	sched.nr_replay = n;
 	sched.replay_skip = true;
+	sched.replay_sticky = true;
 	if (run_once(u->cfg, u->seed, sched, &u->last, &rec) || !u->last.failures) {
 		free(rec.ids);
 		return false;
