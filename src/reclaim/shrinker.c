@@ -119,6 +119,10 @@ static unsigned long do_shrink_slab(struct rsv_system *sys, struct rsv_shrink_co
 			ret = to_scan;
 		}
 		freed += ret;
+		/* A scan that looked at nothing would be asked again for ever (the kernel's loop
+		 * has the same hole): it ends the pass, as SHRINK_STOP would. */
+		if (!sc->nr_scanned && !ret)
+			break;
 		total -= sc->nr_scanned < total ? sc->nr_scanned : total;
 		scanned += sc->nr_scanned;
 		rsv_sched_point();

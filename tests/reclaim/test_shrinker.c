@@ -11,6 +11,7 @@ struct fake {
 	unsigned long calls, freed;
 	unsigned long answer; /* 0: free what is asked; else return this */
 	bool empty;
+	bool scans_nothing; /* reports nr_scanned 0 and frees nothing */
 };
 
 static unsigned long fake_count(struct rsv_shrinker *s, struct rsv_shrink_control *sc)
@@ -26,6 +27,10 @@ static unsigned long fake_scan(struct rsv_shrinker *s, struct rsv_shrink_control
 	unsigned long n = sc->nr_to_scan < f->objects ? sc->nr_to_scan : f->objects;
 
 	f->calls++;
+	if (f->scans_nothing) {
+		sc->nr_scanned = 0;
+		return 0;
+	}
 	if (f->answer)
 		return f->answer;
 	f->objects -= n; /* a real cache shrinks */
@@ -100,6 +105,19 @@ Test(shrinker, stop_defers_and_empty_skips)
 	f.calls = 0;
 	cr_assert_eq(rsv_shrink_slab(sys, RSV_GFP_KERNEL, 0), 0);
 	cr_assert_eq(f.calls, 0, "SHRINK_EMPTY must skip the shrinker");
+	done(sys, &f);
+}
+
+/* shrinker_that_scans_nothing_ends_the_pass: s7's inode shrinker, its device gone, once said
+ * it scanned nothing; the pass asked it again for ever and kswapd never stopped. */
+Test(shrinker, a_scan_that_looks_at_nothing_ends_the_pass, .timeout = 10)
+{
+	struct fake f;
+	struct rsv_system *sys = sys_with(&f, 1000);
+
+	f.scans_nothing = true;
+	cr_assert_eq(rsv_shrink_slab(sys, RSV_GFP_KERNEL, 0), 0);
+	cr_assert_eq(f.calls, 1, "asked %lu times", f.calls);
 	done(sys, &f);
 }
 
