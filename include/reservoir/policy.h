@@ -15,6 +15,7 @@ enum rsv_policy_key {
 	RSV_POLICY_MEMDIE,
 	RSV_POLICY_RESERVATION,
 	RSV_POLICY_IOWAIT,
+	RSV_POLICY_IOFLUSHER,
 	RSV_NR_POLICY_KEYS
 };
 
@@ -65,6 +66,13 @@ enum rsv_reservation_policy {
 enum rsv_iowait_policy {
 	RSV_IOWAIT_TIMED_REPOLL = 0, /* a poller on a timer, besides completions (the fix) */
 	RSV_IOWAIT_COMPLETION_ONLY,  /* a completion on the same channel, nothing else */
+};
+
+/* A userspace block device's worker threads and PR_SET_IO_FLUSHER (PF_MEMALLOC_NOIO |
+ * PF_LOCAL_THROTTLE), which keeps their reclaim off their own device. */
+enum rsv_ioflusher_policy {
+	RSV_IOFLUSHER_EVERY_WORKER = 0, /* every worker sets it (the fix) */
+	RSV_IOFLUSHER_LATE_CLEARED,     /* a worker started later runs with it cleared */
 };
 
 struct rsv_policy {

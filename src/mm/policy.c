@@ -28,6 +28,7 @@ static const struct {
 				     "reserve",
 				     { "watermarks", "global-pool", "per-thread" } },
 	[RSV_POLICY_IOWAIT] = { "iowait", NULL, { "timed-repoll", "completion-only" } },
+	[RSV_POLICY_IOFLUSHER] = { "ioflusher", NULL, { "every-worker", "late-cleared" } },
 };
 
 unsigned rsv_policy_nr_values(enum rsv_policy_key k)
