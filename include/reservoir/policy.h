@@ -16,6 +16,7 @@ enum rsv_policy_key {
 	RSV_POLICY_RESERVATION,
 	RSV_POLICY_IOWAIT,
 	RSV_POLICY_IOFLUSHER,
+	RSV_POLICY_POOLSHARE,
 	RSV_NR_POLICY_KEYS
 };
 
@@ -73,6 +74,12 @@ enum rsv_iowait_policy {
 enum rsv_ioflusher_policy {
 	RSV_IOFLUSHER_EVERY_WORKER = 0, /* every worker sets it (the fix) */
 	RSV_IOFLUSHER_LATE_CLEARED,     /* a worker started later runs with it cleared */
+};
+
+/* A storage daemon's shared pool of I/O buffers: who gets a completion's buffer. */
+enum rsv_poolshare_policy {
+	RSV_POOLSHARE_OLDEST_FIRST = 0, /* the read parked longest, on any channel (the fix) */
+	RSV_POOLSHARE_OWN_CHANNEL,      /* its own channel's parked reads, else the pool */
 };
 
 struct rsv_policy {

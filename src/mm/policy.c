@@ -29,6 +29,7 @@ static const struct {
 				     { "watermarks", "global-pool", "per-thread" } },
 	[RSV_POLICY_IOWAIT] = { "iowait", NULL, { "timed-repoll", "completion-only" } },
 	[RSV_POLICY_IOFLUSHER] = { "ioflusher", NULL, { "every-worker", "late-cleared" } },
+	[RSV_POLICY_POOLSHARE] = { "poolshare", NULL, { "oldest-first", "own-channel" } },
 };
 
 unsigned rsv_policy_nr_values(enum rsv_policy_key k)

@@ -100,6 +100,6 @@ void rsv__scenario_stat(struct rsv_scenario_run *r, enum rsv_stat_item item);
 
 extern const struct rsv_scenario rsv__s1_crypt_swap, rsv__s3_oom_mutex, rsv__s4_reservations,
 	rsv__s5_nofs_bufio_loop, rsv__s2_writeout_throttle, rsv__s6_daemon_parked_io,
-	rsv__s7_daemon_io_flusher;
+	rsv__s7_daemon_io_flusher, rsv__s8_daemon_pool_starvation;
 
 #endif

@@ -15,9 +15,9 @@
 #define OBSERVE_NS RSV_NSEC_PER_MSEC
 
 static const struct rsv_scenario *const registry[] = {
-	&rsv__s1_crypt_swap,        &rsv__s2_writeout_throttle, &rsv__s3_oom_mutex,
-	&rsv__s4_reservations,      &rsv__s5_nofs_bufio_loop,   &rsv__s6_daemon_parked_io,
-	&rsv__s7_daemon_io_flusher,
+	&rsv__s1_crypt_swap,        &rsv__s2_writeout_throttle,      &rsv__s3_oom_mutex,
+	&rsv__s4_reservations,      &rsv__s5_nofs_bufio_loop,        &rsv__s6_daemon_parked_io,
+	&rsv__s7_daemon_io_flusher, &rsv__s8_daemon_pool_starvation,
 };
 
 #define NR_SCENARIOS (sizeof(registry) / sizeof(registry[0]))

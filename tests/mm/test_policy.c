@@ -13,7 +13,8 @@ Test(policy, defaults_are_upstream)
 	rsv_policy_format(&p, buf, sizeof(buf));
 	cr_assert_str_eq(buf, "mempool=upstream,throttle=reclaim-throttle,bufio=workqueue,"
 			      "loop=noio,oom=reaper,memdie=partial,reservation=watermarks,"
-			      "iowait=timed-repoll,ioflusher=every-worker");
+			      "iowait=timed-repoll,ioflusher=every-worker,"
+			      "poolshare=oldest-first");
 }
 
 Test(policy, parse_and_format_round_trip)

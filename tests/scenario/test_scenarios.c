@@ -604,6 +604,34 @@ Test(scenario, s7_late_worker_without_io_flusher_waits_for_itself_on_some_schedu
 	free(r);
 }
 
+/* s8 (SPDK 3055): a client read parked behind a bulk reader that keeps the pool drained is
+ * overtaken by thousands of later reads where completions serve their own channel first, by
+ * none where they serve the oldest parked read. */
+Test(scenario, s8_client_is_starved_where_buffers_serve_their_own_channel_first)
+{
+	const struct fixed_run bad = { "s8-daemon-pool-starvation", "poolshare=own-channel", NULL },
+			       good = { "s8-daemon-pool-starvation", "poolshare=oldest-first",
+					NULL };
+	struct rsv_scenario_result *r = malloc(sizeof(*r));
+	struct rsv_scenario_opts o;
+	const struct rsv_scenario *s = fixed_opts(&bad, &o);
+
+	for (o.seed = 0; o.seed < 3; o.seed++) {
+		cr_assert_eq(rsv_scenario_run(s, &o, r), 0, "%s", r->why);
+		cr_assert_eq(r->verdict, RSV_VERDICT_STALL, "%s", r->why);
+		cr_assert_gt(rsv_scenario_counter(r, "worst_overtaken"), 1000);
+		cr_assert_geq(rsv_scenario_counter(r, "worst_wait_ms"), 1000);
+	}
+	s = fixed_opts(&good, &o);
+	for (o.seed = 0; o.seed < 3; o.seed++) {
+		cr_assert_eq(rsv_scenario_run(s, &o, r), 0, "%s", r->why);
+		cr_assert_eq(r->verdict, RSV_VERDICT_PROGRESS, "%s", r->why);
+		cr_assert_leq(rsv_scenario_counter(r, "worst_overtaken"), 1);
+		cr_assert_gt(rsv_scenario_counter(r, "handoffs_to_client"), 0);
+	}
+	free(r);
+}
+
 #define S5(bufio, loop, cname, kase)                                                        \
 	Test(scenario, s5_##cname##_##loop##_case_##kase) { s5_cell(#bufio, #loop, kase); }
 

@@ -370,6 +370,38 @@ Test(sweep, s7_daemon_io_flusher)
 	SWEEP("s7-daemon-io-flusher", s7);
 }
 
+/* ---- s8: SPDK 3055, a bulk reader starving a client of the shared pool ---- */
+
+#define S8_BOTH(p1, p2, vbug, vfix, why)                                                           \
+	PT("poolshare=own-channel", vbug, why, p1, p2),                                            \
+		PT("poolshare=oldest-first", vfix, why, p1, p2)
+
+#define STALL V(STALL)
+
+static const struct point s8[] = {
+	S8_BOTH(NULL, NULL, STALL, P, "qd 32 on 16 buffers: the client always parks"),
+	S8_BOTH("qd=8", NULL, INVALID, INVALID, "half the pool stays free"),
+	S8_BOTH("qd=17", NULL, STALL | INVALID, P | INVALID, "the client parks on some schedules"),
+	S8_BOTH("qd=1024", NULL, STALL, P, "1008 bulk reads parked ahead of the client"),
+	S8_BOTH("bufs=1", "qd=1", STALL, P, "one buffer"),
+	S8_BOTH("bufs=1024", NULL, INVALID, INVALID, "a pool far above the queue depth"),
+	S8_BOTH("ios=1", NULL, INVALID, INVALID, "the bulk reader is gone before the client reads"),
+	S8_BOTH("ios=100000", NULL, STALL, P, "a long bulk job"),
+	S8_BOTH("reads=1", NULL, STALL, P, "one client read"),
+	S8_BOTH("reads=1000", NULL, STALL, P, "the client outlasts the bulk job"),
+	S8_BOTH("think_ms=0", NULL, STALL | INVALID, P | INVALID,
+		"no think time: under own-channel the client's first read beats the bulk reader "
+		"and each completion gives it its own buffer back"),
+	S8_BOTH("think_ms=1000", NULL, INVALID, INVALID,
+		"the bulk job (2000 reads at 32 deep) is over before the client's first read"),
+	S8_BOTH("io_ms=1000", NULL, STALL, P, "a 1 s disk"),
+};
+
+Test(sweep, s8_daemon_pool_starvation)
+{
+	SWEEP("s8-daemon-pool-starvation", s8);
+}
+
 /* ---- the keys a scenario reads ---- */
 
 /* Every policy key that changes a scenario's outcome is one it lists, so that list --verbose
