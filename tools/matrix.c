@@ -328,7 +328,8 @@ static const struct cell *worst_cell(const struct matrix *m, const struct rsv_sc
 }
 
 /* ...and as fixed: upstream's policy for the failing cell's variant, else any cell of that
- * variant that always progressed. */
+ * variant that never failed and progressed on some seed (a racy scenario's fixed cell is
+ * out of the situation on most seeds: it is drawn at its first seed that progressed). */
 static const struct cell *fixed_cell(const struct matrix *m, const struct cell *bad)
 {
 	const struct cell *any = NULL;
@@ -338,8 +339,9 @@ static const struct cell *fixed_cell(const struct matrix *m, const struct cell *
 		bool same_variant = !memcmp(c->opts.params, bad->opts.params,
 					    sizeof(c->opts.params));
 
-		if (c->s != bad->s || !same_variant || c->worst != RSV_VERDICT_PROGRESS ||
-		    c->errors)
+		if (c->s != bad->s || !same_variant || c->errors ||
+		    (c->worst != RSV_VERDICT_PROGRESS && c->worst != RSV_VERDICT_INVALID_SETUP) ||
+		    !c->counts[RSV_VERDICT_PROGRESS])
 			continue;
 		if (!memcmp(&c->opts.policy, &RSV_POLICY_DEFAULT, sizeof(c->opts.policy)))
 			return c;
@@ -377,7 +379,8 @@ static int draw_timelines(const struct matrix *m, const char *dir)
 			continue;
 		status |= draw(bad, (uint64_t)bad->first_bad_seed, dir, "failing");
 		if ((good = fixed_cell(m, bad)))
-			status |= draw(good, 0, dir, "fixed");
+			status |= draw(good, (uint64_t)good->first_seed[RSV_VERDICT_PROGRESS], dir,
+				       "fixed");
 	}
 	return status;
 }
