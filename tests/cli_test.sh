@@ -146,6 +146,13 @@ elif ! grep -q '<svg' "$tmp/s4.svg" || [ "$(wc -l <"$tmp/s4.svg.tsv")" -lt 100 ]
 else
 	pass
 fi
+# ...with one lane per task, the deadlock marked, and the tasks' waits named.
+if grep -q '^# lanes' "$tmp/s4.svg.tsv" && grep -q '>fs_writer<' "$tmp/s4.svg" &&
+	grep -q '>deadlock<' "$tmp/s4.svg" && grep -q '>kswapd0<' "$tmp/s4.svg"; then
+	pass
+else
+	fail "the timeline has no lanes: $(grep -c '' "$tmp/s4.svg.tsv") table lines"
+fi
 
 # --lockdep: case A of seed 004 is a cycle in the counters and the report; a fixed policy has
 # none; the flag takes no value.
@@ -272,6 +279,15 @@ assert j["after"]["preemptions"] <= j["before"]["preemptions"], j' "$out" &&
 	again=$("$bin" replay --schedule "$tmp/shrunk.sched") && [[ $again == *"(identical)"* ]] &&
 	[[ $("$bin" replay --schedule "$tmp/shrunk.sched" --format json) == *'"verdict": "deadlock"'* ]]
 then pass; else fail "shrink: $out / $again"; fi
+# shrink --plot draws the shrunk run, which still replays exactly.
+if out=$("$bin" shrink "$sched" --out "$tmp/plotted.sched" --plot "$tmp/shrunk.svg") &&
+	grep -q '^# lanes' "$tmp/shrunk.svg.tsv" && grep -q '<svg' "$tmp/shrunk.svg" &&
+	[[ $("$bin" replay --schedule "$tmp/plotted.sched") == *"(identical)"* ]]; then
+	pass
+else
+	fail "shrink --plot: $out"
+fi
+bad_input ".svg" shrink "$sched" --plot out.jpg
 # shrink_random_walk_to_no_preemption: s6's race lost on a random walk that preempts at
 # most of its ~500 decisions; one preemption-free prefix decides it (96 went to 38 before).
 "$bin" explore s6-daemon-parked-io --policy iowait=completion-only --strategy random --runs 100 \

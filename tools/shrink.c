@@ -1,7 +1,8 @@
 /* reservoir shrink FILE: a failing schedule made small while it keeps failing the same way,
  * with the same verdict and the same blocked-chain signature (rsv_tool_signature()).
  *
- *   reservoir shrink FILE [--out FILE] [--budget SECONDS] [--force] [--format text|json]
+ *   reservoir shrink FILE [--out FILE] [--plot FILE.svg|png] [--budget SECONDS] [--force]
+ *                         [--format text|json]
  *
  * First the shortest prefix of the schedule that still fails alike with no preemption after
  * it; then fewer preemptions: at each switch of the schedule the thread that ran before is
@@ -90,7 +91,7 @@ static bool scenario_try(void *arg, const uint32_t *ids, size_t n, uint32_t **ou
 
 int rsv_tool_shrink(int argc, char **argv)
 {
-	const char *in = NULL, *out = NULL, *format = "text";
+	const char *in = NULL, *out = NULL, *format = "text", *plot = NULL;
 	char outbuf[4096];
 	uint64_t budget = 60, n;
 	bool force = false, json;
@@ -116,6 +117,11 @@ int rsv_tool_shrink(int argc, char **argv)
 				return 2;
 			out = val;
 			i++;
+		} else if (!strcmp(opt, "--plot")) {
+			if (rsv_tool_check_plot_path(val))
+				return 2;
+			plot = val;
+			i++;
 		} else if (!strcmp(opt, "--budget")) {
 			if (rsv_tool_parse_uint("--budget", val, 1, 86400, &budget))
 				return 2;
@@ -132,7 +138,8 @@ int rsv_tool_shrink(int argc, char **argv)
 		} else {
 			fprintf(stderr,
 				"reservoir: unknown option '%s' of shrink (valid: --out FILE, "
-				"--budget SECONDS, --force, --format text|json)\n",
+				"--plot FILE.svg|png, --budget SECONDS, --force, --format "
+				"text|json)\n",
 				opt);
 			return 2;
 		}
@@ -188,7 +195,9 @@ int rsv_tool_shrink(int argc, char **argv)
 
 		o.sched.replay = sh.ids;
 		o.sched.nr_replay = sh.n;
-		if (rsv_scenario_run(sh.sch.s, &o, sh.r) ||
+		/* With --plot, drawn as it runs: the lanes record changes nothing in it. */
+		if ((plot ? rsv_tool_timeline_run(sh.sch.s, &o, sh.r, NULL, plot)
+			  : rsv_scenario_run(sh.sch.s, &o, sh.r)) ||
 		    rsv_tool_schedule_write(out, sh.sch.s, &sh.sch.o, sh.r, sh.ids, sh.n)) {
 			status = 1;
 			goto out;

@@ -81,6 +81,25 @@ void rsv_tool_scenario_policy(const struct rsv_scenario *s, const struct rsv_sce
 int rsv_tool_timeline_run(const struct rsv_scenario *s, struct rsv_scenario_opts *o,
 			  struct rsv_scenario_result *r, const char *trace, const char *plot);
 int rsv_tool_check_plot_path(const char *path);
+/* lanes.c: a simulated run's lanes, one per thread (rsv_scenario_opts.lanes). */
+struct rsv_tool_lanes {
+	struct rsv_lane_event *ev;
+	size_t n;
+	uint32_t *ids;
+	uint64_t *times;
+	size_t decisions;
+};
+void rsv_tool_lanes_record(void *arg, const struct rsv_lane_event *ev, size_t n,
+			   const uint32_t *ids, const uint64_t *times, size_t decisions);
+void rsv_tool_lanes_free(struct rsv_tool_lanes *l);
+/* The first decision at or after virtual time @t. */
+size_t rsv_tool_lanes_at(const struct rsv_tool_lanes *l, uint64_t t);
+/* Writes the lanes' segments to @out and the names of the long waits as gnuplot labels to
+ * @labels; @ytics gets gnuplot's list of lane names. The number of lanes, or -ENOMEM. */
+int rsv_tool_lanes_write(const struct rsv_tool_lanes *l, FILE *out, FILE *labels, char *ytics,
+			 size_t ytics_len);
+/* The colours' key, as gnuplot plot elements. */
+void rsv_tool_lanes_legend(FILE *g);
 int rsv_tool_check_writable(const char *opt, const char *path);
 /* stress.c: reservoir stress [--seconds N] [--tasks N] [--seed N] */
 int rsv_tool_stress(int argc, char **argv);

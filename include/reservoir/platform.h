@@ -53,6 +53,31 @@ RSV_API size_t rsv_platform_schedule(const struct rsv_platform *p, const uint32_
  * in a way the scheduler sees (it slept, blocked, woke someone or started a thread, or chose
  * at another count of scheduling points). */
 RSV_API size_t rsv_platform_schedule_hashes(const struct rsv_platform *p, const uint64_t **hashes);
+/* sim, with sched.record_lanes: what each thread did, for a timeline of one lane per thread.
+ * Each event falls after decision @decision (0: before the first) at virtual time @now: a
+ * thread started (@what: its name), became runnable, blocked (@kind, an RSV_LANE_* wait kind,
+ * and @what: the mutex, semaphore or wait queue it sleeps on), or exited. Between a thread's
+ * events it runs at the decisions that chose it (rsv_platform_schedule()). */
+enum rsv_lane_event_type { RSV_LANE_START, RSV_LANE_RUNNABLE, RSV_LANE_BLOCK, RSV_LANE_EXIT };
+enum rsv_lane_wait {
+	RSV_LANE_WAIT_OTHER,
+	RSV_LANE_WAIT_MUTEX,
+	RSV_LANE_WAIT_SEMAPHORE,
+	RSV_LANE_WAIT_QUEUE, /* a wait queue: a pool, a device's I/O, free memory, ... */
+	RSV_LANE_WAIT_SLEEP,
+	RSV_LANE_WAIT_RETRY,    /* a retry loop's timed wait for what others must do */
+	RSV_LANE_WAIT_THROTTLE, /* a pacing sleep */
+};
+struct rsv_lane_event {
+	uint64_t decision, now;
+	uint32_t thread;
+	unsigned char type, kind; /* enum rsv_lane_event_type, enum rsv_lane_wait */
+	char what[38];
+};
+RSV_API size_t rsv_platform_lanes(const struct rsv_platform *p,
+				  const struct rsv_lane_event **events);
+/* sim, with sched.record_lanes: the virtual time of each decision, in @times. */
+RSV_API size_t rsv_platform_decision_times(const struct rsv_platform *p, const uint64_t **times);
 /* sim: how many decisions followed sched.replay before it ended or diverged. */
 RSV_API size_t rsv_platform_replayed(const struct rsv_platform *p);
 /* The report of the last deadlock or time limit: every blocked thread, what it waits on,

@@ -89,6 +89,11 @@ struct rsv_scenario_opts {
 	struct rsv_sched_config sched;
 	void (*schedule)(void *arg, const uint32_t *ids, const uint64_t *hashes, size_t n);
 	void *schedule_arg;
+	/* With sched.record and sched.record_lanes, @lanes hears what each thread did
+	 * (rsv_platform_lanes()), the thread chosen at each decision and its virtual time. */
+	void (*lanes)(void *arg, const struct rsv_lane_event *events, size_t n, const uint32_t *ids,
+		      const uint64_t *times, size_t decisions);
+	void *lanes_arg;
 };
 
 #define RSV_SCENARIO_PROGRESS_TIMEOUT_NS (30 * RSV_NSEC_PER_SEC)

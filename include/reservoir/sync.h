@@ -76,6 +76,8 @@ struct rsv_sched_config {
 	 * (for shrinking: a prefix then decides the run alone). */
 	bool replay_sticky;
 	bool record; /* keep every decision, for rsv_platform_schedule() */
+	/* With record: what each thread did between decisions, for rsv_platform_lanes(). */
+	bool record_lanes;
 };
 
 struct rsv_list {

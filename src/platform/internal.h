@@ -149,6 +149,11 @@ extern _Thread_local struct rsv_thread *rsv__self __attribute__((tls_model("init
 size_t rsv__sim_schedule(const struct rsv_platform *p, const uint32_t **ids,
 			 const uint64_t **hashes);
 size_t rsv__sim_replayed(const struct rsv_platform *p);
+size_t rsv__sim_lanes(const struct rsv_platform *p, const struct rsv_lane_event **events,
+		      const uint64_t **times);
+/* report.c: the name of what a thread of wait @kind sleeps on (@obj), and the lane's kind. */
+const char *rsv__wait_obj_name(int kind, const void *obj);
+enum rsv_lane_wait rsv__lane_wait(int kind);
 
 uint64_t rsv__os_clock_ns(void);
 void rsv__os_sleep_ns(uint64_t ns); /* the calling OS thread, whatever backend it serves */

@@ -83,6 +83,46 @@ static struct rsv_thread *blocker_of(const struct rsv_thread *t)
 	}
 }
 
+const char *rsv__wait_obj_name(int kind, const void *obj)
+{
+	if (!obj)
+		return kind == RSV_WAIT_SLEEP ? "sleep" : NULL;
+	switch (kind) {
+	case RSV_WAIT_MUTEX:
+		return ((const struct rsv_mutex *)obj)->name;
+	case RSV_WAIT_SEMAPHORE:
+		return ((const struct rsv_semaphore *)obj)->name;
+	case RSV_WAIT_QUEUE:
+	case RSV_WAIT_RETRY:
+	case RSV_WAIT_THROTTLE:
+		return ((const struct rsv_waitqueue *)obj)->name;
+	case RSV_WAIT_SLEEP:
+		return "sleep";
+	default:
+		return NULL;
+	}
+}
+
+enum rsv_lane_wait rsv__lane_wait(int kind)
+{
+	switch (kind) {
+	case RSV_WAIT_MUTEX:
+		return RSV_LANE_WAIT_MUTEX;
+	case RSV_WAIT_SEMAPHORE:
+		return RSV_LANE_WAIT_SEMAPHORE;
+	case RSV_WAIT_QUEUE:
+		return RSV_LANE_WAIT_QUEUE;
+	case RSV_WAIT_SLEEP:
+		return RSV_LANE_WAIT_SLEEP;
+	case RSV_WAIT_RETRY:
+		return RSV_LANE_WAIT_RETRY;
+	case RSV_WAIT_THROTTLE:
+		return RSV_LANE_WAIT_THROTTLE;
+	default:
+		return RSV_LANE_WAIT_OTHER;
+	}
+}
+
 static void describe_thread(struct rsv_thread *t, uint64_t now, FILE *out)
 {
 	const void *obj = atomic_load_explicit(&t->wait_obj, memory_order_relaxed);

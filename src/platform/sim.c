@@ -64,6 +64,9 @@ struct sim_platform {
 	uint32_t *log;  /* sched.record: the thread chosen, each time */
 	uint64_t *hlog; /* ...and the trace hash just after */
 	size_t nr_log, cap_log;
+	uint64_t *tlog;               /* sched.record_lanes: each decision's virtual time */
+	struct rsv_lane_event *lanes; /* ...and what the threads did */
+	size_t nr_lanes, cap_lanes;
 };
 
 #define NO_IDX (~0u)
@@ -93,8 +96,37 @@ static void *grow(void *arr, unsigned *cap, size_t elem)
 
 /* ---- runnable set ---- */
 
+static void lane_event(struct sim_platform *sp, const struct sim_thread *t,
+		       enum rsv_lane_event_type type, enum rsv_lane_wait kind, const char *what)
+{
+	struct rsv_lane_event *ev;
+
+	if (!sp->sched.record_lanes)
+		return;
+	if (sp->nr_lanes == sp->cap_lanes) {
+		size_t cap = sp->cap_lanes ? 2 * sp->cap_lanes : 1024;
+		struct rsv_lane_event *l = realloc(sp->lanes, cap * sizeof(*l));
+
+		if (!l) {
+			fprintf(stderr, "reservoir: sim lane record out of memory\n");
+			abort();
+		}
+		sp->lanes = l;
+		sp->cap_lanes = cap;
+	}
+	ev = &sp->lanes[sp->nr_lanes++];
+	*ev = (struct rsv_lane_event){ .decision = sp->base.decisions,
+				       .now = sp->now,
+				       .thread = t->base.id,
+				       .type = (unsigned char)type,
+				       .kind = (unsigned char)kind };
+	if (what)
+		snprintf(ev->what, sizeof(ev->what), "%s", what);
+}
+
 static void runnable_add(struct sim_platform *sp, struct sim_thread *t)
 {
+	lane_event(sp, t, RSV_LANE_RUNNABLE, RSV_LANE_WAIT_OTHER, NULL);
 	if (sp->nr_runnable == sp->cap_runnable)
 		sp->runnable = grow(sp->runnable, &sp->cap_runnable, sizeof(*sp->runnable));
 	t->run_idx = sp->nr_runnable;
@@ -333,6 +365,16 @@ static void record_decision(struct sim_platform *sp, struct sim_thread *next)
 		sp->hlog = hlog;
 		sp->cap_log = cap;
 	}
+	if (sp->sched.record_lanes) {
+		uint64_t *tlog = realloc(sp->tlog, sp->cap_log * sizeof(*tlog));
+
+		if (!tlog) {
+			fprintf(stderr, "reservoir: sim schedule record out of memory\n");
+			abort();
+		}
+		sp->tlog = tlog;
+		sp->tlog[sp->nr_log] = sp->now;
+	}
 	sp->log[sp->nr_log] = next->base.id;
 	sp->hlog[sp->nr_log++] = sp->base.trace_hash;
 }
@@ -432,6 +474,13 @@ static void sim_park(struct rsv_thread *self, uint64_t deadline)
 		return;
 	runnable_del(sp, st);
 	st->sstate = SIM_BLOCKED;
+	if (sp->sched.record_lanes) {
+		int kind = atomic_load_explicit(&self->wait_kind, memory_order_relaxed);
+
+		lane_event(sp, st, RSV_LANE_BLOCK, rsv__lane_wait(kind),
+			   rsv__wait_obj_name(kind, atomic_load_explicit(&self->wait_obj,
+									 memory_order_relaxed)));
+	}
 	if (deadline)
 		timer_arm(sp, st, deadline);
 	reschedule(sp, st, false);
@@ -472,6 +521,7 @@ static void sim_entry(void)
 	rsv__sim_fiber_arrived(&st->fiber);
 	rsv__thread_run_body(&st->base);
 	runnable_del(sp, st);
+	lane_event(sp, st, RSV_LANE_EXIT, RSV_LANE_WAIT_OTHER, NULL);
 	st->sstate = SIM_DEAD;
 	if (!st->base.daemon)
 		sp->nr_live--;
@@ -514,6 +564,7 @@ static int sim_thread_start(struct rsv_platform *p, struct rsv_thread *t)
 
 	if (!t->daemon)
 		sp->nr_live++;
+	lane_event(sp, to_st(t), RSV_LANE_START, RSV_LANE_WAIT_OTHER, t->name);
 	/* PCT: a distinct random start priority, above every change point's (1..d-1); swarm:
 	 * a weight of 1, 8 or 64. */
 	if (sp->sched.strategy == RSV_SCHED_SWARM)
@@ -608,6 +659,18 @@ size_t rsv__sim_schedule(const struct rsv_platform *p, const uint32_t **ids,
 	return sp->nr_log;
 }
 
+size_t rsv__sim_lanes(const struct rsv_platform *p, const struct rsv_lane_event **events,
+		      const uint64_t **times)
+{
+	const struct sim_platform *sp = rsv_container_of(p, struct sim_platform, base);
+
+	if (events)
+		*events = sp->lanes;
+	if (times)
+		*times = sp->tlog;
+	return events ? sp->nr_lanes : (sp->tlog ? sp->nr_log : 0);
+}
+
 size_t rsv__sim_replayed(const struct rsv_platform *p)
 {
 	return rsv_container_of(p, struct sim_platform, base)->replayed;
@@ -632,6 +695,8 @@ static void sim_destroy(struct rsv_platform *p)
 	free(sp->heap);
 	free(sp->log);
 	free(sp->hlog);
+	free(sp->tlog);
+	free(sp->lanes);
 	free(sp);
 }
 

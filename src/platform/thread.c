@@ -100,6 +100,16 @@ size_t rsv_platform_schedule_hashes(const struct rsv_platform *p, const uint64_t
 	*hashes = NULL;
 	return p->cfg.backend == RSV_BACKEND_SIM ? rsv__sim_schedule(p, NULL, hashes) : 0;
 }
+size_t rsv_platform_lanes(const struct rsv_platform *p, const struct rsv_lane_event **events)
+{
+	*events = NULL;
+	return p->cfg.backend == RSV_BACKEND_SIM ? rsv__sim_lanes(p, events, NULL) : 0;
+}
+size_t rsv_platform_decision_times(const struct rsv_platform *p, const uint64_t **times)
+{
+	*times = NULL;
+	return p->cfg.backend == RSV_BACKEND_SIM ? rsv__sim_lanes(p, NULL, times) : 0;
+}
 size_t rsv_platform_replayed(const struct rsv_platform *p)
 {
 	return p->cfg.backend == RSV_BACKEND_SIM ? rsv__sim_replayed(p) : 0;

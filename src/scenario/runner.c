@@ -599,6 +599,16 @@ int rsv_scenario_run(const struct rsv_scenario *s, const struct rsv_scenario_opt
 		rsv_platform_schedule_hashes(rsv_system_platform(r.sys), &hashes);
 		o->schedule(o->schedule_arg, ids, hashes, n);
 	}
+	if (o->sched.record && o->sched.record_lanes && o->lanes) {
+		const struct rsv_lane_event *ev;
+		const uint32_t *ids;
+		const uint64_t *times;
+		size_t nev = rsv_platform_lanes(rsv_system_platform(r.sys), &ev);
+		size_t n = rsv_platform_schedule(rsv_system_platform(r.sys), &ids);
+
+		rsv_platform_decision_times(rsv_system_platform(r.sys), &times);
+		o->lanes(o->lanes_arg, ev, nev, ids, times, n);
+	}
 	rsv_task_attach(r.sys, "judge"); /* the judge reads the clock and may free as a task */
 	res->virtual_ns = rsv_now() - start;
 	judge_run(&r, run);

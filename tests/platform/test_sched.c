@@ -317,3 +317,73 @@ Test(sched, two_runs_of_a_seed_differ_only_when_a_thread_reads_the_wall_clock)
 	cr_assert_eq(first_difference(plain_yielder), -1);
 	cr_assert_geq(first_difference(clock_reader), 0, "the clock decided the schedule");
 }
+
+/* Lanes: what each thread did, for `run --plot`. */
+static struct rsv_mutex lane_lock;
+
+static int lane_holder(void *arg)
+{
+	(void)arg;
+	rsv_mutex_lock(&lane_lock);
+	rsv_sleep_ns(RSV_NSEC_PER_MSEC);
+	rsv_mutex_unlock(&lane_lock);
+	return 0;
+}
+
+static int lane_waiter(void *arg)
+{
+	(void)arg;
+	rsv_sleep_ns(RSV_NSEC_PER_MSEC / 2); /* the holder has the lock by then */
+	rsv_mutex_lock(&lane_lock);
+	rsv_mutex_unlock(&lane_lock);
+	return 0;
+}
+
+Test(sched, lanes_record_who_started_blocked_on_what_and_exited)
+{
+	struct rsv_platform *p = rsv_platform_create(
+		&(struct rsv_platform_config){ .backend = RSV_BACKEND_SIM,
+					       .seed = 3,
+					       .sched = { .record = true, .record_lanes = true } });
+	const struct rsv_lane_event *ev;
+	const uint64_t *times;
+	const uint32_t *ids;
+	struct rsv_thread *holder, *waiter;
+	bool started[2] = { false }, exited[2] = { false }, on_mutex = false, slept = false;
+	size_t n, nd;
+
+	rsv_mutex_init(&lane_lock, "lane lock");
+	holder = rsv_thread_create(p, "holder", lane_holder, NULL);
+	waiter = rsv_thread_create(p, "waiter", lane_waiter, NULL);
+	cr_assert_eq(rsv_platform_run(p), RSV_RUN_DONE);
+	n = rsv_platform_lanes(p, &ev);
+	nd = rsv_platform_schedule(p, &ids);
+	cr_assert_eq(rsv_platform_decision_times(p, &times), nd);
+	cr_assert_gt(n, 0);
+	for (size_t i = 0; i < n; i++) {
+		unsigned who = ev[i].thread == rsv_thread_id(waiter);
+
+		cr_assert(ev[i].thread == rsv_thread_id(holder) || who);
+		cr_assert_leq(ev[i].decision, nd);
+		cr_assert(i == 0 || ev[i].decision >= ev[i - 1].decision, "in order");
+		if (ev[i].type == RSV_LANE_START) {
+			cr_assert_str_eq(ev[i].what, who ? "waiter" : "holder");
+			started[who] = true;
+		}
+		if (ev[i].type == RSV_LANE_EXIT)
+			exited[who] = true;
+		if (ev[i].type == RSV_LANE_BLOCK && who && ev[i].kind == RSV_LANE_WAIT_MUTEX) {
+			cr_assert_str_eq(ev[i].what, "lane lock");
+			on_mutex = true;
+		}
+		if (ev[i].type == RSV_LANE_BLOCK && !who && ev[i].kind == RSV_LANE_WAIT_SLEEP)
+			slept = true;
+	}
+	cr_assert(started[0] && started[1] && exited[0] && exited[1]);
+	cr_assert(on_mutex, "the waiter's wait for the mutex is a lane event");
+	cr_assert(slept, "the holder's sleep is one");
+	for (size_t i = 1; i < nd; i++)
+		cr_assert_geq(times[i], times[i - 1]);
+	cr_assert_geq(times[nd - 1], RSV_NSEC_PER_MSEC);
+	rsv_platform_destroy(p);
+}
