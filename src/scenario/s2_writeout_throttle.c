@@ -14,25 +14,41 @@
  * throttles (the throttle at least doubled the writeback). The situation is the seed's only
  * when writeback did exceed the limit plus 10% while free memory was below min and kcryptd's
  * bounce-page pool ran dry (its allocations had to reclaim); otherwise the run is an invalid
- * set-up, whatever it did. */
+ * set-up, whatever it did.
+ *
+ * race=1: the shortage is a passing one. A process exits as the first writes complete and
+ * gives the memory back; kcryptd, woken by the same completions, is throttled only where its
+ * next allocation reclaims before that process has freed enough (a window of RACE_STEPS
+ * steps), and then sleeps 100 ms of a writeback that would take 5. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include "scenario/internal.h"
 
-enum { P_VARIANT, P_PAGES, P_THRESH, P_FREE, P_POOL, P_IO_MS, NR_P };
+enum { P_VARIANT, P_PAGES, P_THRESH, P_FREE, P_POOL, P_IO_MS, P_RACE, NR_P };
 
 static const struct rsv_scenario_param params[NR_P] = {
 	[P_VARIANT] = { "gfp_kernel", 0, 0, 1, "0: kcryptd allocates GFP_NOIO; 1: GFP_KERNEL",
 			.axis = true },
-	[P_PAGES] = { "pages", 400, 1, 2000, "file pages dirtied (the flusher writes all but the "
-					     "background limit's worth)" },
-	[P_THRESH] = { "thresh", 200, 2, 2000, "the hard dirty limit in pages (the throttle "
-					       "starts 10% above it)" },
+	[P_PAGES] = { "pages", 400, 1, 2000,
+		      "file pages dirtied (the flusher writes all but the "
+		      "background limit's worth)" },
+	[P_THRESH] = { "thresh", 200, 2, 2000,
+		       "the hard dirty limit in pages (the throttle "
+		       "starts 10% above it)" },
 	[P_FREE] = { "free", 100, 0, 1000, "free pages once the file is dirty (min is 128)" },
 	[P_POOL] = { "pool", 16, 1, 1024, "bounce pages in kcryptd's page pool" },
 	[P_IO_MS] = { "io_ms", 5, 1, 1000, "disk latency, virtual ms" },
+	[P_RACE] = { "race", 0, 0, 1,
+		     "1: memory comes back as the first writes complete (a process exiting "
+		     "then), so that kcryptd is throttled only where it reclaims first",
+		     .axis = true },
 };
+
+/* The racy variant's window: the exiting process's work between its wakeup, at the instant
+ * the first writes complete, and its first page freed. kcryptd, woken by the same
+ * completions, must take its next bounce page and find memory short within it. */
+#define RACE_STEPS 8
 
 static const enum rsv_policy_key keys[] = { RSV_POLICY_THROTTLE, RSV_POLICY_MEMPOOL };
 
@@ -51,6 +67,7 @@ struct s2 {
 	struct rsv_page *fill[FILL_MAX];
 	unsigned nr_fill;
 	struct rsv_page **pages; /* the file's, clean until the writer dirties them */
+	struct rsv_semaphore go; /* race=1: up when the writer starts writeback */
 };
 
 static void configure(struct rsv_system_config *cfg, const long *p)
@@ -88,11 +105,28 @@ static int writer(void *arg)
 	/* Nothing reclaims before this point: the file's pages are still its own. */
 	for (long i = 0; i < s->run->p[P_PAGES]; i++)
 		rsv_page_mark_dirty(s->pages[i]);
+	if (s->run->p[P_RACE])
+		rsv_up(&s->go);
 	rsv_balance_dirty_pages_ratelimited(s->file); /* one wakeup: writeback all at once */
 	while (rsv_vm_counter(sys, RSV_NR_WRITEBACK) > 0 ||
 	       atomic_load(&s->disk->completed) == 0)
 		rsv_msleep(1);
 	s->end_ns = rsv_now();
+	while (!s->run->p[P_RACE] && s->nr_fill)
+		rsv_free_pages(s->fill[--s->nr_fill], 0);
+	return 0;
+}
+
+/* race=1: a process whose exit gives the memory back, io_ms after writeback starts (the
+ * instant the first writes complete) and RACE_STEPS steps of its own work later. */
+static int exiting(void *arg)
+{
+	struct s2 *s = arg;
+
+	rsv_down(&s->go);
+	rsv_msleep((unsigned)s->run->p[P_IO_MS]);
+	for (int i = 0; i < RACE_STEPS; i++)
+		rsv_sched_point();
 	while (s->nr_fill)
 		rsv_free_pages(s->fill[--s->nr_fill], 0);
 	return 0;
@@ -107,6 +141,7 @@ static int setup(struct rsv_scenario_run *run)
 
 	struct rsv_watermarks wm;
 	unsigned long thresh;
+	int err;
 
 	if (!s)
 		return -ENOMEM;
@@ -129,7 +164,12 @@ static int setup(struct rsv_scenario_run *run)
 		if (!(s->pages[i] = rsv_mapping_add_page(s->file, RSV_GFP_KERNEL, (uint64_t)i)))
 			return rsv__scenario_setup_error(run, -ENOMEM, "setup: file page %ld of "
 							 "pages=%ld", i, p[P_PAGES]);
-	return run->paths_apart ? 0 : rsv__scenario_task(run, "writer", writer, s);
+	if (run->paths_apart)
+		return 0;
+	rsv_sema_init(&s->go, "writeback started", 0);
+	if (p[P_RACE] && (err = rsv__scenario_task(run, "exiting", exiting, s)))
+		return err;
+	return rsv__scenario_task(run, "writer", writer, s);
 }
 
 /* The writer's path apart, memory to spare: dirty the file, let writeback take it through

@@ -269,6 +269,11 @@ static int clock_reader(void *arg)
 
 		clock_gettime(CLOCK_MONOTONIC, &ts); /* outside the run: breaks replay */
 		rsv_sleep_ns(1000 + (uint64_t)ts.tv_nsec % 5000);
+		/* Scheduling points as many as the clock says: each is a decision, so two runs
+		 * differ unless 64 readings agree mod 7 (a sleep's length alone moved no
+		 * decision on some machines: the test failed once on a loaded one). */
+		for (long k = 0; k < ts.tv_nsec % 7; k++)
+			rsv_sched_point();
 	}
 	return 0;
 }

@@ -150,6 +150,18 @@ static const struct point s2[] = {
 	   "free=1000"),
 	PT("throttle=throttle-vm-writeout,mempool=no-direct-reclaim", V(PROGRESS),
 	   "NeilBrown: a mempool that never reclaims never meets the throttle", "pages=2000"),
+	/* The racy variant: memory comes back as the first writes complete; kcryptd is
+	 * throttled only where its next reclaim comes first. */
+	PT("throttle=throttle-vm-writeout", V(STALL) | V(PROGRESS), "the race", "race=1"),
+	PT("throttle=reclaim-throttle", V(PROGRESS), "no throttle for kcryptd", "race=1"),
+	PT("throttle=less-throttle-exempt", V(PROGRESS), "kcryptd exempt", "race=1"),
+	PT("throttle=throttle-vm-writeout", V(PROGRESS),
+	   "a 1 s disk: one 100 ms throttle cannot double the writeback", "race=1", "io_ms=1000"),
+	PT("throttle=throttle-vm-writeout", V(LIVELOCK),
+	   "a GFP_KERNEL kcryptd loops in the throttle before the memory comes back", "race=1",
+	   "gfp_kernel=1"),
+	PT("throttle=throttle-vm-writeout", INVALID, "no reclaim, no throttle", "race=1",
+	   "free=1000"),
 };
 
 Test(sweep, s2_writeout_throttle) { SWEEP("s2-writeout-throttle", s2); }
