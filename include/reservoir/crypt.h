@@ -15,6 +15,7 @@ struct rsv_crypt_stats {
 	long pool_fill, pool_size;   /* elements in both pools now, and their min_nr */
 	long page_pool_fill, page_pool_size; /* the bounce-page pool's alone */
 	long page_pool_low_water;            /* ...and the fewest it ever held */
+	long free_after_grant; /* the fewest free pages a grant below min left (-1: none) */
 };
 
 struct rsv_crypt_config {

@@ -32,6 +32,7 @@ struct rsv_mempool_stats {
 	uint64_t reserves_granted; /* backing allocations served below the min watermark */
 	uint64_t returned_to_pool; /* frees that refilled the pool */
 	long low_water;            /* the fewest elements the pool has held */
+	long free_after_grant;     /* the fewest free pages one of those grants left; -1: none */
 };
 
 /* The fields mempool_t has in the kernel, which kernel-style code may read; the library's own

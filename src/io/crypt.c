@@ -202,20 +202,26 @@ void rsv_crypt_stats(struct rsv_bdev *bdev, struct rsv_crypt_stats *out)
 	for (unsigned i = 0; i < sizeof(throttles) / sizeof(throttles[0]); i++)
 		throttled += rsv_task_stat(cd->worker, throttles[i]);
 	rsv_spin_lock(&cd->lock);
-	*out = (struct rsv_crypt_stats){ .ios = cd->ios, .inflight_max = cd->inflight_max,
-					 .io_pool_waits = io.waits, .page_pool_waits = page.waits,
-					 .io_pool_grants = io.reserves_granted,
-					 .page_pool_grants = page.reserves_granted,
-					 .page_pool_reclaims = page.direct_reclaims,
-					 .worker_throttles = throttled,
-					 .worker_throttled_ns = rsv_task_stat(cd->worker,
-									      RSV_STAT_THROTTLE_NS),
-					 .pool_fill = rsv_mempool_curr_nr(cd->bs.pool) +
-						      rsv_mempool_curr_nr(cd->page_pool),
-					 .pool_size = rsv_mempool_min_nr(cd->bs.pool) +
-						      rsv_mempool_min_nr(cd->page_pool),
-					 .page_pool_fill = rsv_mempool_curr_nr(cd->page_pool),
-					 .page_pool_size = rsv_mempool_min_nr(cd->page_pool),
-					 .page_pool_low_water = page.low_water };
+	*out = (struct rsv_crypt_stats){
+		.ios = cd->ios,
+		.inflight_max = cd->inflight_max,
+		.io_pool_waits = io.waits,
+		.page_pool_waits = page.waits,
+		.io_pool_grants = io.reserves_granted,
+		.page_pool_grants = page.reserves_granted,
+		.page_pool_reclaims = page.direct_reclaims,
+		.worker_throttles = throttled,
+		.worker_throttled_ns = rsv_task_stat(cd->worker, RSV_STAT_THROTTLE_NS),
+		.pool_fill = rsv_mempool_curr_nr(cd->bs.pool) + rsv_mempool_curr_nr(cd->page_pool),
+		.pool_size = rsv_mempool_min_nr(cd->bs.pool) + rsv_mempool_min_nr(cd->page_pool),
+		.page_pool_fill = rsv_mempool_curr_nr(cd->page_pool),
+		.page_pool_size = rsv_mempool_min_nr(cd->page_pool),
+		.page_pool_low_water = page.low_water,
+		.free_after_grant = page.free_after_grant < 0 ||
+						    (io.free_after_grant >= 0 &&
+						     io.free_after_grant < page.free_after_grant)
+					    ? io.free_after_grant
+					    : page.free_after_grant
+	};
 	rsv_spin_unlock(&cd->lock);
 }

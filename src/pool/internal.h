@@ -97,6 +97,7 @@ struct rsv_mempool_private {
 	_Atomic uint64_t st_backing, st_pool, st_waits, st_wait_ns, st_reclaims, st_reclaim_with,
 		st_grants, st_returned;
 	_Atomic long low_water;
+	_Atomic long grant_free_low; /* LONG_MAX until a grant below min */
 };
 
 _Static_assert(sizeof(struct rsv_mempool_private) <= RSV_MEMPOOL_PRIVATE_BYTES,

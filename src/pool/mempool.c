@@ -17,6 +17,7 @@
  *
  * Under every policy a caller that may block loops until it has an element; one that may not
  * gets NULL only when the backing allocator and the pool have both failed it. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,8 +247,17 @@ static RSV_NOINLINE void count_slow_path(struct rsv_mempool *pool,
 		if (had_elements)
 			rsv__shared_add(&rsv__mp(pool)->st_reclaim_with, cost->direct_reclaims);
 	}
-	if (cost->grants)
+	if (cost->grants) {
+		long left = (long)rsv_system_free_pages(rsv__mp(pool)->sys);
+
 		rsv__shared_add(&rsv__mp(pool)->st_grants, cost->grants);
+		/* The free pages a grant left: read right after it, so that a run judged by how
+		 * far grants took memory down need not catch the moment by sampling. */
+		if (left <
+		    atomic_load_explicit(&rsv__mp(pool)->grant_free_low, memory_order_relaxed))
+			atomic_store_explicit(&rsv__mp(pool)->grant_free_low, left,
+					      memory_order_relaxed);
+	}
 }
 
 /* pool->alloc(), with what it cost counted: direct reclaim entered, reserves granted. A
@@ -808,6 +818,7 @@ int rsv_mempool_init(struct rsv_mempool *pool, struct rsv_system *sys, int min_n
 		rsv_spin_unlock(&pool->lock);
 	}
 	atomic_store(&rsv__mp(pool)->low_water, capacity);
+	atomic_store(&rsv__mp(pool)->grant_free_low, LONG_MAX);
 	return 0;
 }
 
@@ -918,6 +929,9 @@ void rsv_mempool_stats(const struct rsv_mempool *pool, struct rsv_mempool_stats 
 		.reserves_granted = atomic_load(&rsv__mp(pool)->st_grants),
 		.returned_to_pool = atomic_load(&rsv__mp(pool)->st_returned),
 		.low_water = atomic_load(&rsv__mp(pool)->low_water),
+		.free_after_grant = atomic_load(&rsv__mp(pool)->grant_free_low) == LONG_MAX
+					    ? -1
+					    : atomic_load(&rsv__mp(pool)->grant_free_low),
 	};
 }
 

@@ -107,6 +107,13 @@ static const struct point s1[] = {
 	S1_BOTH("swap_slots=1", INVALID, INVALID, "swap full after one page: nothing to write"),
 	S1_BOTH("swap_slots=100", V(PROGRESS), V(PROGRESS),
 		"a small swap bounds what 2016 can put in flight: the drain stops short of zero"),
+	/* The racy variant: the filler's memory comes back 200 steps after the hogs start; 2016
+	 * drains the reserves only where the swap-outs took them first. */
+	S1_BOTH("race=1", V(RESERVE_DEPLETED) | V(PROGRESS), V(PROGRESS), "the race"),
+	PT("mempool=2016,throttle=throttle-vm-writeout", V(PROGRESS),
+	   "the throttle caps what 2016 puts in flight, as without the race", "race=1"),
+	PT("mempool=2016", V(PROGRESS), "one hog: too few swap-outs before the memory is back",
+	   "race=1", "hogs=1"),
 };
 
 Test(sweep, s1_crypt_swap_reserves) { SWEEP("s1-crypt-swap-reserves", s1); }
