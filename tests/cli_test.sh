@@ -298,7 +298,8 @@ import json, sys
 j = json.loads(sys.argv[1])
 assert j["verdict"] == "deadlock", j
 assert j["before"]["preemptions"] >= 10, j
-assert j["after"]["preemptions"] <= 2, j' "$out" &&
+assert j["after"]["preemptions"] <= 2, j
+assert j["after"]["deciding"] * 10 < j["before"]["decisions"], j' "$out" &&
 	[[ $("$bin" replay --schedule "$tmp/s6-shrunk.sched") == *"(identical)"* ]]
 then pass; else fail "shrink of s6: $out"; fi
 "$bin" run s5-nofs-bufio-loop --policy bufio=gfp-fs,loop=noio --save-schedule "$tmp/ok.sched" \

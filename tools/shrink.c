@@ -89,6 +89,27 @@ static bool scenario_try(void *arg, const uint32_t *ids, size_t n, uint32_t **ou
 	return true;
 }
 
+/* How many of the shrunk schedule's first decisions decide the failure: the shortest prefix
+ * that, run on without preemption past it (replay_sticky), still fails alike; by bisection,
+ * as the shrinker's first pass. The rest of the run only plays out what they set up. */
+static size_t deciding_prefix(struct shrink *sh, const uint32_t *ids, size_t n)
+{
+	size_t lo = 0, hi = n;
+
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		struct rsv_tool_recording rec = { 0 };
+
+		if (same_failure(sh, ids, mid, &rec))
+			hi = mid;
+		else
+			lo = mid;
+		free(rec.ids);
+		free(rec.hashes);
+	}
+	return hi;
+}
+
 int rsv_tool_shrink(int argc, char **argv)
 {
 	const char *in = NULL, *out = NULL, *format = "text", *plot = NULL;
@@ -98,7 +119,7 @@ int rsv_tool_shrink(int argc, char **argv)
 	struct shrink sh = { 0 };
 	struct rsv_tool_recording rec = { 0 };
 	uint64_t before_pre, before_ns;
-	size_t before_n;
+	size_t before_n, decided = 0;
 	double start;
 	int status = 0;
 
@@ -189,6 +210,7 @@ int rsv_tool_shrink(int argc, char **argv)
 		sh.accepted = kept_n != sh.n || sh.preemptions != before_pre;
 		sh.n = kept_n;
 	}
+	decided = deciding_prefix(&sh, sh.ids, sh.n);
 	/* The shrunk run once more, plainly, for its report and to write it down. */
 	{
 		struct rsv_scenario_opts o = sh.sch.o;
@@ -206,13 +228,14 @@ int rsv_tool_shrink(int argc, char **argv)
 	n = (uint64_t)((now_s() - start) * 1000);
 	if (json) {
 		json_t *doc =
-			json_pack("{s:s, s:{s:I, s:I, s:f}, s:{s:I, s:I, s:f}, s:I, s:b, s:I, s:s}",
+			json_pack("{s:s, s:{s:I, s:I, s:f}, s:{s:I, s:I, s:I, s:f}, s:I, s:b, s:I, "
+				  "s:s}",
 				  "verdict", rsv_verdict_name(sh.r->verdict), "before",
 				  "preemptions", (json_int_t)before_pre, "decisions",
 				  (json_int_t)before_n, "virtual_s", (double)before_ns / 1e9,
 				  "after", "preemptions", (json_int_t)sh.r->preemptions,
-				  "decisions", (json_int_t)sh.n, "virtual_s",
-				  (double)sh.r->virtual_ns / 1e9, "candidates",
+				  "decisions", (json_int_t)sh.n, "deciding", (json_int_t)decided,
+				  "virtual_s", (double)sh.r->virtual_ns / 1e9, "candidates",
 				  (json_int_t)sh.tries, "shrunk", (int)sh.accepted, "ms",
 				  (json_int_t)n, "out", out);
 
@@ -228,6 +251,10 @@ int rsv_tool_shrink(int argc, char **argv)
 		       "(%lu candidates in %.1f s)\n",
 		       sh.r->preemptions, sh.n, (double)sh.r->virtual_ns / 1e9, sh.tries,
 		       (double)n / 1000);
+		printf("  the first %zu decisions decide it (%.1f %% of the %zu before); the rest "
+		       "runs on without preemption\n",
+		       decided, before_n ? 100.0 * (double)decided / (double)before_n : 0.0,
+		       before_n);
 		printf("  written to %s\n", out);
 		if (sh.r->report[0])
 			printf("\n%s", sh.r->report);
