@@ -198,6 +198,15 @@ int rsv__daemon_poller(void *arg)
 	return 0;
 }
 
+void rsv__daemon_teardown(struct rsv_scenario_run *run)
+{
+	struct rsv__daemon *d = run->data;
+
+	if (d)
+		rsv_mempool_destroy(d->bufs);
+	free(d);
+}
+
 void rsv__daemon_pools(struct rsv_scenario_run *run, long *fill, long *size)
 {
 	struct rsv__daemon *d = run->data;

@@ -66,6 +66,9 @@ void rsv__daemon_user_done(struct rsv__daemon *d);
 /* The fix's task: every @arg->repoll (5 s, as mempool_alloc()'s io_schedule_timeout(5 * HZ)),
  * each channel's parked reads get what the pool has, oldest first. */
 int rsv__daemon_poller(void *arg);
+/* The scenario's teardown, for a scenario whose run data starts with its struct rsv__daemon
+ * (the pool goes, then the run data). */
+void rsv__daemon_teardown(struct rsv_scenario_run *run);
 /* The scenario's .pools, for a scenario whose run data starts with its struct rsv__daemon. */
 void rsv__daemon_pools(struct rsv_scenario_run *run, long *fill, long *size);
 

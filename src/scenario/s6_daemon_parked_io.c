@@ -148,11 +148,6 @@ static void judge(struct rsv_scenario_run *run)
 				   "nothing in flight to complete; the pool holds buffers again");
 }
 
-static void teardown(struct rsv_scenario_run *run)
-{
-	free(run->data);
-}
-
 static const struct rsv_scenario_property sometimes[] = {
 	{ "a client read is parked", "client_parked" },
 	{ "a completion hands its buffer to a parked read", "handoffs" },
@@ -172,7 +167,7 @@ const struct rsv_scenario rsv__s6_daemon_parked_io = {
 	.setup = setup,
 	.judge = judge,
 	.pools = rsv__daemon_pools,
-	.teardown = teardown,
+	.teardown = rsv__daemon_teardown,
 	.sometimes = sometimes,
 	.nr_sometimes = sizeof(sometimes) / sizeof(sometimes[0]),
 };

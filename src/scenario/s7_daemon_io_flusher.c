@@ -59,7 +59,7 @@ struct s7 {
 	_Atomic long dirty_inodes;
 	_Atomic bool stop;
 	_Atomic unsigned ready; /* workers with their flags set */
-	bool ublk_registered;   /* then ublk0 frees this, not teardown */
+	unsigned refs;          /* the run's, and each registered device's (put_state()) */
 	struct rsv_page *client_page;
 	unsigned long min_wmark;
 	/* What happened, for the judge. */
@@ -102,23 +102,28 @@ static int queue_submit(struct rsv_bdev *bdev, struct rsv_request *req)
 	return enqueue(of(bdev), &q->reqs, req);
 }
 
-static void ublk_destroy(struct rsv_bdev *bdev)
+/* The scenario's state holds its devices, which the system destroys after the run, one after
+ * another in the order they were registered; a worker stuck in the shrinker keeps the state
+ * in use until then. So the run and each registered device hold a reference, and the last to
+ * go frees it: a device's, at the system's destruction, when its kernel threads have stopped
+ * and the shrinker may go without waiting for a scan that will never end. */
+static void put_state(struct s7 *s)
 {
-	struct s7 *s = of(bdev);
-
+	if (--s->refs)
+		return;
 	if (s->icache.registered)
-		rsv_unregister_shrinker(bdev->sys, &s->icache);
+		rsv_unregister_shrinker(s->run->sys, &s->icache);
 	free(s->inode_pages);
 	free(s);
 }
 
-static void queue_destroy(struct rsv_bdev *bdev)
+static void ublk_destroy(struct rsv_bdev *bdev)
 {
-	(void)bdev; /* inside the scenario's state, which ublk0 frees */
+	put_state(of(bdev));
 }
 
 static const struct rsv_bdev_ops shared_ops = { .submit = shared_submit, .destroy = ublk_destroy };
-static const struct rsv_bdev_ops queue_ops = { .submit = queue_submit, .destroy = queue_destroy };
+static const struct rsv_bdev_ops queue_ops = { .submit = queue_submit, .destroy = ublk_destroy };
 
 /* The queue of the CPU the caller runs on: its own if it is a worker, else the shared one. */
 static struct rsv_bdev *cpu_queue(struct s7 *s)
@@ -295,6 +300,7 @@ static int setup(struct rsv_scenario_run *run)
 		return -ENOMEM;
 	run->data = s;
 	s->run = run;
+	s->refs = 1;
 	s->nr_workers = (unsigned)p[P_WORKERS];
 	rsv_mutex_init(&s->lock, "ublk0 queues");
 	rsv_waitqueue_init(&s->work, "ublk0 idle workers");
@@ -309,7 +315,7 @@ static int setup(struct rsv_scenario_run *run)
 	if ((err = rsv_bdev_register(&s->ublk, run->sys, "ublk0", &shared_ops, 1024,
 				     RSV_BDEV_NEEDS_FS)))
 		return err;
-	s->ublk_registered = true;
+	s->refs++;
 	for (unsigned i = 0; i < s->nr_workers; i++) {
 		char name[32];
 
@@ -319,6 +325,7 @@ static int setup(struct rsv_scenario_run *run)
 		if ((err = rsv_bdev_register(&s->q[i].bdev, run->sys, name, &queue_ops, 1024,
 					     RSV_BDEV_NEEDS_FS)))
 			return err;
+		s->refs++;
 	}
 	if (!(s->inode_pages = calloc((size_t)p[P_INODES] + 1, sizeof(*s->inode_pages))))
 		return -ENOMEM;
@@ -379,12 +386,8 @@ static void judge(struct rsv_scenario_run *run)
 
 static void teardown(struct rsv_scenario_run *run)
 {
-	struct s7 *s = run->data;
-
-	if (s && !s->ublk_registered) {
-		free(s->inode_pages);
-		free(s);
-	}
+	if (run->data)
+		put_state(run->data);
 }
 
 static const struct rsv_scenario_property sometimes[] = {

@@ -175,11 +175,6 @@ static void judge(struct rsv_scenario_run *run)
 				      (double)s->worst_wait_ns / 1e9, s->worst_overtaken);
 }
 
-static void teardown(struct rsv_scenario_run *run)
-{
-	free(run->data);
-}
-
 static const struct rsv_scenario_property sometimes[] = {
 	{ "a client read is parked", "client_parked" },
 	{ "the bulk reader's own reads are parked too", "bulk_parked" },
@@ -198,7 +193,7 @@ const struct rsv_scenario rsv__s8_daemon_pool_starvation = {
 	.setup = setup,
 	.judge = judge,
 	.pools = rsv__daemon_pools,
-	.teardown = teardown,
+	.teardown = rsv__daemon_teardown,
 	.sometimes = sometimes,
 	.nr_sometimes = sizeof(sometimes) / sizeof(sometimes[0]),
 };
