@@ -58,6 +58,13 @@ struct rsv_scenario {
 	void (*teardown)(struct rsv_scenario_run *r);
 };
 
+/* The tables every scenario file declares under these names, params[NR_P], keys[] and
+ * sometimes[], with their sizes: one line of its struct rsv_scenario. */
+#define RSV__SCENARIO_TABLES                                                                       \
+	.params = params, .nr_params = sizeof(params) / sizeof(params[0]), .keys = keys,           \
+	.nr_keys = sizeof(keys) / sizeof(keys[0]), .sometimes = sometimes,                         \
+	.nr_sometimes = sizeof(sometimes) / sizeof(sometimes[0])
+
 /* runner.c */
 void rsv__scenario_counter(struct rsv_scenario_run *r, const char *name, int64_t value);
 void rsv__scenario_verdict(struct rsv_scenario_run *r, enum rsv_verdict v, const char *fmt, ...)

@@ -247,12 +247,9 @@ static const struct rsv_scenario_property sometimes[] = {
 
 const struct rsv_scenario rsv__s1_crypt_swap = {
 	.name = "s1-crypt-swap-reserves",
+	RSV__SCENARIO_TABLES,
 	.summary = "swap over dm-crypt under memory pressure: may a reclaimer's mempool "
 		   "allocation dig into the reserves (f9054c70d28b) or must it wait?",
-	.params = params,
-	.nr_params = NR_P,
-	.keys = keys,
-	.nr_keys = sizeof(keys) / sizeof(keys[0]),
 	.nr_pages = 4096,
 	.setup = setup,
 	.paths = paths,
@@ -260,6 +257,4 @@ const struct rsv_scenario rsv__s1_crypt_swap = {
 	.judge = judge,
 	.pools = pools,
 	.teardown = teardown,
-	.sometimes = sometimes,
-	.nr_sometimes = sizeof(sometimes) / sizeof(sometimes[0]),
 };

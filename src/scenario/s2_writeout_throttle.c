@@ -297,12 +297,9 @@ static const struct rsv_scenario_property sometimes[] = {
 
 const struct rsv_scenario rsv__s2_writeout_throttle = {
 	.name = "s2-writeout-throttle",
+	RSV__SCENARIO_TABLES,
 	.summary = "writeback through dm-crypt under memory pressure: does reclaim throttling "
 		   "(throttle_vm_writeout) stall the one task that can finish the writeback?",
-	.params = params,
-	.nr_params = NR_P,
-	.keys = keys,
-	.nr_keys = sizeof(keys) / sizeof(keys[0]),
 	.nr_pages = 4096,
 	.configure = configure,
 	.setup = setup,
@@ -311,6 +308,4 @@ const struct rsv_scenario rsv__s2_writeout_throttle = {
 	.judge = judge,
 	.pools = pools,
 	.teardown = teardown,
-	.sometimes = sometimes,
-	.nr_sometimes = sizeof(sometimes) / sizeof(sometimes[0]),
 };

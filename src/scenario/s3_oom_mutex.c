@@ -312,18 +312,13 @@ static const struct rsv_scenario_property sometimes[] = {
 
 const struct rsv_scenario rsv__s3_oom_mutex = {
 	.name = "s3-oom-mutex-livelock",
+	RSV__SCENARIO_TABLES,
 	.summary = "A holds the pool's last element and wants B's mutex; B's allocation kills C; "
 		   "C needs an element of the pool",
-	.params = params,
-	.nr_params = NR_P,
-	.keys = keys,
-	.nr_keys = sizeof(keys) / sizeof(keys[0]),
 	.nr_pages = 4096,
 	.setup = setup,
 	.paths = paths,
 	.judge = judge,
 	.pools = pools,
 	.teardown = teardown,
-	.sometimes = sometimes,
-	.nr_sometimes = sizeof(sometimes) / sizeof(sometimes[0]),
 };

@@ -268,18 +268,13 @@ static const struct rsv_scenario_property sometimes[] = {
 
 const struct rsv_scenario rsv__s4_reservations = {
 	.name = "s4-global-reserve-pool",
+	RSV__SCENARIO_TABLES,
 	.summary = "writers needing R pages each against exhausted memory: Arcangeli's global "
 		   "pool vs per-thread reservations vs zone reserves alone",
-	.params = params,
-	.nr_params = NR_P,
-	.keys = keys,
-	.nr_keys = sizeof(keys) / sizeof(keys[0]),
 	.nr_pages = 4096,
 	.setup = setup,
 	.paths = paths,
 	.judge = judge,
 	.pools = pools,
 	.teardown = teardown,
-	.sometimes = sometimes,
-	.nr_sometimes = sizeof(sometimes) / sizeof(sometimes[0]),
 };

@@ -320,18 +320,13 @@ static const struct rsv_scenario_property sometimes[] = {
 
 const struct rsv_scenario rsv__s5_nofs_bufio_loop = {
 	.name = "s5-nofs-bufio-loop",
+	RSV__SCENARIO_TABLES,
 	.summary = "dm-bufio on loop on a filesystem: may a NOFS allocation (case A) or the loop "
 		   "worker's own allocation (case B) wait in the bufio shrinker for loop I/O?",
-	.params = params,
-	.nr_params = NR_P,
-	.keys = keys,
-	.nr_keys = sizeof(keys) / sizeof(keys[0]),
 	.nr_pages = 4096,
 	.validate = validate,
 	.setup = setup,
 	.paths = paths,
 	.judge = judge,
 	.teardown = teardown,
-	.sometimes = sometimes,
-	.nr_sometimes = sizeof(sometimes) / sizeof(sometimes[0]),
 };

@@ -155,19 +155,14 @@ static const struct rsv_scenario_property sometimes[] = {
 
 const struct rsv_scenario rsv__s6_daemon_parked_io = {
 	.name = "s6-daemon-parked-io",
+	RSV__SCENARIO_TABLES,
 	.summary = "a storage daemon retries I/Os parked for want of a buffer only when its "
 		   "channel completes one (SPDK 2824, 3141): a read at queue depth 1 parked with "
 		   "nothing in flight. Racy: parked only where a resync burst on another channel "
 		   "takes the last buffer during the client's 32 steps of work",
-	.params = params,
-	.nr_params = NR_P,
-	.keys = keys,
-	.nr_keys = sizeof(keys) / sizeof(keys[0]),
 	.nr_pages = 2048,
 	.setup = setup,
 	.judge = judge,
 	.pools = rsv__daemon_pools,
 	.teardown = rsv__daemon_teardown,
-	.sometimes = sometimes,
-	.nr_sometimes = sizeof(sometimes) / sizeof(sometimes[0]),
 };

@@ -397,17 +397,12 @@ static const struct rsv_scenario_property sometimes[] = {
 
 const struct rsv_scenario rsv__s7_daemon_io_flusher = {
 	.name = "s7-daemon-io-flusher",
+	RSV__SCENARIO_TABLES,
 	.summary = "a ublk daemon's workers run with PR_SET_IO_FLUSHER but a late one cleared it: "
 		   "its reclaim writes back through its own queue and waits for itself. Racy: "
 		   "only where the late worker is the idle one that takes a request first",
-	.params = params,
-	.nr_params = NR_P,
-	.keys = keys,
-	.nr_keys = sizeof(keys) / sizeof(keys[0]),
 	.nr_pages = 2048,
 	.setup = setup,
 	.judge = judge,
 	.teardown = teardown,
-	.sometimes = sometimes,
-	.nr_sometimes = sizeof(sometimes) / sizeof(sometimes[0]),
 };

@@ -182,18 +182,13 @@ static const struct rsv_scenario_property sometimes[] = {
 
 const struct rsv_scenario rsv__s8_daemon_pool_starvation = {
 	.name = "s8-daemon-pool-starvation",
+	RSV__SCENARIO_TABLES,
 	.summary = "a bulk reader keeps a storage daemon's shared buffer pool drained and its "
 		   "completions' buffers go back to it (SPDK 3055): is the client parked behind "
 		   "it starved? Not racy at qd >= bufs: the client is parked on every schedule",
-	.params = params,
-	.nr_params = NR_P,
-	.keys = keys,
-	.nr_keys = sizeof(keys) / sizeof(keys[0]),
 	.nr_pages = 2048,
 	.setup = setup,
 	.judge = judge,
 	.pools = rsv__daemon_pools,
 	.teardown = rsv__daemon_teardown,
-	.sometimes = sometimes,
-	.nr_sometimes = sizeof(sometimes) / sizeof(sometimes[0]),
 };

@@ -546,6 +546,18 @@ Test(scenario, s4_race_deadlocks_on_a_few_schedules_and_the_global_pool_on_none)
 	cr_assert_eq(failed[1], 0);
 }
 
+/* The first of seeds 0..@seeds-1 whose run of @s gives @v, left in @r (@o's seed set to it). */
+static void first_run_with(const struct rsv_scenario *s, struct rsv_scenario_opts *o,
+			   struct rsv_scenario_result *r, enum rsv_verdict v, uint64_t seeds)
+{
+	for (o->seed = 0; o->seed < seeds; o->seed++) {
+		cr_assert_eq(rsv_scenario_run(s, o, r), 0, "%s", r->why);
+		if (r->verdict == v)
+			return;
+	}
+	cr_assert_fail("no %s in %lu seeds", rsv_verdict_name(v), (unsigned long)seeds);
+}
+
 /* The racy s1 (race=1): the filler's memory comes back 200 steps after the hogs start; 2016's
  * swap-outs drain the reserves to zero only where they took them first. The precise low
  * water (read at each grant below min) judges it, not the millisecond monitor. */
@@ -595,12 +607,7 @@ Test(scenario, s6_parked_read_is_never_woken_on_some_schedules_and_the_poller_wa
 	cr_assert_eq(failed[1], 0);
 	/* The failure is the issue's: the client parked, the pool full again, nothing left to
 	 * run. */
-	for (o.seed = 0; o.seed < 200; o.seed++) {
-		cr_assert_eq(rsv_scenario_run(s, &o, r), 0, "%s", r->why);
-		if (r->verdict == RSV_VERDICT_DEADLOCK)
-			break;
-	}
-	cr_assert_eq(r->verdict, RSV_VERDICT_DEADLOCK, "no deadlock in 200 seeds");
+	first_run_with(s, &o, r, RSV_VERDICT_DEADLOCK, 200);
 	cr_assert_eq(rsv_scenario_counter(r, "client_parked"), 1);
 	cr_assert_eq(rsv_scenario_counter(r, "pool_fill"), 16, "%s", r->report);
 	cr_assert(strstr(r->report, "\"client\"") && strstr(r->report, "channel 0 read"), "%s",
@@ -623,12 +630,7 @@ Test(scenario, s7_late_worker_without_io_flusher_waits_for_itself_on_some_schedu
 	/* 10,000 runs measured 1,656 (16.6 %). */
 	cr_assert(failed[0] >= 15 && failed[0] <= 90, "%u of 300 deadlocked", failed[0]);
 	cr_assert_eq(failed[1], 0);
-	for (o.seed = 0; o.seed < 100; o.seed++) {
-		cr_assert_eq(rsv_scenario_run(s, &o, r), 0, "%s", r->why);
-		if (r->verdict == RSV_VERDICT_DEADLOCK)
-			break;
-	}
-	cr_assert_eq(r->verdict, RSV_VERDICT_DEADLOCK, "no deadlock in 100 seeds");
+	first_run_with(s, &o, r, RSV_VERDICT_DEADLOCK, 100);
 	cr_assert(strstr(r->report, "wait-for cycle: \"late worker\" -> \"late worker\""), "%s",
 		  r->report);
 	cr_assert_gt(rsv_scenario_counter(r, "inode_writes_own_queue"), 0);
