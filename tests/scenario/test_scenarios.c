@@ -555,7 +555,7 @@ static void first_run_with(const struct rsv_scenario *s, struct rsv_scenario_opt
 		if (r->verdict == v)
 			return;
 	}
-	cr_assert_fail("no %s in %lu seeds", rsv_verdict_name(v), (unsigned long)seeds);
+	cr_assert(false, "no %s in %lu seeds", rsv_verdict_name(v), (unsigned long)seeds);
 }
 
 /* The racy s1 (race=1): the filler's memory comes back 200 steps after the hogs start; 2016's
