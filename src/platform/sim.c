@@ -320,6 +320,7 @@ static struct sim_thread *choose(struct sim_platform *sp, struct sim_thread *sel
 {
 	uint64_t n = sp->base.decisions + 1;
 	struct sim_thread *next, *replayed;
+	bool from_replay = false;
 
 	if (sp->sched.strategy == RSV_SCHED_PCT)
 		next = pct_pick(sp, self, n);
@@ -333,6 +334,7 @@ static struct sim_thread *choose(struct sim_platform *sp, struct sim_thread *sel
 		if ((replayed = runnable_by_id(sp, sp->sched.replay[sp->replayed]))) {
 			next = replayed;
 			sp->replayed++;
+			from_replay = true;
 			break;
 		}
 		if (sp->sched.replay_skip)
@@ -340,7 +342,9 @@ static struct sim_thread *choose(struct sim_platform *sp, struct sim_thread *sel
 		else
 			sp->replay_over = true; /* diverged: the strategy takes over from here */
 	}
-	if (sp->sched.replay_sticky && (sp->replay_over || sp->replayed >= sp->sched.nr_replay))
+	/* Past the schedule, not at its last entry: that one is still the schedule's choice. */
+	if (!from_replay && sp->sched.replay_sticky &&
+	    (sp->replay_over || sp->replayed >= sp->sched.nr_replay))
 		next = sticky_pick(sp);
 	if (next != sp->last)
 		sp->same_run = 0;

@@ -392,3 +392,57 @@ Test(sched, lanes_record_who_started_blocked_on_what_and_exited)
 	cr_assert_geq(times[nd - 1], RSV_NSEC_PER_MSEC);
 	rsv_platform_destroy(p);
 }
+
+/* replay_sticky_follows_the_last_entry: past a schedule the last thread runs on, but the
+ * schedule's own last entry is still its choice; the sticky rule took that decision too, so
+ * a one-entry schedule was no schedule, and the shrinker's one-deviation candidates never
+ * deviated. */
+static int sticky_spinner(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 4; i++)
+		rsv_sched_point();
+	return 0;
+}
+
+Test(sched, replay_sticky_follows_the_schedules_last_entry)
+{
+	for (int which = 0; which < 2; which++) {
+		struct rsv_platform *p;
+		struct rsv_thread *t[2];
+		const uint32_t *ids;
+		uint32_t want;
+		size_t n;
+
+		/* First the sticky run alone: it starts the lower id and keeps it. */
+		p = rsv_platform_create(&(struct rsv_platform_config){
+			.backend = RSV_BACKEND_SIM,
+			.seed = 9,
+			.sched = { .record = true, .replay_sticky = true } });
+		t[0] = rsv_thread_create(p, "a", sticky_spinner, NULL);
+		t[1] = rsv_thread_create(p, "b", sticky_spinner, NULL);
+		cr_assert_eq(rsv_platform_run(p), RSV_RUN_DONE);
+		n = rsv_platform_schedule(p, &ids);
+		cr_assert_gt(n, 2);
+		cr_assert_eq(ids[0], rsv_thread_id(t[0]), "sticky starts the lowest id");
+		cr_assert_eq(ids[1], ids[0], "and keeps it");
+		rsv_platform_destroy(p);
+
+		/* A one-entry schedule naming @which: its one decision is that thread. */
+		p = rsv_platform_create(
+			&(struct rsv_platform_config){ .backend = RSV_BACKEND_SIM,
+						       .seed = 9,
+						       .sched = { .record = true,
+								  .replay_sticky = true,
+								  .replay = &want,
+								  .nr_replay = 1 } });
+		t[0] = rsv_thread_create(p, "a", sticky_spinner, NULL);
+		t[1] = rsv_thread_create(p, "b", sticky_spinner, NULL);
+		want = rsv_thread_id(t[which]);
+		cr_assert_eq(rsv_platform_run(p), RSV_RUN_DONE);
+		n = rsv_platform_schedule(p, &ids);
+		cr_assert_eq(ids[0], want, "the schedule's entry %d decided", which);
+		cr_assert_eq(ids[1], want, "then it runs on");
+		rsv_platform_destroy(p);
+	}
+}
