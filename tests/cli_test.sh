@@ -302,6 +302,20 @@ assert j["after"]["preemptions"] <= 2, j
 assert j["after"]["deciding"] * 10 < j["before"]["decisions"], j' "$out" &&
 	[[ $("$bin" replay --schedule "$tmp/s6-shrunk.sched") == *"(identical)"* ]]
 then pass; else fail "shrink of s6: $out"; fi
+# shrink_depth_one_bug_to_one_deviation: s7's late worker must take a request first, one choice
+# among twelve idle workers; the prefix pass left 20 preemptions, one deviation from the
+# preemption-free run needs at most one.
+"$bin" explore s7-daemon-io-flusher --policy ioflusher=late-cleared --strategy random --runs 100 \
+	--save-schedule "$tmp/s7.sched" >/dev/null 2>&1
+if out=$("$bin" shrink "$tmp/s7.sched" --out "$tmp/s7-shrunk.sched" --format json) &&
+	python3 -c '
+import json, sys
+j = json.loads(sys.argv[1])
+assert j["verdict"] == "deadlock", j
+assert j["before"]["preemptions"] >= 100, j
+assert j["after"]["preemptions"] <= 1, j' "$out" &&
+	[[ $("$bin" replay --schedule "$tmp/s7-shrunk.sched") == *"(identical)"* ]]
+then pass; else fail "shrink of s7: $out"; fi
 "$bin" run s5-nofs-bufio-loop --policy bufio=gfp-fs,loop=noio --save-schedule "$tmp/ok.sched" \
 	>/dev/null
 bad_input "does not fail (progress): nothing to shrink" shrink "$tmp/ok.sched"

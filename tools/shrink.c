@@ -78,8 +78,9 @@ static bool scenario_try(void *arg, const uint32_t *ids, size_t n, uint32_t **ou
 	struct rsv_tool_recording rec = { 0 };
 
 	if (!same_failure(sh, ids, n, &rec)) {
-		free(rec.ids);
 		free(rec.hashes);
+		*out = rec.ids; /* what it led to instead, for the shrinker's next candidates */
+		*nout = rec.n;
 		return false;
 	}
 	free(rec.hashes);

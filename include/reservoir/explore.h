@@ -60,12 +60,16 @@ RSV_API void rsv_explore_result_free(struct rsv_explore_result *res);
  * to N, reduced to the wait-for cycle and its threads when there is one, sorted. */
 RSV_API void rsv_report_signature(const char *report, char *out, size_t len);
 
-/* One candidate of a shrink: run @ids leniently (sched.replay_skip), and say whether it failed
- * the same way; if so, hand back what the run did (@out, malloc'ed, and its preemptions). */
+/* One candidate of a shrink: run @ids leniently (sched.replay_skip, and sched.replay_sticky
+ * past their end), and say whether it failed the same way; if so, hand back what the run did
+ * (@out, malloc'ed, and its preemptions). It may hand back the run when it did not fail
+ * alike too (the shrinker frees it, and deviates from it once at each decision). */
 typedef bool (*rsv_shrink_try_t)(void *arg, const uint32_t *ids, size_t n, uint32_t **out,
 				 size_t *nout, uint64_t *preemptions);
 /* Shrinks *@ids (malloc'ed, of *@n decisions and @preemptions, a failing run's record):
- * first fewer preemptions (at each switch the thread before runs on), then fewer decisions
+ * first the shortest failing prefix, then one deviation from the run without preemptions
+ * (another thread chosen at one decision), then fewer preemptions (at each switch the thread
+ * before runs on), then fewer decisions
  * (delta debugging, Zeller and Hildebrandt, TSE 2002), then preemptions again, keeping a
  * candidate when @try says it fails alike and it is smaller (fewer preemptions, or as many
  * and fewer decisions), until @deadline_ns of CLOCK_MONOTONIC. Returns the candidates tried;

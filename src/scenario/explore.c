@@ -87,28 +87,39 @@ struct shrinker {
 	unsigned long tries;
 };
 
-/* Tries a candidate; keeps what it ran if it fails alike and is smaller. */
-static bool try_candidate(struct shrinker *sh, const uint32_t *ids, size_t n)
+/* Tries a candidate; keeps what it ran if it fails alike and is smaller. A run that did not
+ * fail alike, when the try handed it back, goes to *@led (NULL: freed). */
+static bool try_recording(struct shrinker *sh, const uint32_t *ids, size_t n, uint32_t **led,
+			  size_t *nled)
 {
 	uint32_t *out = NULL;
 	size_t nout = 0;
 	uint64_t pre = 0;
-	bool kept = false;
+	bool kept = false, failed;
 
 	if (mono_ns() >= sh->deadline)
 		return false;
 	sh->tries++;
-	if (sh->try(sh->arg, ids, n, &out, &nout, &pre) &&
-	    (pre < sh->preemptions || (pre == sh->preemptions && nout < sh->n))) {
+	failed = sh->try(sh->arg, ids, n, &out, &nout, &pre);
+	if (failed && (pre < sh->preemptions || (pre == sh->preemptions && nout < sh->n))) {
 		free(sh->ids);
 		sh->ids = out;
 		out = NULL;
 		sh->n = nout;
 		sh->preemptions = pre;
 		kept = true;
+	} else if (!failed && led && out) {
+		*led = out;
+		*nled = nout;
+		out = NULL;
 	}
 	free(out);
 	return kept;
+}
+
+static bool try_candidate(struct shrinker *sh, const uint32_t *ids, size_t n)
+{
+	return try_recording(sh, ids, n, NULL, NULL);
 }
 
 /* At each switch the thread before it runs on instead; over again after each success. */
@@ -155,6 +166,49 @@ static void shortest_prefix(struct shrinker *sh)
 	free(orig);
 }
 
+/* The run without any preemption, then each run that deviates from it once: at decision i,
+ * another thread than the one it chose (a bug of depth 1 needs no more), earliest decision
+ * first. At most half the time left, so that the passes after it still get theirs. Needs a
+ * try that hands back a run that did not fail alike; without one it does nothing. */
+static void one_deviation(struct shrinker *sh)
+{
+	uint64_t start = mono_ns(), stop;
+	uint32_t *base = NULL, *cand = NULL, threads[64];
+	size_t nbase = 0, nthreads = 0;
+
+	if (sh->preemptions <= 1 || start >= sh->deadline)
+		return;
+	stop = start + (sh->deadline - start) / 2;
+	if (try_recording(sh, NULL, 0, &base, &nbase) || !base) {
+		free(base);
+		return; /* no preemption at all fails alike (kept), or no run to deviate from */
+	}
+	for (size_t i = 0; i < nbase && nthreads < 64; i++) {
+		size_t k = 0;
+
+		while (k < nthreads && threads[k] != base[i])
+			k++;
+		if (k == nthreads)
+			threads[nthreads++] = base[i];
+	}
+	cand = malloc((nbase + 1) * sizeof(*cand));
+	for (size_t i = 0; cand && i < nbase && mono_ns() < stop; i++) {
+		bool kept = false;
+
+		memcpy(cand, base, i * sizeof(*cand));
+		for (size_t k = 0; k < nthreads && !kept && mono_ns() < stop; k++) {
+			if (threads[k] == base[i])
+				continue;
+			cand[i] = threads[k];
+			kept = try_candidate(sh, cand, i + 1) && sh->preemptions <= 1;
+		}
+		if (kept)
+			break;
+	}
+	free(cand);
+	free(base);
+}
+
 /* ddmin over the entries: leave out one of @parts chunks; on success go on with one part
  * fewer, else split finer, until single entries fail to go. */
 static void fewer_decisions(struct shrinker *sh)
@@ -194,6 +248,7 @@ unsigned long rsv_shrink_schedule(rsv_shrink_try_t try, void *arg, uint32_t **id
 			       .deadline = deadline_ns };
 
 	shortest_prefix(&sh);
+	one_deviation(&sh);
 	fewer_preemptions(&sh);
 	fewer_decisions(&sh);
 	fewer_preemptions(&sh);
@@ -342,13 +397,14 @@ static bool user_try(void *arg, const uint32_t *ids, size_t n, uint32_t **out, s
 	sched.nr_replay = n;
 	sched.replay_skip = true;
 	sched.replay_sticky = true;
-	if (run_once(u->cfg, u->seed, sched, &u->last, &rec) || !u->last.failures) {
+	if (run_once(u->cfg, u->seed, sched, &u->last, &rec)) {
 		free(rec.ids);
 		return false;
 	}
 	rsv_report_signature(u->last.report, sig, sizeof(sig));
-	if (strcmp(sig, u->signature)) {
-		free(rec.ids);
+	if (!u->last.failures || strcmp(sig, u->signature)) {
+		*out = rec.ids; /* what the candidate led to, for the shrinker's next ones */
+		*nout = rec.n;
 		return false;
 	}
 	*out = rec.ids;
