@@ -360,25 +360,21 @@ static void record_decision(struct sim_platform *sp, struct sim_thread *next)
 		size_t cap = sp->cap_log ? 2 * sp->cap_log : 4096;
 		uint32_t *log = realloc(sp->log, cap * sizeof(*log));
 		uint64_t *hlog = log ? realloc(sp->hlog, cap * sizeof(*hlog)) : NULL;
+		uint64_t *tlog = hlog && sp->sched.record_lanes
+					 ? realloc(sp->tlog, cap * sizeof(*tlog))
+					 : sp->tlog;
 
-		if (!log || !hlog) {
+		if (!log || !hlog || (sp->sched.record_lanes && !tlog)) {
 			fprintf(stderr, "reservoir: sim schedule record out of memory\n");
 			abort();
 		}
 		sp->log = log;
 		sp->hlog = hlog;
+		sp->tlog = tlog;
 		sp->cap_log = cap;
 	}
-	if (sp->sched.record_lanes) {
-		uint64_t *tlog = realloc(sp->tlog, sp->cap_log * sizeof(*tlog));
-
-		if (!tlog) {
-			fprintf(stderr, "reservoir: sim schedule record out of memory\n");
-			abort();
-		}
-		sp->tlog = tlog;
+	if (sp->sched.record_lanes)
 		sp->tlog[sp->nr_log] = sp->now;
-	}
 	sp->log[sp->nr_log] = next->base.id;
 	sp->hlog[sp->nr_log++] = sp->base.trace_hash;
 }
