@@ -26,13 +26,18 @@ struct sampling {
 	size_t n, cap;
 };
 
+static void print_sample(FILE *f, const struct rsv_scenario_sample *s)
+{
+	fprintf(f, "%.6f\t%ld\t%ld\t%ld\t%ld\t%ld\t%ld\t%ld\t%ld\t%ld\t%ld\t%ld\n",
+		(double)s->time_ns / 1e9, s->free, s->min, s->low, s->high, s->pool_fill,
+		s->pool_size, s->blocked, s->dirty, s->writeback, s->oom_kills, s->progress);
+}
+
 static void write_sample(void *arg, const struct rsv_scenario_sample *s)
 {
 	struct sampling *sm = arg;
 
-	fprintf(sm->f, "%.6f\t%ld\t%ld\t%ld\t%ld\t%ld\t%ld\t%ld\t%ld\t%ld\t%ld\t%ld\n",
-		(double)s->time_ns / 1e9, s->free, s->min, s->low, s->high, s->pool_fill,
-		s->pool_size, s->blocked, s->dirty, s->writeback, s->oom_kills, s->progress);
+	print_sample(sm->f, s);
 	if (sm->n == sm->cap) {
 		size_t cap = sm->cap ? 2 * sm->cap : 1024;
 		struct rsv_scenario_sample *v = realloc(sm->v, cap * sizeof(*v));
@@ -133,46 +138,49 @@ static void mark(FILE *g, size_t x, const char *what, unsigned *n)
 }
 
 /* The lanes below, free memory and the pool above, on one axis of decisions. */
+/* The blocks of the plot's table: 0 the samples as sampled, then these two. */
+enum { SAMPLES_BY_DECISION = 1, LANES = 2 };
+
+/* @text inside a gnuplot double-quoted string, whose \\n breaks a line. */
+static void dquoted_body(FILE *g, const char *text)
+{
+	for (; *text; text++)
+		fprintf(g, *text == '"' || *text == '\\' ? "\\%c" : "%c", *text);
+}
+
 static int plot_lanes(const char *data, const char *out, const char *title,
 		      const struct sampling *sm, const struct rsv_tool_lanes *l,
 		      const struct rsv_scenario_result *r)
 {
-	char lanes_path[4096], ytics[8192], cycle[512];
-	FILE *f, *labels = tmpfile(), *g;
-	char *label_text = NULL;
+	char ytics[8192], cycle[512], *label_text = NULL;
 	size_t label_len = 0;
-	int nl, block = 0;
+	FILE *f, *labels = open_memstream(&label_text, &label_len), *g;
+	int nl;
 	unsigned marks = 0;
-	bool below_min = false;
+	bool below_min = false, closed;
 	long kills = 0;
 
-	snprintf(lanes_path, sizeof(lanes_path), "%s", data);
-	if (!labels || !(f = fopen(lanes_path, "a"))) {
-		fprintf(stderr, "reservoir: cannot write '%s': %s\n", lanes_path, strerror(errno));
+	if (!labels || !(f = fopen(data, "a"))) {
+		fprintf(stderr, "reservoir: cannot write '%s': %s\n", data, strerror(errno));
 		if (labels)
 			fclose(labels);
+		free(label_text);
 		return 1;
 	}
-	/* Block 1: the samples on the decisions' axis; block 2: the lanes. */
 	fprintf(f, "\n\n# samples: decision, free, min, low, pool_fill\n");
 	for (size_t i = 0; i < sm->n; i++)
 		fprintf(f, "%zu\t%ld\t%ld\t%ld\t%ld\n", rsv_tool_lanes_at(l, sm->v[i].time_ns),
 			sm->v[i].free, sm->v[i].min, sm->v[i].low, sm->v[i].pool_fill);
 	fprintf(f, "\n\n");
 	nl = rsv_tool_lanes_write(l, f, labels, ytics, sizeof(ytics));
-	if (fclose(f) || nl <= 0) {
-		fclose(labels);
-		fprintf(stderr, "reservoir: cannot write the lanes to '%s'\n", lanes_path);
+	/* The long waits' names, kept for the script: they come after the top panel's unset. */
+	closed = !fclose(labels);
+	closed = !fclose(f) && closed;
+	if (!closed || nl <= 0) {
+		fprintf(stderr, "reservoir: cannot write the lanes to '%s'\n", data);
+		free(label_text);
 		return 1;
 	}
-	block = 1;
-	fflush(labels);
-	label_len = (size_t)ftell(labels);
-	rewind(labels);
-	if ((label_text = calloc(label_len + 1, 1)) &&
-	    fread(label_text, 1, label_len, labels) != label_len)
-		label_text[0] = 0;
-	fclose(labels);
 	if (!(g = popen("gnuplot 2>/dev/null", "w"))) {
 		fprintf(stderr, "reservoir: cannot run gnuplot: %s\n", strerror(errno));
 		free(label_text);
@@ -183,12 +191,10 @@ static int plot_lanes(const char *data, const char *out, const char *title,
 	quoted(g, out);
 	/* Two lines: gnuplot's double-quoted string, whose \\n breaks the line. */
 	fprintf(g, "\nset multiplot title \"");
-	for (const char *t = title; *t; t++)
-		fprintf(g, *t == '"' || *t == '\\' ? "\\%c" : "%c", *t);
+	dquoted_body(g, title);
 	if (cycle[0])
 		fprintf(g, "\\n");
-	for (const char *t = cycle; *t; t++)
-		fprintf(g, *t == '"' || *t == '\\' ? "\\%c" : "%c", *t);
+	dquoted_body(g, cycle);
 	fprintf(g, "\"\nd = ");
 	quoted(g, data);
 	fprintf(g, "\nset lmargin 20\nset rmargin 34\nset xrange [0:%zu]\n", l->decisions);
@@ -202,7 +208,7 @@ static int plot_lanes(const char *data, const char *out, const char *title,
 		"d index %d u 1:4 w steps dt 2 lc rgb '#ff7f0e' t 'low', "
 		"d index %d u 1:3 w steps dt 2 lc rgb '#d62728' t 'min', "
 		"d index %d u 1:5 axes x1y2 w steps lc rgb '#9467bd' t 'pool fill'\n",
-		block, block, block, block);
+		SAMPLES_BY_DECISION, SAMPLES_BY_DECISION, SAMPLES_BY_DECISION, SAMPLES_BY_DECISION);
 	/* Bottom: the lanes, with what happened marked. */
 	fprintf(g,
 		"unset label\nset size 1,0.66\nset origin 0,0.02\nunset y2tics\n"
@@ -230,12 +236,11 @@ static int plot_lanes(const char *data, const char *out, const char *title,
 	}
 	if (r->verdict != RSV_VERDICT_PROGRESS)
 		mark(g, l->decisions, rsv_verdict_name(r->verdict), &marks);
-	if (label_text)
-		fputs(label_text, g);
+	fputs(label_text, g);
 	fprintf(g,
 		"plot d index %d u 1:2:3:(0):4 w vectors nohead lw %d lc rgb variable "
 		"notitle, ",
-		block + 1,
+		LANES,
 		nl > 40   ? 3
 		: nl > 20 ? 6
 			  : 10);
@@ -348,11 +353,8 @@ int rsv_tool_timeline_run(const struct rsv_scenario *s, struct rsv_scenario_opts
 			goto out;
 		}
 		fputs(header, f);
-		sm.f = f;
-		for (size_t i = 0, n = sm.n; i < n; i++) {
-			sm.n = i; /* rewritten in place, not appended */
-			write_sample(&sm, &sm.v[i]);
-		}
+		for (size_t i = 0; i < sm.n; i++)
+			print_sample(f, &sm.v[i]);
 		if (fclose(f)) {
 			err = 1;
 			goto out;
