@@ -288,34 +288,34 @@ else
 	fail "shrink --plot: $out"
 fi
 bad_input ".svg" shrink "$sched" --plot out.jpg
-# shrink_random_walk_to_no_preemption: s6's race lost on a random walk that preempts at
-# most of its ~500 decisions; one preemption-free prefix decides it (96 went to 38 before).
-"$bin" explore s6-daemon-parked-io --policy iowait=completion-only --strategy random --runs 100 \
-	--save-schedule "$tmp/s6.sched" >/dev/null 2>&1
-if out=$("$bin" shrink "$tmp/s6.sched" --out "$tmp/s6-shrunk.sched" --format json) &&
-	python3 -c '
+# shrink_racy NAME SCENARIO POLICY ASSERTIONS: the random walk's first failure of SCENARIO under
+# POLICY, shrunk; the shrink's JSON (j) must pass the python ASSERTIONS and the shrunk schedule
+# replay exactly.
+shrink_racy() {
+	local name=$1 scenario=$2 policy=$3 checks=$4 out
+	"$bin" explore "$scenario" --policy "$policy" --strategy random --runs 100 \
+		--save-schedule "$tmp/$name.sched" >/dev/null 2>&1
+	if out=$("$bin" shrink "$tmp/$name.sched" --out "$tmp/$name-shrunk.sched" --format json) &&
+		python3 -c "
 import json, sys
 j = json.loads(sys.argv[1])
-assert j["verdict"] == "deadlock", j
-assert j["before"]["preemptions"] >= 10, j
-assert j["after"]["preemptions"] <= 2, j
-assert j["after"]["deciding"] * 10 < j["before"]["decisions"], j' "$out" &&
-	[[ $("$bin" replay --schedule "$tmp/s6-shrunk.sched") == *"(identical)"* ]]
-then pass; else fail "shrink of s6: $out"; fi
+assert j['verdict'] == 'deadlock', j
+$checks" "$out" &&
+		[[ $("$bin" replay --schedule "$tmp/$name-shrunk.sched") == *"(identical)"* ]]
+	then pass; else fail "shrink of $name: $out"; fi
+}
+# shrink_random_walk_to_no_preemption: s6's race lost on a random walk that preempts at
+# most of its ~500 decisions; one preemption-free prefix decides it (96 went to 38 before).
+shrink_racy s6 s6-daemon-parked-io iowait=completion-only "
+assert j['before']['preemptions'] >= 10, j
+assert j['after']['preemptions'] <= 2, j
+assert j['after']['deciding'] * 10 < j['before']['decisions'], j"
 # shrink_depth_one_bug_to_one_deviation: s7's late worker must take a request first, one choice
 # among twelve idle workers; the prefix pass left 20 preemptions, one deviation from the
 # preemption-free run needs at most one.
-"$bin" explore s7-daemon-io-flusher --policy ioflusher=late-cleared --strategy random --runs 100 \
-	--save-schedule "$tmp/s7.sched" >/dev/null 2>&1
-if out=$("$bin" shrink "$tmp/s7.sched" --out "$tmp/s7-shrunk.sched" --format json) &&
-	python3 -c '
-import json, sys
-j = json.loads(sys.argv[1])
-assert j["verdict"] == "deadlock", j
-assert j["before"]["preemptions"] >= 100, j
-assert j["after"]["preemptions"] <= 1, j' "$out" &&
-	[[ $("$bin" replay --schedule "$tmp/s7-shrunk.sched") == *"(identical)"* ]]
-then pass; else fail "shrink of s7: $out"; fi
+shrink_racy s7 s7-daemon-io-flusher ioflusher=late-cleared "
+assert j['before']['preemptions'] >= 100, j
+assert j['after']['preemptions'] <= 1, j"
 "$bin" run s5-nofs-bufio-loop --policy bufio=gfp-fs,loop=noio --save-schedule "$tmp/ok.sched" \
 	>/dev/null
 bad_input "does not fail (progress): nothing to shrink" shrink "$tmp/ok.sched"
