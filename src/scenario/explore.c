@@ -173,8 +173,9 @@ static void shortest_prefix(struct shrinker *sh)
 static void one_deviation(struct shrinker *sh)
 {
 	uint64_t start = mono_ns(), stop;
-	uint32_t *base = NULL, *cand = NULL, threads[64];
+	uint32_t *base = NULL, *cand = NULL, *threads = NULL, max_id = 0;
 	size_t nbase = 0, nthreads = 0;
+	bool *seen = NULL;
 
 	if (sh->preemptions <= 1 || start >= sh->deadline)
 		return;
@@ -183,15 +184,17 @@ static void one_deviation(struct shrinker *sh)
 		free(base);
 		return; /* no preemption at all fails alike (kept), or no run to deviate from */
 	}
-	for (size_t i = 0; i < nbase && nthreads < 64; i++) {
-		size_t k = 0;
-
-		while (k < nthreads && threads[k] != base[i])
-			k++;
-		if (k == nthreads)
+	/* The threads that ran, each once, in the order they first did. */
+	for (size_t i = 0; i < nbase; i++)
+		max_id = base[i] > max_id ? base[i] : max_id;
+	seen = calloc((size_t)max_id + 1, sizeof(*seen));
+	threads = malloc(((size_t)max_id + 1) * sizeof(*threads));
+	for (size_t i = 0; seen && threads && i < nbase; i++)
+		if (!seen[base[i]]) {
+			seen[base[i]] = true;
 			threads[nthreads++] = base[i];
-	}
-	cand = malloc((nbase + 1) * sizeof(*cand));
+		}
+	cand = seen && threads ? malloc((nbase + 1) * sizeof(*cand)) : NULL;
 	for (size_t i = 0; cand && i < nbase && mono_ns() < stop; i++) {
 		bool kept = false;
 
@@ -206,6 +209,8 @@ static void one_deviation(struct shrinker *sh)
 			break;
 	}
 	free(cand);
+	free(threads);
+	free(seen);
 	free(base);
 }
 
