@@ -359,6 +359,25 @@ if "$bin" merge "$tmp"/explore{1,2,3}.json >"$tmp/explore-merged.txt" &&
 	fail "merged exploration differs: $(diff "$tmp/explore-whole.txt" "$tmp/explore-merged.txt" | head -5)"
 fi
 bad_input "shard 3/3 is missing" merge "$tmp"/explore{1,2}.json
+# Swarm draws the scenario's optional behaviours per seed: sharded and merged, the same
+# failures by option; the first failure's schedule records what was drawn and replays.
+swarm_args="s4-global-reserve-pool --policy reservation=watermarks --param race=1 --strategy swarm --runs 150"
+"$bin" explore $swarm_args --jobs 2 --save-schedule "$tmp/swarm.sched" >"$tmp/swarm-whole.txt"
+parallel --will-cite "\"$bin\" explore $swarm_args --jobs 1 --shard {}/3 >\"$tmp/swarm{}.json\"" ::: 1 2 3
+if "$bin" merge "$tmp"/swarm{1,2,3}.json | grep -v "schedule of the first" >"$tmp/swarm-merged.txt" &&
+	grep -v "schedule of the first" "$tmp/swarm-whole.txt" | cmp -s - "$tmp/swarm-merged.txt" &&
+	grep -q "swarm options" "$tmp/swarm-merged.txt" && grep -q "hold=1: " "$tmp/swarm-merged.txt"; then
+	pass
+else
+	fail "swarm's merged exploration differs or lacks its options: $(head -c 600 "$tmp/swarm-merged.txt")"
+fi
+# Its first failure (seed 4) drew hold=1, the option that triggers it.
+if grep -q "^param hold 1$" "$tmp/swarm.sched" &&
+	"$bin" replay --schedule "$tmp/swarm.sched" >"$tmp/swarm-replay.txt" 2>&1; then
+	pass
+else
+	fail "swarm's schedule does not replay: $(tail -3 "$tmp/swarm-replay.txt")"
+fi
 bad_input "--shard prints its part" explore s5-nofs-bufio-loop --strategy random --runs 4 \
 	--shard 1/2 --format json
 

@@ -4,8 +4,10 @@
  *
  *   reservoir explore SCENARIO [--policy k=v,...] [--param n=v] --strategy S --runs N
  *                     [--jobs J] [--save-schedule FILE] [--format text|json]
- *   S: random | pct:d=D[,k=K]  (PCT's depth, and its k; without k, the decisions of a first
- *                               random run of the cell)
+ *   S: random | swarm | pct:d=D[,k=K]  (PCT's depth, and its k; without k, the decisions of
+ *      a first random run of the cell). Under swarm each run draws the scenario's optional
+ *      behaviours (rsv_scenario_swarm()), and the failure rate is printed for each at each
+ *      value.
  * Run i uses seed i. --save-schedule writes the first failure's schedule (tools/schedule.c).
  * Bad input: one line naming it, exit status 2. */
 #include <errno.h>
@@ -53,7 +55,17 @@ struct explore {
 	unsigned long cov_runs[RSV_SCENARIO_MAX_COVERAGE];
 	uint64_t cov_total[RSV_SCENARIO_MAX_COVERAGE];
 	unsigned long prop_runs[16]; /* runs reaching each sometimes property */
+	/* swarm: by parameter, runs and failures with it at its default [0] and at its
+	 * alternative [1]: which optional behaviour triggers the failure, which suppresses it. */
+	unsigned long opt_runs[RSV_SCENARIO_MAX_PARAMS][2], opt_fail[RSV_SCENARIO_MAX_PARAMS][2];
 };
+
+/* The parameters swarm draws in this exploration: declared swarm, not given by --param. */
+static bool swarm_drawn(const struct explore *e, unsigned i)
+{
+	return e->o.sched.strategy == RSV_SCHED_SWARM && rsv_scenario_param(e->s, i)->swarm &&
+	       !(e->o.params_given & (1u << i));
+}
 
 int rsv_tool_parse_strategy(const char *v, struct rsv_sched_config *sc, char *err, size_t len)
 {
@@ -140,12 +152,14 @@ static void *explore_worker(void *arg)
 
 	while (r && (seed = atomic_fetch_add(&e->next, 1)) < e->runs) {
 		struct rsv_scenario_opts o = e->o;
+		uint32_t alt;
 		int err;
 
 		if (seed % e->shards != e->shard - 1)
 			continue;
 		o.seed = seed;
 		o.workspace = ws;
+		alt = rsv_scenario_swarm(e->s, &o);
 		if (e->determinism) {
 			struct rsv_tool_divergence d;
 
@@ -175,6 +189,15 @@ static void *explore_worker(void *arg)
 		}
 		if (!err && r->threads > e->max_threads)
 			e->max_threads = r->threads;
+		for (unsigned i = 0; !err && i < rsv_scenario_nr_params(e->s); i++) {
+			unsigned at = (alt >> i) & 1;
+
+			if (!swarm_drawn(e, i))
+				continue;
+			e->opt_runs[i][at]++;
+			e->opt_fail[i][at] += r->verdict != RSV_VERDICT_PROGRESS &&
+					      r->verdict != RSV_VERDICT_INVALID_SETUP;
+		}
 		if (!err) {
 			const enum rsv_stat_item *items;
 			unsigned nr = rsv_scenario_coverage_items(&items);
@@ -244,6 +267,56 @@ static void print_coverage_text(const struct explore *e)
 		       e->prop_runs[i], e->prop_runs[i] ? "" : " (NEVER REACHED)");
 }
 
+/* swarm's options: the failure rate with each at its default and at its alternative. */
+static void swarm_json(const struct explore *e, json_t *doc)
+{
+	json_t *opts = json_array();
+
+	for (unsigned i = 0; i < rsv_scenario_nr_params(e->s); i++) {
+		const struct rsv_scenario_param *p = rsv_scenario_param(e->s, i);
+
+		if (swarm_drawn(e, i))
+			json_array_append_new(opts,
+					      json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}",
+							"param", p->name, "default",
+							(json_int_t)p->def, "alt",
+							(json_int_t)p->swarm_alt, "runs_default",
+							(json_int_t)e->opt_runs[i][0],
+							"failures_default",
+							(json_int_t)e->opt_fail[i][0], "runs_alt",
+							(json_int_t)e->opt_runs[i][1],
+							"failures_alt",
+							(json_int_t)e->opt_fail[i][1]));
+	}
+	json_object_set_new(doc, "swarm_options", opts);
+}
+
+static void print_swarm_text(const struct explore *e)
+{
+	bool any = false;
+
+	for (unsigned i = 0; i < rsv_scenario_nr_params(e->s); i++) {
+		const struct rsv_scenario_param *p = rsv_scenario_param(e->s, i);
+		char side[2][80];
+
+		if (!swarm_drawn(e, i))
+			continue;
+		if (!any)
+			printf("  swarm options (failures / runs with it at each value):\n");
+		any = true;
+		for (unsigned at = 0; at < 2; at++)
+			snprintf(side[at], sizeof(side[at]), "%s=%ld: %lu / %lu (%.3f %%)", p->name,
+				 at ? p->swarm_alt : p->def, e->opt_fail[i][at], e->opt_runs[i][at],
+				 e->opt_runs[i][at] ? 100.0 * (double)e->opt_fail[i][at] /
+							      (double)e->opt_runs[i][at]
+						    : 0.0);
+		printf("    %-36s %s\n", side[0], side[1]);
+	}
+	if (!any && e->o.sched.strategy == RSV_SCHED_SWARM)
+		printf("  swarm options: none drawn (the scenario declares none, or --param gave "
+		       "them): scheduling weights only\n");
+}
+
 static int by_first_seed(const void *a, const void *b)
 {
 	const struct failure *x = a, *y = b;
@@ -301,6 +374,7 @@ static void print_explore(struct explore *e, bool json)
 							e->sig[i].signature));
 		json_object_set_new(doc, "distinct", distinct);
 		coverage_json(e, doc);
+		swarm_json(e, doc);
 		json_dumpf(doc, stdout, JSON_REAL_PRECISION(9));
 		putchar('\n');
 		json_decref(doc);
@@ -336,6 +410,7 @@ static void print_explore(struct explore *e, bool json)
 		}
 	}
 	print_coverage_text(e);
+	print_swarm_text(e);
 }
 
 /* --check-determinism's verdict: 1 (said) if any run parted from its repeat. */
@@ -385,6 +460,8 @@ static void params_json(const struct explore *e, json_t *doc)
 	json_object_set_new(doc, "scenario", json_string(rsv_scenario_name(e->s)));
 	json_object_set_new(doc, "policy", json_string(policy));
 	json_object_set_new(doc, "params", params);
+	/* Which came from --param: swarm draws the others, and the merge must know. */
+	json_object_set_new(doc, "params_given", json_integer(e->o.params_given));
 	json_object_set_new(doc, "strategy", json_string(strategy));
 }
 
@@ -392,7 +469,8 @@ static int write_shard(const struct explore *e)
 {
 	json_t *doc = json_pack("{s:s, s:s}", "format", RSV_TOOL_EXPLORE_SHARD, "build",
 				rsv_build_id()),
-	       *sigs = json_array(), *cov = json_array(), *props = json_array();
+	       *sigs = json_array(), *cov = json_array(), *props = json_array(),
+	       *swarm = json_array();
 	const enum rsv_stat_item *items;
 	unsigned nr = rsv_scenario_coverage_items(&items);
 	int err;
@@ -410,6 +488,13 @@ static int write_shard(const struct explore *e)
 						     (json_int_t)e->cov_total[i]));
 	for (unsigned i = 0; i < rsv_scenario_nr_sometimes(e->s) && i < 16; i++)
 		json_array_append_new(props, json_integer((json_int_t)e->prop_runs[i]));
+	for (unsigned i = 0; i < rsv_scenario_nr_params(e->s); i++)
+		json_array_append_new(swarm,
+				      json_pack("[I, I, I, I]", (json_int_t)e->opt_runs[i][0],
+						(json_int_t)e->opt_fail[i][0],
+						(json_int_t)e->opt_runs[i][1],
+						(json_int_t)e->opt_fail[i][1]));
+	json_object_set_new(doc, "swarm", swarm);
 	json_object_update_new(
 		doc,
 		json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:I, s:I, s:o, "
@@ -431,7 +516,7 @@ static int merge_part(struct explore *e, const char *path, json_t *doc, bool fir
 {
 	const char *fmt, *build, *scen, *policy, *strategy, *error;
 	json_int_t runs, shard, of, ran, failures, invalid, errors, ffs, threads, others;
-	json_t *params, *sigs, *cov, *props;
+	json_t *params, *sigs, *cov, *props, *swarm;
 	json_error_t jerr;
 	char err[300], mine[256];
 
@@ -472,6 +557,8 @@ static int merge_part(struct explore *e, const char *path, json_t *doc, bool fir
 				return 2;
 			}
 		}
+		e->o.params_given = (uint32_t)json_integer_value(
+			json_object_get(doc, "params_given"));
 		e->runs = (unsigned long)runs;
 		e->shards = (unsigned)of;
 		e->first_failing_seed = -1;
@@ -542,6 +629,18 @@ static int merge_part(struct explore *e, const char *path, json_t *doc, bool fir
 	}
 	for (size_t i = 0; i < json_array_size(props) && i < 16; i++)
 		e->prop_runs[i] += (unsigned long)json_integer_value(json_array_get(props, i));
+	/* "swarm" came later than the rest: a shard without it adds nothing. */
+	swarm = json_object_get(doc, "swarm");
+	for (size_t i = 0; i < json_array_size(swarm) && i < RSV_SCENARIO_MAX_PARAMS; i++) {
+		json_t *a = json_array_get(swarm, i);
+
+		for (unsigned at = 0; at < 2; at++) {
+			e->opt_runs[i][at] += (unsigned long)json_integer_value(
+				json_array_get(a, 2 * at));
+			e->opt_fail[i][at] += (unsigned long)json_integer_value(
+				json_array_get(a, 2 * at + 1));
+		}
+	}
 	return 0;
 }
 
@@ -723,6 +822,7 @@ int rsv_tool_explore(int argc, char **argv)
 		struct rsv_scenario_result *r = malloc(sizeof(*r));
 
 		o.seed = (uint64_t)e->first_failing_seed;
+		rsv_scenario_swarm(e->s, &o);
 		o.sched.record = true;
 		o.schedule = rsv_tool_record;
 		o.schedule_arg = &rec;

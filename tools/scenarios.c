@@ -140,6 +140,8 @@ static int parse_run(int argc, char **argv, struct run_args *a)
 	}
 	if (rsv_scenario_check(a->s, &a->o, err, sizeof(err)))
 		return rsv_tool_bad("%s", err, NULL);
+	/* --strategy swarm: this seed's optional behaviours, drawn as explore draws them. */
+	rsv_scenario_swarm(a->s, &a->o);
 	if ((a->save || a->o.sched.strategy || a->determinism) && a->o.backend != RSV_BACKEND_SIM)
 		return rsv_tool_bad(
 			"%s",
@@ -176,8 +178,11 @@ int rsv_tool_list(int argc, char **argv)
 		for (unsigned p = 0; p < rsv_scenario_nr_params(s); p++) {
 			const struct rsv_scenario_param *pp = rsv_scenario_param(s, p);
 
-			printf("    --param %s=%ld   %s (%ld..%ld)\n", pp->name, pp->def, pp->doc,
+			printf("    --param %s=%ld   %s (%ld..%ld)", pp->name, pp->def, pp->doc,
 			       pp->min, pp->max);
+			if (pp->swarm)
+				printf(" [swarm option: also %ld]", pp->swarm_alt);
+			printf("\n");
 		}
 		for (unsigned p = 0; p < rsv_scenario_nr_sometimes(s); p++)
 			printf("    sometimes: %s (%s > 0)\n", rsv_scenario_sometimes(s, p)->what,

@@ -40,6 +40,15 @@ struct rsv_explore_result {
 	char report[4096];
 };
 
+/* Swarm testing's optional behaviours for a user's program: whether option @i is on in
+ * this run. Always on, except under RSV_SCHED_SWARM, where it is on or off by a coin of the
+ * system's seed (half each), the same in a replay of that seed. A setup function asks it to
+ * decide which of its optional tasks or steps to include. */
+RSV_API bool rsv_swarm_option(const struct rsv_system *sys, unsigned i);
+/* The coin behind it: option @i of the run of @seed left out. A hash, not the scheduler's
+ * random stream, so that asking adds no decision to the run. */
+RSV_API bool rsv_swarm_coin(uint64_t seed, unsigned i);
+
 /* Runs cfg->runs seeds; stops at the first failure. 0, or a negative errno: -EINVAL for a
  * config without setup or runs, setup's error. */
 RSV_API int rsv_explore(const struct rsv_explore_config *cfg, struct rsv_explore_result *res);

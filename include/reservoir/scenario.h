@@ -36,6 +36,10 @@ struct rsv_scenario_param {
 	long def, min, max;
 	const char *doc;
 	bool axis; /* a variant of the scenario: the matrix runs every value in min..max */
+	/* An optional behaviour (swarm testing's feature): under RSV_SCHED_SWARM a run has it
+	 * at def or at swarm_alt, half each, unless the user gave it (rsv_scenario_swarm()). */
+	bool swarm;
+	long swarm_alt;
 };
 
 #define RSV_SCENARIO_MAX_PARAMS 16
@@ -58,6 +62,7 @@ struct rsv_scenario_opts {
 	uint64_t seed;
 	enum rsv_backend backend;
 	long params[RSV_SCENARIO_MAX_PARAMS]; /* by index; rsv_scenario_opts_init sets defaults */
+	uint32_t params_given; /* bit i: params[i] came from rsv_scenario_set_param() */
 	/* A timeline: @sample is called every sample_ns (0 = off) from the watchdog's monitor,
 	 * never as a task, so a sampled run is the same run, trace hash and all. */
 	uint64_t sample_ns;
@@ -138,6 +143,13 @@ RSV_API int rsv_scenario_set_param(const struct rsv_scenario *s, struct rsv_scen
 				   const char *text, char *err, size_t errlen);
 /* Every parameter in its range, and none contradicting another (s5: dirty <= buffers): 0, or
  * -EINVAL with a message naming the parameters. rsv_scenario_run() checks the same first. */
+/* Swarm testing's other half (Groce, Zhang, Eide, Chen, Regehr, ISSTA 2012): under
+ * o->sched.strategy RSV_SCHED_SWARM, sets each parameter declared swarm and not given to its
+ * default or its swarm_alt by a coin of o->seed (rsv_swarm_coin()), so that each run leaves
+ * out a random subset of the optional behaviours; under any other strategy it changes nothing.
+ * Call it after setting the seed and before the run; what it set is in o->params, so a schedule
+ * written from @o replays without drawing again. Returns the mask of parameters at swarm_alt. */
+RSV_API uint32_t rsv_scenario_swarm(const struct rsv_scenario *s, struct rsv_scenario_opts *o);
 RSV_API int rsv_scenario_check(const struct rsv_scenario *s, const struct rsv_scenario_opts *o,
 			       char *err, size_t errlen);
 /* One run. 0, or -errno when the run could not be set up: bad options (-EINVAL), or the

@@ -161,6 +161,10 @@ enum rsv_run_result rsv_system_run(struct rsv_system *sys)
 
 struct rsv_platform *rsv_system_platform(struct rsv_system *sys) { return sys->plat; }
 const struct rsv_policy *rsv_system_policy(const struct rsv_system *sys) { return &sys->policy; }
+const struct rsv_system_config *rsv_system_config(const struct rsv_system *sys)
+{
+	return &sys->cfg;
+}
 unsigned long rsv_system_nr_pages(const struct rsv_system *sys) { return sys->nr_pages; }
 int rsv_system_mlocked(const struct rsv_system *sys) { return sys->mlock_result; }
 

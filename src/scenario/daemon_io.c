@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include "common/assert.h"
 #include "scenario/daemon_io.h"
 
 #define REPOLL_NS (5 * RSV_NSEC_PER_SEC)
@@ -53,21 +54,43 @@ static void start(struct rsv__daemon_io *io, struct rsv_page *buf)
 	}
 }
 
+/* RSV__HANDOFF_OLDEST's lock around a decision between the pool and the parked lists. */
+static void share_lock(struct rsv__daemon *d)
+{
+	if (d->handoff == RSV__HANDOFF_OLDEST)
+		rsv_mutex_lock(&d->share);
+}
+
+static void share_unlock(struct rsv__daemon *d)
+{
+	if (d->handoff == RSV__HANDOFF_OLDEST)
+		rsv_mutex_unlock(&d->share);
+}
+
 void rsv__daemon_submit(struct rsv__daemon_io *io)
 {
-	struct rsv__daemon_channel *c = &io->d->ch[io->ch];
+	struct rsv__daemon *d = io->d;
+	struct rsv__daemon_channel *c = &d->ch[io->ch];
 	struct rsv_page *buf = NULL;
 
-	io->seq = atomic_fetch_add(&io->d->seqs, 1);
+	share_lock(d);
 	rsv_mutex_lock(&c->lock);
-	if (rsv_list_empty(&c->parked))
-		buf = rsv_mempool_alloc(io->d->bufs, RSV_GFP_NOWAIT);
+	/* Its place in the order of submissions is taken where it joins the queue, under the
+	 * locks that order it against the others: a read held up before them has not arrived
+	 * yet, and one that arrives behind it and starts first did overtake it. */
+	io->seq = atomic_fetch_add(&d->seqs, 1);
+	/* Behind whoever is parked: on this channel, and under OLDEST on any. */
+	if (rsv_list_empty(&c->parked) && !d->nr_parked)
+		buf = rsv_mempool_alloc(d->bufs, RSV_GFP_NOWAIT);
 	if (!buf) {
-		io->ticket = atomic_fetch_add(&io->d->tickets, 1);
+		io->ticket = atomic_fetch_add(&d->tickets, 1);
 		rsv_list_add_tail(&io->node, &c->parked);
 		atomic_fetch_add(&c->parked_total, 1);
+		if (d->handoff == RSV__HANDOFF_OLDEST)
+			d->nr_parked++;
 	}
 	rsv_mutex_unlock(&c->lock);
+	share_unlock(d);
 	if (buf)
 		start(io, buf);
 }
@@ -82,14 +105,15 @@ static struct rsv__daemon_io *take_parked(struct rsv__daemon *d, unsigned ch)
 	if (!rsv_list_empty(&c->parked)) {
 		io = rsv_container_of(c->parked.next, struct rsv__daemon_io, node);
 		rsv_list_del(&io->node);
+		if (d->handoff == RSV__HANDOFF_OLDEST)
+			d->nr_parked--;
 	}
 	rsv_mutex_unlock(&c->lock);
 	return io;
 }
 
-/* RSV__HANDOFF_OLDEST: the channel whose oldest parked read parked first, or -1. Read without
- * the locks, then taken under its lock: a read parked meanwhile is younger, and one taken
- * meanwhile (by the poller) makes take_parked() find the next. */
+/* RSV__HANDOFF_OLDEST: the channel whose oldest parked read parked first, or -1. The caller
+ * holds d->share, so nothing parks or is taken before take_parked(). */
 static int oldest_channel(struct rsv__daemon *d)
 {
 	uint64_t best = UINT64_MAX;
@@ -122,16 +146,21 @@ static void io_done(struct rsv_request *req)
 	struct rsv_waitqueue *wq = io->wq;
 	int ch = (int)io->ch;
 
+	share_lock(d);
 	if (d->handoff == RSV__HANDOFF_OLDEST)
 		ch = oldest_channel(d);
 	if (ch >= 0)
 		next = take_parked(d, (unsigned)ch);
+	if (!next) {
+		/* OLDEST: nobody parked anywhere, or oldest_channel() would have named them. */
+		rsv_assert(d->handoff != RSV__HANDOFF_OLDEST || !d->nr_parked);
+		atomic_fetch_add(&d->pool_returns, 1);
+		rsv_mempool_free(req->page, d->bufs);
+	}
+	share_unlock(d);
 	if (next) {
 		atomic_fetch_add(&d->ch[next->ch].handoffs, 1);
 		start(next, req->page);
-	} else {
-		atomic_fetch_add(&d->pool_returns, 1);
-		rsv_mempool_free(req->page, d->bufs);
 	}
 	rsv_progress_inc(&d->run->progress);
 	atomic_fetch_add(&d->ch[io->ch].completed, 1);
@@ -179,14 +208,18 @@ int rsv__daemon_poller(void *arg)
 				struct rsv__daemon_io *io = NULL;
 				struct rsv_page *buf = NULL;
 
+				share_lock(d);
 				rsv_mutex_lock(&c->lock);
 				if (!rsv_list_empty(&c->parked) &&
 				    (buf = rsv_mempool_alloc(d->bufs, RSV_GFP_NOWAIT))) {
 					io = rsv_container_of(c->parked.next, struct rsv__daemon_io,
 							      node);
 					rsv_list_del(&io->node);
+					if (d->handoff == RSV__HANDOFF_OLDEST)
+						d->nr_parked--;
 				}
 				rsv_mutex_unlock(&c->lock);
+				share_unlock(d);
 				if (!io)
 					break;
 				atomic_fetch_add(&d->repolled, 1);
@@ -233,6 +266,7 @@ int rsv__daemon_init(struct rsv__daemon *d, struct rsv_scenario_run *run, long b
 		rsv_mutex_init(&d->ch[ch].lock, names[ch]);
 		rsv_list_init(&d->ch[ch].parked);
 	}
+	rsv_mutex_init(&d->share, "pool share");
 	rsv_waitqueue_init(&d->poller_wq, "nomem poller");
 	/* Reads land in the buffers; the disk keeps nothing (null_blk), reads return zeros. */
 	d->disk = rsv_ramdev_create(run->sys, "disk", 16, io_ns, RSV_RAMDEV_NULL);

@@ -14,7 +14,13 @@ enum rsv__daemon_handoff {
 	 * bdev_io and buffer pools (nothing looks at another channel's list). */
 	RSV__HANDOFF_OWN_CHANNEL,
 	/* To the oldest read parked on any channel, else back to the pool: one FIFO across
-	 * channels, as mempool_free() wakes whoever waits on the pool. */
+	 * channels, as mempool_free() wakes whoever waits on the pool. A new read takes from
+	 * the pool only when none is parked anywhere, and the choice between parking and taking
+	 * is made under the same lock as the choice between handing off and returning, as
+	 * mempool_alloc() decides to wait under pool->lock: without that a read could park just
+	 * after a completion found nobody parked and put its buffer back, and the buffer would
+	 * sit in the pool, for the next newcomer, while the read waited (found by swarm: a
+	 * stall on 73 of 1,000 seeds of s8). */
 	RSV__HANDOFF_OLDEST,
 };
 
@@ -32,6 +38,11 @@ struct rsv__daemon {
 	enum rsv__daemon_handoff handoff;
 	bool count_overtaking; /* rsv__daemon_io.overtaken kept (locks each start: s8 only) */
 	struct rsv__daemon_channel ch[RSV__DAEMON_MAX_CH];
+	/* RSV__HANDOFF_OLDEST: held across each decision between the pool and the parked lists
+	 * (taken before a channel's lock); nr_parked, the reads parked on all channels, under
+	 * it. With it held, the pool has a buffer only if no read is parked. */
+	struct rsv_mutex share;
+	unsigned nr_parked;
 	_Atomic uint64_t tickets; /* parking order, across channels */
 	_Atomic uint64_t seqs;    /* submission order, across channels */
 	struct rsv_waitqueue poller_wq;

@@ -204,6 +204,7 @@ int rsv_scenario_set_param(const struct rsv_scenario *s, struct rsv_scenario_opt
 			return -EINVAL;
 		}
 		o->params[i] = v;
+		o->params_given |= 1u << i;
 		return 0;
 	}
 	param_names(s, names, sizeof(names));

@@ -38,7 +38,8 @@ static const struct rsv_scenario_param params[NR_P] = {
 		       "starts 10% above it)" },
 	[P_FREE] = { "free", 100, 0, 1000, "free pages once the file is dirty (min is 128)" },
 	[P_POOL] = { "pool", 16, 1, 1024, "bounce pages in kcryptd's page pool" },
-	[P_IO_MS] = { "io_ms", 5, 1, 1000, "disk latency, virtual ms" },
+	[P_IO_MS] = { "io_ms", 5, 1, 1000, "disk latency, virtual ms", .swarm = true,
+		      .swarm_alt = 1 },
 	[P_RACE] = { "race", 0, 0, 1,
 		     "1: memory comes back as the first writes complete (a process exiting "
 		     "then), so that kcryptd is throttled only where it reclaims first",

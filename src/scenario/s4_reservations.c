@@ -17,8 +17,10 @@ static const struct rsv_scenario_param params[NR_P] = {
 	[P_RESERVATION] = { "reservation", 8, 1, 256, "pages reserved for one section (R)" },
 	[P_NEED] = { "need", 8, 1, 512, "pages one section allocates" },
 	[P_SECTIONS] = { "sections", 4, 1, 1000, "sections per writer" },
-	[P_IO_MS] = { "io_ms", 10, 0, 10000, "disk latency, virtual ms" },
-	[P_HOLD] = { "hold", 0, 0, 1, "1: a section submits its pages only at its end" },
+	[P_IO_MS] = { "io_ms", 10, 0, 10000, "disk latency, virtual ms", .swarm = true,
+		      .swarm_alt = 0 },
+	[P_HOLD] = { "hold", 0, 0, 1, "1: a section submits its pages only at its end",
+		     .swarm = true, .swarm_alt = 1 },
 	[P_RACE] = { "race", 0, 0, 1,
 		     "1: the hog does not wait for the writers to be inside "
 		     "their sections, nor they for it",

@@ -38,11 +38,12 @@ static const struct rsv_scenario_param params[NR_P] = {
 		     "`free`, so that only some schedules need reclaim under the lock",
 		     .axis = true },
 	[P_BUFFERS] = { "buffers", 64, 1, 1024, "buffers in the bufio client" },
-	[P_DIRTY] = { "dirty", 32, 0, 1024, "of which dirty" },
+	[P_DIRTY] = { "dirty", 32, 0, 1024, "of which dirty", .swarm = true, .swarm_alt = 0 },
 	[P_FREE] = { "free", 80, 0, 1000, "free pages when F or P1 starts (min is 128)" },
 	[P_NEED] = { "need", 8, 1, 512, "pages F's transaction (A) or P1 (B) allocates" },
 	[P_HOLD_MS] = { "hold_ms", 200, 1, 20000, "virtual ms until the filler frees memory" },
-	[P_IO_MS] = { "io_ms", 1, 0, 1000, "disk latency, virtual ms" },
+	[P_IO_MS] = { "io_ms", 1, 0, 1000, "disk latency, virtual ms", .swarm = true,
+		      .swarm_alt = 0 },
 };
 
 static const enum rsv_policy_key keys[] = { RSV_POLICY_BUFIO, RSV_POLICY_LOOP };

@@ -26,7 +26,8 @@ static const struct rsv_scenario_param params[NR_P] = {
 	[P_BUFS] = { "bufs", 16, 1, 1024, "I/O buffers in the daemon's shared pool" },
 	[P_BURST] = { "burst", 16, 1, 1024, "reads the resync job submits at once, each round" },
 	[P_ROUNDS] = { "rounds", 4, 1, 1000, "rounds: a client read and a resync burst each" },
-	[P_IO_MS] = { "io_ms", 1, 0, 1000, "disk latency, virtual ms" },
+	[P_IO_MS] = { "io_ms", 1, 0, 1000, "disk latency, virtual ms", .swarm = true,
+		      .swarm_alt = 0 },
 };
 
 static const enum rsv_policy_key keys[] = { RSV_POLICY_IOWAIT };

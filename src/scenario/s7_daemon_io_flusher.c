@@ -31,9 +31,11 @@ static const struct rsv_scenario_param params[NR_P] = {
 	[P_WORKERS] = { "workers", 12, 1, MAX_WORKERS,
 			"daemon worker threads, one ublk queue each; the last is the late one" },
 	[P_IOS] = { "ios", 1, 1, 1000, "writes the client submits to ublk0 while memory is short" },
-	[P_INODES] = { "inodes", 64, 0, 1024, "dirty inodes of the filesystem on ublk0" },
+	[P_INODES] = { "inodes", 64, 0, 1024, "dirty inodes of the filesystem on ublk0",
+		       .swarm = true, .swarm_alt = 0 },
 	[P_HOLD_MS] = { "hold_ms", 200, 1, 20000, "virtual ms until the filler frees memory" },
-	[P_IO_MS] = { "io_ms", 1, 0, 1000, "backing disk latency, virtual ms" },
+	[P_IO_MS] = { "io_ms", 1, 0, 1000, "backing disk latency, virtual ms", .swarm = true,
+		      .swarm_alt = 0 },
 };
 
 static const enum rsv_policy_key keys[] = { RSV_POLICY_IOFLUSHER };

@@ -30,7 +30,8 @@ static const struct rsv_scenario_param params[NR_P] = {
 		   "reads the bulk reader keeps submitted (in flight or parked)" },
 	[P_IOS] = { "ios", 2000, 1, 100000, "reads the bulk reader makes in all" },
 	[P_READS] = { "reads", 4, 1, 1000, "the client's reads, one at a time" },
-	[P_THINK_MS] = { "think_ms", 5, 0, 1000, "virtual ms the client thinks before a read" },
+	[P_THINK_MS] = { "think_ms", 5, 0, 1000, "virtual ms the client thinks before a read",
+			 .swarm = true, .swarm_alt = 0 },
 	[P_IO_MS] = { "io_ms", 1, 1, 1000, "disk latency, virtual ms" },
 };
 

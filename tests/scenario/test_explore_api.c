@@ -89,3 +89,36 @@ Test(explore_api, bad_configs_are_refused)
 	res.schedule = NULL;
 	cr_assert_eq(rsv_explore_shrink(&cfg, &res, 10), -EINVAL, "nothing to shrink");
 }
+
+/* Swarm's options for a user's program: on under any other strategy; under swarm a coin of
+ * the seed, about half off, the same for the same seed, independent across options. */
+Test(explore_api, swarm_options_are_a_coin_of_the_seed)
+{
+	unsigned off[2] = { 0, 0 }, differ = 0;
+
+	for (uint64_t seed = 0; seed < 400; seed++) {
+		struct rsv_system_config c = { .backend = RSV_BACKEND_SIM,
+					       .nr_pages = 256,
+					       .seed = seed };
+		struct rsv_system *sys = rsv_system_create(&c);
+		bool on[2];
+
+		cr_assert_not_null(sys);
+		cr_assert(rsv_swarm_option(sys, 0) && rsv_swarm_option(sys, 1000), "random: on");
+		rsv_system_destroy(sys);
+		c.sched.strategy = RSV_SCHED_SWARM;
+		cr_assert_not_null(sys = rsv_system_create(&c));
+		for (unsigned i = 0; i < 2; i++) {
+			on[i] = rsv_swarm_option(sys, i);
+			cr_assert_eq(on[i], !rsv_swarm_coin(seed, i));
+			cr_assert_eq(rsv_swarm_option(sys, i), on[i], "asked twice, the same");
+			off[i] += !on[i];
+		}
+		differ += on[0] != on[1];
+		rsv_system_destroy(sys);
+	}
+	cr_assert(off[0] > 150 && off[0] < 250 && off[1] > 150 && off[1] < 250, "off: %u, %u",
+		  off[0], off[1]);
+	cr_assert(differ > 150 && differ < 250, "options 0 and 1 differ on %u of 400 seeds",
+		  differ);
+}

@@ -701,3 +701,120 @@ Test(scenario, fixed_policies_progress_on_the_os_backend)
 	}
 	free(r);
 }
+
+/* ---- swarm's optional behaviours ---- */
+
+/* Under swarm each seed gets each declared option at its default or its alternative, by a
+ * coin of the seed: both values show up over 100 seeds, the same seed draws the same, what
+ * --param gave stays, and no other strategy draws anything. */
+Test(scenario, swarm_draws_declared_options_per_seed_and_leaves_given_ones)
+{
+	const struct rsv_scenario *s = rsv_scenario_find("s4-global-reserve-pool");
+	unsigned hold = 0, io = 0, n = rsv_scenario_nr_params(s), ih = n, ii = n;
+	struct rsv_scenario_opts o, again;
+	char err[128];
+
+	for (unsigned i = 0; i < n; i++) {
+		if (!strcmp(rsv_scenario_param(s, i)->name, "hold"))
+			ih = i;
+		if (!strcmp(rsv_scenario_param(s, i)->name, "io_ms"))
+			ii = i;
+	}
+	cr_assert(ih < n && ii < n && rsv_scenario_param(s, ih)->swarm);
+	rsv_scenario_opts_init(s, &o);
+	o.sched.strategy = RSV_SCHED_SWARM;
+	for (o.seed = 0; o.seed < 100; o.seed++) {
+		uint32_t alt = rsv_scenario_swarm(s, &o);
+
+		again = o;
+		cr_assert_eq(rsv_scenario_swarm(s, &again), alt, "the same seed draws the same");
+		cr_assert_eq(o.params[ih], (alt >> ih) & 1 ? 1 : 0);
+		cr_assert_eq(o.params[ii], (alt >> ii) & 1 ? 0 : 10);
+		cr_assert_eq(alt & ~((1u << ih) | (1u << ii)), 0, "only declared options");
+		hold += o.params[ih] == 1;
+		io += o.params[ii] == 0;
+	}
+	cr_assert(hold >= 30 && hold <= 70 && io >= 30 && io <= 70, "hold=1 %u, io_ms=0 %u of 100",
+		  hold, io);
+	cr_assert_eq(rsv_scenario_set_param(s, &o, "hold=0", err, sizeof(err)), 0, "%s", err);
+	for (o.seed = 0; o.seed < 100; o.seed++) {
+		cr_assert_eq(rsv_scenario_swarm(s, &o) & (1u << ih), 0);
+		cr_assert_eq(o.params[ih], 0, "given by --param, never drawn");
+	}
+	rsv_scenario_opts_init(s, &o);
+	for (o.seed = 0; o.seed < 100; o.seed++) {
+		cr_assert_eq(rsv_scenario_swarm(s, &o), 0);
+		cr_assert_eq(o.params[ih], 0);
+		cr_assert_eq(o.params[ii], 10);
+	}
+}
+
+/* Regression, found by swarm: s8's fix (buffers to the oldest read parked on any channel)
+ * was judged overtaken on 73 of 1,000 seeds. A read took its place in the submission order
+ * before the locks that decide between the pool and the parked lists, so a read held up
+ * between the two was counted as overtaken by reads that had in fact arrived first; and a
+ * completion that found nobody parked put its buffer back in the pool just as a read parked
+ * for want of one (a lost wake-up, seed 1,320 of 2,000 with the first part fixed). Now both
+ * decisions are made under one lock, and the order taken there. */
+Test(scenario, s8_oldest_first_counted_reads_overtaking_before_they_arrived)
+{
+	const struct fixed_run good = { "s8-daemon-pool-starvation", "poolshare=oldest-first",
+					NULL },
+			       bad = { "s8-daemon-pool-starvation", "poolshare=own-channel", NULL };
+	const struct rsv_sched_config swarm = { .strategy = RSV_SCHED_SWARM };
+	struct rsv_scenario_result *r = malloc(sizeof(*r));
+	struct rsv_scenario_opts o;
+	const struct rsv_scenario *s = fixed_opts(&good, &o);
+
+	/* Swarm with its options drawn, as `reservoir explore --strategy swarm` runs it. */
+	o.sched = swarm;
+	for (uint64_t seed = 0; seed < 300; seed++) {
+		struct rsv_scenario_opts run = o;
+
+		run.seed = seed;
+		rsv_scenario_swarm(s, &run);
+		cr_assert_eq(rsv_scenario_run(s, &run, r), 0, "%s", r->why);
+		cr_assert_eq(r->verdict, RSV_VERDICT_PROGRESS, "seed %lu: %s\n%s",
+			     (unsigned long)seed, r->why, r->report);
+		cr_assert_leq(rsv_scenario_counter(r, "worst_overtaken"), 1, "seed %lu",
+			      (unsigned long)seed);
+	}
+	cr_assert_gt(racy_failures(&bad, swarm, 20, true), 10, "own-channel still starves");
+	free(r);
+}
+
+/* Found by the random walk once hold=1 and io_ms=0 were tried (swarm's options): Arcangeli's
+ * global pool refills itself in disable_reserved_pages_pool() from memory "guaranteed to be
+ * unlocked eventually when the bio I/O completes", but the completion frees it to everyone:
+ * a hog still taking memory (race=1) takes it first, and the holder waits for memory that
+ * never comes, holding the semaphore every other section queues on. Per-thread reservations,
+ * taken before the section, do not depend on it. */
+Test(scenario, s4_global_pool_refill_loses_the_sections_pages_to_a_racing_hog)
+{
+	const struct rsv_scenario *s = rsv_scenario_find("s4-global-reserve-pool");
+	struct rsv_scenario_result *r = malloc(sizeof(*r));
+	static const char *const set[] = { "race=1", "hold=1", "io_ms=0" };
+	struct rsv_scenario_opts o;
+	unsigned failed = 0;
+	char err[128];
+
+	rsv_scenario_opts_init(s, &o);
+	for (unsigned i = 0; i < 3; i++)
+		cr_assert_eq(rsv_scenario_set_param(s, &o, set[i], err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(rsv_policy_parse(&o.policy, "reservation=global-pool", err, sizeof(err)), 0);
+	o.seed = 16; /* the first of 2,000 seeds to fail (13 did) */
+	cr_assert_eq(rsv_scenario_run(s, &o, r), 0, "%s", r->why);
+	cr_assert(r->verdict == RSV_VERDICT_LIVELOCK || r->verdict == RSV_VERDICT_DEADLOCK,
+		  "%s: %s", rsv_verdict_name(r->verdict), r->why);
+	cr_assert(strstr(r->report, "waits for semaphore \"reserved_pages_pool\""), "%s",
+		  r->report);
+	cr_assert_lt(rsv_scenario_counter(r, "pages_written"), 256);
+	cr_assert_eq(rsv_policy_parse(&o.policy, "reservation=per-thread", err, sizeof(err)), 0);
+	for (o.seed = 0; o.seed < 100; o.seed++) {
+		cr_assert_eq(rsv_scenario_run(s, &o, r), 0, "%s", r->why);
+		failed += r->verdict != RSV_VERDICT_PROGRESS &&
+			  r->verdict != RSV_VERDICT_INVALID_SETUP;
+	}
+	cr_assert_eq(failed, 0, "per-thread: %u of 100 failed", failed);
+	free(r);
+}
