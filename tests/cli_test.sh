@@ -154,7 +154,7 @@ else
 	fail "the timeline has no lanes: $(grep -c '' "$tmp/s4.svg.tsv") table lines"
 fi
 
-# --lockdep: case A of seed 004 is a cycle in the counters and the report; a fixed policy has
+# --lockdep: case A of the 2020 dm-bufio/loop thread is a cycle in the counters and the report; a fixed policy has
 # none; the flag takes no value.
 cycles() {
 	"$bin" run "$@" --format json | python3 -c '

@@ -39,7 +39,7 @@ RSV_API void rsv_bufio_release(struct rsv_buffer *b);
 /* Writes every dirty buffer and waits: 0, or the first I/O error. */
 RSV_API int rsv_bufio_write_dirty(struct rsv_bufio_client *c);
 RSV_API void rsv_bufio_stats(struct rsv_bufio_client *c, struct rsv_bufio_stats *out);
-/* The client's mutex ("M" of spec G). */
+/* The client's mutex ("M" of the 2020 dm-bufio/loop thread). */
 RSV_API struct rsv_mutex *rsv_bufio_lock(struct rsv_bufio_client *c);
 
 #endif

@@ -404,7 +404,7 @@ static inline int mempool_alloc_bulk(mempool_t *pool, void **elems, unsigned int
 	rsv_mempool_create_page_pool(rsv_task_system(rsv_task_current()), __VA_ARGS__)
 #define mempool_is_saturated(pool) (rsv_mempool_curr_nr(pool) >= rsv_mempool_min_nr(pool))
 
-/* ---- reservations (Arcangeli's names, seed 003) ---- */
+/* ---- reservations (Arcangeli's names, LKML 2004) ---- */
 
 #define create_reserved_pages_pool rsv_reservation_create
 #define destroy_reserved_pages_pool rsv_reservation_destroy

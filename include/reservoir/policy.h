@@ -21,7 +21,7 @@ enum rsv_policy_key {
 };
 
 enum rsv_mempool_policy {
-	RSV_MEMPOOL_UPSTREAM = 0, /* today's mempool_alloc (spec E3) */
+	RSV_MEMPOOL_UPSTREAM = 0, /* today's mempool_alloc (mm/mempool.c) */
 	RSV_MEMPOOL_REVERT,       /* v4.8 revert of f9054c70d28b (E2) */
 	RSV_MEMPOOL_2016,         /* v4.6/4.7: NOMEMALLOC only while the pool has elements (E1) */
 	RSV_MEMPOOL_MEMDIE_ONLY,  /* Hocko RFC 1/2: drop NOMEMALLOC for OOM victims, empty pool */

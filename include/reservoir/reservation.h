@@ -1,6 +1,7 @@
 /* reservoir/reservation.h: page reservations for critical sections, beyond the zone reserves.
  *
- * The 2004 argument (seed 003): a filesystem's writeout must be able to allocate a bounded
+ * The 2004 argument (Arcangeli, "Remove OOM killer from try_to_free_pages /
+ * all_unreclaimable braindamage"): a filesystem's writeout must be able to allocate a bounded
  * number of pages even when memory is exhausted, or the writeout that would free memory never
  * runs. A user states the bound once (rsv_reservation_create, at "mount") and brackets each
  * writeout with rsv_reservation_enable/disable. What the bracket buys is policy `reservation`:

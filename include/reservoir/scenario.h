@@ -1,4 +1,4 @@
-/* reservoir/scenario.h: the seed threads' scenarios (spec I), runnable by name.
+/* reservoir/scenario.h: the seed threads' scenarios, runnable by name.
  *
  * A scenario builds a system (tasks, locks, pools, devices) from named integer parameters,
  * runs it under a policy and a seed on either backend, and judges the run from its counters,

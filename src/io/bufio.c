@@ -1,5 +1,5 @@
 /* dm-bufio: a client's buffer cache over a block device, and the shrinker the 2014-2020
- * threads fought over (spec G).
+ * threads fought over ("[PATCH 0/6] Overhaul memalloc_no*", 2020).
  *
  * The client mutex covers the buffers; a buffer being written is waited for with the mutex
  * held, as __make_buffer_clean() does (so no other path sees it mid-write). So a shrinker that

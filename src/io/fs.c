@@ -1,11 +1,12 @@
 /* A small log-structured filesystem: one lock, one file whose pages live in the page cache,
  * writeback through the device below.
  *
- * It exists for the 2014-2020 dm-bufio/loop arguments (spec G): a filesystem holds its lock
- * across allocations, so those allocations are GFP_NOFS (reclaim must not call back into it),
- * and anything that needs the lock to make progress, a loop worker writing into the file, can
- * be waited on by reclaim only through I/O. Every write appends a fresh page-cache page, so
- * the file needs no index: the model's interest is who allocates under which lock. */
+ * It exists for the 2014-2020 dm-bufio/loop arguments (Patocka's "[PATCH 0/6] Overhaul
+ * memalloc_no*", 2020): a filesystem holds its lock across allocations, so those allocations are
+ * GFP_NOFS (reclaim must not call back into it), and anything that needs the lock to make progress,
+ * a loop worker writing into the file, can be waited on by reclaim only through I/O. Every write
+ * appends a fresh page-cache page, so the file needs no index: the model's interest is who
+ * allocates under which lock. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

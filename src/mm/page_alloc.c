@@ -1,5 +1,6 @@
 /* The page allocator's entry points: alloc_pages with its fast path at the low watermark and
- * its slow path (spec C), and free_pages with the checks that catch a double or foreign free.
+ * its slow path (the kernel's __alloc_pages_slowpath()), and free_pages with the checks that catch
+ * a double or foreign free.
  *
  * The slow path follows __alloc_pages_slowpath() step by step. Where it needs kswapd, direct
  * reclaim or the OOM killer it calls sys->reclaim, which the reclaim layer fills in; without

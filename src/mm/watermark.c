@@ -1,4 +1,4 @@
-/* Zone watermarks: how they are sized (spec C, __setup_per_zone_wmarks) and the test every
+/* Zone watermarks: how they are sized (the kernel's __setup_per_zone_wmarks()) and the test every
  * allocation makes against them (__zone_watermark_ok). */
 #include "mm/internal.h"
 

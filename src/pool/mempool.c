@@ -1,5 +1,5 @@
-/* Memory pools (spec E): min_nr preallocated elements behind a backing allocator, and the
- * policies the seed threads argue about for how that allocator is asked.
+/* Memory pools (the kernel's mm/mempool.c): min_nr preallocated elements behind a backing
+ * allocator, and the policies the seed threads argue about for how that allocator is asked.
  *
  *   upstream            (E3) NOMEMALLOC|NORETRY|NOWARN always; first a pass without direct
  *                       reclaim or I/O, then the pool, then the full gfp, then the pool, then
@@ -135,7 +135,8 @@ static void *remove_element(struct rsv_mempool *pool)
 /* The element may reach the task that frees it with no lock in between. This release pairs
  * with the acquire in may_refill(): whoever frees the element then reads a curr_nr no older
  * than the one this allocation left, so the unlocked "below min_nr?" test cannot miss a pool
- * that needs the element back (Heo's argument, spec E3). */
+ * that needs the element back (Tejun Heo, "mempool: fix and document synchronization and memory
+ * barrier usage", 2011). */
 static void *handed_out(struct rsv_mempool *pool, struct rsv_pool_slot *s, void *e)
 {
 	atomic_thread_fence(memory_order_release);

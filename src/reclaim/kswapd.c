@@ -2,7 +2,7 @@
  * reclaims with GFP_KERNEL (it may write back and swap, and it runs the FS shrinkers) until
  * the zone is back above high, then naps HZ/10 and sleeps. A run that reclaims nothing counts
  * a failure; after 16 in a row the node is hopeless and wake-ups are ignored until some
- * reclaim succeeds again (spec D). */
+ * reclaim succeeds again (the kernel's kswapd_failures). */
 #include "reclaim/internal.h"
 
 static bool balanced(struct rsv_system *sys)

@@ -1,4 +1,4 @@
-/* The OOM killer and its reaper (spec F).
+/* The OOM killer and its reaper (the kernel's mm/oom_kill.c).
  *
  * out_of_memory() picks the task whose death frees the most (its charged anonymous pages and
  * swap entries, adjusted by oom_score_adj), marks it a victim (reserves per policy memdie) and

@@ -1,4 +1,4 @@
-/* Shrinkers: caches of upper layers offered to reclaim (spec D, do_shrink_slab). Each pass
+/* Shrinkers: caches of upper layers offered to reclaim (the kernel's do_shrink_slab()). Each pass
  * asks a shrinker for a share of its objects that grows as priority drops and shrinks with
  * its seeks, plus what earlier passes could not do (deferred); work is done in batches, and a
  * shrinker that answers SHRINK_STOP (it cannot work in this context) has the rest deferred.

@@ -1,4 +1,4 @@
-/* Reclaim throttling, as policy `throttle` (spec D).
+/* Reclaim throttling, as policy `throttle` (throttle_vm_writeout() and reclaim_throttle()).
  *
  * throttle-vm-writeout (pre-4.9): at the end of every shrink, by every reclaimer, while pages
  * under writeback exceed the hard dirty limit plus 10%, sleep HZ/10. A caller without both

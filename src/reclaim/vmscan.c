@@ -1,6 +1,6 @@
-/* Page reclaim (spec D): scanning the LRU lists, the decisions the reclaim context's gfp
- * allows, writeback and swap-out through the mappings' devices, shrink_node, and direct
- * reclaim with its throttle on pfmemalloc_wait.
+/* Page reclaim (the kernel's mm/vmscan.c): scanning the LRU lists, the decisions the reclaim
+ * context's gfp allows, writeback and swap-out through the mappings' devices, shrink_node, and
+ * direct reclaim with its throttle on pfmemalloc_wait.
  *
  * Which pages a reclaimer may touch:
  *   clean file page          dropped

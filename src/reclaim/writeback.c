@@ -6,7 +6,7 @@
  * allowed to write, as a GFP_NOFS reclaimer does). It is a service task: reclaim throttling
  * never stops it, because reclaim waits for it.
  *
- * balance_dirty_pages() (spec D): no pause while dirty + writeback is below the freerun
+ * balance_dirty_pages(): no pause while dirty + writeback is below the freerun
  * ceiling, (thresh + background) / 2; between the ceiling and the hard limit one pause
  * proportional to the excess, at most MAX_PAUSE; above the hard limit pauses of MAX_PAUSE
  * until writeback brings the count under it. A task checks every RATELIMIT pages it dirties,

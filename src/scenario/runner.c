@@ -2,7 +2,7 @@
  *
  * Every run is judged the same way first: the scheduler finding no runnable task, or the
  * progress watchdog seeing every task parked, is a deadlock; the watchdog seeing no progress
- * while tasks ran is a livelock (30 virtual seconds in spec I; 40 with the kernel's periodic
+ * while tasks ran is a livelock (30 virtual seconds; 40 with the kernel's periodic
  * writeback, which may defer a write by 35, see progress_timeout()). A run that ends without
  * either goes to the scenario's own judge, which reads its counters. */
 #include <errno.h>

@@ -1,4 +1,5 @@
-/* s1-crypt-swap-reserves (seeds 000 and 002: f9054c70d28b against its revert; spec I, S1).
+/* s1-crypt-swap-reserves (Hocko, "[RFC PATCH 0/2] mempool vs. page allocator interaction",
+ * and Rientjes' reply to its patch 1, July 2016: f9054c70d28b against its revert).
  *
  * Anonymous memory swaps out to a swap area on dm-crypt on a disk with a 5 ms latency, while
  * two hogs keep memory short. Reclaim (kswapd, and the hogs' direct reclaim: PF_MEMALLOC both)

@@ -1,5 +1,6 @@
-/* s2-writeout-throttle (seeds 000 and 001: throttle_vm_writeout, PF_LESS_THROTTLE, NeilBrown's
- * mempool without direct reclaim, bf48438354a7; spec D and I, S2).
+/* s2-writeout-throttle (throttle_vm_writeout() and PF_LESS_THROTTLE in Hocko's "mempool vs.
+ * page allocator interaction" series; NeilBrown's mempool without direct reclaim in "Re: [RFC
+ * PATCH 2/2] mm, mempool: do not throttle PF_LESS_THROTTLE tasks", July 2016; bf48438354a7).
  *
  * A file's dirty pages are written back through dm-crypt to a disk, with memory exhausted and
  * the dirty limit such that pages under writeback exceed it by more than 10%. Only kcryptd

@@ -1,4 +1,5 @@
-/* s3-oom-mutex-livelock (seed 002: Rientjes' tasks A, B and C; spec I, S3).
+/* s3-oom-mutex-livelock (Rientjes' tasks A, B and C, in "Re: [RFC PATCH 1/2]
+ * mempool: do not consume memory reserves from the reclaim path", July 2016).
  *
  * Memory is exhausted below min with nothing reclaimable. A takes the last element of pool
  * `a` and then wants mutex `b`. B holds `b` and allocates a page: the OOM killer picks C, the

@@ -1,5 +1,6 @@
-/* s4-global-reserve-pool (seed 003; spec I, S4): filesystem writers whose writeout needs at
- * most R pages each, against exhausted memory, under policy `reservation`.
+/* s4-global-reserve-pool (Arcangeli, "Remove OOM killer from
+ * try_to_free_pages / all_unreclaimable braindamage", LKML, November 2004): filesystem writers
+ * whose writeout needs at most R pages each, against exhausted memory, under policy `reservation`.
  *
  * Each writer opens a section on the filesystem's reservation (made at mount), and, once
  * every writer is inside, a hog takes every free page above min. Then each section allocates

@@ -1,5 +1,5 @@
-/* s5-nofs-bufio-loop (seed 004: 9d28eb12447e, d0a255e795ab and the 2020 memalloc_no* thread;
- * spec G and I, S5).
+/* s5-nofs-bufio-loop (9d28eb12447e, d0a255e795ab, and Patocka's
+ * "[PATCH 0/6] Overhaul memalloc_no*" on dm-devel, June 2020, with Chinner's replies).
  *
  * A dm-bufio client sits on a loop device whose backing file lives on a small filesystem on a
  * disk. The buffer cache holds clean and dirty buffers; everything else in memory is taken by

@@ -234,7 +234,8 @@ Test(lockdep, pseudo_lock_regions_and_waits_order_what_they_cover)
 	rsv_system_destroy(sys);
 }
 
-/* ---- seed 004: predicted from runs of each path that do not deadlock ---- */
+/* ---- the 2020 dm-bufio/loop deadlocks: predicted from runs of each path that do not deadlock ----
+ */
 
 struct stack_test {
 	struct rsv_fs *fs;

@@ -80,7 +80,7 @@ Test(gfp, format_names_composites)
 	cr_assert_str_eq(buf, "0");
 }
 
-/* gfp_to_alloc_flags(): spec C's slowpath rules, row by row. */
+/* gfp_to_alloc_flags(): the kernel's slow-path rules, row by row. */
 Test(gfp, to_alloc_flags_table)
 {
 	const unsigned base = RSV_ALLOC_WMARK_MIN | RSV_ALLOC_CPUSET;

@@ -1,8 +1,8 @@
 /* Who may go how far below the watermarks, end to end through rsv_alloc_pages() on a system
- * with nothing reclaimable (spec C): the reserve ladder min 128, GFP_ATOMIC 48, ALLOC_OOM 64,
- * PF_MEMALLOC and __GFP_MEMALLOC to zero. A one-page cache batch keeps the counts exact.
- * Direct reclaim may throttle below half of min (waiting for kswapd to give up), so these run
- * on a real thread: a simulator's set-up context may not sleep. */
+ * with nothing reclaimable (__alloc_pages_slowpath()): the reserve ladder min 128, GFP_ATOMIC 48,
+ * ALLOC_OOM 64, PF_MEMALLOC and __GFP_MEMALLOC to zero. A one-page cache batch keeps the counts
+ * exact. Direct reclaim may throttle below half of min (waiting for kswapd to give up), so these
+ * run on a real thread: a simulator's set-up context may not sleep. */
 #include "helpers.h"
 
 /* Criterion 2.4 ignores --timeout: every suite carries its own. */

@@ -1,4 +1,5 @@
-/* Watermark sizing (spec C) and the watermark test over every alloc-flag combination. */
+/* Watermark sizing (__setup_per_zone_wmarks()) and the watermark test over every alloc-flag
+ * combination. */
 #include "helpers.h"
 #include "mm/internal.h"
 

@@ -1,5 +1,5 @@
 /* Reservations: Arcangeli's global pool and reiser4's per-thread pages doing the same work
- * (spec I, S4), the section rules (nesting, refill, who may use the pool), and misuse. */
+ * (scenario s4), the section rules (nesting, refill, who may use the pool), and misuse. */
 #include <stdlib.h>
 #include "helpers.h"
 

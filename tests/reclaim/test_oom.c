@@ -1,4 +1,4 @@
-/* The OOM killer and reaper (spec F), on the simulator. Three "processes" own anonymous
+/* The OOM killer and reaper (mm/oom_kill.c), on the simulator. Three "processes" own anonymous
  * memory with no swap; an allocator then exhausts the arena. */
 #include <stdlib.h>
 #include "helpers.h"

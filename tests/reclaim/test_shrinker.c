@@ -1,4 +1,4 @@
-/* Shrinkers: spec D's arithmetic (delta, deferred work, batches), SHRINK_STOP and
+/* Shrinkers: do_shrink_slab()'s arithmetic (delta, deferred work, batches), SHRINK_STOP and
  * SHRINK_EMPTY, and misuse. Driven directly through rsv_shrink_slab(). */
 #include "helpers.h"
 

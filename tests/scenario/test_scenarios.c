@@ -1,4 +1,4 @@
-/* The seed scenarios' expected outcomes (spec I; issue 5), each over 200 seeds on the
+/* The seed scenarios' expected outcomes (issue 5), each over 200 seeds on the
  * simulator, judged from counters; and a run replayed bit for bit. */
 #include "helpers.h"
 

@@ -71,7 +71,7 @@ static void sweep(const char *scenario, const struct point *pts, unsigned n)
 #define S1_BOTH(p, v2016, vup, why) \
 	PT("mempool=2016", v2016, why, p), PT("mempool=upstream", vup, why, p)
 /* 2016's failure: the reserves drained to zero, or hogs killed while swap-outs were in
- * flight on the reserves (both seed 000's "swapout path can drain all memory reserves"). */
+ * flight on the reserves (both Hocko's "swapout path can drain all memory reserves", July 2016). */
 #define DRAINED (V(RESERVE_DEPLETED) | V(NEEDLESS_OOM))
 
 static const struct point s1[] = {
