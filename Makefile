@@ -9,6 +9,8 @@
 #   make fuzz     SECONDS=N (default 60) of the libFuzzer harness (clang)
 #   make format-check  the lines the last commit (or the uncommitted change) touched, against
 #                 .clang-format and the 100-column limit (part of make check)
+#   make install  PREFIX=DIR (default /usr/local; DESTDIR is honoured): headers, libreservoir.so
+#                 and .a, reservoir.pc, the CMake package, the command and the man pages
 #   make clean
 
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
@@ -16,7 +18,7 @@ CMAKE    ?= cmake
 WERROR   := $(if $(CI),ON,OFF)
 CONFIG    = -DCMAKE_BUILD_TYPE=Release -DRSV_WERROR=$(WERROR)
 
-.PHONY: all build check check-release check-asan check-tsan models demo bench stress fuzz deps \
+.PHONY: all build install check check-release check-asan check-tsan models demo bench stress fuzz deps \
 	format-check clean
 
 SECONDS ?= 60
@@ -34,6 +36,11 @@ build-asan/.configured:
 	@$(CMAKE) -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRSV_SANITIZE=address \
 		-DRSV_DEBUG=ON -DRSV_WERROR=$(WERROR) >/dev/null
 	@touch $@
+
+PREFIX ?= /usr/local
+
+install: build
+	@$(CMAKE) --install build --prefix $(PREFIX)
 
 check: deps
 	@$(MAKE) --no-print-directory format-check
@@ -54,6 +61,7 @@ check-release: build
 	@tests/check_headers.sh
 	@tests/kernel/check_mismatches.sh
 	@tests/cli_test.sh build/bin/reservoir
+	@tests/check_install.sh build
 	@build/examples/lost_wakeup && build/examples/lost_wakeup --fixed
 
 check-asan: build-asan/.configured

@@ -21,9 +21,11 @@
 #include "reservoir/slab.h"
 #include "reservoir/mempool.h"
 #include "reservoir/reservation.h"
+#include "reservoir/version.h"
 
-#define RSV_VERSION "0.1.0"
-
+/* The library's version, "MAJOR.MINOR.PATCH": the one it was built as, which may be newer
+ * than the RSV_VERSION a program was compiled against (same major: compatible). Never NULL;
+ * may be called before anything else, from any thread. */
 RSV_API const char *rsv_version(void);
 /* A hash of the library's sources: two builds with the same id schedule the same run the same
  * way, so a recorded schedule is only replayed by a build of its id. */

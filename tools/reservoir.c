@@ -56,7 +56,7 @@ static int usage(FILE *out)
 		"[--format text|json]\n"
 		"       reservoir demo [--seed N]\n"
 		"       reservoir stress [--seconds N] [--tasks N] [--seed N]\n"
-		"       reservoir version\n");
+		"       reservoir version | --version\n");
 	return out == stderr ? 2 : 0;
 }
 
@@ -111,7 +111,7 @@ int main(int argc, char **argv)
 	mallopt(M_MMAP_THRESHOLD, 64 << 20);
 	if (argc < 2)
 		return usage(stderr);
-	if (!strcmp(argv[1], "version")) {
+	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
 		printf("reservoir %s\n", rsv_version());
 		return 0;
 	}
