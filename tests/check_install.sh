@@ -59,10 +59,17 @@ cmake --build "$tmp/cmake" >>"$tmp/cmake.log" 2>&1 || fail "building tests/consu
 
 # The man pages: each one installed is read by man without a warning.
 nman=0
+nlinks=0
 for page in $(find "$prefix" -path '*/man/man*' -type f | sort); do
+	if head -1 "$page" | grep -q '^\.so '; then # a function's page: its group's must be there
+		target=$(dirname "$(dirname "$page")")/$(head -1 "$page" | cut -d' ' -f2)
+		[ -f "$target" ] || fail "$(basename "$page") sources $target, which is missing"
+		nlinks=$((nlinks + 1))
+		continue
+	fi
 	if ! MANWIDTH=80 man --warnings -l "$page" >/dev/null 2>"$tmp/man.err" || [ -s "$tmp/man.err" ]; then
 		fail "man -l $(basename "$page"): $(head -3 "$tmp/man.err")"
 	fi
 	nman=$((nman + 1))
 done
-echo "install: reservoir $version ($soname) into a fresh prefix; consumer built and run through pkg-config and CMake, shared and static; $nman man pages read"
+echo "install: reservoir $version ($soname) into a fresh prefix; consumer built and run through pkg-config and CMake, shared and static; $nman man pages read, $nlinks function pages lead to them"
