@@ -62,6 +62,7 @@ check-release: build
 	@tests/kernel/check_mismatches.sh
 	@tests/cli_test.sh build/bin/reservoir
 	@tests/check_install.sh build
+	@tests/nbd_crypt_test.sh build
 	@build/examples/lost_wakeup && build/examples/lost_wakeup --fixed
 
 check-asan: build-asan/.configured
@@ -119,6 +120,7 @@ stress: deps build
 bench: deps build
 	@build/bench/bench_page
 	@build/bench/bench_slab
+	@bench/nbd_crypt.sh build
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz report
