@@ -72,8 +72,8 @@ stop
 nbdcopy -- [ nbdkit pattern size=1M ] "$tmp/plain" 2>/dev/null || fail "the pattern"
 differ=$(cmp -l -n 1048576 "$tmp/disk" "$tmp/plain" | wc -l)
 [ "$differ" -gt 1040000 ] && pass || fail "only $differ of 1,048,576 bytes differ from the plaintext"
-[ "$(stat_of failed_allocations)" = 0 ] && [ "$(stat_of check)" = ok ] && pass ||
-	fail "statistics: $(tr '\n' ' ' <"$tmp/stats")"
+[ "$(stat_of failed_allocations)" = 0 ] && [ "$(stat_of check)" = ok ] &&
+	[ "$(stat_of misuse)" = 0 ] && pass || fail "statistics: $(tr '\n' ' ' <"$tmp/stats")"
 used=$(($(stat_of bounce_from_backing) + $(stat_of bounce_from_pool)))
 [ "$used" -ge 131072 ] && [ "$(stat_of mlocked)" = 1 ] && pass ||
 	fail "$used bounce pages for 2 x 256 MiB (want 131072), mlocked $(stat_of mlocked)"

@@ -204,9 +204,13 @@ static void worker_exit(void *arg)
 /* Threads are made after nbdkit forks into the background, so reservoir's are made here. */
 static int crypt_after_fork(void)
 {
+	/* The arena locked (or no server: the limit is named), kswapd woken early when the
+	 * machine reports memory pressure, every adopted worker an I/O flusher. */
 	struct rsv_system_config sc = { .backend = RSV_BACKEND_OS,
 					.nr_pages = (unsigned long)(cfg.arena / RSV_PAGE_SIZE),
-					.mlock = true };
+					.mlock = true,
+					.psi = true,
+					.attach_flags = RSV_PF_IO_FLUSHER };
 
 	if (pthread_key_create(&srv.thread_key, worker_exit)) {
 		nbdkit_error("pthread_key_create failed");
@@ -215,14 +219,9 @@ static int crypt_after_fork(void)
 	if (cfg.use_malloc)
 		return 0;
 	if (!(srv.sys = rsv_system_create(&sc))) {
-		nbdkit_error("reservoir: rsv_system_create: %m (arena %" PRId64 " bytes)",
-			     cfg.arena);
+		nbdkit_error("reservoir: %s", rsv_system_create_error());
 		return -1;
 	}
-	if (rsv_system_mlocked(srv.sys) < 0)
-		nbdkit_debug("reservoir: the arena is not locked in memory: %s (RLIMIT_MEMLOCK; "
-			     "raise it with ulimit -l or LimitMEMLOCK=)",
-			     strerror(-rsv_system_mlocked(srv.sys)));
 	rsv_task_attach(srv.sys, "nbd-crypt setup");
 	srv.reqs = rsv_mempool_create_kmalloc_pool(srv.sys, cfg.pool, sizeof(struct request));
 	srv.bufs = rsv_mempool_create_page_pool(srv.sys, cfg.pool, 0);
@@ -263,8 +262,12 @@ static struct worker *worker(void)
 			return NULL;
 		}
 		w->attached = true;
+		/* attach_flags made it an I/O flusher; ask again for the kernel's answer. And
+		 * should anything clear the flag, its next allocation that may wait on I/O is
+		 * named (rsv_task_serve_io()). */
 		rsv_task_set_io_flusher(true, &kerr);
 		atomic_store(&srv.flusher_kernel, kerr);
+		rsv_task_serve_io("nbd-crypt");
 	}
 	pthread_setspecific(srv.thread_key, w);
 	atomic_fetch_add(&srv.workers, 1);
@@ -441,7 +444,7 @@ static int crypt_flush(void *handle, uint32_t flags)
 /* ---- the end: books checked, statistics written ---- */
 
 static void write_stats(const struct rsv_mempool_stats *rq, const struct rsv_mempool_stats *bf,
-			int check, const char *why)
+			uint64_t misuse, const char *psi, int check, const char *why)
 {
 	FILE *f;
 
@@ -468,6 +471,8 @@ static void write_stats(const struct rsv_mempool_stats *rq, const struct rsv_mem
 			"bounce_from_backing %" PRIu64 "\nbounce_from_pool %" PRIu64
 			"\nbounce_waits %" PRIu64 "\nbounce_wait_ms %" PRIu64 "\n",
 			bf->from_backing, bf->from_pool, bf->waits, bf->wait_ns / 1000000);
+		fprintf(f, "misuse %" PRIu64 "\n", misuse);
+		fprintf(f, "psi %s\n", psi);
 		fprintf(f, "check %s\n", check ? why : "ok");
 	}
 	fclose(f);
@@ -476,10 +481,14 @@ static void write_stats(const struct rsv_mempool_stats *rq, const struct rsv_mem
 static void crypt_cleanup(void)
 {
 	struct rsv_mempool_stats rq = { 0 }, bf = { 0 };
+	uint64_t misuse = 0;
+	const char *psi = "not asked";
 	int check = 0;
 	char why[256] = "";
 
 	if (srv.sys) {
+		misuse = rsv_stats_get(srv.sys, RSV_STAT_MISUSE);
+		rsv_system_psi(srv.sys, NULL, &psi);
 		rsv_task_attach(srv.sys, "nbd-crypt teardown");
 		rsv_mempool_stats(srv.reqs, &rq);
 		rsv_mempool_stats(srv.bufs, &bf);
@@ -490,7 +499,7 @@ static void crypt_cleanup(void)
 			snprintf(why, sizeof(why), "%s", rsv_system_error(srv.sys));
 		srv.reqs = srv.bufs = NULL;
 	}
-	write_stats(&rq, &bf, check, why);
+	write_stats(&rq, &bf, misuse, psi, check, why);
 	if (srv.sys)
 		rsv_system_destroy(srv.sys);
 	srv.sys = NULL;

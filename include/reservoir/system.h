@@ -17,7 +17,9 @@ enum rsv_misuse_mode {
 };
 
 struct rsv_system_config {
-	unsigned long nr_pages;          /* arena size in 4 KiB pages; 0 = 4096 */
+	/* Arena size in 4 KiB pages. 0: RSV_DEFAULT_ARENA_PAGES, and on the os backend no more
+	 * than a quarter of the process's cgroup v2 memory.max (rsv_default_arena_pages()). */
+	unsigned long nr_pages;
 	enum rsv_backend backend;
 	uint64_t seed;
 	uint64_t time_limit_ns;          /* sim: end the run after this much virtual time */
@@ -26,7 +28,22 @@ struct rsv_system_config {
 	unsigned pcp_batch, pcp_high;    /* per-task page cache; 0 = sized from the arena */
 	bool pcp_locked;                 /* caches take a spinlock on every use, as the kernel's
 					  * do, instead of the membarrier-based protocol */
-	bool mlock;                      /* mlock() the arena; see rsv_system_mlocked() */
+	/* Lock the arena and its page descriptors in memory (mlock2() with MLOCK_ONFAULT where
+	 * the kernel has it: each page is locked as it is first touched). If the kernel refuses
+	 * (RLIMIT_MEMLOCK too low, no CAP_IPC_LOCK), rsv_system_create() fails and
+	 * rsv_system_create_error() names the limit and how to raise it; with mlock_optional
+	 * the system goes on unlocked and rsv_system_mlocked() says why. */
+	bool mlock;
+	bool mlock_optional;
+	/* RSV_PF_* flags every thread rsv_task_attach() adopts starts with: RSV_PF_IO_FLUSHER
+	 * for a daemon whose own thread pool serves I/O (each then also asks the kernel's
+	 * PR_SET_IO_FLUSHER on the os backend). Only RSV_PF_IO_FLUSHER's bits are accepted. */
+	unsigned attach_flags;
+	/* os backend: kswapd also woken, its target raised past high, when the Linux kernel
+	 * reports memory pressure (a PSI trigger on psi_path, NULL: /proc/pressure/memory).
+	 * Where PSI is missing the system is made without it: rsv_system_psi() says why. */
+	bool psi;
+	const char *psi_path;
 	unsigned dirty_ratio;            /* % of dirtyable memory; 0 = 20 */
 	unsigned dirty_background_ratio; /* 0 = 10 */
 	unsigned long dirty_thresh_pages; /* the dirty limit in pages, overriding the ratio */
@@ -60,10 +77,24 @@ struct rsv_watermarks {
 #define RSV_DIRTY_EXPIRE_CENTISECS 3000   /* the kernel's vm.dirty_expire_centisecs */
 #define RSV_DIRTY_WRITEBACK_CENTISECS 500 /* vm.dirty_writeback_centisecs */
 
+#define RSV_DEFAULT_ARENA_PAGES 4096UL /* 16 MiB, when nr_pages is 0 (see below) */
 #define RSV_MIN_ARENA_PAGES 16UL
 #define RSV_MAX_ARENA_PAGES (1UL << 28) /* 1 TiB */
 
 RSV_API struct rsv_system *rsv_system_create(const struct rsv_system_config *cfg);
+/* The memory limit cgroup v2 puts on the calling process: the smallest memory.max from its
+ * cgroup up to the root, its cgroup read from @proc_cgroup (NULL: /proc/self/cgroup, the
+ * "0::" line) under the hierarchy mounted at @mount (NULL: /sys/fs/cgroup). 0 with *@bytes
+ * (UINT64_MAX: "max" all the way up); -ENOENT without a cgroup v2 entry or any memory.max
+ * (cgroup v1, or the memory controller not enabled); another -errno for a file unread. */
+RSV_API int rsv_cgroup_memory_max(const char *proc_cgroup, const char *mount, uint64_t *bytes);
+/* The default arena under a memory limit of @limit bytes (UINT64_MAX: none):
+ * RSV_DEFAULT_ARENA_PAGES, or a quarter of the limit where that is less (at least
+ * RSV_MIN_ARENA_PAGES), leaving the rest to the program around the arena. */
+RSV_API unsigned long rsv_default_arena_pages(uint64_t limit);
+/* Why the calling thread's last rsv_system_create() returned NULL, in one line ("" if it did
+ * not fail): the field out of range, the mlock refused and the limit to raise. */
+RSV_API const char *rsv_system_create_error(void);
 /* Frees everything, once every task has returned; an abandoned system is left alone. */
 RSV_API void rsv_system_destroy(struct rsv_system *sys);
 /* Runs the system's tasks: sim, schedules them until done, deadlock, the time limit or
@@ -100,6 +131,9 @@ RSV_API int rsv_system_set_watermarks(struct rsv_system *sys, unsigned long min,
 RSV_API unsigned long rsv_system_nr_pages(const struct rsv_system *sys);
 /* Free pages in the buddy allocator (NR_FREE_PAGES; per-task caches not included). */
 RSV_API unsigned long rsv_system_free_pages(const struct rsv_system *sys);
+/* The PSI monitor (cfg.psi): 1 armed, 0 not asked, -errno unavailable, with the reason in
+ * *@why (may be NULL); *@events (may be NULL): how often it has fired. */
+RSV_API int rsv_system_psi(const struct rsv_system *sys, uint64_t *events, const char **why);
 /* 1 if the arena is mlocked, 0 if not asked, -errno if mlock() failed. */
 RSV_API int rsv_system_mlocked(const struct rsv_system *sys);
 

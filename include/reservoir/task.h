@@ -42,6 +42,8 @@ static inline struct rsv_task_head *rsv_task_head(struct rsv_task *t)
 #define RSV_PF_MEMALLOC_PIN 0x10000000u  /* scope: allocations lose __GFP_MOVABLE */
 
 #define RSV_PF_SCOPE_MASK (RSV_PF_MEMALLOC_NOFS | RSV_PF_MEMALLOC_NOIO | RSV_PF_MEMALLOC_PIN)
+/* What PR_SET_IO_FLUSHER sets (rsv_task_set_io_flusher()). */
+#define RSV_PF_IO_FLUSHER (RSV_PF_MEMALLOC_NOIO | RSV_PF_LOCAL_THROTTLE)
 
 /* Starts a task running fn(arg) on @sys's backend (on the simulator it first runs inside
  * rsv_system_run()). NULL with errno set on failure. */
@@ -137,11 +139,24 @@ static inline void rsv_memalloc_pin_restore(unsigned s) { rsv_memalloc_flags_res
 
 /* PR_SET_IO_FLUSHER for the calling task: sets (or clears) PF_MEMALLOC_NOIO and
  * PF_LOCAL_THROTTLE, and on the os backend asks the Linux kernel for the same with
- * prctl(PR_SET_IO_FLUSHER). Returns 0 once the task's flags are set (-EINVAL without a task).
- * *kernel_err, if given, gets 0 when the kernel agreed, -errno when it refused (EPERM without
- * CAP_SYS_RESOURCE), or -ENOSYS when it was not asked (simulator, or not Linux). */
+ * prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0). Returns 0 once the task's flags are set (-EINVAL
+ * without a task). *kernel_err, if given, gets 0 when the kernel agreed, -errno when it
+ * refused (EPERM without CAP_SYS_RESOURCE), or -ENOSYS when it was not asked (simulator, or
+ * not Linux): reservoir's own flags are set either way.
+ *
+ * The setting is inherited, as the kernel's copy_process() copies the flags: a task that
+ * rsv_task_create() makes starts with its creator's I/O-flusher flags, and a thread
+ * rsv_task_attach() adopts starts with the system's attach_flags (reservoir/system.h), for
+ * the worker threads a daemon's own thread pool makes. */
 RSV_API int rsv_task_set_io_flusher(bool on, int *kernel_err);
 /* 1 if the calling task has both flags, 0 if not, -EINVAL without a task. */
 RSV_API int rsv_task_get_io_flusher(void);
+/* The calling task serves the I/O path @what (a device, a queue, a daemon's channel; named in
+ * reports, cut to 31 characters): from now on an allocation it makes that may reclaim by
+ * issuing I/O (a blocking gfp with __GFP_IO that no NOIO scope or I/O-flusher flag masks) is a
+ * misuse, named once per task, before the reclaim that could wait on that very path: the
+ * worker whose PR_SET_IO_FLUSHER was cleared (ublksrv's prctl(PR_SET_IO_FLUSHER, 0)) becomes a
+ * report, not a hang. NULL: it serves none. 0, or -EINVAL without a task. */
+RSV_API int rsv_task_serve_io(const char *what);
 
 #endif

@@ -222,6 +222,10 @@ struct rsv_task {
 	_Atomic bool exited;
 	_Atomic bool should_stop; /* rsv_kthread_stop() asked this kthread to return */
 	bool attached;
+	/* rsv_task_serve_io(): the I/O path this task serves ("" none), and whether its
+	 * allocation that may issue I/O was named already (once per task). */
+	char io_path[32];
+	bool io_path_named;
 	int exit_code;
 	int (*fn)(void *);
 	void *arg;
@@ -528,6 +532,17 @@ static inline void rsv__lockdep_exit(struct rsv_system *sys)
 
 /* task.c: every task, and every task to come, takes its allocations past the checkers. */
 void rsv__arm_alloc_hooks(struct rsv_system *sys);
+/* task.c: a worker of an I/O path (rsv_task_serve_io()) allocating with reclaim that may issue
+ * I/O, named once per task. */
+void rsv__io_path_check(struct rsv_task *t, rsv_gfp_t gfp);
+/* The checkers every allocation path asks for a task with t->alloc_hooks, before it
+ * allocates: lockdep's might_alloc(), then the I/O-path check. */
+static inline void rsv__might_alloc(struct rsv_system *sys, struct rsv_task *t, rsv_gfp_t gfp)
+{
+	rsv__lockdep_might_alloc(sys, t, gfp);
+	if (rsv_unlikely(t->io_path[0]))
+		rsv__io_path_check(t, gfp);
+}
 /* check/fault.c: should this allocation fail? Asked for tasks with t->alloc_hooks. */
 bool rsv__should_fail(struct rsv_system *sys, struct rsv_task *t, enum rsv_fault_attr a,
 		      rsv_gfp_t gfp, unsigned order, size_t size);

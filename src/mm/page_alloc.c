@@ -436,7 +436,7 @@ static void uncharge_block(struct rsv_system *sys, struct rsv_page *page, unsign
 static RSV_NOINLINE bool checkers_refuse(struct rsv_system *sys, struct rsv_task *tsk,
 					 rsv_gfp_t gfp, unsigned order)
 {
-	rsv__lockdep_might_alloc(sys, tsk, gfp);
+	rsv__might_alloc(sys, tsk, gfp);
 	return rsv__should_fail(sys, tsk, RSV_FAIL_PAGE_ALLOC, gfp, order, RSV_PAGE_SIZE << order);
 }
 

@@ -1,9 +1,11 @@
 /* The system: one simulated machine. Creates its platform, maps its arena and page
  * descriptors, sizes its watermarks and per-task caches, and tears all of it down. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include "mm/internal.h"
 #include "platform/workspace.h"
 #include "common/asan.h"
@@ -46,20 +48,89 @@ const struct rsv_pool_ops rsv__no_pool_ops = {
 	.reservation_alloc = no_reserve,
 };
 
+/* Why the calling thread's last rsv_system_create() failed (rsv_system_create_error()). */
+static __thread char create_error[320];
+
+static int create_failed(int err, const char *fmt, ...) RSV_PRINTF(2, 3);
+static int create_failed(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(create_error, sizeof(create_error), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+const char *rsv_system_create_error(void)
+{
+	return create_error;
+}
+
 static int validate(const struct rsv_system_config *c)
 {
 	if (c->nr_pages < RSV_MIN_ARENA_PAGES || c->nr_pages > RSV_MAX_ARENA_PAGES)
-		return -EINVAL;
+		return create_failed(-EINVAL, "nr_pages %lu is not in %lu..%lu", c->nr_pages,
+				     RSV_MIN_ARENA_PAGES, RSV_MAX_ARENA_PAGES);
 	if (c->watermark_scale_factor > 3000)
-		return -EINVAL;
+		return create_failed(-EINVAL, "watermark_scale_factor %u is not in 0..3000",
+				     c->watermark_scale_factor);
 	if (c->backend != RSV_BACKEND_OS && c->backend != RSV_BACKEND_SIM)
-		return -EINVAL;
+		return create_failed(-EINVAL, "backend %d is neither sim nor os", (int)c->backend);
 	if ((unsigned)c->misuse > RSV_MISUSE_ABORT)
-		return -EINVAL;
+		return create_failed(-EINVAL, "misuse mode %d is unknown", (int)c->misuse);
+	if (c->attach_flags & ~RSV_PF_IO_FLUSHER)
+		return create_failed(-EINVAL,
+				     "attach_flags %#x: only RSV_PF_IO_FLUSHER's bits (%#x) may be "
+				     "given",
+				     c->attach_flags, RSV_PF_IO_FLUSHER);
 	for (int k = 0; k < RSV_NR_POLICY_KEYS; k++)
 		if (c->policy.value[k] >= rsv_policy_nr_values(k))
-			return -EINVAL;
+			return create_failed(-EINVAL, "policy %s: value %u is out of range",
+					     rsv_policy_key_name(k), c->policy.value[k]);
 	return 0;
+}
+
+/* mlock2(MLOCK_ONFAULT) where the kernel has it (4.4): pages are locked as they are first
+ * touched, so a generous arena is not committed at once; plain mlock() elsewhere. */
+static int lock_range(void *addr, size_t len)
+{
+#ifdef MLOCK_ONFAULT
+	if (!mlock2(addr, len, MLOCK_ONFAULT))
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -errno;
+#endif
+	return mlock(addr, len) ? -errno : 0;
+}
+
+/* An I/O daemon's reserves must not themselves be paged out under pressure: the arena and its
+ * page descriptors are locked. Refused (RLIMIT_MEMLOCK, or no CAP_IPC_LOCK), the system is not
+ * made unless the caller allowed it to go on unlocked (mlock_optional). */
+static int lock_arena(struct rsv_system *sys)
+{
+	struct rlimit rl = { 0 };
+	char limit[64] = "unknown";
+	int err;
+
+	if (!(err = lock_range(sys->arena, sys->arena_bytes)) &&
+	    !(err = lock_range(sys->memmap, sys->memmap_bytes)))
+		return sys->mlock_result = 1, 0;
+	munlock(sys->arena, sys->arena_bytes);
+	sys->mlock_result = err;
+	if (sys->cfg.mlock_optional)
+		return 0;
+	if (!getrlimit(RLIMIT_MEMLOCK, &rl))
+		snprintf(limit, sizeof(limit),
+			 rl.rlim_cur == RLIM_INFINITY ? "unlimited" : "%llu KiB",
+			 (unsigned long long)rl.rlim_cur / 1024);
+	return create_failed(err,
+			     "mlock of the arena (%zu KiB and %zu KiB of page descriptors) "
+			     "failed: %s; RLIMIT_MEMLOCK is %s: raise it (ulimit -l, "
+			     "LimitMEMLOCK= in a systemd unit, or CAP_IPC_LOCK), or set "
+			     "mlock_optional to go on unlocked",
+			     sys->arena_bytes / 1024, sys->memmap_bytes / 1024, strerror(-err),
+			     limit);
 }
 
 static int map_arena(struct rsv_system *sys)
@@ -79,10 +150,7 @@ static int map_arena(struct rsv_system *sys)
 	if (reused) /* the page map starts zeroed; page contents are nobody's business */
 		memset(sys->memmap, 0, sys->memmap_bytes);
 	rsv__asan_poison(sys->arena, sys->arena_bytes); /* every page starts free */
-	/* An I/O daemon's reserves must not themselves be paged out under pressure. */
-	if (sys->cfg.mlock)
-		sys->mlock_result = mlock(sys->arena, sys->arena_bytes) ? -errno : 1;
-	return 0;
+	return sys->cfg.mlock ? lock_arena(sys) : 0;
 }
 
 /* The mm half of rsv_system_create(): everything up to a working page allocator. */
@@ -92,8 +160,15 @@ struct rsv_system *rsv__mm_system_create(const struct rsv_system_config *cfg)
 	struct rsv_system *sys;
 	int err;
 
-	if (!c.nr_pages)
-		c.nr_pages = 4096;
+	create_error[0] = 0;
+	if (!c.nr_pages) {
+		uint64_t limit = UINT64_MAX;
+
+		/* Only real threads hear the host: a simulated run is the same everywhere. */
+		if (c.backend == RSV_BACKEND_OS)
+			rsv_cgroup_memory_max(NULL, NULL, &limit);
+		c.nr_pages = rsv_default_arena_pages(limit);
+	}
 	err = validate(&c);
 	if (err || !(sys = calloc(1, sizeof(*sys)))) {
 		errno = err ? -err : ENOMEM;
@@ -122,9 +197,14 @@ struct rsv_system *rsv__mm_system_create(const struct rsv_system_config *cfg)
 					       .time_limit_ns = c.time_limit_ns,
 					       .workspace = c.workspace,
 					       .sched = c.sched });
-	if (!sys->plat || map_arena(sys)) {
-		int e = sys->plat ? ENOMEM : errno; /* a bad strategy is EINVAL */
+	if (!sys->plat || (err = map_arena(sys))) {
+		int e = sys->plat ? -err : errno; /* a bad strategy is EINVAL */
 
+		if (!sys->plat)
+			create_failed(e, "the platform: %s", strerror(e));
+		else if (!create_error[0])
+			create_failed(e, "mapping an arena of %lu pages: %s", sys->nr_pages,
+				      strerror(e));
 		rsv__mm_system_destroy(sys);
 		errno = e;
 		return NULL;

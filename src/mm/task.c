@@ -5,6 +5,11 @@
 #include <string.h>
 #include "mm/internal.h"
 
+static void set_own_flags(struct rsv_task *t, unsigned flags)
+{
+	atomic_store_explicit(&t->head.flags, flags, memory_order_relaxed);
+}
+
 static struct rsv_task *task_alloc(struct rsv_system *sys, const char *name)
 {
 	struct rsv_task *t = calloc(1, sizeof(*t));
@@ -91,8 +96,15 @@ static struct rsv_task *task_start(struct rsv_system *sys, const char *name,
 		return NULL;
 	t->fn = fn;
 	t->arg = arg;
-	if (kthread)
+	if (kthread) {
 		atomic_init(&t->head.flags, RSV_PF_KTHREAD);
+	} else {
+		/* copy_process(): a child starts with its parent's I/O-flusher flags. */
+		struct rsv_task *parent = rsv__task_current();
+
+		if (parent && parent->sys == sys)
+			atomic_init(&t->head.flags, rsv__task_flags(parent) & RSV_PF_IO_FLUSHER);
+	}
 	/* t->thread is set before the thread runs: the task is on the system's list already,
 	 * and the OOM killer may pick it (and wake its thread) the moment it runs. */
 	if (!rsv__thread_create_ctx(sys->plat, t->name, task_main, t, t,
@@ -207,6 +219,10 @@ struct rsv_task *rsv_task_attach(struct rsv_system *sys, const char *name)
 	t->thread = th;
 	t->attached = true;
 	rsv__self = th;
+	if ((sys->cfg.attach_flags & RSV_PF_IO_FLUSHER) == RSV_PF_IO_FLUSHER)
+		rsv_task_set_io_flusher(true, NULL);
+	else if (sys->cfg.attach_flags)
+		set_own_flags(t, sys->cfg.attach_flags);
 	return t;
 }
 
@@ -229,11 +245,6 @@ struct rsv_system *rsv_task_system(const struct rsv_task *t) { return t ? t->sys
 unsigned rsv_task_flags(const struct rsv_task *t) { return t ? rsv__task_flags(t) : 0; }
 bool rsv_task_exited(const struct rsv_task *t) { return atomic_load(&t->exited); }
 int rsv_task_exit_code(const struct rsv_task *t) { return t->exit_code; }
-
-static void set_own_flags(struct rsv_task *t, unsigned flags)
-{
-	atomic_store_explicit(&t->head.flags, flags, memory_order_relaxed);
-}
 
 int rsv_task_set_flags(unsigned set, unsigned clear)
 {
@@ -320,8 +331,6 @@ void rsv_memalloc_flags_restore(unsigned saved)
 		set_own_flags(t, rsv__task_flags(t) & ~saved);
 }
 
-#define IO_FLUSHER_FLAGS (RSV_PF_MEMALLOC_NOIO | RSV_PF_LOCAL_THROTTLE)
-
 int rsv_task_set_io_flusher(bool on, int *kernel_err)
 {
 	struct rsv_task *t = rsv__task_current();
@@ -330,13 +339,40 @@ int rsv_task_set_io_flusher(bool on, int *kernel_err)
 	if (!t)
 		return -EINVAL;
 	if (on)
-		set_own_flags(t, rsv__task_flags(t) | IO_FLUSHER_FLAGS);
+		set_own_flags(t, rsv__task_flags(t) | RSV_PF_IO_FLUSHER);
 	else
-		set_own_flags(t, rsv__task_flags(t) & ~IO_FLUSHER_FLAGS);
+		set_own_flags(t, rsv__task_flags(t) & ~RSV_PF_IO_FLUSHER);
 	kerr = rsv__platform_io_flusher(t->sys->plat, on);
 	if (kernel_err)
 		*kernel_err = kerr;
 	return 0;
+}
+
+int rsv_task_serve_io(const char *what)
+{
+	struct rsv_task *t = rsv__task_current();
+
+	if (!t)
+		return -EINVAL;
+	snprintf(t->io_path, sizeof(t->io_path), "%s", what ? what : "");
+	t->io_path_named = false;
+	/* Only this task's allocations go past the checkers for it. */
+	if (t->io_path[0])
+		atomic_store_explicit(&t->alloc_hooks, true, memory_order_relaxed);
+	return 0;
+}
+
+void rsv__io_path_check(struct rsv_task *t, rsv_gfp_t gfp)
+{
+	gfp = rsv__task_gfp_context(t, gfp);
+	if (t->io_path_named || !(gfp & RSV___GFP_DIRECT_RECLAIM) || !(gfp & RSV___GFP_IO))
+		return;
+	t->io_path_named = true;
+	rsv__misuse(t->sys,
+		    "task \"%s\" serves the I/O path \"%s\" and allocates with gfp %#x, whose "
+		    "reclaim may issue I/O and wait on that path: make it an I/O flusher "
+		    "(rsv_task_set_io_flusher(), PR_SET_IO_FLUSHER) or allocate GFP_NOIO",
+		    t->name, t->io_path, gfp);
 }
 
 int rsv_task_get_io_flusher(void)
@@ -345,7 +381,7 @@ int rsv_task_get_io_flusher(void)
 
 	if (!t)
 		return -EINVAL;
-	return (rsv__task_flags(t) & IO_FLUSHER_FLAGS) == IO_FLUSHER_FLAGS;
+	return (rsv__task_flags(t) & RSV_PF_IO_FLUSHER) == RSV_PF_IO_FLUSHER;
 }
 
 void rsv__task_free_all(struct rsv_system *sys)

@@ -232,7 +232,7 @@ static const char *foreign_element(struct rsv_mempool *pool, void *e)
 static RSV_NOINLINE bool checkers_refuse(struct rsv_task *t, rsv_gfp_t gfp,
 					 enum rsv_fault_attr attr, size_t count)
 {
-	rsv__lockdep_might_alloc(t->sys, t, gfp);
+	rsv__might_alloc(t->sys, t, gfp);
 	return rsv__should_fail(t->sys, t, attr, gfp, 0, count);
 }
 

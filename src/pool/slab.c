@@ -452,7 +452,7 @@ static void *alloc_direct(struct rsv_kmem_cache *c, rsv_gfp_t gfp)
 static RSV_NOINLINE bool checkers_refuse(struct rsv_kmem_cache *c, struct rsv_task *t,
 					 rsv_gfp_t gfp)
 {
-	rsv__lockdep_might_alloc(c->sys, t, gfp);
+	rsv__might_alloc(c->sys, t, gfp);
 	return rsv__should_fail(c->sys, t, RSV_FAIL_SLAB, gfp, 0, c->size);
 }
 

@@ -31,6 +31,7 @@ long rsv_vm_counter(struct rsv_system *sys, enum rsv_vm_counter c)
 int rsv__reclaim_init(struct rsv_system *sys)
 {
 	struct rsv_reclaim *r = calloc(1, sizeof(*r));
+	int err;
 
 	if (!r)
 		return -ENOMEM;
@@ -60,7 +61,10 @@ int rsv__reclaim_init(struct rsv_system *sys)
 	rsv__throttle_init(sys);
 	if (rsv__kswapd_start(sys) || rsv__flusher_start(sys))
 		return -ENOMEM;
-	return rsv__oom_reaper_start(sys);
+	if ((err = rsv__oom_reaper_start(sys)))
+		return err;
+	rsv__psi_start(sys); /* it wakes kswapd: after it */
+	return 0;
 }
 
 /* After the service tasks have stopped. */

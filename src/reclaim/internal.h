@@ -93,6 +93,14 @@ struct rsv_reclaim {
 	_Atomic bool kswapd_sleeping;
 	_Atomic unsigned kswapd_order;
 	_Atomic int kswapd_failures;
+	/* psi.c: pages kswapd reclaims past high, set when the kernel reports memory pressure
+	 * and cleared once kswapd got there (the kernel's watermark_boost). */
+	_Atomic unsigned long boost;
+	struct rsv_task *psi_monitor;
+	void *psi_monitor_fd; /* the trigger's descriptor, as the monitor's argument */
+	int psi_state;        /* 1 armed, 0 not asked, -errno: unavailable (psi_why) */
+	char psi_why[192];
+	_Atomic uint64_t psi_events;
 };
 
 #define SWAP_CLUSTER_MAX 32UL
@@ -208,6 +216,9 @@ void rsv__wb_wakeup_delayed(struct rsv_system *sys);
 
 /* kswapd.c */
 int rsv__kswapd_start(struct rsv_system *sys);
+/* psi.c: the pressure monitor, if the system asked for it (never fails the system). */
+void rsv__psi_start(struct rsv_system *sys);
+void rsv__psi_boost(struct rsv_system *sys);
 void rsv__wakeup_kswapd(struct rsv_system *sys, rsv_gfp_t gfp, unsigned order);
 
 #endif

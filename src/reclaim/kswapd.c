@@ -7,7 +7,8 @@
 
 static bool balanced(struct rsv_system *sys)
 {
-	return rsv_system_free_pages(sys) >= sys->zone.wmark[RSV_WMARK_HIGH];
+	return rsv_system_free_pages(sys) >=
+	       sys->zone.wmark[RSV_WMARK_HIGH] + atomic_load(&rsv__reclaim(sys)->boost);
 }
 
 static bool hopeless(struct rsv_reclaim *r)
@@ -39,6 +40,9 @@ static void balance_pgdat(struct rsv_system *sys)
 			return;
 	}
 	rsv__current_stat_add(RSV_STAT_KSWAPD_RECLAIM, reclaimed);
+	/* A boost lasts one balancing run, reached or not, as the kernel clears it once kswapd
+	 * has tried: reclaim past high that finds nothing more must not go on forever. */
+	atomic_store(&r->boost, 0);
 	if (balanced(sys))
 		rsv__clear_congested(sys);
 	if (reclaimed) {

@@ -163,8 +163,11 @@ Test(task, created_task_is_current_in_its_thread, .timeout = 10)
 
 Test(task, mlock_arena)
 {
-	struct rsv_system *sys = rsv_system_create(&(struct rsv_system_config){
-		.nr_pages = 256, .backend = RSV_BACKEND_OS, .mlock = true });
+	struct rsv_system *sys = rsv_system_create(
+		&(struct rsv_system_config){ .nr_pages = 256,
+					     .backend = RSV_BACKEND_OS,
+					     .mlock = true,
+					     .mlock_optional = true });
 	int r;
 
 	cr_assert_not_null(sys);
