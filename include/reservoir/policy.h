@@ -22,9 +22,9 @@ enum rsv_policy_key {
 
 enum rsv_mempool_policy {
 	RSV_MEMPOOL_UPSTREAM = 0, /* today's mempool_alloc (mm/mempool.c) */
-	RSV_MEMPOOL_REVERT,       /* v4.8 revert of f9054c70d28b (E2) */
-	RSV_MEMPOOL_2016,         /* v4.6/4.7: NOMEMALLOC only while the pool has elements (E1) */
-	RSV_MEMPOOL_MEMDIE_ONLY,  /* Hocko RFC 1/2: drop NOMEMALLOC for OOM victims, empty pool */
+	RSV_MEMPOOL_REVERT,       /* v4.8 revert of f9054c70d28b */
+	RSV_MEMPOOL_2016, /* f9054c70d28b (v4.6): NOMEMALLOC only while the pool has elements */
+	RSV_MEMPOOL_MEMDIE_ONLY, /* Hocko RFC 1/2: drop NOMEMALLOC for OOM victims, empty pool */
 	RSV_MEMPOOL_NO_DIRECT_RECLAIM, /* NeilBrown: never direct reclaim, wait on the pool */
 	RSV_MEMPOOL_POOL_FIRST,        /* the pool's elements before the backing allocator */
 };

@@ -1,19 +1,18 @@
 /* Memory pools (the kernel's mm/mempool.c): min_nr preallocated elements behind a backing
  * allocator, and the policies the seed threads argue about for how that allocator is asked.
  *
- *   upstream            (E3) NOMEMALLOC|NORETRY|NOWARN always; first a pass without direct
+ *   upstream            NOMEMALLOC|NORETRY|NOWARN always; first a pass without direct
  *                       reclaim or I/O, then the pool, then the full gfp, then the pool, then
  *                       wait for an element (at most 5 s) and start again.
- *   revert              (E2) the same loop as it was written before the 2025 refactor.
- *   2016                (E1) NOMEMALLOC only while an unlocked read sees elements in the pool:
- *                       once it is empty a PF_MEMALLOC caller (kswapd, a reclaimer swapping
- *                       through dm-crypt) gets ALLOC_NO_WATERMARKS from the backing allocator
- *                       and can drain the zone's last reserves (the v4.6 regression).
- *   memdie-only         Hocko's RFC 1/2: NOMEMALLOC is dropped only for an OOM victim, and
- *                       only when the pool is empty.
- *   no-direct-reclaim   NeilBrown: the backing allocator never reclaims directly (kswapd is
- *                       still woken); a caller that may block waits on the pool instead.
- *   pool-first          the pool's elements before the backing allocator.
+ *   revert              the same loop as it was written before the 2025 refactor.
+ *   2016                f9054c70d28b: NOMEMALLOC only while an unlocked read sees elements in the
+ * pool: once it is empty a PF_MEMALLOC caller (kswapd, a reclaimer swapping through dm-crypt) gets
+ * ALLOC_NO_WATERMARKS from the backing allocator and can drain the zone's last reserves (the v4.6
+ * regression). memdie-only         Hocko's RFC 1/2: NOMEMALLOC is dropped only for an OOM victim,
+ * and only when the pool is empty. no-direct-reclaim   NeilBrown: the backing allocator never
+ * reclaims directly (kswapd is still woken); a caller that may block waits on the pool instead.
+ *   pool-first          the pool's elements before the backing allocator (no thread's
+ *                       position: the control that shows what asking the allocator first buys).
  *
  * Under every policy a caller that may block loops until it has an element; one that may not
  * gets NULL only when the backing allocator and the pool have both failed it. */
