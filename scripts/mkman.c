@@ -72,7 +72,27 @@ struct header {
 	char *overview;             /* the first comment */
 	struct decl d[MAX_ITEMS];
 	int n;
+	char *comments[MAX_ITEMS]; /* every comment's text, freed with the header */
+	int ncomments;
 };
+
+static char *keep_comment(struct header *h, char *text)
+{
+	if (h->ncomments < MAX_ITEMS)
+		h->comments[h->ncomments++] = text;
+	return text;
+}
+
+static void free_header(struct header *h)
+{
+	for (int i = 0; i < h->n; i++) {
+		free(h->d[i].proto);
+		free(h->d[i].name);
+	}
+	for (int i = 0; i < h->ncomments; i++)
+		free(h->comments[i]);
+	h->n = h->ncomments = 0;
+}
 
 /* A comment's text without its delimiters and the leading " * " of each line. */
 static char *comment_text(const char *start, const char *end)
@@ -176,7 +196,7 @@ static void parse_header(struct header *h, const char *path)
 
 	h->path = path;
 	h->include = inc ? inc + strlen("include/") : path;
-	h->n = 0;
+	h->n = h->ncomments = 0;
 	h->overview = NULL;
 	while (*p) {
 		const char *eol = strchr(p, '\n');
@@ -198,7 +218,7 @@ static void parse_header(struct header *h, const char *path)
 
 			if (!e)
 				break;
-			text = comment_text(t, e + 2);
+			text = keep_comment(h, comment_text(t, e + 2));
 			if (!h->overview)
 				h->overview = text;
 			else
@@ -216,6 +236,8 @@ static void parse_header(struct header *h, const char *path)
 			char *trail;
 
 			p = take_decl(t, &d->proto, &trail);
+			if (trail)
+				keep_comment(h, trail);
 			d->name = decl_name(d->proto);
 			if (!joined)
 				group++;
@@ -239,6 +261,7 @@ static void parse_header(struct header *h, const char *path)
 		joined = false;
 		p = *eol ? eol + 1 : eol;
 	}
+	free(src); /* what the header keeps was copied out */
 }
 
 /* "reservoir/mempool.h" -> "reservoir_mempool"; "reservoir.h" -> "reservoir". */
@@ -324,6 +347,7 @@ static int man_header(const char *version, const char *outpath, const char *path
 	}
 	if (!(out = fopen(outpath, "w"))) {
 		fprintf(stderr, "mkman: cannot write %s: %s\n", outpath, strerror(errno));
+		free_header(&h);
 		return 2;
 	}
 	fprintf(out, ".\\\" Made by scripts/mkman.c from %s: edit that, not this.\n", h.include);
@@ -372,8 +396,10 @@ static int man_header(const char *version, const char *outpath, const char *path
 	if (strcmp(name, "reservoir"))
 		fputs(".BR reservoir (3),\n", out);
 	fputs(".BR reservoir (1)\n", out);
-	if (fclose(out))
+	if (fclose(out)) {
+		free_header(&h);
 		return 2;
+	}
 	/* man rsv_mempool_alloc: a page for each function that sources its group's. */
 	for (int i = 0; i < h.n; i++) {
 		const char *slash = strrchr(outpath, '/');
@@ -382,9 +408,13 @@ static int man_header(const char *version, const char *outpath, const char *path
 
 		snprintf(link, sizeof(link), "%.*s%s.3", slash ? (int)(slash - outpath + 1) : 0,
 			 outpath, h.d[i].name);
-		if (!(f = fopen(link, "w")) || fprintf(f, ".so man3/%s.3\n", name) < 0 || fclose(f))
+		if (!(f = fopen(link, "w")) || fprintf(f, ".so man3/%s.3\n", name) < 0 ||
+		    fclose(f)) {
+			free_header(&h);
 			return 2;
+		}
 	}
+	free_header(&h);
 	return 0;
 }
 
@@ -401,6 +431,7 @@ static int check(int n, char **paths)
 					h.d[k].name);
 				missing++;
 			}
+		free_header(&h);
 	}
 	if (missing)
 		fprintf(stderr, "mkman: %d of %d public functions undocumented\n", missing, total);
@@ -473,10 +504,12 @@ static int man_markdown(const char *version, const char *outpath, const char *pa
 	/* The title, "# reservoir(1): what it is", names the page. */
 	if (sscanf(src, "# %127[^(]", title) != 1) {
 		fprintf(stderr, "mkman: %s does not start with \"# NAME(SECTION): what\"\n", path);
+		free(src);
 		return 2;
 	}
 	if (!(out = fopen(outpath, "w"))) {
 		fprintf(stderr, "mkman: cannot write %s: %s\n", outpath, strerror(errno));
+		free(src);
 		return 2;
 	}
 	{
