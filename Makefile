@@ -59,6 +59,7 @@ check-release: build
 	@timeout 1200 build/tests/rsv_tests --jobs $(JOBS)
 	@tests/check_exports.sh build/lib/libreservoir.so
 	@tests/check_headers.sh
+	@build/scripts/rsv_mkman check include/reservoir.h include/reservoir/*.h
 	@tests/kernel/check_mismatches.sh
 	@tests/cli_test.sh build/bin/reservoir
 	@tests/check_install.sh build

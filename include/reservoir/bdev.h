@@ -1,7 +1,11 @@
 /* reservoir/bdev.h: block devices. A request is submitted and completes later: on the
  * simulator after a virtual delay, on real threads from the device's own service task.
  * Writeback and swap-out go through this interface; stacked devices (crypt, loop) implement
- * it too. */
+ * it too.
+ *
+ * Context: submitting never sleeps; completion runs the request's end_io in the device's
+ * service task (or the stacked device's worker), so an end_io must not sleep for long and
+ * must not wait for the device it completes on. */
 #ifndef RESERVOIR_BDEV_H
 #define RESERVOIR_BDEV_H
 
@@ -58,6 +62,9 @@ struct rsv_bdev {
  * keeps none, as null_blk without memory_backed: writes complete and are counted, reads
  * return zeros; for workloads that never read back what they wrote (swap-out, writeback). */
 #define RSV_RAMDEV_NULL 0x100u
+/* A RAM device of @sys named @name, served by its own service task. Called by a task of @sys
+ * or before any runs; may sleep (allocates with GFP_KERNEL). NULL with errno: EINVAL for no
+ * system, no sectors or unknown @flags, ENOMEM. */
 RSV_API struct rsv_bdev *rsv_ramdev_create(struct rsv_system *sys, const char *name,
 					   uint64_t nr_sectors, uint64_t latency_ns,
 					   unsigned flags);

@@ -27,6 +27,8 @@ struct rsv_bufio_stats {
 	uint64_t worker_runs;
 };
 
+/* A dm-bufio client of @sys on @dev, with its shrinker registered and its worker started.
+ * Called by a task of @sys; may sleep. NULL with errno (EINVAL, ENOMEM). */
 RSV_API struct rsv_bufio_client *rsv_bufio_create(struct rsv_system *sys, const char *name,
 						  struct rsv_bdev *dev);
 /* The buffer for @block, created (a page allocated with @gfp) if absent, held by the caller

@@ -18,16 +18,18 @@ struct rsv_fs_stats {
 	uint64_t writes, transactions, failed_allocations;
 };
 
+/* A filesystem of @sys on @dev, whose writes go through its page cache and @dev. Called by a
+ * task of @sys. NULL with errno (EINVAL for a device of another system, ENOMEM). */
 RSV_API struct rsv_fs *rsv_fs_create(struct rsv_system *sys, const char *name,
 				     struct rsv_bdev *dev);
 /* Appends one page of @data under the lock. The page-cache page is allocated with @gfp, as
  * narrowed by the caller's scope (a loop worker under memalloc_noio gets GFP_NOIO). 0, or
  * -ENOMEM when @gfp allowed the allocation to fail. */
 RSV_API int rsv_fs_write(struct rsv_fs *fs, const void *data, rsv_gfp_t gfp);
+#define RSV_FS_MAX_TRANSACTION 512
 /* A transaction: takes the lock and, inside it, @nr_pages (at most RSV_FS_MAX_TRANSACTION)
  * journal pages with GFP_NOFS, released at commit. 0, -EINVAL, or -ENOMEM (with
  * __GFP_NORETRY in @extra_gfp). */
-#define RSV_FS_MAX_TRANSACTION 512
 RSV_API int rsv_fs_transaction(struct rsv_fs *fs, unsigned nr_pages, rsv_gfp_t extra_gfp);
 /* The lock, for callers that want to hold it across their own work. */
 RSV_API struct rsv_mutex *rsv_fs_lock(struct rsv_fs *fs);

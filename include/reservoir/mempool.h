@@ -9,7 +9,12 @@
  *
  * The contract (Weiner, 2016): between allocating an element and freeing it, its holder must
  * not wait for another element of the same pool, nor for anything a task waiting on the pool
- * may hold. Every call is made by a task of the pool's system. */
+ * may hold. Every call is made by a task of the pool's system.
+ *
+ * Context: the calls that take elements may sleep when their gfp allows it (never under a
+ * spinlock), and take the pool's spinlock inside; freeing never sleeps and may be called from
+ * an I/O completion. Creation preallocates with GFP_KERNEL and may sleep. Failures return
+ * -errno or NULL with errno; misuse (a foreign element, a double free) is named and counted. */
 #ifndef RESERVOIR_MEMPOOL_H
 #define RESERVOIR_MEMPOOL_H
 
@@ -71,11 +76,17 @@ RSV_API struct rsv_mempool *rsv_mempool_create(struct rsv_system *sys, int min_n
 					       rsv_mempool_alloc_t alloc, rsv_mempool_free_t free,
 					       void *pool_data);
 RSV_API void rsv_mempool_destroy(struct rsv_mempool *pool); /* NULL is a no-op */
+/* Names @pool in reports and statistics (copied; cut to the report's width). Any thread. */
 RSV_API void rsv_mempool_set_name(struct rsv_mempool *pool, const char *name);
 /* Shrinking frees the surplus; growing refills best-effort (later frees top it up). 0,
  * -EINVAL for a bad size, -EBUSY below the number of elements out (the pool is unchanged). */
 RSV_API int rsv_mempool_resize(struct rsv_mempool *pool, int new_min_nr);
 
+/* mempool_alloc(): an element, from the backing allocator or the pool, under policy
+ * `mempool`. With a blocking @gfp (__GFP_DIRECT_RECLAIM) it never returns NULL: it waits for an
+ * element to be freed, re-polling every 5 s; it may sleep, so no spinlock may be held. With a
+ * non-blocking @gfp (GFP_NOWAIT, GFP_ATOMIC) it never sleeps and returns NULL when both are
+ * empty. Called by a task of the pool's system; an invalid @gfp is a misuse (NULL, EINVAL). */
 RSV_API void *rsv_mempool_alloc(struct rsv_mempool *pool, rsv_gfp_t gfp);
 /* From the pool's elements only, never sleeping: NULL if there are none. */
 RSV_API void *rsv_mempool_alloc_preallocated(struct rsv_mempool *pool);
@@ -91,8 +102,11 @@ RSV_API unsigned rsv_mempool_free_bulk(struct rsv_mempool *pool, void **elems, u
 RSV_API unsigned rsv_mempool_keep_bulk(struct rsv_mempool *pool, void **elems, unsigned count);
 RSV_API void rsv_mempool_free(void *element, struct rsv_mempool *pool); /* NULL ignored */
 
+/* Elements in the pool now, and the pool's minimum: racy reads for statistics, any thread. */
 RSV_API int rsv_mempool_curr_nr(const struct rsv_mempool *pool);
 RSV_API int rsv_mempool_min_nr(const struct rsv_mempool *pool);
+/* The pool's statistics so far (struct rsv_mempool_stats). Any thread; racy but never torn
+ * within one field. */
 RSV_API void rsv_mempool_stats(const struct rsv_mempool *pool, struct rsv_mempool_stats *out);
 
 /* Backing allocators: a slab cache (pool_data is the cache), kmalloc (pool_data is the size

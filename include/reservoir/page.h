@@ -1,6 +1,10 @@
 /* reservoir/page.h: the page allocator: buddy blocks of 2^order pages from the arena, with
  * the kernel's watermarks, reserves and slow path. Allocations are made on behalf of the
- * calling task (which must belong to the system) under its flags and scopes. */
+ * calling task (which must belong to the system) under its flags and scopes.
+ *
+ * Context: a task of the system; allocation sleeps only when @gfp has __GFP_DIRECT_RECLAIM
+ * (then no spinlock may be held), frees never sleep. A NULL page is ENOMEM, or EINVAL for a bad
+ * gfp or order, named as a misuse. */
 #ifndef RESERVOIR_PAGE_H
 #define RESERVOIR_PAGE_H
 
@@ -26,6 +30,9 @@ RSV_API int rsv_get_page(struct rsv_page *page);
 RSV_API int rsv_put_page(struct rsv_page *page);
 RSV_API int rsv_page_count(const struct rsv_page *page);
 
+/* __get_free_pages(): the address of a block of 2^@order pages, or NULL; as rsv_alloc_pages()
+ * for @gfp and context. rsv_free_pages_addr() frees it: 0, or -EINVAL (named as a misuse) for
+ * an address that is not such a block's first byte. */
 RSV_API void *rsv_get_free_pages(rsv_gfp_t gfp, unsigned order);
 RSV_API int rsv_free_pages_addr(void *addr, unsigned order);
 
@@ -35,6 +42,8 @@ RSV_API int rsv_free_pages_addr(void *addr, unsigned order);
 RSV_API void *rsv_page_address(const struct rsv_page *page);
 RSV_API struct rsv_page *rsv_virt_to_page(const void *addr);
 #define RSV_NO_PFN (~0ul)
+/* The page's frame number in the calling task's arena, or RSV_NO_PFN for a pointer that is
+ * not one of its page descriptors (or no task calling). Never sleeps. */
 RSV_API unsigned long rsv_page_to_pfn(const struct rsv_page *page);
 
 /* Returns the calling task's cached pages to the buddy allocator. */

@@ -74,6 +74,8 @@ struct rsv_lane_event {
 	unsigned char type, kind; /* enum rsv_lane_event_type, enum rsv_lane_wait */
 	char what[38];
 };
+/* sim, with sched.record_lanes: what each thread did (runs, waits with what they waited on,
+ * wake-ups), in @events, for drawing one lane per thread; returns their number. */
 RSV_API size_t rsv_platform_lanes(const struct rsv_platform *p,
 				  const struct rsv_lane_event **events);
 /* sim, with sched.record_lanes: the virtual time of each decision, in @times. */

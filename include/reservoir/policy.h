@@ -93,6 +93,8 @@ static inline unsigned rsv_policy_get(const struct rsv_policy *p, enum rsv_polic
 	return p->value[k];
 }
 
+/* The number of values of key @k, its name ("mempool"), and the name of its value @v
+ * ("2016"); "?" for a key or value out of range. Any thread, never sleep. */
 RSV_API unsigned rsv_policy_nr_values(enum rsv_policy_key k);
 RSV_API const char *rsv_policy_key_name(enum rsv_policy_key k);
 RSV_API const char *rsv_policy_value_name(enum rsv_policy_key k, unsigned v);

@@ -5,7 +5,11 @@
  * pages (written back through the mapping's device first, which needs __GFP_FS when the
  * mapping says writeback enters the filesystem), and pages under writeback (waited for).
  * Shrinkers let upper layers offer their caches to reclaim. kswapd reclaims in the
- * background between the low and high watermarks; allocators reclaim directly below min. */
+ * background between the low and high watermarks; allocators reclaim directly below min.
+ *
+ * Context: mapping and shrinker calls are made by a task of the system and may sleep when they
+ * allocate (with the gfp given) or wait for writeback; shrinker callbacks run in the reclaiming
+ * task's context, with its gfp, and must not allocate with a gfp wider than it. */
 #ifndef RESERVOIR_RECLAIM_H
 #define RESERVOIR_RECLAIM_H
 
@@ -55,6 +59,8 @@ enum rsv_vm_counter {
 	RSV_NR_ISOLATED,  /* taken off the LRU by a reclaimer, not yet back */
 	RSV_NR_VM_COUNTERS
 };
+/* The system's page counter @c (file, anon, dirty, writeback, swapped, isolated pages), as
+ * /proc/vmstat's nr_* lines: a racy read, any thread. */
 RSV_API long rsv_vm_counter(struct rsv_system *sys, enum rsv_vm_counter c);
 /* The global dirty limits in pages: background (flushers start) and hard (writers wait). */
 RSV_API void rsv_dirty_limits(struct rsv_system *sys, unsigned long *background,

@@ -18,7 +18,11 @@
  *
  * Only order-0 pages come out of a reservation. Sections nest; the outermost one counts. A
  * section must not wait for another section's writeout: under global-pool the pool holder
- * would wait for a task that waits for the semaphore. */
+ * would wait for a task that waits for the semaphore.
+ *
+ * Context: enable and disable are called by the task that writes, in its own context, and may
+ * sleep (per-thread reservations fill there, the global pool refills there); creating and
+ * destroying a reservation too. Misuse (a disable without its enable) is named. */
 #ifndef RESERVOIR_RESERVATION_H
 #define RESERVOIR_RESERVATION_H
 
@@ -66,6 +70,8 @@ struct rsv_reservation_stats {
 	uint64_t thread_returned;       /* pages left over and given back */
 };
 
+/* The reservations' statistics (pages pinned now and at peak, the global pool's use and its
+ * semaphore's waits, per-thread reserves): a consistent copy, taken under the pool's lock. */
 RSV_API void rsv_reservation_stats(struct rsv_system *sys, struct rsv_reservation_stats *st);
 
 #endif

@@ -124,6 +124,9 @@ struct rsv_scenario_result {
 			    * what the scenario's checkers found */
 };
 
+/* The built-in scenarios: how many, the @i-th (NULL past the end), one by name (NULL if
+ * none), and each one's name, one-line summary, parameters and sometimes properties. Any
+ * thread; the tables are constant. */
 RSV_API unsigned rsv_scenario_count(void);
 RSV_API const struct rsv_scenario *rsv_scenario_at(unsigned i);
 RSV_API const struct rsv_scenario *rsv_scenario_find(const char *name);
@@ -174,6 +177,8 @@ struct rsv_scenario_property {
 	const char *what;
 	const char *counter;
 };
+/* The scenario's sometimes properties: events an exploration should see in some run (NULL
+ * past the end). */
 RSV_API unsigned rsv_scenario_nr_sometimes(const struct rsv_scenario *s);
 RSV_API const struct rsv_scenario_property *rsv_scenario_sometimes(const struct rsv_scenario *s,
 								   unsigned i);

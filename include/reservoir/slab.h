@@ -7,7 +7,12 @@
  * allocated it (an I/O completion) costs no lock of its own. Empty slabs go back to the page
  * allocator through the slab shrinker, or at once with rsv_kmem_cache_shrink().
  *
- * Every call is made by a task of the cache's system, in its context (gfp as for pages). */
+ * Every call is made by a task of the cache's system, in its context (gfp as for pages).
+ *
+ * Context: allocation as for pages (sleeps only with a blocking gfp); free never sleeps, from
+ * any task of the system; creating and destroying caches may sleep and must not race with
+ * their use. Misuse (a foreign or double free, a poisoned object in a hardened build) is named
+ * and, by the system's misuse mode, counted or aborted. */
 #ifndef RESERVOIR_SLAB_H
 #define RESERVOIR_SLAB_H
 
@@ -44,6 +49,7 @@ RSV_API unsigned long rsv_kmem_cache_shrink(struct rsv_kmem_cache *c);
 /* The same for every cache of @sys, kmalloc's included. */
 RSV_API unsigned long rsv_slab_shrink_all(struct rsv_system *sys);
 RSV_API size_t rsv_kmem_cache_size(const struct rsv_kmem_cache *c); /* the object size */
+/* The cache's name as given at creation. Any thread. */
 RSV_API const char *rsv_kmem_cache_name(const struct rsv_kmem_cache *c);
 
 /* /proc/slabinfo's columns, plus the fast-path counters. */
@@ -57,6 +63,8 @@ struct rsv_slabinfo {
 	unsigned long allocated;   /* handed out and not freed */
 	uint64_t allocs, frees, magazine_hits, slabs_created, slabs_freed;
 };
+/* The cache's counters and sizes (what /proc/slabinfo shows), summed over its depot and every
+ * task's magazines: call it at a quiescent point for exact figures. */
 RSV_API void rsv_kmem_cache_info(struct rsv_kmem_cache *c, struct rsv_slabinfo *out);
 /* slabinfo-like lines for every cache with slabs (every cache if @all). */
 RSV_API void rsv_slabinfo_print(struct rsv_system *sys, FILE *out, bool all);

@@ -88,6 +88,8 @@ enum rsv_stat_item {
 	RSV_NR_STATS
 };
 
+/* Event @item summed over the system's tasks, living and exited. Any thread; a racy sum that
+ * never goes backwards for one task. */
 RSV_API uint64_t rsv_stats_get(struct rsv_system *sys, enum rsv_stat_item item);
 struct rsv_task;
 /* One task's own count: what it did itself (kswapd's work is kswapd's). */

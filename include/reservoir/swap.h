@@ -17,6 +17,7 @@ RSV_API struct rsv_bdev *rsv_swap_create(struct rsv_system *sys, const char *nam
 struct rsv_swap_stats {
 	uint64_t slots, used, full_refusals;
 };
+/* The swap area's slots, those in use, and swap-outs refused for want of a slot. */
 RSV_API void rsv_swap_stats(struct rsv_bdev *swap, struct rsv_swap_stats *out);
 
 #endif

@@ -6,7 +6,10 @@
  * Creating and running platforms and threads directly is the harness's (reservoir/platform.h).
  *
  * The structures below are public so that they can be embedded; their fields are not API.
- */
+ *
+ * Context: spinlocks never sleep and may not be held across anything that does (on the
+ * simulator a scheduling point reached under one aborts with that message); mutexes,
+ * semaphores, waits and sleeps may sleep. Any thread of the platform may use them. */
 #ifndef RESERVOIR_SYNC_H
 #define RESERVOIR_SYNC_H
 
@@ -25,12 +28,16 @@ enum rsv_run_result {
 	RSV_RUN_STOPPED,        /* rsv_platform_stop() was called (os: tasks were left running) */
 };
 
+/* "done", "deadlock", "stopped", ...: the name of @r, for reports. */
 RSV_API const char *rsv_run_result_name(enum rsv_run_result r);
 
 /* Mappings a caller lends to the systems it creates one after another on one thread (a
  * matrix worker): arenas, page maps and simulator stacks stay mapped from one to the next.
  * One system at a time; destroy it after the last. */
 struct rsv_workspace;
+/* A workspace: the arena and page-descriptor mappings lent from one system to the next made
+ * with it (cfg.workspace), so that many short runs on one thread do not map and unmap them
+ * each time. NULL on ENOMEM. Destroy it after the last system made with it is gone. */
 RSV_API struct rsv_workspace *rsv_workspace_create(void);
 RSV_API void rsv_workspace_destroy(struct rsv_workspace *w);
 
@@ -156,6 +163,7 @@ RSV_API void rsv_yield(void);
 
 /* ---- clock ---- */
 RSV_API uint64_t rsv_now(void); /* ns: virtual on sim, CLOCK_MONOTONIC on os */
+/* Sleeps @ns (virtual on sim). May sleep: not under a spinlock. */
 RSV_API void rsv_sleep_ns(uint64_t ns);
 static inline void rsv_msleep(unsigned ms) { rsv_sleep_ns((uint64_t)ms * RSV_NSEC_PER_MSEC); }
 
@@ -165,15 +173,23 @@ RSV_API void rsv_spin_lock(struct rsv_spinlock *l);
 RSV_API bool rsv_spin_trylock(struct rsv_spinlock *l);
 RSV_API void rsv_spin_unlock(struct rsv_spinlock *l);
 
+/* Sleeping locks, with an owner, as the kernel's mutex: lock may sleep (never under a
+ * spinlock), is a scheduling point on sim, and is reported with its owner when a run blocks;
+ * trylock never sleeps and returns true when taken; unlocking a mutex the caller does not hold
+ * is a misuse, named. @name is the lock's class for lockdep and its name in reports. */
 RSV_API void rsv_mutex_init(struct rsv_mutex *m, const char *name);
 RSV_API void rsv_mutex_lock(struct rsv_mutex *m);
 RSV_API bool rsv_mutex_trylock(struct rsv_mutex *m);
 RSV_API void rsv_mutex_unlock(struct rsv_mutex *m);
 RSV_API struct rsv_thread *rsv_mutex_owner(const struct rsv_mutex *m);
 
+/* Counting semaphores, as the kernel's: down may sleep until the count is positive; up may
+ * be called by any thread, holder or not. */
 RSV_API void rsv_sema_init(struct rsv_semaphore *s, const char *name, long count);
 RSV_API void rsv_down(struct rsv_semaphore *s);
-RSV_API bool rsv_down_trylock(struct rsv_semaphore *s); /* true when taken */
+/* True when taken, never sleeping. */
+RSV_API bool rsv_down_trylock(struct rsv_semaphore *s);
+/* Raises the count and wakes a waiter; any thread, never sleeps. */
 RSV_API void rsv_up(struct rsv_semaphore *s);
 
 /* ---- wait queues ---- */
@@ -194,6 +210,8 @@ RSV_API uint64_t rsv_schedule_timeout(uint64_t timeout_ns);
 RSV_API void rsv_set_current_state(enum rsv_sleep_state state);
 RSV_API void rsv_schedule(void);
 RSV_API void rsv_wake_up(struct rsv_waitqueue *wq);     /* all non-exclusive + one exclusive */
+/* Wakes every waiter, exclusive or not; and whether anyone waits (a racy look, for the
+ * wake-up-only-if-needed pattern, paired with the waiter's prepare_to_wait). */
 RSV_API void rsv_wake_up_all(struct rsv_waitqueue *wq);
 RSV_API bool rsv_waitqueue_active(struct rsv_waitqueue *wq);
 /* Wakes a thread out of any sleep (a fatal signal does this to killable sleepers). */

@@ -1,5 +1,8 @@
 /* reservoir/system.h: one simulated machine: its arena ("physical memory"), zone and
- * watermarks, policies, tasks and platform backend. A process may hold several. */
+ * watermarks, policies, tasks and platform backend. A process may hold several.
+ *
+ * Context: rsv_system_create() and rsv_system_destroy() from a thread that is no task of the
+ * system (destroy joins its service threads); the accessors and counters from any thread. */
 #ifndef RESERVOIR_SYSTEM_H
 #define RESERVOIR_SYSTEM_H
 
@@ -81,6 +84,10 @@ struct rsv_watermarks {
 #define RSV_MIN_ARENA_PAGES 16UL
 #define RSV_MAX_ARENA_PAGES (1UL << 28) /* 1 TiB */
 
+/* A system as @cfg says (NULL: every default): its arena mapped (and locked with mlock), its
+ * service tasks started (kswapd, the flusher, the OOM reaper; PSI's monitor if asked). Any
+ * thread that is not a task of another system. NULL with errno, and the reason in words in
+ * rsv_system_create_error(): EINVAL for a field out of range, ENOMEM, or mlock's error. */
 RSV_API struct rsv_system *rsv_system_create(const struct rsv_system_config *cfg);
 /* The memory limit cgroup v2 puts on the calling process: the smallest memory.max from its
  * cgroup up to the root, its cgroup read from @proc_cgroup (NULL: /proc/self/cgroup, the
@@ -118,6 +125,9 @@ struct rsv_system_object {
 	void (*destroy)(struct rsv_system_object *o);
 	struct rsv_list node;
 };
+/* For object implementations: @o's destroy runs when the system goes, newest first.
+ * rsv_system_platform(): the system's platform (reports, schedules); rsv_system_policy(): the
+ * policies it runs under. */
 RSV_API void rsv_system_add_object(struct rsv_system *sys, struct rsv_system_object *o);
 RSV_API struct rsv_platform *rsv_system_platform(struct rsv_system *sys);
 RSV_API const struct rsv_policy *rsv_system_policy(const struct rsv_system *sys);

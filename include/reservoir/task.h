@@ -3,7 +3,11 @@
  * Every thread that allocates from a system is a task of that system: created by it with
  * rsv_task_create(), or an existing thread joined with rsv_task_attach(). The task carries the
  * PF_* flags that change how its allocations behave, the OOM-victim mark, and its per-task
- * page cache. */
+ * page cache.
+ *
+ * Context: the calls on "the calling task" act for rsv_task_current() and return -EINVAL (or
+ * do nothing) for a thread that is no task; none of them sleeps except rsv_kthread_stop(),
+ * which waits for the thread to return. */
 #ifndef RESERVOIR_TASK_H
 #define RESERVOIR_TASK_H
 
@@ -65,6 +69,8 @@ RSV_API struct rsv_task *rsv_task_attach(struct rsv_system *sys, const char *nam
 RSV_API int rsv_task_detach(void);
 RSV_API struct rsv_task *rsv_task_current(void);
 
+/* A task's name, id (from 1, in creation order), system, PF_* flags, whether it has returned
+ * and its return value. Any thread; a task stays readable until its system goes. */
 RSV_API const char *rsv_task_name(const struct rsv_task *t);
 RSV_API unsigned rsv_task_id(const struct rsv_task *t);
 RSV_API struct rsv_system *rsv_task_system(const struct rsv_task *t);

@@ -14,7 +14,11 @@
  * As in the kernel: an item is queued at most once (rsv_queue_work() says false while it is
  * pending) and never runs on two workers at once; it may queue itself again or free itself from
  * its function; rsv_flush_work() waits for the instance queued before it was called, not for
- * later ones; no more than max_active items of a workqueue run at once. */
+ * later ones; no more than max_active items of a workqueue run at once.
+ *
+ * Context: queueing never sleeps and may be called from any task of the system; flush, cancel
+ * and drain sleep until the work has run, and must not be called from the work they wait for
+ * (check_flush_dependency() is a named misuse). */
 #ifndef RESERVOIR_WORKQUEUE_H
 #define RESERVOIR_WORKQUEUE_H
 
@@ -90,6 +94,7 @@ struct rsv_workqueue_stats {
 	unsigned long rescued;  /* items run by the rescuer */
 	unsigned long maydays;  /* times the mayday timer called the rescuer */
 };
+/* The workqueue's items run by workers and by the rescuer, and the mayday calls. */
 RSV_API void rsv_workqueue_stats(struct rsv_workqueue *wq, struct rsv_workqueue_stats *st);
 /* The pool of @sys: workers made, attempts that found no memory. */
 RSV_API void rsv_workqueue_pool_stats(struct rsv_system *sys, unsigned *workers,
