@@ -3,7 +3,7 @@
 #   make check    deps, then the test suite twice (release build, ASan+UBSan build), and the
 #                 real-thread workloads under TSan
 #   make demo     deps, build, run the main job (the allocator demo, then the scenario matrix)
-#   make bench    build and run the benchmarks
+#   make bench    build and run the benchmarks: bench/run.sh writes bench/results/DATE.md and .png
 #   make stress   SECONDS=N (default 60) of every allocator at once on real threads
 #   make models   the mempool model checked with spin (part of make check)
 #   make fuzz     SECONDS=N (default 60) of the libFuzzer harness (clang)
@@ -119,8 +119,8 @@ stress: deps build
 	@build/bin/reservoir stress --seconds $(SECONDS) --tasks $(JOBS)
 
 bench: deps build
+	@bench/run.sh build
 	@build/bench/bench_page
-	@build/bench/bench_slab
 	@bench/nbd_crypt.sh build
 
 clean:
