@@ -184,8 +184,10 @@ Test(host, psi_is_armed_where_the_kernel_has_it_and_explained_where_not)
 
 	cr_assert_not_null(sys = rsv_system_create(&c));
 	state = rsv_system_psi(sys, NULL, &why);
+	/* Unprivileged triggers need a 5.10-or-so kernel; an older one refuses the write. */
 	if (access("/proc/pressure/memory", W_OK) == 0)
-		cr_assert_eq(state, 1, "%s", why);
+		cr_assert(state == 1 || (state < 0 && strstr(why, "refused")), "%d: %s", state,
+			  why);
 	else
 		cr_assert(state < 0 && strstr(why, "kswapd is woken by allocations only"), "%s",
 			  why);
