@@ -242,6 +242,7 @@ struct rsv_task {
 	unsigned oom_naps;         /* backoff waits during this allocation (page_alloc.c) */
 	struct rsv_alloc_cost *alloc_cost; /* where the slow path reports, or NULL (below) */
 	struct rsv_list node; /* in sys->tasks, until the system is destroyed */
+	struct rsv_list spare_node; /* in sys->spare_tasks while it waits to be reused */
 	_Atomic uint64_t stat[RSV_NR_STATS];
 };
 
@@ -302,6 +303,10 @@ struct rsv_system {
 
 	struct rsv_spinlock tasks_lock;
 	struct rsv_list tasks;
+	/* Records of adopted threads that detached (os backend), reused by the next
+	 * rsv_task_attach(): a daemon whose thread pool makes a thread per connection keeps as
+	 * many records as it ever had threads at once, not as many as it ever made. */
+	struct rsv_list spare_tasks;
 	unsigned nr_tasks;
 	_Atomic bool kthreads_stop; /* rsv_kthread_should_stop() for every service task */
 	_Atomic uint64_t stat[RSV_NR_STATS]; /* events outside any task */

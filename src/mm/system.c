@@ -187,6 +187,7 @@ struct rsv_system *rsv__mm_system_create(const struct rsv_system_config *cfg)
 	rsv_spin_init(&sys->tasks_lock);
 	rsv_spin_init(&sys->error_lock);
 	rsv_list_init(&sys->tasks);
+	rsv_list_init(&sys->spare_tasks);
 	rsv_mutex_init(&sys->oom_lock, "oom_lock");
 	rsv_mutex_init(&sys->drain_lock, "pcpu_drain_mutex");
 	rsv_spin_init(&sys->zone.lock);

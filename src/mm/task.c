@@ -193,6 +193,46 @@ void rsv__kthreads_stop(struct rsv_system *sys)
 		rsv__os_sleep_ns(RSV_NSEC_PER_MSEC / 10);
 }
 
+/* The record of an adopted thread that detached, made ready for the calling thread, or NULL.
+ * Under tasks_lock, which every walker of the task list takes: none sees it half reset. What
+ * it counted stays (its statistics, the mempool elements it took, the pages charged to it), as
+ * the kernel keeps a process's counts across its threads; what it was doing goes. Only on real
+ * threads, where adopted threads come and go: a simulated run adopts only its set-up code. */
+static struct rsv_task *reuse_spare(struct rsv_system *sys, const char *name)
+{
+	struct rsv_task *t = NULL;
+
+	if (sys->cfg.backend != RSV_BACKEND_OS)
+		return NULL;
+	rsv_spin_lock(&sys->tasks_lock);
+	if (!rsv_list_empty(&sys->spare_tasks)) {
+		t = rsv_container_of(sys->spare_tasks.next, struct rsv_task, spare_node);
+		rsv_list_del(&t->spare_node);
+		snprintf(t->name, sizeof(t->name), "%s", name ? name : "task");
+		memset(t->head.comm, 0, sizeof(t->head.comm));
+		memcpy(t->head.comm, t->name, sizeof(t->head.comm) - 1);
+		set_own_flags(t, 0);
+		atomic_store(&t->fatal_signal, false);
+		atomic_store(&t->oom_skip, false);
+		atomic_store(&t->oom_score_adj, 0);
+		t->nr_dirtied = 0;
+		t->io_path[0] = 0;
+		t->io_path_named = false;
+		t->exit_code = 0;
+		t->reservation = (struct rsv_task_reservation){ .pages = RSV_PFN_LIST_INIT };
+		memset(&t->doing, 0, sizeof(t->doing));
+		atomic_store(&t->alloc_hooks, atomic_load(&sys->alloc_hooks));
+		t->make_it_fail = false;
+		t->fail_nth = 0;
+		t->oom_naps = 0;
+		t->alloc_cost = NULL;
+		rsv__thread_reuse(t->thread, t->name);
+		atomic_store_explicit(&t->exited, false, memory_order_release);
+	}
+	rsv_spin_unlock(&sys->tasks_lock);
+	return t;
+}
+
 struct rsv_task *rsv_task_attach(struct rsv_system *sys, const char *name)
 {
 	struct rsv_thread *th;
@@ -205,6 +245,10 @@ struct rsv_task *rsv_task_attach(struct rsv_system *sys, const char *name)
 	if (rsv__task_current()) {
 		errno = EBUSY;
 		return NULL;
+	}
+	if ((t = reuse_spare(sys, name))) {
+		rsv__self = t->thread;
+		goto adopted;
 	}
 	t = task_alloc(sys, name);
 	if (!t)
@@ -219,6 +263,7 @@ struct rsv_task *rsv_task_attach(struct rsv_system *sys, const char *name)
 	t->thread = th;
 	t->attached = true;
 	rsv__self = th;
+adopted:
 	if ((sys->cfg.attach_flags & RSV_PF_IO_FLUSHER) == RSV_PF_IO_FLUSHER)
 		rsv_task_set_io_flusher(true, NULL);
 	else if (sys->cfg.attach_flags)
@@ -235,6 +280,15 @@ int rsv_task_detach(void)
 	task_exit(t);
 	atomic_store(&t->thread->exited, true);
 	rsv__self = NULL;
+	/* Its record waits for the next thread adopted (reuse_spare()), unless something may
+	 * still look for this task as it was: an OOM victim the killer waits on, a reservation
+	 * misused across the exit. */
+	if (t->sys->cfg.backend == RSV_BACKEND_OS && !atomic_load(&t->oom_victim) &&
+	    !t->reservation.depth && !t->reservation.nr) {
+		rsv_spin_lock(&t->sys->tasks_lock);
+		rsv_list_add_tail(&t->spare_node, &t->sys->spare_tasks);
+		rsv_spin_unlock(&t->sys->tasks_lock);
+	}
 	return 0;
 }
 

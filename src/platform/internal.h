@@ -170,6 +170,9 @@ void rsv__cpu_yield(void); /* give the CPU away: not a scheduling point */
 
 struct rsv_thread *rsv__thread_self_or_adopt(void);
 void rsv__unpark(struct rsv_thread *t);
+/* An adopted thread's record, exited, made ready for the next thread adopted in its place: its
+ * id and place on the platform's list stay, what it was doing goes. */
+void rsv__thread_reuse(struct rsv_thread *t, const char *name);
 void rsv__thread_init(struct rsv_thread *t, struct rsv_platform *p,
 		      const struct rsv_thread_ops *ops, const char *name);
 void rsv__thread_run_body(struct rsv_thread *t);

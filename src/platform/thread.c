@@ -141,6 +141,20 @@ void rsv__thread_init(struct rsv_thread *t, struct rsv_platform *p,
 	rsv_list_init(&t->node);
 }
 
+void rsv__thread_reuse(struct rsv_thread *t, const char *name)
+{
+	snprintf(t->name, sizeof(t->name), "%s", name ? name : "thread");
+	atomic_store(&t->state, RSV_TASK_RUNNING);
+	atomic_store(&t->park_token, 0);
+	atomic_store(&t->wait_kind, RSV_WAIT_NONE);
+	atomic_store(&t->wait_obj, NULL);
+	atomic_store(&t->wait_since, 0);
+	t->exit_code = 0;
+	t->spin_depth = 0;
+	/* Last: a walker that sees it running sees the rest reset (release). */
+	atomic_store_explicit(&t->exited, false, memory_order_release);
+}
+
 void rsv__platform_add_thread(struct rsv_platform *p, struct rsv_thread *t)
 {
 	rsv_spin_lock(&p->threads_lock);

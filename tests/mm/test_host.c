@@ -2,6 +2,7 @@
  * memory or a refusal that names RLIMIT_MEMLOCK, PR_SET_IO_FLUSHER inherited by the threads a
  * daemon makes later and a report for the worker that runs without it, PSI triggers waking
  * kswapd early, and a default arena that fits the cgroup's memory.max. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -318,4 +319,72 @@ Test(host, default_arena_on_this_machine_respects_its_cgroup)
 	sys = rsv_system_create(&(struct rsv_system_config){ .backend = RSV_BACKEND_SIM });
 	cr_assert_eq(rsv_system_nr_pages(sys), RSV_DEFAULT_ARENA_PAGES, "the simulator never asks");
 	teardown_whole(sys);
+}
+
+/* ---- a daemon's thread churn ---- */
+
+#define CHURN 3000
+
+static struct rsv_system *churn_sys;
+static struct rsv_mempool *churn_pool;
+
+static void *connection_thread(void *arg)
+{
+	void *obj, *e;
+
+	(void)arg;
+	if (!rsv_task_attach(churn_sys, "connection"))
+		return (void *)1;
+	obj = rsv_kmalloc(128, RSV_GFP_KERNEL);
+	e = rsv_mempool_alloc(churn_pool, RSV_GFP_NOIO);
+	rsv_kfree(obj);
+	rsv_mempool_free(e, churn_pool);
+	rsv_task_detach();
+	return obj && e ? NULL : (void *)1;
+}
+
+static unsigned nr_task_records(struct rsv_system *sys)
+{
+	struct rsv_list *pos;
+	unsigned n = 0;
+
+	rsv_list_for_each(pos, &sys->tasks)
+		n++;
+	return n;
+}
+
+/* A server that makes a thread per connection adopts each: the records of those that ended are
+ * reused, so the system keeps as many as it had threads at once, and what they counted stays
+ * counted. */
+Test(host, adopted_threads_that_come_and_go_reuse_their_records)
+{
+	struct rsv_mempool_stats st;
+	unsigned before;
+
+	churn_sys = test_system(RSV_BACKEND_OS, 1024, 1);
+	rsv_task_attach(churn_sys, "setup");
+	churn_pool = rsv_mempool_create_kmalloc_pool(churn_sys, 4, 64);
+	cr_assert_not_null(churn_pool);
+	rsv_task_detach();
+	before = nr_task_records(churn_sys);
+	for (int i = 0; i < CHURN; i++) {
+		pthread_t th;
+		void *ret;
+
+		cr_assert_eq(pthread_create(&th, NULL, connection_thread, NULL), 0);
+		pthread_join(th, &ret);
+		cr_assert_null(ret, "connection %d failed", i);
+	}
+	cr_assert_leq(nr_task_records(churn_sys), before + 2, "%u records after %d threads",
+		      nr_task_records(churn_sys), CHURN);
+	cr_assert_eq(rsv_stats_get(churn_sys, RSV_STAT_MISUSE), 0, "%s",
+		     rsv_system_error(churn_sys));
+	rsv_mempool_stats(churn_pool, &st);
+	cr_assert_eq(st.from_backing + st.from_pool, CHURN, "every allocation counted");
+	cr_assert_eq(rsv_mempool_curr_nr(churn_pool), 4, "every element came back");
+	cr_assert_eq(rsv_system_check(churn_sys, 0), 0, "%s", rsv_system_error(churn_sys));
+	rsv_task_attach(churn_sys, "teardown");
+	rsv_mempool_destroy(churn_pool);
+	rsv_task_detach();
+	teardown_whole(churn_sys);
 }
