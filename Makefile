@@ -64,6 +64,7 @@ check-release: build
 	@tests/cli_test.sh build/bin/reservoir
 	@tests/check_install.sh build
 	@tests/nbd_crypt_test.sh build
+	@tests/dropin_test.sh build
 	@build/examples/lost_wakeup && build/examples/lost_wakeup --fixed
 
 check-asan: build-asan/.configured

@@ -131,6 +131,9 @@ struct rsv_system_object {
 RSV_API void rsv_system_add_object(struct rsv_system *sys, struct rsv_system_object *o);
 RSV_API struct rsv_platform *rsv_system_platform(struct rsv_system *sys);
 RSV_API const struct rsv_policy *rsv_system_policy(const struct rsv_system *sys);
+/* The arena's first byte, and in *@bytes (may be NULL) its length: whether a pointer is the
+ * system's (an allocator beside another, as the malloc drop-in, routes frees by it). */
+RSV_API void *rsv_system_arena(const struct rsv_system *sys, size_t *bytes);
 /* The configuration the system was created with (its defaults filled in). */
 RSV_API const struct rsv_system_config *rsv_system_config(const struct rsv_system *sys);
 RSV_API void rsv_system_watermarks(const struct rsv_system *sys, struct rsv_watermarks *out);

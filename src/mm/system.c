@@ -246,6 +246,13 @@ const struct rsv_system_config *rsv_system_config(const struct rsv_system *sys)
 {
 	return &sys->cfg;
 }
+
+void *rsv_system_arena(const struct rsv_system *sys, size_t *bytes)
+{
+	if (bytes)
+		*bytes = sys->arena_bytes;
+	return sys->arena;
+}
 unsigned long rsv_system_nr_pages(const struct rsv_system *sys) { return sys->nr_pages; }
 int rsv_system_mlocked(const struct rsv_system *sys) { return sys->mlock_result; }
 
