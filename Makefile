@@ -3,7 +3,8 @@
 #   make check    deps, then the test suite twice (release build, ASan+UBSan build), and the
 #                 real-thread workloads under TSan
 #   make demo     deps, build, run the main job (the allocator demo, then the scenario matrix)
-#   make bench    build and run the benchmarks: bench/run.sh writes bench/results/DATE.md and .png
+#   make bench    build and run the benchmarks: bench/run.sh (allocators, real programs under
+#                 each, mempool_alloc under pressure) writes bench/results/DATE.md and .png
 #   make stress   SECONDS=N (default 60) of every allocator at once on real threads
 #   make models   the mempool model checked with spin (part of make check)
 #   make fuzz     SECONDS=N (default 60) of the libFuzzer harness (clang)
