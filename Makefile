@@ -11,7 +11,8 @@
 #   make format-check  the lines the last commit (or the uncommitted change) touched, against
 #                 .clang-format and the 100-column limit (part of make check)
 #   make install  PREFIX=DIR (default /usr/local; DESTDIR is honoured): headers, libreservoir.so
-#                 and .a, reservoir.pc, the CMake package, the command and the man pages
+#                 and .a, the malloc drop-in, reservoir.pc, the CMake package, the command and
+#                 the man pages
 #   make clean
 
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)

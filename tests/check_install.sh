@@ -34,6 +34,9 @@ case $version in
 esac
 [ "$soname" = "$want" ] || fail "soname '$soname', want '$want'"
 [ -e "$libdir/$soname" ] || fail "no $soname link installed"
+[ -f "$libdir/libreservoir-malloc.so" ] || fail "the malloc drop-in was not installed"
+[ "$(LD_PRELOAD=$libdir/libreservoir-malloc.so /bin/echo preloaded)" = preloaded ] ||
+	fail "a program does not run under the installed drop-in"
 
 # pkg-config, shared and static.
 cc=${CC:-cc}
