@@ -49,6 +49,13 @@ for r in $(seq 1 "$rounds"); do
 		${runs[$i]} | awk -v a="${names[$i]}" -v r="$r" '$2 != "-" { print a, r, $1, $2 }' \
 			>>"$tmp/times"
 	done
+	# DPDK's rte_mempool, with and without its per-lcore cache, beside reservoir's mempool:
+	# one process, workload pool-pair-64 (where Debian's libdpdk-dev is installed).
+	if [ -x "$build/bench/bench_rte_mempool" ]; then
+		"$build/bench/bench_rte_mempool" 2000000 2>/dev/null |
+			awk -v r="$r" '{ a = $1; sub("^pool-pair-64-", "", a); print a, r, "pool-pair-64", $2 }' \
+				>>"$tmp/times"
+	fi
 	echo "bench: round $r done" >&2
 done
 
@@ -71,8 +78,11 @@ for i in $(seq 0 $((n - 1))); do
 done
 
 # Medians and spreads; the fastest peer per workload; ratios.
-awk -v peers="$(for i in $(seq 0 $((n - 1))); do [ "${kinds[$i]}" = peer ] && printf "%s " "${names[$i]}"; done)" \
-	-v order="${names[*]}" -v instrfile="$tmp/instr" '
+extra=()
+[ -x "$build/bench/bench_rte_mempool" ] && extra=(rte_mempool_cache rte_mempool_nocache)
+all=("${names[@]}" "${extra[@]}")
+awk -v peers="$(for i in $(seq 0 $((n - 1))); do [ "${kinds[$i]}" = peer ] && printf "%s " "${names[$i]}"; done) ${extra[*]}" \
+	-v order="${all[*]}" -v instrfile="$tmp/instr" '
 function median(a, m,    t, i, j, x) {
 	for (i = 1; i <= m; i++) t[i] = a[i]
 	for (i = 2; i <= m; i++) { x = t[i]; for (j = i - 1; j >= 1 && t[j] > x; j--) t[j + 1] = t[j]; t[j + 1] = x }
@@ -162,11 +172,11 @@ awk '$1 != "pareto-frag" { print }' "$tmp/table" >"$tmp/chart.dat"
 workloads=$(awk '{ print $1 }' "$tmp/chart.dat" | awk '!s[$0]++' | tr '\n' ' ')
 {
 	printf "workload"
-	for a in "${names[@]}"; do printf " %s" "$a"; done
+	for a in "${all[@]}"; do printf " %s" "$a"; done
 	echo
 	for w in $workloads; do
 		printf "%s" "$w"
-		for a in "${names[@]}"; do
+		for a in "${all[@]}"; do
 			r=$(awk -v w="$w" -v a="$a" '$1 == w && $2 == a { print $6 }' "$tmp/chart.dat")
 			printf " %s" "${r:-NaN}"
 		done
@@ -186,7 +196,7 @@ set ylabel "x fastest peer (log scale)"
 set xtics rotate by -30
 set key outside right
 set grid ytics
-plot for [c=2:$((n + 1))] "$tmp/chart.tsv" using c:xtic(1) title columnheader(c)
+plot for [c=2:$((${#all[@]} + 1))] "$tmp/chart.tsv" using c:xtic(1) title columnheader(c)
 EOF
 
 echo

@@ -6,14 +6,15 @@ set -euo pipefail
 need=(cmake make gcc pkg-config libcriterion-dev binutils gnuplot-nox spin clang libclang-rt-14-dev
       python3 libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 clang-format git
       libjansson-dev parallel nbdkit nbdkit-plugin-dev libnbd-bin libssl-dev man-db valgrind
-      sqlite3 redis-server redis-tools time)
+      sqlite3 redis-server redis-tools time libdpdk-dev)
       # python3: cli_test.sh reads JSON; the allocators: the peers bench/run.sh preloads; clang-format and
       # git: scripts/format-check.sh; libjansson-dev: the JSON reservoir merge reads;
       # parallel: cli_test.sh runs matrix shards under GNU parallel; nbdkit, its plugin
       # headers, libnbd-bin (nbdcopy, nbdinfo) and libssl-dev: examples/nbd-crypt and its
       # test; man-db: check_install.sh reads the man pages; valgrind: bench/run.sh's
       # instruction counts (callgrind); sqlite3, redis-server and redis-tools: real programs
-      # tests/dropin_test.sh runs under the malloc drop-in; time: GNU time's peak RSS
+      # tests/dropin_test.sh runs under the malloc drop-in; time: GNU time's peak RSS;
+      # libdpdk-dev: rte_mempool, bench_rte_mempool's peer
 
 missing=()
 for pkg in "${need[@]}"; do
