@@ -107,6 +107,10 @@ static void after_fork_child(void)
 
 static void print_stats(void)
 {
+	/* A forked child inherits the handler, not the threads that may have held the locks the
+	 * statistics take: only the process that made the arena reports on it. */
+	if (atomic_load(&state) != READY)
+		return;
 	in_rsv++;
 	fprintf(stderr,
 		"reservoir-malloc: arena %lu pages (%lu MiB), %lu free at exit; %llu blocks over "
