@@ -11,7 +11,8 @@
  * a fixed-size cache) prints "-". With --callgrind (run under valgrind --tool=callgrind
  * --collect-atstart=no) each workload's instructions are collected alone and dumped under its
  * name, for bench/run.sh to divide by its operations. --scale multiplies the operations
- * (default 1; callgrind runs use a small one). */
+ * (default 1; callgrind runs use a small one). ALLOCBENCH_SIM=1 puts reservoir's system on the
+ * simulator, as --callgrind does, for profiling with callgrind's own options. */
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -54,7 +55,8 @@ static void rsv_setup(void)
 	 * caches would fall back to their spinlock and the count would not be the fast path's.
 	 * The attached task allocates without ever needing to sleep, as the simulator allows. */
 	sys = rsv_system_create(&(struct rsv_system_config){
-		.backend = callgrind ? RSV_BACKEND_SIM : RSV_BACKEND_OS, .nr_pages = 65536 });
+		.backend = callgrind || getenv("ALLOCBENCH_SIM") ? RSV_BACKEND_SIM : RSV_BACKEND_OS,
+		.nr_pages = 65536 });
 	if (!sys || !rsv_task_attach(sys, "bench")) {
 		fprintf(stderr, "allocbench: no reservoir system: %s\n", rsv_system_create_error());
 		exit(1);
