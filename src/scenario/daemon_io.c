@@ -95,6 +95,18 @@ void rsv__daemon_submit(struct rsv__daemon_io *io)
 		start(io, buf);
 }
 
+/* The oldest read parked on @c, which has one, taken off its list; the caller holds c->lock
+ * (and, under OLDEST, d->share, which nr_parked is under). */
+static struct rsv__daemon_io *unpark_oldest(struct rsv__daemon *d, struct rsv__daemon_channel *c)
+{
+	struct rsv__daemon_io *io = rsv_container_of(c->parked.next, struct rsv__daemon_io, node);
+
+	rsv_list_del(&io->node);
+	if (d->handoff == RSV__HANDOFF_OLDEST)
+		d->nr_parked--;
+	return io;
+}
+
 /* The oldest read parked on channel @ch, taken off its list, or NULL. */
 static struct rsv__daemon_io *take_parked(struct rsv__daemon *d, unsigned ch)
 {
@@ -102,12 +114,8 @@ static struct rsv__daemon_io *take_parked(struct rsv__daemon *d, unsigned ch)
 	struct rsv__daemon_io *io = NULL;
 
 	rsv_mutex_lock(&c->lock);
-	if (!rsv_list_empty(&c->parked)) {
-		io = rsv_container_of(c->parked.next, struct rsv__daemon_io, node);
-		rsv_list_del(&io->node);
-		if (d->handoff == RSV__HANDOFF_OLDEST)
-			d->nr_parked--;
-	}
+	if (!rsv_list_empty(&c->parked))
+		io = unpark_oldest(d, c);
 	rsv_mutex_unlock(&c->lock);
 	return io;
 }
@@ -211,13 +219,8 @@ int rsv__daemon_poller(void *arg)
 				share_lock(d);
 				rsv_mutex_lock(&c->lock);
 				if (!rsv_list_empty(&c->parked) &&
-				    (buf = rsv_mempool_alloc(d->bufs, RSV_GFP_NOWAIT))) {
-					io = rsv_container_of(c->parked.next, struct rsv__daemon_io,
-							      node);
-					rsv_list_del(&io->node);
-					if (d->handoff == RSV__HANDOFF_OLDEST)
-						d->nr_parked--;
-				}
+				    (buf = rsv_mempool_alloc(d->bufs, RSV_GFP_NOWAIT)))
+					io = unpark_oldest(d, c);
 				rsv_mutex_unlock(&c->lock);
 				share_unlock(d);
 				if (!io)
