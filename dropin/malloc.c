@@ -10,7 +10,8 @@
  * as do reservoir's own bookkeeping (a thread-local depth says when reservoir is the caller)
  * and its service threads' allocations. A free is routed by address: the arena's pointers to
  * rsv_kfree(), whose checks abort on a double or foreign free with reservoir's message
- * (misuse mode abort), the rest to the C library.
+ * (misuse mode abort), the rest to the C library; realloc() and malloc_usable_size() check
+ * the same way that their block is one handed out.
  *
  *   RSV_ARENA=512M   the arena (K, M, G suffixes); default half the cgroup v2 memory.max,
  *                    at most 1 GiB
@@ -30,6 +31,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <reservoir.h>
+#include "pool/internal.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -230,7 +232,7 @@ EXPORT void free(void *p)
 		return;
 	}
 	in_rsv++;
-	rsv_kfree(p);
+	(void)rsv__kfree(p, "free");
 	in_rsv--;
 }
 
@@ -251,12 +253,13 @@ EXPORT void *calloc(size_t n, size_t size)
 	return rsv_alloc(bytes, true);
 }
 
-static size_t usable(const void *p)
+/* The block's size; a block not handed out is a misuse named after @who. */
+static size_t usable(const void *p, const char *who)
 {
 	size_t n;
 
 	in_rsv++;
-	n = rsv_ksize(p);
+	n = rsv__ksize_checked(p, who);
 	in_rsv--;
 	return n;
 }
@@ -283,7 +286,10 @@ EXPORT void *realloc(void *p, size_t size)
 		free(p);
 		return NULL;
 	}
-	old = usable(p);
+	if (!(old = usable(p, "realloc"))) {
+		errno = EINVAL; /* the misuse (abort mode, so not reached unless it returns) */
+		return NULL;
+	}
 	if (size <= old && size > old / 2)
 		return p; /* the same class, or near enough: kept */
 	if (!(q = malloc(size)))
@@ -368,7 +374,9 @@ EXPORT size_t malloc_usable_size(void *p)
 	if (!p)
 		return 0;
 	if (in_arena(p))
-		return atomic_load(&state) == LIBC_ONLY || !enter() ? 0 : usable(p);
+		return atomic_load(&state) == LIBC_ONLY || !enter()
+			       ? 0
+			       : usable(p, "malloc_usable_size");
 	if (!libc_usable) {
 		in_rsv++;
 		*(void **)&libc_usable = dlsym(RTLD_NEXT, "malloc_usable_size");

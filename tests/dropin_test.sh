@@ -39,7 +39,8 @@ RSV_ARENA=lots under "$check" >"$tmp/out" 2>&1 && grep -q "RSV_ARENA=lots is not
 	pass || fail "a bad RSV_ARENA is not named: $(head -2 "$tmp/out")"
 
 # ---- bad frees: aborted, named by reservoir ----
-for bad in "double:double free" "middle:not the start of an object"; do
+for bad in "double:double free" "late:double free" "realloc:realloc(.*the object is free" \
+	"middle:not the start of an object"; do
 	under "$check" "${bad%%:*}" >"$tmp/out" 2>&1
 	rc=$?
 	[ $rc -eq 134 ] && grep -q "reservoir: misuse: .*${bad#*:}" "$tmp/out" && pass ||

@@ -301,7 +301,8 @@ static inline size_t ksize(const void *p)
 }
 /* In place while the block is large enough, else a new block with the old contents (the
  * rest zeroed with __GFP_ZERO), the old one freed; new_size 0 frees and gives ZERO_SIZE_PTR;
- * NULL on failure, leaving @p as it was. */
+ * NULL on failure, leaving @p as it was. A @p kmalloc did not return, or freed already, is
+ * the misuse ksize() reports, and gives NULL. */
 static inline void *krealloc(const void *p, size_t new_size, gfp_t gfp)
 {
 	size_t old = ksize(p);
@@ -311,6 +312,8 @@ static inline void *krealloc(const void *p, size_t new_size, gfp_t gfp)
 		kfree(p);
 		return ZERO_SIZE_PTR;
 	}
+	if (!old && !ZERO_OR_NULL_PTR(p))
+		return NULL;
 	if (old >= new_size)
 		return (void *)p;
 	n = kmalloc(new_size, gfp);

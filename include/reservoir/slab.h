@@ -83,7 +83,9 @@ RSV_API void *rsv_kmalloc_array(size_t n, size_t size, rsv_gfp_t gfp);
 RSV_API void *rsv_kcalloc(size_t n, size_t size, rsv_gfp_t gfp);
 /* NULL is ignored; a pointer kmalloc did not return is a misuse. */
 RSV_API void rsv_kfree(const void *p);
-RSV_API size_t rsv_ksize(const void *p); /* usable size, 0 for what kmalloc did not return */
+/* The usable size of a block kmalloc returned; 0, and a misuse, for any other pointer or a
+ * block freed already (a use after free, seen as a free would see a double free). */
+RSV_API size_t rsv_ksize(const void *p);
 /* The cache that serves @size (NULL above RSV_KMALLOC_MAX_CACHE_SIZE). */
 RSV_API struct rsv_kmem_cache *rsv_kmalloc_cache(struct rsv_system *sys, size_t size);
 

@@ -50,7 +50,12 @@ struct rsv_kmem_cache {
 	struct rsv_page *memmap;
 	size_t size, stride, align;
 	unsigned flags;
-	uintptr_t link_key; /* free objects' links are stored encoded with it (slab.c) */
+	/* A free object's link to the next on its slab's free list lives link_off bytes in (0;
+	 * past the object in a cache with a constructor, which owns every byte of its objects),
+	 * stored encoded with link_key. key_off, when not 0, is where a free object holds
+	 * free_key, the mark that sends a second free of it to the slow path (slab.c). */
+	uint32_t link_off, key_off;
+	uintptr_t link_key, free_key;
 	void (*ctor)(void *obj);
 	unsigned order, objperslab, mag_size;
 	uint32_t reciprocal; /* 2^32 / stride, rounded up: offset / stride without a divide */
@@ -227,6 +232,35 @@ static inline bool rsv__slab_poison_intact(const struct rsv_kmem_cache *c, const
 
 void rsv__slab_poison_broken(struct rsv_kmem_cache *c, void *obj);
 
+/* The free mark (glibc's tcache key has the idea): a free object of a cache with a key_off
+ * holds free_key there, and one handed out has it cleared, so that a free which finds it is
+ * very likely a second free and goes to the slow path, which looks for the object among the
+ * free ones before it says so (rsv__slab_obj_is_free). One load and one store per free, one
+ * store per allocation, in a line the caller is about to touch anyway. */
+static inline bool rsv__slab_key_is_set(const struct rsv_kmem_cache *c, const void *obj)
+{
+	uintptr_t v;
+
+	if (!c->key_off)
+		return false;
+	memcpy(&v, (const char *)obj + c->key_off, sizeof(v));
+	return v == c->free_key;
+}
+
+static inline void rsv__slab_key_set(const struct rsv_kmem_cache *c, void *obj)
+{
+	if (c->key_off)
+		memcpy((char *)obj + c->key_off, &c->free_key, sizeof(c->free_key));
+}
+
+static inline void rsv__slab_key_clear(const struct rsv_kmem_cache *c, void *obj)
+{
+	uintptr_t zero = 0;
+
+	if (c->key_off)
+		memcpy((char *)obj + c->key_off, &zero, sizeof(zero));
+}
+
 /* Checks a free object's poison as it is handed out (a write after free is reported) and
  * marks it in use. The check reads every word without a branch: it is the common case. */
 static inline void rsv__slab_poison_take(struct rsv_kmem_cache *c, void *obj, size_t from)
@@ -272,8 +306,11 @@ static inline void *rsv__slab_alloc_hit(struct rsv_task *t, struct rsv_kmem_cach
 	if (rsv_unlikely(!tc))
 		return NULL;
 	obj = rsv__slab_alloc_hit_cc(t, tc);
-	if ((c->flags & RSV_SLAB_POISON) && obj)
-		rsv__slab_poison_take(c, obj, 0);
+	if (rsv_likely(obj)) {
+		if (c->flags & RSV_SLAB_POISON)
+			rsv__slab_poison_take(c, obj, 0);
+		rsv__slab_key_clear(c, obj);
+	}
 	return obj;
 }
 
@@ -293,14 +330,18 @@ static inline bool rsv__slab_free_hit(struct rsv_task *t, struct rsv_kmem_cache 
 	m = tc->loaded;
 	if (rsv_unlikely(m->count >= c->mag_size) || rsv_unlikely(rsv__magazine_last_is(m, obj)))
 		return false;
-	/* Still whole free poison: a second free, which the slow path names. */
+	/* The free mark, or the free poison whole: likely a second free, which the slow path
+	 * makes sure of. */
 	if ((c->flags & RSV_SLAB_POISON) &&
 	    (c->stride <= sizeof(void *) || rsv__slab_poison_intact(c, obj, sizeof(void *))))
+		return false;
+	if (rsv_unlikely(rsv__slab_key_is_set(c, obj)))
 		return false;
 	if (rsv_unlikely(!rsv__pcp_enter(t->sys, &t->pcp)))
 		return false;
 	if (c->flags & RSV_SLAB_POISON)
 		memset(obj, POISON_FREE, c->stride);
+	rsv__slab_key_set(c, obj);
 	m->objs[m->count++] = obj;
 	rsv__owner_add(&tc->frees, 1);
 	rsv__pcp_exit(t->sys, &t->pcp);
@@ -319,8 +360,19 @@ unsigned long rsv__slab_shrink_scan(struct rsv_shrinker *s, struct rsv_shrink_co
 /* kmem_cache_free() with its checks: 0, or -EINVAL for a free they refused (a misuse,
  * reported and counted), -EPERM without a task. */
 int rsv__slab_free_checked(struct rsv_kmem_cache *c, void *obj, const char *who);
-/* kfree(), the same way. */
-int rsv__kfree(const void *p);
+/* Whether @obj, an object of @c, is free: on its slab's free list or in a magazine, the
+ * depot's or any task's. Every task's caches frozen (one membarrier()) and the cache lock
+ * held while it looks, so that no object moves between those places; what it cannot see is
+ * an object on its way between them outside both (a refill's batch, an exiting task's
+ * magazines being emptied). For the frees and ksize()s that looks_free() makes suspect. */
+bool rsv__slab_obj_is_free(struct rsv_kmem_cache *c, const void *obj);
+/* 0 if @obj is an object of @c handed out, else -EINVAL and a misuse naming @who. */
+int rsv__slab_check_live(struct rsv_kmem_cache *c, const void *obj, const char *who);
+/* kfree(), the same way, its misuse reports naming @who. */
+int rsv__kfree(const void *p, const char *who);
+/* ksize(): 0, and a misuse naming @who, for what is not a kmalloc block handed out; with
+ * @who NULL only the size of what looks like one, no report (for checks of their own). */
+size_t rsv__ksize_checked(const void *p, const char *who);
 
 /* slab_info.c */
 int rsv__slab_check(struct rsv_system *sys);

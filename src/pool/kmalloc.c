@@ -96,6 +96,7 @@ void *rsv_kmalloc(size_t size, rsv_gfp_t gfp)
 	    rsv_likely((obj = rsv__slab_alloc_hit_cc(t, &ts->tc[idx])) != NULL)) {
 		if (c->flags & RSV_SLAB_POISON)
 			rsv__slab_poison_take(c, obj, 0);
+		rsv__slab_key_clear(c, obj);
 		return obj;
 	}
 	return rsv_kmem_cache_alloc(rsv__pool_layer(t->sys)->kmalloc[idx], gfp);
@@ -120,7 +121,7 @@ void *rsv_kcalloc(size_t n, size_t size, rsv_gfp_t gfp)
 	return rsv_kmalloc_array(n, size, gfp | RSV___GFP_ZERO);
 }
 
-int rsv__kfree(const void *p)
+int rsv__kfree(const void *p, const char *who)
 {
 	struct rsv_task *t = rsv__task_current();
 	struct rsv_page *page;
@@ -138,7 +139,7 @@ int rsv__kfree(const void *p)
 		if (rsv_likely(rsv__slab_obj_aligned(c, p)) &&
 		    rsv_likely(rsv__slab_free_hit(t, c, (void *)p)))
 			return 0;
-		return rsv__slab_free_checked(c, (void *)p, "rsv_kfree");
+		return rsv__slab_free_checked(c, (void *)p, who);
 	}
 	if ((flags & RSV_PAGE_KMALLOC) && rsv__page_state(page) == RSV_PAGE_ALLOC &&
 	    !((uintptr_t)p & (RSV_PAGE_SIZE - 1))) {
@@ -147,7 +148,7 @@ int rsv__kfree(const void *p)
 		page->kmalloc_size = 0; /* the layer's words go with the layer: see extra_refs */
 		return rsv_free_pages(page, page->order);
 	}
-	rsv__misuse(t->sys, "rsv_kfree(%p) by task \"%s\": %s", p, t->name,
+	rsv__misuse(t->sys, "%s(%p) by task \"%s\": %s", who, p, t->name,
 		    !page ? "not an address in the system's arena"
 			  : "not a block kmalloc returned (or freed already)");
 	return -EINVAL;
@@ -155,18 +156,33 @@ int rsv__kfree(const void *p)
 
 void rsv_kfree(const void *p)
 {
-	(void)rsv__kfree(p);
+	(void)rsv__kfree(p, "rsv_kfree");
 }
 
-size_t rsv_ksize(const void *p)
+size_t rsv__ksize_checked(const void *p, const char *who)
 {
 	struct rsv_task *t = rsv__task_current();
 	struct rsv_page *page = t && p ? rsv__addr_page(t->sys, p) : NULL;
 	unsigned flags = page ? rsv__page_flags(page) : 0;
 
-	if (flags & RSV_PAGE_SLAB)
-		return page->slab_cache->size;
-	if ((flags & RSV_PAGE_KMALLOC) && rsv__page_state(page) == RSV_PAGE_ALLOC)
+	if (!t || !p)
+		return 0;
+	if (flags & RSV_PAGE_SLAB) {
+		struct rsv_kmem_cache *c = page->slab_cache;
+
+		return who && rsv__slab_check_live(c, p, who) ? 0 : c->size;
+	}
+	if ((flags & RSV_PAGE_KMALLOC) && rsv__page_state(page) == RSV_PAGE_ALLOC &&
+	    !((uintptr_t)p & (RSV_PAGE_SIZE - 1)))
 		return (size_t)RSV_PAGE_SIZE << page->order;
+	if (who)
+		rsv__misuse(t->sys, "%s(%p) by task \"%s\": %s", who, p, t->name,
+			    !page ? "not an address in the system's arena"
+				  : "not a block kmalloc returned (or freed already)");
 	return 0;
+}
+
+size_t rsv_ksize(const void *p)
+{
+	return rsv__ksize_checked(p, "rsv_ksize");
 }

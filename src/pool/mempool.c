@@ -210,8 +210,9 @@ static const char *foreign_element(struct rsv_mempool *pool, void *e)
 		return p && p->slab_cache == pool->pool_data ? NULL
 							     : "not an object of the pool's cache";
 	case BACKING_KMALLOC:
-		return rsv_ksize(e) >= (size_t)(uintptr_t)pool->pool_data
-			       ? NULL : "not a kmalloc block of the pool's size";
+		return rsv__ksize_checked(e, NULL) >= (size_t)(uintptr_t)pool->pool_data
+			       ? NULL
+			       : "not a kmalloc block of the pool's size";
 	case BACKING_PAGES:
 		p = e;
 		return p >= rsv__mp(pool)->sys->memmap &&
@@ -575,7 +576,7 @@ static int backing_release(struct rsv_mempool *pool, void *e)
 	if (rsv__mp(pool)->backing == BACKING_SLAB && pool->free == rsv_mempool_free_slab)
 		return rsv__slab_free_checked(pool->pool_data, e, "rsv_kmem_cache_free");
 	if (rsv__mp(pool)->backing == BACKING_KMALLOC && pool->free == rsv_mempool_kfree)
-		return rsv__kfree(e);
+		return rsv__kfree(e, "rsv_kfree");
 	if (rsv__mp(pool)->backing == BACKING_PAGES && pool->free == rsv_mempool_free_pages)
 		return rsv_free_pages(e, (unsigned)(uintptr_t)pool->pool_data);
 	pool->free(e, pool->pool_data);

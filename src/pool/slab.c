@@ -48,14 +48,14 @@ static void link_store(const struct rsv_kmem_cache *c, void *obj, const void *ne
 {
 	uintptr_t v = (uintptr_t)next ^ c->link_key ^ __builtin_bswap64((uintptr_t)obj);
 
-	memcpy(obj, &v, sizeof(v));
+	memcpy((char *)obj + c->link_off, &v, sizeof(v));
 }
 
 void *rsv__slab_link_load(const struct rsv_kmem_cache *c, const void *obj)
 {
 	uintptr_t v;
 
-	memcpy(&v, obj, sizeof(v));
+	memcpy(&v, (const char *)obj + c->link_off, sizeof(v));
 	return (void *)(v ^ c->link_key ^ __builtin_bswap64((uintptr_t)obj));
 }
 
@@ -139,6 +139,7 @@ static struct rsv_page *new_slab(struct rsv_kmem_cache *c, rsv_gfp_t gfp)
 			c->ctor(obj);
 		else if (c->flags & RSV_SLAB_POISON)
 			memset(obj, POISON_FREE, c->stride);
+		rsv__slab_key_set(c, obj);
 		link_store(c, obj, prev);
 		prev = obj;
 	}
@@ -208,6 +209,7 @@ static void slab_push(struct rsv_kmem_cache *c, void *obj, struct rsv_page **dis
 	rsv_assert(head->inuse > 0 && c->inuse > 0 && head->slab_cache == c);
 	if (c->flags & RSV_SLAB_POISON)
 		memset(obj, POISON_FREE, c->stride);
+	rsv__slab_key_set(c, obj);
 	link_store(c, obj, next);
 	head->freelist = obj;
 	head->inuse--;
@@ -404,6 +406,84 @@ static bool make_room(struct rsv_kmem_cache *c, struct rsv_task_cache *tc)
 	return true;
 }
 
+/* ---- is it free? ---- */
+
+static bool in_magazine(const struct rsv_magazine *m, const void *obj)
+{
+	for (unsigned i = 0; m && i < m->count; i++)
+		if (m->objs[i] == obj)
+			return true;
+	return false;
+}
+
+/* Under the cache lock: whether @obj is on the free list of its slab @head. A corrupt link
+ * ends the walk (slab_pop() reports it when it gets there). */
+static bool on_free_list(const struct rsv_kmem_cache *c, const struct rsv_page *head,
+			 const void *obj)
+{
+	unsigned left = c->objperslab - head->inuse;
+
+	for (const void *o = head->freelist; o && left && in_slab(c, head, o); left--) {
+		if (o == obj)
+			return true;
+		o = rsv__slab_link_load(c, o);
+	}
+	return false;
+}
+
+bool rsv__slab_obj_is_free(struct rsv_kmem_cache *c, const void *obj)
+{
+	struct rsv_system *sys = c->sys;
+	bool found = false;
+	struct rsv_list *pos;
+
+	rsv_spin_lock(&sys->tasks_lock);
+	rsv__pcp_freeze_all(sys);
+	rsv_list_for_each(pos, &sys->tasks) {
+		struct rsv_task_caches *ts = rsv_container_of(pos, struct rsv_task, node)->slab;
+		const struct rsv_task_cache *tc = ts && c->id < ts->nr ? &ts->tc[c->id] : NULL;
+
+		if (tc && tc->cache == c &&
+		    (in_magazine(tc->loaded, obj) || in_magazine(tc->prev, obj))) {
+			found = true;
+			break;
+		}
+	}
+	rsv_spin_lock(&c->lock);
+	for (const struct rsv_magazine *m = c->depot_full; m && !found; m = m->next)
+		found = in_magazine(m, obj);
+	found = found || on_free_list(c, obj_slab(c, obj), obj);
+	rsv_spin_unlock(&c->lock);
+	rsv__pcp_thaw_all(sys);
+	rsv_spin_unlock(&sys->tasks_lock);
+	return found;
+}
+
+/* Whether the object @obj of @c carries the sign of a free one: its mark, or (in a poisoned
+ * cache) the free poison whole past its first word. A hint, which rsv__slab_obj_is_free()
+ * confirms or refutes: a user may have written the mark's value or filled an object with
+ * the poison byte. A cache of 8-byte objects without poison has no room for a sign. */
+static bool looks_free(const struct rsv_kmem_cache *c, const void *obj)
+{
+	if (c->flags & RSV_SLAB_POISON)
+		return c->stride > sizeof(void *) &&
+		       rsv__slab_poison_intact(c, obj, sizeof(void *));
+	return rsv__slab_key_is_set(c, obj);
+}
+
+int rsv__slab_check_live(struct rsv_kmem_cache *c, const void *obj, const char *who)
+{
+	const char *why = not_an_object(c, obj);
+	struct rsv_task *t = rsv__task_current();
+
+	if (!why && looks_free(c, obj) && rsv__slab_obj_is_free(c, obj))
+		why = "the object is free (a use after free)";
+	if (!why)
+		return 0;
+	rsv__misuse(c->sys, "%s(%p) by task \"%s\": %s", who, obj, t ? t->name : "?", why);
+	return -EINVAL;
+}
+
 /* ---- allocation ---- */
 
 void rsv__slab_poison_broken(struct rsv_kmem_cache *c, void *obj)
@@ -418,6 +498,7 @@ static void *prepare(struct rsv_kmem_cache *c, void *obj, rsv_gfp_t gfp, size_t 
 {
 	if (rsv_unlikely(c->flags & RSV_SLAB_POISON))
 		rsv__slab_poison_take(c, obj, intact_from);
+	rsv__slab_key_clear(c, obj);
 	if (gfp & RSV___GFP_ZERO)
 		memset(obj, 0, c->size);
 	return obj;
@@ -561,15 +642,13 @@ static RSV_NOINLINE int free_slow(struct rsv_kmem_cache *c, struct rsv_task *t, 
 			    who, c->name, obj, t->name);
 		return -EINVAL;
 	}
-	/* A poisoned cache's free object is poison from its second word on (the first may be a
-	 * free-list link), and one handed out carries another byte, in its padding too: finding
-	 * the free poison whole is a free of a free object. (Without padding, an object its
-	 * user filled with 0x6b would look free: a heuristic, as SLUB's checks are without red
-	 * zones.) */
-	if ((c->flags & RSV_SLAB_POISON) && c->stride > sizeof(void *) &&
-	    rsv__slab_poison_intact(c, obj, sizeof(void *))) {
-		rsv__misuse(sys, "%s(\"%s\", %p) by task \"%s\": double free (the object is "
-			    "still poisoned from its last free)", who, c->name, obj, t->name);
+	/* The free mark or the free poison says "free already"; the search says whether it is.
+	 * The fast path sent every such free here. */
+	if (looks_free(c, obj) && rsv__slab_obj_is_free(c, obj)) {
+		rsv__misuse(sys,
+			    "%s(\"%s\", %p) by task \"%s\": double free (the object is "
+			    "free already)",
+			    who, c->name, obj, t->name);
 		return -EINVAL;
 	}
 	if (!rsv__pcp_enter(sys, &t->pcp)) {
@@ -586,6 +665,7 @@ static RSV_NOINLINE int free_slow(struct rsv_kmem_cache *c, struct rsv_task *t, 
 	if (tc && (tc->loaded->count < c->mag_size || make_room(c, tc))) {
 		if (c->flags & RSV_SLAB_POISON)
 			memset(obj, POISON_FREE, c->stride);
+		rsv__slab_key_set(c, obj);
 		tc->loaded->objs[tc->loaded->count++] = obj;
 		rsv__owner_add(&tc->frees, 1);
 		rsv__pcp_exit(sys, &t->pcp);
@@ -814,7 +894,9 @@ struct rsv_kmem_cache *rsv_kmem_cache_create(struct rsv_system *sys, const char 
 	struct rsv_pool_layer *pl = sys ? rsv__pool_layer(sys) : NULL;
 	struct rsv_kmem_cache *c;
 
-	if (!align)
+	/* At least a word, as the kernel's ARCH_SLAB_MINALIGN: links, marks and poison are
+	 * whole words. (A non-power of two is refused below.) */
+	if (align < sizeof(void *) && !(align & (align - 1)))
 		align = sizeof(void *);
 	if (flags & RSV_SLAB_HWCACHE_ALIGN && align < 64)
 		align = 64;
@@ -835,13 +917,23 @@ struct rsv_kmem_cache *rsv_kmem_cache_create(struct rsv_system *sys, const char 
 	snprintf(c->name, sizeof(c->name), "%s", name ? name : "cache");
 	c->size = size;
 	c->align = align;
-	c->stride = (size < sizeof(void *) ? sizeof(void *) : size + align - 1) & ~(align - 1);
+	c->stride = (size + align - 1) & ~(align - 1);
 	c->flags = flags;
 #if defined(RSV_DEBUG) || defined(RSV_HARDENED)
 	if (!ctor)
 		c->flags |= RSV_SLAB_POISON;
 #endif
+	if (ctor) {
+		/* The constructor's state must outlive a free (SLUB puts the free pointer past
+		 * such objects too): the link and the mark go after the object. */
+		c->link_off = (uint32_t)((size + 7) & ~(size_t)7);
+		c->key_off = c->link_off + sizeof(void *);
+		c->stride = (c->key_off + sizeof(void *) + align - 1) & ~(align - 1);
+	} else if (!(c->flags & RSV_SLAB_POISON) && c->stride >= 2 * sizeof(void *)) {
+		c->key_off = sizeof(void *); /* the first word is the link */
+	}
 	c->link_key = link_key(sys, c);
+	c->free_key = (c->link_key * 0x9e3779b97f4a7c15ull) ^ 0x6672656564ull;
 	c->ctor = ctor;
 	c->order = slab_order(c->stride);
 	c->objperslab = (unsigned)(((size_t)RSV_PAGE_SIZE << c->order) / c->stride);

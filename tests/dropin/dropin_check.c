@@ -7,12 +7,15 @@
  *   dropin_check enomem     allocates until malloc says ENOMEM (run with a small RSV_ARENA),
  *                           then frees and allocates again
  *   dropin_check double     frees a block twice (must abort, named)
+ *   dropin_check late       frees a block twice, others freed between (must abort, named)
+ *   dropin_check realloc    reallocs a freed block to a size it holds (must abort, named)
  *   dropin_check middle     frees a pointer into the middle of a block (must abort, named)
  * Exit status 0 when every check held; a failed check says which. */
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,6 +221,26 @@ static int enomem(void)
 }
 
 static void (*volatile release)(void *) = free;
+static void *(*volatile resize)(void *, size_t) = realloc;
+
+/* A block freed, then many more allocated and freed (its memory has moved on from where the
+ * last free left it), then the block freed again or resized. */
+static int misuse_late(bool by_realloc)
+{
+	char *p = malloc(48), *others[500];
+
+	p[0] = 1;
+	release(p);
+	for (int i = 0; i < 500; i++)
+		others[i] = malloc(48);
+	for (int i = 0; i < 500; i++)
+		release(others[i]);
+	if (by_realloc)
+		printf("%p\n", resize(p, 40)); /* it fits: kept in place, were it live */
+	else
+		release(p);
+	return 0; /* not reached */
+}
 
 int main(int argc, char **argv)
 {
@@ -233,6 +256,8 @@ int main(int argc, char **argv)
 		release(p);
 		return 0; /* not reached: the second free aborts */
 	}
+	if (argc > 1 && (!strcmp(argv[1], "late") || !strcmp(argv[1], "realloc")))
+		return misuse_late(!strcmp(argv[1], "realloc"));
 	if (argc > 1 && !strcmp(argv[1], "middle")) {
 		char *p = malloc(64);
 

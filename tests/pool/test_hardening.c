@@ -102,7 +102,7 @@ Test(hardening, in_return_mode_refused_and_counted)
 	rsv_kmem_cache_free(c, x);
 	rsv_kmem_cache_free(c, y);
 	rsv_kmem_cache_free(c, x);
-	cr_assert(strstr(rsv_system_error(sys), "still poisoned"), "%s", rsv_system_error(sys));
+	cr_assert(strstr(rsv_system_error(sys), "double free"), "%s", rsv_system_error(sys));
 	x = rsv_kmem_cache_alloc(c, RSV_GFP_KERNEL);
 	rsv_kmem_cache_free(d, x);
 	cr_assert(strstr(rsv_system_error(sys), "another cache"), "%s", rsv_system_error(sys));

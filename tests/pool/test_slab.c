@@ -119,6 +119,25 @@ Test(slab, the_constructor_runs_once_per_object_of_a_new_slab)
 	finish(sys);
 }
 
+/* The kernel's ARCH_SLAB_MINALIGN: a smaller alignment asked for is a word. */
+Test(slab, an_alignment_below_a_word_is_a_word)
+{
+	struct rsv_system *sys = attached(RSV_BACKEND_SIM);
+	struct rsv_kmem_cache *c = rsv_kmem_cache_create(sys, "odd", 13, 1, 0, NULL);
+	void *o[3];
+
+	cr_assert_not_null(c);
+	for (int i = 0; i < 3; i++) {
+		o[i] = rsv_kmem_cache_alloc(c, RSV_GFP_KERNEL);
+		cr_assert_eq((uintptr_t)o[i] % sizeof(void *), 0, "%p", o[i]);
+	}
+	for (int i = 0; i < 3; i++)
+		rsv_kmem_cache_free(c, o[i]);
+	cr_assert_null(rsv_kmem_cache_create(sys, "three", 13, 3, 0, NULL));
+	rsv_kmem_cache_destroy(c);
+	finish(sys);
+}
+
 Test(slab, kmalloc_size_classes_and_large_blocks)
 {
 	struct rsv_system *sys = attached(RSV_BACKEND_SIM);

@@ -264,3 +264,37 @@ Test(regress, bufio_worker_spun_on_a_held_buffer, .timeout = 20)
 		     "the worker slept once its pass was done");
 	teardown_holding(sys, 1); /* the held buffer's page stays cached */
 }
+
+/* ---- a constructed object lost its first word to the slab's free-list link ---- */
+
+/* A constructor's work must outlive the object's frees (the kernel's contract: an object is
+ * freed in its constructed state). The link was stored in the object's first word. */
+static void construct(void *obj)
+{
+	memset(obj, 0xc5, 40);
+}
+
+Test(regress, constructed_object_lost_its_first_word_to_the_free_list)
+{
+	struct rsv_system *sys = test_system(RSV_BACKEND_SIM, 1024, 1);
+	struct rsv_kmem_cache *c;
+	void *objs[300];
+
+	rsv_task_attach(sys, "user");
+	c = rsv_kmem_cache_create(sys, "constructed", 40, 0, 0, construct);
+	for (int round = 0; round < 2; round++) { /* new slabs, then objects back from frees */
+		for (int i = 0; i < 300; i++) {
+			unsigned char *o = objs[i] = rsv_kmem_cache_alloc(c, RSV_GFP_KERNEL);
+
+			cr_assert_not_null(o);
+			for (int b = 0; b < 40; b++)
+				cr_assert_eq(o[b], 0xc5, "round %d, object %d, byte %d: %#x", round,
+					     i, b, o[b]);
+		}
+		for (int i = 0; i < 300; i++)
+			rsv_kmem_cache_free(c, objs[i]);
+	}
+	cr_assert_eq(rsv_kmem_cache_destroy(c), 0, "%s", rsv_system_error(sys));
+	rsv_task_detach();
+	teardown_whole(sys);
+}
