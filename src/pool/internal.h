@@ -298,19 +298,18 @@ static inline void *rsv__slab_alloc_hit_cc(struct rsv_task *t, struct rsv_task_c
 	return obj;
 }
 
+/* An unpoisoned cache's hit: a poisoned one's objects are checked in
+ * rsv__slab_alloc_poisoned(), out of line, so that the hit saves no registers. */
 static inline void *rsv__slab_alloc_hit(struct rsv_task *t, struct rsv_kmem_cache *c)
 {
 	struct rsv_task_cache *tc = rsv__task_cache(t, c);
 	void *obj;
 
-	if (rsv_unlikely(!tc))
+	if (rsv_unlikely(!tc) || rsv_unlikely(c->flags & RSV_SLAB_POISON))
 		return NULL;
 	obj = rsv__slab_alloc_hit_cc(t, tc);
-	if (rsv_likely(obj)) {
-		if (c->flags & RSV_SLAB_POISON)
-			rsv__slab_poison_take(c, obj, 0);
+	if (rsv_likely(obj))
 		rsv__slab_key_clear(c, obj);
-	}
 	return obj;
 }
 
@@ -320,27 +319,26 @@ static inline bool rsv__magazine_last_is(const struct rsv_magazine *m, const voi
 	return m->count && m->objs[m->count - 1] == obj;
 }
 
+/* The hit of an unpoisoned cache; a poisoned one's is rsv__slab_free_poisoned(), out of
+ * line: its loops and memset() would make every hit save registers. No call here, so that
+ * the callers' hits, whose every other path is a tail call, save none. */
 static inline bool rsv__slab_free_hit(struct rsv_task *t, struct rsv_kmem_cache *c, void *obj)
 {
 	struct rsv_task_cache *tc;
 	struct rsv_magazine *m;
 
+	if (rsv_unlikely(c->flags & RSV_SLAB_POISON))
+		return false;
 	if (rsv_unlikely(!(tc = rsv__task_cache(t, c))))
 		return false;
 	m = tc->loaded;
 	if (rsv_unlikely(m->count >= c->mag_size) || rsv_unlikely(rsv__magazine_last_is(m, obj)))
 		return false;
-	/* The free mark, or the free poison whole: likely a second free, which the slow path
-	 * makes sure of. */
-	if ((c->flags & RSV_SLAB_POISON) &&
-	    (c->stride <= sizeof(void *) || rsv__slab_poison_intact(c, obj, sizeof(void *))))
-		return false;
+	/* The free mark: likely a second free, which the slow path makes sure of. */
 	if (rsv_unlikely(rsv__slab_key_is_set(c, obj)))
 		return false;
 	if (rsv_unlikely(!rsv__pcp_enter(t->sys, &t->pcp)))
 		return false;
-	if (c->flags & RSV_SLAB_POISON)
-		memset(obj, POISON_FREE, c->stride);
 	rsv__slab_key_set(c, obj);
 	m->objs[m->count++] = obj;
 	rsv__owner_add(&tc->frees, 1);
@@ -360,6 +358,18 @@ unsigned long rsv__slab_shrink_scan(struct rsv_shrinker *s, struct rsv_shrink_co
 /* kmem_cache_free() with its checks: 0, or -EINVAL for a free they refused (a misuse,
  * reported and counted), -EPERM without a task. */
 int rsv__slab_free_checked(struct rsv_kmem_cache *c, void *obj, const char *who);
+/* What follows an allocation that the hit did not serve, or a free it did not take, in the
+ * caller's tail (so that the hit saves no registers): every check and the slow path. @t
+ * may be NULL. */
+void *rsv__slab_alloc_rest(struct rsv_kmem_cache *c, struct rsv_task *t, rsv_gfp_t gfp);
+int rsv__slab_free_rest(struct rsv_kmem_cache *c, struct rsv_task *t, void *obj, const char *who);
+/* A poisoned cache's allocation and free, in the caller's tail instead of the hit: the hit
+ * with its poison checks, else the slow path. The caller has checked @t, @c, and for the
+ * allocation @gfp as the hit does, for the free that @obj is an object of @c. */
+void *rsv__slab_alloc_poisoned(struct rsv_kmem_cache *c, struct rsv_task *t, rsv_gfp_t gfp);
+void *rsv__slab_alloc_hit_poisoned(struct rsv_kmem_cache *c, struct rsv_task *t); /* or NULL */
+int rsv__slab_free_poisoned(struct rsv_kmem_cache *c, struct rsv_task *t, void *obj,
+			    const char *who);
 /* Whether @obj, an object of @c, is free: on its slab's free list or in a magazine, the
  * depot's or any task's. Every task's caches frozen (one membarrier()) and the cache lock
  * held while it looks, so that no object moves between those places; what it cannot see is
@@ -389,9 +399,9 @@ void rsv__pool_describe_wait(const void *pool, const struct rsv_task *waiter, ch
 uint64_t rsv__pool_backing(struct rsv_mempool *pool);
 void rsv__pool_counts_free(struct rsv_task *t);
 
-/* The calling task's slot for @pool, or NULL (no memory for one, or too many pools): the
- * caller then counts in the pool's shared fields. */
-static inline struct rsv_pool_slot *rsv__pool_slot(struct rsv_task *t, struct rsv_mempool *pool)
+/* The calling task's slot for @pool if it has one already, else NULL; no call, for the fast
+ * paths, whose other paths are all tail calls. */
+static inline struct rsv_pool_slot *rsv__pool_slot_hit(struct rsv_task *t, struct rsv_mempool *pool)
 {
 	struct rsv_task_pools *tp = atomic_load_explicit(&t->mempools, memory_order_relaxed);
 	struct rsv_pool_slot *chunk, *s;
@@ -405,7 +415,16 @@ static inline struct rsv_pool_slot *rsv__pool_slot(struct rsv_task *t, struct rs
 			       rsv__mp(pool)->serial))
 			return s;
 	}
-	return rsv__pool_slot_slow(t, pool);
+	return NULL;
+}
+
+/* The calling task's slot for @pool, or NULL (no memory for one, or too many pools): the
+ * caller then counts in the pool's shared fields. */
+static inline struct rsv_pool_slot *rsv__pool_slot(struct rsv_task *t, struct rsv_mempool *pool)
+{
+	struct rsv_pool_slot *s = rsv__pool_slot_hit(t, pool);
+
+	return rsv_likely(s != NULL) ? s : rsv__pool_slot_slow(t, pool);
 }
 
 /* reservation.c */

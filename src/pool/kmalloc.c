@@ -51,11 +51,17 @@ struct rsv_kmem_cache *rsv_kmalloc_cache(struct rsv_system *sys, size_t size)
 	return rsv__pool_layer(sys)->kmalloc[size_class(size)];
 }
 
-static void *kmalloc_large(struct rsv_task *t, size_t size, rsv_gfp_t gfp)
+/* No task, no size, or more than the largest class: out of line, in rsv_kmalloc()'s tail. */
+static RSV_NOINLINE void *kmalloc_other(struct rsv_task *t, size_t size, rsv_gfp_t gfp)
 {
 	size_t pages;
 	unsigned order;
 	struct rsv_page *head;
+
+	if (!t)
+		return errno = EPERM, NULL;
+	if (!size)
+		return errno = EINVAL, NULL;
 
 	/* Before any rounding: size + PAGE_SIZE - 1 wraps to a page or none near SIZE_MAX. */
 	if (size > RSV_KMALLOC_MAX_SIZE) {
@@ -82,24 +88,21 @@ void *rsv_kmalloc(size_t size, rsv_gfp_t gfp)
 	unsigned idx;
 	void *obj;
 
-	if (rsv_unlikely(!t))
-		return errno = EPERM, NULL;
-	if (rsv_unlikely(!size))
-		return errno = EINVAL, NULL;
-	if (rsv_unlikely(size > RSV_KMALLOC_MAX_CACHE_SIZE))
-		return kmalloc_large(t, size, gfp);
+	if (rsv_unlikely(!t) || rsv_unlikely(size - 1 >= RSV_KMALLOC_MAX_CACHE_SIZE))
+		return kmalloc_other(t, size, gfp);
 	idx = size_class(size);
 	ts = t->slab;
 	if (rsv_likely(ts && idx < ts->nr) && rsv_likely((c = ts->tc[idx].cache) != NULL) &&
 	    rsv_likely(!(gfp & (RSV___GFP_ZERO | ~RSV_GFP_VALID_MASK))) &&
-	    rsv_likely(!atomic_load_explicit(&t->alloc_hooks, memory_order_relaxed)) &&
-	    rsv_likely((obj = rsv__slab_alloc_hit_cc(t, &ts->tc[idx])) != NULL)) {
-		if (c->flags & RSV_SLAB_POISON)
-			rsv__slab_poison_take(c, obj, 0);
-		rsv__slab_key_clear(c, obj);
-		return obj;
+	    rsv_likely(!atomic_load_explicit(&t->alloc_hooks, memory_order_relaxed))) {
+		if (rsv_unlikely(c->flags & RSV_SLAB_POISON))
+			return rsv__slab_alloc_poisoned(c, t, gfp);
+		if (rsv_likely((obj = rsv__slab_alloc_hit_cc(t, &ts->tc[idx])) != NULL)) {
+			rsv__slab_key_clear(c, obj);
+			return obj;
+		}
 	}
-	return rsv_kmem_cache_alloc(rsv__pool_layer(t->sys)->kmalloc[idx], gfp);
+	return rsv__slab_alloc_rest(rsv__pool_layer(t->sys)->kmalloc[idx], t, gfp);
 }
 
 void *rsv_kzalloc(size_t size, rsv_gfp_t gfp)
@@ -136,10 +139,13 @@ int rsv__kfree(const void *p, const char *who)
 	if (rsv_likely(flags & RSV_PAGE_SLAB)) {
 		struct rsv_kmem_cache *c = page->slab_cache;
 
-		if (rsv_likely(rsv__slab_obj_aligned(c, p)) &&
-		    rsv_likely(rsv__slab_free_hit(t, c, (void *)p)))
-			return 0;
-		return rsv__slab_free_checked(c, (void *)p, who);
+		if (rsv_likely(rsv__slab_obj_aligned(c, p))) {
+			if (rsv_unlikely(c->flags & RSV_SLAB_POISON))
+				return rsv__slab_free_poisoned(c, t, (void *)p, who);
+			if (rsv_likely(rsv__slab_free_hit(t, c, (void *)p)))
+				return 0;
+		}
+		return rsv__slab_free_rest(c, t, (void *)p, who);
 	}
 	if ((flags & RSV_PAGE_KMALLOC) && rsv__page_state(page) == RSV_PAGE_ALLOC &&
 	    !((uintptr_t)p & (RSV_PAGE_SIZE - 1))) {

@@ -423,6 +423,28 @@ static RSV_NOINLINE void *alloc_slow(struct rsv_mempool *pool, rsv_gfp_t gfp, bo
 	return e;
 }
 
+/* The backing allocator without direct reclaim or I/O, then the slow path. */
+static RSV_NOINLINE void *alloc_first_pass(struct rsv_mempool *pool, struct rsv_task *t,
+					   struct rsv_pool_slot *s, rsv_gfp_t gfp, unsigned policy)
+{
+	void *e;
+
+	/* A poisoned cache's hit, as the inline one for the rest. */
+	if (rsv__mp(pool)->backing == BACKING_SLAB &&
+	    (((struct rsv_kmem_cache *)pool->pool_data)->flags & RSV_SLAB_POISON) &&
+	    (e = rsv__slab_alloc_hit_poisoned(pool->pool_data, t))) {
+		rsv__owner_add(&s->backing, 1);
+		return handed_out(pool, s, e);
+	}
+	e = backing_alloc(pool, t, s,
+			  backing_gfp(pool, t, policy,
+				      adjust_gfp(gfp, policy) &
+					      ~(RSV___GFP_DIRECT_RECLAIM | RSV___GFP_IO)));
+	if (rsv_likely(e != NULL))
+		return handed_out(pool, s, e);
+	return alloc_slow(pool, gfp, true);
+}
+
 /* The common case, inline: a valid pool, a task with its counting slot, and a first pass
  * (no direct reclaim, no I/O) that the backing allocator serves. */
 void *rsv_mempool_alloc(struct rsv_mempool *pool, rsv_gfp_t gfp)
@@ -436,7 +458,7 @@ void *rsv_mempool_alloc(struct rsv_mempool *pool, rsv_gfp_t gfp)
 			 rsv__mp(pool)->sys != t->sys) ||
 	    rsv_unlikely(gfp & (RSV___GFP_ZERO | RSV___GFP_NOMEMALLOC)) ||
 	    rsv_unlikely(atomic_load_explicit(&t->alloc_hooks, memory_order_relaxed)) ||
-	    rsv_unlikely(!(s = rsv__pool_slot(t, pool))))
+	    rsv_unlikely(!(s = rsv__pool_slot_hit(t, pool))))
 		return alloc_slow(pool, gfp, false);
 	policy = rsv_policy_get(&t->sys->policy, RSV_POLICY_MEMPOOL);
 	if (rsv_unlikely(policy == RSV_MEMPOOL_POOL_FIRST))
@@ -447,13 +469,7 @@ void *rsv_mempool_alloc(struct rsv_mempool *pool, rsv_gfp_t gfp)
 		rsv__owner_add(&s->backing, 1);
 		return handed_out(pool, s, e);
 	}
-	e = backing_alloc(pool, t, s,
-			  backing_gfp(pool, t, policy,
-				      adjust_gfp(gfp, policy) &
-					      ~(RSV___GFP_DIRECT_RECLAIM | RSV___GFP_IO)));
-	if (rsv_likely(e != NULL))
-		return handed_out(pool, s, e);
-	return alloc_slow(pool, gfp, true);
+	return alloc_first_pass(pool, t, s, gfp, policy); /* a tail call: the hit saves nothing */
 }
 
 void *rsv_mempool_alloc_preallocated(struct rsv_mempool *pool)
@@ -633,11 +649,13 @@ void rsv_mempool_free(void *element, struct rsv_mempool *pool)
 		       rsv__mp(pool)->sys == t->sys) &&
 	    rsv__mp(pool)->backing == BACKING_SLAB && (c = pool->pool_data) &&
 	    rsv_likely(rsv__slab_own_object(c, element)) &&
-	    rsv_likely((s = rsv__pool_slot(t, pool)) != NULL) &&
+	    rsv_likely((s = rsv__pool_slot_hit(t, pool)) != NULL) &&
 	    rsv_likely(s->last_freed != element) && rsv_likely(!may_refill(pool))) {
 		s->last_freed = element;
 		rsv__owner_add(&s->out, -1);
-		if (!rsv__slab_free_hit(t, c, element))
+		if (rsv_unlikely(c->flags & RSV_SLAB_POISON))
+			(void)rsv__slab_free_poisoned(c, t, element, "rsv_kmem_cache_free");
+		else if (!rsv__slab_free_hit(t, c, element))
 			rsv_kmem_cache_free(c, element);
 		return;
 	}

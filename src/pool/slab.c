@@ -592,21 +592,73 @@ static RSV_NOINLINE void *alloc_slow(struct rsv_kmem_cache *c, struct rsv_task *
 	return prepare(c, batch[0], gfp, sizeof(void *));
 }
 
-/* The hit is rsv__slab_alloc_hit(); alloc_slow() does the rest, including the full gfp
- * check (the fast path refuses only unknown bits). */
+void *rsv__slab_alloc_rest(struct rsv_kmem_cache *c, struct rsv_task *t, rsv_gfp_t gfp)
+{
+	return alloc_slow(c, t, gfp);
+}
+
+/* A poisoned cache's hit, its poison checked as the object is handed out; out of line, with
+ * a small frame, the slow path's being large. */
+void *rsv__slab_alloc_hit_poisoned(struct rsv_kmem_cache *c, struct rsv_task *t)
+{
+	struct rsv_task_cache *tc = rsv__task_cache(t, c);
+	void *obj;
+
+	if (!tc || !(obj = rsv__slab_alloc_hit_cc(t, tc)))
+		return NULL;
+	rsv__slab_poison_take(c, obj, 0);
+	return obj;
+}
+
+RSV_NOINLINE void *rsv__slab_alloc_poisoned(struct rsv_kmem_cache *c, struct rsv_task *t,
+					    rsv_gfp_t gfp)
+{
+	void *obj = rsv__slab_alloc_hit_poisoned(c, t);
+
+	return obj ? obj : alloc_slow(c, t, gfp);
+}
+
+/* The hit is rsv__slab_alloc_hit(); alloc_slow() does the rest, including the full gfp check
+ * (the fast path refuses only unknown bits). Every path but the hit is a tail call, so that
+ * the hit saves no registers. */
 void *rsv_kmem_cache_alloc(struct rsv_kmem_cache *c, rsv_gfp_t gfp)
 {
 	struct rsv_task *t = rsv__task_current();
 	void *obj;
 
 	if (rsv_likely(t && c) && rsv_likely(!(gfp & (RSV___GFP_ZERO | ~RSV_GFP_VALID_MASK))) &&
-	    rsv_likely(!atomic_load_explicit(&t->alloc_hooks, memory_order_relaxed)) &&
-	    rsv_likely((obj = rsv__slab_alloc_hit(t, c)) != NULL))
-		return obj;
+	    rsv_likely(!atomic_load_explicit(&t->alloc_hooks, memory_order_relaxed))) {
+		if (rsv_unlikely(c->flags & RSV_SLAB_POISON))
+			return rsv__slab_alloc_poisoned(c, t, gfp);
+		if (rsv_likely((obj = rsv__slab_alloc_hit(t, c)) != NULL))
+			return obj;
+	}
 	return alloc_slow(c, t, gfp);
 }
 
 /* ---- free ---- */
+
+static bool free_hit_poisoned(struct rsv_task *t, struct rsv_kmem_cache *c, void *obj)
+{
+	struct rsv_task_cache *tc = rsv__task_cache(t, c);
+	struct rsv_magazine *m;
+
+	if (!tc)
+		return false;
+	m = tc->loaded;
+	if (m->count >= c->mag_size || rsv__magazine_last_is(m, obj))
+		return false;
+	/* The free poison whole: likely a second free, which the slow path makes sure of. */
+	if (c->stride <= sizeof(void *) || rsv__slab_poison_intact(c, obj, sizeof(void *)))
+		return false;
+	if (!rsv__pcp_enter(t->sys, &t->pcp))
+		return false;
+	memset(obj, POISON_FREE, c->stride);
+	m->objs[m->count++] = obj;
+	rsv__owner_add(&tc->frees, 1);
+	rsv__pcp_exit(t->sys, &t->pcp);
+	return true;
+}
 
 static void free_direct(struct rsv_kmem_cache *c, void *obj)
 {
@@ -676,18 +728,34 @@ static RSV_NOINLINE int free_slow(struct rsv_kmem_cache *c, struct rsv_task *t, 
 	return 0;
 }
 
+RSV_NOINLINE int rsv__slab_free_rest(struct rsv_kmem_cache *c, struct rsv_task *t, void *obj,
+				     const char *who)
+{
+	if (!valid_cache(t, c, who))
+		return t ? -EINVAL : -EPERM;
+	return free_slow(c, t, obj, who);
+}
+
+RSV_NOINLINE int rsv__slab_free_poisoned(struct rsv_kmem_cache *c, struct rsv_task *t, void *obj,
+					 const char *who)
+{
+	return free_hit_poisoned(t, c, obj) ? 0 : free_slow(c, t, obj, who);
+}
+
+/* Every path but the hit is a tail call, so that the hit saves no registers. */
 int rsv__slab_free_checked(struct rsv_kmem_cache *c, void *obj, const char *who)
 {
 	struct rsv_task *t = rsv__task_current();
 
 	if (rsv_unlikely(!obj))
 		return 0;
-	if (rsv_likely(t && c) && rsv_likely(rsv__slab_own_object(c, obj)) &&
-	    rsv_likely(rsv__slab_free_hit(t, c, obj)))
-		return 0;
-	if (!valid_cache(t, c, who))
-		return t ? -EINVAL : -EPERM;
-	return free_slow(c, t, obj, who);
+	if (rsv_likely(t && c) && rsv_likely(rsv__slab_own_object(c, obj))) {
+		if (rsv_unlikely(c->flags & RSV_SLAB_POISON))
+			return rsv__slab_free_poisoned(c, t, obj, who);
+		if (rsv_likely(rsv__slab_free_hit(t, c, obj)))
+			return 0;
+	}
+	return rsv__slab_free_rest(c, t, obj, who);
 }
 
 void rsv_kmem_cache_free(struct rsv_kmem_cache *c, void *obj)
