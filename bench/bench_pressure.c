@@ -278,7 +278,8 @@ int main(int argc, char **argv)
 	printf("mempool_alloc(GFP_NOIO) latency under pressure, %ld allocations per policy pair, "
 	       "microseconds\n\n",
 	       n);
-	printf("| mempool, throttle | p50 | p99 | p99.9 | max | backing | pool | waits | timed |\n");
+	printf("| mempool, throttle | p50 | p99 | p99.9 | max | backing | pool | waits "
+	       "| timed |\n");
 	printf("|---|---|---|---|---|---|---|---|---|\n");
 	for (unsigned t = 0; t <= RSV_THROTTLE_LESS_THROTTLE_EXEMPT; t++)
 		for (unsigned m = 0; m <= RSV_MEMPOOL_POOL_FIRST; m++)
