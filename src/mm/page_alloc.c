@@ -440,9 +440,23 @@ static RSV_NOINLINE bool checkers_refuse(struct rsv_system *sys, struct rsv_task
 	return rsv__should_fail(sys, tsk, RSV_FAIL_PAGE_ALLOC, gfp, order, RSV_PAGE_SIZE << order);
 }
 
-struct rsv_page *rsv_alloc_pages(rsv_gfp_t gfp, unsigned order)
+/* A block handed out: its descriptor made an allocated one's. */
+static inline struct rsv_page *prep_new_page(struct rsv_task *tsk, struct rsv_page *page,
+					     unsigned order)
 {
-	struct rsv_task *tsk = rsv__task_current();
+	rsv__asan_unpoison(rsv__page_addr(tsk->sys, page), RSV_PAGE_SIZE << order);
+	rsv__set_page_state(page, RSV_PAGE_ALLOC);
+	page->order = (uint8_t)order;
+	page->owner = tsk->id;
+	atomic_store_explicit(&page->flags, 0, memory_order_relaxed);
+	page->layer_words[0] = page->layer_words[1] = 0;
+	return page;
+}
+
+/* Everything but an order-0 hit on the task's cache (rsv_alloc_pages()). */
+static RSV_NOINLINE struct rsv_page *alloc_pages_rest(struct rsv_task *tsk, rsv_gfp_t gfp,
+						      unsigned order)
+{
 	struct rsv_system *sys;
 	struct rsv_page *page;
 
@@ -464,17 +478,40 @@ struct rsv_page *rsv_alloc_pages(rsv_gfp_t gfp, unsigned order)
 	else if (!(page = rsv__alloc_pages_slowpath(sys, tsk, gfp, order)))
 		return errno = ENOMEM, NULL;
 got:
-	rsv__asan_unpoison(rsv__page_addr(sys, page), RSV_PAGE_SIZE << order);
-	rsv__set_page_state(page, RSV_PAGE_ALLOC);
-	page->order = (uint8_t)order;
-	page->owner = tsk->id;
-	atomic_store_explicit(&page->flags, 0, memory_order_relaxed);
-	page->layer_words[0] = page->layer_words[1] = 0;
+	prep_new_page(tsk, page, order);
 	if (gfp & RSV___GFP_ACCOUNT)
 		charge_block(tsk, page, order);
 	if (gfp & RSV___GFP_ZERO)
 		zero_block(sys, tsk, page, order);
 	return page;
+}
+
+/* The common case inline: an order-0 block from the task's cache above the low watermark,
+ * for a caller with no checker watching, no reservation to use first, nothing to zero or
+ * charge. Every other path is a tail call, so that the hit saves no registers. */
+struct rsv_page *rsv_alloc_pages(rsv_gfp_t gfp, unsigned order)
+{
+	struct rsv_task *tsk = rsv__task_current();
+	struct rsv_page *page;
+
+	/* rsv__gfp_invalid() and rsv__zone_watermark_fast() without their calls: what they
+	 * would call for goes to the rest, which asks them. */
+	if (rsv_likely(tsk) && rsv_likely(order == 0) &&
+	    rsv_likely(!(gfp & (RSV___GFP_ZERO | RSV___GFP_ACCOUNT | RSV___GFP_NOFAIL |
+				RSV___GFP_NORETRY | RSV___GFP_RETRY_MAYFAIL))) &&
+	    rsv_likely(!(gfp & ~RSV_GFP_VALID_MASK)) &&
+	    rsv_likely((gfp & (RSV___GFP_FS | RSV___GFP_IO | RSV___GFP_DIRECT_RECLAIM)) !=
+		       (RSV___GFP_FS | RSV___GFP_DIRECT_RECLAIM)) &&
+	    rsv_likely(!atomic_load_explicit(&tsk->alloc_hooks, memory_order_relaxed)) &&
+	    rsv_likely(!(tsk->reservation.flags & RSV_TR_FIRST)) &&
+	    rsv_likely(
+		    rsv__zone_free(&tsk->sys->zone) - (long)tsk->sys->zone.nr_reserved_highatomic >
+		    (long)(tsk->sys->zone.wmark[RSV_WMARK_LOW] + tsk->sys->zone.lowmem_reserve)) &&
+	    rsv_likely((page = rsv__pcp_alloc_fast(tsk->sys, tsk, 0)) != NULL)) {
+		rsv__task_stat_add(tsk, RSV_STAT_ALLOC_FAST, 1);
+		return prep_new_page(tsk, page, 0);
+	}
+	return alloc_pages_rest(tsk, gfp, order);
 }
 
 void *rsv_get_free_pages(rsv_gfp_t gfp, unsigned order)
@@ -580,9 +617,9 @@ int rsv_page_count(const struct rsv_page *page)
 	return 1 + (int)atomic_load_explicit(&page->extra_refs, memory_order_relaxed);
 }
 
-int rsv_free_pages(struct rsv_page *page, unsigned order)
+/* Everything but a free of a plain block into the task's cache (rsv_free_pages()). */
+static RSV_NOINLINE int free_pages_rest(struct rsv_task *tsk, struct rsv_page *page, unsigned order)
 {
-	struct rsv_task *tsk = rsv__task_current();
 	struct rsv_system *sys;
 	const char *why;
 
@@ -607,6 +644,32 @@ int rsv_free_pages(struct rsv_page *page, unsigned order)
 		return 0;
 	rsv__free_to_pcp_or_buddy(sys, tsk, rsv__pfn(sys, page), order);
 	return 0;
+}
+
+/* The common case inline: a block allocated at @order, of no layer, unaccounted and with no
+ * extra reference, into the task's cache below its high mark. Every other path is a tail
+ * call, with every check again. */
+int rsv_free_pages(struct rsv_page *page, unsigned order)
+{
+	struct rsv_task *tsk = rsv__task_current();
+	struct rsv_system *sys;
+
+	if (rsv_likely(tsk && page)) {
+		sys = tsk->sys;
+		if (rsv_likely(!free_misuse(sys, page, order)) &&
+		    rsv_likely(!(atomic_load_explicit(&page->flags, memory_order_relaxed) &
+				 (LAYER_FLAGS | RSV_PAGE_ACCOUNTED))) &&
+		    rsv_likely(!atomic_load_explicit(&page->extra_refs, memory_order_relaxed))) {
+			/* Poisoned before it is cached: a drainer may hand it on at once. (If the
+			 * cache is full, the rest poisons it again, which is harmless.) */
+			rsv__asan_poison(rsv__page_addr(sys, page), RSV_PAGE_SIZE << order);
+			if (rsv_likely(rsv__pcp_free_fast(sys, tsk, rsv__pfn(sys, page), order))) {
+				rsv__task_stat_add(tsk, RSV_STAT_FREE, 1);
+				return 0;
+			}
+		}
+	}
+	return free_pages_rest(tsk, page, order);
 }
 
 int rsv_free_pages_addr(void *addr, unsigned order)

@@ -73,10 +73,10 @@ static inline void rsv__pcp_push(const struct rsv_system *sys, struct rsv_task *
 static inline uint32_t rsv__pcp_pop(const struct rsv_system *sys, struct rsv_pcp *pcp,
 				    unsigned order)
 {
-	uint32_t pfn = pcp->lists[order].head;
+	uint32_t pfn;
 
-	rsv_assert(rsv__pcp_owned(pcp) && pfn != RSV_NIL);
-	rsv__pfn_list_del(sys, &pcp->lists[order], pfn);
+	rsv_assert(rsv__pcp_owned(pcp));
+	pfn = rsv__pfn_list_pop(sys, &pcp->lists[order]);
 	rsv__pcp_count_add(pcp, -(1 << order));
 	return pfn;
 }
