@@ -167,9 +167,8 @@ static void init(void)
 	in_rsv--;
 }
 
-/* Whether this call may use reservoir: not from inside it, not before it is ready, not from
- * its own service threads; a thread's first call makes it a task. */
-static bool enter(void)
+/* enter() past its common case: the first call of a thread or of the process. */
+static RSV_NOINLINE bool enter_slow(void)
 {
 	if (in_rsv)
 		return false;
@@ -190,6 +189,14 @@ static bool enter(void)
 		pthread_setspecific(thread_key, (void *)1);
 	in_rsv--;
 	return attached;
+}
+
+/* Whether this call may use reservoir: not from inside it, not before it is ready, not from
+ * its own service threads; a thread's first call makes it a task. A thread that is a task
+ * is one whose system was ready (a forked child's first thread stops being one). */
+static inline bool enter(void)
+{
+	return rsv_likely(attached && !in_rsv) ? true : enter_slow();
 }
 
 static void *rsv_alloc(size_t size, bool zero)
