@@ -739,7 +739,7 @@ RSV_NOINLINE int rsv__slab_free_rest(struct rsv_kmem_cache *c, struct rsv_task *
 RSV_NOINLINE int rsv__slab_free_poisoned(struct rsv_kmem_cache *c, struct rsv_task *t, void *obj,
 					 const char *who)
 {
-	return free_hit_poisoned(t, c, obj) ? 0 : free_slow(c, t, obj, who);
+	return free_hit_poisoned(t, c, obj) ? 0 : rsv__slab_free_rest(c, t, obj, who);
 }
 
 /* Every path but the hit is a tail call, so that the hit saves no registers. */

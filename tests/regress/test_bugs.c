@@ -298,3 +298,36 @@ Test(regress, constructed_object_lost_its_first_word_to_the_free_list)
 	rsv_task_detach();
 	teardown_whole(sys);
 }
+
+/* ---- a poisoned cache took a free from a task of another system ---- */
+
+/* Its out-of-line hit missed (the task has no magazine of that cache) and went straight to
+ * the slow path without the check that the cache is the task's system's: the object went
+ * into the other system's task's magazine. */
+Test(regress, poisoned_cache_took_a_free_from_another_systems_task)
+{
+	struct rsv_system *a = test_system(RSV_BACKEND_SIM, 512, 1);
+	struct rsv_system *b = test_system(RSV_BACKEND_SIM, 512, 2);
+	struct rsv_kmem_cache *c;
+	void *obj;
+
+	rsv_task_attach(b, "owner");
+	c = rsv_kmem_cache_create(b, "poisoned", 64, 0, RSV_SLAB_POISON, NULL);
+	obj = rsv_kmem_cache_alloc(c, RSV_GFP_KERNEL);
+	cr_assert_not_null(obj);
+	rsv_task_detach();
+
+	rsv_task_attach(a, "stranger");
+	rsv_kmem_cache_free(c, obj);
+	cr_assert_eq(rsv_stats_get(a, RSV_STAT_MISUSE), 1, "refused and named: %s",
+		     rsv_system_error(a));
+	rsv_task_detach();
+
+	rsv_task_attach(b, "owner");
+	rsv_kmem_cache_free(c, obj); /* still the owner's to free, once */
+	cr_assert_eq(rsv_stats_get(b, RSV_STAT_MISUSE), 0, "%s", rsv_system_error(b));
+	cr_assert_eq(rsv_kmem_cache_destroy(c), 0, "%s", rsv_system_error(b));
+	rsv_task_detach();
+	teardown_whole(a);
+	teardown_whole(b);
+}
