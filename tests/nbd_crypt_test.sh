@@ -82,19 +82,33 @@ echo "nbd-crypt: 256 MiB round trip; bounce pages $(stat_of bounce_from_backing)
 	"$(stat_of io_flusher_kernel)"
 
 # ---- an arena too small for the requests in flight: pools of 1, 64 requests at once ----
-rm -f "$tmp/disk"
-start size=32M arena=144K pool=1
-nbdcopy --requests=64 -- [ nbdkit pattern size=32M ] "$uri" || fail "nbdcopy in (small arena)"
-want=$(nbdcopy -- [ nbdkit pattern size=32M ] - | sha256sum)
-got=$(nbdcopy --requests=64 "$uri" - | sha256sum)
-[ "$got" = "$want" ] && pass || fail "small arena: the data read back differs"
-stop
-[ "$(stat_of failed_allocations)" = 0 ] && [ "$(stat_of check)" = ok ] && pass ||
-	fail "small arena: $(tr '\n' ' ' <"$tmp/stats")"
-[ "$(stat_of bounce_waits)" -gt 0 ] && [ "$(stat_of bounce_from_pool)" -gt 0 ] && pass ||
-	fail "small arena: the pools were never waited on: $(tr '\n' ' ' <"$tmp/stats")"
-echo "nbd-crypt: 144 KiB arena, pools of 1: $(stat_of bounce_from_pool) bounce pages from the" \
-	"pool, $(stat_of bounce_waits) waits ($(stat_of bounce_wait_ms) ms), no allocation failed"
+# Whether two workers want the one bounce page at once is up to the scheduler (a run on a
+# quiet machine sometimes serves every bounce from the pool, or from the arena, without one
+# wait): up to three servers, each copy checked whole, until one has waited.
+waited=
+for round in 1 2 3; do
+	rm -f "$tmp/disk"
+	start size=32M arena=144K pool=1
+	nbdcopy --requests=64 -- [ nbdkit pattern size=32M ] "$uri" ||
+		fail "nbdcopy in (small arena, round $round)"
+	want=$(nbdcopy -- [ nbdkit pattern size=32M ] - | sha256sum)
+	got=$(nbdcopy --requests=64 "$uri" - | sha256sum)
+	[ "$got" = "$want" ] || fail "small arena, round $round: the data read back differs"
+	stop
+	[ "$(stat_of failed_allocations)" = 0 ] && [ "$(stat_of check)" = ok ] ||
+		fail "small arena, round $round: $(tr '\n' ' ' <"$tmp/stats")"
+	if [ "$(stat_of bounce_waits)" -gt 0 ] && [ "$(stat_of bounce_from_pool)" -gt 0 ]; then
+		waited=$round
+		break
+	fi
+done
+pass # the data, every round
+pass # no allocation failed, every round
+[ -n "$waited" ] && pass ||
+	fail "small arena: the pools were never waited on in 3 rounds: $(tr '\n' ' ' <"$tmp/stats")"
+echo "nbd-crypt: 144 KiB arena, pools of 1 (round $waited): $(stat_of bounce_from_pool) bounce" \
+	"pages from the pool, $(stat_of bounce_waits) waits ($(stat_of bounce_wait_ms) ms), no" \
+	"allocation failed"
 
 # ---- bad parameters: refused, named, before anything is served ----
 bad() {
