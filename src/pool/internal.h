@@ -199,6 +199,17 @@ static inline bool rsv__slab_own_object(const struct rsv_kmem_cache *c, const vo
 	       rsv_likely(rsv__slab_off_aligned(c, off));
 }
 
+/* Where the caller's cache of cache @id would be, or NULL: only its address. The array is
+ * the owner's alone (only it grows or frees it), but a drainer empties the entries, so their
+ * fields are read inside the per-task section. */
+static inline struct rsv_task_cache *rsv__task_cache_slot(struct rsv_task *t, unsigned id)
+{
+	struct rsv_task_caches *ts = t->slab;
+
+	return rsv_likely(ts && id < ts->nr) ? &ts->tc[id] : NULL;
+}
+
+/* Inside the section: the caller's cache of @c, or NULL. */
 static inline struct rsv_task_cache *rsv__task_cache(struct rsv_task *t,
 						   const struct rsv_kmem_cache *c)
 {
@@ -280,9 +291,16 @@ static inline void rsv__slab_poison_take(struct rsv_kmem_cache *c, void *obj, si
 /* The hits, shared by the slab and kmalloc entry points: a pop from (or a push onto) the
  * task's loaded magazine inside the per-task protocol's section, one counter, no atomic
  * read-modify-write. NULL or false sends the caller down its slow path, which checks
- * everything. The caller has checked @t and @c, and for a free that @obj is @c's. */
-/* The hit on a task's cache of @c's objects, @tc. */
-static inline void *rsv__slab_alloc_hit_cc(struct rsv_task *t, struct rsv_task_cache *tc)
+ * everything. The caller has checked @t and @c, and for a free that @obj is @c's.
+ *
+ * Every field of the task's cache is read inside the section: a drainer (a shrink, a
+ * destroy) may have emptied it, freed its magazines and zeroed it just before, and the
+ * section's entry is what orders the owner after that (a hit that read the loaded magazine
+ * first pushed into freed memory: regress/free_pushed_into_a_magazine_a_drainer_had_freed).
+ * An emptied cache no longer names @c. */
+/* The hit on @tc, the slot of @c's objects. */
+static inline void *rsv__slab_alloc_hit_cc(struct rsv_task *t, struct rsv_task_cache *tc,
+					   const struct rsv_kmem_cache *c)
 {
 	struct rsv_magazine *m;
 	void *obj = NULL;
@@ -290,7 +308,7 @@ static inline void *rsv__slab_alloc_hit_cc(struct rsv_task *t, struct rsv_task_c
 	if (rsv_unlikely(!rsv__pcp_enter(t->sys, &t->pcp)))
 		return NULL;
 	m = tc->loaded;
-	if (rsv_likely(m->count)) {
+	if (rsv_likely(tc->cache == c) && rsv_likely(m->count)) {
 		obj = m->objs[--m->count];
 		rsv__owner_add(&tc->allocs, 1);
 	}
@@ -302,12 +320,12 @@ static inline void *rsv__slab_alloc_hit_cc(struct rsv_task *t, struct rsv_task_c
  * rsv__slab_alloc_poisoned(), out of line, so that the hit saves no registers. */
 static inline void *rsv__slab_alloc_hit(struct rsv_task *t, struct rsv_kmem_cache *c)
 {
-	struct rsv_task_cache *tc = rsv__task_cache(t, c);
+	struct rsv_task_cache *tc = rsv__task_cache_slot(t, c->id);
 	void *obj;
 
 	if (rsv_unlikely(!tc) || rsv_unlikely(c->flags & RSV_SLAB_POISON))
 		return NULL;
-	obj = rsv__slab_alloc_hit_cc(t, tc);
+	obj = rsv__slab_alloc_hit_cc(t, tc, c);
 	if (rsv_likely(obj))
 		rsv__slab_key_clear(c, obj);
 	return obj;
@@ -326,24 +344,27 @@ static inline bool rsv__slab_free_hit(struct rsv_task *t, struct rsv_kmem_cache 
 {
 	struct rsv_task_cache *tc;
 	struct rsv_magazine *m;
+	bool done = false;
 
 	if (rsv_unlikely(c->flags & RSV_SLAB_POISON))
 		return false;
-	if (rsv_unlikely(!(tc = rsv__task_cache(t, c))))
-		return false;
-	m = tc->loaded;
-	if (rsv_unlikely(m->count >= c->mag_size) || rsv_unlikely(rsv__magazine_last_is(m, obj)))
+	if (rsv_unlikely(!(tc = rsv__task_cache_slot(t, c->id))))
 		return false;
 	/* The free mark: likely a second free, which the slow path makes sure of. */
 	if (rsv_unlikely(rsv__slab_key_is_set(c, obj)))
 		return false;
 	if (rsv_unlikely(!rsv__pcp_enter(t->sys, &t->pcp)))
 		return false;
-	rsv__slab_key_set(c, obj);
-	m->objs[m->count++] = obj;
-	rsv__owner_add(&tc->frees, 1);
+	m = tc->loaded;
+	if (rsv_likely(tc->cache == c) && rsv_likely(m->count < c->mag_size) &&
+	    rsv_likely(!rsv__magazine_last_is(m, obj))) {
+		rsv__slab_key_set(c, obj);
+		m->objs[m->count++] = obj;
+		rsv__owner_add(&tc->frees, 1);
+		done = true;
+	}
 	rsv__pcp_exit(t->sys, &t->pcp);
-	return true;
+	return done;
 }
 
 /* init.c */

@@ -83,7 +83,7 @@ static RSV_NOINLINE void *kmalloc_other(struct rsv_task *t, size_t size, rsv_gfp
 void *rsv_kmalloc(size_t size, rsv_gfp_t gfp)
 {
 	struct rsv_task *t = rsv__task_current();
-	struct rsv_task_caches *ts;
+	struct rsv_task_cache *tc;
 	struct rsv_kmem_cache *c;
 	unsigned idx;
 	void *obj;
@@ -91,18 +91,20 @@ void *rsv_kmalloc(size_t size, rsv_gfp_t gfp)
 	if (rsv_unlikely(!t) || rsv_unlikely(size - 1 >= RSV_KMALLOC_MAX_CACHE_SIZE))
 		return kmalloc_other(t, size, gfp);
 	idx = size_class(size);
-	ts = t->slab;
-	if (rsv_likely(ts && idx < ts->nr) && rsv_likely((c = ts->tc[idx].cache) != NULL) &&
+	/* Class i is cache id i (rsv__kmalloc_init()); the cache itself is the pool layer's,
+	 * which never changes, not the task cache's, which a drainer may be emptying. */
+	c = rsv__pool_layer(t->sys)->kmalloc[idx];
+	if (rsv_likely((tc = rsv__task_cache_slot(t, idx)) != NULL) &&
 	    rsv_likely(!(gfp & (RSV___GFP_ZERO | ~RSV_GFP_VALID_MASK))) &&
 	    rsv_likely(!atomic_load_explicit(&t->alloc_hooks, memory_order_relaxed))) {
 		if (rsv_unlikely(c->flags & RSV_SLAB_POISON))
 			return rsv__slab_alloc_poisoned(c, t, gfp);
-		if (rsv_likely((obj = rsv__slab_alloc_hit_cc(t, &ts->tc[idx])) != NULL)) {
+		if (rsv_likely((obj = rsv__slab_alloc_hit_cc(t, tc, c)) != NULL)) {
 			rsv__slab_key_clear(c, obj);
 			return obj;
 		}
 	}
-	return rsv__slab_alloc_rest(rsv__pool_layer(t->sys)->kmalloc[idx], t, gfp);
+	return rsv__slab_alloc_rest(c, t, gfp);
 }
 
 void *rsv_kzalloc(size_t size, rsv_gfp_t gfp)

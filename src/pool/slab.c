@@ -601,10 +601,10 @@ void *rsv__slab_alloc_rest(struct rsv_kmem_cache *c, struct rsv_task *t, rsv_gfp
  * a small frame, the slow path's being large. */
 void *rsv__slab_alloc_hit_poisoned(struct rsv_kmem_cache *c, struct rsv_task *t)
 {
-	struct rsv_task_cache *tc = rsv__task_cache(t, c);
+	struct rsv_task_cache *tc = rsv__task_cache_slot(t, c->id);
 	void *obj;
 
-	if (!tc || !(obj = rsv__slab_alloc_hit_cc(t, tc)))
+	if (!tc || !(obj = rsv__slab_alloc_hit_cc(t, tc, c)))
 		return NULL;
 	rsv__slab_poison_take(c, obj, 0);
 	return obj;
@@ -638,26 +638,30 @@ void *rsv_kmem_cache_alloc(struct rsv_kmem_cache *c, rsv_gfp_t gfp)
 
 /* ---- free ---- */
 
+/* As rsv__slab_free_hit(), with the poison: every field of the task's cache read inside the
+ * section. */
 static bool free_hit_poisoned(struct rsv_task *t, struct rsv_kmem_cache *c, void *obj)
 {
-	struct rsv_task_cache *tc = rsv__task_cache(t, c);
+	struct rsv_task_cache *tc = rsv__task_cache_slot(t, c->id);
 	struct rsv_magazine *m;
+	bool done = false;
 
 	if (!tc)
-		return false;
-	m = tc->loaded;
-	if (m->count >= c->mag_size || rsv__magazine_last_is(m, obj))
 		return false;
 	/* The free poison whole: likely a second free, which the slow path makes sure of. */
 	if (c->stride <= sizeof(void *) || rsv__slab_poison_intact(c, obj, sizeof(void *)))
 		return false;
 	if (!rsv__pcp_enter(t->sys, &t->pcp))
 		return false;
-	memset(obj, POISON_FREE, c->stride);
-	m->objs[m->count++] = obj;
-	rsv__owner_add(&tc->frees, 1);
+	m = tc->loaded;
+	if (tc->cache == c && m->count < c->mag_size && !rsv__magazine_last_is(m, obj)) {
+		memset(obj, POISON_FREE, c->stride);
+		m->objs[m->count++] = obj;
+		rsv__owner_add(&tc->frees, 1);
+		done = true;
+	}
 	rsv__pcp_exit(t->sys, &t->pcp);
-	return true;
+	return done;
 }
 
 static void free_direct(struct rsv_kmem_cache *c, void *obj)

@@ -331,3 +331,73 @@ Test(regress, poisoned_cache_took_a_free_from_another_systems_task)
 	teardown_whole(a);
 	teardown_whole(b);
 }
+
+/* ---- a free pushed into a magazine a drainer had just freed ---- */
+
+/* The free's hit read the task's loaded magazine before entering the per-task section; a
+ * shrink that froze the task, emptied and freed its magazines and thawed it in between left
+ * the hit pushing into freed memory (and the alloc's hit reading a NULL one). Tasks churn
+ * pairs while another shrinks the cache without pause: ASan sees the use after free. */
+struct shrink_race {
+	struct rsv_system *sys;
+	struct rsv_kmem_cache *c[2]; /* poisoned in debug builds, and one that never is */
+	_Atomic bool stop;
+};
+
+static void race_ctor(void *obj)
+{
+	memset(obj, 0, 64);
+}
+
+static void *race_churn(void *arg)
+{
+	struct shrink_race *r = arg;
+
+	cr_assert_not_null(rsv_task_attach(r->sys, "churn"));
+	for (long i = 0; i < 400000; i++) {
+		struct rsv_kmem_cache *c = r->c[i & 1];
+		void *a = rsv_kmem_cache_alloc(c, RSV_GFP_KERNEL);
+		void *b = rsv_kmem_cache_alloc(c, RSV_GFP_KERNEL);
+
+		cr_assert(a && b && a != b);
+		rsv_kmem_cache_free(c, a);
+		rsv_kmem_cache_free(c, b);
+	}
+	rsv_task_detach();
+	return NULL;
+}
+
+static void *race_shrink(void *arg)
+{
+	struct shrink_race *r = arg;
+
+	cr_assert_not_null(rsv_task_attach(r->sys, "shrinker"));
+	for (unsigned i = 0; !atomic_load(&r->stop); i++)
+		rsv_kmem_cache_shrink(r->c[i & 1]);
+	rsv_task_detach();
+	return NULL;
+}
+
+Test(regress, free_pushed_into_a_magazine_a_drainer_had_freed, .timeout = 120)
+{
+	struct shrink_race r = { .sys = test_system(RSV_BACKEND_OS, 2048, 1) };
+	pthread_t churn[2], shrinker;
+
+	rsv_task_attach(r.sys, "setup");
+	r.c[0] = rsv_kmem_cache_create(r.sys, "raced", 64, 0, 0, NULL);
+	r.c[1] = rsv_kmem_cache_create(r.sys, "constructed", 64, 0, 0, race_ctor);
+	rsv_task_detach();
+	pthread_create(&shrinker, NULL, race_shrink, &r);
+	for (int i = 0; i < 2; i++)
+		pthread_create(&churn[i], NULL, race_churn, &r);
+	for (int i = 0; i < 2; i++)
+		pthread_join(churn[i], NULL);
+	atomic_store(&r.stop, true);
+	pthread_join(shrinker, NULL);
+	rsv_task_attach(r.sys, "teardown");
+	cr_assert_eq(rsv_stats_get(r.sys, RSV_STAT_MISUSE), 0, "%s", rsv_system_error(r.sys));
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(rsv_kmem_cache_destroy(r.c[i]), 0, "%s", rsv_system_error(r.sys));
+	rsv_task_detach();
+	teardown_whole(r.sys);
+}
