@@ -30,6 +30,8 @@ struct rsv_task_cache {
 
 struct rsv_task_caches {
 	unsigned nr;
+	/* kfree()'s guess at the cache of the next object it frees: the last one's. */
+	struct rsv_kmem_cache *kfree_guess;
 	struct rsv_task_cache tc[];
 };
 

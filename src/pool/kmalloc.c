@@ -80,31 +80,58 @@ static RSV_NOINLINE void *kmalloc_other(struct rsv_task *t, size_t size, rsv_gfp
 	return rsv__page_addr(t->sys, head);
 }
 
+/* kmalloc's hit on the task's slot for class @idx: the cache is the one the slot names, read
+ * inside the section with the magazine, so that nothing waits on the pool layer's pointer;
+ * a poisoned cache's objects are left to kmalloc_miss(). */
+static inline void *kmalloc_hit(struct rsv_task *t, struct rsv_task_cache *tc)
+{
+	struct rsv_kmem_cache *c;
+	struct rsv_magazine *m;
+	void *obj = NULL;
+
+	if (rsv_unlikely(!rsv__pcp_enter(t->sys, &t->pcp)))
+		return NULL;
+	c = tc->cache;
+	m = tc->loaded;
+	if (rsv_likely(c != NULL) && rsv_likely(!(c->flags & RSV_SLAB_POISON)) &&
+	    rsv_likely(m->count)) {
+		obj = m->objs[--m->count];
+		rsv__owner_add(&tc->allocs, 1);
+	}
+	rsv__pcp_exit(t->sys, &t->pcp);
+	if (obj) /* a cache lives while its objects do */
+		rsv__slab_key_clear(c, obj);
+	return obj;
+}
+
+/* Everything after a missed hit: a poisoned cache's own hit, or the slow path. Class i is
+ * cache id i (rsv__kmalloc_init()). */
+static RSV_NOINLINE void *kmalloc_miss(struct rsv_task *t, unsigned idx, rsv_gfp_t gfp)
+{
+	struct rsv_kmem_cache *c = rsv__pool_layer(t->sys)->kmalloc[idx];
+
+	if ((c->flags & RSV_SLAB_POISON) && !(gfp & (RSV___GFP_ZERO | ~RSV_GFP_VALID_MASK)) &&
+	    !atomic_load_explicit(&t->alloc_hooks, memory_order_relaxed))
+		return rsv__slab_alloc_poisoned(c, t, gfp);
+	return rsv__slab_alloc_rest(c, t, gfp);
+}
+
 void *rsv_kmalloc(size_t size, rsv_gfp_t gfp)
 {
 	struct rsv_task *t = rsv__task_current();
 	struct rsv_task_cache *tc;
-	struct rsv_kmem_cache *c;
 	unsigned idx;
 	void *obj;
 
 	if (rsv_unlikely(!t) || rsv_unlikely(size - 1 >= RSV_KMALLOC_MAX_CACHE_SIZE))
 		return kmalloc_other(t, size, gfp);
 	idx = size_class(size);
-	/* Class i is cache id i (rsv__kmalloc_init()); the cache itself is the pool layer's,
-	 * which never changes, not the task cache's, which a drainer may be emptying. */
-	c = rsv__pool_layer(t->sys)->kmalloc[idx];
 	if (rsv_likely((tc = rsv__task_cache_slot(t, idx)) != NULL) &&
 	    rsv_likely(!(gfp & (RSV___GFP_ZERO | ~RSV_GFP_VALID_MASK))) &&
-	    rsv_likely(!atomic_load_explicit(&t->alloc_hooks, memory_order_relaxed))) {
-		if (rsv_unlikely(c->flags & RSV_SLAB_POISON))
-			return rsv__slab_alloc_poisoned(c, t, gfp);
-		if (rsv_likely((obj = rsv__slab_alloc_hit_cc(t, tc, c)) != NULL)) {
-			rsv__slab_key_clear(c, obj);
-			return obj;
-		}
-	}
-	return rsv__slab_alloc_rest(c, t, gfp);
+	    rsv_likely(!atomic_load_explicit(&t->alloc_hooks, memory_order_relaxed)) &&
+	    rsv_likely((obj = kmalloc_hit(t, tc)) != NULL))
+		return obj;
+	return kmalloc_miss(t, idx, gfp);
 }
 
 void *rsv_kzalloc(size_t size, rsv_gfp_t gfp)
@@ -140,6 +167,18 @@ int rsv__kfree(const void *p, const char *who)
 	flags = page ? rsv__page_flags(page) : 0;
 	if (rsv_likely(flags & RSV_PAGE_SLAB)) {
 		struct rsv_kmem_cache *c = page->slab_cache;
+		struct rsv_task_caches *ts = t->slab;
+
+		if (rsv_likely(ts != NULL)) {
+			struct rsv_kmem_cache *guess = ts->kfree_guess;
+
+			if (rsv_likely(guess == c)) {
+				__asm__(""
+					: "+r"(guess)); /* the guess's register, not the page's */
+				c = guess;
+			} else
+				ts->kfree_guess = c;
+		}
 
 		if (rsv_likely(rsv__slab_obj_aligned(c, p))) {
 			if (rsv_unlikely(c->flags & RSV_SLAB_POISON))

@@ -330,6 +330,8 @@ static struct rsv_task_cache *task_cache_get(struct rsv_task *t, struct rsv_kmem
 
 		if (!bigger)
 			return NULL;
+		if (!ts)
+			bigger->kfree_guess = NULL;
 		memset(&bigger->tc[ts ? bigger->nr : 0], 0,
 		       (nr - (ts ? bigger->nr : 0)) * sizeof(struct rsv_task_cache));
 		bigger->nr = nr;
