@@ -41,6 +41,14 @@ _Static_assert(NR_SLAB_LISTS - 1 <= RSV_SLAB_LIST_MASK >> RSV_SLAB_LIST_SHIFT,
 
 #define RSV_SLAB_MAGIC 0x736c6162u
 
+/* Debug and hardened builds poison every cache without a constructor (rsv_kmem_cache_create()),
+ * kmalloc's included. */
+#if defined(RSV_DEBUG) || defined(RSV_HARDENED)
+#define RSV_SLAB_POISON_ALL true
+#else
+#define RSV_SLAB_POISON_ALL false
+#endif
+
 struct rsv_kmem_cache {
 	unsigned magic;
 	unsigned id;

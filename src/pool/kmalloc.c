@@ -116,14 +116,6 @@ static RSV_NOINLINE void *kmalloc_miss(struct rsv_task *t, unsigned idx, rsv_gfp
 	return rsv__slab_alloc_rest(c, t, gfp);
 }
 
-/* Debug and hardened builds poison every cache without a constructor (slab.c), kmalloc's
- * included: their kmalloc goes straight to the poisoned hit, in kmalloc_miss(). */
-#if defined(RSV_DEBUG) || defined(RSV_HARDENED)
-#define KMALLOC_POISONED true
-#else
-#define KMALLOC_POISONED false
-#endif
-
 void *rsv_kmalloc(size_t size, rsv_gfp_t gfp)
 {
 	struct rsv_task *t = rsv__task_current();
@@ -134,7 +126,8 @@ void *rsv_kmalloc(size_t size, rsv_gfp_t gfp)
 	if (rsv_unlikely(!t) || rsv_unlikely(size - 1 >= RSV_KMALLOC_MAX_CACHE_SIZE))
 		return kmalloc_other(t, size, gfp);
 	idx = size_class(size);
-	if (!KMALLOC_POISONED && rsv_likely((tc = rsv__task_cache_slot(t, idx)) != NULL) &&
+	/* With every cache poisoned, kmalloc's too, straight to the poisoned hit. */
+	if (!RSV_SLAB_POISON_ALL && rsv_likely((tc = rsv__task_cache_slot(t, idx)) != NULL) &&
 	    rsv_likely(!(gfp & (RSV___GFP_ZERO | ~RSV_GFP_VALID_MASK))) &&
 	    rsv_likely(!atomic_load_explicit(&t->alloc_hooks, memory_order_relaxed)) &&
 	    rsv_likely((obj = kmalloc_hit(t, tc)) != NULL))

@@ -539,8 +539,7 @@ static RSV_NOINLINE bool checkers_refuse(struct rsv_kmem_cache *c, struct rsv_ta
 	return rsv__should_fail(c->sys, t, RSV_FAIL_SLAB, gfp, 0, c->size);
 }
 
-static RSV_NOINLINE void *alloc_slow(struct rsv_kmem_cache *c, struct rsv_task *t,
-				      rsv_gfp_t gfp)
+RSV_NOINLINE void *rsv__slab_alloc_rest(struct rsv_kmem_cache *c, struct rsv_task *t, rsv_gfp_t gfp)
 {
 	struct rsv_system *sys;
 	struct rsv_task_cache *tc;
@@ -594,11 +593,6 @@ static RSV_NOINLINE void *alloc_slow(struct rsv_kmem_cache *c, struct rsv_task *
 	return prepare(c, batch[0], gfp, sizeof(void *));
 }
 
-void *rsv__slab_alloc_rest(struct rsv_kmem_cache *c, struct rsv_task *t, rsv_gfp_t gfp)
-{
-	return alloc_slow(c, t, gfp);
-}
-
 /* A poisoned cache's hit, its poison checked as the object is handed out; out of line, with
  * a small frame, the slow path's being large. */
 void *rsv__slab_alloc_hit_poisoned(struct rsv_kmem_cache *c, struct rsv_task *t)
@@ -617,10 +611,10 @@ RSV_NOINLINE void *rsv__slab_alloc_poisoned(struct rsv_kmem_cache *c, struct rsv
 {
 	void *obj = rsv__slab_alloc_hit_poisoned(c, t);
 
-	return obj ? obj : alloc_slow(c, t, gfp);
+	return obj ? obj : rsv__slab_alloc_rest(c, t, gfp);
 }
 
-/* The hit is rsv__slab_alloc_hit(); alloc_slow() does the rest, including the full gfp check
+/* The hit is rsv__slab_alloc_hit(); rsv__slab_alloc_rest() does the rest, with the full gfp check
  * (the fast path refuses only unknown bits). Every path but the hit is a tail call, so that
  * the hit saves no registers. */
 void *rsv_kmem_cache_alloc(struct rsv_kmem_cache *c, rsv_gfp_t gfp)
@@ -635,7 +629,7 @@ void *rsv_kmem_cache_alloc(struct rsv_kmem_cache *c, rsv_gfp_t gfp)
 		if (rsv_likely((obj = rsv__slab_alloc_hit(t, c)) != NULL))
 			return obj;
 	}
-	return alloc_slow(c, t, gfp);
+	return rsv__slab_alloc_rest(c, t, gfp);
 }
 
 /* ---- free ---- */
@@ -993,10 +987,8 @@ struct rsv_kmem_cache *rsv_kmem_cache_create(struct rsv_system *sys, const char 
 	c->align = align;
 	c->stride = (size + align - 1) & ~(align - 1);
 	c->flags = flags;
-#if defined(RSV_DEBUG) || defined(RSV_HARDENED)
-	if (!ctor)
+	if (RSV_SLAB_POISON_ALL && !ctor)
 		c->flags |= RSV_SLAB_POISON;
-#endif
 	if (ctor) {
 		/* The constructor's state must outlive a free (SLUB puts the free pointer past
 		 * such objects too): the link and the mark go after the object. */
